@@ -1,0 +1,1 @@
+"""Rule model, detection IR, rule discovery and loading."""

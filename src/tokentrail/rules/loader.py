@@ -1,0 +1,108 @@
+"""Rule discovery and loading: walk paths, hand each file to the format that claims it, collect
+errors instead of stopping at the first broken rule."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from tokentrail.errors import RuleLoadError, TokenTrailError
+from tokentrail.rules.model import Rule
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    """Options a front-end may need: Sigma ``expand`` placeholders, Panther helper dirs, ..."""
+
+    placeholders: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    helper_dirs: tuple[Path, ...] = ()
+    allow_python: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class RuleFormat(Protocol):
+    """A rule front-end. ``claims`` sniffs a file; ``load`` returns its rules or raises."""
+
+    name: str
+
+    def claims(self, path: Path, head: str) -> bool: ...
+
+    def load(self, path: Path, context: LoadContext) -> list[Rule]: ...
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Rules that loaded, and one error per file (or rule) that did not."""
+
+    rules: tuple[Rule, ...]
+    errors: tuple[TokenTrailError, ...]
+
+    @property
+    def runnable(self) -> tuple[Rule, ...]:
+        return tuple(r for r in self.rules if r.runnable)
+
+    @property
+    def unsupported(self) -> tuple[Rule, ...]:
+        return tuple(r for r in self.rules if r.unsupported is not None)
+
+
+RULE_SUFFIXES = {".yml", ".yaml", ".toml", ".ndjson", ".json"}
+
+
+def discover(paths: Iterable[str | Path]) -> list[Path]:
+    """Rule files under ``paths`` (files as given; directories recursively), sorted per path.
+
+    Sidecar test files (``*.tests.yml``) and hidden folders are skipped; their owners read them.
+    """
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found.extend(
+                f for f in sorted(p.rglob("*"))
+                if f.is_file() and f.suffix in RULE_SUFFIXES and not _is_sidecar(f)
+                and not any(part.startswith(".") for part in f.relative_to(p).parts)
+            )
+        else:
+            found.append(p)
+    return found
+
+
+def _is_sidecar(path: Path) -> bool:
+    return path.name.endswith((".tests.yml", ".tests.yaml"))
+
+
+def load_rules(paths: Iterable[str | Path], *, context: LoadContext | None = None,
+               formats: Sequence[RuleFormat] | None = None) -> LoadResult:
+    """Load every rule under ``paths``. Never raises for a bad rule: it lands in ``errors``."""
+    from tokentrail.formats import default_formats
+
+    context = context or LoadContext()
+    formats = list(formats) if formats is not None else default_formats()
+    rules: list[Rule] = []
+    errors: list[TokenTrailError] = []
+    for path in discover(paths):
+        if not path.exists():
+            errors.append(RuleLoadError("no such file or directory", file=str(path)))
+            continue
+        try:
+            head = path.read_text(encoding="utf-8", errors="replace")[:4096]
+        except OSError as exc:
+            errors.append(RuleLoadError(f"cannot read: {exc.strerror}", file=str(path)))
+            continue
+        fmt = next((f for f in formats if f.claims(path, head)), None)
+        if fmt is None:
+            if path.suffix in {".yml", ".yaml", ".toml", ".ndjson"} or len(list(paths)) == 1:
+                errors.append(RuleLoadError("not a rule in any known format", file=str(path)))
+            continue
+        try:
+            rules.extend(fmt.load(path, context))
+        except TokenTrailError as exc:
+            if not exc.file:
+                exc.file = str(path)
+            errors.append(exc)
+        except Exception as exc:  # a front-end bug must not stop the other rules loading
+            errors.append(RuleLoadError(f"{fmt.name} loader failed: {type(exc).__name__}: {exc}",
+                                        file=str(path)))
+    return LoadResult(tuple(rules), tuple(errors))
