@@ -1,0 +1,1 @@
+"""Back-ends that turn the detection IR into something that runs: Python callables, SQL."""
