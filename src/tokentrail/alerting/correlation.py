@@ -1,0 +1,185 @@
+"""Correlations over signals in event-time order: Sigma event_count, value_count, temporal,
+temporal_ordered, and EQL sequences.
+
+A signal is a match of a step (a base rule's match, an inline EQL step's match, or an alert of a
+referenced correlation) with the values of its group-by fields already read from the event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tokentrail.alerting.models import Alert, alert_id
+from tokentrail.rules.model import Correlation, Rule
+
+_CONDITIONS = {
+    "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
+    "eq": lambda a, b: a == b,
+    "neq": lambda a, b: a != b,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """A step's occurrence: which step, the group key, when, which events, and an optional value."""
+
+    step: int
+    key: tuple[str, ...]
+    time: float
+    event_ids: tuple[str, ...]
+    value: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Window:
+    start: float
+    signals: list[Signal] = field(default_factory=list)
+
+
+class CorrelationAlerter:
+    """Evaluates one correlation rule. ``add`` returns alerts completed by a signal."""
+
+    def __init__(self, rule: Rule) -> None:
+        assert isinstance(rule.logic, Correlation)
+        self.rule = rule
+        self.corr: Correlation = rule.logic
+        self.span = self.corr.timespan if self.corr.timespan is not None else float("inf")
+        op, number = self.corr.condition or ("gte", 1)
+        self.test = _CONDITIONS[op]
+        self.number = number
+        # gt/gte can fire the moment they hold; the others are judged when a window closes.
+        self.eager = op in ("gt", "gte")
+        self.windows: dict[tuple[str, ...], _Window] = {}
+        self.sequences: dict[tuple[str, ...], list[_Partial | None]] = {}
+        # A step repeated ``runs`` times is unrolled into that many consecutive slots.
+        self.slots: list[list[int]] = []
+        for step in self.corr.steps:
+            start = sum(len(x) for x in self.slots)
+            self.slots.append(list(range(start, start + max(1, step.runs))))
+        self.n_slots = sum(len(x) for x in self.slots)
+
+    # -- counting kinds -------------------------------------------------------------------
+    def add(self, signal: Signal) -> list[Alert]:
+        kind = self.corr.kind
+        if kind in ("event_count", "value_count"):
+            return self._count(signal)
+        if kind == "temporal":
+            return self._temporal(signal)
+        return self._sequence(signal)
+
+    def reset(self, key: tuple[str, ...]) -> None:
+        """An ``until`` condition met: drop partial sequences of this group."""
+        self.sequences.pop(key, None)
+
+    def flush(self) -> list[Alert]:
+        out: list[Alert] = []
+        if self.corr.kind in ("event_count", "value_count") and not self.eager:
+            for key, window in self.windows.items():
+                out.extend(self._judge(key, window))
+        self.windows.clear()
+        self.sequences.clear()
+        return out
+
+    def _size(self, window: _Window) -> int:
+        if self.corr.kind == "value_count":
+            return len({s.value for s in window.signals if s.value is not None})
+        return len(window.signals)
+
+    def _count(self, signal: Signal) -> list[Alert]:
+        out: list[Alert] = []
+        window = self.windows.get(signal.key)
+        if self.eager:
+            # Sliding window: keep only signals within the span before this one.
+            if window is None:
+                window = self.windows[signal.key] = _Window(signal.time, [])
+            window.signals.append(signal)
+            cutoff = signal.time - self.span
+            while window.signals and window.signals[0].time < cutoff:
+                window.signals.pop(0)
+            window.start = window.signals[0].time
+            if self.test(self._size(window), self.number):
+                out.append(self._alert(signal.key, window.start, window.signals))
+                del self.windows[signal.key]
+            return out
+        if window is not None and signal.time >= window.start + self.span:
+            out.extend(self._judge(signal.key, window))
+            window = None
+        if window is None:
+            window = self.windows[signal.key] = _Window(signal.time)
+        window.signals.append(signal)
+        return out
+
+    def _judge(self, key: tuple[str, ...], window: _Window) -> list[Alert]:
+        if self.test(self._size(window), self.number):
+            return [self._alert(key, window.start, window.signals)]
+        return []
+
+    def _temporal(self, signal: Signal) -> list[Alert]:
+        window = self.windows.setdefault(signal.key, _Window(signal.time))
+        window.signals.append(signal)
+        cutoff = signal.time - self.span
+        window.signals = [s for s in window.signals if s.time >= cutoff]
+        latest: dict[int, Signal] = {}
+        for s in window.signals:
+            latest[s.step] = s
+        if len(latest) == len(self.corr.steps):
+            chosen = sorted(latest.values(), key=lambda s: s.time)
+            del self.windows[signal.key]
+            return [self._alert(signal.key, chosen[0].time, chosen)]
+        return []
+
+    # -- ordered kinds ----------------------------------------------------------------------
+    def _sequence(self, signal: Signal) -> list[Alert]:
+        """Steps in order: ``stages[i]`` is the newest partial that has filled the slots < i.
+
+        Later slots are tried first, so one event never fills two slots of one partial.
+        """
+        stages = self.sequences.setdefault(signal.key, [None] * self.n_slots)
+        for slot in reversed(self.slots[signal.step]):
+            if slot == 0:
+                partial = _Partial(signal.time, [signal])
+            else:
+                prev = stages[slot]
+                if prev is None or signal.time - prev.start > self.span:
+                    continue
+                stages[slot] = None
+                partial = _Partial(prev.start, [*prev.signals, signal])
+            if slot + 1 == self.n_slots:
+                self.sequences.pop(signal.key, None)
+                return [self._alert(signal.key, partial.start, partial.signals)]
+            stages[slot + 1] = partial
+            return []
+        return []
+
+    def _alert(self, key: tuple[str, ...], start: float, signals: list[Signal]) -> Alert:
+        event_ids = tuple(dict.fromkeys(e for s in signals for e in s.event_ids))
+        times = [s.time for s in signals]
+        fields: dict[str, Any] = {}
+        for s in signals:
+            fields.update(s.fields)
+        return Alert(
+            id=alert_id(self.rule.id, key, start),
+            rule_id=self.rule.id,
+            title=self.rule.title,
+            severity=self.rule.severity,
+            group_key=key,
+            window_start=start,
+            count=len(signals),
+            event_ids=event_ids,
+            first_time=min(times),
+            last_time=max(times),
+            fields=fields,
+            techniques=self.rule.techniques,
+        )
+
+
+@dataclass
+class _Partial:
+    start: float
+    signals: list[Signal]
+

@@ -1,0 +1,113 @@
+"""Turn one rule's matches into alerts: group-by keys, event-time windows, thresholds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tokentrail.alerting.models import Alert, Match, alert_id
+from tokentrail.rules.model import Rule
+
+
+@dataclass
+class _Group:
+    start: float
+    matches: list[Match] = field(default_factory=list)
+    distinct: set[str] = field(default_factory=set)
+
+
+class GroupingAlerter:
+    """Collects the matches of one rule into alerts according to ``rule.grouping``.
+
+    Each match carries in ``extras`` its ``group_key`` (tuple of strings), and optionally
+    ``distinct`` (value of the distinct field), ``title``, ``severity`` and ``fields``. A group
+    opens at its first match and spans ``window`` seconds of event time; it becomes an alert when
+    it closes holding ``threshold`` matches (or distinct values). Without a window or threshold
+    every match is its own alert, raised at once.
+    """
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        g = rule.grouping
+        self.window = g.window
+        self.threshold = max(1, g.threshold)
+        self.distinct = g.distinct_field is not None
+        self.min_count = int(rule.metadata.get("cardinality_count_min", 1)) if self.distinct else 1
+        self.immediate = self.window is None and self.threshold == 1 and not self.distinct and not g.group_by
+        self.groups: dict[tuple[str, ...], _Group] = {}
+
+    def add(self, match: Match) -> list[Alert]:
+        """Take one match; return alerts that this match closed (or raised at once)."""
+        if self.immediate:
+            return [self._alert((match.event_id,), match.time, [match])]
+        key = tuple(match.extras.get("group_key", ()))
+        t = match.time if match.time is not None else 0.0
+        out: list[Alert] = []
+        group = self.groups.get(key)
+        if group is not None and self.window is not None and t >= group.start + self.window:
+            alert = self._close(key, group)
+            if alert:
+                out.append(alert)
+            group = None
+        if group is None:
+            group = self.groups[key] = _Group(start=t)
+        group.matches.append(match)
+        if self.distinct:
+            group.distinct.add(str(match.extras.get("distinct")))
+        return out
+
+    def flush(self) -> list[Alert]:
+        """Close every open group (end of input)."""
+        out = [a for key, group in self.groups.items() if (a := self._close(key, group, remove=False))]
+        self.groups.clear()
+        return out
+
+    def _close(self, key: tuple[str, ...], group: _Group, *, remove: bool = True) -> Alert | None:
+        if remove:
+            del self.groups[key]
+        size = len(group.distinct) if self.distinct else len(group.matches)
+        if size < self.threshold or len(group.matches) < self.min_count:
+            return None
+        return self._alert(key, group.start if self.window is not None else None, group.matches)
+
+    def _alert(self, key: tuple[str, ...], start: float | None, matches: list[Match]) -> Alert:
+        first = matches[0]
+        times = [m.time for m in matches if m.time is not None]
+        extras: dict[str, Any] = dict(first.extras)
+        return Alert(
+            id=alert_id(self.rule.id, key, start),
+            rule_id=self.rule.id,
+            title=str(extras.get("title") or self.rule.title),
+            severity=str(extras.get("severity") or self.rule.severity),
+            group_key=key,
+            window_start=start,
+            count=len(matches),
+            event_ids=tuple(dict.fromkeys(m.event_id for m in matches)),
+            first_time=min(times) if times else None,
+            last_time=max(times) if times else None,
+            fields=extras.get("fields", {}),
+            techniques=self.rule.techniques,
+        )
+
+
+class NewTermsFilter:
+    """Elastic ``new_terms``: pass a match only if its combination of values was not seen in the
+    ``history`` seconds before it. What was seen lives in the state store, so a later run over new
+    data remembers earlier runs."""
+
+    def __init__(self, rule: Rule, state) -> None:
+        self.ns = f"new_terms:{rule.id}"
+        self.history = rule.grouping.history
+        self.state = state
+
+    def is_new(self, match: Match) -> bool:
+        terms = match.extras.get("terms")
+        if not terms:
+            return False
+        key = "\x1f".join(terms)
+        t = match.time or 0.0
+        last = self.state.get(self.ns, key)
+        self.state.put(self.ns, key, max(t, last or t))
+        if last is None:
+            return True
+        return self.history is not None and t - last > self.history

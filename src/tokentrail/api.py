@@ -1,0 +1,55 @@
+"""The library's front door: load rules, scan log files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import IO
+
+from tokentrail.alerting.models import Match
+from tokentrail.content import default_rule_paths
+from tokentrail.engine import ScanResult, StreamingEngine
+from tokentrail.rules.loader import LoadContext, LoadResult
+from tokentrail.rules.loader import load_rules as _load_rules
+from tokentrail.rules.model import Rule
+from tokentrail.sources.files import LogReader
+from tokentrail.state import StateStore
+
+
+def load_rules(paths: Iterable[str | Path] | None = None, *, context: LoadContext | None = None) -> LoadResult:
+    """Load rules from ``paths`` (default: the bundled pack). Errors are collected, not raised."""
+    if paths is None:
+        return _load_rules(default_rule_paths(), context=context or LoadContext(allow_python=False))
+    return _load_rules(paths, context=context)
+
+
+def scan(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, *, strict: bool = False,
+         dead_letter: IO[bytes] | None = None, state: StateStore | None = None,
+         on_match: Callable[[Match], None] | None = None,
+         progress: Callable[[int], None] | None = None) -> ScanResult:
+    """Scan log files (``-`` for stdin) with ``rules``; return alerts, counts and every error.
+
+    Matches are not kept (memory stays constant); pass ``on_match`` to see them.
+    """
+    load_errors = []
+    if isinstance(rules, LoadResult):
+        load_errors = list(rules.errors)
+        rules = rules.rules
+    reader = LogReader(strict=strict, dead_letter=dead_letter, progress=progress)
+    engine = StreamingEngine(rules, state=state, on_match=on_match)
+    alerts = []
+    process = engine.process
+    for event, source, line in reader.records(paths):
+        found = process(event, source, line)
+        if found:
+            alerts.extend(found)
+    alerts.extend(engine.finish())
+    alerts.sort(key=lambda a: (a.first_time or 0.0, a.rule_id, a.id))
+    return ScanResult(
+        alerts=alerts,
+        stats=engine.stats,
+        rule_errors=engine.rule_errors,
+        load_errors=load_errors + list(engine.load_errors),
+        read_errors=reader.stats.errors,
+        events_skipped=reader.stats.skipped,
+    )

@@ -1,0 +1,343 @@
+"""The ``tokentrail`` command: parse options, call the library, render with Rich.
+
+Errors print one line each on stderr; a command exits non-zero when anything went wrong, after
+doing all the work it could.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from tokentrail import api
+from tokentrail.errors import TokenTrailError
+from tokentrail.rules.loader import LoadContext, LoadResult
+from tokentrail.rules.model import PythonLogic, Rule
+
+app = typer.Typer(help="Find application-access-token theft and abuse in SaaS identity logs.",
+                  no_args_is_help=True, add_completion=False)
+rules_app = typer.Typer(help="List and validate rules.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+out = Console()
+err = Console(stderr=True)
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    jsonl = "jsonl"
+    json = "json"
+
+
+RulesOpt = Annotated[list[Path] | None, typer.Option(
+    "-r", "--rules", help="Rule file or directory (repeatable). Default: the bundled pack.")]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+HelpersOpt = Annotated[list[Path] | None, typer.Option(
+    "--helpers", help="Directory of Panther global helpers (repeatable).")]
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--sigma-config", help="YAML file of Sigma `expand` placeholders: {placeholders: {name: [values]}}.")]
+
+
+def _context(helpers: Sequence[Path] | None, sigma_config: Path | None, allow_python: bool) -> LoadContext:
+    placeholders: dict[str, tuple[str, ...]] = {}
+    if sigma_config is not None:
+        import yaml
+
+        try:
+            data = yaml.safe_load(sigma_config.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            _fail(f"{sigma_config}: cannot read Sigma config: {exc}")
+        raw = data.get("placeholders", data) if isinstance(data, dict) else {}
+        placeholders = {str(k): tuple(str(x) for x in (v if isinstance(v, list) else [v])) for k, v in raw.items()}
+    return LoadContext(placeholders=placeholders, helper_dirs=tuple(helpers or ()), allow_python=allow_python)
+
+
+def _load(rules: Sequence[Path] | None, helpers=None, sigma_config=None, *, quiet: bool = False) -> LoadResult:
+    """Load the named rules (Python rules allowed: the user named the paths) or the bundled pack."""
+    if rules:
+        result = api.load_rules(rules, context=_context(helpers, sigma_config, allow_python=True))
+    else:
+        result = api.load_rules(None, context=_context(helpers, sigma_config, allow_python=False))
+    if not quiet:
+        for e in result.errors:
+            err.print(f"[red]error[/]: {e}", highlight=False, soft_wrap=True)
+        python = [r for r in result.runnable if isinstance(r.logic, PythonLogic)]
+        if python:
+            err.print(f"about to run {len(python)} Python rule(s) from "
+                      f"{', '.join(sorted({str(p) for p in (rules or [])}))}", highlight=False)
+    return result
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]error[/]: {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _open_out(path: Path | None) -> Iterator[IO[bytes]]:
+    if path is None:
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+    else:
+        with open(path, "wb") as fh:
+            yield fh
+
+
+@app.command()
+def scan(
+    paths: Annotated[list[str], typer.Argument(help="Log files or directories; '-' reads stdin.")],
+    rules: RulesOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write alerts here.")] = None,
+    matches: Annotated[Path | None, typer.Option(
+        "--matches", help="Write one JSON line per matching (event, rule) pair here.")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="A malformed log line is fatal.")] = False,
+    dead_letter: Annotated[Path | None, typer.Option("--dead-letter", help="Keep malformed lines here.")] = None,
+    state: Annotated[Path | None, typer.Option("--state", help="SQLite state file (new_terms history, ...).")] = None,
+    helpers: HelpersOpt = None,
+    sigma_config: ConfigOpt = None,
+) -> None:
+    """Scan log files with rules and report alerts."""
+    from tokentrail.sinks.table import alerts_table
+    from tokentrail.sinks.writers import MatchWriter, write_alerts_jsonl, write_json
+    from tokentrail.sources.files import total_bytes
+    from tokentrail.state import StateStore
+
+    loaded = _load(rules, helpers, sigma_config)
+    with contextlib.ExitStack() as stack:
+        match_writer = MatchWriter(stack.enter_context(open(matches, "wb"))) if matches else None
+        dead = stack.enter_context(open(dead_letter, "wb")) if dead_letter else None
+        store = StateStore(state) if state else None
+        progress = None
+        if err.is_terminal and "-" not in paths:
+            bar = stack.enter_context(Progress(TextColumn("scanning"), BarColumn(), DownloadColumn(),
+                                               TimeRemainingColumn(), console=err, transient=True))
+            task = bar.add_task("scan", total=total_bytes(paths))
+            progress = lambda n: bar.advance(task, n)  # noqa: E731
+        try:
+            result = api.scan(paths, loaded, strict=strict, dead_letter=dead, state=store,
+                              on_match=match_writer, progress=progress)
+        except TokenTrailError as exc:
+            _fail(str(exc), 1)
+    for e in result.read_errors:
+        err.print(f"[yellow]skipped[/]: {e}", highlight=False, soft_wrap=True)
+    if result.events_skipped > len(result.read_errors):
+        err.print(f"... and {result.events_skipped - len(result.read_errors)} more skipped lines", highlight=False)
+    for e in result.rule_errors:
+        err.print(f"[red]rule error[/]: {e.rule_id} on {e.event_id} ({e.source}:{e.line}): {e.summary}",
+                  highlight=False, soft_wrap=True)
+    for e in result.load_errors[len(loaded.errors):]:
+        err.print(f"[red]error[/]: {e}", highlight=False, soft_wrap=True)
+    s = result.stats
+    summary = {"events_read": s.events, "events_skipped": result.events_skipped,
+               "matched_events": s.matched_events, "matches": s.matches, "alerts": len(result.alerts),
+               "rules_loaded": len(loaded.runnable), "rule_load_errors": len(result.load_errors),
+               "rule_errors": len(result.rule_errors)}
+    with _open_out(output) as fh:
+        if fmt is OutputFormat.jsonl:
+            write_alerts_jsonl(result.alerts, fh)
+        elif fmt is OutputFormat.json:
+            write_json({"summary": summary, "alerts": [a.to_dict() for a in result.alerts]}, fh)
+        else:
+            console = Console(file=_TextSink(fh)) if output else out
+            console.print(alerts_table(result.alerts))
+    err.print(f"{s.events} events read, {result.events_skipped} skipped, {s.matched_events} matched "
+              f"({s.matches} matches), {len(result.alerts)} alert(s) from {len(loaded.runnable)} rules"
+              + (f"; matches written to {matches}" if matches else ""), highlight=False)
+    if result.load_errors or result.rule_errors or result.events_skipped:
+        raise typer.Exit(1)
+
+
+class _TextSink:
+    """Lets a Rich console write text into a binary file."""
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.fh = fh
+
+    def write(self, text: str) -> int:
+        self.fh.write(text.encode())
+        return len(text)
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+
+def _rule_rows(rules: Sequence[Rule]) -> list[dict]:
+    return [{
+        "id": r.id, "title": r.title, "format": r.format, "severity": r.severity,
+        "kind": type(r.logic).__name__ if r.logic is not None else "none",
+        "techniques": list(r.techniques), "log_types": list(r.log_types) or [r.logsource.product or "any"],
+        "tests": len(r.tests), "path": r.path, "status": "unsupported" if r.unsupported else
+        ("disabled" if not r.enabled else "ok"), "reason": r.unsupported,
+    } for r in rules]
+
+
+@rules_app.command("list")
+def rules_list(rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
+               helpers: HelpersOpt = None, sigma_config: ConfigOpt = None) -> None:
+    """List rules with their format, severity, ATT&CK techniques and tests."""
+    loaded = _load(rules, helpers, sigma_config, quiet=fmt is not OutputFormat.table)
+    rows = _rule_rows(loaded.rules)
+    if fmt is not OutputFormat.table:
+        import orjson
+
+        from tokentrail.sinks.writers import write_json
+
+        if fmt is OutputFormat.json:
+            write_json(rows, sys.stdout.buffer)
+        else:
+            for row in rows:
+                sys.stdout.buffer.write(orjson.dumps(row) + b"\n")
+        return
+    table = Table(title=f"{len(rows)} rule(s)")
+    for col in ("id", "title", "format", "kind", "severity", "ATT&CK", "source", "tests", "status"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(row["id"][:36], row["title"], row["format"], row["kind"], row["severity"],
+                      " ".join(row["techniques"]), ", ".join(row["log_types"]), str(row["tests"]),
+                      row["status"] if not row["reason"] else f"{row['status']}: {row['reason']}")
+    out.print(table)
+
+
+@rules_app.command("validate")
+def rules_validate(rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
+                   helpers: HelpersOpt = None, sigma_config: ConfigOpt = None) -> None:
+    """Load rules and compile them for every log type; list every problem; exit 1 on any."""
+    from tokentrail.engine.plan import build_plan
+
+    loaded = _load(rules, helpers, sigma_config, quiet=True)
+    plan = build_plan(loaded.rules)
+    problems = [str(e) for e in [*loaded.errors, *plan.errors]]
+    problems += [f"{r.path}: {r.id}: unsupported: {r.unsupported}" for r in loaded.unsupported]
+    if fmt is not OutputFormat.table:
+        from tokentrail.sinks.writers import write_json
+
+        write_json({"rules": len(loaded.rules), "ok": len(loaded.runnable), "problems": problems}, sys.stdout.buffer)
+    else:
+        for p in problems:
+            err.print(f"[red]error[/]: {p}", highlight=False, soft_wrap=True)
+        out.print(f"{len(loaded.rules)} rule(s) loaded, {len(loaded.runnable)} runnable, {len(problems)} problem(s)")
+    if problems:
+        raise typer.Exit(1)
+
+
+@app.command("test")
+def test_rules(
+    rules: Annotated[list[Path] | None, typer.Argument(help="Rule files or directories (default: bundled pack).")] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML report here.")] = None,
+    filter_: Annotated[list[str] | None, typer.Option(
+        "--filter", help="Only rules whose id, title or log type contains this text (repeatable).")] = None,
+    fmt: FormatOpt = OutputFormat.table,
+    helpers: HelpersOpt = None,
+    sigma_config: ConfigOpt = None,
+) -> None:
+    """Run the tests embedded in rules (Sigma `tests:`, sidecar `.tests.yml`, Panther `Tests`)."""
+    from tokentrail.engine.testing import run_rule_tests
+    from tokentrail.sinks.junit import write_junit
+
+    loaded = _load(rules, helpers, sigma_config, quiet=fmt is not OutputFormat.table)
+    selected = [r for r in loaded.rules if _selected(r, filter_)]
+    results = run_rule_tests(selected, context_rules=loaded.rules)
+    if junit:
+        write_junit(results, junit)
+    failed = [r for r in results if not r.passed]
+    if fmt is not OutputFormat.table:
+        from tokentrail.sinks.writers import write_json
+
+        write_json({"passed": len(results) - len(failed), "failed": len(failed),
+                    "results": [asdict(r) for r in results]},
+                   sys.stdout.buffer)
+    else:
+        table = Table(title="rule tests")
+        for col in ("rule", "test", "expected", "result", "detail"):
+            table.add_column(col, overflow="fold")
+        for r in results:
+            table.add_row(r.rule_title, r.name, str(r.expected).lower(),
+                          "[green]pass[/]" if r.passed else "[red]FAIL[/]", r.detail)
+        out.print(table)
+        untested = [r.id for r in selected if not r.tests]
+        out.print(f"{len(results) - len(failed)} passed, {len(failed)} failed"
+                  + (f"; {len(untested)} rule(s) without tests" if untested else ""))
+    if failed or loaded.errors:
+        raise typer.Exit(1)
+
+
+def _selected(rule: Rule, filters: Sequence[str] | None) -> bool:
+    if not filters:
+        return True
+    hay = " ".join([rule.id, rule.title, *rule.log_types, *map(str, rule.metadata.get("panther_log_types", ()))]).lower()
+    return any(f.lower() in hay for f in filters)
+
+
+@app.command()
+def simulate(
+    scenarios: Annotated[list[str] | None, typer.Argument(help="Scenario names; 'all' for every attack, "
+                                                         "'benign' for benign traffic only.")] = None,
+    events: Annotated[int, typer.Option("--events", "-n", help="About how many events in total.")] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same logs).")] = 7,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory for the log files.")] = Path("tokentrail-sim"),
+    list_: Annotated[bool, typer.Option("--list", help="List the scenarios and exit.")] = False,
+) -> None:
+    """Write simulated Okta, Auth0 and Salesforce logs with attack scenarios mixed in."""
+    from tokentrail import simulate as sim
+
+    if list_ or not scenarios:
+        table = Table(title="scenarios")
+        for col in ("name", "source", "rule", "description"):
+            table.add_column(col, overflow="fold")
+        for name, sc in sorted(sim.SCENARIOS.items()):
+            table.add_row(name, sc.source, sc.rule_id, sc.description)
+        out.print(table)
+        return
+    unknown = [s for s in scenarios if s not in sim.SCENARIOS and s not in ("all", "benign")]
+    if unknown:
+        _fail(f"unknown scenario(s): {', '.join(unknown)} (see `tokentrail simulate --list`)")
+    written = sim.write_logs(out_dir, scenarios, events=events, seed=seed)
+    for source, path in written.items():
+        out.print(f"{source}: {path}")
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Where to write the demo logs.")] = Path("tokentrail-demo"),
+    events: Annotated[int, typer.Option("--events", "-n")] = 30_000,
+    seed: Annotated[int, typer.Option("--seed")] = 7,
+) -> None:
+    """Simulate a day of Okta, Auth0 and Salesforce logs with attacks, scan them, show the alerts."""
+    from tokentrail import simulate as sim
+    from tokentrail.sinks.table import alerts_table
+    from tokentrail.sinks.writers import write_alerts_jsonl
+
+    with err.status("simulating logs..."):
+        written = sim.write_logs(out_dir, ["all"], events=events, seed=seed)
+    loaded = _load(None)
+    with err.status("scanning..."):
+        result = api.scan(list(written.values()), loaded)
+    out.print(alerts_table(result.alerts))
+    alerts_path = out_dir / "alerts.jsonl"
+    with open(alerts_path, "wb") as fh:
+        write_alerts_jsonl(result.alerts, fh)
+    s = result.stats
+    out.print(f"{s.events} events scanned with {len(loaded.runnable)} bundled rules: "
+              f"{len(result.alerts)} alert(s).")
+    out.print(f"logs: {', '.join(str(p) for p in written.values())}")
+    out.print(f"alerts (JSON lines): {alerts_path}")
+    out.print(f"next: tokentrail scan {out_dir} --format jsonl   |   tokentrail rules list   |   tokentrail test")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

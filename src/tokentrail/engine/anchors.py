@@ -1,0 +1,44 @@
+"""Anchors: a (field, values) pair that an event must satisfy for a rule to possibly match.
+
+The streaming engine indexes rules by anchor so an event meets only rules that could match it.
+An anchor is taken only where it is provably required: an ``eq`` comparison (not ``all``, no
+null) reached from the root through ``All`` nodes, or the same field anchored in every branch
+of an ``Any``.
+"""
+
+from __future__ import annotations
+
+from tokentrail.rules.ir import All, Cmp, Expr
+from tokentrail.rules.ir import Any as AnyOf
+
+Anchor = tuple[str, frozenset[str]]
+
+
+def anchor_candidates(expr: Expr) -> list[Anchor]:
+    """Every anchor the expression requires (values lower-cased, as the index stores them)."""
+    match expr:
+        case Cmp(field=f, op="eq", values=values, all_values=False) if values and all(
+            isinstance(v, str) for v in values
+        ):
+            # Numbers are left out: 5 equals "5.0" numerically, which a text index would miss.
+            return [(f, frozenset(v.lower() for v in values))]
+        case All(items):
+            return [a for item in items for a in anchor_candidates(item)]
+        case AnyOf(items) if items:
+            per_branch = [dict(anchor_candidates(item)) for item in items]
+            common = set(per_branch[0]).intersection(*per_branch[1:])
+            return [(f, frozenset().union(*(b[f] for b in per_branch))) for f in sorted(common)]
+        case _:
+            return []
+
+
+def choose_anchor(expr: Expr, preferred: str | None) -> Anchor | None:
+    """The anchor to index a rule by: the log type's event-type field if the rule pins it, else the
+    most selective (fewest values) required field, else None (the rule is checked on every event)."""
+    candidates = anchor_candidates(expr)
+    if not candidates:
+        return None
+    for field, values in candidates:
+        if field == preferred:
+            return field, values
+    return min(candidates, key=lambda a: (len(a[1]), a[0]))

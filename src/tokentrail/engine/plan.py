@@ -1,0 +1,191 @@
+"""Compile a rule set into per-log-type indexes of runnable units.
+
+A unit is one rule (or one inline correlation step, or an ``until`` clause) compiled for one log
+type: field names renamed through that log type's mapping, then compiled to a predicate. Units
+are indexed by anchor value so an event meets only the units that could match it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from tokentrail import schemas
+from tokentrail.compile.fields import make_getter, text_of
+from tokentrail.compile.python import compile_expr
+from tokentrail.engine.anchors import choose_anchor
+from tokentrail.errors import TokenTrailError
+from tokentrail.rules.ir import Expr, map_fields
+from tokentrail.rules.model import Correlation, PythonLogic, Rule
+
+UNKNOWN = "unknown"  # bucket for events whose log type is not recognised
+
+
+@dataclass(eq=False)
+class Unit:
+    """One rule (or correlation step) compiled for one log type."""
+
+    rule: Rule
+    log_type: str
+    role: Literal["rule", "step", "until"]
+    predicate: Callable[[Mapping[str, Any]], bool]
+    step: int = 0
+    python: Any = None  # the loaded PythonDetection, for Python rules
+    getters: dict[str, Callable[[Mapping[str, Any]], list[Any]]] = field(default_factory=dict)
+    disabled: bool = False
+
+    def first(self, name: str, event: Mapping[str, Any]) -> Any:
+        """The first value of a rule field in an event (mapped for this unit's log type)."""
+        getter = self.getters.get(name)
+        if getter is None:
+            getter = self.getters[name] = make_getter(
+                schemas.field_for(self.log_type, name, self.dialect) if self.log_type != UNKNOWN else name,
+                ci_fields=self.ci,
+            )
+        values = getter(event)
+        return values[0] if values else None
+
+    @property
+    def dialect(self) -> str:
+        return str(self.rule.metadata.get("field_dialect", "native"))
+
+    @property
+    def ci(self) -> bool:
+        return self.log_type != UNKNOWN and schemas.get_log_type(self.log_type).case_insensitive_fields
+
+
+@dataclass
+class LogTypeIndex:
+    """The units of one log type: by anchor field and lower-cased value, plus the unanchored."""
+
+    anchored: dict[str, dict[str, list[Unit]]] = field(default_factory=lambda: defaultdict(dict))
+    unanchored: list[Unit] = field(default_factory=list)
+    getters: dict[str, Callable[[Mapping[str, Any]], list[Any]]] = field(default_factory=dict)
+
+    def add(self, unit: Unit, anchor: tuple[str, frozenset[str]] | None, ci: bool) -> None:
+        if anchor is None:
+            self.unanchored.append(unit)
+            return
+        field_name, values = anchor
+        if field_name not in self.getters:
+            self.getters[field_name] = make_getter(field_name, ci_fields=ci)
+        bucket = self.anchored[field_name]
+        for value in values:
+            bucket.setdefault(value, []).append(unit)
+
+    def candidates(self, event: Mapping[str, Any]) -> list[Unit]:
+        """Units that could match ``event``: anchored ones whose value it carries, and the rest."""
+        found: list[Unit] = []
+        for field_name, bucket in self.anchored.items():
+            for value in self.getters[field_name](event):
+                text = text_of(value)
+                if text is not None:
+                    units = bucket.get(text.lower())
+                    if units:
+                        found.extend(units)
+        if len(found) > 1:
+            found = list(dict.fromkeys(found))
+        if self.unanchored:
+            found.extend(self.unanchored)
+        return found
+
+
+@dataclass
+class Plan:
+    """Everything the streaming engine needs, built once per rule set."""
+
+    indexes: dict[str, LogTypeIndex]
+    correlations: list[Rule]
+    subscribers: dict[str, list[tuple[Rule, int]]]  # rule id or name -> (correlation, step)
+    alerting_rules: set[str]  # ids of rules that raise their own alerts
+    errors: list[TokenTrailError]
+    routes: dict[str, tuple[str, ...]]  # rule id -> log types it runs on
+    python_rules: int = 0
+
+
+def log_types_of(rule: Rule) -> tuple[str, ...]:
+    """Log types a rule runs on: its own list, else what its logsource routes to."""
+    if rule.log_types:
+        return tuple(rule.log_types)
+    return schemas.log_types_for(rule.logsource, rule.format)
+
+
+def _routes_unknown(rule: Rule) -> bool:
+    """Rules not tied to a product also see events of no recognised log type."""
+    return not rule.log_types and rule.logsource.product is None
+
+
+def build_plan(rules: Sequence[Rule]) -> Plan:
+    """Compile every runnable rule for each log type it routes to and index the results."""
+    indexes: dict[str, LogTypeIndex] = defaultdict(LogTypeIndex)
+    errors: list[TokenTrailError] = []
+    routes: dict[str, tuple[str, ...]] = {}
+    runnable = [r for r in rules if r.runnable]
+    by_ref: dict[str, Rule] = {}
+    for r in runnable:
+        by_ref[r.id] = r
+        if r.name:
+            by_ref[r.name] = r
+    subscribers: dict[str, list[tuple[Rule, int]]] = defaultdict(list)
+    generate_refs: set[str] = set()
+    referenced: set[str] = set()
+    correlations: list[Rule] = []
+    python_rules = 0
+    compiled_cache: dict[tuple[Expr, bool], Callable] = {}
+
+    def add_expr(rule: Rule, expr: Expr, role: str, step: int, types: tuple[str, ...], unknown: bool) -> None:
+        dialect = str(rule.metadata.get("field_dialect", "native"))
+        for lt in (*types, *((UNKNOWN,) if unknown else ())):
+            if lt == UNKNOWN:
+                mapped, ci, preferred = expr, False, None
+            else:
+                info = schemas.get_log_type(lt)
+                mapped = map_fields(expr, dict(schemas.field_map(lt, dialect)))
+                ci, preferred = info.case_insensitive_fields, info.anchor_field
+            key = (mapped, ci)
+            if key not in compiled_cache:
+                compiled_cache[key] = compile_expr(mapped, ci_fields=ci)
+            unit = Unit(rule, lt, role, compiled_cache[key], step=step)  # type: ignore[arg-type]
+            indexes[lt].add(unit, choose_anchor(mapped, preferred), ci)
+
+    for rule in runnable:
+        try:
+            types = log_types_of(rule)
+            unknown = _routes_unknown(rule)
+            routes[rule.id] = types
+            logic = rule.logic
+            if isinstance(logic, Correlation):
+                correlations.append(rule)
+                for i, step in enumerate(logic.steps):
+                    if step.expr is not None:
+                        add_expr(rule, step.expr, "step", i, types, unknown)
+                    elif step.rule_ref is not None:
+                        target = by_ref.get(step.rule_ref)
+                        if target is None:
+                            raise TokenTrailError(f"correlation step {step.name!r} refers to unknown rule "
+                                                  f"{step.rule_ref!r}", file=rule.path or None)
+                        subscribers[target.id].append((rule, i))
+                        referenced.add(target.id)
+                        if logic.generate:
+                            generate_refs.add(target.id)
+                if logic.until is not None:
+                    add_expr(rule, logic.until, "until", 0, types, unknown)
+            elif isinstance(logic, PythonLogic):
+                detection = logic.load()
+                python_rules += 1
+                for lt in (*types, *((UNKNOWN,) if unknown or not types else ())):
+                    indexes[lt].add(Unit(rule, lt, "rule", detection.matches, python=detection), None, False)
+            else:
+                assert logic is not None
+                add_expr(rule, logic, "rule", 0, types, unknown)
+        except TokenTrailError as exc:
+            if not exc.file:
+                exc.file = rule.path or None
+            errors.append(exc)
+        except Exception as exc:  # a broken rule is reported; the others still run
+            errors.append(TokenTrailError(f"rule {rule.id} cannot run: {type(exc).__name__}: {exc}",
+                                          file=rule.path or None))
+    alerting = {r.id for r in runnable if r.id not in referenced or r.id in generate_refs}
+    return Plan(dict(indexes), correlations, dict(subscribers), alerting, errors, routes, python_rules)

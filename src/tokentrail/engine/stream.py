@@ -1,0 +1,245 @@
+"""The streaming engine: events in, matches and alerts out, in constant memory.
+
+Per event: detect its log type, look up the units its anchor values select, run their
+predicates. Only matching events pay for anything more (time, id, group keys, alerting).
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tokentrail import schemas
+from tokentrail.alerting.correlation import CorrelationAlerter, Signal
+from tokentrail.alerting.grouping import GroupingAlerter, NewTermsFilter
+from tokentrail.alerting.models import Alert, Match
+from tokentrail.engine.plan import UNKNOWN, Plan, Unit, build_plan
+from tokentrail.errors import TokenTrailError
+from tokentrail.rules.model import Correlation, Rule
+from tokentrail.state import StateStore
+
+DEFAULT_PYTHON_TIME_LIMIT = 1.0  # seconds one Python rule may take on one event
+
+
+@dataclass(frozen=True, slots=True)
+class RuleError:
+    """A rule raised (or overran its time limit) on an event; the scan went on."""
+
+    rule_id: str
+    event_id: str
+    source: str
+    line: int
+    summary: str
+    disabled: bool = False
+
+
+@dataclass
+class EngineStats:
+    events: int = 0
+    matched_events: int = 0
+    matches: int = 0
+    by_rule: dict[str, int] = field(default_factory=dict)
+    by_log_type: dict[str, int] = field(default_factory=dict)
+
+
+class StreamingEngine:
+    """Runs a rule set over events one at a time.
+
+    ``on_match`` (if given) sees every Match; alerts are returned by ``process``/``finish``.
+    """
+
+    def __init__(self, rules: Sequence[Rule], *, state: StateStore | None = None,
+                 on_match: Callable[[Match], None] | None = None,
+                 python_time_limit: float = DEFAULT_PYTHON_TIME_LIMIT) -> None:
+        self.rules = {r.id: r for r in rules}
+        self.plan: Plan = build_plan(rules)
+        self.state = state or StateStore()
+        self.on_match = on_match
+        self.time_limit = python_time_limit
+        self.stats = EngineStats()
+        self.rule_errors: list[RuleError] = []
+        self.alerters = {rid: GroupingAlerter(self.rules[rid]) for rid in self.plan.alerting_rules
+                         if not isinstance(self.rules[rid].logic, Correlation)}
+        self.new_terms = {rid: NewTermsFilter(self.rules[rid], self.state) for rid in self.alerters
+                          if self.rules[rid].grouping.new_terms}
+        self.correlators = {r.id: CorrelationAlerter(r) for r in self.plan.correlations}
+        self._detect = schemas.detect_log_type
+        self._index_of = self.plan.indexes.get
+
+    @property
+    def load_errors(self) -> list[TokenTrailError]:
+        return self.plan.errors
+
+    def process(self, event: Mapping[str, Any], source: str = "", line: int = 0, *,
+                log_type: str | None = None) -> list[Alert]:
+        """Run every rule that could match ``event``; return the alerts it completed.
+
+        ``log_type`` overrides detection (rule tests use it for minimal events).
+        """
+        self.stats.events += 1
+        log_type = log_type or self._detect(event) or UNKNOWN
+        index = self._index_of(log_type)
+        if index is None:
+            return []
+        alerts: list[Alert] = []
+        hit = False
+        for unit in index.candidates(event):
+            if unit.disabled:
+                continue
+            if unit.python is not None:
+                matched = self._run_python(unit, event, source, line)
+            else:
+                matched = unit.predicate(event)
+            if matched:
+                hit = True
+                alerts.extend(self._on_unit_match(unit, event, source, line))
+        if hit:
+            self.stats.matched_events += 1
+        return alerts
+
+    def run(self, events: Iterable[Mapping[str, Any]]) -> list[Alert]:
+        """Process every event, then close all windows; return all alerts."""
+        alerts: list[Alert] = []
+        for event in events:
+            alerts.extend(self.process(event))
+        alerts.extend(self.finish())
+        return alerts
+
+    def finish(self) -> list[Alert]:
+        """End of input: close open groups and windows."""
+        alerts: list[Alert] = []
+        for alerter in self.alerters.values():
+            alerts.extend(alerter.flush())
+        for rid, correlator in self.correlators.items():
+            for alert in correlator.flush():
+                alerts.extend(self._on_alert(rid, alert))
+        return alerts
+
+    # -- matches -------------------------------------------------------------------------
+    def _run_python(self, unit: Unit, event: Mapping[str, Any], source: str, line: int) -> bool:
+        started = time.perf_counter()
+        try:
+            result = bool(unit.python.matches(event))
+        except Exception as exc:  # a rule bug is data: record it and go on
+            self._rule_error(unit, event, source, line, _summary(exc))
+            return False
+        elapsed = time.perf_counter() - started
+        if elapsed > self.time_limit:
+            unit.disabled = True
+            self._rule_error(unit, event, source, line,
+                             f"took {elapsed:.2f}s on one event (limit {self.time_limit:g}s); "
+                             "disabled for the rest of the run", disabled=True)
+            return False
+        return result
+
+    def _rule_error(self, unit: Unit, event: Mapping[str, Any], source: str, line: int, summary: str,
+                    disabled: bool = False) -> None:
+        event_id = self._event_id(event, unit.log_type, source, line)
+        self.rule_errors.append(RuleError(unit.rule.id, event_id, source, line, summary, disabled))
+
+    def _event_id(self, event: Mapping[str, Any], log_type: str, source: str, line: int) -> str:
+        eid = schemas.event_id(event, log_type) if log_type != UNKNOWN else None
+        return str(eid) if eid else f"{source or 'event'}:{line or self.stats.events}"
+
+    def _on_unit_match(self, unit: Unit, event: Mapping[str, Any], source: str, line: int) -> list[Alert]:
+        rule = unit.rule
+        t = schemas.event_time(event, unit.log_type) if unit.log_type != UNKNOWN else None
+        eid = self._event_id(event, unit.log_type, source, line)
+        if unit.role == "until":
+            correlator = self.correlators[rule.id]
+            correlator.reset(self._key(unit, event, rule.logic.steps[0].by))  # type: ignore[union-attr]
+            return []
+        if unit.role == "step":
+            corr: Correlation = rule.logic  # type: ignore[assignment]
+            step = corr.steps[unit.step]
+            signal = self._signal(unit, event, corr, unit.step, step.by, t, (eid,))
+            return self._feed(rule.id, signal)
+        extras = self._extras(unit, event)
+        match = Match(rule.id, event, unit.log_type, t, eid, source, line, extras)
+        self.stats.matches += 1
+        self.stats.by_rule[rule.id] = self.stats.by_rule.get(rule.id, 0) + 1
+        self.stats.by_log_type[unit.log_type] = self.stats.by_log_type.get(unit.log_type, 0) + 1
+        if self.on_match is not None:
+            self.on_match(match)
+        alerts: list[Alert] = []
+        for corr_rule, step_no in self.plan.subscribers.get(rule.id, ()):
+            corr = corr_rule.logic  # type: ignore[assignment]
+            signal = self._signal(unit, event, corr, step_no, corr.steps[step_no].by, t, (eid,))
+            alerts.extend(self._feed(corr_rule.id, signal))
+        alerter = self.alerters.get(rule.id)
+        if alerter is not None:
+            nt = self.new_terms.get(rule.id)
+            if nt is None or nt.is_new(match):
+                alerts.extend(alerter.add(match))
+        return alerts
+
+    def _extras(self, unit: Unit, event: Mapping[str, Any]) -> dict[str, Any]:
+        rule = unit.rule
+        extras: dict[str, Any] = {}
+        if unit.python is not None:
+            try:
+                described = unit.python.describe(event)
+            except Exception as exc:
+                described = {}
+                self._rule_error(unit, event, "", 0, "describe: " + _summary(exc))
+            extras.update({k: v for k, v in described.items() if v is not None})
+            if "context" in described and described["context"]:
+                extras["fields"] = described["context"]
+            key = described.get("dedup") or described.get("title") or rule.id
+            extras["group_key"] = (str(key),)
+        else:
+            extras["group_key"] = self._key(unit, event, rule.grouping.group_by)
+        g = rule.grouping
+        if g.distinct_field:
+            extras["distinct"] = _text(unit.first(g.distinct_field, event))
+        if g.new_terms:
+            extras["terms"] = tuple(_text(unit.first(f, event)) for f in g.new_terms)
+        if rule.output_fields and "fields" not in extras:
+            extras["fields"] = {o.label: unit.first(o.field, event) for o in rule.output_fields}
+        return extras
+
+    def _key(self, unit: Unit, event: Mapping[str, Any], fields: Sequence[str]) -> tuple[str, ...]:
+        return tuple(_text(unit.first(f, event)) for f in fields)
+
+    def _signal(self, unit: Unit, event: Mapping[str, Any], corr: Correlation, step: int,
+                by: Sequence[str], t: float | None, event_ids: tuple[str, ...]) -> Signal:
+        value = _text(unit.first(corr.value_field, event)) if corr.value_field else None
+        key = self._key(unit, event, by)
+        names = corr.steps[0].by or by
+        return Signal(step, key, t or 0.0, event_ids, value, dict(zip(names, key, strict=False)))
+
+    def _feed(self, corr_id: str, signal: Signal) -> list[Alert]:
+        out: list[Alert] = []
+        for alert in self.correlators[corr_id].add(signal):
+            out.extend(self._on_alert(corr_id, alert))
+        return out
+
+    def _on_alert(self, rule_id: str, alert: Alert) -> list[Alert]:
+        """A correlation alert: pass it up to chained correlations; keep it if it alerts itself."""
+        out: list[Alert] = []
+        for corr_rule, step_no in self.plan.subscribers.get(rule_id, ()):
+            signal = Signal(step_no, alert.group_key, alert.first_time or 0.0, alert.event_ids, None,
+                            dict(alert.fields))
+            out.extend(self._feed(corr_rule.id, signal))
+        if rule_id in self.plan.alerting_rules:
+            out.append(alert)
+        return out
+
+
+def _text(value: Any) -> str:
+    from tokentrail.compile.fields import text_of
+
+    if value is None:
+        return ""
+    text = text_of(value)
+    return text if text is not None else str(value)
+
+
+def _summary(exc: BaseException) -> str:
+    """One line: exception type, message and the innermost frame."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}".replace("\n", " ")

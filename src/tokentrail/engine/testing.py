@@ -1,0 +1,94 @@
+"""Run the tests embedded in rules: each test event must (or must not) make its rule match.
+
+Python rules with their own test semantics (Panther mocks and auxiliary-function checks) run
+through their detection's ``run_test``; every other rule runs through the streaming engine, so a
+test exercises the same routing, field mapping and compiled code as a scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tokentrail import schemas
+from tokentrail.engine.plan import UNKNOWN, log_types_of
+from tokentrail.engine.stream import StreamingEngine
+from tokentrail.rules.model import Correlation, PythonLogic, Rule, RuleTest
+
+
+@dataclass(frozen=True, slots=True)
+class TestResult:
+    """The verdict of one embedded test."""
+
+    __test__ = False  # not a pytest class
+
+    rule_id: str
+    rule_title: str
+    path: str
+    name: str
+    expected: bool
+    actual: bool | None
+    passed: bool
+    detail: str = ""
+
+
+def run_rule_tests(rules: Sequence[Rule], *, context_rules: Sequence[Rule] = ()) -> list[TestResult]:
+    """Run every test of every rule in ``rules``; ``context_rules`` are the rules correlations may
+    reference (defaults to ``rules``)."""
+    pool = list(context_rules) or list(rules)
+    results: list[TestResult] = []
+    for rule in rules:
+        for test in rule.tests:
+            results.append(_run_one(rule, test, pool))
+    return results
+
+
+def _run_one(rule: Rule, test: RuleTest, pool: Sequence[Rule]) -> TestResult:
+    def verdict(actual: bool | None, detail: str = "", passed: bool | None = None) -> TestResult:
+        ok = (actual == test.expected) if passed is None else passed
+        return TestResult(rule.id, rule.title, rule.path, test.name, test.expected, actual, ok, detail)
+
+    if not rule.runnable:
+        return verdict(None, f"rule cannot run: {rule.unsupported or 'disabled'}", passed=False)
+    try:
+        if isinstance(rule.logic, PythonLogic):
+            detection = rule.logic.load()
+            run_test = getattr(detection, "run_test", None)
+            if run_test is not None:
+                outcome = run_test(test)
+                return verdict(getattr(outcome, "actual", None), getattr(outcome, "detail", ""),
+                               passed=bool(outcome.passed))
+        if isinstance(rule.logic, Correlation):
+            return verdict(*_correlation_fires(rule, test, pool))
+        return verdict(_fires(rule, test.event))
+    except Exception as exc:  # a test that crashes fails; the others still run
+        return verdict(None, f"{type(exc).__name__}: {exc}", passed=False)
+
+
+def _fires(rule: Rule, event: Mapping[str, Any]) -> bool:
+    """Whether ``rule`` matches ``event`` under the event's log type (or, for a minimal test event
+    whose log type cannot be told, under any log type the rule runs on)."""
+    matched: list[Any] = []
+    engine = StreamingEngine([rule], on_match=matched.append)
+    if engine.load_errors:
+        raise engine.load_errors[0]
+    detected = schemas.detect_log_type(event)
+    candidates = [detected] if detected else [*log_types_of(rule), UNKNOWN]
+    for log_type in candidates:
+        engine.process(event, log_type=log_type)
+        if matched or engine.rule_errors:
+            break
+    if engine.rule_errors:
+        raise RuntimeError(engine.rule_errors[0].summary)
+    return bool(matched)
+
+
+def _correlation_fires(rule: Rule, test: RuleTest, pool: Sequence[Rule]) -> tuple[bool, str]:
+    """A correlation test gives a list of events (``events:``); it passes if an alert is raised."""
+    events = test.event.get("events") if isinstance(test.event, Mapping) else test.event
+    if not isinstance(events, list):
+        return False, "a correlation test needs a list of events under 'events'"
+    engine = StreamingEngine([*pool] if rule in pool else [*pool, rule])
+    alerts = [a for a in engine.run(events) if a.rule_id == rule.id]
+    return bool(alerts), f"{len(alerts)} alert(s)"

@@ -1,0 +1,1 @@
+"""Alert outputs: Rich tables, JSON lines, JSON documents."""

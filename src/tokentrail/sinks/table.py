@@ -1,0 +1,31 @@
+"""Rich tables for people: alerts, rules, test results."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.table import Table
+
+from tokentrail.alerting.models import Alert, iso
+
+SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
+
+
+def alerts_table(alerts: Sequence[Alert], *, max_event_ids: int = 3) -> Table:
+    """One row per alert: time, severity, rule, title, group, count and the events it groups."""
+    table = Table(title=f"{len(alerts)} alert(s)", show_lines=False, expand=False)
+    for col in ("first seen", "severity", "rule", "title", "group", "events", "event ids"):
+        table.add_column(col, overflow="fold")
+    for a in alerts:
+        ids = list(a.event_ids[:max_event_ids]) + ([f"+{len(a.event_ids) - max_event_ids} more"]
+                                                   if len(a.event_ids) > max_event_ids else [])
+        table.add_row(
+            iso(a.first_time) or "-",
+            f"[{SEVERITY_STYLE.get(a.severity, '')}]{a.severity}[/]",
+            a.rule_id[:36],
+            a.title,
+            ", ".join(k for k in a.group_key if k)[:60] or "-",
+            str(a.count),
+            "\n".join(ids),
+        )
+    return table

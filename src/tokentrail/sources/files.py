@@ -1,0 +1,195 @@
+"""Log file readers: JSONL, JSON arrays, JSON objects holding an array, CSV, gzip, stdin and
+directories. A malformed line is counted, reported as file:line and skipped (or fatal with
+``strict``), and may be kept in a dead-letter file."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import gzip
+import io
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+import orjson
+
+from tokentrail.errors import LogParseError
+
+Record = tuple[dict[str, Any], str, int]  # (event, source, line number)
+
+LOG_SUFFIXES = (".json", ".jsonl", ".ndjson", ".log", ".csv", ".gz")
+MAX_KEPT_ERRORS = 1000  # errors kept for reporting; every one is still counted
+_PROGRESS_EVERY = 4096  # lines between progress callbacks
+
+
+@dataclass
+class ReadStats:
+    """Counts for one read: files, events read, lines skipped, and the first errors."""
+
+    files: int = 0
+    events: int = 0
+    skipped: int = 0
+    errors: list[LogParseError] = field(default_factory=list)
+
+
+class LogReader:
+    """Reads events from paths. Iterate ``records(paths)``; look at ``stats`` afterwards."""
+
+    def __init__(self, *, strict: bool = False, dead_letter: IO[bytes] | None = None,
+                 progress: Callable[[int], None] | None = None) -> None:
+        self.strict = strict
+        self.dead_letter = dead_letter
+        self.progress = progress
+        self.stats = ReadStats()
+
+    def records(self, paths: Iterable[str | Path]) -> Iterator[Record]:
+        """Every event in ``paths`` (``-`` is standard input; directories are walked)."""
+        for path in expand_paths(paths):
+            yield from self.read_file(path)
+
+    def read_file(self, path: str | Path) -> Iterator[Record]:
+        """Every event in one file, chosen by suffix and first byte."""
+        name = str(path)
+        self.stats.files += 1
+        if name == "-":
+            stream: BinaryIO = sys.stdin.buffer
+            yield from self._read_stream(stream, "<stdin>", Path("-"))
+            return
+        p = Path(path)
+        try:
+            raw: BinaryIO = open(p, "rb")  # noqa: SIM115 - closed below, wrapped for gzip
+        except OSError as exc:
+            self._error(LogParseError(f"cannot open: {exc.strerror}", file=name), None)
+            return
+        with raw:
+            stream = gzip.GzipFile(fileobj=raw) if p.suffix == ".gz" else raw
+            inner = Path(p.stem) if p.suffix == ".gz" else p
+            yield from self._read_stream(stream, name, inner, raw)
+
+    def _read_stream(self, stream: BinaryIO, name: str, inner: Path, raw: BinaryIO | None = None) -> Iterator[Record]:
+        if inner.suffix == ".csv":
+            yield from self._read_csv(stream, name)
+            return
+        buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
+        head = buffered.peek(64).lstrip()[:1]
+        if head == b"[" or (head == b"{" and inner.suffix == ".json" and not _looks_like_jsonl(buffered)):
+            yield from self._read_document(buffered.read(), name)
+        else:
+            yield from self._read_jsonl(buffered, name, raw)
+
+    def _read_jsonl(self, stream: BinaryIO, name: str, raw: BinaryIO | None) -> Iterator[Record]:
+        loads = orjson.loads
+        progress = self.progress
+        last_pos = 0
+        lineno = 0
+        for lineno, line in enumerate(stream, 1):  # noqa: B007 - lineno is used after the loop
+            try:
+                event = loads(line)
+            except orjson.JSONDecodeError as exc:
+                if line.strip():
+                    self._error(LogParseError(f"malformed JSON: {exc}", file=name, line=lineno), line)
+                continue
+            if event.__class__ is not dict:
+                self._error(LogParseError("not a JSON object", file=name, line=lineno), line)
+                continue
+            self.stats.events += 1
+            yield event, name, lineno
+            if progress is not None and lineno % _PROGRESS_EVERY == 0:
+                pos = (raw or stream).tell()
+                progress(pos - last_pos)
+                last_pos = pos
+        if progress is not None and raw is not None:
+            progress(raw.tell() - last_pos)
+
+    def _read_document(self, data: bytes, name: str) -> Iterator[Record]:
+        try:
+            doc = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            line = data[: exc.pos].count(b"\n") + 1 if exc.pos else None
+            self._error(LogParseError(f"malformed JSON document: {exc.msg}", file=name, line=line), data[:200])
+            return
+        if self.progress is not None:
+            self.progress(len(data))
+        items = doc if isinstance(doc, list) else _embedded_array(doc)
+        if items is None:
+            items = [doc]
+        for i, item in enumerate(items, 1):
+            if isinstance(item, dict) and isinstance(item.get("_source"), dict):
+                item = item["_source"]  # an Elasticsearch hit: the document is its _source
+            if not isinstance(item, dict):
+                self._error(LogParseError(f"element {i} is not a JSON object", file=name, line=i), None)
+                continue
+            self.stats.events += 1
+            yield item, name, i
+
+    def _read_csv(self, stream: BinaryIO, name: str) -> Iterator[Record]:
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+        reader = csv.DictReader(text)
+        for row in reader:
+            lineno = reader.line_num
+            if None in row:
+                self._error(LogParseError("more values than header columns", file=name, line=lineno),
+                            ",".join(str(v) for v in row.values()).encode())
+                continue
+            event = {k: v for k, v in row.items() if v not in ("", None)}
+            self.stats.events += 1
+            yield event, name, lineno
+
+    def _error(self, error: LogParseError, line: bytes | None) -> None:
+        if self.strict:
+            raise error
+        self.stats.skipped += 1
+        if len(self.stats.errors) < MAX_KEPT_ERRORS:
+            self.stats.errors.append(error)
+        if self.dead_letter is not None and line is not None:
+            self.dead_letter.write(line if line.endswith(b"\n") else line + b"\n")
+
+
+def _looks_like_jsonl(stream: io.BufferedReader) -> bool:
+    """A ``.json`` file whose first line is a whole JSON object is read as JSON lines."""
+    first = stream.peek(1 << 16).split(b"\n", 1)[0]
+    try:
+        return isinstance(orjson.loads(first), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _embedded_array(doc: Any) -> list[Any] | None:
+    """The array of events inside a wrapper object: the first list of objects found breadth-first
+    (``{"records": [...]}``, ``{"hits": {"hits": [...]}}``, ...)."""
+    queue = [doc]
+    while queue:
+        node = queue.pop(0)
+        if not isinstance(node, dict):
+            continue
+        for value in node.values():
+            if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+                return value
+        queue.extend(v for v in node.values() if isinstance(v, dict))
+    return None
+
+
+def expand_paths(paths: Iterable[str | Path]) -> Iterator[str | Path]:
+    """Files under ``paths``: a directory yields its log files recursively, in sorted order."""
+    for path in paths:
+        if str(path) == "-":
+            yield "-"
+            continue
+        p = Path(path)
+        if p.is_dir():
+            yield from (f for f in sorted(p.rglob("*")) if f.is_file() and f.name.endswith(LOG_SUFFIXES))
+        else:
+            yield p
+
+
+def total_bytes(paths: Iterable[str | Path]) -> int:
+    """Size on disk of every file a read of ``paths`` would open (for progress bars)."""
+    total = 0
+    for path in expand_paths(paths):
+        if path != "-":
+            with contextlib.suppress(OSError):
+                total += Path(path).stat().st_size
+    return total
