@@ -105,4 +105,10 @@ def load_rules(paths: Iterable[str | Path], *, context: LoadContext | None = Non
         except Exception as exc:  # a front-end bug must not stop the other rules loading
             errors.append(RuleLoadError(f"{fmt.name} loader failed: {type(exc).__name__}: {exc}",
                                         file=str(path)))
+    # Cross-file steps (Sigma filters and correlation references) run once everything is loaded.
+    for fmt in formats:
+        finalize = getattr(fmt, "finalize", None)
+        if finalize is not None:
+            rules, more = finalize(rules)
+            errors.extend(more)
     return LoadResult(tuple(rules), tuple(errors))

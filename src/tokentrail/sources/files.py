@@ -149,26 +149,33 @@ class LogReader:
 
 
 def _looks_like_jsonl(stream: io.BufferedReader) -> bool:
-    """A ``.json`` file whose first line is a whole JSON object is read as JSON lines."""
-    first = stream.peek(1 << 16).split(b"\n", 1)[0]
+    """A ``.json`` file is JSON lines when its first line is a whole JSON object and more follows."""
+    first, _, rest = stream.peek(1 << 16).partition(b"\n")
+    if not rest.strip():
+        return False
     try:
         return isinstance(orjson.loads(first), dict)
     except orjson.JSONDecodeError:
         return False
 
 
+# Keys under which vendor APIs and exports wrap their arrays of events.
+_WRAPPER_KEYS = ("records", "items", "events", "logs", "data", "results", "value", "hits")
+
+
 def _embedded_array(doc: Any) -> list[Any] | None:
-    """The array of events inside a wrapper object: the first list of objects found breadth-first
-    (``{"records": [...]}``, ``{"hits": {"hits": [...]}}``, ...)."""
-    queue = [doc]
-    while queue:
-        node = queue.pop(0)
+    """The array of events inside a wrapper object (``{"records": [...]}``,
+    ``{"hits": {"hits": [...]}}``, ...), or None when ``doc`` is itself an event."""
+    node = doc
+    for _ in range(3):
         if not isinstance(node, dict):
-            continue
-        for value in node.values():
-            if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-                return value
-        queue.extend(v for v in node.values() if isinstance(v, dict))
+            return None
+        key = next((k for k in _WRAPPER_KEYS if k in node), None)
+        if key is None:
+            return None
+        node = node[key]
+        if isinstance(node, list):
+            return node if all(isinstance(v, dict) for v in node) else None
     return None
 
 

@@ -1,0 +1,91 @@
+"""File readers: every supported shape, bad lines counted with file:line, strict mode, dead letters."""
+
+import gzip
+import io
+import json
+
+import pytest
+
+from tokentrail.errors import LogParseError
+from tokentrail.sources.files import LogReader
+
+EVENTS = [{"uuid": f"e{i}", "eventType": "user.session.start", "n": i} for i in range(3)]
+
+
+def read(paths, **kw):
+    reader = LogReader(**kw)
+    return list(reader.records(paths)), reader.stats
+
+
+def test_jsonl_with_a_bad_line_is_counted_and_reported(tmp_path):
+    p = tmp_path / "okta.jsonl"
+    p.write_text(json.dumps(EVENTS[0]) + "\n{not json\n\n" + json.dumps(EVENTS[1]) + "\n[1,2]\n")
+    records, stats = read([p])
+    assert [r[0]["uuid"] for r in records] == ["e0", "e1"]
+    assert [r[2] for r in records] == [1, 4]
+    assert stats.events == 2 and stats.skipped == 2
+    assert str(stats.errors[0]).startswith(f"{p}:2: malformed JSON")
+    assert str(stats.errors[1]).startswith(f"{p}:5: not a JSON object")
+
+
+def test_strict_makes_a_bad_line_fatal(tmp_path):
+    p = tmp_path / "x.jsonl"
+    p.write_text('{"a": 1}\nbroken\n')
+    with pytest.raises(LogParseError, match=r"x.jsonl:2"):
+        read([p], strict=True)
+
+
+def test_dead_letter_keeps_bad_lines(tmp_path):
+    p = tmp_path / "x.jsonl"
+    p.write_text('{"a": 1}\nbroken line\n')
+    dead = io.BytesIO()
+    read([p], dead_letter=dead)
+    assert dead.getvalue() == b"broken line\n"
+
+
+def test_json_array_and_wrapped_array_and_es_hits(tmp_path):
+    (tmp_path / "a.json").write_text(json.dumps(EVENTS, indent=2))
+    (tmp_path / "b.json").write_text(json.dumps({"nextPage": None, "records": EVENTS}, indent=1))
+    hits = {"hits": {"total": 3, "hits": [{"_id": str(i), "_source": e} for i, e in enumerate(EVENTS)]}}
+    (tmp_path / "c.json").write_text(json.dumps(hits))
+    records, stats = read([tmp_path])
+    assert [r[0]["uuid"] for r in records] == ["e0", "e1", "e2"] * 3
+    assert stats.files == 3 and stats.skipped == 0
+
+
+def test_single_pretty_printed_object(tmp_path):
+    p = tmp_path / "one.json"
+    p.write_text(json.dumps({"uuid": "x", "actor": {"id": 1}}, indent=2))
+    records, _ = read([p])
+    assert records[0][0]["actor"] == {"id": 1}
+
+
+def test_gzip_and_recursive_directories(tmp_path):
+    sub = tmp_path / "a" / "b"
+    sub.mkdir(parents=True)
+    with gzip.open(sub / "okta.jsonl.gz", "wt") as fh:
+        fh.write("\n".join(json.dumps(e) for e in EVENTS))
+    (tmp_path / "notes.txt").write_text("ignored")
+    records, stats = read([tmp_path])
+    assert len(records) == 3 and stats.files == 1
+
+
+def test_csv_rows_become_events_without_empty_columns(tmp_path):
+    p = tmp_path / "elf.csv"
+    p.write_text('"EVENT_TYPE","USER_ID","CLIENT_ID"\n"OAuthTokenRevoked","005x",""\n"API","005y","3MVG"\n')
+    records, _ = read([p])
+    assert records[0][0] == {"EVENT_TYPE": "OAuthTokenRevoked", "USER_ID": "005x"}
+    assert records[1][0]["CLIENT_ID"] == "3MVG" and records[1][2] == 3
+
+
+def test_missing_file_is_an_error_not_a_crash(tmp_path):
+    records, stats = read([tmp_path / "nope.jsonl"])
+    assert records == [] and stats.skipped == 1 and "cannot open" in str(stats.errors[0])
+
+
+def test_progress_reports_all_bytes(tmp_path):
+    p = tmp_path / "big.jsonl"
+    p.write_text("".join(json.dumps({"i": i}) + "\n" for i in range(10000)))
+    seen = []
+    read([p], progress=seen.append)
+    assert sum(seen) == p.stat().st_size
