@@ -1,0 +1,111 @@
+"""Scan throughput: ``tokentrail scan`` next to a bare orjson parse loop over the same file.
+
+    python bench/scan_throughput.py [--events 1000000] [--seed 7]
+
+Writes N simulated Okta events (JSONL, cached under bench/data/), loads the bundled pack plus a
+200-rule synthetic Sigma pack, then in one run times (1) a bare ``orjson.loads`` loop over the
+file, (2) the scan through the library API, (3) ``tokentrail scan`` as a subprocess for peak RSS,
+at N and N/4 events to show memory does not grow with file size. Prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from synthetic_pack import write_pack  # noqa: E402
+
+
+def write_events(path: Path, events: int, seed: int) -> Path:
+    from tokentrail.simulate import generate
+
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as fh:
+        for event in generate(["all"], events=events, seed=seed, sources=("okta",)):
+            fh.write(orjson.dumps(event) + b"\n")
+    tmp.rename(path)
+    return path
+
+
+def bare_parse(path: Path) -> tuple[int, float]:
+    started = time.perf_counter()
+    n = 0
+    loads = orjson.loads
+    with open(path, "rb") as fh:
+        for line in fh:
+            loads(line)
+            n += 1
+    return n, time.perf_counter() - started
+
+
+def library_scan(path: Path, rule_dirs: list[Path]) -> tuple[int, float, int, int]:
+    from tokentrail import load_rules, scan
+    from tokentrail.content import default_rule_paths
+
+    loaded = load_rules([*default_rule_paths(), *rule_dirs])
+    assert not loaded.errors, loaded.errors[:3]
+    started = time.perf_counter()
+    result = scan([path], loaded)
+    return result.stats.events, time.perf_counter() - started, len(loaded.runnable), len(result.alerts)
+
+
+_RSS_PROBE = """
+import resource, sys
+from tokentrail.cli import app
+try:
+    app(sys.argv[1:], standalone_mode=False)
+finally:
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+"""
+
+
+def cli_peak_rss(path: Path, rule_dirs: list[Path]) -> float:
+    """Peak RSS (MB) of one ``tokentrail scan`` process writing JSON lines to /dev/null."""
+    from tokentrail.content import default_rule_paths
+
+    args = ["scan", str(path), "--format", "jsonl", "--output", "/dev/null"]
+    for d in [*default_rule_paths(), *rule_dirs]:
+        args += ["-r", str(d)]
+    proc = subprocess.run([sys.executable, "-c", _RSS_PROBE, *args], check=False,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return int(proc.stderr.strip().splitlines()[-1]) / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    data = HERE / "data"
+    pack = write_pack(data / "synthetic_pack", 200)
+    big = write_events(data / f"okta_{args.events}.jsonl", args.events, args.seed)
+    small = write_events(data / f"okta_{args.events // 4}.jsonl", args.events // 4, args.seed)
+
+    n_bare, t_bare = bare_parse(big)
+    n_scan, t_scan, n_rules, n_alerts = library_scan(big, [pack])
+    rss_small = cli_peak_rss(small, [pack])
+    rss_big = cli_peak_rss(big, [pack])
+    bare_rate, scan_rate = n_bare / t_bare, n_scan / t_scan
+    size_mb = big.stat().st_size / 1e6
+    print(f"| file | {n_bare:,} Okta events, {size_mb:.0f} MB JSONL |")
+    print("|---|---|")
+    print(f"| bare orjson.loads loop | {bare_rate:,.0f} events/s ({t_bare:.2f} s) |")
+    print(f"| tokentrail scan ({n_rules} rules) | {scan_rate:,.0f} events/s ({t_scan:.2f} s), {n_alerts} alerts |")
+    print(f"| ratio scan / bare parse | {scan_rate / bare_rate:.0%} (goal >= 60%) |")
+    print(f"| peak RSS, CLI scan of {args.events // 4:,} events | {rss_small:.0f} MB |")
+    print(f"| peak RSS, CLI scan of {args.events:,} events | {rss_big:.0f} MB (goal < 300 MB) |")
+
+
+if __name__ == "__main__":
+    main()

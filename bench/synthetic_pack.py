@@ -1,0 +1,81 @@
+"""A synthetic Sigma rule pack for benchmarks: realistic Okta rule shapes, generated from a seed.
+
+Most rules pin ``eventType`` (as real Okta rules do), some add field conditions with contains,
+startswith, lists, CIDR, regex or ``1 of``; a few have no event-type anchor at all.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from pathlib import Path
+
+EVENT_TYPES = [
+    "user.session.start", "user.session.end", "user.authentication.sso", "user.authentication.auth_via_mfa",
+    "user.authentication.verify", "user.mfa.factor.activate", "user.mfa.factor.deactivate",
+    "user.account.update_profile", "user.account.lock", "user.account.reset_password",
+    "app.oauth2.as.token.grant.access_token", "app.oauth2.as.token.grant.refresh_token",
+    "app.oauth2.as.consent.grant", "app.oauth2.as.consent.revoke", "app.oauth2.token.grant.id_token",
+    "policy.evaluate_sign_on", "policy.lifecycle.update", "group.user_membership.add",
+    "application.user_membership.add", "application.lifecycle.update", "system.api_token.create",
+    "system.api_token.revoke", "user.account.privilege.grant", "security.threat.detected",
+    "zone.update", "app.generic.unauth_app_access_attempt",
+]
+COUNTRIES = ["United States", "Germany", "Brazil", "Nigeria", "Russia", "China", "India", "France"]
+
+
+def _selection(rng: random.Random) -> dict:
+    kind = rng.randrange(7)
+    if kind == 0:
+        return {"outcome.result": rng.choice(["FAILURE", "DENY", "SUCCESS"])}
+    if kind == 1:
+        return {"actor.alternateId|endswith": [f"@{rng.choice(['example.com', 'contractor.io', 'gmail.com'])}"]}
+    if kind == 2:
+        return {"client.geographicalContext.country": rng.sample(COUNTRIES, 2)}
+    if kind == 3:
+        return {"client.ipAddress|cidr": [f"{rng.randrange(1, 223)}.{rng.randrange(256)}.0.0/16"]}
+    if kind == 4:
+        return {"client.userAgent.rawUserAgent|contains": [rng.choice(["python-requests", "curl/", "Go-http-client"])]}
+    if kind == 5:
+        return {"target.type": rng.choice(["User", "AppInstance", "Token", "Group"])}
+    return {"debugContext.debugData.requestUri|re": rng.choice([r"^/api/v1/(users|apps)/\w+", r"/oauth2/v1/token$"])}
+
+
+def make_rule(rng: random.Random, i: int) -> dict:
+    """One rule: an event-type selection plus 0-2 field selections (4% have no event type)."""
+    detection: dict = {}
+    anchored = rng.random() > 0.04
+    if anchored:
+        types = rng.sample(EVENT_TYPES, rng.choice([1, 1, 1, 2, 3]))
+        detection["sel_type"] = {"eventType": types if len(types) > 1 else types[0]}
+    extra = [_selection(rng) for _ in range(rng.choice([0, 1, 1, 2]) if anchored else 1)]
+    for j, sel in enumerate(extra):
+        detection[f"sel_{j}"] = sel
+    names = list(detection)
+    if len(names) == 3 and rng.random() < 0.5:
+        condition = f"{names[0]} and 1 of sel_*" if names[0] == "sel_type" else "1 of sel_*"
+    elif len(names) >= 2 and rng.random() < 0.3:
+        condition = f"{names[0]} and not {names[1]}"
+    else:
+        condition = " and ".join(names)
+    detection["condition"] = condition
+    return {
+        "title": f"Synthetic Okta rule {i}",
+        "id": str(uuid.UUID(int=rng.getrandbits(128))),
+        "status": "test",
+        "logsource": {"product": "okta", "service": "okta"},
+        "detection": detection,
+        "level": rng.choice(["low", "medium", "high"]),
+        "tags": ["attack.t1528"],
+    }
+
+
+def write_pack(out_dir: Path, count: int = 200, seed: int = 1) -> Path:
+    """Write ``count`` rules as YAML files under ``out_dir``; returns the directory."""
+    import yaml
+
+    rng = random.Random(seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        (out_dir / f"synthetic_{i:03d}.yml").write_text(yaml.safe_dump(make_rule(rng, i), sort_keys=False))
+    return out_dir
