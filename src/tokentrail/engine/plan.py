@@ -17,8 +17,9 @@ from tokentrail.compile.fields import make_getter, text_of
 from tokentrail.compile.python import compile_expr
 from tokentrail.engine.anchors import choose_anchor
 from tokentrail.errors import TokenTrailError
-from tokentrail.rules.ir import Expr, map_fields
+from tokentrail.rules.ir import Const, Expr
 from tokentrail.rules.model import Correlation, PythonLogic, Rule
+from tokentrail.schemas.specialize import specialize
 
 UNKNOWN = "unknown"  # bucket for events whose log type is not recognised
 
@@ -142,8 +143,10 @@ def build_plan(rules: Sequence[Rule]) -> Plan:
                 mapped, ci, preferred = expr, False, None
             else:
                 info = schemas.get_log_type(lt)
-                mapped = map_fields(expr, dict(schemas.field_map(lt, dialect)))
+                mapped = specialize(expr, lt, dialect)
                 ci, preferred = info.case_insensitive_fields, info.anchor_field
+            if mapped == Const(False):
+                continue  # e.g. an ECS rule pinning event.dataset of another vendor
             key = (mapped, ci)
             if key not in compiled_cache:
                 compiled_cache[key] = compile_expr(mapped, ci_fields=ci)
