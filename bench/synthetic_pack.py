@@ -21,15 +21,16 @@ EVENT_TYPES = [
     "system.api_token.revoke", "user.account.privilege.grant", "security.threat.detected",
     "zone.update", "app.generic.unauth_app_access_attempt",
 ]
-COUNTRIES = ["United States", "Germany", "Brazil", "Nigeria", "Russia", "China", "India", "France"]
+# Conditions pick values that are rare in benign traffic, as a tuned rule's would be.
+COUNTRIES = ["Nigeria", "Russia", "China", "North Korea", "Iran", "Belarus", "Vietnam", "Romania"]
 
 
 def _selection(rng: random.Random) -> dict:
     kind = rng.randrange(7)
     if kind == 0:
-        return {"outcome.result": rng.choice(["FAILURE", "DENY", "SUCCESS"])}
+        return {"outcome.result": rng.choice(["FAILURE", "DENY"])}
     if kind == 1:
-        return {"actor.alternateId|endswith": [f"@{rng.choice(['example.com', 'contractor.io', 'gmail.com'])}"]}
+        return {"actor.alternateId|endswith": [f"@{rng.choice(['contractor.io', 'gmail.com', 'proton.me'])}"]}
     if kind == 2:
         return {"client.geographicalContext.country": rng.sample(COUNTRIES, 2)}
     if kind == 3:
@@ -37,27 +38,26 @@ def _selection(rng: random.Random) -> dict:
     if kind == 4:
         return {"client.userAgent.rawUserAgent|contains": [rng.choice(["python-requests", "curl/", "Go-http-client"])]}
     if kind == 5:
-        return {"target.type": rng.choice(["User", "AppInstance", "Token", "Group"])}
+        return {"target.type": rng.choice(["Token", "PolicyRule", "Zone"])}
     return {"debugContext.debugData.requestUri|re": rng.choice([r"^/api/v1/(users|apps)/\w+", r"/oauth2/v1/token$"])}
 
 
 def make_rule(rng: random.Random, i: int) -> dict:
-    """One rule: an event-type selection plus 0-2 field selections (4% have no event type)."""
+    """One rule: an event-type selection plus 1-2 field selections (4% have no event type)."""
     detection: dict = {}
     anchored = rng.random() > 0.04
     if anchored:
         types = rng.sample(EVENT_TYPES, rng.choice([1, 1, 1, 2, 3]))
         detection["sel_type"] = {"eventType": types if len(types) > 1 else types[0]}
-    extra = [_selection(rng) for _ in range(rng.choice([0, 1, 1, 2]) if anchored else 1)]
+    # Like real rules, an event-type pin is narrowed by at least one more condition.
+    extra = [_selection(rng) for _ in range(rng.choice([1, 1, 2]) if anchored else 1)]
     for j, sel in enumerate(extra):
-        detection[f"sel_{j}"] = sel
-    names = list(detection)
-    if len(names) == 3 and rng.random() < 0.5:
-        condition = f"{names[0]} and 1 of sel_*" if names[0] == "sel_type" else "1 of sel_*"
-    elif len(names) >= 2 and rng.random() < 0.3:
-        condition = f"{names[0]} and not {names[1]}"
+        detection[f"cond_{j}"] = sel
+    pin = "sel_type and " if anchored else ""
+    if len(extra) == 2:
+        condition = pin + rng.choice(["1 of cond_*", "cond_0 and not cond_1", "all of cond_*"])
     else:
-        condition = " and ".join(names)
+        condition = pin + "cond_0"
     detection["condition"] = condition
     return {
         "title": f"Synthetic Okta rule {i}",

@@ -7,15 +7,17 @@ doing all the work it could.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -31,6 +33,14 @@ app.add_typer(rules_app, name="rules")
 
 out = Console()
 err = Console(stderr=True)
+
+
+@app.callback()
+def _consoles() -> None:
+    """Fresh consoles per invocation, so width and colour follow the terminal of this run."""
+    global out, err
+    out = Console()
+    err = Console(stderr=True)
 
 
 class OutputFormat(StrEnum):
@@ -58,6 +68,8 @@ def _context(helpers: Sequence[Path] | None, sigma_config: Path | None, allow_py
         except (OSError, yaml.YAMLError) as exc:
             _fail(f"{sigma_config}: cannot read Sigma config: {exc}")
         raw = data.get("placeholders", data) if isinstance(data, dict) else {}
+        if not isinstance(raw, dict):
+            _fail(f"{sigma_config}: 'placeholders' must map each name to a list of values")
         placeholders = {str(k): tuple(str(x) for x in (v if isinstance(v, list) else [v])) for k, v in raw.items()}
     return LoadContext(placeholders=placeholders, helper_dirs=tuple(helpers or ()), allow_python=allow_python)
 
@@ -70,17 +82,25 @@ def _load(rules: Sequence[Path] | None, helpers=None, sigma_config=None, *, quie
         result = api.load_rules(None, context=_context(helpers, sigma_config, allow_python=False))
     if not quiet:
         for e in result.errors:
-            err.print(f"[red]error[/]: {e}", highlight=False, soft_wrap=True)
+            err.print(f"[red]error[/]: {escape(str(e))}", highlight=False, soft_wrap=True)
         python = [r for r in result.runnable if isinstance(r.logic, PythonLogic)]
         if python:
             err.print(f"about to run {len(python)} Python rule(s) from "
-                      f"{', '.join(sorted({str(p) for p in (rules or [])}))}", highlight=False)
+                      f"{', '.join(sorted({str(p) for p in (rules or [])}))}", highlight=False, markup=False)
     return result
 
 
-def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]error[/]: {message}", highlight=False, soft_wrap=True)
+def _fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[red]error[/]: {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _open_write(path: Path) -> IO[bytes]:
+    """Open an output file, or stop with one line naming it (exit 2)."""
+    try:
+        return open(path, "wb")
+    except OSError as exc:
+        _fail(f"{path}: cannot write: {exc.strerror}")
 
 
 @contextlib.contextmanager
@@ -89,7 +109,7 @@ def _open_out(path: Path | None) -> Iterator[IO[bytes]]:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
     else:
-        with open(path, "wb") as fh:
+        with _open_write(path) as fh:
             yield fh
 
 
@@ -115,9 +135,12 @@ def scan(
 
     loaded = _load(rules, helpers, sigma_config)
     with contextlib.ExitStack() as stack:
-        match_writer = MatchWriter(stack.enter_context(open(matches, "wb"))) if matches else None
-        dead = stack.enter_context(open(dead_letter, "wb")) if dead_letter else None
-        store = StateStore(state) if state else None
+        match_writer = MatchWriter(stack.enter_context(_open_write(matches))) if matches else None
+        dead = stack.enter_context(_open_write(dead_letter)) if dead_letter else None
+        try:
+            store = StateStore(state) if state else None
+        except sqlite3.Error as exc:
+            _fail(f"{state}: cannot open state: {exc}")
         progress = None
         if err.is_terminal and "-" not in paths:
             bar = stack.enter_context(Progress(TextColumn("scanning"), BarColumn(), DownloadColumn(),
@@ -130,14 +153,14 @@ def scan(
         except TokenTrailError as exc:
             _fail(str(exc), 1)
     for e in result.read_errors:
-        err.print(f"[yellow]skipped[/]: {e}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]skipped[/]: {escape(str(e))}", highlight=False, soft_wrap=True)
     if result.events_skipped > len(result.read_errors):
         err.print(f"... and {result.events_skipped - len(result.read_errors)} more skipped lines", highlight=False)
     for e in result.rule_errors:
-        err.print(f"[red]rule error[/]: {e.rule_id} on {e.event_id} ({e.source}:{e.line}): {e.summary}",
+        err.print("[red]rule error[/]: " + escape(f"{e.rule_id} on {e.event_id} ({e.source}:{e.line}): {e.summary}"),
                   highlight=False, soft_wrap=True)
     for e in result.load_errors[len(loaded.errors):]:
-        err.print(f"[red]error[/]: {e}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error[/]: {escape(str(e))}", highlight=False, soft_wrap=True)
     s = result.stats
     summary = {"events_read": s.events, "events_skipped": result.events_skipped,
                "matched_events": s.matched_events, "matches": s.matches, "alerts": len(result.alerts),
@@ -153,7 +176,7 @@ def scan(
             console.print(alerts_table(result.alerts))
     err.print(f"{s.events} events read, {result.events_skipped} skipped, {s.matched_events} matched "
               f"({s.matches} matches), {len(result.alerts)} alert(s) from {len(loaded.runnable)} rules"
-              + (f"; matches written to {matches}" if matches else ""), highlight=False)
+              + (f"; matches written to {matches}" if matches else ""), highlight=False, markup=False)
     if result.load_errors or result.rule_errors or result.events_skipped:
         raise typer.Exit(1)
 
@@ -203,9 +226,10 @@ def rules_list(rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
     for col in ("id", "title", "format", "kind", "severity", "ATT&CK", "source", "tests", "status"):
         table.add_column(col, overflow="fold")
     for row in rows:
-        table.add_row(row["id"][:36], row["title"], row["format"], row["kind"], row["severity"],
-                      " ".join(row["techniques"]), ", ".join(row["log_types"]), str(row["tests"]),
-                      row["status"] if not row["reason"] else f"{row['status']}: {row['reason']}")
+        cells = (row["id"][:36], row["title"], row["format"], row["kind"], row["severity"],
+                 " ".join(row["techniques"]), ", ".join(row["log_types"]), str(row["tests"]),
+                 row["status"] if not row["reason"] else f"{row['status']}: {row['reason']}")
+        table.add_row(*map(escape, cells))
     out.print(table)
 
 
@@ -225,7 +249,7 @@ def rules_validate(rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
         write_json({"rules": len(loaded.rules), "ok": len(loaded.runnable), "problems": problems}, sys.stdout.buffer)
     else:
         for p in problems:
-            err.print(f"[red]error[/]: {p}", highlight=False, soft_wrap=True)
+            err.print(f"[red]error[/]: {escape(p)}", highlight=False, soft_wrap=True)
         out.print(f"{len(loaded.rules)} rule(s) loaded, {len(loaded.runnable)} runnable, {len(problems)} problem(s)")
     if problems:
         raise typer.Exit(1)
@@ -249,7 +273,10 @@ def test_rules(
     selected = [r for r in loaded.rules if _selected(r, filter_)]
     results = run_rule_tests(selected, context_rules=loaded.rules)
     if junit:
-        write_junit(results, junit)
+        try:
+            write_junit(results, junit)
+        except OSError as exc:
+            _fail(f"{junit}: cannot write: {exc.strerror}")
     failed = [r for r in results if not r.passed]
     if fmt is not OutputFormat.table:
         from tokentrail.sinks.writers import write_json
@@ -262,8 +289,8 @@ def test_rules(
         for col in ("rule", "test", "expected", "result", "detail"):
             table.add_column(col, overflow="fold")
         for r in results:
-            table.add_row(r.rule_title, r.name, str(r.expected).lower(),
-                          "[green]pass[/]" if r.passed else "[red]FAIL[/]", r.detail)
+            table.add_row(escape(r.rule_title), escape(r.name), str(r.expected).lower(),
+                          "[green]pass[/]" if r.passed else "[red]FAIL[/]", escape(r.detail))
         out.print(table)
         untested = [r.id for r in selected if not r.tests]
         out.print(f"{len(results) - len(failed)} passed, {len(failed)} failed"
@@ -275,7 +302,11 @@ def test_rules(
 def _selected(rule: Rule, filters: Sequence[str] | None) -> bool:
     if not filters:
         return True
-    hay = " ".join([rule.id, rule.title, *rule.log_types, *map(str, rule.metadata.get("panther_log_types", ()))]).lower()
+    from tokentrail.engine.plan import log_types_of
+
+    # Routed log types too: a Sigma rule names a logsource, not log types.
+    hay = " ".join([rule.id, rule.title, *log_types_of(rule),
+                    *map(str, rule.metadata.get("panther_log_types", ()))]).lower()
     return any(f.lower() in hay for f in filters)
 
 
@@ -304,7 +335,7 @@ def simulate(
         _fail(f"unknown scenario(s): {', '.join(unknown)} (see `tokentrail simulate --list`)")
     written = sim.write_logs(out_dir, scenarios, events=events, seed=seed)
     for source, path in written.items():
-        out.print(f"{source}: {path}")
+        out.print(f"{source}: {path}", markup=False)
 
 
 @app.command()
@@ -329,10 +360,11 @@ def demo(
         write_alerts_jsonl(result.alerts, fh)
     s = result.stats
     out.print(f"{s.events} events scanned with {len(loaded.runnable)} bundled rules: "
-              f"{len(result.alerts)} alert(s).")
-    out.print(f"logs: {', '.join(str(p) for p in written.values())}")
-    out.print(f"alerts (JSON lines): {alerts_path}")
-    out.print(f"next: tokentrail scan {out_dir} --format jsonl   |   tokentrail rules list   |   tokentrail test")
+              f"{len(result.alerts)} alert(s).", soft_wrap=True)
+    out.print(f"logs: {', '.join(str(p) for p in written.values())}", markup=False, soft_wrap=True)
+    out.print(f"alerts (JSON lines): {alerts_path}", markup=False, soft_wrap=True)
+    out.print(f"next: tokentrail scan {out_dir} --format jsonl   |   tokentrail rules list   |   tokentrail test",
+              markup=False, soft_wrap=True)
 
 
 def main() -> None:  # pragma: no cover - console entry point

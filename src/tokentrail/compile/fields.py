@@ -71,29 +71,31 @@ def _present(obj: Any, parts: tuple[str, ...], i: int, ci: bool) -> bool:
 
 
 def make_getter(field: str, *, ci_fields: bool = False) -> Getter:
-    """A function returning the list of values at ``field`` in an event (empty when missing)."""
+    """A function returning the list of values at ``field`` in an event (empty when missing).
+
+    Plain nested objects are read directly (the common case, and the fast one); lists, literal
+    dotted keys and — for ``ci_fields`` — other spellings of a key are tried only when that
+    direct read finds nothing, so their cost is paid by the events that need them.
+    """
     parts = split_field(field)
-    if len(parts) == 1 and not ci_fields:
-        key = parts[0]
+    head, rest = parts[0], parts[1:]
 
-        def get_top(event: Mapping[str, Any]) -> list[Any]:
-            value = event.get(key, _MISSING)
-            if value is _MISSING:
-                return []
-            if isinstance(value, list):
-                out: list[Any] = []
-                _walk(value, parts, 1, False, out)
-                return out
-            return [value]
-
-        return get_top
-
-    def get_path(event: Mapping[str, Any]) -> list[Any]:
+    def get(event: Mapping[str, Any]) -> list[Any]:
+        value = event.get(head, _MISSING)
+        for part in rest:
+            if value.__class__ is not dict:
+                break
+            value = value.get(part, _MISSING)
+        else:
+            if value is not _MISSING and value.__class__ is not list:
+                return [value]
         out: list[Any] = []
-        _walk(event, parts, 0, ci_fields, out)
+        _walk(event, parts, 0, False, out)
+        if not out and ci_fields:
+            _walk(event, parts, 0, True, out)
         return out
 
-    return get_path
+    return get
 
 
 def make_presence(field: str, *, ci_fields: bool = False) -> Presence:

@@ -16,6 +16,7 @@ from tokentrail.compile.fields import (
     make_getter,
     make_presence,
     number_of,
+    split_field,
     text_of,
 )
 from tokentrail.compile.regex import compile_search, glob_to_regex
@@ -83,6 +84,9 @@ class _Compiler:
 
             return match_null
         assert test is not None
+        fast = _fast_string_cmp(node, values, get, test)
+        if fast is not None:
+            return fast
 
         def match(event: Mapping[str, Any]) -> bool:
             # An explicit loop: any() over a generator costs a frame per event on this hot path.
@@ -115,6 +119,91 @@ class _Compiler:
             return all(hits) if node.all_values else any(hits)
 
         return match
+
+
+_MISSING = object()
+
+
+def _fast_string_cmp(node: Cmp, values: tuple[Scalar, ...], get, test: ValueTest) -> Predicate | None:
+    """A specialised predicate for the commonest leaf: a plain string comparison on a path of
+    nested objects. It reads the path directly and compares inline; anything unusual (a list, a
+    missing key, a non-string value) falls back to the general ``get`` + test."""
+    if node.op not in ("eq", "contains", "startswith", "endswith") or not all(isinstance(v, str) for v in values):
+        return None
+    parts = split_field(node.field)
+    if len(parts) > 3:
+        return None
+    cased = node.cased
+
+    def slow(event: Mapping[str, Any]) -> bool:
+        for x in get(event):  # noqa: SIM110 - see _cmp
+            if test(x):
+                return True
+        return False
+
+    needles = tuple(v if cased else v.lower() for v in values)
+    if node.op == "eq":
+        wanted = frozenset(needles)
+        check = (lambda v: v in wanted) if cased else (lambda v: v.lower() in wanted)
+    elif node.op == "contains" and len(needles) == 1:
+        needle = needles[0]
+        check = (lambda v: needle in v) if cased else (lambda v: needle in v.lower())
+    elif node.op == "contains":
+
+        def check(v: str) -> bool:
+            text = v if cased else v.lower()
+            return any(n in text for n in needles)
+
+    elif node.op == "startswith":
+        check = (lambda v: v.startswith(needles)) if cased else (lambda v: v.lower().startswith(needles))
+    else:
+        check = (lambda v: v.endswith(needles)) if cased else (lambda v: v.lower().endswith(needles))
+
+    if len(parts) == 1:
+        (k0,) = parts
+
+        def fast1(event: Mapping[str, Any]) -> bool:
+            v = event.get(k0)
+            return check(v) if v.__class__ is str else slow(event)
+
+        return fast1
+    if len(parts) == 2:
+        k0, k1 = parts
+
+        def fast2(event: Mapping[str, Any]) -> bool:
+            v = event.get(k0)
+            if v.__class__ is dict:
+                v = v.get(k1)
+                if v.__class__ is str:
+                    return check(v)
+            elif v.__class__ is list:
+                # An array of objects (Okta ``target``): decided here unless an element is odd.
+                for el in v:
+                    if el.__class__ is not dict:
+                        return slow(event)
+                    x = el.get(k1, _MISSING)
+                    if x.__class__ is str:
+                        if check(x):
+                            return True
+                    elif x is not _MISSING:
+                        return slow(event)
+                return False
+            return slow(event)
+
+        return fast2
+    k0, k1, k2 = parts
+
+    def fast3(event: Mapping[str, Any]) -> bool:
+        v = event.get(k0)
+        if v.__class__ is dict:
+            v = v.get(k1)
+            if v.__class__ is dict:
+                v = v.get(k2)
+                if v.__class__ is str:
+                    return check(v)
+        return slow(event)
+
+    return fast3
 
 
 def _combine(preds: list[Predicate], joiner: str, *, default: bool) -> Predicate:
@@ -200,17 +289,38 @@ def _string_test(op: str, needles: tuple[str, ...], cased: bool) -> ValueTest:
 
 def _cidr_test(values: tuple[Scalar, ...]) -> ValueTest:
     nets = [ipaddress.ip_network(str(v), strict=False) for v in values]
+    ranges = [(n.version, int(n.network_address), int(n.netmask)) for n in nets]
 
     def in_net(x: Any) -> bool:
-        if not isinstance(x, str):
+        if x.__class__ is not str:
             return False
-        try:
-            addr = ipaddress.ip_address(x.strip())
-        except ValueError:
+        parsed = _parse_ip(x)
+        if parsed is None:
             return False
-        return any(addr.version == n.version and addr in n for n in nets)
+        version, addr = parsed
+        return any(v == version and addr & mask == net for v, net, mask in ranges)
 
     return in_net
+
+
+_IP_CACHE: dict[str, tuple[int, int] | None] = {}
+_IP_CACHE_MAX = 65536
+
+
+def _parse_ip(text: str) -> tuple[int, int] | None:
+    """(version, integer address) of an IP string, or None; cached, since logs repeat addresses."""
+    hit = _IP_CACHE.get(text, _MISSING)
+    if hit is not _MISSING:
+        return hit  # type: ignore[return-value]
+    try:
+        addr = ipaddress.ip_address(text.strip())
+        parsed: tuple[int, int] | None = (addr.version, int(addr))
+    except ValueError:
+        parsed = None
+    if len(_IP_CACHE) >= _IP_CACHE_MAX:
+        _IP_CACHE.clear()
+    _IP_CACHE[text] = parsed
+    return parsed
 
 
 _ORDER = {

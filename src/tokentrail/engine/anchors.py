@@ -42,3 +42,27 @@ def choose_anchor(expr: Expr, preferred: str | None) -> Anchor | None:
         if field == preferred:
             return field, values
     return min(candidates, key=lambda a: (len(a[1]), a[0]))
+
+
+def strip_anchor(expr: Expr, anchor: Anchor) -> Expr:
+    """``expr`` without the comparison the anchor index already decided.
+
+    A unit is only ever found through its anchor bucket, so a case-insensitive ``eq`` on exactly
+    the anchor's field and values is known true when the unit runs; dropping it saves a field read
+    and a comparison per candidate event.
+    """
+    field, values = anchor
+
+    def is_anchor(node: Expr) -> bool:
+        return (isinstance(node, Cmp) and node.field == field and node.op == "eq" and not node.cased
+                and not node.all_values and all(isinstance(v, str) for v in node.values)
+                and frozenset(v.lower() for v in node.values) == values)
+
+    if is_anchor(expr):
+        return All(())
+    if isinstance(expr, All):
+        for i, item in enumerate(expr.items):
+            if is_anchor(item):
+                rest = expr.items[:i] + expr.items[i + 1:]
+                return rest[0] if len(rest) == 1 else All(rest)
+    return expr

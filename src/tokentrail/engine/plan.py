@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tokentrail import schemas
+from tokentrail.compile.batch import compile_batch
 from tokentrail.compile.fields import make_getter, text_of
 from tokentrail.compile.python import compile_expr
-from tokentrail.engine.anchors import choose_anchor
+from tokentrail.engine.anchors import choose_anchor, strip_anchor
 from tokentrail.errors import TokenTrailError
 from tokentrail.rules.ir import Const, Expr
 from tokentrail.rules.model import Correlation, PythonLogic, Rule
@@ -33,6 +34,7 @@ class Unit:
     role: Literal["rule", "step", "until"]
     predicate: Callable[[Mapping[str, Any]], bool]
     step: int = 0
+    expr: Expr | None = None  # what the index still has to test (the anchor comparison removed)
     python: Any = None  # the loaded PythonDetection, for Python rules
     getters: dict[str, Callable[[Mapping[str, Any]], list[Any]]] = field(default_factory=dict)
     disabled: bool = False
@@ -59,13 +61,25 @@ class Unit:
 
 @dataclass
 class LogTypeIndex:
-    """The units of one log type: by anchor field and lower-cased value, plus the unanchored."""
+    """The units of one log type: by anchor field and lower-cased value, plus the unanchored.
+
+    ``seal()`` turns each bucket into one generated function that runs the bucket's predicates in
+    a row and returns the units that matched (or None), so an event costs one call per bucket
+    rather than a Python loop with attribute checks per candidate. Python units stay apart: the
+    engine times them and may disable them.
+    """
 
     anchored: dict[str, dict[str, list[Unit]]] = field(default_factory=lambda: defaultdict(dict))
     unanchored: list[Unit] = field(default_factory=list)
+    python: list[Unit] = field(default_factory=list)
     getters: dict[str, Callable[[Mapping[str, Any]], list[Any]]] = field(default_factory=dict)
+    runners: list[tuple[Callable, dict[str, Callable]]] = field(default_factory=list)
+    run_unanchored: Callable | None = None
 
     def add(self, unit: Unit, anchor: tuple[str, frozenset[str]] | None, ci: bool) -> None:
+        if unit.python is not None:
+            self.python.append(unit)
+            return
         if anchor is None:
             self.unanchored.append(unit)
             return
@@ -76,21 +90,56 @@ class LogTypeIndex:
         for value in values:
             bucket.setdefault(value, []).append(unit)
 
+    def seal(self, ci: bool = False) -> None:
+        """Generate the bucket functions (call once, after every ``add``)."""
+        self.runners = [
+            (self.getters[name], {value: _bucket_runner(units, ci) for value, units in bucket.items()})
+            for name, bucket in self.anchored.items()
+        ]
+        self.run_unanchored = _bucket_runner(self.unanchored, ci) if self.unanchored else None
+
     def candidates(self, event: Mapping[str, Any]) -> list[Unit]:
         """Units that could match ``event``: anchored ones whose value it carries, and the rest."""
         found: list[Unit] = []
         for field_name, bucket in self.anchored.items():
             for value in self.getters[field_name](event):
                 text = text_of(value)
-                if text is not None:
-                    units = bucket.get(text.lower())
-                    if units:
-                        found.extend(units)
-        if len(found) > 1:
-            found = list(dict.fromkeys(found))
-        if self.unanchored:
-            found.extend(self.unanchored)
-        return found
+                if text is not None and (units := bucket.get(text.lower())):
+                    found.extend(units)
+        found = list(dict.fromkeys(found))
+        return found + self.unanchored + self.python
+
+    def matching(self, event: Mapping[str, Any]) -> list[Unit] | None:
+        """The declarative units whose predicate holds for ``event`` (None when there are none)."""
+        hits: list[Unit] | None = None
+        for getter, buckets in self.runners:
+            for value in getter(event):
+                text = text_of(value)
+                if text is None:
+                    continue
+                run = buckets.get(text.lower())
+                if run is not None and (found := run(event)):
+                    hits = found if hits is None else hits + found
+        if self.run_unanchored is not None and (found := self.run_unanchored(event)):
+            hits = found if hits is None else hits + found
+        if hits is not None and len(hits) > 1:
+            hits = list(dict.fromkeys(hits))
+        return hits
+
+
+def _bucket_runner(units: list[Unit], ci: bool) -> Callable[[Mapping[str, Any]], list[Unit] | None]:
+    """One generated function testing every unit of a bucket, sharing their field reads."""
+    run = compile_batch([u.expr if u.expr is not None else Const(False) for u in units], ci_fields=ci)
+    table = tuple(units)
+    if len(table) == 1:
+        only = [table[0]]
+        return lambda event: only if run(event) else None
+
+    def matched(event: Mapping[str, Any]) -> list[Unit] | None:
+        found = run(event)
+        return None if found is None else [table[i] for i in found]
+
+    return matched
 
 
 @dataclass
@@ -147,11 +196,13 @@ def build_plan(rules: Sequence[Rule]) -> Plan:
                 ci, preferred = info.case_insensitive_fields, info.anchor_field
             if mapped == Const(False):
                 continue  # e.g. an ECS rule pinning event.dataset of another vendor
-            key = (mapped, ci)
+            anchor = choose_anchor(mapped, preferred)
+            residual = strip_anchor(mapped, anchor) if anchor else mapped
+            key = (residual, ci)
             if key not in compiled_cache:
-                compiled_cache[key] = compile_expr(mapped, ci_fields=ci)
-            unit = Unit(rule, lt, role, compiled_cache[key], step=step)  # type: ignore[arg-type]
-            indexes[lt].add(unit, choose_anchor(mapped, preferred), ci)
+                compiled_cache[key] = compile_expr(residual, ci_fields=ci)
+            unit = Unit(rule, lt, role, compiled_cache[key], step=step, expr=residual)  # type: ignore[arg-type]
+            indexes[lt].add(unit, anchor, ci)
 
     for rule in runnable:
         try:
@@ -190,5 +241,7 @@ def build_plan(rules: Sequence[Rule]) -> Plan:
         except Exception as exc:  # a broken rule is reported; the others still run
             errors.append(TokenTrailError(f"rule {rule.id} cannot run: {type(exc).__name__}: {exc}",
                                           file=rule.path or None))
+    for lt, index in indexes.items():
+        index.seal(lt != UNKNOWN and schemas.get_log_type(lt).case_insensitive_fields)
     alerting = {r.id for r in runnable if r.id not in referenced or r.id in generate_refs}
     return Plan(dict(indexes), correlations, dict(subscribers), alerting, errors, routes, python_rules)

@@ -85,18 +85,15 @@ class StreamingEngine:
         if index is None:
             return []
         alerts: list[Alert] = []
-        hit = False
-        for unit in index.candidates(event):
-            if unit.disabled:
-                continue
-            if unit.python is not None:
-                matched = self._run_python(unit, event, source, line)
-            else:
-                matched = unit.predicate(event)
-            if matched:
-                hit = True
+        hits = index.matching(event)
+        if hits is not None:
+            for unit in hits:
                 alerts.extend(self._on_unit_match(unit, event, source, line))
-        if hit:
+        for unit in index.python:
+            if not unit.disabled and self._run_python(unit, event, source, line):
+                hits = hits or []
+                alerts.extend(self._on_unit_match(unit, event, source, line))
+        if hits is not None:
             self.stats.matched_events += 1
         return alerts
 

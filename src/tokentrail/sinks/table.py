@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from tokentrail.alerting.models import Alert, iso
 
@@ -21,11 +23,11 @@ def alerts_table(alerts: Sequence[Alert], *, max_event_ids: int = 3) -> Table:
                                                    if len(a.event_ids) > max_event_ids else [])
         table.add_row(
             iso(a.first_time) or "-",
-            f"[{SEVERITY_STYLE.get(a.severity, '')}]{a.severity}[/]",
-            a.rule_id[:36],
-            a.title,
-            ", ".join(k for k in a.group_key if k)[:60] or "-",
+            Text(a.severity, style=SEVERITY_STYLE.get(a.severity, "")),
+            escape(a.rule_id[:36]),
+            escape(a.title),
+            escape(", ".join(k for k in a.group_key if k)[:60] or "-"),
             str(a.count),
-            "\n".join(ids),
+            escape("\n".join(ids)),
         )
     return table

@@ -1,0 +1,432 @@
+"""Panther analysis items (YAML) to TokenTrail models.
+
+``rule`` and ``scheduled_rule`` become ``Rule``s with ``PythonLogic`` (scheduled rules are marked
+unsupported: they need a query backend, but their tests still run). ``correlation_rule`` loads
+as unsupported. ``datamodel`` and ``global`` are not detections: they are registered for the
+rules to use and also returned as disabled ``Rule``s without logic (``metadata["analysis_type"]``
+says which), so ``rules list`` can show them. Query and pack items yield nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from tokentrail.errors import RuleLoadError
+from tokentrail.formats.panther.datamodel import DataModel, ModelField, Registry
+from tokentrail.formats.panther.detection import SEVERITY_NAMES, PantherDetection, RuleSpec
+from tokentrail.formats.panther.filters import lower_inline_filters
+from tokentrail.formats.panther.imports import add_global_module, import_file
+from tokentrail.formats.panther.jsonpath import JSONPathError, compile_path
+from tokentrail.formats.panther.logtypes import tokentrail_log_types
+from tokentrail.formats.panther.outputs import output_fields_from_source
+from tokentrail.formats.panther.yaml12 import Document
+from tokentrail.rules.loader import LoadContext
+from tokentrail.rules.model import Grouping, PythonLogic, Rule, RuleTest
+
+_DETECTION_KEYS = frozenset(
+    {
+        "AnalysisType",
+        "RuleID",
+        "DisplayName",
+        "Enabled",
+        "Filename",
+        "LogTypes",
+        "Severity",
+        "DedupPeriodMinutes",
+        "Threshold",
+        "Tags",
+        "Reports",
+        "Runbook",
+        "Reference",
+        "Description",
+        "SummaryAttributes",
+        "OutputIds",
+        "InlineFilters",
+        "GroupBy",
+        "Tests",
+        "CreateAlert",
+        "Detection",
+        "AlertTitle",
+        "AlertContext",
+        "DynamicSeverities",
+    }
+)
+KNOWN_KEYS: dict[str, frozenset[str]] = {
+    "rule": _DETECTION_KEYS,
+    "scheduled_rule": _DETECTION_KEYS | {"ScheduledQueries"},
+    "correlation_rule": frozenset(
+        {
+            "AnalysisType",
+            "RuleID",
+            "DisplayName",
+            "Enabled",
+            "Severity",
+            "Description",
+            "Detection",
+            "Tests",
+            "Runbook",
+            "Reference",
+            "Reports",
+            "Tags",
+            "DedupPeriodMinutes",
+            "Threshold",
+            "SummaryAttributes",
+            "OutputIds",
+            "CreateAlert",
+        }
+    ),
+    "datamodel": frozenset(
+        {
+            "AnalysisType",
+            "DataModelID",
+            "DisplayName",
+            "Enabled",
+            "Filename",
+            "LogTypes",
+            "Mappings",
+            "Description",
+        }
+    ),
+    "global": frozenset({"AnalysisType", "GlobalID", "Filename", "Description", "Tags"}),
+}
+# Items that are neither detections nor helpers; they load as nothing.
+IGNORED_TYPES = frozenset({"pack", "saved_query", "scheduled_query", "lookup_table"})
+_TEST_KEYS = frozenset({"Name", "ExpectedResult", "Log", "Mocks"})
+_MOCK_KEYS = frozenset({"objectName", "returnValue"})
+_ATTACK = re.compile(r"^\s*(TA\d{4})\s*:\s*(T\d{4}(?:\.\d{3})?)\s*$")
+
+NO_PYTHON = "python rules run only from paths given with -r"
+SCHEDULED = "scheduled rules need a query backend"
+CORRELATION = "correlation rules are not supported yet (they need the rules they correlate)"
+SIMPLE = "Panther simple detections (Detection:) are not supported yet"
+
+
+class Item:
+    """One analysis file being read: its data, and error helpers that point at its keys."""
+
+    def __init__(self, path: Path, doc: Document) -> None:
+        self.path = path
+        self.file = str(path)
+        self.doc = doc
+        self.data: dict[str, Any] = doc.data
+
+    def error(self, message: str, key: str | None = None) -> RuleLoadError:
+        return RuleLoadError(message, file=self.file, line=self.doc.line(key) if key else None)
+
+    def text(self, key: str, *, required: bool = False, default: str = "") -> str:
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                raise self.error(f"missing required key {key}")
+            return default
+        if not isinstance(value, str) or (required and not value.strip()):
+            raise self.error(
+                f"{key} must be a non-empty string" if required else f"{key} must be a string", key
+            )
+        return value
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value = self.data.get(key)
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return (value,)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.error(f"{key} must be a list of strings", key)
+        return tuple(value)
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.data.get(key, default)
+        if not isinstance(value, bool):
+            raise self.error(f"{key} must be true or false, not {value!r}", key)
+        return value
+
+    def number(self, key: str, default: int, minimum: int) -> int:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.error(f"{key} must be a whole number >= {minimum}, not {value!r}", key)
+        return value
+
+    def python_file(self, *, required: bool) -> Path | None:
+        name = self.data.get("Filename")
+        if name is None and not required:
+            return None
+        if not isinstance(name, str) or not name.endswith(".py"):
+            raise self.error("Filename must name a .py file", "Filename" if name is not None else None)
+        file = (self.path.parent / name).resolve()
+        if not file.is_file():
+            raise self.error(f"Filename {name}: no such file next to the YAML", "Filename")
+        return file
+
+
+def check_keys(item: Item, analysis_type: str) -> None:
+    """Unknown keys are errors: a typo must not silently switch a setting off."""
+    allowed = KNOWN_KEYS[analysis_type]
+    for key in item.data:
+        if key not in allowed:
+            raise item.error(f"unknown key {key!r} for AnalysisType {analysis_type}", str(key))
+
+
+def severity_of(item: Item) -> str:
+    value = item.text("Severity", required=True)
+    if value.upper() not in SEVERITY_NAMES:
+        raise item.error(
+            f"Severity must be one of {', '.join(s.title() for s in SEVERITY_NAMES)}, not {value!r}",
+            "Severity",
+        )
+    return value.lower()
+
+
+def attack_ids(item: Item) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(tactics, techniques)`` from ``Reports: {MITRE ATT&CK: ["TA0006:T1528", ...]}``."""
+    reports = item.data.get("Reports") or {}
+    if not isinstance(reports, Mapping):
+        raise item.error("Reports must map a framework name to a list of ids", "Reports")
+    tactics: list[str] = []
+    techniques: list[str] = []
+    for entry in reports.get("MITRE ATT&CK") or ():
+        m = _ATTACK.match(str(entry))
+        if m is None:
+            raise item.error(f"MITRE ATT&CK entries are TAxxxx:Txxxx, not {entry!r}", "Reports")
+        if m.group(1) not in tactics:
+            tactics.append(m.group(1))
+        if m.group(2) not in techniques:
+            techniques.append(m.group(2))
+    return tuple(tactics), tuple(techniques)
+
+
+def tests_of(item: Item) -> tuple[RuleTest, ...]:
+    raw = item.data.get("Tests")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise item.error("Tests must be a list", "Tests")
+    tests: list[RuleTest] = []
+    for number, test in enumerate(raw, 1):
+        where = f"test {number}"
+        if not isinstance(test, Mapping):
+            raise item.error(f"{where} must be a mapping", "Tests")
+        for key in test:
+            if key not in _TEST_KEYS:
+                raise item.error(f"unknown key {key!r} in {where}", "Tests")
+        name = test.get("Name")
+        if not isinstance(name, str) or not name:
+            raise item.error(f"{where} needs a Name", "Tests")
+        expected = test.get("ExpectedResult")
+        if not isinstance(expected, bool):
+            raise item.error(f"test {name!r}: ExpectedResult must be true or false", "Tests")
+        log = test.get("Log")
+        if not isinstance(log, Mapping):
+            raise item.error(f"test {name!r}: Log must be a mapping (the event)", "Tests")
+        mocks = test.get("Mocks") or []
+        if not isinstance(mocks, list) or not all(isinstance(m, Mapping) for m in mocks):
+            raise item.error(f"test {name!r}: Mocks must be a list of mappings", "Tests")
+        for mock in mocks:
+            unknown = set(mock) - _MOCK_KEYS
+            if unknown:
+                raise item.error(f"test {name!r}: unknown mock key {sorted(unknown)[0]!r}", "Tests")
+            if not isinstance(mock.get("objectName"), str):
+                raise item.error(f"test {name!r}: every mock needs an objectName", "Tests")
+        tests.append(RuleTest(name=name, expected=expected, event=log, mocks=tuple(mocks)))
+    return tuple(tests)
+
+
+def _loader(spec: RuleSpec, registry: Registry) -> Callable[[], PantherDetection]:
+    """``PythonLogic.load``: import the module on first call, then return the same detection."""
+    loaded: list[PantherDetection] = []
+
+    def load() -> PantherDetection:
+        if not loaded:
+            loaded.append(PantherDetection(spec, import_file(spec.python_file), registry))
+        return loaded[0]
+
+    return load
+
+
+def detection_rule(item: Item, analysis_type: str, context: LoadContext, registry: Registry) -> Rule:
+    """A ``rule`` or ``scheduled_rule`` item."""
+    check_keys(item, analysis_type)
+    rule_id = item.text("RuleID", required=True)
+    severity = severity_of(item)
+    panther_types = item.strings("LogTypes")
+    if analysis_type == "rule" and not panther_types:
+        raise item.error("a rule needs LogTypes", "LogTypes" if "LogTypes" in item.data else None)
+    mapped, unmapped = tokentrail_log_types(panther_types)
+    tactics, techniques = attack_ids(item)
+    dedup_minutes = item.number("DedupPeriodMinutes", 60, 0)
+    threshold = item.number("Threshold", 1, 1)
+    reference = item.text("Reference")
+    runbook = item.text("Runbook")
+    description = item.text("Description")
+    display_name = item.text("DisplayName")
+    output_ids = item.strings("OutputIds")
+    inline = None
+    if item.data.get("InlineFilters") is not None:
+        inline = lower_inline_filters(
+            item.data["InlineFilters"], file=item.file, line=item.doc.line("InlineFilters")
+        )
+    simple = "Detection" in item.data and "Filename" not in item.data
+    python_file = None if simple else item.python_file(required=True)
+    output_fields: tuple = ()
+    logic: PythonLogic | None = None
+    unsupported: str | None = None
+    if simple:
+        unsupported = SIMPLE
+    elif not context.allow_python:
+        unsupported = NO_PYTHON
+    else:
+        assert python_file is not None
+        output_fields = output_fields_from_source(python_file.read_text(encoding="utf-8", errors="replace"))
+        spec = RuleSpec(
+            rule_id=rule_id,
+            python_file=python_file,
+            display_name=display_name,
+            severity=severity,
+            description=description,
+            reference=reference,
+            runbook=runbook,
+            output_ids=output_ids,
+            log_types=panther_types,
+            only_panther_log_types=bool(panther_types) and not mapped,
+            inline_filter=inline,
+        )
+        logic = PythonLogic(path=str(python_file), load=_loader(spec, registry))
+        if analysis_type == "scheduled_rule":
+            unsupported = SCHEDULED
+    metadata: dict[str, Any] = {
+        "analysis_type": analysis_type,
+        "panther_log_types": panther_types,
+        "unmapped_log_types": unmapped,
+        "python_file": str(python_file) if python_file else None,
+        "runbook": runbook,
+        "dedup_period_minutes": dedup_minutes,
+        "threshold": threshold,
+        "summary_attributes": item.strings("SummaryAttributes"),
+        "output_ids": output_ids,
+        "group_by": item.strings("GroupBy") if "Detection" not in item.data else (),
+        "reports": item.data.get("Reports") or {},
+        "create_alert": item.flag("CreateAlert", True),
+        "scheduled_queries": item.strings("ScheduledQueries"),
+        "inline_filters": item.data.get("InlineFilters"),  # as written; lowered IR is on the spec
+    }
+    return Rule(
+        id=rule_id,
+        title=display_name or rule_id,
+        format="panther",
+        logic=logic,
+        path=item.file,
+        description=description,
+        severity=severity,  # type: ignore[arg-type]
+        tags=item.strings("Tags"),
+        techniques=techniques,
+        tactics=tactics,
+        log_types=mapped,
+        grouping=Grouping(window=dedup_minutes * 60.0 if dedup_minutes else None, threshold=threshold),
+        output_fields=output_fields,
+        references=(reference,) if reference else (),
+        tests=tests_of(item),
+        metadata=metadata,
+        enabled=item.flag("Enabled", True),
+        unsupported=unsupported,
+    )
+
+
+def correlation_rule(item: Item) -> Rule:
+    """A ``correlation_rule`` item: metadata only, marked unsupported."""
+    check_keys(item, "correlation_rule")
+    rule_id = item.text("RuleID", required=True)
+    tactics, techniques = attack_ids(item)
+    reference = item.text("Reference")
+    return Rule(
+        id=rule_id,
+        title=item.text("DisplayName") or rule_id,
+        format="panther",
+        logic=None,
+        path=item.file,
+        description=item.text("Description"),
+        severity=severity_of(item),  # type: ignore[arg-type]
+        tags=item.strings("Tags"),
+        techniques=techniques,
+        tactics=tactics,
+        references=(reference,) if reference else (),
+        metadata={
+            "analysis_type": "correlation_rule",
+            "runbook": item.text("Runbook"),
+            "detection": item.data.get("Detection"),
+        },
+        enabled=item.flag("Enabled", True),
+        unsupported=CORRELATION,
+    )
+
+
+def data_model(item: Item, registry: Registry) -> Rule:
+    """A ``datamodel`` item: registered for ``udm()`` (when enabled) and listed as disabled."""
+    check_keys(item, "datamodel")
+    model_id = item.text("DataModelID", required=True)
+    log_types = item.strings("LogTypes")
+    if not log_types:
+        raise item.error("a data model needs LogTypes", "LogTypes" if "LogTypes" in item.data else None)
+    raw = item.data.get("Mappings")
+    if not isinstance(raw, list) or not raw:
+        raise item.error("a data model needs a list of Mappings", "Mappings" if raw is not None else None)
+    fields: dict[str, ModelField] = {}
+    for entry in raw:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("Name"), str):
+            raise item.error("each mapping needs a Name", "Mappings")
+        name = entry["Name"]
+        extra = set(entry) - {"Name", "Path", "Method"}
+        if extra:
+            raise item.error(f"unknown key {sorted(extra)[0]!r} in mapping {name}", "Mappings")
+        if ("Path" in entry) == ("Method" in entry):
+            raise item.error(f"mapping {name} needs exactly one of Path and Method", "Mappings")
+        if "Path" in entry:
+            try:
+                fields[name] = ModelField(name, path=compile_path(str(entry["Path"])))
+            except JSONPathError as exc:
+                raise item.error(f"mapping {name}: {exc}", "Mappings") from None
+        else:
+            fields[name] = ModelField(name, method=str(entry["Method"]))
+    python_file = item.python_file(required=False)
+    if any(f.method for f in fields.values()) and python_file is None:
+        raise item.error("a data model with Method mappings needs a Filename")
+    enabled = item.flag("Enabled", True)
+    if enabled:
+        registry.add(DataModel(model_id, log_types, fields, python_file))
+    return Rule(
+        id=model_id,
+        title=item.text("DisplayName") or model_id,
+        format="panther",
+        logic=None,
+        path=item.file,
+        description=item.text("Description"),
+        enabled=False,
+        metadata={
+            "analysis_type": "datamodel",
+            "panther_log_types": log_types,
+            "panther_enabled": enabled,
+            "mappings": {n: (f.path.text if f.path else f"{f.method}()") for n, f in fields.items()},
+        },
+    )
+
+
+def global_helper(item: Item) -> Rule:
+    """A ``global`` item: its file becomes importable under its file name."""
+    check_keys(item, "global")
+    global_id = item.text("GlobalID", required=True)
+    python_file = item.python_file(required=True)
+    assert python_file is not None
+    add_global_module(python_file.stem, python_file)
+    return Rule(
+        id=global_id,
+        title=global_id,
+        format="panther",
+        logic=None,
+        path=item.file,
+        description=item.text("Description"),
+        tags=item.strings("Tags"),
+        enabled=False,
+        metadata={"analysis_type": "global", "python_file": str(python_file), "module": python_file.stem},
+    )

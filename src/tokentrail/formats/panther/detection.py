@@ -1,0 +1,190 @@
+"""A loaded Panther Python rule: what the engine calls per event, and what a test run calls.
+
+``rule(event)`` must return a bool (Panther rejects anything else). When it matches, the
+optional functions shape the alert: ``title``, ``dedup``, ``severity``, ``alert_context``,
+``description``, ``reference``, ``runbook``, ``destinations`` (and ``unique``, passed through).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from tokentrail.formats.panther.datamodel import Registry
+from tokentrail.formats.panther.event import ImmutableList, PantherEvent, to_plain
+from tokentrail.formats.panther.limits import summarize_exception
+from tokentrail.formats.panther.shims.panther_detection_helpers import caching
+from tokentrail.rules.ir import Expr
+from tokentrail.rules.model import RuleTest
+
+AUX_FUNCTIONS = (
+    "title",
+    "dedup",
+    "severity",
+    "alert_context",
+    "description",
+    "reference",
+    "runbook",
+    "destinations",
+    "unique",
+)
+SEVERITY_NAMES = ("INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+MAX_TEXT = 1000  # Panther truncates titles and dedup strings to this many characters
+MAX_CONTEXT_BYTES = 200 * 1024
+
+
+class RuleReturnTypeError(TypeError):
+    """A rule function returned a value of the wrong type."""
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """What a detection needs to know about its rule besides the Python module."""
+
+    rule_id: str
+    python_file: Path
+    display_name: str = ""
+    severity: str = "medium"
+    description: str = ""
+    reference: str = ""
+    runbook: str = ""
+    output_ids: tuple[str, ...] = ()
+    log_types: tuple[str, ...] = ()
+    # Set when no log type maps to TokenTrail's: the rule then sees only events whose
+    # ``p_log_type`` is one of ``log_types``.
+    only_panther_log_types: bool = False
+    inline_filter: Expr | None = None
+
+
+class PantherDetection:
+    """The ``PythonDetection`` of one Panther rule (module imported once, by the loader)."""
+
+    def __init__(self, spec: RuleSpec, module: ModuleType, registry: Registry | None = None) -> None:
+        rule = getattr(module, "rule", None)
+        if not callable(rule):
+            raise RuleReturnTypeError(f"{spec.python_file.name} defines no rule(event) function")
+        self.spec = spec
+        self.module = module
+        self._rule: Callable[[Any], Any] = rule
+        self._models = (registry or Registry()).resolver(spec.log_types)
+        self._only = frozenset(spec.log_types) if spec.only_panther_log_types else None
+        self._filter: Callable[[Mapping[str, Any]], bool] | None = None
+        if spec.inline_filter is not None:
+            # Compiled here, at run time: building the rule list must not need the compiler.
+            from tokentrail.compile.python import compile_expr
+
+            self._filter = compile_expr(spec.inline_filter)
+
+    # -- engine API ---------------------------------------------------------------------------
+    def matches(self, event: Mapping[str, Any]) -> bool:
+        """Whether the rule fires on the raw event; raises what the rule raises."""
+        if self._only is not None and event.get("p_log_type") not in self._only:
+            return False
+        if self._filter is not None and not self._filter(event):
+            return False
+        wrapped = PantherEvent(event, self._models)
+        caching.current_event = wrapped
+        result = self._rule(wrapped)
+        if result is True or result is False:
+            return result
+        raise RuleReturnTypeError(f"rule() returned {type(result).__name__}, expected bool")
+
+    def describe(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """The alert extras for a matching event. A failing optional function does not lose the
+        alert: its default is used and the failure is listed under ``errors``."""
+        outputs, errors = self.alert_outputs(event)
+        if errors:
+            outputs["errors"] = errors
+        return outputs
+
+    # -- shared by describe and tests ---------------------------------------------------------
+    def alert_outputs(
+        self, event: Mapping[str, Any], module: ModuleType | None = None
+    ) -> tuple[dict[str, Any], list[str]]:
+        """Run every optional function the rule defines; return the normalised outputs and
+        one message per function that raised or returned the wrong type."""
+        module = module or self.module
+        wrapped = PantherEvent(event, self._models)
+        caching.current_event = wrapped
+        spec = self.spec
+        out: dict[str, Any] = {
+            "title": spec.display_name or spec.rule_id,
+            "dedup": None,
+            "severity": spec.severity,
+            "context": {},
+            "description": spec.description,
+            "reference": spec.reference,
+            "runbook": spec.runbook,
+            "destinations": list(spec.output_ids) or None,
+        }
+        errors: list[str] = []
+        produced: set[str] = set()
+        for name in AUX_FUNCTIONS:
+            func = getattr(module, name, None)
+            if not callable(func):
+                continue
+            try:
+                value = _normalise(name, func(wrapped), spec.severity)
+            except Exception as exc:  # a rule bug must not lose the alert
+                errors.append(f"{name}(): {summarize_exception(exc)}")
+                continue
+            out["context" if name == "alert_context" else name] = value
+            produced.add(name)
+        if not out["dedup"]:
+            # Panther's order: dedup(), else title(), else a per-rule constant.
+            out["dedup"] = out["title"] if "title" in produced else f"defaultDedupString:{spec.rule_id}"
+        return out, errors
+
+    def evaluate(self, event: Mapping[str, Any]) -> bool:
+        """``matches`` without the log-type routing check (tests name no log type)."""
+        if self._filter is not None and not self._filter(event):
+            return False
+        wrapped = PantherEvent(event, self._models)
+        caching.current_event = wrapped
+        result = getattr(self.module, "rule", self._rule)(wrapped)
+        if result is True or result is False:
+            return result
+        raise RuleReturnTypeError(f"rule() returned {type(result).__name__}, expected bool")
+
+    def run_test(self, test: RuleTest) -> Any:
+        """Run one of the rule's unit tests with ``pat test``'s verdict rules (a ``TestOutcome``)."""
+        from tokentrail.formats.panther.testing import run_test
+
+        return run_test(self, test)
+
+
+def _normalise(name: str, value: Any, default_severity: str) -> Any:
+    """Check a function's return type (as Panther does) and convert it for the alert."""
+    if name == "severity":
+        if not isinstance(value, str):
+            raise RuleReturnTypeError(f"returned {type(value).__name__}, expected str")
+        upper = value.upper()
+        if upper == "DEFAULT":
+            return default_severity
+        if upper not in SEVERITY_NAMES:
+            raise RuleReturnTypeError(
+                f"returned {value!r}, expected one of {', '.join(SEVERITY_NAMES)} or DEFAULT"
+            )
+        return upper.lower()
+    if name == "alert_context":
+        if not isinstance(value, Mapping):
+            raise RuleReturnTypeError(f"returned {type(value).__name__}, expected dict")
+        plain = to_plain(value)
+        try:
+            size = len(json.dumps(plain))
+        except (TypeError, ValueError) as exc:
+            raise RuleReturnTypeError(f"returned a dict that is not JSON-serialisable: {exc}") from None
+        if size > MAX_CONTEXT_BYTES:
+            raise RuleReturnTypeError(f"returned {size} bytes of JSON, more than {MAX_CONTEXT_BYTES}")
+        return plain
+    if name == "destinations":
+        if not isinstance(value, list | tuple | ImmutableList) or not all(isinstance(v, str) for v in value):
+            raise RuleReturnTypeError(f"returned {type(value).__name__}, expected a list of str")
+        return list(value)
+    if not isinstance(value, str):
+        raise RuleReturnTypeError(f"returned {type(value).__name__}, expected str")
+    return value[:MAX_TEXT] if name in ("title", "dedup") else value

@@ -1,0 +1,126 @@
+"""Importing Panther Python files: rule modules once each, global helpers by name, and our
+``panther_detection_helpers`` stand-in when the real package is not installed.
+
+Global helpers are found through one finder placed at the *end* of ``sys.meta_path``: installed
+packages win, and a helper directory never shadows the standard library.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import re
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+HELPERS_DIR_NAME = "global_helpers"
+_SHIM_PACKAGE = "panther_detection_helpers"
+_lock = threading.RLock()
+
+
+class _HelperFinder(importlib.abc.MetaPathFinder):
+    """Finds top-level modules in registered helper directories or registered global files."""
+
+    def __init__(self) -> None:
+        self.dirs: list[Path] = []
+        self.files: dict[str, Path] = {}
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if "." in fullname:
+            return None
+        file = self.files.get(fullname)
+        if file is not None:
+            return importlib.util.spec_from_file_location(fullname, file)
+        for directory in self.dirs:
+            candidate = directory / f"{fullname}.py"
+            if candidate.is_file():
+                return importlib.util.spec_from_file_location(fullname, candidate)
+            package = directory / fullname / "__init__.py"
+            if package.is_file():
+                return importlib.util.spec_from_file_location(
+                    fullname, package, submodule_search_locations=[str(package.parent)]
+                )
+        return None
+
+
+_FINDER = _HelperFinder()
+
+
+def _install_finder() -> None:
+    if _FINDER not in sys.meta_path:
+        sys.meta_path.append(_FINDER)
+
+
+def add_helper_dir(directory: Path) -> None:
+    """Make the modules in ``directory`` importable by Panther Python files."""
+    directory = directory.resolve()
+    with _lock:
+        _install_finder()
+        if directory not in _FINDER.dirs:
+            _FINDER.dirs.append(directory)
+
+
+def add_global_module(name: str, file: Path) -> None:
+    """Make ``file`` importable as the top-level module ``name`` (a Panther ``global`` item)."""
+    with _lock:
+        _install_finder()
+        _FINDER.files[name] = file.resolve()
+
+
+def find_helpers_root(start: Path) -> Path | None:
+    """The nearest ``global_helpers/`` directory in ``start``'s folder or any parent folder."""
+    for folder in (start.parent, *start.parent.parents):
+        candidate = folder / HELPERS_DIR_NAME
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def ensure_shims() -> None:
+    """Serve ``panther_detection_helpers`` from TokenTrail when the real package is absent."""
+    with _lock:
+        if _SHIM_PACKAGE in sys.modules:
+            return
+        if importlib.util.find_spec(_SHIM_PACKAGE) is not None:
+            return
+        from tokentrail.formats.panther.shims import panther_detection_helpers as package
+        from tokentrail.formats.panther.shims.panther_detection_helpers import caching
+
+        sys.modules[_SHIM_PACKAGE] = package
+        sys.modules[f"{_SHIM_PACKAGE}.caching"] = caching
+
+
+def module_name_for(path: Path) -> str:
+    """A unique, stable module name for a rule or data-model file."""
+    resolved = str(path.resolve())
+    digest = hashlib.sha1(resolved.encode()).hexdigest()[:10]
+    stem = re.sub(r"\W", "_", path.stem)
+    return f"_tokentrail_panther_{stem}_{digest}"
+
+
+def import_file(path: Path) -> ModuleType:
+    """Import a Panther Python file once per process; later calls return the same module."""
+    name = module_name_for(path)
+    with _lock:
+        module = sys.modules.get(name)
+        if module is not None:
+            return module
+        ensure_shims()
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot import {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+        return module

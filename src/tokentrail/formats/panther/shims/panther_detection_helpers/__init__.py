@@ -1,0 +1,1 @@
+"""TokenTrail's stand-in for ``panther_detection_helpers`` (see ``caching``)."""

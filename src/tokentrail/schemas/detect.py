@@ -1,0 +1,109 @@
+"""Recognise which log type an event is, fast: this runs on every event of a scan.
+
+The checks come from the data files (``detect`` key sets of native log types, then ECS dataset
+values) and are generated once into one Python function of plain ``in`` tests, so a typical event
+costs a handful of dict lookups and no loop over its keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any
+
+from tokentrail.schemas.access import reader
+from tokentrail.schemas.registry import Registry, registry
+
+Detector = Callable[[Mapping[str, Any]], str | None]
+
+
+def detect_log_type(event: Mapping[str, Any]) -> str | None:
+    """The name of the log type ``event`` belongs to, or ``None`` when no log type claims it.
+
+    Native forms are tried in registry order (Okta, Auth0 stream, Auth0 API, Salesforce ELF,
+    Salesforce RTEM), then ECS documents by their dataset. Hot loops may call ``detector()``'s
+    function directly to save one call.
+    """
+    return detector()(event)
+
+
+@cache
+def detector() -> Detector:
+    """The generated detection function for the shipped log types."""
+    return build_detector(registry())
+
+
+def build_detector(reg: Registry) -> Detector:
+    """Generate the detection function for a registry."""
+    lines = [
+        "def detect(e):",
+        "    if type(e) is not dict and not isinstance(e, Mapping):",
+        "        return None",
+    ]
+    for lt in reg.log_types:
+        if lt.is_ecs or not lt.detect:
+            continue
+        alternatives = " or ".join(f"({_all_present(keys)})" for keys in lt.detect)
+        lines += [f"    if {alternatives}:", f"        return {lt.name!r}"]
+    probes = reg.ecs.probe_keys
+    if probes:
+        lines += [f"    if {' or '.join(f'{k!r} in e' for k in probes)}:", "        return ecs(e)"]
+    lines.append("    return None")
+    namespace: dict[str, Any] = {"Mapping": Mapping, "ecs": _ecs_detector(reg), "has": _has}
+    exec("\n".join(lines), namespace)  # noqa: S102 - source built above from data-file keys via repr()
+    return namespace["detect"]
+
+
+def _all_present(keys: tuple[str, ...]) -> str:
+    return " and ".join(_present(key) for key in keys)
+
+
+def _present(key: str) -> str:
+    """A test that ``key`` is in ``e``: top-level, or a literal dotted key, or a nested path."""
+    if "." not in key:
+        return f"{key!r} in e"
+    head, _, rest = key.partition(".")
+    nested = f"{rest!r} in v" if "." not in rest else f"has(v, {rest!r})"
+    # The dict test keeps the common case to two lookups; other mappings take the slow path.
+    return (
+        f"(({nested} if type(v := e.get({head!r})) is dict else v is not None and has(v, {rest!r}))"
+        f" or {key!r} in e)"
+    )
+
+
+def _has(obj: Any, path: str) -> bool:
+    """Whether the nested object ``obj`` holds ``path`` (dot-separated keys)."""
+    for part in path.split("."):
+        if not isinstance(obj, Mapping) or part not in obj:
+            return False
+        obj = obj[part]
+    return True
+
+
+def _ecs_detector(reg: Registry) -> Callable[[Mapping[str, Any]], str | None]:
+    """Map an ECS document to its log type. Keys are read in turn — the vendor files' ``detect``
+    keys, then the ECS family keys — and the first that answers decides: by an exact value a
+    vendor file lists, else (family keys only) by the family named in the value's first part."""
+    exact: dict[str, dict[str, str]] = {}
+    for lt in reg.log_types:
+        for field, values in lt.ecs_detect.items():
+            table = exact.setdefault(field, {})
+            for value in values:
+                table.setdefault(value, lt.name)
+    by_family = {lt.family: lt.name for lt in reg.log_types if lt.is_ecs}
+    family_keys = set(reg.ecs.family_keys)
+    steps = tuple(
+        (reader(field), exact.get(field, {}), by_family if field in family_keys else {})
+        for field in dict.fromkeys([*exact, *reg.ecs.family_keys])
+    )
+
+    def ecs(event: Mapping[str, Any]) -> str | None:
+        for read, values, families in steps:
+            value = read(event)
+            if type(value) is str:
+                name = values.get(value) or families.get(value.partition(".")[0])
+                if name is not None:
+                    return name
+        return None
+
+    return ecs

@@ -1,0 +1,119 @@
+"""The attack scenario registry: one scenario per bundled rule, named by the rule's ``scenario:`` key."""
+
+from __future__ import annotations
+
+from tokentrail.simulate import attacks_auth0, attacks_okta, attacks_salesforce
+from tokentrail.simulate.kit import Scenario
+
+BENIGN = "benign"
+ALL = "all"
+
+_SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "okta-api-token-created",
+        "A hijacked Okta admin session creates an API token.",
+        "okta",
+        "4c451c6b-0ed9-4ba6-b7a2-8d5bb6234d7c",
+        attacks_okta.api_token_created,
+    ),
+    Scenario(
+        "okta-api-token-revoked",
+        "An Okta API token is revoked after suspicious use.",
+        "okta",
+        "6e94fd3d-76d2-4f8a-a24e-0e8f12c7908f",
+        attacks_okta.api_token_revoked,
+    ),
+    Scenario(
+        "okta-refresh-token-reuse",
+        "A stolen Okta refresh token is redeemed twice and reuse is detected.",
+        "okta",
+        "ab42f388-89a2-477f-92e2-5b9185b349fa",
+        attacks_okta.refresh_token_reuse,
+    ),
+    Scenario(
+        "okta-consent-admin-scopes",
+        "A user consents to an app requesting Okta admin API scopes.",
+        "okta",
+        "3519bdb9-9274-4c14-a2ff-8862e92ddc6e",
+        attacks_okta.consent_admin_scopes,
+    ),
+    Scenario(
+        "okta-admin-role-to-service-app",
+        "A hijacked admin grants an API service app an admin role.",
+        "okta",
+        "c557af35-02ae-4ed2-9316-965d92b41b17",
+        attacks_okta.admin_role_to_service_app,
+    ),
+    Scenario(
+        "okta-client-secret-access",
+        "A hijacked admin reads a client secret and adds a client credential.",
+        "okta",
+        "7c1f69b5-6997-4cef-93cd-15499112201e",
+        attacks_okta.client_secret_access,
+    ),
+    Scenario(
+        "okta-token-grant-anonymizer",
+        "A stolen refresh token is replayed through anonymising proxies.",
+        "okta",
+        "f72a0e4e-77d0-49fd-825b-d76c2e758754",
+        attacks_okta.token_grant_anonymizer,
+    ),
+    Scenario(
+        "auth0-client-secret-read",
+        "Client secrets are read through the Auth0 Management API.",
+        "auth0",
+        "5da1ab1a-5fde-4026-95fe-9446d7048794",
+        attacks_auth0.client_secret_read,
+    ),
+    Scenario(
+        "auth0-refresh-token-reuse",
+        "A rotated Auth0 refresh token is replayed and reuse is detected.",
+        "auth0",
+        "10ad8ffa-13eb-4c51-b3f1-74946a4af229",
+        attacks_auth0.refresh_token_reuse,
+    ),
+    Scenario(
+        "auth0-client-secret-rotated",
+        "An Auth0 application's client secret is rotated via the API.",
+        "auth0",
+        "4ab64c4e-560e-494e-94bb-a99f667075d6",
+        attacks_auth0.client_secret_rotated,
+    ),
+    Scenario(
+        "auth0-client-credentials-unknown-network",
+        "A machine-to-machine secret is used from outside the integration egress networks.",
+        "auth0",
+        "33bfe2f8-ce8c-4efe-84fe-07d79c2ae81b",
+        attacks_auth0.client_credentials_unknown_network,
+    ),
+    Scenario(
+        "auth0-refresh-failure-burst",
+        "Many stolen refresh tokens are tried from one address.",
+        "auth0",
+        "60db0f75-2cd1-4a64-a27e-7c3f10b556fc",
+        attacks_auth0.refresh_failure_burst,
+    ),
+    Scenario(
+        "salesforce-oauth-credential-abuse",
+        "A connected app's token fails to refresh, is over-used, then revoked.",
+        "salesforce",
+        "53cc0e06-646e-47b5-b2d6-d14a2598dd6d",
+        attacks_salesforce.oauth_credential_abuse,
+    ),
+    Scenario(
+        "salesforce-connected-app-policy-change",
+        "A connected app's IP and refresh-token policies are loosened.",
+        "salesforce",
+        "3a655fd4-ebb2-45f6-97c4-515dba433eee",
+        attacks_salesforce.connected_app_policy_change,
+    ),
+    Scenario(
+        "salesforce-token-multi-ip",
+        "One connected-app token is used from many addresses at once.",
+        "salesforce",
+        "ec85973b-e8e4-4675-a62a-6ef8b9fcbca6",
+        attacks_salesforce.token_multi_ip,
+    ),
+)
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in _SCENARIOS}

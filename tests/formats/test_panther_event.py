@@ -1,0 +1,181 @@
+"""The Panther-compatible event object, JSONPath subset and data models."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tokentrail.formats.panther.datamodel import DataModel, ModelField, Registry
+from tokentrail.formats.panther.event import (
+    ImmutableCaseInsensitiveDict,
+    ImmutableList,
+    PantherEvent,
+    parse_epoch,
+    to_plain,
+)
+from tokentrail.formats.panther.jsonpath import JSONPathError, compile_path
+
+RAW = {
+    "eventType": "user.session.start",
+    "Actor": {"alternateId": "a@example.com", "id": "00u1", "type": "User"},
+    "client": {"ipAddress": "198.51.100.7", "geo": None},
+    "target": [
+        {"type": "AppInstance", "id": "0oa1", "detail": {"name": "one"}},
+        {"type": "Token", "id": "00T1", "detail": {"name": "two"}},
+        {"type": "Token", "id": "00T1", "detail": [{"name": "three"}, {"name": "two"}]},
+    ],
+    "p_event_time": "2024-01-30 17:45:30.123456789",
+}
+
+
+def test_keys_are_case_insensitive_at_every_level() -> None:
+    event = PantherEvent(RAW)
+    assert event["EVENTTYPE"] == "user.session.start"
+    assert event.get("actor").get("ALTERNATEID") == "a@example.com"
+    assert "actor" in event and "nope" not in event
+    assert event.get("nope", "dflt") == "dflt"
+    with pytest.raises(KeyError):
+        event["nope"]
+
+
+def test_iteration_keeps_original_keys() -> None:
+    assert list(PantherEvent(RAW)) == list(RAW)
+    assert len(PantherEvent(RAW)) == len(RAW)
+
+
+def test_event_is_read_only_and_wraps_lazily() -> None:
+    raw = {"a": {"b": [1, {"c": 2}]}}
+    event = PantherEvent(raw)
+    with pytest.raises(TypeError):
+        event["a"] = 1  # type: ignore[index]
+    nested = event["a"]
+    assert isinstance(nested, ImmutableCaseInsensitiveDict)
+    assert isinstance(nested["b"], ImmutableList)
+    assert nested["b"][1]["C"] == 2
+    # wrapping did not copy: the wrapper reads through to the raw object
+    assert nested._data is raw["a"]
+
+
+def test_wrapped_values_compare_with_plain_ones() -> None:
+    event = PantherEvent({"a": {"b": 1}, "l": [1, 2]})
+    assert event["a"] == {"b": 1}
+    assert event["l"] == [1, 2]
+    assert 2 in event["l"]
+    assert event["l"] + [3] == [1, 2, 3]
+    assert to_plain(event) == {"a": {"b": 1}, "l": [1, 2]}
+    assert json.dumps(to_plain({"x": event["a"]})) == '{"x": {"b": 1}}'
+
+
+def test_deep_get() -> None:
+    event = PantherEvent(RAW)
+    assert event.deep_get("actor", "alternateId") == "a@example.com"
+    assert event.deep_get("ACTOR", "ID") == "00u1"
+    assert event.deep_get("client", "geo", default="none") == "none"  # null reads as missing
+    assert event.deep_get("client", "ipAddress", "deeper") is None
+    assert event.deep_get("missing", "key", default=7) == 7
+
+
+def test_deep_walk_fans_out_over_lists() -> None:
+    event = PantherEvent(RAW)
+    assert event.deep_walk("target", "type") == ["AppInstance", "Token"]  # distinct, in order
+    assert event.deep_walk("target", "type", return_val="first") == "AppInstance"
+    assert event.deep_walk("target", "type", return_val="last") == "Token"
+    assert event.deep_walk("target", "detail", "name") == ["one", "two", "three"]
+    assert event.deep_walk("actor", "id") == "00u1"  # one value: returned bare
+    assert event.deep_walk("target", "nope", default="d") == "d"
+    with pytest.raises(ValueError):
+        event.deep_walk("target", return_val="middle")
+
+
+def test_event_time_epoch_reads_panther_and_vendor_time_fields() -> None:
+    expected = int(datetime(2024, 1, 30, 17, 45, 30, tzinfo=UTC).timestamp())
+    assert PantherEvent(RAW).event_time_epoch() == expected
+    assert PantherEvent({"published": "2024-01-30T17:45:30.500Z"}).event_time_epoch() == expected
+    assert PantherEvent({"data": {"date": "2024-01-30T17:45:30Z"}}).event_time_epoch() == expected
+    assert PantherEvent({"TIMESTAMP_DERIVED": "2024-01-30 17:45:30.123"}).event_time_epoch() == expected
+    assert PantherEvent({"nothing": 1}).event_time_epoch() is None
+
+
+def test_parse_epoch_forms() -> None:
+    assert parse_epoch(1706636730) == 1706636730.0
+    assert parse_epoch(1706636730123) == pytest.approx(1706636730.123)
+    assert parse_epoch("2024-01-30T18:45:30+01:00") == parse_epoch("2024-01-30T17:45:30Z")
+    assert parse_epoch("yesterday") is None
+    assert parse_epoch(True) is None
+
+
+def test_to_dict_is_a_mutable_copy_and_lookup_finds_nothing() -> None:
+    raw = {"a": {"b": 1}}
+    event = PantherEvent(raw)
+    copy = event.to_dict()
+    copy["a"]["b"] = 2
+    assert raw["a"]["b"] == 1
+    assert event.lookup("geo_table", "client.ipAddress") is None
+
+
+def test_jsonpath_subset() -> None:
+    data = {"a": {"b": [{"c": 1}, {"c": 2}, {"d": 3}]}, "x y": {"z": 4}, "deep": {"k": {"c": 5}}}
+    assert compile_path("$.a.b[*].c").find(data) == [1, 2]
+    assert compile_path("a.b[0].c").find(data) == [1]
+    assert compile_path("$.a.b[-1].d").find(data) == [3]
+    assert compile_path("$['x y'].z").find(data) == [4]
+    assert compile_path('$["x y"]["z"]').find(data) == [4]
+    assert sorted(compile_path("$..c").find(data)) == [1, 2, 5]
+    assert compile_path("$.a.*").find(data) == [data["a"]["b"]]
+    assert compile_path("$.A.B[1].C").find(data) == [2]  # keys are case-insensitive, as udm reads
+    assert compile_path("$.missing").find(data) == []
+
+
+@pytest.mark.parametrize("path", ["$.a[?(@.b == 1)]", "$.a[0:2]", "$.a..", ""])
+def test_jsonpath_rejects_unsupported_syntax(path: str) -> None:
+    with pytest.raises(JSONPathError):
+        compile_path(path)
+
+
+def _model(tmp_path: Path) -> Registry:
+    methods = tmp_path / "model_methods.py"
+    methods.write_text("def token_id(event):\n    return event.deep_get('transaction', 'detail', 'tok')\n")
+    registry = Registry()
+    registry.add(
+        DataModel(
+            "M",
+            ("Okta.SystemLog",),
+            {
+                "source_ip": ModelField("source_ip", path=compile_path("$.client.ipAddress")),
+                "targets": ModelField("targets", path=compile_path("$.target[*].id")),
+                "token": ModelField("token", method="token_id"),
+            },
+            python_file=methods,
+        )
+    )
+    return registry
+
+
+def test_udm_reads_paths_and_methods(tmp_path: Path) -> None:
+    resolve = _model(tmp_path).resolver(("Okta.SystemLog",))
+    event = PantherEvent({**RAW, "transaction": {"detail": {"tok": "00T9"}}}, resolve)
+    assert event.udm("source_ip") == "198.51.100.7"
+    assert event.udm("targets") == ["0oa1", "00T1", "00T1"]  # several hits: a list
+    assert event.udm("token") == "00T9"
+    assert event.udm_path("source_ip") == "$.client.ipAddress"
+    assert event.udm_path("token") == "token_id"
+    assert event.udm_path("nope") is None
+
+
+def test_udm_falls_back_to_the_event_and_defaults(tmp_path: Path) -> None:
+    resolve = _model(tmp_path).resolver(("Okta.SystemLog",))
+    event = PantherEvent({"eventType": "x", "client": {}}, resolve)
+    assert event.udm("eventType") == "x"  # not in the model: read from the event
+    assert event.udm("source_ip", default="none") == "none"
+    assert PantherEvent({"a": {"b": 1}}).udm("a", "b") == 1  # no model at all
+
+
+def test_udm_picks_the_model_by_p_log_type(tmp_path: Path) -> None:
+    resolve = _model(tmp_path).resolver(())
+    with_type = PantherEvent({"p_log_type": "Okta.SystemLog", "client": {"ipAddress": "1.2.3.4"}}, resolve)
+    other = PantherEvent({"p_log_type": "AWS.CloudTrail", "source_ip": "5.6.7.8"}, resolve)
+    assert with_type.udm("source_ip") == "1.2.3.4"
+    assert other.udm("source_ip") == "5.6.7.8"
