@@ -221,7 +221,7 @@ def rules_list(rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
         else:
             for row in rows:
                 sys.stdout.buffer.write(orjson.dumps(row) + b"\n")
-        return
+        raise typer.Exit(1 if loaded.errors else 0)
     table = Table(title=f"{len(rows)} rule(s)")
     for col in ("id", "title", "format", "kind", "severity", "ATT&CK", "source", "tests", "status"):
         table.add_column(col, overflow="fold")
@@ -231,6 +231,8 @@ def rules_list(rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
                  row["status"] if not row["reason"] else f"{row['status']}: {row['reason']}")
         table.add_row(*map(escape, cells))
     out.print(table)
+    if loaded.errors:
+        raise typer.Exit(1)
 
 
 @rules_app.command("validate")
@@ -292,7 +294,7 @@ def test_rules(
             table.add_row(escape(r.rule_title), escape(r.name), str(r.expected).lower(),
                           "[green]pass[/]" if r.passed else "[red]FAIL[/]", escape(r.detail))
         out.print(table)
-        untested = [r.id for r in selected if not r.tests]
+        untested = [r.id for r in selected if not r.tests and r.logic is not None]
         out.print(f"{len(results) - len(failed)} passed, {len(failed)} failed"
                   + (f"; {len(untested)} rule(s) without tests" if untested else ""))
     if failed or loaded.errors:
@@ -318,6 +320,8 @@ def simulate(
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same logs).")] = 7,
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory for the log files.")] = Path("tokentrail-sim"),
     list_: Annotated[bool, typer.Option("--list", help="List the scenarios and exit.")] = False,
+    salesforce_csv: Annotated[bool, typer.Option(
+        "--salesforce-csv", help="Also write the Salesforce records as EventLogFile CSV.")] = False,
 ) -> None:
     """Write simulated Okta, Auth0 and Salesforce logs with attack scenarios mixed in."""
     from tokentrail import simulate as sim
@@ -333,7 +337,7 @@ def simulate(
     unknown = [s for s in scenarios if s not in sim.SCENARIOS and s not in ("all", "benign")]
     if unknown:
         _fail(f"unknown scenario(s): {', '.join(unknown)} (see `tokentrail simulate --list`)")
-    written = sim.write_logs(out_dir, scenarios, events=events, seed=seed)
+    written = sim.write_logs(out_dir, scenarios, events=events, seed=seed, salesforce_csv=salesforce_csv)
     for source, path in written.items():
         out.print(f"{source}: {path}", markup=False)
 

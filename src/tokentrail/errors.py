@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import traceback
+from pathlib import Path
+
 
 class TokenTrailError(Exception):
     """Base error. ``str(err)`` is one line: ``file:line: message`` when a location is known."""
@@ -39,3 +42,22 @@ class LogParseError(TokenTrailError):
 
 class ConfigError(TokenTrailError):
     """Bad option or configuration given by the user."""
+
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)  # frames inside TokenTrail itself
+_MAX_MESSAGE = 300
+
+
+def summarize_exception(exc: BaseException) -> str:
+    """``Type: message (at file.py:line in function)`` on one line, naming the deepest frame
+    that is rule code rather than TokenTrail's own."""
+    message = " ".join(str(exc).split())
+    if len(message) > _MAX_MESSAGE:
+        message = message[: _MAX_MESSAGE - 3] + "..."
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    frames = traceback.extract_tb(exc.__traceback__)
+    user = [f for f in frames if not f.filename.startswith(_PACKAGE_DIR)] or frames
+    if user:
+        frame = user[-1]
+        text += f" (at {Path(frame.filename).name}:{frame.lineno} in {frame.name})"
+    return text

@@ -42,12 +42,14 @@ def test_window_groups_matches_and_threshold_filters_small_groups():
     assert alerts[0].id == alert_id("r1", ("alice",), 0)
 
 
-def test_distinct_threshold_counts_values_not_matches():
-    g = Grouping(group_by=("user",), window=600, threshold=3, distinct_field="ip")
+def test_distinct_threshold_needs_both_the_count_and_the_distinct_values():
+    g = Grouping(group_by=("user",), window=600, threshold=4, distinct_field="ip", distinct_threshold=3)
     ms = [match(i, distinct=ip) for i, ip in enumerate(["a", "a", "b", "a"])]
-    assert run(GroupingAlerter(rule(g)), ms) == []
-    ms.append(match(9, distinct="c"))
-    assert len(run(GroupingAlerter(rule(g)), ms)) == 1
+    assert run(GroupingAlerter(rule(g)), ms) == []  # 4 matches but only 2 addresses
+    three = [match(0, distinct="a"), match(1, distinct="b"), match(2, distinct="c")]
+    assert run(GroupingAlerter(rule(g)), three) == []  # 3 addresses but only 3 matches
+    alerts = run(GroupingAlerter(rule(g)), [*three, match(3, distinct="a")])
+    assert [a.count for a in alerts] == [4]
 
 
 def test_dynamic_title_and_severity_come_from_the_first_match():
@@ -56,16 +58,20 @@ def test_dynamic_title_and_severity_come_from_the_first_match():
     assert alerts[0].title == "Token revoked for bob" and alerts[0].severity == "high"
 
 
-def test_new_terms_remember_across_runs(tmp_path):
+def test_new_terms_learn_for_one_history_window_then_alert_on_unseen_terms(tmp_path):
     path = tmp_path / "state.db"
-    r = rule(Grouping(new_terms=("user", "country"), history=86400))
+    day = 86400
+    r = rule(Grouping(new_terms=("user", "country"), history=day))
     first = NewTermsFilter(r, StateStore(path))
-    assert first.is_new(match(0, terms=("alice", "NO")))
-    assert not first.is_new(match(10, terms=("alice", "NO")))
-    assert first.is_new(match(20, terms=("alice", "BR")))
-    second = NewTermsFilter(r, StateStore(path))  # a later run over new data
-    assert not second.is_new(match(3600, terms=("alice", "BR")))
-    assert second.is_new(match(3 * 86400, terms=("alice", "BR")))  # outside the history window
+    assert not first.is_new(match(0, terms=("alice", "NO")))        # learning period
+    assert not first.is_new(match(3600, terms=("alice", "BR")))     # still learning
+    assert not first.is_new(match(7200, terms=("alice", "NO")))
+    assert not first.is_new(match(day + 10, terms=("alice", "NO")))  # seen within history
+    assert first.is_new(match(day + 20, terms=("alice", "US")))
+    assert not first.is_new(match(day + 30, terms=("alice", "US")))
+    second = NewTermsFilter(r, StateStore(path))  # a later run over newer data remembers
+    assert not second.is_new(match(day + 3600, terms=("alice", "BR")))
+    assert second.is_new(match(3 * day, terms=("alice", "BR")))     # last seen beyond the history
 
 
 def corr_rule(kind, steps=2, **kw):

@@ -130,8 +130,7 @@ field = "source.ip"
 value = 5
 """))
     assert rule.grouping == Grouping(group_by=("okta.actor.id", "okta.client.id"), window=3600,
-                                     threshold=25, distinct_field="source.ip")
-    assert rule.metadata["cardinality_value"] == 5
+                                     threshold=25, distinct_field="source.ip", distinct_threshold=5)
 
 
 def test_threshold_rule_without_fields_or_cardinality(tmp_path):
@@ -143,7 +142,6 @@ field = []
 value = 3
 """))
     assert rule.grouping == Grouping(group_by=(), window=360, threshold=3)
-    assert "cardinality_value" not in rule.metadata
 
 
 def test_bad_threshold_is_an_error(tmp_path):

@@ -10,13 +10,9 @@ from textwrap import dedent
 
 import pytest
 
-from tokentrail.formats.panther import (
-    RuleReturnTypeError,
-    RuleTimeLimitExceeded,
-    TimeLimitedDetection,
-    configure_state,
-    summarize_exception,
-)
+from tokentrail.engine.limits import RuleTimeLimitExceeded, TimeLimitedDetection
+from tokentrail.errors import summarize_exception
+from tokentrail.formats.panther import RuleReturnTypeError, configure_state
 from tokentrail.formats.panther.detection import PantherDetection, RuleSpec
 from tokentrail.formats.panther.imports import import_file
 from tokentrail.formats.panther.shims.panther_detection_helpers import caching

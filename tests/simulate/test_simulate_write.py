@@ -11,7 +11,7 @@ from tokentrail.simulate.salesforce import COLUMNS
 
 
 def test_write_logs_writes_each_source(tmp_path):
-    paths = write_logs(tmp_path / "out", ["all"], 3000, 21)
+    paths = write_logs(tmp_path / "out", ["all"], 3000, 21, salesforce_csv=True)
     assert {"okta", "auth0", "salesforce", "salesforce_csv"} <= paths.keys()
     counts = {}
     for source in ("okta", "auth0", "salesforce"):
@@ -31,8 +31,8 @@ def test_write_logs_writes_each_source(tmp_path):
 
 
 def test_write_logs_is_deterministic(tmp_path):
-    a = write_logs(tmp_path / "a", ["benign"], 1500, 5)
-    b = write_logs(tmp_path / "b", ["benign"], 1500, 5)
+    a = write_logs(tmp_path / "a", ["benign"], 1500, 5, salesforce_csv=True)
+    b = write_logs(tmp_path / "b", ["benign"], 1500, 5, salesforce_csv=True)
     for key in ("okta", "auth0", "salesforce", "salesforce_csv"):
         assert a[key].read_bytes() == b[key].read_bytes()
 

@@ -22,7 +22,8 @@ class GroupingAlerter:
     Each match carries in ``extras`` its ``group_key`` (tuple of strings), and optionally
     ``distinct`` (value of the distinct field), ``title``, ``severity`` and ``fields``. A group
     opens at its first match and spans ``window`` seconds of event time; it becomes an alert when
-    it closes holding ``threshold`` matches (or distinct values). Without a window or threshold
+    it closes holding ``threshold`` matches (and ``distinct_threshold`` distinct values of the
+    distinct field, if the rule names one). Without a window or threshold
     every match is its own alert, raised at once.
     """
 
@@ -32,7 +33,7 @@ class GroupingAlerter:
         self.window = g.window
         self.threshold = max(1, g.threshold)
         self.distinct = g.distinct_field is not None
-        self.min_count = int(rule.metadata.get("cardinality_count_min", 1)) if self.distinct else 1
+        self.distinct_threshold = max(1, g.distinct_threshold)
         self.immediate = self.window is None and self.threshold == 1 and not self.distinct and not g.group_by
         self.groups: dict[tuple[str, ...], _Group] = {}
 
@@ -65,8 +66,7 @@ class GroupingAlerter:
     def _close(self, key: tuple[str, ...], group: _Group, *, remove: bool = True) -> Alert | None:
         if remove:
             del self.groups[key]
-        size = len(group.distinct) if self.distinct else len(group.matches)
-        if size < self.threshold or len(group.matches) < self.min_count:
+        if len(group.matches) < self.threshold or len(group.distinct) < (self.distinct_threshold if self.distinct else 0):
             return None
         return self._alert(key, group.start if self.window is not None else None, group.matches)
 
@@ -92,22 +92,31 @@ class GroupingAlerter:
 
 class NewTermsFilter:
     """Elastic ``new_terms``: pass a match only if its combination of values was not seen in the
-    ``history`` seconds before it. What was seen lives in the state store, so a later run over new
-    data remembers earlier runs."""
+    ``history`` seconds before it.
+
+    Elastic answers that from the index, which already holds the history. A scan only knows what
+    it has read, so the first ``history`` seconds of data a rule sees (since the state store was
+    created) are its learning period: terms are recorded, not alerted on. What was seen lives in
+    the state store, so a later run over newer data remembers earlier runs.
+    """
 
     def __init__(self, rule: Rule, state) -> None:
         self.ns = f"new_terms:{rule.id}"
-        self.history = rule.grouping.history
+        self.history = rule.grouping.history or 0.0
         self.state = state
+        self.since: float | None = state.get(self.ns, "\x00since")
 
     def is_new(self, match: Match) -> bool:
         terms = match.extras.get("terms")
         if not terms:
             return False
-        key = "\x1f".join(terms)
         t = match.time or 0.0
+        if self.since is None or t < self.since:
+            self.since = t
+            self.state.put(self.ns, "\x00since", t)
+        key = "\x1f".join(terms)
         last = self.state.get(self.ns, key)
-        self.state.put(self.ns, key, max(t, last or t))
-        if last is None:
-            return True
-        return self.history is not None and t - last > self.history
+        self.state.put(self.ns, key, max(t, last if last is not None else t))
+        learning = t < self.since + self.history
+        unseen = last is None or t - last > self.history
+        return unseen and not learning

@@ -17,11 +17,13 @@ from tokentrail.compile.batch import compile_batch
 from tokentrail.compile.fields import make_getter, text_of
 from tokentrail.compile.python import compile_expr
 from tokentrail.engine.anchors import choose_anchor, strip_anchor
+from tokentrail.engine.limits import TimeLimitedDetection
 from tokentrail.errors import TokenTrailError
 from tokentrail.rules.ir import Const, Expr
 from tokentrail.rules.model import Correlation, PythonLogic, Rule
 from tokentrail.schemas.specialize import specialize
 
+DEFAULT_PYTHON_TIME_LIMIT = 1.0  # seconds one Python rule may take on one event
 UNKNOWN = "unknown"  # bucket for events whose log type is not recognised
 
 
@@ -167,8 +169,11 @@ def _routes_unknown(rule: Rule) -> bool:
     return not rule.log_types and rule.logsource.product is None
 
 
-def build_plan(rules: Sequence[Rule]) -> Plan:
-    """Compile every runnable rule for each log type it routes to and index the results."""
+def build_plan(rules: Sequence[Rule], *, python_time_limit: float = DEFAULT_PYTHON_TIME_LIMIT) -> Plan:
+    """Compile every runnable rule for each log type it routes to and index the results.
+
+    Python rules are wrapped so one call may take at most ``python_time_limit`` seconds.
+    """
     indexes: dict[str, LogTypeIndex] = defaultdict(LogTypeIndex)
     errors: list[TokenTrailError] = []
     routes: dict[str, tuple[str, ...]] = {}
@@ -227,7 +232,7 @@ def build_plan(rules: Sequence[Rule]) -> Plan:
                 if logic.until is not None:
                     add_expr(rule, logic.until, "until", 0, types, unknown)
             elif isinstance(logic, PythonLogic):
-                detection = logic.load()
+                detection = TimeLimitedDetection(logic.load(), limit=python_time_limit)
                 python_rules += 1
                 for lt in (*types, *((UNKNOWN,) if unknown or not types else ())):
                     indexes[lt].add(Unit(rule, lt, "rule", detection.matches, python=detection), None, False)

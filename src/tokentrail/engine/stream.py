@@ -6,8 +6,6 @@ predicates. Only matching events pay for anything more (time, id, group keys, al
 
 from __future__ import annotations
 
-import time
-import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,12 +14,11 @@ from tokentrail import schemas
 from tokentrail.alerting.correlation import CorrelationAlerter, Signal
 from tokentrail.alerting.grouping import GroupingAlerter, NewTermsFilter
 from tokentrail.alerting.models import Alert, Match
-from tokentrail.engine.plan import UNKNOWN, Plan, Unit, build_plan
-from tokentrail.errors import TokenTrailError
+from tokentrail.engine.limits import RuleTimeLimitExceeded
+from tokentrail.engine.plan import DEFAULT_PYTHON_TIME_LIMIT, UNKNOWN, Plan, Unit, build_plan
+from tokentrail.errors import TokenTrailError, summarize_exception
 from tokentrail.rules.model import Correlation, Rule
 from tokentrail.state import StateStore
-
-DEFAULT_PYTHON_TIME_LIMIT = 1.0  # seconds one Python rule may take on one event
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +52,14 @@ class StreamingEngine:
                  on_match: Callable[[Match], None] | None = None,
                  python_time_limit: float = DEFAULT_PYTHON_TIME_LIMIT) -> None:
         self.rules = {r.id: r for r in rules}
-        self.plan: Plan = build_plan(rules)
+        self.plan: Plan = build_plan(rules, python_time_limit=python_time_limit)
         self.state = state or StateStore()
+        for index in self.plan.indexes.values():
+            for unit in index.python:
+                bind = getattr(unit.python, "bind_state", None)
+                if bind is not None:
+                    bind(self.state)
         self.on_match = on_match
-        self.time_limit = python_time_limit
         self.stats = EngineStats()
         self.rule_errors: list[RuleError] = []
         self.alerters = {rid: GroupingAlerter(self.rules[rid]) for rid in self.plan.alerting_rules
@@ -117,20 +118,14 @@ class StreamingEngine:
 
     # -- matches -------------------------------------------------------------------------
     def _run_python(self, unit: Unit, event: Mapping[str, Any], source: str, line: int) -> bool:
-        started = time.perf_counter()
         try:
-            result = bool(unit.python.matches(event))
-        except Exception as exc:  # a rule bug is data: record it and go on
-            self._rule_error(unit, event, source, line, _summary(exc))
-            return False
-        elapsed = time.perf_counter() - started
-        if elapsed > self.time_limit:
+            return bool(unit.python.matches(event))
+        except RuleTimeLimitExceeded as exc:
             unit.disabled = True
-            self._rule_error(unit, event, source, line,
-                             f"took {elapsed:.2f}s on one event (limit {self.time_limit:g}s); "
-                             "disabled for the rest of the run", disabled=True)
-            return False
-        return result
+            self._rule_error(unit, event, source, line, str(exc), disabled=True)
+        except Exception as exc:  # a rule bug is data: record it and go on
+            self._rule_error(unit, event, source, line, summarize_exception(exc))
+        return False
 
     def _rule_error(self, unit: Unit, event: Mapping[str, Any], source: str, line: int, summary: str,
                     disabled: bool = False) -> None:
@@ -181,7 +176,7 @@ class StreamingEngine:
                 described = unit.python.describe(event)
             except Exception as exc:
                 described = {}
-                self._rule_error(unit, event, "", 0, "describe: " + _summary(exc))
+                self._rule_error(unit, event, "", 0, "describe: " + summarize_exception(exc))
             extras.update({k: v for k, v in described.items() if v is not None})
             if "context" in described and described["context"]:
                 extras["fields"] = described["context"]
@@ -233,10 +228,3 @@ def _text(value: Any) -> str:
         return ""
     text = text_of(value)
     return text if text is not None else str(value)
-
-
-def _summary(exc: BaseException) -> str:
-    """One line: exception type, message and the innermost frame."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
-    return f"{type(exc).__name__}: {exc}{where}".replace("\n", " ")

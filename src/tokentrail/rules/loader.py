@@ -23,13 +23,17 @@ class LoadContext:
 
 
 class RuleFormat(Protocol):
-    """A rule front-end. ``claims`` sniffs a file; ``load`` returns its rules or raises."""
+    """A rule front-end. ``claims`` sniffs a file; ``load`` returns its rules or raises.
+
+    A file holding several rules may return a ``LoadResult`` instead, so the rules that loaded
+    are kept next to the errors of those that did not.
+    """
 
     name: str
 
     def claims(self, path: Path, head: str) -> bool: ...
 
-    def load(self, path: Path, context: LoadContext) -> list[Rule]: ...
+    def load(self, path: Path, context: LoadContext) -> list[Rule] | LoadResult: ...
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,7 @@ def load_rules(paths: Iterable[str | Path], *, context: LoadContext | None = Non
     from tokentrail.formats import default_formats
 
     context = context or LoadContext()
+    paths = list(paths)
     formats = list(formats) if formats is not None else default_formats()
     rules: list[Rule] = []
     errors: list[TokenTrailError] = []
@@ -93,11 +98,16 @@ def load_rules(paths: Iterable[str | Path], *, context: LoadContext | None = Non
             continue
         fmt = next((f for f in formats if f.claims(path, head)), None)
         if fmt is None:
-            if path.suffix in {".yml", ".yaml", ".toml", ".ndjson"} or len(list(paths)) == 1:
+            if path.suffix in {".yml", ".yaml", ".toml", ".ndjson"} or len(paths) == 1:
                 errors.append(RuleLoadError("not a rule in any known format", file=str(path)))
             continue
         try:
-            rules.extend(fmt.load(path, context))
+            loaded = fmt.load(path, context)
+            if isinstance(loaded, LoadResult):
+                rules.extend(loaded.rules)
+                errors.extend(loaded.errors)
+            else:
+                rules.extend(loaded)
         except TokenTrailError as exc:
             if not exc.file:
                 exc.file = str(path)

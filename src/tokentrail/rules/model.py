@@ -35,15 +35,17 @@ class Grouping:
 
     Matches with equal values of ``group_by`` fields that fall in one event-time window of
     ``window`` seconds (``None``: one alert per match) form one group; the group raises an alert
-    once it holds ``threshold`` matches (or ``threshold`` distinct values of ``distinct_field``).
+    once it holds ``threshold`` matches and, when ``distinct_field`` is set, at least
+    ``distinct_threshold`` distinct values of it (Elastic threshold cardinality).
     ``new_terms`` names fields whose combination must not have been seen within ``history``
-    seconds before (Elastic new_terms); ``suppress_seconds`` mutes repeats of an alert key.
+    seconds before (Elastic new_terms).
     """
 
     group_by: tuple[str, ...] = ()
     window: float | None = None
     threshold: int = 1
     distinct_field: str | None = None
+    distinct_threshold: int = 1
     new_terms: tuple[str, ...] = ()
     history: float | None = None
 
@@ -89,7 +91,11 @@ class PythonDetection(Protocol):
     def matches(self, event: Mapping[str, Any]) -> bool: ...
 
     def describe(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        """Per-alert extras: any of ``title``, ``dedup``, ``severity``, ``context``, ..."""
+        """Per-alert extras: any of ``title``, ``dedup``, ``severity``, ``context``, ...
+
+        Optional extras an engine looks for: ``bind_state(store)`` (give the rule the scan's
+        ``StateStore``) and ``run_test(test)`` (the format's own test verdicts).
+        """
         ...
 
 

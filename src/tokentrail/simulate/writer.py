@@ -20,9 +20,11 @@ def write_logs(
     seed: int,
     *,
     sources: Sequence[str] = SOURCES,
-    salesforce_csv: bool = True,
+    salesforce_csv: bool = False,
 ) -> dict[str, Path]:
-    """Generate a run and write ``<source>.jsonl`` files (and ``salesforce.csv``) under ``out_dir``.
+    """Generate a run and write ``<source>.jsonl`` files under ``out_dir``; with ``salesforce_csv``
+    the Salesforce records also go to ``salesforce.csv`` (EventLogFile form) — the same events
+    twice, so scan one or the other.
 
     Returns the written paths keyed by ``okta``, ``auth0``, ``salesforce`` and ``salesforce_csv``.
     """

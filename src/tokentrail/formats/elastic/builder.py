@@ -10,7 +10,7 @@ Mapping into the common model:
     ``esql``, ``machine_learning``, ``threat_match``, Lucene queries and constructs the IR cannot
     express load with ``Rule.unsupported`` set to the reason and no logic;
   * ``threshold``: ``Grouping(group_by=field, threshold=value, window=look-back)``; with a
-    cardinality, ``distinct_field`` is its field and ``metadata["cardinality_value"]`` the number
+    cardinality, ``distinct_field`` is its field and ``distinct_threshold`` the number
     of distinct values that must also be reached (``threshold`` stays the event count);
   * ``new_terms``: ``Grouping(new_terms=fields, history=seconds of history_window_start)``;
   * ``alert_suppression`` on other rule types: ``Grouping(group_by=..., window=duration)`` (no
@@ -80,8 +80,7 @@ def build_rule(spec: Mapping[str, Any], *, path: str, position: QueryPosition,
     grouping = Grouping()
     try:
         logic = _logic(spec, rule_type, position)
-        grouping = _grouping(spec, rule_type, lookback, interval,
-                             metadata, position)
+        grouping = _grouping(spec, rule_type, lookback, interval, position)
     except UnsupportedFeature as exc:
         logic, unsupported = None, exc.message
 
@@ -185,12 +184,12 @@ def _logic(spec: Mapping[str, Any], rule_type: str, position: QueryPosition) -> 
 
 
 def _grouping(spec: Mapping[str, Any], rule_type: str, lookback: float, interval: float,
-              metadata: dict[str, Any], position: QueryPosition) -> Grouping:
+              position: QueryPosition) -> Grouping:
     suppression = spec.get("alert_suppression")
     if suppression is not None and not isinstance(suppression, Mapping):
         raise position.error("alert_suppression must be a table")
     if rule_type == "threshold":
-        return _threshold(spec.get("threshold"), lookback, metadata, position)
+        return _threshold(spec.get("threshold"), lookback, position)
     group_by: tuple[str, ...] = ()
     window: float | None = None
     if suppression:
@@ -205,8 +204,7 @@ def _grouping(spec: Mapping[str, Any], rule_type: str, lookback: float, interval
     return Grouping(group_by=group_by, window=window)
 
 
-def _threshold(value: Any, lookback: float, metadata: dict[str, Any],
-               position: QueryPosition) -> Grouping:
+def _threshold(value: Any, lookback: float, position: QueryPosition) -> Grouping:
     if not isinstance(value, Mapping):
         raise position.error("threshold rule has no threshold table")
     fields = tuple(_strings(value.get("field"), "threshold.field", position))
@@ -214,6 +212,7 @@ def _threshold(value: Any, lookback: float, metadata: dict[str, Any],
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise position.error("threshold.value must be a whole number of at least 1")
     distinct_field: str | None = None
+    distinct_threshold = 1
     cardinality = value.get("cardinality") or []
     if isinstance(cardinality, Mapping):
         cardinality = [cardinality]
@@ -226,8 +225,9 @@ def _threshold(value: Any, lookback: float, metadata: dict[str, Any],
                 or isinstance(card_value, bool) or not isinstance(card_value, int) or card_value < 1:
             raise position.error("threshold.cardinality needs a field and a whole-number value")
         distinct_field = first["field"]
-        metadata["cardinality_value"] = card_value
-    return Grouping(group_by=fields, window=lookback, threshold=count, distinct_field=distinct_field)
+        distinct_threshold = card_value
+    return Grouping(group_by=fields, window=lookback, threshold=count, distinct_field=distinct_field,
+                    distinct_threshold=distinct_threshold)
 
 
 def _new_terms(spec: Mapping[str, Any], position: QueryPosition) -> tuple[tuple[str, ...], float]:

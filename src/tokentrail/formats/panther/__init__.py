@@ -6,8 +6,7 @@ Public API:
   * ``PantherDetection`` — what ``PythonLogic.load()`` returns (``matches``, ``describe``,
     ``run_test``); ``PantherEvent`` — the event object rules receive;
   * ``run_panther_tests(rules, filter=...)`` / ``TestOutcome`` — ``pat test`` verdicts;
-  * ``configure_state(store)`` — the ``StateStore`` behind ``panther_detection_helpers.caching``;
-  * ``TimeLimitedDetection`` / ``RuleTimeLimitExceeded`` / ``summarize_exception`` — for engines.
+  * ``configure_state(store)`` — the ``StateStore`` behind ``panther_detection_helpers.caching``.
 """
 
 from __future__ import annotations
@@ -15,11 +14,6 @@ from __future__ import annotations
 from tokentrail.formats.panther.detection import PantherDetection, RuleReturnTypeError
 from tokentrail.formats.panther.event import PantherEvent
 from tokentrail.formats.panther.format import PantherFormat
-from tokentrail.formats.panther.limits import (
-    RuleTimeLimitExceeded,
-    TimeLimitedDetection,
-    summarize_exception,
-)
 from tokentrail.formats.panther.shims.panther_detection_helpers.caching import configure_state
 from tokentrail.formats.panther.testing import TestOutcome, matches_filter, run_panther_tests
 
@@ -28,11 +22,8 @@ __all__ = [
     "PantherEvent",
     "PantherFormat",
     "RuleReturnTypeError",
-    "RuleTimeLimitExceeded",
     "TestOutcome",
-    "TimeLimitedDetection",
     "configure_state",
     "matches_filter",
     "run_panther_tests",
-    "summarize_exception",
 ]

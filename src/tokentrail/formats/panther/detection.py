@@ -14,9 +14,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from tokentrail.errors import summarize_exception
 from tokentrail.formats.panther.datamodel import Registry
 from tokentrail.formats.panther.event import ImmutableList, PantherEvent, to_plain
-from tokentrail.formats.panther.limits import summarize_exception
 from tokentrail.formats.panther.shims.panther_detection_helpers import caching
 from tokentrail.rules.ir import Expr
 from tokentrail.rules.model import RuleTest
@@ -80,6 +80,10 @@ class PantherDetection:
             self._filter = compile_expr(spec.inline_filter)
 
     # -- engine API ---------------------------------------------------------------------------
+    def bind_state(self, store: Any) -> None:
+        """Use ``store`` (a ``StateStore``) behind the caching helpers from now on."""
+        caching.configure_state(store)
+
     def matches(self, event: Mapping[str, Any]) -> bool:
         """Whether the rule fires on the raw event; raises what the rule raises."""
         if self._only is not None and event.get("p_log_type") not in self._only:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from unittest.mock import Mock
 
-from tokentrail.formats.panther.limits import summarize_exception
+from tokentrail.errors import summarize_exception
 from tokentrail.formats.panther.shims.panther_detection_helpers import caching
 from tokentrail.rules.model import PythonLogic, Rule, RuleTest
 

@@ -1,6 +1,6 @@
-"""Running untrusted-quality rule code: one-line error summaries and a per-event time limit.
+"""A per-event time limit for Python rules.
 
-How the engine uses ``TimeLimitedDetection``: wrap the object ``PythonLogic.load()`` returns,
+The engine wraps the object ``PythonLogic.load()`` returns,
 ``TimeLimitedDetection(detection, limit=1.0)``, and call ``matches``/``describe`` on the wrapper.
 A call that runs past the limit raises ``RuleTimeLimitExceeded`` (the engine records it as a
 rule error, with ``summarize_exception``) and the wrapper is ``disabled``: every later call
@@ -14,31 +14,11 @@ from __future__ import annotations
 import signal
 import threading
 import time
-import traceback
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from tokentrail.errors import TokenTrailError
 from tokentrail.rules.model import PythonDetection
-
-_PACKAGE_DIR = str(Path(__file__).resolve().parents[2])
-_MAX_MESSAGE = 300
-
-
-def summarize_exception(exc: BaseException) -> str:
-    """``Type: message (at file.py:line in function)`` on one line, naming the deepest frame
-    that is rule code rather than TokenTrail's own."""
-    message = " ".join(str(exc).split())
-    if len(message) > _MAX_MESSAGE:
-        message = message[: _MAX_MESSAGE - 3] + "..."
-    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-    frames = traceback.extract_tb(exc.__traceback__)
-    user = [f for f in frames if not f.filename.startswith(_PACKAGE_DIR)] or frames
-    if user:
-        frame = user[-1]
-        text += f" (at {Path(frame.filename).name}:{frame.lineno} in {frame.name})"
-    return text
 
 
 class RuleTimeLimitExceeded(TokenTrailError):
