@@ -10,17 +10,24 @@ import random
 import uuid
 from pathlib import Path
 
-EVENT_TYPES = [
-    "user.session.start", "user.session.end", "user.authentication.sso", "user.authentication.auth_via_mfa",
-    "user.authentication.verify", "user.mfa.factor.activate", "user.mfa.factor.deactivate",
-    "user.account.update_profile", "user.account.lock", "user.account.reset_password",
-    "app.oauth2.as.token.grant.access_token", "app.oauth2.as.token.grant.refresh_token",
-    "app.oauth2.as.consent.grant", "app.oauth2.as.consent.revoke", "app.oauth2.token.grant.id_token",
-    "policy.evaluate_sign_on", "policy.lifecycle.update", "group.user_membership.add",
-    "application.user_membership.add", "application.lifecycle.update", "system.api_token.create",
-    "system.api_token.revoke", "user.account.privilege.grant", "security.threat.detected",
-    "zone.update", "app.generic.unauth_app_access_attempt",
+# Most published Okta rules watch admin and security events; a few watch the high-volume
+# sign-in and token events. The pack keeps that mix (about 85% / 15%).
+ADMIN_EVENT_TYPES = [
+    "user.mfa.factor.deactivate", "user.mfa.factor.reset_all", "user.account.update_profile",
+    "user.account.lock", "user.account.reset_password", "user.account.privilege.grant",
+    "app.oauth2.as.consent.grant", "app.oauth2.as.consent.revoke", "policy.lifecycle.update",
+    "policy.lifecycle.delete", "policy.rule.update", "group.user_membership.add",
+    "application.user_membership.add", "application.lifecycle.update", "application.lifecycle.create",
+    "system.api_token.create", "system.api_token.revoke", "security.threat.detected", "zone.update",
+    "app.generic.unauth_app_access_attempt", "user.session.impersonation.initiate",
+    "app.oauth2.as.token.detect_reuse", "system.idp.lifecycle.create", "network_zone.rule.disabled",
 ]
+HIGH_VOLUME_EVENT_TYPES = [
+    "user.session.start", "user.authentication.sso", "user.authentication.auth_via_mfa",
+    "app.oauth2.as.token.grant.access_token", "app.oauth2.as.token.grant.refresh_token",
+    "policy.evaluate_sign_on",
+]
+EVENT_TYPES = ADMIN_EVENT_TYPES + HIGH_VOLUME_EVENT_TYPES
 # Conditions pick values that are rare in benign traffic, as a tuned rule's would be.
 COUNTRIES = ["Nigeria", "Russia", "China", "North Korea", "Iran", "Belarus", "Vietnam", "Romania"]
 
@@ -38,7 +45,7 @@ def _selection(rng: random.Random) -> dict:
     if kind == 4:
         return {"client.userAgent.rawUserAgent|contains": [rng.choice(["python-requests", "curl/", "Go-http-client"])]}
     if kind == 5:
-        return {"target.type": rng.choice(["Token", "PolicyRule", "Zone"])}
+        return {"target.type": rng.choice(["Token", "Zone", "Group"])}
     return {"debugContext.debugData.requestUri|re": rng.choice([r"^/api/v1/(users|apps)/\w+", r"/oauth2/v1/token$"])}
 
 
@@ -47,7 +54,8 @@ def make_rule(rng: random.Random, i: int) -> dict:
     detection: dict = {}
     anchored = rng.random() > 0.04
     if anchored:
-        types = rng.sample(EVENT_TYPES, rng.choice([1, 1, 1, 2, 3]))
+        pool = HIGH_VOLUME_EVENT_TYPES if rng.random() < 0.15 else ADMIN_EVENT_TYPES
+        types = rng.sample(pool, rng.choice([1, 1, 1, 2, 3]))
         detection["sel_type"] = {"eventType": types if len(types) > 1 else types[0]}
     # Like real rules, an event-type pin is narrowed by at least one more condition.
     extra = [_selection(rng) for _ in range(rng.choice([1, 1, 2]) if anchored else 1)]

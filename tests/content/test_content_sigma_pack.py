@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import tokentrail
 from tokentrail.engine import scan_events
 from tokentrail.engine.testing import run_rule_tests
 from tokentrail.rules.loader import load_rules
-from tokentrail.rules.model import Correlation, Rule, RuleTest
+from tokentrail.rules.model import Correlation, Rule
 from tokentrail.simulate import SCENARIOS, generate, generate_items
 
 PACK = Path(tokentrail.__file__).parent / "content" / "rules" / "sigma"
@@ -35,15 +34,6 @@ def _correlation_steps(rules) -> set[str]:
         if isinstance(rule.logic, Correlation):
             refs |= {s.rule_ref for s in rule.logic.steps if s.rule_ref}
     return refs
-
-
-def _all_tests(rule: Rule) -> tuple[RuleTest, ...]:
-    """The rule's tests; a correlation's (lists of events) are read from its metadata, because the
-    Sigma front-end only attaches tests to detection rules so far."""
-    if rule.tests or not isinstance(rule.logic, Correlation):
-        return rule.tests
-    entries = rule.metadata.get("tests") or []
-    return tuple(RuleTest(name=e["name"], expected=e["expected"], event=e["event"]) for e in entries)
 
 
 def _is_step(rule: Rule, steps: set[str]) -> bool:
@@ -73,7 +63,7 @@ def test_rules_carry_complete_metadata(rules):
         assert rule.metadata.get("date"), rule.title
         assert rule.description and rule.false_positives and rule.status, rule.title
         assert rule.techniques, rule.title
-        tests = _all_tests(rule)
+        tests = rule.tests
         assert len(tests) >= 2, rule.title
         assert any(t.expected for t in tests) and any(not t.expected for t in tests), rule.title
         if not isinstance(rule.logic, Correlation):
@@ -126,11 +116,18 @@ def test_pack_covers_the_required_detections(rules):
     assert set(products) == PRODUCTS
 
 
+def test_correlation_tests_are_attached_as_rule_tests(rules):
+    correlations = [r for r in rules if isinstance(r.logic, Correlation)]
+    assert correlations
+    for rule in correlations:
+        assert "tests" not in rule.metadata, rule.title
+        assert all(isinstance(t.event.get("events"), list) and t.event["events"] for t in rule.tests)
+
+
 def test_embedded_rule_tests_pass(rules):
-    with_tests = [replace(r, tests=_all_tests(r)) for r in rules]
-    results = run_rule_tests(with_tests)
-    assert len(results) == sum(len(r.tests) for r in with_tests)
-    assert any(isinstance(r.logic, Correlation) for r in with_tests if r.tests)
+    results = run_rule_tests(rules)
+    assert len(results) == sum(len(r.tests) for r in rules)
+    assert any(isinstance(r.logic, Correlation) for r in rules if r.tests)
     failed = [f"{t.rule_title} / {t.name}: {t.detail or t.actual}" for t in results if not t.passed]
     assert not failed
 

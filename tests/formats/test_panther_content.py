@@ -140,3 +140,16 @@ def test_salesforce_session_key_replay(pack) -> None:
     assert det.matches(replay)
     assert det.describe(replay)["severity"] == "critical"
     assert det.describe(salesforce("ReportEvent", "203.0.113.150"))["severity"] == "high"
+
+
+@pytest.mark.parametrize("missing", [None, ""])
+def test_salesforce_session_replay_ignores_events_without_a_session_key(pack, missing) -> None:
+    # rule() itself, past the InlineFilters: a copy of the rule without them must stay quiet too.
+    det = pack["TokenTrail.Salesforce.SessionKey.Replay"].logic.load()
+    keyless = salesforce("ApiEvent", "198.51.100.30", session=None)
+    if missing is not None:
+        keyless["SESSION_KEY"] = missing
+    elsewhere = {**keyless, "SOURCE_IP": "203.0.113.150"}
+    assert det.module.rule(keyless) is False
+    assert det.module.rule(elsewhere) is False  # not "the same session" under key "None"
+    assert not caching.get_dictionary(f"salesforce.session:{missing}")

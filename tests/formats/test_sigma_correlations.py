@@ -11,8 +11,8 @@ from tokentrail.compile.python import compile_expr
 from tokentrail.errors import RuleLoadError, UnsupportedFeature
 from tokentrail.formats.sigma import SigmaFormat
 from tokentrail.rules.ir import All, Cmp, Not
-from tokentrail.rules.loader import LoadContext
-from tokentrail.rules.model import Correlation, CorrelationStep
+from tokentrail.rules.loader import LoadContext, LoadResult
+from tokentrail.rules.model import Correlation, CorrelationStep, RuleTest
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -258,10 +258,12 @@ correlation: {type: event_count, rules: loop, timespan: 1m, condition: {gte: 1}}
 )
 def test_unsupported_correlations(tmp_path, correlation, feature):
     path = write(tmp_path, "c.yml", BASE_RULES + f"---\ntitle: x\ncorrelation: {correlation}\n")
-    with pytest.raises(UnsupportedFeature) as err:
-        SigmaFormat().load(path, LoadContext())
-    assert feature in str(err.value)
-    assert err.value.file == str(path) and err.value.line == 25  # the correlation key
+    result = SigmaFormat().load(path, LoadContext())
+    assert isinstance(result, LoadResult)
+    assert [r.name for r in result.rules] == ["failed_login", "token_created", "secret_read"]
+    (err,) = result.errors
+    assert isinstance(err, UnsupportedFeature) and feature in str(err)
+    assert err.file == str(path) and err.line == 25  # the correlation key
 
 
 def test_bad_timespan_is_an_error(tmp_path):
@@ -270,8 +272,10 @@ def test_bad_timespan_is_an_error(tmp_path):
 title: x
 correlation: {type: event_count, rules: failed_login, timespan: soon, condition: {gte: 1}}
 """)
-    with pytest.raises(RuleLoadError):
-        SigmaFormat().load(path, LoadContext())
+    result = SigmaFormat().load(path, LoadContext())
+    assert isinstance(result, LoadResult) and len(result.rules) == 3
+    (err,) = result.errors
+    assert isinstance(err, RuleLoadError) and err.line is not None
 
 
 # --- filters ------------------------------------------------------------------------------------
@@ -345,15 +349,109 @@ def test_filter_document_alone_is_not_runnable(tmp_path):
     assert rule.logic == Not(Cmp("actor.alternateId", "endswith", ("@automation.corp",)))
 
 
-def test_correlation_tests_stay_as_metadata(tmp_path):
-    path = write(tmp_path, "c.yml", BASE_RULES + """\
+CORRELATION_WITH_TESTS = BASE_RULES + """\
+---
+title: Two failed logins
+id: 33333333-3333-4333-8333-333333333333
+correlation:
+    type: event_count
+    rules: failed_login
+    group-by: [actor.alternateId]
+    timespan: 10m
+    condition: {gte: 2}
+tests:
+    - name: two failures
+      expected: true
+      events:
+          - &fail {uuid: e1, published: "2025-01-01T00:00:00Z", eventType: user.session.start,
+                   outcome: {result: FAILURE}, actor: {alternateId: a@x.io}}
+          - *fail
+    - name: one failure
+      expected: false
+      event:
+          events: [*fail]
+"""
+
+
+def test_correlation_tests_become_rule_tests(tmp_path):
+    path = write(tmp_path, "c.yml", CORRELATION_WITH_TESTS)
+    rules, errors = load_all(path)
+    assert not errors
+    corr = rules[-1]
+    assert "tests" not in corr.metadata
+    assert [(t.name, t.expected, len(t.event["events"])) for t in corr.tests] == [
+        ("two failures", True, 2), ("one failure", False, 1)]
+    assert corr.tests[0].event["events"][0]["actor"] == {"alternateId": "a@x.io"}
+
+
+def test_correlation_tests_run_through_the_rule_set(tmp_path):
+    from tokentrail.engine.testing import run_rule_tests
+
+    rules, _ = load_all(write(tmp_path, "c.yml", CORRELATION_WITH_TESTS))
+    results = run_rule_tests([rules[-1]], context_rules=rules)
+    assert [(r.name, r.actual, r.passed) for r in results] == [
+        ("two failures", True, True), ("one failure", False, True)]
+
+
+@pytest.mark.parametrize("tests", [
+    "[{name: a, expected: true, events: {not: a list}}]",
+    "[{name: a, expected: true, event: {uuid: e1}}]",
+    "[{name: a, expected: true, events: [1, 2]}]",
+    "[{name: a, expected: yes-ish, events: []}]",
+    "{name: a}",
+])
+def test_malformed_correlation_tests_are_an_error_of_that_document(tmp_path, tests):
+    path = write(tmp_path, "c.yml", BASE_RULES + f"""\
 ---
 title: x
-correlation: {type: event_count, rules: failed_login, timespan: 1m, condition: {gte: 2}}
-tests: [{name: a, events: []}]
+correlation: {{type: event_count, rules: failed_login, timespan: 1m, condition: {{gte: 2}}}}
+tests: {tests}
 """)
-    rules, _ = load_all(path)
-    assert rules[-1].metadata["tests"] == [{"name": "a", "events": []}]
+    result = SigmaFormat().load(path, LoadContext())
+    assert isinstance(result, LoadResult) and len(result.rules) == 3
+    (err,) = result.errors
+    assert isinstance(err, RuleLoadError) and err.line == 26  # the tests key
+
+
+def test_sidecar_tests_may_name_a_correlation(tmp_path):
+    path = write(tmp_path, "c.yml", CORRELATION_WITH_TESTS.split("tests:\n")[0])
+    write(tmp_path, "c.tests.yml", """\
+- name: sidecar burst
+  rule: 33333333-3333-4333-8333-333333333333
+  expected: false
+  events: [{eventType: user.session.start}]
+""")
+    rules = SigmaFormat().load(path, LoadContext())
+    assert rules[-1].tests == (
+        RuleTest("sidecar burst", False, {"events": [{"eventType": "user.session.start"}]}),)
+
+
+def test_finalize_errors_carry_the_document_line(tmp_path):
+    base = write(tmp_path, "base.yml", BASE_RULES)
+    filt = write(tmp_path, "f.yml", "title: other\nlogsource: {product: okta}\n"
+                 "detection: {sel: {a: 1}, condition: sel}\n---\n" + FILTER.format(rules="[nope]"))
+    corr = write(tmp_path, "c.yml", BASE_RULES + """\
+---
+title: Dangling
+correlation: {type: event_count, rules: not_loaded, timespan: 1m, condition: {gte: 2}}
+""")
+    _, errors = load_all(base, filt, corr)
+    by_file = {e.file: e for e in errors}
+    assert by_file[str(filt)].line == 5  # the filter document starts after the first one
+    assert "not_loaded" in str(by_file[str(corr)]) and by_file[str(corr)].line == 24
+    assert str(by_file[str(corr)]).startswith(f"{corr}:24: ")
+
+
+def test_cyclic_correlation_error_carries_its_line(tmp_path):
+    path = write(tmp_path, "c.yml", BASE_RULES + """\
+---
+title: Loop
+name: loop
+correlation: {type: event_count, rules: loop, timespan: 1m, condition: {gte: 2}}
+""")
+    _, errors = load_all(path)
+    (err,) = errors
+    assert "itself" in str(err) and err.line == 24
 
 
 def test_event_count_alerts_through_the_loader_and_engine(tmp_path):

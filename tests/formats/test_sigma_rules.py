@@ -12,7 +12,7 @@ from tokentrail.errors import RuleLoadError
 from tokentrail.formats.sigma import SigmaFormat
 from tokentrail.rules.ir import All, Cmp, Not
 from tokentrail.rules.ir import Any as AnyOf
-from tokentrail.rules.loader import LoadContext, load_rules
+from tokentrail.rules.loader import LoadContext, LoadResult, load_rules
 from tokentrail.rules.model import LogSource, OutputField, RuleTest
 
 SEEDS = Path(__file__).resolve().parents[2] / ".." / "shared" / "seeds"
@@ -285,10 +285,69 @@ def test_multi_document_file_errors_name_document_line(tmp_path):
             sel: {a: 1}
             condition: sel
     """
-    with pytest.raises(RuleLoadError) as err:
-        load_text(tmp_path, text)
-    assert err.value.line == 10
-    assert "extreme" in str(err.value)
+    result = load_text(tmp_path, text)
+    assert isinstance(result, LoadResult)
+    assert [r.id for r in result.rules] == ["g1"]
+    (err,) = result.errors
+    assert isinstance(err, RuleLoadError)
+    assert err.line == 10 and err.file == str(tmp_path / "rule.yml")
+    assert "extreme" in str(err)
+
+
+GOOD_DOC = """\
+title: good {n}
+id: g{n}
+logsource: {{product: okta}}
+detection:
+    sel: {{eventType: e{n}}}
+    condition: sel
+"""
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("title: bad\nlogsource: {product: okta}\ndetection: {condition: nothing}\n", "detections"),
+        ("- just\n- a list\n", "mapping"),
+        ("action: teleport\n", "action"),
+        ("title: bad\nlogsource: {product: okta}\ndetection:\n  sel: {a|hour: 1}\n"
+         "  condition: sel\n", "hour"),
+    ],
+)
+def test_one_bad_document_keeps_the_others(tmp_path, bad, message):
+    text = "---\n".join([GOOD_DOC.format(n=1), bad, GOOD_DOC.format(n=2)])
+    result = load_text(tmp_path, text)
+    assert isinstance(result, LoadResult)
+    assert [r.id for r in result.rules] == ["g1", "g2"]
+    (err,) = result.errors
+    assert message in str(err)
+    assert err.file == str(tmp_path / "rule.yml")
+    assert 8 <= err.line <= 12  # inside the second document (which starts on line 8)
+
+
+def test_yaml_error_in_a_later_document_keeps_the_earlier_ones(tmp_path):
+    result = load_text(tmp_path, GOOD_DOC.format(n=1) + "---\ntitle: x\ndetection:\n  sel: [a\n")
+    assert [r.id for r in result.rules] == ["g1"]
+    (err,) = result.errors
+    assert "invalid YAML" in str(err) and err.line is not None and err.line > 7
+
+
+def test_bad_documents_reach_load_rules_next_to_the_good_rules(tmp_path):
+    bad = "title: bad\nlogsource: {product: okta}\ndetection: {condition: nothing}\n"
+    (tmp_path / "pack.yml").write_text("---\n".join([GOOD_DOC.format(n=1), bad, bad]))
+    result = load_rules([tmp_path], formats=[SigmaFormat()])
+    assert [r.id for r in result.rules] == ["g1"]
+    assert [e.line for e in result.errors] == [10, 14]  # each bad document's detection key
+
+
+def test_a_single_bad_document_still_raises(tmp_path):
+    with pytest.raises(RuleLoadError):
+        load_text(tmp_path, "title: bad\nlogsource: {product: okta}\ndetection: {condition: nothing}\n")
+
+
+def test_rules_keep_the_line_where_their_document_starts(tmp_path):
+    rules = load_text(tmp_path, GOOD_DOC.format(n=1) + "---\n" + GOOD_DOC.format(n=2))
+    assert [r.metadata["line"] for r in rules] == [1, 8]
 
 
 def test_action_global_and_repeat(tmp_path):
@@ -362,6 +421,20 @@ def test_sidecar_tests_list_and_mapping(tmp_path):
         "tests:\n  - name: mapped\n    expected: false\n    event: {x: 1}\n")
     (r,) = load_text(tmp_path, TESTED_RULE)
     assert r.tests[-1] == RuleTest("mapped", False, {"x": 1})
+
+
+def test_sidecar_test_that_cannot_be_placed_is_one_error(tmp_path):
+    two = TESTED_RULE.split("tests:")[0] + "---\n" + GOOD_DOC.format(n=1)
+    (tmp_path / "rule.tests.yml").write_text(
+        "- {name: placed, rule: tested, expected: true, event: {eventType: user.session.start}}\n"
+        "- {name: stray, rule: missing, expected: true, event: {eventType: x}}\n"
+        "- {name: unnamed, expected: true, event: {eventType: x}}\n")
+    result = load_text(tmp_path, two)
+    assert isinstance(result, LoadResult)
+    assert [[t.name for t in r.tests] for r in result.rules] == [["placed"], []]
+    assert ["missing" in str(e) for e in result.errors] == [True, False]
+    assert "must name its rule" in str(result.errors[1])
+    assert all(e.file == str(tmp_path / "rule.tests.yml") for e in result.errors)
 
 
 def test_bad_embedded_test_is_an_error(tmp_path):

@@ -146,5 +146,8 @@ def compile_batch(exprs: Sequence[Expr], *, ci_fields: bool = False) -> BatchPre
     for i, test in enumerate(tests):
         lines += [f"    if {test}:", f"        if out is None: out = [{i}]", f"        else: out.append({i})"]
     lines.append("    return out")
-    exec("\n".join(lines), gen.namespace)  # noqa: S102 - generated from our own names only
-    return gen.namespace["run"]
+    source = "\n".join(lines)
+    exec(source, gen.namespace)  # noqa: S102 - generated from our own names only
+    run = gen.namespace["run"]
+    run.source = source  # for debugging and tests: the generated code
+    return run

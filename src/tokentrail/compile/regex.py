@@ -28,7 +28,7 @@ def compile_search(pattern: str) -> Search:
     except re2.error:
         compiled = None
     if compiled is not None:
-        return lambda text: compiled.search(text) is not None
+        return _memoised(lambda text: compiled.search(text) is not None)
     if _NESTED_QUANTIFIER.search(pattern):
         raise UnsupportedFeature(
             "regex", detail=f"pattern {pattern!r} needs backtracking with nested quantifiers"
@@ -37,7 +37,26 @@ def compile_search(pattern: str) -> Search:
         fallback = re.compile(pattern)
     except re.error as exc:
         raise UnsupportedFeature("regex", detail=f"invalid pattern {pattern!r}: {exc}") from None
-    return lambda text: fallback.search(text[:FALLBACK_MAX_INPUT]) is not None
+    return _memoised(lambda text: fallback.search(text[:FALLBACK_MAX_INPUT]) is not None)
+
+
+_MEMO_SIZE = 4096  # per pattern; log fields such as request URIs repeat a great deal
+
+
+def _memoised(search: Search) -> Search:
+    """Remember recent answers: one RE2 call through its Python wrapper costs microseconds,
+    a dict hit costs tens of nanoseconds."""
+    seen: dict[str, bool] = {}
+
+    def cached(text: str) -> bool:
+        hit = seen.get(text)
+        if hit is None:
+            if len(seen) >= _MEMO_SIZE:
+                seen.clear()
+            hit = seen[text] = search(text)
+        return hit
+
+    return cached
 
 
 def glob_to_regex(pattern: str, *, cased: bool) -> str:

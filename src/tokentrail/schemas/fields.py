@@ -5,7 +5,8 @@ spells them) and ``ecs`` (Elastic: ECS names). A native name is first made canon
 family — Okta's lower-case SigmaHQ spellings get their real case, an Auth0 record field gets its
 ``data.`` envelope, a Salesforce Real-Time Event Monitoring name becomes its Event Log File column —
 then renamed for the log type (envelope stripped for ``auth0.api``, RTEM names, native->ECS). An ECS
-name on a native log type goes back through the family's ECS table first. Renames work on the
+name on a native log type goes back through the family's ECS table first (its ``fields`` read
+backwards, plus its ``aliases``: further ECS names of a native field). Renames work on the
 longest known prefix, so ``debugcontext.debugdata.newKey`` keeps its unknown tail; a field no table
 knows is left as written.
 """
@@ -155,6 +156,9 @@ class _Family:
         backward: dict[str, str] = {}
         for native, ecs_name in forward.items():
             backward.setdefault(ecs_name, native)
+        # Aliases only read back: an Elastic rule may name any ECS field the integration fills.
+        for ecs_name, native in (ecs.ecs_aliases if ecs else {}).items():
+            backward[ecs_name] = self.canonical(native)
         self.ecs_reverse = PrefixTable(backward)
 
     def canonical(self, field: str) -> str:

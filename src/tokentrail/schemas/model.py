@@ -21,6 +21,10 @@ class LogType:
     keys that must all be present (dotted keys are nested paths) — ECS log types are recognised by
     ``ecs_detect`` values instead. ``case_insensitive_fields``: rule field names resolve to this
     log type's fields regardless of case, so engines should look up unknown ones the same way.
+    ``ecs_fields`` (native field -> the ECS field it is indexed as) and ``ecs_aliases`` (further
+    ECS field -> the native field whose value it carries) are set on ECS log types only. Aliases
+    are read in the ECS -> native direction alone, and decide it where ``ecs_fields`` sends several
+    native fields to one ECS field.
     """
 
     name: str
@@ -40,6 +44,7 @@ class LogType:
     strip_prefix: str = ""
     renames: Mapping[str, str] = field(default_factory=dict, hash=False)
     ecs_fields: Mapping[str, str] = field(default_factory=dict, hash=False)
+    ecs_aliases: Mapping[str, str] = field(default_factory=dict, hash=False)
     ecs_constants: Mapping[str, object] = field(default_factory=dict, hash=False)
     panther_log_types: tuple[str, ...] = ()
     index_globs: tuple[str, ...] = ()

@@ -157,7 +157,36 @@ def _apply_vendor_file(ecs_types: list[LogType], path: Path) -> list[LogType]:
         ecs_constants={**current.ecs_constants, **_constant_map(doc.get("constants") or {}, path)},
         source=str(path),
     )
+    aliases = _string_map(doc.get("aliases") or {}, "aliases", path)
+    _check_aliases(aliases, merged, path)
+    merged = replace(merged, ecs_aliases={**merged.ecs_aliases, **aliases})
     return [merged if i == index else lt for i, lt in enumerate(ecs_types)]
+
+
+def _check_aliases(aliases: Mapping[str, str], lt: LogType, path: Path) -> None:
+    """Reject aliases the ECS -> native direction could not honour.
+
+    An alias may pick which of several native fields an ECS field in ``fields`` reads back as,
+    but not send that ECS field to a native field ``fields`` never gives it; and an ECS constant
+    is settled before any renaming, so an alias for one would silently never apply.
+    """
+    natives: dict[str, list[str]] = {}
+    for native, ecs_name in lt.ecs_fields.items():
+        natives.setdefault(ecs_name, []).append(native)
+    for ecs_name, native in aliases.items():
+        if not ecs_name or not native:
+            raise ConfigError("aliases must map non-empty ECS field names to native fields",
+                              file=str(path))
+        if ecs_name in lt.ecs_constants:
+            raise ConfigError(f"aliases: {ecs_name} is a constant of {lt.name}, not a field to rename",
+                              file=str(path))
+        known = natives.get(ecs_name)
+        if known is not None and native not in known:
+            raise ConfigError(
+                f"aliases: {ecs_name} -> {native} contradicts fields, where {ecs_name} comes from "
+                f"{', '.join(known)}",
+                file=str(path),
+            )
 
 
 def _read(path: Path) -> Mapping[str, Any]:

@@ -28,9 +28,14 @@ class Document:
     index: int
 
 
-def read_documents(text: str, file: str) -> list[Document]:
-    """Parse every document of ``text``; empty documents are dropped, actions applied."""
+def read_documents(text: str, file: str) -> list[Document | RuleLoadError]:
+    """Parse every document of ``text``; empty documents are dropped, actions applied.
+
+    A document that cannot be used is an error in its place, so the others still load. A YAML
+    syntax error ends the file: the documents before it are kept, the error comes last.
+    """
     raw: list[tuple[yaml.Node, Any]] = []
+    broken: RuleLoadError | None = None
     loader = SigmaYAMLLoader(text)
     try:
         while loader.check_node():
@@ -40,13 +45,16 @@ def read_documents(text: str, file: str) -> list[Document]:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
-        raise RuleLoadError(f"invalid YAML: {problem}", file=file, line=line) from None
+        broken = RuleLoadError(f"invalid YAML: {problem}", file=file, line=line)
     finally:
         loader.dispose()
-    return list(_apply_actions(raw, file))
+    out: list[Document | RuleLoadError] = list(_apply_actions(raw, file))
+    if broken is not None:
+        out.append(broken)
+    return out
 
 
-def _apply_actions(raw: list[tuple[yaml.Node, Any]], file: str) -> Iterator[Document]:
+def _apply_actions(raw: list[tuple[yaml.Node, Any]], file: str) -> Iterator[Document | RuleLoadError]:
     template: dict[str, Any] = {}
     previous: dict[str, Any] | None = None
     for index, (node, data) in enumerate(raw):
@@ -54,7 +62,8 @@ def _apply_actions(raw: list[tuple[yaml.Node, Any]], file: str) -> Iterator[Docu
         if data is None:
             continue
         if not isinstance(data, dict):
-            raise RuleLoadError("a Sigma document must be a YAML mapping", file=file, line=line)
+            yield RuleLoadError("a Sigma document must be a YAML mapping", file=file, line=line)
+            continue
         action = data.get("action")
         if action is None:
             if "correlation" in data or "filter" in data:
@@ -70,11 +79,12 @@ def _apply_actions(raw: list[tuple[yaml.Node, Any]], file: str) -> Iterator[Docu
             template = {}
         elif action == "repeat":
             if previous is None:
-                raise RuleLoadError("'action: repeat' without a rule before it", file=file, line=line)
+                yield RuleLoadError("'action: repeat' without a rule before it", file=file, line=line)
+                continue
             previous = merge(previous, {k: v for k, v in data.items() if k != "action"})
             yield Document(previous, line, node, index)
         else:
-            raise RuleLoadError(f"unknown Sigma collection action {action!r}", file=file, line=line)
+            yield RuleLoadError(f"unknown Sigma collection action {action!r}", file=file, line=line)
 
 
 def merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from tokentrail.errors import RuleLoadError, TokenTrailError
 from tokentrail.formats.sigma.correlation import RefIndex, rebind, step_refs
-from tokentrail.formats.sigma.metadata import KIND_KEY
+from tokentrail.formats.sigma.metadata import KIND_KEY, LINE_KEY
 from tokentrail.formats.sigma.simplify import simplify
 from tokentrail.rules.ir import All
 from tokentrail.rules.model import Correlation, LogSource, Rule
@@ -33,6 +33,12 @@ def _kind(rule: Rule) -> str | None:
     return rule.metadata.get(KIND_KEY) if rule.format == "sigma" else None
 
 
+def _line(rule: Rule) -> int | None:
+    """Where the rule's document starts in its file (kept at load time), if known."""
+    line = rule.metadata.get(LINE_KEY)
+    return line if isinstance(line, int) else None
+
+
 def _apply_filter(filt: Rule, rules: list[Rule], index: RefIndex,
                   errors: list[TokenTrailError]) -> list[Rule]:
     refs = (filt.metadata.get("filter") or {}).get("rules")
@@ -48,7 +54,8 @@ def _apply_filter(filt: Rule, rules: list[Rule], index: RefIndex,
             target = next((r for r in rules if r.id == rule_id), None)
             problem = _target_problem(filt, ref, target)
             if problem:
-                errors.append(RuleLoadError(f"filter {filt.title or filt.id!r}: {problem}", file=filt.path))
+                errors.append(RuleLoadError(f"filter {filt.title or filt.id!r}: {problem}",
+                                            file=filt.path, line=_line(filt)))
             else:
                 targets.add(rule_id)
     return [_filtered(r, filt) if r.id in targets and _kind(r) == "rule" else r for r in rules]
@@ -91,11 +98,12 @@ def _check_correlations(rules: list[Rule], errors: list[TokenTrailError]) -> lis
                 rules[pos] = replace(rule, logic=rebind(rule, index))
             except TokenTrailError as exc:
                 exc.file = exc.file or rule.path
+                exc.line = exc.line or _line(rule)
                 broken[pos] = exc
         for pos in _cyclic(rules, index):
             broken.setdefault(pos, RuleLoadError(
                 f"correlation {rules[pos].title!r} refers to itself through its rules",
-                file=rules[pos].path))
+                file=rules[pos].path, line=_line(rules[pos])))
         if not broken:
             return rules
         errors.extend(broken.values())

@@ -16,7 +16,7 @@ from tokentrail.formats.sigma.documents import Document, key_line
 from tokentrail.formats.sigma.metadata import parse_tests, rule_fields
 from tokentrail.formats.sigma.parse import parse_document
 from tokentrail.formats.sigma.values import Placeholders
-from tokentrail.rules.model import LogSource, Rule
+from tokentrail.rules.model import LogSource, Rule, RuleTest
 
 T = TypeVar("T")
 
@@ -35,11 +35,9 @@ def lower_rule(doc: Document, file: str, placeholders: Placeholders, fallback_id
     parsed = parse_document(SigmaRule, doc, file)
     expr = _located(lambda: lower_detections(parsed.detection, placeholders, _locator(doc, "detection")),
                     doc, file)
-    tests = ()
-    if "tests" in doc.data:
-        tests = parse_tests(doc.data["tests"], file=file, line=key_line(doc.node, lambda k: k == "tests"))
     return Rule(format="sigma", logic=expr, path=file, logsource=_logsource(parsed.logsource),
-                tests=tests, **rule_fields(doc.data, fallback_id=fallback_id, kind="rule"))
+                tests=_tests(doc, file, correlation=False),
+                **rule_fields(doc.data, fallback_id=fallback_id, kind="rule", line=doc.line))
 
 
 def lower_filter(doc: Document, file: str, placeholders: Placeholders, fallback_id: str) -> Rule:
@@ -51,16 +49,25 @@ def lower_filter(doc: Document, file: str, placeholders: Placeholders, fallback_
     expr = _located(lambda: lower_detections(parsed.filter, placeholders, _locator(doc, "filter")),
                     doc, file)
     return Rule(format="sigma", logic=expr, path=file, logsource=_logsource(parsed.logsource),
-                enabled=False, **rule_fields(doc.data, fallback_id=fallback_id, kind="filter"))
+                enabled=False,
+                **rule_fields(doc.data, fallback_id=fallback_id, kind="filter", line=doc.line))
 
 
 def lower_correlation_doc(doc: Document, file: str, index: RefIndex, fallback_id: str) -> Rule:
-    """A correlation document as a ``Rule`` with ``Correlation`` logic (aliases resolved when known)."""
+    """A correlation document as a ``Rule`` with ``Correlation`` logic (aliases resolved when known)
+    and its tests (each a list of events, see ``parse_test``)."""
     parsed = parse_document(SigmaCorrelationRule, doc, file)
     raw: Mapping[str, Any] = doc.data["correlation"]
     logic = _located(lambda: lower_correlation(parsed, raw, index, strict=False), doc, file)
-    return Rule(format="sigma", logic=logic, path=file,
-                **rule_fields(doc.data, fallback_id=fallback_id, kind="correlation"))
+    return Rule(format="sigma", logic=logic, path=file, tests=_tests(doc, file, correlation=True),
+                **rule_fields(doc.data, fallback_id=fallback_id, kind="correlation", line=doc.line))
+
+
+def _tests(doc: Document, file: str, *, correlation: bool) -> tuple[RuleTest, ...]:
+    if "tests" not in doc.data:
+        return ()
+    line = key_line(doc.node, lambda k: k == "tests")
+    return parse_tests(doc.data["tests"], file=file, line=line, correlation=correlation)
 
 
 def _logsource(source: SigmaLogSource) -> LogSource:

@@ -17,6 +17,9 @@ def _key(event):
 
 
 def rule(event):
+    if not event.get("SESSION_KEY"):
+        # No key, no session to follow: keyless events must not all share one cache entry.
+        return False
     ip = event.get("SOURCE_IP") or ""
     if ip in INTERNAL_SOURCES:
         return False
