@@ -157,3 +157,23 @@ def test_a_rule_that_cannot_compile_is_reported_and_others_run():
 def test_rules_without_a_product_see_unrecognised_events():
     r = Rule(id="any", title="any", format="sigma", logic=All((Cmp("action", "eq", ("x",)), Const(True))))
     assert len(scan_events([r], [{"action": "x"}]).alerts) == 1
+
+
+def test_sigmahq_lower_case_okta_names_resolve_when_rules_compile():
+    r = rule("lower", All((Cmp("eventtype", "eq", ("system.api_token.create",)),
+                           Cmp("actor.alternateid", "endswith", ("@example.com",)))))
+    assert [a.event_ids for a in scan_events([r], [okta(1), okta(2, "system.api_token.create")]).alerts] == [
+        ("okta-2",)]
+
+
+def test_okta_events_are_read_with_exact_key_names():
+    from tokentrail import schemas
+
+    okta_type = schemas.get_log_type("okta")
+    assert okta_type.case_insensitive_fields and not okta_type.case_insensitive_events
+    r = rule("unknown-path", Cmp("debugContext.debugData.newThing", "eq", ("x",)))
+    event = okta(1)
+    event["debugContext"] = {"debugData": {"NEWTHING": "x"}}
+    assert scan_events([r], [event]).alerts == []
+    event["debugContext"] = {"debugData": {"newThing": "x"}}
+    assert len(scan_events([r], [event]).alerts) == 1

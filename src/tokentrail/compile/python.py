@@ -231,6 +231,15 @@ def value_test(op: str, values: tuple[Scalar, ...], cased: bool) -> ValueTest:
             compile_search(glob_to_regex(str(v), cased=cased) if op == "glob" else str(v)) for v in values
         ]
 
+        if len(searches) == 1:
+            (only,) = searches
+
+            def one_regex(x: Any) -> bool:
+                s = x if x.__class__ is str else text_of(x)
+                return s is not None and only(s)
+
+            return one_regex
+
         def regex_test(x: Any) -> bool:
             s = text_of(x)
             return s is not None and any(search(s) for search in searches)
@@ -298,7 +307,10 @@ def _cidr_test(values: tuple[Scalar, ...]) -> ValueTest:
         if parsed is None:
             return False
         version, addr = parsed
-        return any(v == version and addr & mask == net for v, net, mask in ranges)
+        for v, net, mask in ranges:  # noqa: SIM110 - a loop beats any() over a generator here
+            if v == version and addr & mask == net:
+                return True
+        return False
 
     return in_net
 

@@ -33,14 +33,17 @@ def anchor_candidates(expr: Expr) -> list[Anchor]:
 
 
 def choose_anchor(expr: Expr, preferred: str | None) -> Anchor | None:
-    """The anchor to index a rule by: the log type's event-type field if the rule pins it, else the
-    most selective (fewest values) required field, else None (the rule is checked on every event)."""
+    """The anchor to index a rule by.
+
+    With a log type that names its event-type field (``preferred``), only that field anchors:
+    an index on a second field costs a field read per event, more than the rule it would skip
+    costs in the shared unanchored batch. Without one, the most selective required field.
+    """
     candidates = anchor_candidates(expr)
+    if preferred is not None:
+        return next(((f, v) for f, v in candidates if f == preferred), None)
     if not candidates:
         return None
-    for field, values in candidates:
-        if field == preferred:
-            return field, values
     return min(candidates, key=lambda a: (len(a[1]), a[0]))
 
 

@@ -58,7 +58,7 @@ class Unit:
 
     @property
     def ci(self) -> bool:
-        return self.log_type != UNKNOWN and schemas.get_log_type(self.log_type).case_insensitive_fields
+        return self.log_type != UNKNOWN and schemas.get_log_type(self.log_type).case_insensitive_events
 
 
 @dataclass
@@ -198,7 +198,7 @@ def build_plan(rules: Sequence[Rule], *, python_time_limit: float = DEFAULT_PYTH
             else:
                 info = schemas.get_log_type(lt)
                 mapped = specialize(expr, lt, dialect)
-                ci, preferred = info.case_insensitive_fields, info.anchor_field
+                ci, preferred = info.case_insensitive_events, info.anchor_field or None
             if mapped == Const(False):
                 continue  # e.g. an ECS rule pinning event.dataset of another vendor
             anchor = choose_anchor(mapped, preferred)
@@ -247,6 +247,6 @@ def build_plan(rules: Sequence[Rule], *, python_time_limit: float = DEFAULT_PYTH
             errors.append(TokenTrailError(f"rule {rule.id} cannot run: {type(exc).__name__}: {exc}",
                                           file=rule.path or None))
     for lt, index in indexes.items():
-        index.seal(lt != UNKNOWN and schemas.get_log_type(lt).case_insensitive_fields)
+        index.seal(lt != UNKNOWN and schemas.get_log_type(lt).case_insensitive_events)
     alerting = {r.id for r in runnable if r.id not in referenced or r.id in generate_refs}
     return Plan(dict(indexes), correlations, dict(subscribers), alerting, errors, routes, python_rules)

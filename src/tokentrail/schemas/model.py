@@ -19,7 +19,8 @@ class LogType:
     every log type of the family (``auth0`` for ``auth0.api`` and ``ecs.auth0``). ``dialect`` says
     how this log type's own events name their fields. ``detect`` lists alternatives, each a tuple of
     keys that must all be present (dotted keys are nested paths) — ECS log types are recognised by
-    ``ecs_detect`` values instead. ``case_insensitive_fields``: rule field names resolve to this
+    ``ecs_detect`` values instead. ``case_insensitive_events``: engines look keys up in events regardless of case (defaults to
+    ``case_insensitive_fields``). ``case_insensitive_fields``: rule field names resolve to this
     log type's fields regardless of case, so engines should look up unknown ones the same way.
     ``ecs_fields`` (native field -> the ECS field it is indexed as) and ``ecs_aliases`` (further
     ECS field -> the native field whose value it carries) are set on ECS log types only. Aliases
@@ -39,6 +40,7 @@ class LogType:
     time_fields: tuple[str, ...] = ()
     id_fields: tuple[str, ...] = ()
     case_insensitive_fields: bool = False
+    case_insensitive_events: bool = False
     known_fields: tuple[str, ...] = ()
     implicit_prefix: str = ""
     strip_prefix: str = ""

@@ -105,6 +105,7 @@ def _native_log_type(path: Path) -> LogType:
         time_fields=_strings(doc, "time_fields", path),
         id_fields=_strings(doc, "id_fields", path),
         case_insensitive_fields=bool(doc.get("case_insensitive_fields", False)),
+        case_insensitive_events=bool(doc.get("case_insensitive_events", doc.get("case_insensitive_fields", False))),
         known_fields=tuple(_flatten_tree(doc.get("fields") or {}, "", path)),
         implicit_prefix=str(doc.get("implicit_prefix", "")),
         strip_prefix=str(doc.get("strip_prefix", "")),
@@ -130,6 +131,7 @@ def _ecs_log_type(entry: Any, doc: Mapping[str, Any], path: Path) -> LogType:
         time_fields=_strings(doc, "time_fields", path),
         id_fields=_strings(doc, "id_fields", path),
         case_insensitive_fields=bool(doc.get("case_insensitive_fields", False)),
+        case_insensitive_events=bool(doc.get("case_insensitive_events", doc.get("case_insensitive_fields", False))),
         ecs_constants=_constant_map(entry.get("constants") or {}, path),
         source=str(path),
     )
