@@ -11,9 +11,24 @@ from tokentrail.rules.model import Rule
 
 @dataclass
 class _Group:
+    """An open group: its first match (for title, severity and output fields) and, of the rest,
+    only what an alert reports — so memory grows with event ids, not with whole events."""
+
     start: float
-    matches: list[Match] = field(default_factory=list)
+    first: Match
+    event_ids: list[str] = field(default_factory=list)
     distinct: set[str] = field(default_factory=set)
+    first_time: float | None = None
+    last_time: float | None = None
+
+    def add(self, match: Match, distinct: bool) -> None:
+        self.event_ids.append(match.event_id)
+        if distinct:
+            self.distinct.add(str(match.extras.get("distinct")))
+        t = match.time
+        if t is not None:
+            self.first_time = t if self.first_time is None else min(self.first_time, t)
+            self.last_time = t if self.last_time is None else max(self.last_time, t)
 
 
 class GroupingAlerter:
@@ -23,8 +38,8 @@ class GroupingAlerter:
     ``distinct`` (value of the distinct field), ``title``, ``severity`` and ``fields``. A group
     opens at its first match and spans ``window`` seconds of event time; it becomes an alert when
     it closes holding ``threshold`` matches (and ``distinct_threshold`` distinct values of the
-    distinct field, if the rule names one). Without a window or threshold
-    every match is its own alert, raised at once.
+    distinct field, if the rule names one). Without a window or threshold every match is its own
+    alert, raised at once.
     """
 
     def __init__(self, rule: Rule) -> None:
@@ -33,14 +48,16 @@ class GroupingAlerter:
         self.window = g.window
         self.threshold = max(1, g.threshold)
         self.distinct = g.distinct_field is not None
-        self.distinct_threshold = max(1, g.distinct_threshold)
+        self.distinct_threshold = max(1, g.distinct_threshold) if self.distinct else 0
         self.immediate = self.window is None and self.threshold == 1 and not self.distinct and not g.group_by
         self.groups: dict[tuple[str, ...], _Group] = {}
 
     def add(self, match: Match) -> list[Alert]:
         """Take one match; return alerts that this match closed (or raised at once)."""
         if self.immediate:
-            return [self._alert((match.event_id,), match.time, [match])]
+            group = _Group(match.time or 0.0, match)
+            group.add(match, False)
+            return [self._alert((match.event_id,), match.time, group)]
         key = tuple(match.extras.get("group_key", ()))
         t = match.time if match.time is not None else 0.0
         out: list[Alert] = []
@@ -51,10 +68,8 @@ class GroupingAlerter:
                 out.append(alert)
             group = None
         if group is None:
-            group = self.groups[key] = _Group(start=t)
-        group.matches.append(match)
-        if self.distinct:
-            group.distinct.add(str(match.extras.get("distinct")))
+            group = self.groups[key] = _Group(start=t, first=match)
+        group.add(match, self.distinct)
         return out
 
     def flush(self) -> list[Alert]:
@@ -66,14 +81,12 @@ class GroupingAlerter:
     def _close(self, key: tuple[str, ...], group: _Group, *, remove: bool = True) -> Alert | None:
         if remove:
             del self.groups[key]
-        if len(group.matches) < self.threshold or len(group.distinct) < (self.distinct_threshold if self.distinct else 0):
+        if len(group.event_ids) < self.threshold or len(group.distinct) < self.distinct_threshold:
             return None
-        return self._alert(key, group.start if self.window is not None else None, group.matches)
+        return self._alert(key, group.start if self.window is not None else None, group)
 
-    def _alert(self, key: tuple[str, ...], start: float | None, matches: list[Match]) -> Alert:
-        first = matches[0]
-        times = [m.time for m in matches if m.time is not None]
-        extras: dict[str, Any] = dict(first.extras)
+    def _alert(self, key: tuple[str, ...], start: float | None, group: _Group) -> Alert:
+        extras: dict[str, Any] = dict(group.first.extras)
         return Alert(
             id=alert_id(self.rule.id, key, start),
             rule_id=self.rule.id,
@@ -81,10 +94,10 @@ class GroupingAlerter:
             severity=str(extras.get("severity") or self.rule.severity),
             group_key=key,
             window_start=start,
-            count=len(matches),
-            event_ids=tuple(dict.fromkeys(m.event_id for m in matches)),
-            first_time=min(times) if times else None,
-            last_time=max(times) if times else None,
+            count=len(group.event_ids),
+            event_ids=tuple(dict.fromkeys(group.event_ids)),
+            first_time=group.first_time,
+            last_time=group.last_time,
             fields=extras.get("fields", {}),
             techniques=self.rule.techniques,
         )

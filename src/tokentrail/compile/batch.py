@@ -7,6 +7,9 @@ Rules in a bucket read the same few fields over and over, so the generated funct
     a marker meaning "not simple"; and lower-cases it once;
   * binds every constant it uses as a default argument, so reads are local, not dict lookups;
   * tests string comparisons inline (set membership, ``in``, ``startswith``), with no call;
+    CIDR tests compare integers inline (the address is parsed once per field); regex and glob
+    tests look their memo up inline; an array of objects (Okta ``target[].type``) is lowered to
+    a list once, and ``eq`` tests it with one ``isdisjoint``;
   * falls back to the general compiled predicate of a leaf (``compile_expr``) whenever the value
     is not simple (a list, a number, null, a missing key that a dotted literal key may supply).
 So semantics are exactly ``compile_expr``'s; only the common case is made cheap.
@@ -14,11 +17,13 @@ So semantics are exactly ``compile_expr``'s; only the common case is made cheap.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tokentrail.compile.fields import split_field
-from tokentrail.compile.python import compile_expr, value_test
+from tokentrail.compile.python import compile_expr, parse_ip, value_test
+from tokentrail.compile.regex import compile_search, glob_to_regex
 from tokentrail.rules.ir import All, Cmp, Const, Expr, Not
 from tokentrail.rules.ir import Any as AnyOf
 
@@ -27,12 +32,28 @@ BatchPredicate = Callable[[Mapping[str, Any]], list[int] | None]
 _COMPLEX = object()  # the field's value is not one plain string reached through plain objects
 
 
+def _lowered_items(items: list[Any], key: str) -> Any:
+    """Lower-cased string values of ``key`` in a list of objects, or _COMPLEX if any is odd."""
+    out = []
+    for el in items:
+        if el.__class__ is not dict:
+            return _COMPLEX
+        v = el.get(key, _COMPLEX)
+        if v.__class__ is str:
+            out.append(v.lower())
+        elif v is not _COMPLEX:
+            return _COMPLEX
+    return out
+
+
 class _Generator:
     def __init__(self, ci_fields: bool) -> None:
         self.ci = ci_fields
-        self.namespace: dict[str, Any] = {"_C": _COMPLEX}
+        self.namespace: dict[str, Any] = {"_C": _COMPLEX, "_ip": parse_ip, "_items": _lowered_items}
         self.fields: dict[str, int] = {}
         self.lowered: set[int] = set()
+        self.addresses: set[int] = set()  # fields read as IP addresses
+        self.item_lists: set[int] = set()  # two-part fields also read across a list of objects
         self.names = 0
 
     def _bind(self, value: Any, prefix: str) -> str:
@@ -48,15 +69,20 @@ class _Generator:
         return i
 
     def prologue(self) -> list[str]:
-        """Read every field once, up front: ``r<i>`` raw string, ``l<i>`` lower-cased (or _C)."""
+        """Read every field once, up front: ``r<i>`` raw string, ``l<i>`` lower-cased (or _C),
+        ``a<i>`` parsed IP address, ``m<i>`` lower-cased values across a list of objects."""
         lines: list[str] = []
         for field, i in self.fields.items():
             head, *rest = split_field(field)
             lines.append(f"    r{i} = e.get({head!r}, _C)")
+            if i in self.item_lists:
+                lines += [f"    m{i} = _items(r{i}, {rest[0]!r}) if r{i}.__class__ is list else _C"]
             lines += [f"    r{i} = r{i}.get({k!r}, _C) if r{i}.__class__ is dict else _C" for k in rest]
             lines.append(f"    if r{i}.__class__ is not str: r{i} = _C")
             if i in self.lowered:
                 lines.append(f"    l{i} = r{i}.lower() if r{i} is not _C else _C")
+            if i in self.addresses:
+                lines.append(f"    a{i} = _ip(r{i}) if r{i} is not _C else None")
         return lines
 
     def expr(self, node: Expr) -> str:
@@ -83,16 +109,33 @@ class _Generator:
     def _inline_cmp(self, node: Cmp) -> str:
         fallback = f"{self._bind(compile_expr(node, ci_fields=self.ci), 'p')}(e)"
         values = tuple(str(v) for v in node.values)
-        if node.op in ("regex", "glob", "cidr"):
+        if node.op == "cidr":
+            i = self._field(node.field, lower=False)
+            self.addresses.add(i)
+            nets = [ipaddress.ip_network(v, strict=False) for v in values]
+            test = " or ".join(f"(a{i}[0] == {n.version} and a{i}[1] & {int(n.netmask)} == {int(n.network_address)})"
+                               for n in nets)
+            return f"((a{i} is not None and ({test})) if r{i} is not _C else {fallback})"
+        if node.op in ("regex", "glob"):
             # Case is handled by the pattern itself; the test takes the raw string.
             i = self._field(node.field, lower=False)
+            if len(values) == 1:
+                pattern = values[0] if node.op == "regex" else glob_to_regex(values[0], cased=node.cased)
+                search = compile_search(pattern)
+                memo, call = self._bind(search.memo, "k"), self._bind(search, "t")
+                hit = f"(h if (h := {memo}.get(r{i})) is not None else {call}(r{i}))"
+                return f"({hit} if r{i} is not _C else {fallback})"
             test = self._bind(value_test(node.op, values, node.cased), "t")
             return f"({test}(r{i}) if r{i} is not _C else {fallback})"
         i = self._field(node.field, lower=not node.cased)
         local = f"r{i}" if node.cased else f"l{i}"
         needles = values if node.cased else tuple(v.lower() for v in values)
         if node.op == "eq":
-            check = f"{local} in {self._bind(frozenset(needles), 'k')}"
+            wanted = self._bind(frozenset(needles), "k")
+            check = f"{local} in {wanted}"
+            if not node.cased and len(split_field(node.field)) == 2:
+                self.item_lists.add(i)
+                fallback = f"((not {wanted}.isdisjoint(m{i})) if m{i} is not _C else {fallback})"
         elif node.op == "contains":
             check = " or ".join(f"{self._bind(n, 'k')} in {local}" for n in needles)
         else:

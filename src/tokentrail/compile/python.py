@@ -303,7 +303,7 @@ def _cidr_test(values: tuple[Scalar, ...]) -> ValueTest:
     def in_net(x: Any) -> bool:
         if x.__class__ is not str:
             return False
-        parsed = _parse_ip(x)
+        parsed = parse_ip(x)
         if parsed is None:
             return False
         version, addr = parsed
@@ -319,7 +319,7 @@ _IP_CACHE: dict[str, tuple[int, int] | None] = {}
 _IP_CACHE_MAX = 65536
 
 
-def _parse_ip(text: str) -> tuple[int, int] | None:
+def parse_ip(text: str) -> tuple[int, int] | None:
     """(version, integer address) of an IP string, or None; cached, since logs repeat addresses."""
     hit = _IP_CACHE.get(text, _MISSING)
     if hit is not _MISSING:

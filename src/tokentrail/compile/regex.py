@@ -56,6 +56,7 @@ def _memoised(search: Search) -> Search:
             hit = seen[text] = search(text)
         return hit
 
+    cached.memo = seen  # type: ignore[attr-defined]  # generated code reads it inline
     return cached
 
 
