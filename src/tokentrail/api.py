@@ -9,10 +9,16 @@ from typing import IO
 from tokentrail.alerting.models import Match
 from tokentrail.content import default_rule_paths
 from tokentrail.engine import ScanResult, StreamingEngine
+from tokentrail.engine.parallel import (
+    MIN_PARALLEL_BYTES,
+    ParallelFileScanner,
+    parallel_worth_it,
+    worker_count,
+)
 from tokentrail.rules.loader import LoadContext, LoadResult
 from tokentrail.rules.loader import load_rules as _load_rules
 from tokentrail.rules.model import Rule
-from tokentrail.sources.files import LogReader
+from tokentrail.sources.files import LogReader, expand_paths, splittable
 from tokentrail.state import StateStore
 
 
@@ -26,10 +32,13 @@ def load_rules(paths: Iterable[str | Path] | None = None, *, context: LoadContex
 def scan(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, *, strict: bool = False,
          dead_letter: IO[bytes] | None = None, state: StateStore | None = None,
          on_match: Callable[[Match], None] | None = None,
-         progress: Callable[[int], None] | None = None) -> ScanResult:
+         progress: Callable[[int], None] | None = None, workers: int = 1,
+         min_parallel_bytes: int = MIN_PARALLEL_BYTES) -> ScanResult:
     """Scan log files (``-`` for stdin) with ``rules``; return alerts, counts and every error.
 
-    Matches are not kept (memory stays constant); pass ``on_match`` to see them.
+    Matches are not kept (memory stays constant); pass ``on_match`` to see them. ``workers``
+    > 1 (0: one per core) parses and matches big JSON-lines files in that many processes; the
+    alerts are the same as with one.
     """
     load_errors = []
     if isinstance(rules, LoadResult):
@@ -37,12 +46,18 @@ def scan(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, *, str
         rules = rules.rules
     reader = LogReader(strict=strict, dead_letter=dead_letter, progress=progress)
     engine = StreamingEngine(rules, state=state, on_match=on_match)
-    alerts = []
+    workers = worker_count(workers, engine)
+    alerts: list = []
     process = engine.process
-    for event, source, line in reader.records(paths):
-        found = process(event, source, line)
-        if found:
-            alerts.extend(found)
+    with ParallelFileScanner(engine, reader, workers) as parallel:
+        for path in expand_paths(paths):
+            if workers > 1 and splittable(path) and parallel_worth_it(path, min_parallel_bytes):
+                alerts.extend(parallel.scan_file(path))
+                continue
+            for event, source, line in reader.read_file(path):
+                found = process(event, source, line)
+                if found:
+                    alerts.extend(found)
     alerts.extend(engine.finish())
     alerts.sort(key=lambda a: (a.first_time or 0.0, a.rule_id, a.id))
     return ScanResult(

@@ -126,6 +126,8 @@ def scan(
     state: Annotated[Path | None, typer.Option("--state", help="SQLite state file (new_terms history, ...).")] = None,
     helpers: HelpersOpt = None,
     sigma_config: ConfigOpt = None,
+    workers: Annotated[int, typer.Option(
+        "--workers", "-j", help="Processes for big JSON-lines files (0: one per core; 1: no workers).")] = 0,
 ) -> None:
     """Scan log files with rules and report alerts."""
     from tokentrail.sinks.table import alerts_table
@@ -149,7 +151,7 @@ def scan(
             progress = lambda n: bar.advance(task, n)  # noqa: E731
         try:
             result = api.scan(paths, loaded, strict=strict, dead_letter=dead, state=store,
-                              on_match=match_writer, progress=progress)
+                              on_match=match_writer, progress=progress, workers=workers)
         except TokenTrailError as exc:
             _fail(str(exc), 1)
     for e in result.read_errors:

@@ -40,6 +40,7 @@ class Unit:
     python: Any = None  # the loaded PythonDetection, for Python rules
     getters: dict[str, Callable[[Mapping[str, Any]], list[Any]]] = field(default_factory=dict)
     disabled: bool = False
+    index: int = -1  # position in Plan.units (how parallel workers name a unit)
 
     def first(self, name: str, event: Mapping[str, Any]) -> Any:
         """The first value of a rule field in an event (mapped for this unit's log type)."""
@@ -155,6 +156,7 @@ class Plan:
     errors: list[TokenTrailError]
     routes: dict[str, tuple[str, ...]]  # rule id -> log types it runs on
     python_rules: int = 0
+    units: list[Unit] = field(default_factory=list)
 
 
 def log_types_of(rule: Rule) -> tuple[str, ...]:
@@ -246,7 +248,12 @@ def build_plan(rules: Sequence[Rule], *, python_time_limit: float = DEFAULT_PYTH
         except Exception as exc:  # a broken rule is reported; the others still run
             errors.append(TokenTrailError(f"rule {rule.id} cannot run: {type(exc).__name__}: {exc}",
                                           file=rule.path or None))
+    units: list[Unit] = []
     for lt, index in indexes.items():
         index.seal(lt != UNKNOWN and schemas.get_log_type(lt).case_insensitive_events)
+        for unit in dict.fromkeys([*(u for b in index.anchored.values() for us in b.values() for u in us),
+                                   *index.unanchored, *index.python]):
+            unit.index = len(units)
+            units.append(unit)
     alerting = {r.id for r in runnable if r.id not in referenced or r.id in generate_refs}
-    return Plan(dict(indexes), correlations, dict(subscribers), alerting, errors, routes, python_rules)
+    return Plan(dict(indexes), correlations, dict(subscribers), alerting, errors, routes, python_rules, units)

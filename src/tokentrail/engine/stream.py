@@ -85,15 +85,28 @@ class StreamingEngine:
         index = self._index_of(log_type)
         if index is None:
             return []
+        return self.accept(event, log_type, index.matching(event), source, line)
+
+    def match(self, event: Mapping[str, Any]) -> tuple[str, list[Unit] | None]:
+        """The log type of ``event`` and its matching declarative units, with no side effect
+        (parallel workers call this; the parent then calls ``accept``)."""
+        log_type = self._detect(event) or UNKNOWN
+        index = self._index_of(log_type)
+        return log_type, None if index is None else index.matching(event)
+
+    def accept(self, event: Mapping[str, Any], log_type: str, hits: list[Unit] | None,
+               source: str = "", line: int = 0) -> list[Alert]:
+        """Turn the units ``match`` found into matches and alerts; run the Python rules."""
         alerts: list[Alert] = []
-        hits = index.matching(event)
         if hits is not None:
             for unit in hits:
                 alerts.extend(self._on_unit_match(unit, event, source, line))
-        for unit in index.python:
-            if not unit.disabled and self._run_python(unit, event, source, line):
-                hits = hits or []
-                alerts.extend(self._on_unit_match(unit, event, source, line))
+        index = self._index_of(log_type)
+        if index is not None:
+            for unit in index.python:
+                if not unit.disabled and self._run_python(unit, event, source, line):
+                    hits = hits or []
+                    alerts.extend(self._on_unit_match(unit, event, source, line))
         if hits is not None:
             self.stats.matched_events += 1
         return alerts

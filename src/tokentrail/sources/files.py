@@ -44,6 +44,7 @@ class LogReader:
         self.dead_letter = dead_letter
         self.progress = progress
         self.stats = ReadStats()
+        self.lines_read = 0
 
     def records(self, paths: Iterable[str | Path]) -> Iterator[Record]:
         """Every event in ``paths`` (``-`` is standard input; directories are walked)."""
@@ -81,11 +82,21 @@ class LogReader:
             yield from self._read_jsonl(buffered, name, raw)
 
     def _read_jsonl(self, stream: BinaryIO, name: str, raw: BinaryIO | None) -> Iterator[Record]:
-        loads = orjson.loads
         progress = self.progress
         last_pos = 0
-        lineno = 0
-        for lineno, line in enumerate(stream, 1):  # noqa: B007 - lineno is used after the loop
+        for event, lineno, _ in self._parse_lines(stream, name):
+            yield event, name, lineno
+            if progress is not None and lineno % _PROGRESS_EVERY == 0:
+                pos = (raw or stream).tell()
+                progress(pos - last_pos)
+                last_pos = pos
+        if progress is not None and raw is not None:
+            progress(raw.tell() - last_pos)
+
+    def _parse_lines(self, lines: Iterable[bytes], name: str, first: int = 1) -> Iterator[tuple[dict[str, Any], int, bytes]]:
+        """(event, line number, raw line) for each JSON object line; bad lines become errors."""
+        loads = orjson.loads
+        for lineno, line in enumerate(lines, first):
             try:
                 event = loads(line)
             except orjson.JSONDecodeError as exc:
@@ -96,13 +107,18 @@ class LogReader:
                 self._error(LogParseError("not a JSON object", file=name, line=lineno), line)
                 continue
             self.stats.events += 1
-            yield event, name, lineno
-            if progress is not None and lineno % _PROGRESS_EVERY == 0:
-                pos = (raw or stream).tell()
-                progress(pos - last_pos)
-                last_pos = pos
-        if progress is not None and raw is not None:
-            progress(raw.tell() - last_pos)
+            yield event, lineno, line
+
+    def read_range(self, path: str | Path, start: int, end: int) -> Iterator[tuple[dict[str, Any], int, bytes]]:
+        """Events of the JSON lines in bytes [start, end) of a plain file; line numbers count from
+        1 at ``start`` (see ``line_ranges``). ``lines_read`` tells how many lines the range held."""
+        self.lines_read = 0
+        with open(path, "rb") as fh:
+            fh.seek(start)
+            data = fh.read(end - start)
+        lines = data.splitlines(keepends=True)
+        self.lines_read = len(lines)
+        yield from self._parse_lines(lines, str(path))
 
     def _read_document(self, data: bytes, name: str) -> Iterator[Record]:
         try:
@@ -177,6 +193,27 @@ def _embedded_array(doc: Any) -> list[Any] | None:
         if isinstance(node, list):
             return node if all(isinstance(v, dict) for v in node) else None
     return None
+
+
+def splittable(path: str | Path) -> bool:
+    """Whether a file is plain JSON lines that can be read in independent byte ranges."""
+    p = Path(path)
+    return str(path) != "-" and p.suffix in (".jsonl", ".ndjson", ".log") and p.is_file()
+
+
+def line_ranges(path: str | Path, chunk_bytes: int) -> list[tuple[int, int]]:
+    """Byte ranges of about ``chunk_bytes`` covering the file, each ending after a newline."""
+    size = Path(path).stat().st_size
+    ranges: list[tuple[int, int]] = []
+    start = 0
+    with open(path, "rb") as fh:
+        while start < size:
+            fh.seek(min(start + chunk_bytes, size))
+            fh.readline()  # run on to the end of the line the cut fell in
+            end = min(fh.tell(), size)
+            ranges.append((start, end))
+            start = end
+    return ranges
 
 
 def expand_paths(paths: Iterable[str | Path]) -> Iterator[str | Path]:

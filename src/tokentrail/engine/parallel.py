@@ -1,0 +1,139 @@
+"""Parallel scanning of large JSON-lines files.
+
+Parsing and rule matching — nearly all of a scan's work — run in worker processes, each on its
+own byte range of the file. Workers send back only what matched (the raw line, its number, the
+units it matched), so the parent does the order-dependent part alone and in file order:
+grouping, windows, correlations, alert ids. Results are therefore identical to a one-process
+scan. Workers are forked after the rule plan is built, so they share it without re-loading.
+Python rules keep state across events, so a rule set holding any runs in one process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from tokentrail.alerting.models import Alert
+from tokentrail.engine.stream import StreamingEngine
+from tokentrail.errors import LogParseError
+from tokentrail.sources.files import LogReader, line_ranges
+
+CHUNK_BYTES = 8 << 20  # one task: big enough to amortise IPC, small enough to bound memory
+MIN_PARALLEL_BYTES = 32 << 20  # smaller files are not worth starting workers for
+
+_ENGINE: StreamingEngine | None = None  # set in the parent before forking; workers inherit it
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """What a worker found in one byte range (line numbers relative to the range)."""
+
+    lines: int
+    events: int
+    hits: list[tuple[int, bytes, str, list[int]]]  # (line, raw line, log type, unit indexes)
+    errors: list[tuple[int | None, str]]
+    skipped: int
+    dead: list[bytes]
+
+
+def _scan_range(task: tuple[str, int, int, bool]) -> ChunkResult:
+    path, start, end, keep_dead = task
+    assert _ENGINE is not None
+    dead: list[bytes] = []
+    reader = LogReader(dead_letter=_ListSink(dead) if keep_dead else None)
+    match = _ENGINE.match
+    hits = []
+    for event, line, raw in reader.read_range(path, start, end):
+        log_type, units = match(event)
+        if units is not None:
+            hits.append((line, raw, log_type, [u.index for u in units]))
+    errors = [(e.line, e.message) for e in reader.stats.errors]
+    return ChunkResult(reader.lines_read, reader.stats.events, hits, errors, reader.stats.skipped, dead)
+
+
+class _ListSink:
+    def __init__(self, out: list[bytes]) -> None:
+        self.out = out
+
+    def write(self, data: bytes) -> int:
+        self.out.append(data)
+        return len(data)
+
+
+def worker_count(requested: int, engine: StreamingEngine) -> int:
+    """How many processes to use: 0 means one per core; Python rules force one."""
+    if engine.plan.python_rules:
+        return 1
+    return max(1, requested or os.cpu_count() or 1)
+
+
+class ParallelFileScanner:
+    """Scans large JSON-lines files with a pool of forked workers feeding one engine."""
+
+    def __init__(self, engine: StreamingEngine, reader: LogReader, workers: int, *,
+                 chunk_bytes: int | None = None) -> None:
+        self.engine = engine
+        self.reader = reader
+        self.workers = workers
+        self.chunk_bytes = chunk_bytes or CHUNK_BYTES
+        self._pool = None
+
+    def __enter__(self) -> ParallelFileScanner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+
+    def scan_file(self, path: str | Path) -> Iterator[Alert]:
+        """Alerts completed while scanning ``path``, in file order."""
+        global _ENGINE
+        if self._pool is None:
+            _ENGINE = self.engine
+            self._pool = multiprocessing.get_context("fork").Pool(self.workers)
+        name = str(path)
+        keep_dead = self.reader.dead_letter is not None
+        tasks = [(name, start, end, keep_dead) for start, end in line_ranges(path, self.chunk_bytes)]
+        self.reader.stats.files += 1
+        base = 0
+        for (_, start, end, _), result in zip(tasks, self._pool.imap(_scan_range, tasks), strict=True):
+            self._account(result, name, base)
+            yield from self._accept(result, name, base)
+            base += result.lines
+            if self.reader.progress is not None:
+                self.reader.progress(end - start)
+
+    def _account(self, result: ChunkResult, name: str, base: int) -> None:
+        stats = self.reader.stats
+        stats.events += result.events
+        self.engine.stats.events += result.events
+        for line, message in result.errors:
+            error = LogParseError(message, file=name, line=None if line is None else base + line)
+            if self.reader.strict:
+                raise error
+            if len(stats.errors) < 1000:
+                stats.errors.append(error)
+        stats.skipped += result.skipped
+        for raw in result.dead:
+            self.reader.dead_letter.write(raw)  # type: ignore[union-attr]
+
+    def _accept(self, result: ChunkResult, name: str, base: int) -> Iterator[Alert]:
+        units = self.engine.plan.units
+        accept = self.engine.accept
+        for line, raw, log_type, indexes in result.hits:
+            yield from accept(orjson.loads(raw), log_type, [units[i] for i in indexes], name, base + line)
+
+
+def parallel_worth_it(path: str | Path, min_bytes: int = MIN_PARALLEL_BYTES) -> bool:
+    """Only big plain files pay back the cost of starting workers."""
+    try:
+        return Path(path).stat().st_size >= min_bytes
+    except OSError:
+        return False
+
