@@ -237,6 +237,93 @@ def rules_list(rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
         raise typer.Exit(1)
 
 
+_GUIDE_KEYS = ("note", "runbook", "explanation", "prevention", "comments")
+
+
+def _grouping_text(rule: Rule) -> str:
+    g = rule.grouping
+    parts = []
+    if g.group_by:
+        parts.append("by " + ", ".join(g.group_by))
+    if g.window is not None:
+        parts.append(f"within {g.window:g}s")
+    if g.threshold > 1:
+        parts.append(f">= {g.threshold} matches")
+    if g.distinct_field:
+        parts.append(f">= {g.distinct_threshold} distinct {g.distinct_field}")
+    if g.new_terms:
+        parts.append(f"new terms {', '.join(g.new_terms)} (history {g.history or 0:g}s)")
+    return "; ".join(parts)
+
+
+@rules_app.command("show")
+def rules_show(rule_id: Annotated[str, typer.Argument(help="Rule id, name, or the start of an id.")],
+               rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
+               helpers: HelpersOpt = None, sigma_config: ConfigOpt = None) -> None:
+    """One rule in full: metadata, ATT&CK, stages, indicators, output fields, investigation guide."""
+    from rich.markdown import Markdown
+    from rich.panel import Panel
+
+    from tokentrail.engine.plan import log_types_of
+    from tokentrail.rules.describe import logic_stages, rule_indicators
+
+    loaded = _load(rules, helpers, sigma_config, quiet=True)
+    found = [r for r in loaded.rules if rule_id in (r.id, r.name)] or [
+        r for r in loaded.rules if r.id.startswith(rule_id)]
+    if len(found) != 1:
+        _fail(f"{len(found)} rules match {rule_id!r}" + (": " + ", ".join(r.id for r in found[:5]) if found else ""))
+    rule = found[0]
+    stages = logic_stages(rule)
+    inds = rule_indicators(rule)
+    guide = {k: rule.metadata[k] for k in _GUIDE_KEYS if rule.metadata.get(k)}
+    if fmt is not OutputFormat.table:
+        from tokentrail.sinks.writers import write_json
+
+        write_json({
+            **_rule_rows([rule])[0], "description": rule.description, "tactics": list(rule.tactics),
+            "routes_to": list(log_types_of(rule)), "stages": [{"name": n, "logic": t} for n, t in stages],
+            "indicators": [{"field": i.field, "op": i.op, "values": list(i.values), "negated": i.negated}
+                           for i in inds],
+            "output_fields": [{"label": o.label, "field": o.field} for o in rule.output_fields],
+            "guide": guide, "references": list(rule.references), "false_positives": list(rule.false_positives),
+            "metadata": dict(rule.metadata),
+        }, sys.stdout.buffer)
+        return
+    head = Table.grid(padding=(0, 2))
+    for label, value in (("id", rule.id), ("format", rule.format), ("severity", rule.severity),
+                         ("status", rule.unsupported or rule.status), ("ATT&CK", " ".join(rule.techniques)),
+                         ("tactics", " ".join(rule.tactics)), ("log types", ", ".join(log_types_of(rule))),
+                         ("grouping", _grouping_text(rule)), ("file", rule.path), ("tests", str(len(rule.tests)))):
+        if value:
+            head.add_row(f"[bold]{label}[/]", escape(value))
+    out.print(Panel(head, title=escape(rule.title), expand=False))
+    if rule.description:
+        out.print(escape(rule.description.strip()))
+    stage_table = Table(title="stages")
+    stage_table.add_column("stage")
+    stage_table.add_column("logic", overflow="fold")
+    for name, text in stages:
+        stage_table.add_row(escape(name), escape(text))
+    out.print(stage_table)
+    if inds:
+        ind_table = Table(title="indicators")
+        for col in ("field", "kind", "values"):
+            ind_table.add_column(col, overflow="fold")
+        for i in inds:
+            ind_table.add_row(escape(i.field), ("not " if i.negated else "") + i.op, escape("\n".join(i.values)))
+        out.print(ind_table)
+    if rule.output_fields:
+        of = Table(title="output fields")
+        of.add_column("field")
+        of.add_column("source")
+        for o in rule.output_fields:
+            of.add_row(escape(o.label), escape(o.field))
+        out.print(of)
+    for key, text in guide.items():
+        body = text if isinstance(text, str) else "\n".join(f"- {x}" for x in text)
+        out.print(Panel(Markdown(body), title=key.replace("note", "investigation guide"), expand=False))
+
+
 @rules_app.command("validate")
 def rules_validate(rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
                    helpers: HelpersOpt = None, sigma_config: ConfigOpt = None) -> None:

@@ -106,3 +106,19 @@ def test_seed_rule_alerts_through_the_engine(seed_rule) -> None:
     assert ("0H05f000000XzFsGGP:0055f00000TzVEG",) in keys
     revoked = next(a for a in result.alerts if a.severity == "high" and "revoked" in a.title)
     assert revoked.fields["CONNECTED_APP_NAME"] == "CompromisedApp"
+
+
+def test_seed_rule_fires_in_a_scan_of_simulated_salesforce_logs(seed_rule, tmp_path: Path) -> None:
+    from tokentrail.api import scan
+    from tokentrail.simulate import SCENARIOS, write_logs
+
+    attack = write_logs(tmp_path / "attack", ["salesforce-oauth-credential-abuse"], 3000, 5,
+                        sources=("salesforce",))
+    benign = write_logs(tmp_path / "benign", ["benign"], 3000, 5, sources=("salesforce",))
+    hit = scan([attack["salesforce"]], [seed_rule], workers=1)
+    quiet = scan([benign["salesforce"]], [seed_rule], workers=1)
+    assert SCENARIOS["salesforce-oauth-credential-abuse"].source == "salesforce"
+    assert hit.alerts and hit.rule_errors == []
+    assert {a.rule_id for a in hit.alerts} == {"Salesforce.OAuth.Credential.Abuse"}
+    assert {a.fields["EVENT_TYPE"] for a in hit.alerts} >= {"OAuthTokenRevoked"}
+    assert quiet.alerts == []
