@@ -351,7 +351,8 @@ def test_rules(
     rules: Annotated[list[Path] | None, typer.Argument(help="Rule files or directories (default: bundled pack).")] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML report here.")] = None,
     filter_: Annotated[list[str] | None, typer.Option(
-        "--filter", help="Only rules whose id, title or log type contains this text (repeatable).")] = None,
+        "--filter", help="Only rules whose id, title or log type contains this text, or that match "
+        "pat's Key=v1,v2 form (RuleID, LogTypes, Severity, Tags, AnalysisType; shell patterns). Repeatable.")] = None,
     fmt: FormatOpt = OutputFormat.table,
     helpers: HelpersOpt = None,
     sigma_config: ConfigOpt = None,
@@ -391,14 +392,21 @@ def test_rules(
 
 
 def _selected(rule: Rule, filters: Sequence[str] | None) -> bool:
+    """pat-style ``Key=v1,v2`` filters must all hold; of the plain words, any one must appear in
+    the rule's id, title or log types."""
     if not filters:
         return True
     from tokentrail.engine.plan import log_types_of
+    from tokentrail.formats.panther import matches_filter
 
+    keyed = [f for f in filters if "=" in f]
+    plain = [f for f in filters if "=" not in f]
+    if keyed and not matches_filter(rule, keyed):
+        return False
     # Routed log types too: a Sigma rule names a logsource, not log types.
     hay = " ".join([rule.id, rule.title, *log_types_of(rule),
                     *map(str, rule.metadata.get("panther_log_types", ()))]).lower()
-    return any(f.lower() in hay for f in filters)
+    return not plain or any(f.lower() in hay for f in plain)
 
 
 @app.command()

@@ -70,3 +70,17 @@ def test_declarative_rules_do_not_announce_python(cli):
     assert result.exit_code == 0
     assert "Python" not in result.stderr
     assert parse_jsonl(result.stdout) == []
+
+
+def test_test_command_takes_pat_style_filters(cli):
+    import json
+    from pathlib import Path
+
+    pack = Path(__file__).resolve().parents[2] / "src" / "tokentrail" / "content" / "rules" / "panther"
+    result = cli("test", str(pack), "--filter", "LogTypes=Salesforce.*", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    rule_ids = {r["rule_id"] for r in json.loads(result.stdout)["results"]}
+    assert rule_ids == {"Salesforce.OAuth.Credential.Abuse", "TokenTrail.Salesforce.SessionKey.Replay"}
+    both = cli("test", str(pack), "--filter", "LogTypes=Salesforce.*", "--filter", "RuleID=Salesforce.*",
+               "--format", "json")
+    assert {r["rule_id"] for r in json.loads(both.stdout)["results"]} == {"Salesforce.OAuth.Credential.Abuse"}

@@ -10,7 +10,10 @@ from hypothesis import strategies as st
 from lark import Tree
 
 from tokentrail.compile.python import compile_expr
+from tokentrail.engine import StreamingEngine
+from tokentrail.engine.plan import UNKNOWN
 from tokentrail.formats.elastic.kql import kql_to_ir, parse_kql
+from tokentrail.rules.model import Rule
 
 KEYWORD_FIELDS = ("a", "b", "c.d")
 TEXT_FIELD = "message"
@@ -197,6 +200,15 @@ events = st.fixed_dictionaries({}, optional={
 @given(queries, st.lists(events, min_size=1, max_size=4))
 def test_lowered_ir_agrees_with_naive_evaluator(query, sample_events):
     tree = parse_kql(query)
-    predicate = compile_expr(kql_to_ir(query))
+    expr = kql_to_ir(query)
+    predicate = compile_expr(expr)
+    # The streaming engine (anchor index + batch-compiled buckets) must agree as well.
+    matched: list = []
+    engine = StreamingEngine([Rule(id="q", title="q", format="elastic", logic=expr, log_types=(UNKNOWN,))],
+                             on_match=matched.append)
     for event in sample_events:
-        assert predicate(event) == _eval(tree, event), (query, event)
+        expected = _eval(tree, event)
+        assert predicate(event) == expected, (query, event)
+        matched.clear()
+        engine.process(event)
+        assert bool(matched) == expected, (query, event)
