@@ -451,7 +451,7 @@ def demo(
     from tokentrail.sinks.writers import write_alerts_jsonl
 
     with err.status("simulating logs..."):
-        written = sim.write_logs(out_dir, ["all"], events=events, seed=seed)
+        written = sim.write_logs(out_dir / "logs", ["all"], events=events, seed=seed)
     loaded = _load(None)
     with err.status("scanning..."):
         result = api.scan(list(written.values()), loaded)
@@ -464,7 +464,7 @@ def demo(
               f"{len(result.alerts)} alert(s).", soft_wrap=True)
     out.print(f"logs: {', '.join(str(p) for p in written.values())}", markup=False, soft_wrap=True)
     out.print(f"alerts (JSON lines): {alerts_path}", markup=False, soft_wrap=True)
-    out.print(f"next: tokentrail scan {out_dir} --format jsonl   |   tokentrail rules list   |   tokentrail test",
+    out.print(f"next: tokentrail scan {out_dir / 'logs'} --format jsonl   |   tokentrail rules list   |   tokentrail test",
               markup=False, soft_wrap=True)
 
 
