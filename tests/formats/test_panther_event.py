@@ -13,7 +13,6 @@ from tokentrail.formats.panther.event import (
     ImmutableCaseInsensitiveDict,
     ImmutableList,
     PantherEvent,
-    parse_epoch,
     to_plain,
 )
 from tokentrail.formats.panther.jsonpath import JSONPathError, compile_path
@@ -99,12 +98,15 @@ def test_event_time_epoch_reads_panther_and_vendor_time_fields() -> None:
     assert PantherEvent({"nothing": 1}).event_time_epoch() is None
 
 
-def test_parse_epoch_forms() -> None:
-    assert parse_epoch(1706636730) == 1706636730.0
-    assert parse_epoch(1706636730123) == pytest.approx(1706636730.123)
-    assert parse_epoch("2024-01-30T18:45:30+01:00") == parse_epoch("2024-01-30T17:45:30Z")
-    assert parse_epoch("yesterday") is None
-    assert parse_epoch(True) is None
+def test_event_time_epoch_forms() -> None:
+    expected = int(datetime(2024, 1, 30, 17, 45, 30, tzinfo=UTC).timestamp())
+    assert PantherEvent({"p_event_time": expected}).event_time_epoch() == expected
+    assert PantherEvent({"p_event_time": expected * 1000 + 123}).event_time_epoch() == expected
+    assert PantherEvent({"published": "2024-01-30T18:45:30+01:00"}).event_time_epoch() == expected
+    # An unreadable (or boolean) time field is skipped for the next one that reads.
+    fallback = PantherEvent({"p_event_time": "yesterday", "published": "2024-01-30T17:45:30Z"})
+    assert fallback.event_time_epoch() == expected
+    assert PantherEvent({"p_event_time": True}).event_time_epoch() is None
 
 
 def test_to_dict_is_a_mutable_copy_and_lookup_finds_nothing() -> None:

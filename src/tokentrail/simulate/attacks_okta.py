@@ -6,13 +6,13 @@ from collections.abc import Iterator
 
 from tokentrail.simulate.kit import Item, Kit
 from tokentrail.simulate.okta import SOURCE
-from tokentrail.simulate.org import Where
+from tokentrail.simulate.org import Person, Where
 
 
 def _compromised_admin_signin(kit: Kit, where: Where, ms: int) -> tuple[dict, tuple[str, str], list[Item]]:
     """An admin's session hijacked from ``where``: the stolen session shows up as a new sign-in."""
     admin = kit.rng.choice(kit.org.admins)
-    actor = kit.okta.user_actor(admin)
+    actor = kit.okta.user_ref(admin)
     session = kit.okta.new_session()
     events = [
         (
@@ -59,7 +59,7 @@ def api_token_created(kit: Kit, ms: int) -> Iterator[Item]:
 def api_token_revoked(kit: Kit, ms: int) -> Iterator[Item]:
     """Responders revoke a token that was used from an unexpected network."""
     admin = kit.rng.choice(kit.org.admins)
-    actor = kit.okta.user_actor(admin)
+    actor = kit.okta.user_ref(admin)
     yield (
         ms,
         SOURCE,
@@ -74,25 +74,21 @@ def api_token_revoked(kit: Kit, ms: int) -> Iterator[Item]:
     )
 
 
-def refresh_token_reuse(kit: Kit, ms: int) -> Iterator[Item]:
-    """A stolen refresh token is redeemed by the attacker first; the victim's app then trips reuse detection."""
+def _stolen_refresh_token(kit: Kit) -> tuple[Person, dict, list[dict], dict]:
+    """An employee's refresh token for one OIDC app: the victim, the grant's actor, target and debug data."""
     victim = kit.rng.choice(kit.org.people)
     app = kit.rng.choice(kit.org.okta_oidc_apps)
-    actor = kit.okta.user_actor(victim)
-    target = [
-        {
-            "id": app.client_id,
-            "type": "AppInstance",
-            "alternateId": app.name,
-            "displayName": app.name,
-            "detailEntry": None,
-        }
-    ]
     debug = {
         "grantType": "refresh_token",
         "grantedScopes": "openid profile email offline_access",
         "clientId": app.client_id,
     }
+    return victim, kit.okta.user_ref(victim), [kit.okta.app_target(app.client_id, app.name)], debug
+
+
+def refresh_token_reuse(kit: Kit, ms: int) -> Iterator[Item]:
+    """A stolen refresh token is redeemed by the attacker first; the victim's app then trips reuse detection."""
+    victim, actor, target, debug = _stolen_refresh_token(kit)
     attacker = kit.attacker()
     yield (
         ms,
@@ -128,7 +124,7 @@ def refresh_token_reuse(kit: Kit, ms: int) -> Iterator[Item]:
 def consent_admin_scopes(kit: Kit, ms: int) -> Iterator[Item]:
     """A phished user consents to a look-alike app asking for Okta admin API scopes and offline access."""
     victim = kit.rng.choice(kit.org.people)
-    actor = kit.okta.user_actor(victim)
+    actor = kit.okta.user_ref(victim)
     client_id = kit.ids.okta("0oa")
     scopes = "openid profile offline_access okta.users.read okta.apps.manage"
     yield (
@@ -140,15 +136,7 @@ def consent_admin_scopes(kit: Kit, ms: int) -> Iterator[Item]:
             actor,
             victim.home,
             session=kit.okta.new_session(),
-            target=[
-                {
-                    "id": client_id,
-                    "type": "AppInstance",
-                    "alternateId": "Calendar Sync Pro",
-                    "displayName": "Calendar Sync Pro",
-                    "detailEntry": None,
-                }
-            ],
+            target=[kit.okta.app_target(client_id, "Calendar Sync Pro")],
             debug={"grantedScopes": scopes, "clientId": client_id},
         ),
     )
@@ -170,15 +158,7 @@ def admin_role_to_service_app(kit: Kit, ms: int) -> Iterator[Item]:
             actor,
             where,
             session=session,
-            target=[
-                {
-                    "id": app.app.client_id,
-                    "type": "PublicClientApp",
-                    "alternateId": app.app.client_id,
-                    "displayName": app.app.name,
-                    "detailEntry": None,
-                }
-            ],
+            target=[kit.okta.client_ref(app)],
             debug={"privilegeGranted": "SUPER_ADMIN"},
         ),
     )
@@ -204,38 +184,14 @@ def client_secret_access(kit: Kit, ms: int) -> Iterator[Item]:
                 actor,
                 where,
                 session=session,
-                target=[
-                    {
-                        "id": app.app.client_id,
-                        "type": "PublicClientApp",
-                        "alternateId": app.app.client_id,
-                        "displayName": app.app.name,
-                        "detailEntry": None,
-                    }
-                ],
+                target=[kit.okta.client_ref(app)],
             ),
         )
 
 
 def token_grant_anonymizer(kit: Kit, ms: int) -> Iterator[Item]:
     """A stolen refresh token is replayed through an anonymising proxy, several times."""
-    victim = kit.rng.choice(kit.org.people)
-    app = kit.rng.choice(kit.org.okta_oidc_apps)
-    actor = kit.okta.user_actor(victim)
-    target = [
-        {
-            "id": app.client_id,
-            "type": "AppInstance",
-            "alternateId": app.name,
-            "displayName": app.name,
-            "detailEntry": None,
-        }
-    ]
-    debug = {
-        "grantType": "refresh_token",
-        "grantedScopes": "openid profile email offline_access",
-        "clientId": app.client_id,
-    }
+    _, actor, target, debug = _stolen_refresh_token(kit)
     agent = kit.tool()
     for _ in range(3):
         where = kit.attacker()

@@ -64,8 +64,10 @@ class OktaLog:
         self.rng = rng
         self.ids = ids
 
+    # Okta's actor and target objects have the same shape, so one builder serves both roles.
     @staticmethod
-    def user_actor(person: Person) -> dict[str, Any]:
+    def user_ref(person: Person) -> dict[str, Any]:
+        """The person as an event's actor or target."""
         return {
             "id": person.okta_id,
             "type": "User",
@@ -75,7 +77,8 @@ class OktaLog:
         }
 
     @staticmethod
-    def client_actor(app: Integration) -> dict[str, Any]:
+    def client_ref(app: Integration) -> dict[str, Any]:
+        """A service app's OAuth client as an event's actor or target."""
         cid = app.app.client_id
         return {
             "id": cid,
@@ -86,12 +89,23 @@ class OktaLog:
         }
 
     @staticmethod
-    def user_target(person: Person) -> dict[str, Any]:
+    def app_target(app_id: str, name: str) -> dict[str, Any]:
+        """An app instance as an event's target, known by its name."""
         return {
-            "id": person.okta_id,
-            "type": "User",
-            "alternateId": person.email,
-            "displayName": person.name,
+            "id": app_id,
+            "type": "AppInstance",
+            "alternateId": name,
+            "displayName": name,
+            "detailEntry": None,
+        }
+
+    def auth_server_target(self) -> dict[str, Any]:
+        """The org's default custom authorization server as an event's target."""
+        return {
+            "id": self.org.auth_server_id,
+            "type": "AuthorizationServer",
+            "alternateId": "default",
+            "displayName": "default",
             "detailEntry": None,
         }
 
@@ -200,18 +214,11 @@ _REQUEST_URI: dict[str, str] = {
 }
 
 
-def _pick_where(rng: random.Random, person: Person) -> Where:
-    """Home most days; the few travellers sometimes sign in from their second place."""
-    if person.travel is not None and rng.random() < 0.3:
-        return person.travel
-    return person.home
-
-
 def employee_session(log: OktaLog, person: Person, ms: int) -> Iterator[Item]:
     """A workday sign-in: password, MFA, then a handful of SSO and OIDC app uses."""
     rng = log.rng
-    where = _pick_where(rng, person)
-    actor = log.user_actor(person)
+    where = person.pick_where(rng)
+    actor = log.user_ref(person)
     if rng.random() < 0.06:
         yield (
             ms,
@@ -251,19 +258,7 @@ def employee_session(log: OktaLog, person: Person, ms: int) -> Iterator[Item]:
         ),
     )
     ms += rng.randint(3_000, 25_000)
-    yield (
-        ms,
-        SOURCE,
-        log.event(
-            ms,
-            "user.authentication.auth_via_mfa",
-            actor,
-            where,
-            session=session,
-            credential="OTP",
-            debug={"factor": person.factor[0]},
-        ),
-    )
+    yield _mfa(log, person, actor, where, session, ms)
     ms += rng.randint(200, 1_500)
     yield (
         ms,
@@ -300,6 +295,23 @@ def employee_session(log: OktaLog, person: Person, ms: int) -> Iterator[Item]:
     if rng.random() < 0.5:
         ms += rng.randint(60_000, 3_600_000)
         yield ms, SOURCE, log.event(ms, "user.session.end", actor, where, session=session)
+
+
+def _mfa(log: OktaLog, person: Person, actor: dict, where: Where, session: tuple[str, str], ms: int) -> Item:
+    """The person answers their MFA challenge on the way into ``session``."""
+    return (
+        ms,
+        SOURCE,
+        log.event(
+            ms,
+            "user.authentication.auth_via_mfa",
+            actor,
+            where,
+            session=session,
+            credential="OTP",
+            debug={"factor": person.factor[0]},
+        ),
+    )
 
 
 def _sso(
@@ -354,22 +366,7 @@ def _oidc(
     rng = log.rng
     app = rng.choice(log.org.okta_oidc_apps)
     scopes = rng.choice(BENIGN_CONSENT_SCOPES)
-    target = [
-        {
-            "id": app.client_id,
-            "type": "AppInstance",
-            "alternateId": app.name,
-            "displayName": app.name,
-            "detailEntry": None,
-        },
-        {
-            "id": log.org.auth_server_id,
-            "type": "AuthorizationServer",
-            "alternateId": "default",
-            "displayName": "default",
-            "detailEntry": None,
-        },
-    ]
+    target = [log.app_target(app.client_id, app.name), log.auth_server_target()]
     debug = {
         "grantType": "authorization_code",
         "grantedScopes": scopes,
@@ -425,7 +422,7 @@ def _self_service(
                 actor,
                 where,
                 session=session,
-                target=[log.user_target(person)],
+                target=[log.user_ref(person)],
                 debug={"changedAttributes": "mobilePhone"},
             ),
         )
@@ -440,7 +437,7 @@ def _self_service(
                 actor,
                 where,
                 session=session,
-                target=[log.user_target(person)],
+                target=[log.user_ref(person)],
                 debug={"factor": factor},
             ),
         )
@@ -456,15 +453,7 @@ def _self_service(
                 actor,
                 where,
                 session=session,
-                target=[
-                    {
-                        "id": app.client_id,
-                        "type": "AppInstance",
-                        "alternateId": app.name,
-                        "displayName": app.name,
-                        "detailEntry": None,
-                    }
-                ],
+                target=[log.app_target(app.client_id, app.name)],
                 debug={"grantedScopes": scopes, "clientId": app.client_id},
             ),
         )
@@ -474,21 +463,9 @@ def admin_session(log: OktaLog, admin: Person, ms: int) -> Iterator[Item]:
     """An administrator onboarding people: creates, activates and assigns users."""
     rng = log.rng
     where = admin.home
-    actor = log.user_actor(admin)
+    actor = log.user_ref(admin)
     session = log.new_session()
-    yield (
-        ms,
-        SOURCE,
-        log.event(
-            ms,
-            "user.authentication.auth_via_mfa",
-            actor,
-            where,
-            session=session,
-            credential="OTP",
-            debug={"factor": admin.factor[0]},
-        ),
-    )
+    yield _mfa(log, admin, actor, where, session, ms)
     ms += rng.randint(300, 2_000)
     yield (
         ms,
@@ -498,7 +475,7 @@ def admin_session(log: OktaLog, admin: Person, ms: int) -> Iterator[Item]:
     for _ in range(rng.randint(1, 4)):
         ms += rng.randint(20_000, 300_000)
         subject = rng.choice(log.org.people)
-        target = [log.user_target(subject)]
+        target = [log.user_ref(subject)]
         roll = rng.random()
         if roll < 0.3:
             yield (
@@ -529,13 +506,6 @@ def admin_session(log: OktaLog, admin: Person, ms: int) -> Iterator[Item]:
             )
         elif roll < 0.9:
             app = rng.choice(log.org.okta_sso_apps)
-            app_target = {
-                "id": app.id,
-                "type": "AppInstance",
-                "alternateId": app.name,
-                "displayName": app.name,
-                "detailEntry": None,
-            }
             yield (
                 ms,
                 SOURCE,
@@ -545,7 +515,7 @@ def admin_session(log: OktaLog, admin: Person, ms: int) -> Iterator[Item]:
                     actor,
                     where,
                     session=session,
-                    target=[*target, app_target],
+                    target=[*target, log.app_target(app.id, app.name)],
                 ),
             )
         else:
@@ -567,16 +537,8 @@ def admin_session(log: OktaLog, admin: Person, ms: int) -> Iterator[Item]:
 def service_app(log: OktaLog, app: Integration, ms: int) -> Iterator[Item]:
     """A client-credentials integration asking for an access token every quarter hour or so."""
     rng = log.rng
-    actor = log.client_actor(app)
-    target = [
-        {
-            "id": log.org.auth_server_id,
-            "type": "AuthorizationServer",
-            "alternateId": "default",
-            "displayName": "default",
-            "detailEntry": None,
-        }
-    ]
+    actor = log.client_ref(app)
+    target = [log.auth_server_target()]
     debug = {
         "grantType": "client_credentials",
         "grantedScopes": "okta.users.read okta.groups.read",

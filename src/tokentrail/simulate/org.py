@@ -56,6 +56,13 @@ class Person:
     sf_user_id: str | None
     sf_mobile: bool
 
+    def pick_where(self, rng: random.Random) -> Where:
+        """Where this person signs in from today: home most days; the few travellers sometimes
+        sign in from their second place."""
+        if self.travel is not None and rng.random() < 0.3:
+            return self.travel
+        return self.home
+
 
 @dataclass(frozen=True, slots=True)
 class Customer:

@@ -173,7 +173,7 @@ def _login(
 def user_session(log: SalesforceLog, person: Person, ms: int) -> Iterator[Item]:
     """A salesperson works in Lightning, or on the phone app through its connected app."""
     rng = log.rng
-    where = person.travel if person.travel is not None and rng.random() < 0.3 else person.home
+    where = person.pick_where(rng)
     uid, name = person.sf_user_id or "", person.email
     if rng.random() < 0.05:
         yield ms, SOURCE, _login(log, ms, person, where, "LOGIN_ERROR_INVALID_PASSWORD", "Application", "")

@@ -8,13 +8,12 @@ built only when an exact-case lookup misses. Keys are case-insensitive, as in Pa
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
+from tokentrail.schemas import parse_time
+
 MISSING = object()
-_FRACTION = re.compile(r"(\.\d{6})\d+")
 # Where an event's time lives when Panther's ``p_event_time`` is absent (native vendor exports).
 _TIME_FIELDS = (
     ("p_event_time",),
@@ -187,24 +186,6 @@ def deep_walk_raw(data: Any, keys: Sequence[Any]) -> list[Any]:
     return found
 
 
-def parse_epoch(value: Any) -> float | None:
-    """Epoch seconds of a timestamp: numbers (s or ms), ISO 8601 or Panther's ``Y-m-d H:M:S.f``."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return value / 1000.0 if value > 1e11 else float(value)
-    if not isinstance(value, str) or not value:
-        return None
-    text = _FRACTION.sub(r"\1", value.strip())
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
-
-
 DataModelResolver = Callable[[Mapping[str, Any]], Any]
 
 
@@ -255,11 +236,12 @@ class PantherEvent(ImmutableCaseInsensitiveDict):
         return model.path_of(key) if model is not None else None
 
     def event_time_epoch(self) -> int | None:
-        """Event time as whole epoch seconds (``p_event_time``, else the vendor's time field)."""
+        """Event time as whole epoch seconds (``p_event_time``, else the vendor's time field), read
+        as the engine reads event times."""
         for path in _TIME_FIELDS:
             value = deep_get_raw(self._data, path)
             if value is not MISSING:
-                epoch = parse_epoch(value)
+                epoch = parse_time(value)
                 if epoch is not None:
                     return int(epoch)
         return None
