@@ -9,6 +9,7 @@ from typing import IO
 from tokentrail.alerting.models import Match
 from tokentrail.content import default_rule_paths
 from tokentrail.engine import ScanResult, StreamingEngine
+from tokentrail.engine.gcpolicy import scan_gc
 from tokentrail.engine.parallel import (
     MIN_PARALLEL_BYTES,
     ParallelFileScanner,
@@ -49,7 +50,7 @@ def scan(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, *, str
     workers = worker_count(workers, engine)
     alerts: list = []
     process = engine.process
-    with ParallelFileScanner(engine, reader, workers) as parallel:
+    with scan_gc(), ParallelFileScanner(engine, reader, workers) as parallel:
         for path in expand_paths(paths):
             if workers > 1 and splittable(path) and parallel_worth_it(path, min_parallel_bytes):
                 alerts.extend(parallel.scan_file(path))

@@ -60,3 +60,12 @@ def test_python_rules_keep_the_scan_in_one_process(rules):
     assert worker_count(0, StreamingEngine(rules.rules)) >= 1
     panther = load_rules([default_rule_paths()[0].parent / "panther"])
     assert worker_count(4, StreamingEngine(panther.rules)) == 1
+
+
+def test_without_match_output_workers_send_digests_only_and_alerts_agree(log_file, rules, monkeypatch):
+    monkeypatch.setattr("tokentrail.engine.parallel.CHUNK_BYTES", 64 << 10)
+    one = scan([log_file], rules, workers=1)
+    two = scan([log_file], rules, workers=2, min_parallel_bytes=0)
+    assert one.alerts and [a.to_dict() for a in two.alerts] == [a.to_dict() for a in one.alerts]
+    assert any(a.fields for a in two.alerts)  # output fields were read in the workers
+    assert two.stats.matched_events == one.stats.matched_events

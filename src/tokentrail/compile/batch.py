@@ -21,7 +21,7 @@ import ipaddress
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from tokentrail.compile.fields import split_field
+from tokentrail.compile.fields import split_field, text_of
 from tokentrail.compile.python import compile_expr, parse_ip, value_test
 from tokentrail.compile.regex import compile_search, glob_to_regex
 from tokentrail.rules.ir import All, Cmp, Const, Expr, Not
@@ -30,6 +30,16 @@ from tokentrail.rules.ir import Any as AnyOf
 BatchPredicate = Callable[[Mapping[str, Any]], list[int] | None]
 
 _COMPLEX = object()  # the field's value is not one plain string reached through plain objects
+_ABSENT = object()  # the field is missing, and no literal dotted key could supply it
+_MISS = object()
+
+
+def _no_dotted_keys(obj: Mapping[str, Any]) -> bool:
+    """No key of ``obj`` holds a dot, so a missing path part cannot be a literal dotted key."""
+    for key in obj:  # noqa: SIM110 - a plain loop: this runs per missing field per event
+        if "." in key:
+            return False
+    return True
 
 
 def _lowered_items(items: list[Any], key: str) -> Any:
@@ -49,7 +59,8 @@ def _lowered_items(items: list[Any], key: str) -> Any:
 class _Generator:
     def __init__(self, ci_fields: bool) -> None:
         self.ci = ci_fields
-        self.namespace: dict[str, Any] = {"_C": _COMPLEX, "_ip": parse_ip, "_items": _lowered_items}
+        self.namespace: dict[str, Any] = {"_C": _COMPLEX, "_M": _ABSENT, "_MISS": _MISS, "_nodot": _no_dotted_keys,
+                                          "_ip": parse_ip, "_items": _lowered_items}
         self.fields: dict[str, int] = {}
         self.lowered: set[int] = set()
         self.addresses: set[int] = set()  # fields read as IP addresses
@@ -69,21 +80,39 @@ class _Generator:
         return i
 
     def prologue(self) -> list[str]:
-        """Read every field once, up front: ``r<i>`` raw string, ``l<i>`` lower-cased (or _C),
-        ``a<i>`` parsed IP address, ``m<i>`` lower-cased values across a list of objects."""
+        """Read every field once, up front: ``r<i>`` the raw string, or _M (missing, and no
+        dotted key could stand in for it) or _C (anything else); ``l<i>`` lower-cased;
+        ``a<i>`` parsed IP address; ``m<i>`` lower-cased values across a list of objects."""
         lines: list[str] = []
         for field, i in self.fields.items():
-            head, *rest = split_field(field)
-            lines.append(f"    r{i} = e.get({head!r}, _C)")
+            parts = split_field(field)
+            lines.append(f"    r{i} = _C")
             if i in self.item_lists:
-                lines += [f"    m{i} = _items(r{i}, {rest[0]!r}) if r{i}.__class__ is list else _C"]
-            lines += [f"    r{i} = r{i}.get({k!r}, _C) if r{i}.__class__ is dict else _C" for k in rest]
-            lines.append(f"    if r{i}.__class__ is not str: r{i} = _C")
+                lines.append(f"    m{i} = _C")
+            lines += self._walk_lines(i, parts, 0, "e", "    ")
             if i in self.lowered:
-                lines.append(f"    l{i} = r{i}.lower() if r{i} is not _C else _C")
+                lines.append(f"    l{i} = r{i}.lower() if r{i}.__class__ is str else r{i}")
             if i in self.addresses:
-                lines.append(f"    a{i} = _ip(r{i}) if r{i} is not _C else None")
+                lines.append(f"    a{i} = _ip(r{i}) if r{i}.__class__ is str else None")
         return lines
+
+    def _walk_lines(self, i: int, parts: tuple[str, ...], depth: int, obj: str, pad: str) -> list[str]:
+        """Code that follows ``parts`` from ``obj`` through plain objects into ``r<i>``."""
+        x = f"x{i}_{depth}"
+        missing = "_C" if self.ci else f"(_M if _nodot({obj}) else _C)"
+        lines = [f"{pad}{x} = {obj}.get({parts[depth]!r}, _MISS)",
+                 f"{pad}if {x} is _MISS: r{i} = {missing}"]
+        # JSON null gives no value to compare: as good as missing for every inlined test.
+        lines.append(f"{pad}elif {x} is None: r{i} = _M")
+        if depth + 1 == len(parts):
+            lines.append(f"{pad}elif {x}.__class__ is str: r{i} = {x}")
+            # Booleans compare as the text "true"/"false" (see rules/ir.py).
+            lines.append(f"{pad}elif {x}.__class__ is bool: r{i} = 'true' if {x} else 'false'")
+            return lines
+        if depth == 0 and i in self.item_lists:
+            lines.append(f"{pad}elif {x}.__class__ is list: m{i} = _items({x}, {parts[1]!r})")
+        lines.append(f"{pad}elif {x}.__class__ is dict:")
+        return lines + self._walk_lines(i, parts, depth + 1, x, pad + "    ")
 
     def expr(self, node: Expr) -> str:
         match node:
@@ -102,20 +131,23 @@ class _Generator:
 
     @staticmethod
     def _inlinable(node: Cmp) -> bool:
+        # Strings, and booleans (which equal their text); numbers keep their numeric semantics
+        # in the general path.
         return (not node.all_values and bool(node.values)
-                and all(isinstance(v, str) for v in node.values)
+                and all(isinstance(v, str | bool) for v in node.values)
                 and node.op in ("eq", "contains", "startswith", "endswith", "regex", "glob", "cidr"))
 
     def _inline_cmp(self, node: Cmp) -> str:
-        fallback = f"{self._bind(compile_expr(node, ci_fields=self.ci), 'p')}(e)"
-        values = tuple(str(v) for v in node.values)
+        # A comparison on a missing field is false; anything not simple takes the general path.
+        fallback = f"(False if {{v}} is _M else {self._bind(compile_expr(node, ci_fields=self.ci), 'p')}(e))"
+        values = tuple(str(text_of(v)) for v in node.values)
         if node.op == "cidr":
             i = self._field(node.field, lower=False)
             self.addresses.add(i)
             nets = [ipaddress.ip_network(v, strict=False) for v in values]
             test = " or ".join(f"(a{i}[0] == {n.version} and a{i}[1] & {int(n.netmask)} == {int(n.network_address)})"
                                for n in nets)
-            return f"((a{i} is not None and ({test})) if r{i} is not _C else {fallback})"
+            return f"((a{i} is not None and ({test})) if r{i}.__class__ is str else {fallback.format(v=f'r{i}')})"
         if node.op in ("regex", "glob"):
             # Case is handled by the pattern itself; the test takes the raw string.
             i = self._field(node.field, lower=False)
@@ -123,24 +155,25 @@ class _Generator:
                 pattern = values[0] if node.op == "regex" else glob_to_regex(values[0], cased=node.cased)
                 search = compile_search(pattern)
                 memo, call = self._bind(search.memo, "k"), self._bind(search, "t")
-                hit = f"(h if (h := {memo}.get(r{i})) is not None else {call}(r{i}))"
-                return f"({hit} if r{i} is not _C else {fallback})"
-            test = self._bind(value_test(node.op, values, node.cased), "t")
-            return f"({test}(r{i}) if r{i} is not _C else {fallback})"
+                test = f"(h if (h := {memo}.get(r{i})) is not None else {call}(r{i}))"
+            else:
+                test = f"{self._bind(value_test(node.op, values, node.cased), 't')}(r{i})"
+            return f"({test} if r{i}.__class__ is str else {fallback.format(v=f'r{i}')})"
         i = self._field(node.field, lower=not node.cased)
         local = f"r{i}" if node.cased else f"l{i}"
         needles = values if node.cased else tuple(v.lower() for v in values)
+        other = fallback.format(v=local)
         if node.op == "eq":
             wanted = self._bind(frozenset(needles), "k")
             check = f"{local} in {wanted}"
             if not node.cased and len(split_field(node.field)) == 2:
                 self.item_lists.add(i)
-                fallback = f"((not {wanted}.isdisjoint(m{i})) if m{i} is not _C else {fallback})"
+                other = f"((not {wanted}.isdisjoint(m{i})) if m{i} is not _C else {other})"
         elif node.op == "contains":
             check = " or ".join(f"{self._bind(n, 'k')} in {local}" for n in needles)
         else:
             check = f"{local}.{node.op}({self._bind(needles, 'k')})"
-        return f"(({check}) if {local} is not _C else {fallback})"
+        return f"(({check}) if {local}.__class__ is str else {other})"
 
 
 def compile_batch(exprs: Sequence[Expr], *, ci_fields: bool = False) -> BatchPredicate:

@@ -1,8 +1,9 @@
 """Parallel scanning of large JSON-lines files.
 
-Parsing and rule matching — nearly all of a scan's work — run in worker processes, each on its
-own byte range of the file. Workers send back only what matched (the raw line, its number, the
-units it matched), so the parent does the order-dependent part alone and in file order:
+Parsing, rule matching and reading what a match needs from its event (time, id, group keys,
+output fields: ``StreamingEngine.digest``) — nearly all of a scan's work — run in worker
+processes, each on its own byte range of the file. Workers send back only digests of what
+matched, so the parent does the order-dependent part alone and in file order (``route``):
 grouping, windows, correlations, alert ids. Results are therefore identical to a one-process
 scan. Workers are forked after the rule plan is built, so they share it without re-loading.
 Python rules keep state across events, so a rule set holding any runs in one process.
@@ -19,7 +20,7 @@ from pathlib import Path
 import orjson
 
 from tokentrail.alerting.models import Alert
-from tokentrail.engine.stream import StreamingEngine
+from tokentrail.engine.stream import Digest, StreamingEngine
 from tokentrail.errors import LogParseError
 from tokentrail.sources.files import LogReader, line_ranges
 
@@ -35,23 +36,23 @@ class ChunkResult:
 
     lines: int
     events: int
-    hits: list[tuple[int, bytes, str, list[int]]]  # (line, raw line, log type, unit indexes)
+    hits: list[tuple[int, bytes | None, list[Digest]]]  # (line, raw line if wanted, digests)
     errors: list[tuple[int | None, str]]
     skipped: int
     dead: list[bytes]
 
 
-def _scan_range(task: tuple[str, int, int, bool]) -> ChunkResult:
-    path, start, end, keep_dead = task
+def _scan_range(task: tuple[str, int, int, bool, bool]) -> ChunkResult:
+    path, start, end, keep_dead, keep_events = task
     assert _ENGINE is not None
     dead: list[bytes] = []
     reader = LogReader(dead_letter=_ListSink(dead) if keep_dead else None)
-    match = _ENGINE.match
+    match, digest = _ENGINE.match, _ENGINE.digest
     hits = []
     for event, line, raw in reader.read_range(path, start, end):
-        log_type, units = match(event)
+        _, units = match(event)
         if units is not None:
-            hits.append((line, raw, log_type, [u.index for u in units]))
+            hits.append((line, raw if keep_events else None, [digest(u, event) for u in units]))
     errors = [(e.line, e.message) for e in reader.stats.errors]
     return ChunkResult(reader.lines_read, reader.stats.events, hits, errors, reader.stats.skipped, dead)
 
@@ -99,10 +100,11 @@ class ParallelFileScanner:
             self._pool = multiprocessing.get_context("fork").Pool(self.workers)
         name = str(path)
         keep_dead = self.reader.dead_letter is not None
-        tasks = [(name, start, end, keep_dead) for start, end in line_ranges(path, self.chunk_bytes)]
+        keep_events = self.engine.on_match is not None  # matches are written out with their event
+        tasks = [(name, start, end, keep_dead, keep_events) for start, end in line_ranges(path, self.chunk_bytes)]
         self.reader.stats.files += 1
         base = 0
-        for (_, start, end, _), result in zip(tasks, self._pool.imap(_scan_range, tasks), strict=True):
+        for (_, start, end, _, _), result in zip(tasks, self._pool.imap(_scan_range, tasks), strict=True):
             self._account(result, name, base)
             yield from self._accept(result, name, base)
             base += result.lines
@@ -125,9 +127,12 @@ class ParallelFileScanner:
 
     def _accept(self, result: ChunkResult, name: str, base: int) -> Iterator[Alert]:
         units = self.engine.plan.units
-        accept = self.engine.accept
-        for line, raw, log_type, indexes in result.hits:
-            yield from accept(orjson.loads(raw), log_type, [units[i] for i in indexes], name, base + line)
+        route = self.engine.route
+        for line, raw, digests in result.hits:
+            event = orjson.loads(raw) if raw is not None else {}
+            self.engine.stats.matched_events += 1
+            for d in digests:
+                yield from route(units[d.unit], d, event, name, base + line)
 
 
 def parallel_worth_it(path: str | Path, min_bytes: int = MIN_PARALLEL_BYTES) -> bool:

@@ -76,7 +76,8 @@ class LogTypeIndex:
     unanchored: list[Unit] = field(default_factory=list)
     python: list[Unit] = field(default_factory=list)
     getters: dict[str, Callable[[Mapping[str, Any]], list[Any]]] = field(default_factory=dict)
-    runners: list[tuple[Callable, dict[str, Callable]]] = field(default_factory=list)
+    # (top-level key to read directly or None, general getter, buckets by lower-cased value)
+    runners: list[tuple[str | None, Callable, dict[str, Callable]]] = field(default_factory=list)
     run_unanchored: Callable | None = None
 
     def add(self, unit: Unit, anchor: tuple[str, frozenset[str]] | None, ci: bool) -> None:
@@ -96,7 +97,8 @@ class LogTypeIndex:
     def seal(self, ci: bool = False) -> None:
         """Generate the bucket functions (call once, after every ``add``)."""
         self.runners = [
-            (self.getters[name], {value: _bucket_runner(units, ci) for value, units in bucket.items()})
+            (name if "." not in name and "{" not in name and not ci else None, self.getters[name],
+             {value: _bucket_runner(units, ci) for value, units in bucket.items()})
             for name, bucket in self.anchored.items()
         ]
         self.run_unanchored = _bucket_runner(self.unanchored, ci) if self.unanchored else None
@@ -115,7 +117,13 @@ class LogTypeIndex:
     def matching(self, event: Mapping[str, Any]) -> list[Unit] | None:
         """The declarative units whose predicate holds for ``event`` (None when there are none)."""
         hits: list[Unit] | None = None
-        for getter, buckets in self.runners:
+        for key, getter, buckets in self.runners:
+            value = event.get(key) if key is not None else None
+            if value.__class__ is str:  # the common case: a top-level string, read directly
+                run = buckets.get(value.lower())
+                if run is not None and (found := run(event)):
+                    hits = found if hits is None else hits + found
+                continue
             for value in getter(event):
                 text = text_of(value)
                 if text is None:

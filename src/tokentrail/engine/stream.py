@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from tokentrail import schemas
 from tokentrail.alerting.correlation import CorrelationAlerter, Signal
@@ -31,6 +31,24 @@ class RuleError:
     line: int
     summary: str
     disabled: bool = False
+
+
+SignalPart = tuple[str, int, tuple[str, ...], str | None, dict[str, Any]]  # corr id, step, key, value, fields
+
+
+class Digest(NamedTuple):
+    """What one unit's match read from its event (see ``StreamingEngine.digest``).
+
+    A named tuple, not a dataclass: parallel workers pickle one per match, and tuples pickle
+    several times faster.
+    """
+
+    unit: int
+    time: float | None
+    event_id: str | None  # None: the log type names no id field; the line stands in for it
+    extras: dict[str, Any] = {}  # noqa: RUF012 - never mutated; a named tuple field default
+    signals: tuple[SignalPart, ...] = ()
+    reset_key: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -142,38 +160,48 @@ class StreamingEngine:
 
     def _rule_error(self, unit: Unit, event: Mapping[str, Any], source: str, line: int, summary: str,
                     disabled: bool = False) -> None:
-        event_id = self._event_id(event, unit.log_type, source, line)
+        event_id = self._event_id(_known_id(event, unit.log_type), source, line)
         self.rule_errors.append(RuleError(unit.rule.id, event_id, source, line, summary, disabled))
 
-    def _event_id(self, event: Mapping[str, Any], log_type: str, source: str, line: int) -> str:
-        eid = schemas.event_id(event, log_type) if log_type != UNKNOWN else None
-        return str(eid) if eid else f"{source or 'event'}:{line or self.stats.events}"
+    def _event_id(self, known: str | None, source: str, line: int) -> str:
+        return known or f"{source or 'event'}:{line or self.stats.events}"
 
     def _on_unit_match(self, unit: Unit, event: Mapping[str, Any], source: str, line: int) -> list[Alert]:
+        return self.route(unit, self.digest(unit, event), event, source, line)
+
+    def digest(self, unit: Unit, event: Mapping[str, Any]) -> Digest:
+        """Everything a match needs from its event, read now, so that ``route`` (the part that
+        depends on order) can run later and elsewhere without the event."""
         rule = unit.rule
         t = schemas.event_time(event, unit.log_type) if unit.log_type != UNKNOWN else None
-        eid = self._event_id(event, unit.log_type, source, line)
+        eid = _known_id(event, unit.log_type)
+        logic = rule.logic
         if unit.role == "until":
-            correlator = self.correlators[rule.id]
-            correlator.reset(self._key(unit, event, rule.logic.steps[0].by))  # type: ignore[union-attr]
-            return []
+            return Digest(unit.index, t, eid, reset_key=self._key(unit, event, logic.steps[0].by))  # type: ignore[union-attr]
         if unit.role == "step":
-            corr: Correlation = rule.logic  # type: ignore[assignment]
-            step = corr.steps[unit.step]
-            signal = self._signal(unit, event, corr, unit.step, step.by, t, (eid,))
-            return self._feed(rule.id, signal)
-        extras = self._extras(unit, event)
-        match = Match(rule.id, event, unit.log_type, t, eid, source, line, extras)
+            return Digest(unit.index, t, eid, signals=(self._signal_part(unit, event, rule.id, logic, unit.step),))
+        signals = tuple(self._signal_part(unit, event, corr_rule.id, corr_rule.logic, step_no)
+                        for corr_rule, step_no in self.plan.subscribers.get(rule.id, ()))
+        return Digest(unit.index, t, eid, self._extras(unit, event), signals)
+
+    def route(self, unit: Unit, digest: Digest, event: Mapping[str, Any], source: str, line: int) -> list[Alert]:
+        """Feed one digested match to its rule's alerting and to the correlations that use it."""
+        rule = unit.rule
+        eid = self._event_id(digest.event_id, source, line)
+        alerts: list[Alert] = []
+        if digest.reset_key is not None:
+            self.correlators[rule.id].reset(digest.reset_key)
+            return alerts
+        for corr_id, step, key, value, fields in digest.signals:
+            alerts.extend(self._feed(corr_id, Signal(step, key, digest.time or 0.0, (eid,), value, fields)))
+        if unit.role == "step":
+            return alerts
+        match = Match(rule.id, event, unit.log_type, digest.time, eid, source, line, digest.extras)
         self.stats.matches += 1
         self.stats.by_rule[rule.id] = self.stats.by_rule.get(rule.id, 0) + 1
         self.stats.by_log_type[unit.log_type] = self.stats.by_log_type.get(unit.log_type, 0) + 1
         if self.on_match is not None:
             self.on_match(match)
-        alerts: list[Alert] = []
-        for corr_rule, step_no in self.plan.subscribers.get(rule.id, ()):
-            corr = corr_rule.logic  # type: ignore[assignment]
-            signal = self._signal(unit, event, corr, step_no, corr.steps[step_no].by, t, (eid,))
-            alerts.extend(self._feed(corr_rule.id, signal))
         alerter = self.alerters.get(rule.id)
         if alerter is not None:
             nt = self.new_terms.get(rule.id)
@@ -209,12 +237,13 @@ class StreamingEngine:
     def _key(self, unit: Unit, event: Mapping[str, Any], fields: Sequence[str]) -> tuple[str, ...]:
         return tuple(_text(unit.first(f, event)) for f in fields)
 
-    def _signal(self, unit: Unit, event: Mapping[str, Any], corr: Correlation, step: int,
-                by: Sequence[str], t: float | None, event_ids: tuple[str, ...]) -> Signal:
+    def _signal_part(self, unit: Unit, event: Mapping[str, Any], corr_id: str, corr: Correlation,
+                     step: int) -> SignalPart:
+        by = corr.steps[step].by
         value = _text(unit.first(corr.value_field, event)) if corr.value_field else None
         key = self._key(unit, event, by)
         names = corr.steps[0].by or by
-        return Signal(step, key, t or 0.0, event_ids, value, dict(zip(names, key, strict=False)))
+        return corr_id, step, key, value, dict(zip(names, key, strict=False))
 
     def _feed(self, corr_id: str, signal: Signal) -> list[Alert]:
         out: list[Alert] = []
@@ -232,6 +261,12 @@ class StreamingEngine:
         if rule_id in self.plan.alerting_rules:
             out.append(alert)
         return out
+
+
+def _known_id(event: Mapping[str, Any], log_type: str) -> str | None:
+    """The event's own id, if its log type names one and the event carries it."""
+    known = schemas.event_id(event, log_type) if log_type != UNKNOWN else None
+    return None if known is None else str(known)
 
 
 def _text(value: Any) -> str:
