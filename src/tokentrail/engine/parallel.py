@@ -20,6 +20,7 @@ from pathlib import Path
 import orjson
 
 from tokentrail.alerting.models import Alert
+from tokentrail.engine.plan import UNKNOWN
 from tokentrail.engine.stream import Digest, StreamingEngine
 from tokentrail.errors import LogParseError
 from tokentrail.sources.files import LogReader, line_ranges
@@ -47,10 +48,12 @@ def _scan_range(task: tuple[str, int, int, bool, bool]) -> ChunkResult:
     assert _ENGINE is not None
     dead: list[bytes] = []
     reader = LogReader(dead_letter=_ListSink(dead) if keep_dead else None)
-    match, digest = _ENGINE.match, _ENGINE.digest
+    # StreamingEngine.match, unrolled: this loop runs once per event of the file.
+    detect, index_of, digest = _ENGINE._detect, _ENGINE.plan.indexes.get, _ENGINE.digest
     hits = []
     for event, line, raw in reader.read_range(path, start, end):
-        _, units = match(event)
+        index = index_of(detect(event) or UNKNOWN)
+        units = None if index is None else index.matching(event)
         if units is not None:
             hits.append((line, raw if keep_events else None, [digest(u, event) for u in units]))
     errors = [(e.line, e.message) for e in reader.stats.errors]

@@ -115,10 +115,28 @@ class LogReader:
         self.lines_read = 0
         with open(path, "rb") as fh:
             fh.seek(start)
-            data = fh.read(end - start)
-        lines = data.splitlines(keepends=True)
-        self.lines_read = len(lines)
-        yield from self._parse_lines(lines, str(path))
+            yield from self._parse_lines(self._range_lines(fh, end - start), str(path))
+
+    def _range_lines(self, fh: BinaryIO, size: int) -> Iterator[bytes]:
+        # Batches of lines from the buffered reader (as a plain ``for line in file`` loop would
+        # read them), trimmed at the end of the range.
+        left = size
+        while left > 0:
+            batch = fh.readlines(min(1 << 20, left))
+            if not batch:
+                return
+            taken = sum(map(len, batch))
+            if taken > left:
+                kept = 0
+                for i, line in enumerate(batch):
+                    kept += len(line)
+                    if kept >= left:
+                        batch = batch[: i + 1]
+                        break
+                taken = left
+            left -= taken
+            self.lines_read += len(batch)
+            yield from batch
 
     def _read_document(self, data: bytes, name: str) -> Iterator[Record]:
         try:
