@@ -34,7 +34,6 @@ class Unit:
     rule: Rule
     log_type: str
     role: Literal["rule", "step", "until"]
-    predicate: Callable[[Mapping[str, Any]], bool]
     step: int = 0
     expr: Expr | None = None  # what the index still has to test (the anchor comparison removed)
     python: Any = None  # the loaded PythonDetection, for Python rules
@@ -162,7 +161,6 @@ class Plan:
     subscribers: dict[str, list[tuple[Rule, int]]]  # rule id or name -> (correlation, step)
     alerting_rules: set[str]  # ids of rules that raise their own alerts
     errors: list[TokenTrailError]
-    routes: dict[str, tuple[str, ...]]  # rule id -> log types it runs on
     python_rules: int = 0
     units: list[Unit] = field(default_factory=list)
 
@@ -186,7 +184,6 @@ def build_plan(rules: Sequence[Rule], *, python_time_limit: float = DEFAULT_PYTH
     """
     indexes: dict[str, LogTypeIndex] = defaultdict(LogTypeIndex)
     errors: list[TokenTrailError] = []
-    routes: dict[str, tuple[str, ...]] = {}
     runnable = [r for r in rules if r.runnable]
     by_ref: dict[str, Rule] = {}
     for r in runnable:
@@ -198,7 +195,7 @@ def build_plan(rules: Sequence[Rule], *, python_time_limit: float = DEFAULT_PYTH
     referenced: set[str] = set()
     correlations: list[Rule] = []
     python_rules = 0
-    compiled_cache: dict[tuple[Expr, bool], Callable] = {}
+    validated: set[tuple[Expr, bool]] = set()
 
     def add_expr(rule: Rule, expr: Expr, role: str, step: int, types: tuple[str, ...], unknown: bool) -> None:
         dialect = str(rule.metadata.get("field_dialect", "native"))
@@ -213,17 +210,18 @@ def build_plan(rules: Sequence[Rule], *, python_time_limit: float = DEFAULT_PYTH
                 continue  # e.g. an ECS rule pinning event.dataset of another vendor
             anchor = choose_anchor(mapped, preferred)
             residual = strip_anchor(mapped, anchor) if anchor else mapped
-            key = (residual, ci)
-            if key not in compiled_cache:
-                compiled_cache[key] = compile_expr(residual, ci_fields=ci)
-            unit = Unit(rule, lt, role, compiled_cache[key], step=step, expr=residual)  # type: ignore[arg-type]
+            if (residual, ci) not in validated:
+                # Compiled alone once, so a pattern that cannot run is reported against its own
+                # rule here; the bucket's shared compile in seal() would otherwise fail for all.
+                compile_expr(residual, ci_fields=ci)
+                validated.add((residual, ci))
+            unit = Unit(rule, lt, role, step=step, expr=residual)  # type: ignore[arg-type]
             indexes[lt].add(unit, anchor, ci)
 
     for rule in runnable:
         try:
             types = log_types_of(rule)
             unknown = _routes_unknown(rule)
-            routes[rule.id] = types
             logic = rule.logic
             if isinstance(logic, Correlation):
                 correlations.append(rule)
@@ -245,7 +243,7 @@ def build_plan(rules: Sequence[Rule], *, python_time_limit: float = DEFAULT_PYTH
                 detection = TimeLimitedDetection(logic.load(), limit=python_time_limit)
                 python_rules += 1
                 for lt in (*types, *((UNKNOWN,) if unknown or not types else ())):
-                    indexes[lt].add(Unit(rule, lt, "rule", detection.matches, python=detection), None, False)
+                    indexes[lt].add(Unit(rule, lt, "rule", python=detection), None, False)
             else:
                 assert logic is not None
                 add_expr(rule, logic, "rule", 0, types, unknown)
@@ -264,4 +262,4 @@ def build_plan(rules: Sequence[Rule], *, python_time_limit: float = DEFAULT_PYTH
             unit.index = len(units)
             units.append(unit)
     alerting = {r.id for r in runnable if r.id not in referenced or r.id in generate_refs}
-    return Plan(dict(indexes), correlations, dict(subscribers), alerting, errors, routes, python_rules, units)
+    return Plan(dict(indexes), correlations, dict(subscribers), alerting, errors, python_rules, units)
