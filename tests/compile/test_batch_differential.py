@@ -45,11 +45,13 @@ values = st.recursive(
     scalars,
     lambda inner: st.one_of(
         st.lists(inner, max_size=3),
-        st.dictionaries(st.sampled_from(["type", "c", "y", "z"]), inner, max_size=3),
+        st.dictionaries(st.sampled_from(["type", "c", "y", "z", "y.z"]), inner, max_size=3),
     ),
     max_leaves=5,
 )
-events = st.dictionaries(st.sampled_from(["a", "b", "t", "x", "ip", "b.c", "x.y"]), values, max_size=5)
+# Nested objects, arrays, nulls, booleans, and literal dotted keys at every level.
+events = st.dictionaries(st.sampled_from(["a", "b", "t", "x", "ip", "b.c", "x.y", "t.type", "x.y.z"]), values,
+                         max_size=5)
 
 
 @settings(max_examples=400, deadline=None)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tokentrail.compile.fields import split_field, text_of
-from tokentrail.compile.python import compile_expr, parse_ip, value_test
+from tokentrail.compile.python import compile_expr, no_dotted_keys, parse_ip, value_test
 from tokentrail.compile.regex import compile_search, glob_to_regex
 from tokentrail.rules.ir import All, Cmp, Const, Expr, Not
 from tokentrail.rules.ir import Any as AnyOf
@@ -32,14 +32,6 @@ BatchPredicate = Callable[[Mapping[str, Any]], list[int] | None]
 _COMPLEX = object()  # the field's value is not one plain string reached through plain objects
 _ABSENT = object()  # the field is missing, and no literal dotted key could supply it
 _MISS = object()
-
-
-def _no_dotted_keys(obj: Mapping[str, Any]) -> bool:
-    """No key of ``obj`` holds a dot, so a missing path part cannot be a literal dotted key."""
-    for key in obj:  # noqa: SIM110 - a plain loop: this runs per missing field per event
-        if "." in key:
-            return False
-    return True
 
 
 def _lowered_items(items: list[Any], key: str) -> Any:
@@ -59,7 +51,7 @@ def _lowered_items(items: list[Any], key: str) -> Any:
 class _Generator:
     def __init__(self, ci_fields: bool) -> None:
         self.ci = ci_fields
-        self.namespace: dict[str, Any] = {"_C": _COMPLEX, "_M": _ABSENT, "_MISS": _MISS, "_nodot": _no_dotted_keys,
+        self.namespace: dict[str, Any] = {"_C": _COMPLEX, "_M": _ABSENT, "_MISS": _MISS, "_nodot": no_dotted_keys,
                                           "_ip": parse_ip, "_items": _lowered_items}
         self.fields: dict[str, int] = {}
         self.lowered: set[int] = set()
@@ -97,20 +89,29 @@ class _Generator:
         return lines
 
     def _walk_lines(self, i: int, parts: tuple[str, ...], depth: int, obj: str, pad: str) -> list[str]:
-        """Code that follows ``parts`` from ``obj`` through plain objects into ``r<i>``."""
+        """Code that follows ``parts`` from ``obj`` through plain objects into ``r<i>``.
+
+        A missing part means "missing" only when no object on the way holds a dotted key that
+        could supply the rest (``{"client.ipAddress": ...}``); the top level is checked once per
+        event (``top``).
+        """
         x = f"x{i}_{depth}"
-        missing = "_C" if self.ci else f"(_M if _nodot({obj}) else _C)"
+        ancestors = ["(top if top is not None else (top := _nodot(e)))"]
+        ancestors += [f"_nodot(x{i}_{d})" for d in range(depth)]
+        missing = "_C" if self.ci else f"(_M if {' and '.join(ancestors)} else _C)"
+        last = depth + 1 == len(parts)
         lines = [f"{pad}{x} = {obj}.get({parts[depth]!r}, _MISS)",
-                 f"{pad}if {x} is _MISS: r{i} = {missing}"]
-        # JSON null gives no value to compare: as good as missing for every inlined test.
-        lines.append(f"{pad}elif {x} is None: r{i} = _M")
-        if depth + 1 == len(parts):
+                 f"{pad}if {x} is _MISS: r{i} = {missing}",
+                 # A null value gives nothing to compare (as good as missing for every inlined
+                 # test); a null object on the way is a dead end like a missing one.
+                 f"{pad}elif {x} is None: r{i} = {'_M' if last else missing}"]
+        if last:
             lines.append(f"{pad}elif {x}.__class__ is str: r{i} = {x}")
             # Booleans compare as the text "true"/"false" (see rules/ir.py).
             lines.append(f"{pad}elif {x}.__class__ is bool: r{i} = 'true' if {x} else 'false'")
             return lines
         if depth == 0 and i in self.item_lists:
-            lines.append(f"{pad}elif {x}.__class__ is list: m{i} = _items({x}, {parts[1]!r})")
+            lines.append(f"{pad}elif {x}.__class__ is list and {ancestors[0]}: m{i} = _items({x}, {parts[1]!r})")
         lines.append(f"{pad}elif {x}.__class__ is dict:")
         return lines + self._walk_lines(i, parts, depth + 1, x, pad + "    ")
 
@@ -182,7 +183,7 @@ def compile_batch(exprs: Sequence[Expr], *, ci_fields: bool = False) -> BatchPre
     tests = [gen.expr(e) for e in exprs]
     # Every name the body uses is bound as a default argument: a local read, not a dict lookup.
     params = ", ".join(f"{name}={name}" for name in gen.namespace)
-    lines = [f"def run(e, {params}):", *gen.prologue(), "    out = None"]
+    lines = [f"def run(e, {params}):", "    top = None", *gen.prologue(), "    out = None"]
     for i, test in enumerate(tests):
         lines += [f"    if {test}:", f"        if out is None: out = [{i}]", f"        else: out.append({i})"]
     lines.append("    return out")

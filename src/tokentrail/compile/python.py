@@ -124,6 +124,14 @@ class _Compiler:
 _MISSING = object()
 
 
+def no_dotted_keys(obj: Mapping[str, Any]) -> bool:
+    """No key of ``obj`` holds a dot, so no literal dotted key can stand for a nested path."""
+    for key in obj:  # noqa: SIM110 - a plain loop is cheaper than all() over a generator here
+        if "." in key:
+            return False
+    return True
+
+
 def _fast_string_cmp(node: Cmp, values: tuple[Scalar, ...], get, test: ValueTest) -> Predicate | None:
     """A specialised predicate for the commonest leaf: a plain string comparison on a path of
     nested objects. It reads the path directly and compares inline; anything unusual (a list, a
@@ -176,8 +184,9 @@ def _fast_string_cmp(node: Cmp, values: tuple[Scalar, ...], get, test: ValueTest
                 v = v.get(k1)
                 if v.__class__ is str:
                     return check(v)
-            elif v.__class__ is list:
-                # An array of objects (Okta ``target``): decided here unless an element is odd.
+            elif v.__class__ is list and no_dotted_keys(event):
+                # An array of objects (Okta ``target``): decided here unless an element is odd
+                # (or a literal dotted key such as "target.type" could add values).
                 for el in v:
                     if el.__class__ is not dict:
                         return slow(event)
