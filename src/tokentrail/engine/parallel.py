@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -33,11 +34,17 @@ _ENGINE: StreamingEngine | None = None  # set in the parent before forking; work
 
 @dataclass(frozen=True)
 class ChunkResult:
-    """What a worker found in one byte range (line numbers relative to the range)."""
+    """What a worker found in one byte range (line numbers relative to the range).
+
+    ``hits`` is JSON — ``[[line, [digest fields...], ...], ...]`` — because orjson moves these
+    small records between processes several times faster than pickle; ``raws`` holds the raw
+    lines of the hits when matches are written out with their events.
+    """
 
     lines: int
     events: int
-    hits: list[tuple[int, bytes | None, list[Digest]]]  # (line, raw line if wanted, digests)
+    hits: bytes
+    raws: list[bytes] | None
     errors: list[tuple[int | None, str]]
     skipped: int
     dead: list[bytes]
@@ -50,14 +57,23 @@ def _scan_range(task: tuple[str, int, int, bool, bool]) -> ChunkResult:
     reader = LogReader(dead_letter=_ListSink(dead) if keep_dead else None)
     # StreamingEngine.match, unrolled: this loop runs once per event of the file.
     detect, index_of, digest = _ENGINE._detect, _ENGINE.plan.indexes.get, _ENGINE.digest
-    hits = []
+    hits: list[Any] = []
+    raws: list[bytes] | None = [] if keep_events else None
     for event, line, raw in reader.read_range(path, start, end):
         index = index_of(detect(event) or UNKNOWN)
         units = None if index is None else index.matching(event)
         if units is not None:
-            hits.append((line, raw if keep_events else None, [digest(u, event) for u in units]))
+            hits.append((line, [tuple(digest(u, event)) for u in units]))
+            if raws is not None:
+                raws.append(raw)
     errors = [(e.line, e.message) for e in reader.stats.errors]
-    return ChunkResult(reader.lines_read, reader.stats.events, hits, errors, reader.stats.skipped, dead)
+    encoded = orjson.dumps(hits, default=_jsonable)
+    return ChunkResult(reader.lines_read, reader.stats.events, encoded, raws, errors, reader.stats.skipped, dead)
+
+
+def _jsonable(value: Any) -> str:
+    # Event values are JSON already; anything else a digest holds is shown as text.
+    return str(value)
 
 
 class _ListSink:
@@ -131,11 +147,14 @@ class ParallelFileScanner:
     def _accept(self, result: ChunkResult, name: str, base: int) -> Iterator[Alert]:
         units = self.engine.plan.units
         route = self.engine.route
-        for line, raw, digests in result.hits:
-            event = orjson.loads(raw) if raw is not None else {}
+        for n, (line, digests) in enumerate(orjson.loads(result.hits)):
+            event = orjson.loads(result.raws[n]) if result.raws is not None else {}
             self.engine.stats.matched_events += 1
-            for d in digests:
-                yield from route(units[d.unit], d, event, name, base + line)
+            for unit, time, event_id, extras, signals, reset in digests:
+                digest = Digest(unit, time, event_id, extras,
+                                tuple((c, step, tuple(key), value, fields) for c, step, key, value, fields in signals),
+                                None if reset is None else tuple(reset))
+                yield from route(units[unit], digest, event, name, base + line)
 
 
 def parallel_worth_it(path: str | Path, min_bytes: int = MIN_PARALLEL_BYTES) -> bool:
