@@ -27,6 +27,11 @@ def parse_time(value: object) -> float | None:
         return _from_epoch(float(value))
     if not isinstance(value, str):
         return None
+    if len(value) > 19 and value[10] == "T" and value[4] == "-":
+        # The common case, API timestamps such as 2024-05-01T10:00:00.123Z: straight to ISO.
+        parsed = _parse_iso(value)
+        if parsed is not None:
+            return parsed
     text = value.strip()
     if _NUMBER.fullmatch(text):
         return _parse_number(text)

@@ -113,13 +113,18 @@ class LogReader:
         """Events of the JSON lines in bytes [start, end) of a plain file; line numbers count from
         1 at ``start`` (see ``line_ranges``). ``lines_read`` tells how many lines the range held."""
         self.lines_read = 0
+        name = str(path)
         with open(path, "rb") as fh:
             fh.seek(start)
-            yield from self._parse_lines(self._range_lines(fh, end - start), str(path))
+            for batch in self._range_batches(fh, end - start):
+                first = self.lines_read + 1
+                self.lines_read += len(batch)
+                yield from self._parse_lines(batch, name, first)
 
-    def _range_lines(self, fh: BinaryIO, size: int) -> Iterator[bytes]:
+    @staticmethod
+    def _range_batches(fh: BinaryIO, size: int) -> Iterator[list[bytes]]:
         # Batches of lines from the buffered reader (as a plain ``for line in file`` loop would
-        # read them), trimmed at the end of the range.
+        # read them), the last one trimmed at the end of the range.
         left = size
         while left > 0:
             batch = fh.readlines(min(1 << 20, left))
@@ -135,8 +140,7 @@ class LogReader:
                         break
                 taken = left
             left -= taken
-            self.lines_read += len(batch)
-            yield from batch
+            yield batch
 
     def _read_document(self, data: bytes, name: str) -> Iterator[Record]:
         try:
