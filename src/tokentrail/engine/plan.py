@@ -138,18 +138,10 @@ class LogTypeIndex:
 
 
 def _bucket_runner(units: list[Unit], ci: bool) -> Callable[[Mapping[str, Any]], list[Unit] | None]:
-    """One generated function testing every unit of a bucket, sharing their field reads."""
-    run = compile_batch([u.expr if u.expr is not None else Const(False) for u in units], ci_fields=ci)
-    table = tuple(units)
-    if len(table) == 1:
-        only = [table[0]]
-        return lambda event: only if run(event) else None
-
-    def matched(event: Mapping[str, Any]) -> list[Unit] | None:
-        found = run(event)
-        return None if found is None else [table[i] for i in found]
-
-    return matched
+    """One generated function testing every unit of a bucket, sharing their field reads, and
+    returning the units that hold."""
+    return compile_batch([u.expr if u.expr is not None else Const(False) for u in units], ci_fields=ci,
+                         labels=units)
 
 
 @dataclass
