@@ -5,7 +5,8 @@ Rules in a bucket read the same few fields over and over, so the generated funct
   * reads each field once per event, up front, with the path walk written out inline, into a
     local variable: the raw string when the path leads through plain objects to a string, else
     a marker meaning "not simple"; and lower-cases it once;
-  * binds every constant it uses as a default argument, so reads are local, not dict lookups;
+  * binds every constant it uses as a closure variable, so reads are cell reads, not dict
+    lookups, and nothing is copied per call;
   * tests string comparisons inline (set membership, ``in``, ``startswith``), with no call;
     CIDR tests compare integers inline (the address is parsed once per field); regex and glob
     tests look their memo up inline; an array of objects (Okta ``target[].type``) is lowered to
@@ -184,15 +185,16 @@ def compile_batch(exprs: Sequence[Expr], *, ci_fields: bool = False,
     gen = _Generator(ci_fields)
     tests = [gen.expr(e) for e in exprs]
     marks = [str(i) if labels is None else gen._bind(labels[i], "u") for i in range(len(exprs))]
-    # Every name the body uses is bound as a default argument: a local read, not a dict lookup.
-    params = ", ".join(f"{name}={name}" for name in gen.namespace)
-    lines = [f"def run(e, {params}):", "    top = None", *gen.prologue(), "    out = None"]
+    # Every name the body uses is a closure variable of a factory: a cell read, not a global
+    # dict lookup, and (unlike default arguments) nothing is copied on each call.
+    body = ["    top = None", *gen.prologue(), "    out = None"]
     for test, mark in zip(tests, marks, strict=True):
-        lines += [f"    if {test}:", f"        if out is None: out = [{mark}]", f"        else: out.append({mark})"]
-    lines.append("    return out")
-    source = "\n".join(lines)
-    namespace = dict(gen.namespace)
+        body += [f"    if {test}:", f"        if out is None: out = [{mark}]", f"        else: out.append({mark})"]
+    body.append("    return out")
+    names = ", ".join(gen.namespace)
+    source = "\n".join([f"def make({names}):", "  def run(e):", *("  " + line for line in body), "  return run"])
+    namespace: dict[str, Any] = {}
     exec(source, namespace)  # noqa: S102 - generated from our own names and repr()'d keys
-    run = namespace["run"]
+    run = namespace["make"](**gen.namespace)
     run.source = source  # for debugging and tests: the generated code
     return run
