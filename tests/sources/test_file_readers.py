@@ -89,3 +89,65 @@ def test_progress_reports_all_bytes(tmp_path):
     seen = []
     read([p], progress=seen.append)
     assert sum(seen) == p.stat().st_size
+
+
+def test_json_suffix_with_long_json_lines_is_read_as_lines(tmp_path):
+    p = tmp_path / "long.json"
+    p.write_text("".join(json.dumps({"uuid": f"e{i}", "pad": "x" * 20000}) + "\n" for i in range(3)))
+    records, stats = read([p])
+    assert [r[0]["uuid"] for r in records] == ["e0", "e1", "e2"] and stats.skipped == 0
+
+
+def test_damaged_gzip_is_reported_and_the_next_file_is_read(tmp_path):
+    good = tmp_path / "b.jsonl"
+    good.write_text(json.dumps(EVENTS[0]) + "\n")
+    whole = gzip.compress("".join(json.dumps(e) + "\n" for e in EVENTS * 2000).encode())
+    (tmp_path / "a.jsonl.gz").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "c.jsonl.gz").write_bytes(b"not gzip at all\n")
+    records, stats = read([tmp_path])
+    assert records[-1][1].endswith("b.jsonl")
+    messages = [str(e) for e in stats.errors]
+    assert any("a.jsonl.gz: unreadable after" in m and "EOFError" in m for m in messages)
+    assert any("c.jsonl.gz: unreadable after 0 events" in m for m in messages)
+
+
+def test_long_csv_cells_are_read(tmp_path):
+    p = tmp_path / "elf.csv"
+    p.write_text('"EVENT_TYPE","QUERY"\n"API","' + "q" * 300_000 + '"\n')
+    records, stats = read([p])
+    assert len(records[0][0]["QUERY"]) == 300_000 and stats.skipped == 0
+
+
+class _Pipe(io.RawIOBase):
+    """A read-only stream that, like a pipe, cannot tell or seek."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        return self.data.readinto(buffer)
+
+    def tell(self) -> int:
+        raise OSError(29, "Illegal seek")
+
+
+def test_stdin_with_progress_does_not_need_to_seek(monkeypatch):
+    data = "".join(json.dumps({"i": i}) + "\n" for i in range(5000)).encode()
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BufferedReader(_Pipe(data))))
+    seen = []
+    records, _ = read(["-"], progress=seen.append)
+    assert len(records) == 5000
+
+
+def test_a_jsonl_file_holding_an_array_is_not_split(tmp_path):
+    from tokentrail.sources.files import splittable
+
+    arr = tmp_path / "arr.jsonl"
+    arr.write_text(json.dumps(EVENTS, indent=1))
+    lines = tmp_path / "lines.jsonl"
+    lines.write_text(json.dumps(EVENTS[0]) + "\n")
+    assert not splittable(arr) and splittable(lines)
+    assert len(read([arr])[0]) == 3

@@ -9,6 +9,7 @@ import csv
 import gzip
 import io
 import sys
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,8 @@ Record = tuple[dict[str, Any], str, int]  # (event, source, line number)
 LOG_SUFFIXES = (".json", ".jsonl", ".ndjson", ".log", ".csv", ".gz")
 MAX_KEPT_ERRORS = 1000  # errors kept for reporting; every one is still counted
 _PROGRESS_EVERY = 4096  # lines between progress callbacks
+_SNIFF_BYTES = 4 << 20  # how much of a .json file is looked at to tell JSON lines from a document
+csv.field_size_limit(64 << 20)  # Salesforce cells can be long; the default 128 KiB is not enough
 
 
 @dataclass
@@ -68,13 +71,24 @@ class LogReader:
         with raw:
             stream = gzip.GzipFile(fileobj=raw) if p.suffix == ".gz" else raw
             inner = Path(p.stem) if p.suffix == ".gz" else p
-            yield from self._read_stream(stream, name, inner, raw)
+            before = self.stats.events
+            try:
+                yield from self._read_stream(stream, name, inner, raw)
+            except (OSError, EOFError, csv.Error, zlib.error) as exc:
+                # A damaged file (truncated gzip, not gzip at all, a CSV cell past the limit)
+                # ends this file's read; the scan goes on with the next file.
+                read = self.stats.events - before
+                self._error(LogParseError(f"unreadable after {read} events: {type(exc).__name__}: {exc}",
+                                          file=name), None)
 
     def _read_stream(self, stream: BinaryIO, name: str, inner: Path, raw: BinaryIO | None = None) -> Iterator[Record]:
         if inner.suffix == ".csv":
             yield from self._read_csv(stream, name)
             return
         buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
+        if inner.suffix == ".json":
+            # Telling JSON lines from one document needs the whole first line in view.
+            buffered = io.BufferedReader(buffered, _SNIFF_BYTES)  # type: ignore[arg-type]
         head = buffered.peek(64).lstrip()[:1]
         if head == b"[" or (head == b"{" and inner.suffix == ".json" and not _looks_like_jsonl(buffered)):
             yield from self._read_document(buffered.read(), name)
@@ -86,8 +100,8 @@ class LogReader:
         last_pos = 0
         for event, lineno, _ in self._parse_lines(stream, name):
             yield event, name, lineno
-            if progress is not None and lineno % _PROGRESS_EVERY == 0:
-                pos = (raw or stream).tell()
+            if progress is not None and raw is not None and lineno % _PROGRESS_EVERY == 0:
+                pos = raw.tell()
                 progress(pos - last_pos)
                 last_pos = pos
         if progress is not None and raw is not None:
@@ -188,7 +202,7 @@ class LogReader:
 
 def _looks_like_jsonl(stream: io.BufferedReader) -> bool:
     """A ``.json`` file is JSON lines when its first line is a whole JSON object and more follows."""
-    first, _, rest = stream.peek(1 << 16).partition(b"\n")
+    first, _, rest = stream.peek(_SNIFF_BYTES).partition(b"\n")
     if not rest.strip():
         return False
     try:
@@ -218,9 +232,13 @@ def _embedded_array(doc: Any) -> list[Any] | None:
 
 
 def splittable(path: str | Path) -> bool:
-    """Whether a file is plain JSON lines that can be read in independent byte ranges."""
+    """Whether a file is plain JSON lines that can be read in independent byte ranges (its
+    suffix says so and, as the one-process reader checks too, it does not open with ``[``)."""
     p = Path(path)
-    return str(path) != "-" and p.suffix in (".jsonl", ".ndjson", ".log") and p.is_file()
+    if str(path) == "-" or p.suffix not in (".jsonl", ".ndjson", ".log") or not p.is_file():
+        return False
+    with open(p, "rb") as fh:
+        return fh.read(4096).lstrip()[:1] != b"["
 
 
 def line_ranges(path: str | Path, chunk_bytes: int) -> list[tuple[int, int]]:
