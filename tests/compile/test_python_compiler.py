@@ -105,3 +105,20 @@ def test_regex_catastrophic_pattern_is_refused():
 def test_list_fan_out_matches_any_element():
     event = {"target": [{"type": "User"}, [{"type": "AppInstance"}]]}
     assert fires(Cmp("target.type", "eq", ("appinstance",)), event)
+
+
+def test_review_findings_on_comparison_semantics():
+    from tokentrail.compile.batch import compile_batch
+
+    # Ordering: a numeric string against a date string compares as strings.
+    assert fires(Cmp("year", "gt", ("2023-06-01",)), {"year": "2024"})
+    assert not fires(Cmp("year", "lt", ("2023-06-01",)), {"year": "2024"})
+    # Boolean glob/regex values mean their text, as for eq; batch and single compile agree.
+    for expr in (Cmp("f", "glob", (True,), cased=True), Cmp("f", "regex", (True,))):
+        assert fires(expr, {"f": "true"})
+        assert compile_batch([expr])({"f": "true"}) == [0]
+    # Case-insensitive field names reach inside arrays of objects for eq too.
+    event = {"target": [{"Type": "User"}]}
+    expr = Cmp("target.type", "eq", ("user",))
+    assert fires(expr, event, ci_fields=True)
+    assert compile_batch([expr], ci_fields=True)(event) == [0]

@@ -177,3 +177,13 @@ def test_okta_events_are_read_with_exact_key_names():
     assert scan_events([r], [event]).alerts == []
     event["debugContext"] = {"debugData": {"newThing": "x"}}
     assert len(scan_events([r], [event]).alerts) == 1
+
+
+def test_a_broken_correlation_neither_runs_nor_silences_its_base_rule():
+    base = rule("fail", Cmp("eventType", "eq", ("user.session.start",)), name="base")
+    corr = Rule(id="broken", title="broken", format="sigma", logsource=OKTA, logic=Correlation(
+        "event_count", (CorrelationStep("a", rule_ref="base"), CorrelationStep("b", rule_ref="nope")),
+        timespan=600, condition=("gte", 1)))
+    result = scan_events([base, corr], [okta(1), okta(2)])
+    assert "unknown rule 'nope'" in str(result.load_errors[0])
+    assert sorted(a.rule_id for a in result.alerts) == ["fail", "fail"]

@@ -168,7 +168,7 @@ class _Generator:
         if node.op == "eq":
             wanted = self._bind(frozenset(needles), "k")
             check = f"{local} in {wanted}"
-            if not node.cased and len(split_field(node.field)) == 2:
+            if not node.cased and not self.ci and len(split_field(node.field)) == 2:
                 self.item_lists.add(i)
                 other = f"((not {wanted}.isdisjoint(m{i})) if m{i} is not _C else {other})"
         elif node.op == "contains":

@@ -84,7 +84,8 @@ class _Compiler:
 
             return match_null
         assert test is not None
-        fast = _fast_string_cmp(node, values, get, test)
+        # Case-insensitive key lookups (ci) go through the general getter, which knows them.
+        fast = None if self.ci else _fast_string_cmp(node, values, get, test)
         if fast is not None:
             return fast
 
@@ -237,7 +238,8 @@ def value_test(op: str, values: tuple[Scalar, ...], cased: bool) -> ValueTest:
         return _string_test(op, needles, cased)
     if op in ("glob", "regex"):
         searches = [
-            compile_search(glob_to_regex(str(v), cased=cased) if op == "glob" else str(v)) for v in values
+            compile_search(glob_to_regex(t, cased=cased) if op == "glob" else t)
+            for t in (str(text_of(v)) for v in values)
         ]
 
         if len(searches) == 1:
@@ -363,7 +365,8 @@ def _order_test(op: str, values: tuple[Scalar, ...]) -> ValueTest:
             if xn is not None and bn is not None:
                 if cmp(xn, bn):
                     return True
-            elif xs is not None and bs is not None and xn is None and bn is None and cmp(xs, bs):
+            elif xs is not None and bs is not None and cmp(xs, bs):
+                # Not both numbers: ordered as strings (ISO timestamps sort correctly this way).
                 return True
         return False
 

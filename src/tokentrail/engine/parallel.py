@@ -107,9 +107,11 @@ class ParallelFileScanner:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        global _ENGINE
         if self._pool is not None:
             self._pool.terminate()
             self._pool.join()
+            _ENGINE = None  # the workers are gone; let the engine (and its state store) go too
 
     def scan_file(self, path: str | Path) -> Iterator[Alert]:
         """Alerts completed while scanning ``path``, in file order."""

@@ -189,8 +189,13 @@ def build_plan(rules: Sequence[Rule], *, python_time_limit: float = DEFAULT_PYTH
     python_rules = 0
     validated: set[tuple[Expr, bool]] = set()
 
-    def add_expr(rule: Rule, expr: Expr, role: str, step: int, types: tuple[str, ...], unknown: bool) -> None:
+    Placement = tuple[str, Unit, "tuple[str, frozenset[str]] | None", bool]
+
+    def place_expr(rule: Rule, expr: Expr, role: str, step: int, types: tuple[str, ...],
+                   unknown: bool) -> list[Placement]:
+        """Units of one expression for each log type (not yet indexed)."""
         dialect = str(rule.metadata.get("field_dialect", "native"))
+        placed: list[Placement] = []
         for lt in (*types, *((UNKNOWN,) if unknown else ())):
             if lt == UNKNOWN:
                 mapped, ci, preferred = expr, False, None
@@ -207,45 +212,57 @@ def build_plan(rules: Sequence[Rule], *, python_time_limit: float = DEFAULT_PYTH
                 # rule here; the bucket's shared compile in seal() would otherwise fail for all.
                 compile_expr(residual, ci_fields=ci)
                 validated.add((residual, ci))
-            unit = Unit(rule, lt, role, step=step, expr=residual)  # type: ignore[arg-type]
-            indexes[lt].add(unit, anchor, ci)
+            placed.append((lt, Unit(rule, lt, role, step=step, expr=residual), anchor, ci))  # type: ignore[arg-type]
+        return placed
 
     for rule in runnable:
+        # Everything a rule needs is prepared first and committed only if all of it succeeded,
+        # so a rule reported as broken never runs in part (nor silences the rules it refers to).
+        placed: list[Placement] = []
+        subscriptions: list[tuple[str, int]] = []
         try:
             types = log_types_of(rule)
             unknown = _routes_unknown(rule)
             logic = rule.logic
             if isinstance(logic, Correlation):
-                correlations.append(rule)
                 for i, step in enumerate(logic.steps):
                     if step.expr is not None:
-                        add_expr(rule, step.expr, "step", i, types, unknown)
+                        placed += place_expr(rule, step.expr, "step", i, types, unknown)
                     elif step.rule_ref is not None:
                         target = by_ref.get(step.rule_ref)
                         if target is None:
                             raise TokenTrailError(f"correlation step {step.name!r} refers to unknown rule "
                                                   f"{step.rule_ref!r}", file=rule.path or None)
-                        subscribers[target.id].append((rule, i))
-                        referenced.add(target.id)
-                        if logic.generate:
-                            generate_refs.add(target.id)
+                        subscriptions.append((target.id, i))
                 if logic.until is not None:
-                    add_expr(rule, logic.until, "until", 0, types, unknown)
+                    placed += place_expr(rule, logic.until, "until", 0, types, unknown)
             elif isinstance(logic, PythonLogic):
                 detection = TimeLimitedDetection(logic.load(), limit=python_time_limit)
-                python_rules += 1
-                for lt in (*types, *((UNKNOWN,) if unknown or not types else ())):
-                    indexes[lt].add(Unit(rule, lt, "rule", python=detection), None, False)
+                placed = [(lt, Unit(rule, lt, "rule", python=detection), None, False)
+                          for lt in (*types, *((UNKNOWN,) if unknown or not types else ()))]
             else:
                 assert logic is not None
-                add_expr(rule, logic, "rule", 0, types, unknown)
+                placed = place_expr(rule, logic, "rule", 0, types, unknown)
         except TokenTrailError as exc:
             if not exc.file:
                 exc.file = rule.path or None
             errors.append(exc)
+            continue
         except Exception as exc:  # a broken rule is reported; the others still run
             errors.append(TokenTrailError(f"rule {rule.id} cannot run: {type(exc).__name__}: {exc}",
                                           file=rule.path or None))
+            continue
+        for lt, unit, anchor, ci in placed:
+            indexes[lt].add(unit, anchor, ci)
+        if isinstance(rule.logic, PythonLogic):
+            python_rules += 1
+        if isinstance(rule.logic, Correlation):
+            correlations.append(rule)
+            for target_id, i in subscriptions:
+                subscribers[target_id].append((rule, i))
+                referenced.add(target_id)
+                if rule.logic.generate:
+                    generate_refs.add(target_id)
     units: list[Unit] = []
     for lt, index in indexes.items():
         index.seal(lt != UNKNOWN and schemas.get_log_type(lt).case_insensitive_events)

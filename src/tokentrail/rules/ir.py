@@ -8,7 +8,9 @@ Fields are strings written as the rule wrote them (``data.details.accessedSecret
   * split on ``.``; each part is looked up as a key of a nested object;
   * a list met on the way fans out: the field matches if any element matches;
   * a literal dotted key (``"event.action"`` in a flattened document) is tried too, for any
-    run of consecutive parts;
+    run of consecutive parts — except when the path leads through plain objects (no list) to a
+    value: then that value alone is the field's (a document spelling one field both ways uses
+    the nested one). ``Exists`` holds when any of these routes finds the field;
   * a trailing ``{}`` on a part (Splunk array notation) means "the elements of this array".
 
 Comparison semantics (``Cmp``):
@@ -16,7 +18,7 @@ Comparison semantics (``Cmp``):
   * JSON ``true``/``false`` equal the strings ``"true"``/``"false"``; numbers equal their
     decimal string form (``5`` equals ``"5"``);
   * ``lt``/``le``/``gt``/``ge`` compare as numbers when both sides are numbers or numeric strings,
-    otherwise as strings (ISO timestamps order correctly);
+    otherwise as strings, case-sensitively (ISO timestamps order correctly);
   * ``values`` match as "any of" unless ``all_values=True`` ("all of");
   * a value of ``None`` with op ``eq`` matches a missing field or a JSON null;
   * ``glob`` values use ``*`` (any run), ``?`` (one character) and ``\\`` to escape the next
