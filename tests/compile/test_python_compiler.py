@@ -110,8 +110,9 @@ def test_list_fan_out_matches_any_element():
 def test_review_findings_on_comparison_semantics():
     from tokentrail.compile.batch import compile_batch
 
-    # Ordering: a numeric string against a date string compares as strings.
-    assert fires(Cmp("year", "gt", ("2023-06-01",)), {"year": "2024"})
+    # Ordering: strings against strings, numbers against numbers, never a number against a string.
+    assert fires(Cmp("t", "gt", ("2023-06-01",)), {"t": "2024-01-01T00:00:00Z"})
+    assert not fires(Cmp("year", "gt", ("2023-06-01",)), {"year": "2024"})
     assert not fires(Cmp("year", "lt", ("2023-06-01",)), {"year": "2024"})
     # Boolean glob/regex values mean their text, as for eq; batch and single compile agree.
     for expr in (Cmp("f", "glob", (True,), cased=True), Cmp("f", "regex", (True,))):

@@ -365,8 +365,9 @@ def _order_test(op: str, values: tuple[Scalar, ...]) -> ValueTest:
             if xn is not None and bn is not None:
                 if cmp(xn, bn):
                     return True
-            elif xs is not None and bs is not None and cmp(xs, bs):
-                # Not both numbers: ordered as strings (ISO timestamps sort correctly this way).
+            elif xs is not None and bs is not None and xn is None and bn is None and cmp(xs, bs):
+                # Neither is a number: ordered as strings (ISO timestamps sort correctly this way).
+                # A number against a non-number is not ordered at all.
                 return True
         return False
 

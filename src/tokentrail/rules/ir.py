@@ -18,7 +18,8 @@ Comparison semantics (``Cmp``):
   * JSON ``true``/``false`` equal the strings ``"true"``/``"false"``; numbers equal their
     decimal string form (``5`` equals ``"5"``);
   * ``lt``/``le``/``gt``/``ge`` compare as numbers when both sides are numbers or numeric strings,
-    otherwise as strings, case-sensitively (ISO timestamps order correctly);
+    as strings (case-sensitively; ISO timestamps order correctly) when neither is, and not at all
+    when only one side is a number;
   * ``values`` match as "any of" unless ``all_values=True`` ("all of");
   * a value of ``None`` with op ``eq`` matches a missing field or a JSON null;
   * ``glob`` values use ``*`` (any run), ``?`` (one character) and ``\\`` to escape the next
