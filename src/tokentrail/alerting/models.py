@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -71,6 +72,4 @@ def iso(ts: float | None) -> str | None:
     """Epoch seconds as ISO-8601 UTC with milliseconds, or None."""
     if ts is None:
         return None
-    from datetime import UTC, datetime
-
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -14,6 +14,7 @@ from tokentrail import schemas
 from tokentrail.alerting.correlation import CorrelationAlerter, Signal
 from tokentrail.alerting.grouping import GroupingAlerter, NewTermsFilter
 from tokentrail.alerting.models import Alert, Match
+from tokentrail.compile.fields import text_of
 from tokentrail.engine.limits import RuleTimeLimitExceeded
 from tokentrail.engine.plan import DEFAULT_PYTHON_TIME_LIMIT, UNKNOWN, Plan, Unit, build_plan
 from tokentrail.errors import TokenTrailError, summarize_exception
@@ -270,8 +271,6 @@ def _known_id(event: Mapping[str, Any], log_type: str) -> str | None:
 
 
 def _text(value: Any) -> str:
-    from tokentrail.compile.fields import text_of
-
     if value is None:
         return ""
     text = text_of(value)

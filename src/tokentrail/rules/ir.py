@@ -32,7 +32,7 @@ A comparison against a missing field is false (``Not`` makes it true).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, TypeAlias
 
 Op: TypeAlias = Literal[
@@ -149,16 +149,10 @@ def map_fields(expr: Expr, rename: dict[str, str]) -> Expr:
         case Not(item):
             return Not(map_fields(item, rename))
         case Cmp(field=f):
-            return _replace(expr, field=rename.get(f, f))
+            return replace(expr, field=rename.get(f, f))
         case Exists(field=f):
             return Exists(rename.get(f, f))
         case FieldRef(field=f, other=o):
-            return _replace(expr, field=rename.get(f, f), other=rename.get(o, o))
+            return replace(expr, field=rename.get(f, f), other=rename.get(o, o))
         case _:
             return expr
-
-
-def _replace(node, **changes):
-    from dataclasses import replace
-
-    return replace(node, **changes)

@@ -43,22 +43,16 @@ def ecs_constants(log_type: str) -> Mapping[str, object]:
 def fold_constants(expr: Expr, constants: Mapping[str, object]) -> Expr:
     """Replace tests of constant fields by their outcome and simplify what they decide."""
     match expr:
-        case All(items):
+        case All(items) | Any(items):
             folded = [fold_constants(i, constants) for i in items]
             if folded == list(items):
                 return expr
-            if Const(False) in folded:
-                return Const(False)
-            kept = tuple(i for i in folded if i != Const(True))
-            return All(kept) if kept else Const(True)
-        case Any(items):
-            folded = [fold_constants(i, constants) for i in items]
-            if folded == list(items):
-                return expr
-            if Const(True) in folded:
-                return Const(True)
-            kept = tuple(i for i in folded if i != Const(False))
-            return Any(kept) if kept else Const(False)
+            # All: False decides, True drops out; Any: the other way round.
+            decides = Const(isinstance(expr, Any))
+            kept = tuple(i for i in folded if i != Const(not decides.value))
+            if decides in kept:
+                return decides
+            return type(expr)(kept) if kept else Const(not decides.value)
         case Not(item):
             inner = fold_constants(item, constants)
             if isinstance(inner, Const):
