@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from tokentrail.compile.fields import split_field, text_of
-from tokentrail.compile.python import compile_expr, no_dotted_keys, parse_ip, value_test
+from tokentrail.compile.python import compile_expr, parse_ip, value_test
 from tokentrail.compile.regex import compile_search, glob_to_regex
 from tokentrail.rules.ir import All, Cmp, Const, Expr, Not
 from tokentrail.rules.ir import Any as AnyOf
@@ -49,11 +50,18 @@ def _lowered_items(items: list[Any], key: str) -> Any:
     return out
 
 
+@lru_cache(maxsize=16384)
+def _general(node: Expr, ci: bool) -> Callable[[Mapping[str, Any]], bool]:
+    # The same leaf recurs in many generated functions (every anchor value's function holds the
+    # unanchored rules): compile its general predicate once.
+    return compile_expr(node, ci_fields=ci)
+
+
 class _Generator:
     def __init__(self, ci_fields: bool) -> None:
         self.ci = ci_fields
-        self.namespace: dict[str, Any] = {"_C": _COMPLEX, "_M": _ABSENT, "_MISS": _MISS, "_nodot": no_dotted_keys,
-                                          "_ip": parse_ip, "_items": _lowered_items}
+        self.namespace: dict[str, Any] = {"_C": _COMPLEX, "_M": _ABSENT, "_MISS": _MISS, "_ip": parse_ip,
+                                          "_items": _lowered_items}
         self.fields: dict[str, int] = {}
         self.lowered: set[int] = set()
         self.addresses: set[int] = set()  # fields read as IP addresses
@@ -75,46 +83,68 @@ class _Generator:
     def prologue(self) -> list[str]:
         """Read every field once, up front: ``r<i>`` the raw string, or _M (missing, and no
         dotted key could stand in for it) or _C (anything else); ``l<i>`` lower-cased;
-        ``a<i>`` parsed IP address; ``m<i>`` lower-cased values across a list of objects."""
-        lines: list[str] = []
-        for field, i in self.fields.items():
-            parts = split_field(field)
-            lines.append(f"    r{i} = _C")
-            if i in self.item_lists:
-                lines.append(f"    m{i} = _C")
-            lines += self._walk_lines(i, parts, 0, "e", "    ")
+        ``a<i>`` parsed IP address; ``m<i>`` lower-cased values across a list of objects.
+        Fields sharing a path prefix share its reads (``client`` is read once for
+        ``client.ipAddress`` and ``client.userAgent.rawUserAgent``)."""
+        paths = {i: split_field(field) for field, i in self.fields.items()}
+        lines = [f"    r{i} = _C" for i in paths]
+        lines += [f"    m{i} = _C" for i in sorted(self.item_lists)]
+        lines += self._walk_lines(paths, 0, "e", ("e",), "    ")
+        for i in paths:
             if i in self.lowered:
                 lines.append(f"    l{i} = r{i}.lower() if r{i}.__class__ is str else r{i}")
             if i in self.addresses:
                 lines.append(f"    a{i} = _ip(r{i}) if r{i}.__class__ is str else None")
         return lines
 
-    def _walk_lines(self, i: int, parts: tuple[str, ...], depth: int, obj: str, pad: str) -> list[str]:
-        """Code that follows ``parts`` from ``obj`` through plain objects into ``r<i>``.
+    def _missing(self, parts: tuple[str, ...], depth: int, objects: tuple[str, ...]) -> str:
+        """What ``r<i>`` is when the walk of ``parts`` ends at ``depth`` with nothing: _M, unless
+        an object on the way holds a literal dotted key that could supply the rest of the path
+        (``{"client.ipAddress": ...}`` or ``{"client": {"geographicalContext.country": ...}}``),
+        in which case the general path decides (_C)."""
+        if self.ci:
+            return "_C"
+        checks = [f"{'.'.join(parts[level:j])!r} not in {obj}"
+                  for level, obj in enumerate(objects[: depth + 1]) for j in range(level + 2, len(parts) + 1)]
+        return f"(_M if {' and '.join(checks)} else _C)" if checks else "_M"
 
-        A missing part means "missing" only when no object on the way holds a dotted key that
-        could supply the rest (``{"client.ipAddress": ...}``); the top level is checked once per
-        event (``top``).
-        """
-        x = f"x{i}_{depth}"
-        ancestors = ["(top if top is not None else (top := _nodot(e)))"]
-        ancestors += [f"_nodot(x{i}_{d})" for d in range(depth)]
-        missing = "_C" if self.ci else f"(_M if {' and '.join(ancestors)} else _C)"
-        last = depth + 1 == len(parts)
-        lines = [f"{pad}{x} = {obj}.get({parts[depth]!r}, _MISS)",
-                 f"{pad}if {x} is _MISS: r{i} = {missing}",
-                 # A null value gives nothing to compare (as good as missing for every inlined
-                 # test); a null object on the way is a dead end like a missing one.
-                 f"{pad}elif {x} is None: r{i} = {'_M' if last else missing}"]
-        if last:
-            lines.append(f"{pad}elif {x}.__class__ is str: r{i} = {x}")
-            # Booleans compare as the text "true"/"false" (see rules/ir.py).
-            lines.append(f"{pad}elif {x}.__class__ is bool: r{i} = 'true' if {x} else 'false'")
-            return lines
-        if depth == 0 and i in self.item_lists:
-            lines.append(f"{pad}elif {x}.__class__ is list and {ancestors[0]}: m{i} = _items({x}, {parts[1]!r})")
-        lines.append(f"{pad}elif {x}.__class__ is dict:")
-        return lines + self._walk_lines(i, parts, depth + 1, x, pad + "    ")
+    def _walk_lines(self, paths: dict[int, tuple[str, ...]], depth: int, obj: str, objects: tuple[str, ...],
+                    pad: str) -> list[str]:
+        """Code that follows every path in ``paths`` from ``obj`` (at ``depth``) through plain
+        objects, setting ``r<i>`` where a path ends at a string (or boolean)."""
+        lines: list[str] = []
+        by_part: dict[str, dict[int, tuple[str, ...]]] = {}
+        for i, parts in paths.items():
+            by_part.setdefault(parts[depth], {})[i] = parts
+        for part, group in by_part.items():
+            x = f"x{min(group)}_{depth}"
+            ends = [i for i, parts in group.items() if len(parts) == depth + 1]
+            deeper = {i: parts for i, parts in group.items() if len(parts) > depth + 1}
+            lines.append(f"{pad}{x} = {obj}.get({part!r}, _MISS)")
+            lines.append(f"{pad}if {x} is _MISS:")
+            lines += [f"{pad}    r{i} = {self._missing(parts, depth, objects)}" for i, parts in group.items()]
+            # A null value gives nothing to compare (as good as missing for every inlined test);
+            # a null object on the way is a dead end like a missing one.
+            lines.append(f"{pad}elif {x} is None:")
+            lines += [f"{pad}    r{i} = {'_M' if i in ends else self._missing(parts, depth, objects)}"
+                      for i, parts in group.items()]
+            if ends:
+                lines.append(f"{pad}elif {x}.__class__ is str:")
+                lines += [f"{pad}    r{i} = {x}" for i in ends]
+                # Booleans compare as the text "true"/"false" (see rules/ir.py).
+                lines.append(f"{pad}elif {x}.__class__ is bool:")
+                lines += [f"{pad}    r{i} = 'true' if {x} else 'false'" for i in ends]
+            if deeper:
+                listed = [i for i, parts in deeper.items() if depth == 0 and len(parts) == 2 and i in self.item_lists]
+                if listed:
+                    # An array of objects (Okta target[]): their values, unless a dotted key such as
+                    # "target.type" at the top could also supply the field.
+                    lines.append(f"{pad}elif {x}.__class__ is list:")
+                    for i in listed:
+                        lines.append(f"{pad}    if {'.'.join(deeper[i])!r} not in e: m{i} = _items({x}, {deeper[i][1]!r})")
+                lines.append(f"{pad}elif {x}.__class__ is dict:")
+                lines += self._walk_lines(deeper, depth + 1, x, (*objects, x), pad + "    ")
+        return lines
 
     def expr(self, node: Expr) -> str:
         match node:
@@ -129,7 +159,7 @@ class _Generator:
             case Cmp() if self._inlinable(node):
                 return self._inline_cmp(node)
             case _:
-                return f"{self._bind(compile_expr(node, ci_fields=self.ci), 'p')}(e)"
+                return f"{self._bind(_general(node, self.ci), 'p')}(e)"
 
     @staticmethod
     def _inlinable(node: Cmp) -> bool:
@@ -141,7 +171,7 @@ class _Generator:
 
     def _inline_cmp(self, node: Cmp) -> str:
         # A comparison on a missing field is false; anything not simple takes the general path.
-        fallback = f"(False if {{v}} is _M else {self._bind(compile_expr(node, ci_fields=self.ci), 'p')}(e))"
+        fallback = f"(False if {{v}} is _M else {self._bind(_general(node, self.ci), 'p')}(e))"
         values = tuple(str(text_of(v)) for v in node.values)
         if node.op == "cidr":
             i = self._field(node.field, lower=False)
@@ -187,7 +217,7 @@ def compile_batch(exprs: Sequence[Expr], *, ci_fields: bool = False,
     marks = [str(i) if labels is None else gen._bind(labels[i], "u") for i in range(len(exprs))]
     # Every name the body uses is a closure variable of a factory: a cell read, not a global
     # dict lookup, and (unlike default arguments) nothing is copied on each call.
-    body = ["    top = None", *gen.prologue(), "    out = None"]
+    body = [*gen.prologue(), "    out = None"]
     for test, mark in zip(tests, marks, strict=True):
         body += [f"    if {test}:", f"        if out is None: out = [{mark}]", f"        else: out.append({mark})"]
     body.append("    return out")

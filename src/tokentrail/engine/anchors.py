@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from tokentrail.rules.ir import All, Cmp, Expr
 from tokentrail.rules.ir import Any as AnyOf
+from tokentrail.schemas.specialize import fold_constants
 
 Anchor = tuple[str, frozenset[str]]
 
@@ -69,3 +70,19 @@ def strip_anchor(expr: Expr, anchor: Anchor) -> Expr:
                 rest = expr.items[:i] + expr.items[i + 1:]
                 return rest[0] if len(rest) == 1 else All(rest)
     return expr
+
+
+# Comparisons that give the same answer on a string and on its lower-cased form: the index keys
+# buckets by lower-cased value, so only these may be settled for a whole bucket.
+_CASE_BLIND_OPS = frozenset(["eq", "contains", "startswith", "endswith", "glob", "cidr"])
+
+
+def _case_blind(cmp: Cmp) -> bool:
+    return cmp.op in _CASE_BLIND_OPS and not cmp.cased
+
+
+def assume_anchor_value(expr: Expr, field: str, value: str) -> Expr:
+    """``expr`` for events whose ``field`` is the one string ``value`` (lower-cased): the
+    case-insensitive comparisons on that field are decided now (``Const(False)`` when the
+    expression cannot hold for such events)."""
+    return fold_constants(expr, {field: value}, _case_blind)

@@ -21,13 +21,15 @@ from typing import Any
 import orjson
 
 from tokentrail.alerting.models import Alert
+from tokentrail.engine.digest import Digest
 from tokentrail.engine.plan import UNKNOWN
-from tokentrail.engine.stream import Digest, StreamingEngine
+from tokentrail.engine.stream import StreamingEngine
 from tokentrail.errors import LogParseError
 from tokentrail.sources.files import LogReader, line_ranges
 
 CHUNK_BYTES = 8 << 20  # one task: big enough to amortise IPC, small enough to bound memory
 MIN_PARALLEL_BYTES = 32 << 20  # smaller files are not worth starting workers for
+WARM_BYTES = 1 << 20  # how much of a file's start the parent matches before forking
 
 _ENGINE: StreamingEngine | None = None  # set in the parent before forking; workers inherit it
 
@@ -117,6 +119,7 @@ class ParallelFileScanner:
         """Alerts completed while scanning ``path``, in file order."""
         global _ENGINE
         if self._pool is None:
+            _warm(self.engine, str(path))
             _ENGINE = self.engine
             self._pool = multiprocessing.get_context("fork").Pool(self.workers)
         name = str(path)
@@ -157,6 +160,21 @@ class ParallelFileScanner:
                                 tuple((c, step, tuple(key), value, fields) for c, step, key, value, fields in signals),
                                 None if reset is None else tuple(reset))
                 yield from route(units[unit], digest, event, name, base + line)
+
+
+def _warm(engine: StreamingEngine, path: str) -> None:
+    """Match the file's first lines in the parent before forking: the plan builds its per-value
+    functions on first sight, and workers forked afterwards inherit them rather than each
+    building its own. Matching has no side effect; nothing found here is reported."""
+    with open(path, "rb") as fh:
+        lines = fh.readlines(WARM_BYTES)
+    for line in lines:
+        try:
+            event = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if event.__class__ is dict:
+            engine.match(event)
 
 
 def parallel_worth_it(path: str | Path, min_bytes: int = MIN_PARALLEL_BYTES) -> bool:

@@ -16,7 +16,7 @@ from tokentrail import schemas
 from tokentrail.compile.batch import compile_batch
 from tokentrail.compile.fields import make_getter, text_of
 from tokentrail.compile.python import compile_expr
-from tokentrail.engine.anchors import choose_anchor, strip_anchor
+from tokentrail.engine.anchors import assume_anchor_value, choose_anchor, strip_anchor
 from tokentrail.engine.limits import TimeLimitedDetection
 from tokentrail.errors import TokenTrailError
 from tokentrail.rules.ir import Const, Expr
@@ -25,6 +25,7 @@ from tokentrail.schemas.specialize import specialize
 
 DEFAULT_PYTHON_TIME_LIMIT = 1.0  # seconds one Python rule may take on one event
 UNKNOWN = "unknown"  # bucket for events whose log type is not recognised
+_UNSEEN = object()
 
 
 @dataclass(eq=False)
@@ -37,20 +38,29 @@ class Unit:
     step: int = 0
     expr: Expr | None = None  # what the index still has to test (the anchor comparison removed)
     python: Any = None  # the loaded PythonDetection, for Python rules
-    getters: dict[str, Callable[[Mapping[str, Any]], list[Any]]] = field(default_factory=dict)
+    readers: dict[str, Callable[[Mapping[str, Any]], Any]] = field(default_factory=dict)
     disabled: bool = False
     index: int = -1  # position in Plan.units (how parallel workers name a unit)
 
     def first(self, name: str, event: Mapping[str, Any]) -> Any:
         """The first value of a rule field in an event (mapped for this unit's log type)."""
-        getter = self.getters.get(name)
-        if getter is None:
-            getter = self.getters[name] = make_getter(
+        return self.reader(name)(event)
+
+    def reader(self, name: str) -> Callable[[Mapping[str, Any]], Any]:
+        """A function giving the first value of a rule field in an event (None when missing)."""
+        read = self.readers.get(name)
+        if read is None:
+            getter = make_getter(
                 schemas.field_for(self.log_type, name, self.dialect) if self.log_type != UNKNOWN else name,
                 ci_fields=self.ci,
             )
-        values = getter(event)
-        return values[0] if values else None
+
+            def read(event: Mapping[str, Any]) -> Any:
+                values = getter(event)
+                return values[0] if values else None
+
+            self.readers[name] = read
+        return read
 
     @property
     def dialect(self) -> str:
@@ -65,19 +75,32 @@ class Unit:
 class LogTypeIndex:
     """The units of one log type: by anchor field and lower-cased value, plus the unanchored.
 
-    ``seal()`` turns each bucket into one generated function that runs the bucket's predicates in
-    a row and returns the units that matched (or None), so an event costs one call per bucket
-    rather than a Python loop with attribute checks per candidate. Python units stay apart: the
-    engine times them and may disable them.
+    Units run as generated functions (``compile_batch``), each testing several units with their
+    field reads shared, so an event costs one call rather than a Python loop per candidate.
+    Python units stay apart: the engine times them and may disable them.
+
+    The common case has its own table (``by_value``): one anchor field reached through plain
+    objects to a string. Each lower-cased value of it gets one function for its bucket *and* the
+    unanchored units, with every case-insensitive test of the anchor field already decided for
+    that value (``assume_anchor_value``) — so an event costs one call, its fields are read once,
+    and a rule such as ``eventType|startswith: app.oauth2`` costs nothing on the event types it
+    cannot match. A value gets its function when first seen (at most ``MAX_VALUES`` values do;
+    values with the same units share one). Any other event (a list of values, several anchor
+    fields) takes the general path: the functions of every bucket its values select plus the one
+    of the unanchored units, each also built on first use.
     """
 
     anchored: dict[str, dict[str, list[Unit]]] = field(default_factory=lambda: defaultdict(dict))
     unanchored: list[Unit] = field(default_factory=list)
     python: list[Unit] = field(default_factory=list)
     getters: dict[str, Callable[[Mapping[str, Any]], list[Any]]] = field(default_factory=dict)
-    # (top-level key to read directly or None, general getter, buckets by lower-cased value)
-    runners: list[tuple[str | None, Callable, dict[str, Callable]]] = field(default_factory=list)
-    run_unanchored: Callable | None = None
+    ci: bool = False
+    key_path: tuple[str, ...] | None = None  # the one anchor field's path, when the table applies
+    by_value: dict[str, Callable | None] = field(default_factory=dict)  # None: nothing can match
+    _by_exprs: dict[tuple, Callable] = field(default_factory=dict)  # functions shared by values
+    _compiled: dict[tuple[str, str] | None, Callable] = field(default_factory=dict)  # general path
+
+    MAX_VALUES = 4096
 
     def add(self, unit: Unit, anchor: tuple[str, frozenset[str]] | None, ci: bool) -> None:
         if unit.python is not None:
@@ -94,13 +117,30 @@ class LogTypeIndex:
             bucket.setdefault(value, []).append(unit)
 
     def seal(self, ci: bool = False) -> None:
-        """Generate the bucket functions (call once, after every ``add``)."""
-        self.runners = [
-            (name if "." not in name and "{" not in name and not ci else None, self.getters[name],
-             {value: _bucket_runner(units, ci) for value, units in bucket.items()})
-            for name, bucket in self.anchored.items()
-        ]
-        self.run_unanchored = _bucket_runner(self.unanchored, ci) if self.unanchored else None
+        """Choose the fast path's anchor (call once, after every ``add``)."""
+        self.ci = ci
+        self.by_value.clear()
+        self._by_exprs.clear()
+        self._compiled.clear()
+        names = list(self.anchored)
+        self.key_path = tuple(names[0].split(".")) if len(names) == 1 and "{" not in names[0] else None
+
+    def _value_runner(self, value: str) -> Callable | None:
+        """The function for events whose anchor field holds a string lower-casing to ``value``."""
+        name = ".".join(self.key_path or ())
+        exprs: list[Expr] = []
+        units: list[Unit] = []
+        for unit in (*self.anchored[name].get(value, ()), *self.unanchored):
+            expr = assume_anchor_value(unit.expr if unit.expr is not None else Const(False), name, value)
+            if expr != Const(False):
+                exprs.append(expr)
+                units.append(unit)
+        shape = tuple(zip(units, exprs, strict=True))
+        run = self._by_exprs.get(shape)
+        if run is None and units:
+            run = self._by_exprs[shape] = compile_batch(exprs, ci_fields=self.ci, labels=units)
+        self.by_value[value] = run
+        return run
 
     def candidates(self, event: Mapping[str, Any]) -> list[Unit]:
         """Units that could match ``event``: anchored ones whose value it carries, and the rest."""
@@ -115,33 +155,40 @@ class LogTypeIndex:
 
     def matching(self, event: Mapping[str, Any]) -> list[Unit] | None:
         """The declarative units whose predicate holds for ``event`` (None when there are none)."""
+        path = self.key_path
+        if path is not None:
+            value = event.get(path[0])
+            for part in path[1:]:
+                value = value.get(part) if value.__class__ is dict else None
+            if value.__class__ is str:
+                low = value.lower()
+                run = self.by_value.get(low, _UNSEEN)
+                if run is _UNSEEN and len(self.by_value) < self.MAX_VALUES:
+                    run = self._value_runner(low)
+                if run is not _UNSEEN:
+                    return None if run is None else run(event)
         hits: list[Unit] | None = None
-        for key, getter, buckets in self.runners:
-            value = event.get(key) if key is not None else None
-            if value.__class__ is str:  # the common case: a top-level string, read directly
-                run = buckets.get(value.lower())
-                if run is not None and (found := run(event)):
-                    hits = found if hits is None else hits + found
-                continue
-            for value in getter(event):
+        for name, bucket in self.anchored.items():
+            for value in self.getters[name](event):
                 text = text_of(value)
-                if text is None:
+                if text is None or (low := text.lower()) not in bucket:
                     continue
-                run = buckets.get(text.lower())
-                if run is not None and (found := run(event)):
+                if found := self._runner((name, low))(event):
                     hits = found if hits is None else hits + found
-        if self.run_unanchored is not None and (found := self.run_unanchored(event)):
+        if self.unanchored and (found := self._runner(None)(event)):
             hits = found if hits is None else hits + found
         if hits is not None and len(hits) > 1:
             hits = list(dict.fromkeys(hits))
         return hits
 
-
-def _bucket_runner(units: list[Unit], ci: bool) -> Callable[[Mapping[str, Any]], list[Unit] | None]:
-    """One generated function testing every unit of a bucket, sharing their field reads, and
-    returning the units that hold."""
-    return compile_batch([u.expr if u.expr is not None else Const(False) for u in units], ci_fields=ci,
-                         labels=units)
+    def _runner(self, bucket: tuple[str, str] | None) -> Callable[[Mapping[str, Any]], list[Unit] | None]:
+        """The general path's function for one bucket (None: the unanchored units)."""
+        run = self._compiled.get(bucket)
+        if run is None:
+            units = self.unanchored if bucket is None else self.anchored[bucket[0]][bucket[1]]
+            run = self._compiled[bucket] = compile_batch(
+                [u.expr if u.expr is not None else Const(False) for u in units], ci_fields=self.ci, labels=units)
+        return run
 
 
 @dataclass

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from functools import partial
+from typing import Any
 
 from tokentrail import schemas
 from tokentrail.alerting.correlation import CorrelationAlerter, Signal
 from tokentrail.alerting.grouping import GroupingAlerter, NewTermsFilter
 from tokentrail.alerting.models import Alert, Match
-from tokentrail.compile.fields import text_of
+from tokentrail.engine.digest import Digest, build_digester, key_reader
+from tokentrail.engine.digest import as_text as _text
 from tokentrail.engine.limits import RuleTimeLimitExceeded
 from tokentrail.engine.plan import DEFAULT_PYTHON_TIME_LIMIT, UNKNOWN, Plan, Unit, build_plan
 from tokentrail.errors import TokenTrailError, summarize_exception
@@ -32,24 +34,6 @@ class RuleError:
     line: int
     summary: str
     disabled: bool = False
-
-
-SignalPart = tuple[str, int, tuple[str, ...], str | None, dict[str, Any]]  # corr id, step, key, value, fields
-
-
-class Digest(NamedTuple):
-    """What one unit's match read from its event (see ``StreamingEngine.digest``).
-
-    A named tuple, not a dataclass: parallel workers pickle one per match, and tuples pickle
-    several times faster.
-    """
-
-    unit: int
-    time: float | None
-    event_id: str | None  # None: the log type names no id field; the line stands in for it
-    extras: dict[str, Any] = {}  # noqa: RUF012 - never mutated; a named tuple field default
-    signals: tuple[SignalPart, ...] = ()
-    reset_key: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -88,6 +72,11 @@ class StreamingEngine:
         self.correlators = {r.id: CorrelationAlerter(r) for r in self.plan.correlations}
         self._detect = schemas.detect_log_type
         self._index_of = self.plan.indexes.get
+        self.digesters = [
+            build_digester(u, self.plan.subscribers.get(u.rule.id, ()), u.log_type != UNKNOWN,
+                           None if u.python is None else partial(self._python_extras, u))
+            for u in self.plan.units
+        ]
 
     @property
     def load_errors(self) -> list[TokenTrailError]:
@@ -173,17 +162,7 @@ class StreamingEngine:
     def digest(self, unit: Unit, event: Mapping[str, Any]) -> Digest:
         """Everything a match needs from its event, read now, so that ``route`` (the part that
         depends on order) can run later and elsewhere without the event."""
-        rule = unit.rule
-        t = schemas.event_time(event, unit.log_type) if unit.log_type != UNKNOWN else None
-        eid = _known_id(event, unit.log_type)
-        logic = rule.logic
-        if unit.role == "until":
-            return Digest(unit.index, t, eid, reset_key=self._key(unit, event, logic.steps[0].by))  # type: ignore[union-attr]
-        if unit.role == "step":
-            return Digest(unit.index, t, eid, signals=(self._signal_part(unit, event, rule.id, logic, unit.step),))
-        signals = tuple(self._signal_part(unit, event, corr_rule.id, corr_rule.logic, step_no)
-                        for corr_rule, step_no in self.plan.subscribers.get(rule.id, ()))
-        return Digest(unit.index, t, eid, self._extras(unit, event), signals)
+        return self.digesters[unit.index](event)
 
     def route(self, unit: Unit, digest: Digest, event: Mapping[str, Any], source: str, line: int) -> list[Alert]:
         """Feed one digested match to its rule's alerting and to the correlations that use it."""
@@ -210,41 +189,28 @@ class StreamingEngine:
                 alerts.extend(alerter.add(match))
         return alerts
 
-    def _extras(self, unit: Unit, event: Mapping[str, Any]) -> dict[str, Any]:
+    def _python_extras(self, unit: Unit, event: Mapping[str, Any]) -> dict[str, Any]:
+        """A Python rule's title, severity, dedup key and context (its own functions say)."""
         rule = unit.rule
         extras: dict[str, Any] = {}
-        if unit.python is not None:
-            try:
-                described = unit.python.describe(event)
-            except Exception as exc:
-                described = {}
-                self._rule_error(unit, event, "", 0, "describe: " + summarize_exception(exc))
-            extras.update({k: v for k, v in described.items() if v is not None})
-            if "context" in described and described["context"]:
-                extras["fields"] = described["context"]
-            key = described.get("dedup") or described.get("title") or rule.id
-            extras["group_key"] = (str(key),)
-        else:
-            extras["group_key"] = self._key(unit, event, rule.grouping.group_by)
+        try:
+            described = unit.python.describe(event)
+        except Exception as exc:
+            described = {}
+            self._rule_error(unit, event, "", 0, "describe: " + summarize_exception(exc))
+        extras.update({k: v for k, v in described.items() if v is not None})
+        if "context" in described and described["context"]:
+            extras["fields"] = described["context"]
+        key = described.get("dedup") or described.get("title") or rule.id
+        extras["group_key"] = (str(key),)
         g = rule.grouping
         if g.distinct_field:
             extras["distinct"] = _text(unit.first(g.distinct_field, event))
         if g.new_terms:
-            extras["terms"] = tuple(_text(unit.first(f, event)) for f in g.new_terms)
+            extras["terms"] = key_reader(unit, g.new_terms)(event)
         if rule.output_fields and "fields" not in extras:
             extras["fields"] = {o.label: unit.first(o.field, event) for o in rule.output_fields}
         return extras
-
-    def _key(self, unit: Unit, event: Mapping[str, Any], fields: Sequence[str]) -> tuple[str, ...]:
-        return tuple(_text(unit.first(f, event)) for f in fields)
-
-    def _signal_part(self, unit: Unit, event: Mapping[str, Any], corr_id: str, corr: Correlation,
-                     step: int) -> SignalPart:
-        by = corr.steps[step].by
-        value = _text(unit.first(corr.value_field, event)) if corr.value_field else None
-        key = self._key(unit, event, by)
-        names = corr.steps[0].by or by
-        return corr_id, step, key, value, dict(zip(names, key, strict=False))
 
     def _feed(self, corr_id: str, signal: Signal) -> list[Alert]:
         out: list[Alert] = []
@@ -268,10 +234,3 @@ def _known_id(event: Mapping[str, Any], log_type: str) -> str | None:
     """The event's own id, if its log type names one and the event carries it."""
     known = schemas.event_id(event, log_type) if log_type != UNKNOWN else None
     return None if known is None else str(known)
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    text = text_of(value)
-    return text if text is not None else str(value)

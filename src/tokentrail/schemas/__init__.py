@@ -7,7 +7,7 @@ rename rule fields for each log type.
 
 from __future__ import annotations
 
-from tokentrail.schemas.access import event_id, event_time, value_at
+from tokentrail.schemas.access import event_id, event_time, id_reader, time_reader, value_at
 from tokentrail.schemas.detect import detect_log_type, detector
 from tokentrail.schemas.fields import FieldMap, dialect_of, field_for, field_map
 from tokentrail.schemas.lookup import UnknownLogType, all_log_types, get_log_type
@@ -32,10 +32,12 @@ __all__ = [
     "field_map",
     "fold_constants",
     "get_log_type",
+    "id_reader",
     "log_types_for",
     "log_types_for_names",
     "parse_time",
     "registry",
     "specialize",
+    "time_reader",
     "value_at",
 ]

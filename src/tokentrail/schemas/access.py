@@ -73,15 +73,37 @@ def _walk(obj: Any, parts: tuple[str, ...], i: int) -> Any:
 
 
 @cache
-def _time_readers(log_type: str) -> tuple[Reader, ...]:
+def time_reader(log_type: str) -> Callable[[Mapping[str, Any]], float | None]:
+    """A function giving an event's time for ``log_type`` (see ``event_time``), built once."""
     lt = registry().get(log_type)
-    return tuple(reader(f) for f in lt.time_fields) if lt else ()
+    readers = tuple(reader(f) for f in lt.time_fields) if lt else ()
+
+    def read_time(event: Mapping[str, Any]) -> float | None:
+        for read in readers:
+            value = read(event)
+            if value is not None:
+                parsed = parse_time(value)
+                if parsed is not None:
+                    return parsed
+        return None
+
+    return read_time
 
 
 @cache
-def _id_readers(log_type: str) -> tuple[Reader, ...]:
+def id_reader(log_type: str) -> Callable[[Mapping[str, Any]], str | None]:
+    """A function giving an event's vendor id for ``log_type`` (see ``event_id``), built once."""
     lt = registry().get(log_type)
-    return tuple(reader(f) for f in lt.id_fields) if lt else ()
+    readers = tuple(reader(f) for f in lt.id_fields) if lt else ()
+
+    def read_id(event: Mapping[str, Any]) -> str | None:
+        for read in readers:
+            value = read(event)
+            if value is not None and value != "" and not isinstance(value, Mapping | list):
+                return value if value.__class__ is str else str(value)
+        return None
+
+    return read_id
 
 
 def event_time(event: Mapping[str, Any], log_type: str) -> float | None:
@@ -89,19 +111,9 @@ def event_time(event: Mapping[str, Any], log_type: str) -> float | None:
 
     ``None`` when the log type is unknown or no time field holds a parseable timestamp.
     """
-    for read in _time_readers(log_type):
-        value = read(event)
-        if value is not None:
-            parsed = parse_time(value)
-            if parsed is not None:
-                return parsed
-    return None
+    return time_reader(log_type)(event)
 
 
 def event_id(event: Mapping[str, Any], log_type: str) -> str | None:
     """The vendor's id of the event (Okta ``uuid``, Auth0 ``log_id``, ...), as a string."""
-    for read in _id_readers(log_type):
-        value = read(event)
-        if value is not None and value != "" and not isinstance(value, Mapping | list):
-            return str(value)
-    return None
+    return id_reader(log_type)(event)

@@ -11,7 +11,7 @@ cannot match that log type at all.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from tokentrail.rules.ir import All, Any, Cmp, Const, Exists, Expr, Not, map_fields
 from tokentrail.schemas.fields import field_map
@@ -40,11 +40,16 @@ def ecs_constants(log_type: str) -> Mapping[str, object]:
     return ecs.ecs_constants if ecs else {}
 
 
-def fold_constants(expr: Expr, constants: Mapping[str, object]) -> Expr:
-    """Replace tests of constant fields by their outcome and simplify what they decide."""
+def fold_constants(expr: Expr, constants: Mapping[str, object],
+                   decidable: Callable[[Cmp], bool] | None = None) -> Expr:
+    """Replace tests of constant fields by their outcome and simplify what they decide.
+
+    ``decidable`` (if given) says which comparisons on a constant field may be settled; the
+    others are kept as they are.
+    """
     match expr:
         case All(items) | Any(items):
-            folded = [fold_constants(i, constants) for i in items]
+            folded = [fold_constants(i, constants, decidable) for i in items]
             if folded == list(items):
                 return expr
             # All: False decides, True drops out; Any: the other way round.
@@ -54,13 +59,13 @@ def fold_constants(expr: Expr, constants: Mapping[str, object]) -> Expr:
                 return decides
             return type(expr)(kept) if kept else Const(not decides.value)
         case Not(item):
-            inner = fold_constants(item, constants)
+            inner = fold_constants(item, constants, decidable)
             if isinstance(inner, Const):
                 return Const(not inner.value)
             return expr if inner is item else Not(inner)
         case Exists(field) if field in constants:
             return Const(True)
-        case Cmp(field=field) if field in constants:
+        case Cmp(field=field) if field in constants and (decidable is None or decidable(expr)):
             return Const(_holds(expr, {field: constants[field]}))
         case _:
             return expr
