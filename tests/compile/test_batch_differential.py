@@ -7,7 +7,8 @@ from tokentrail.compile.batch import compile_batch
 from tokentrail.compile.python import compile_expr
 from tokentrail.rules.ir import All, Any, Cmp, Exists, Not
 
-FIELDS = ["a", "b.c", "t.type", "x.y.z", "ip"]
+# "b" and "b.c", "x.y.z" and "x.w": fields sharing a path prefix share its reads.
+FIELDS = ["a", "b", "b.c", "t.type", "x.y.z", "x.w", "ip"]
 WORDS = ["Token", "token", "user", "10.1.2.3", "2001:db8::9", "/api/v1/x", "", "TRUE", "5"]
 
 scalars = st.one_of(st.sampled_from(WORDS), st.integers(-3, 7), st.booleans(), st.none())
@@ -45,7 +46,7 @@ values = st.recursive(
     scalars,
     lambda inner: st.one_of(
         st.lists(inner, max_size=3),
-        st.dictionaries(st.sampled_from(["type", "c", "y", "z", "y.z"]), inner, max_size=3),
+        st.dictionaries(st.sampled_from(["type", "c", "y", "z", "w", "y.z"]), inner, max_size=3),
     ),
     max_leaves=5,
 )

@@ -69,3 +69,16 @@ def test_without_match_output_workers_send_digests_only_and_alerts_agree(log_fil
     assert one.alerts and [a.to_dict() for a in two.alerts] == [a.to_dict() for a in one.alerts]
     assert any(a.fields for a in two.alerts)  # output fields were read in the workers
     assert two.stats.matched_events == one.stats.matched_events
+
+
+def test_warming_builds_the_functions_workers_inherit_and_records_nothing(log_file, rules):
+    from tokentrail.engine import StreamingEngine
+    from tokentrail.engine.parallel import _warm
+
+    engine = StreamingEngine(rules.rules)
+    assert not engine.plan.indexes["okta"].by_value
+    _warm(engine, str(log_file))
+    seen = {orjson.loads(line)["eventType"].lower() for line in log_file.read_bytes().splitlines()[:50]
+            if line.startswith(b'{"') and b'"eventType"' in line}
+    assert seen and seen <= set(engine.plan.indexes["okta"].by_value)
+    assert (engine.stats.events, engine.stats.matches, engine.stats.matched_events) == (0, 0, 0)

@@ -116,13 +116,14 @@ class LogTypeIndex:
         for value in values:
             bucket.setdefault(value, []).append(unit)
 
-    def seal(self, ci: bool = False) -> None:
-        """Choose the fast path's anchor (call once, after every ``add``)."""
+    def seal(self, ci: bool = False, anchor_field: str | None = None) -> None:
+        """Choose the fast path's anchor field (call once, after every ``add``): the only field
+        rules are anchored on, or else the log type's event-type field (``anchor_field``)."""
         self.ci = ci
         self.by_value.clear()
         self._by_exprs.clear()
         self._compiled.clear()
-        names = list(self.anchored)
+        names = list(self.anchored) or ([anchor_field] if anchor_field else [])
         self.key_path = tuple(names[0].split(".")) if len(names) == 1 and "{" not in names[0] else None
 
     def _value_runner(self, value: str) -> Callable | None:
@@ -130,7 +131,7 @@ class LogTypeIndex:
         name = ".".join(self.key_path or ())
         exprs: list[Expr] = []
         units: list[Unit] = []
-        for unit in (*self.anchored[name].get(value, ()), *self.unanchored):
+        for unit in (*self.anchored.get(name, {}).get(value, ()), *self.unanchored):
             expr = assume_anchor_value(unit.expr if unit.expr is not None else Const(False), name, value)
             if expr != Const(False):
                 exprs.append(expr)
@@ -312,7 +313,8 @@ def build_plan(rules: Sequence[Rule], *, python_time_limit: float = DEFAULT_PYTH
                     generate_refs.add(target_id)
     units: list[Unit] = []
     for lt, index in indexes.items():
-        index.seal(lt != UNKNOWN and schemas.get_log_type(lt).case_insensitive_events)
+        info = schemas.get_log_type(lt) if lt != UNKNOWN else None
+        index.seal(info is not None and info.case_insensitive_events, info.anchor_field if info else None)
         for unit in dict.fromkeys([*(u for b in index.anchored.values() for us in b.values() for u in us),
                                    *index.unanchored, *index.python]):
             unit.index = len(units)

@@ -1,0 +1,107 @@
+"""The index's per-anchor-value functions are an optimisation: whatever path an event takes (its
+anchor a plain string, a list, missing, nested, of any case), the units found are exactly the
+rules whose whole expression holds for it."""
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tokentrail.compile.python import compile_expr
+from tokentrail.engine.plan import build_plan
+from tokentrail.rules.ir import All, Any, Cmp, Exists, Not
+from tokentrail.rules.model import LogSource, Rule
+
+TYPES = ["user.session.start", "app.oauth2.as.token.grant.access_token", "app.oauth2.as.consent.grant",
+         "system.api_token.create"]
+TYPE_VALUES = [*TYPES, "User.Session.START", "APP.OAUTH2.AS.TOKEN.GRANT.REFRESH_TOKEN", "other.event", ""]
+
+
+@st.composite
+def type_tests(draw):
+    op = draw(st.sampled_from(["eq", "eq", "startswith", "contains", "endswith", "glob", "regex"]))
+    if op == "eq":
+        values = tuple(draw(st.lists(st.sampled_from(TYPE_VALUES), min_size=1, max_size=2)))
+    elif op == "glob":
+        values = (draw(st.sampled_from(["app.oauth2.*", "*.START", "user.?ession*"])),)
+    elif op == "regex":
+        values = (draw(st.sampled_from(["^app\\.oauth2", "(?i)SESSION", "token$"])),)
+    else:
+        values = (draw(st.sampled_from(["app.oauth2", "token", "START", "grant.refresh"])),)
+    return Cmp("eventType", op, values, cased=draw(st.booleans()))
+
+
+other_tests = st.one_of(
+    st.builds(lambda v, c: Cmp("outcome.result", "eq", (v,), cased=c), st.sampled_from(["SUCCESS", "failure"]),
+              st.booleans()),
+    st.builds(lambda v: Cmp("actor.alternateId", "endswith", (v,)), st.sampled_from(["@example.com", "@evil.test"])),
+    st.just(Exists("client.ipAddress")),
+    st.just(Exists("eventType")),
+)
+
+exprs = st.recursive(
+    st.one_of(type_tests(), other_tests),
+    lambda inner: st.one_of(
+        st.lists(inner, min_size=1, max_size=3).map(lambda xs: All(tuple(xs))),
+        st.lists(inner, min_size=1, max_size=3).map(lambda xs: Any(tuple(xs))),
+        inner.map(Not),
+    ),
+    max_leaves=5,
+)
+
+event_types = st.one_of(st.sampled_from(TYPE_VALUES), st.lists(st.sampled_from(TYPE_VALUES), max_size=2),
+                        st.none(), st.just(True))
+
+
+@st.composite
+def events(draw):
+    event = {"uuid": "e1", "published": "2024-05-01T10:00:00Z",
+             "actor": {"alternateId": draw(st.sampled_from(["a@example.com", "b@evil.test"]))},
+             "outcome": {"result": draw(st.sampled_from(["SUCCESS", "FAILURE"]))}}
+    kind = draw(st.sampled_from(["plain", "plain", "other", "missing", "dotted"]))
+    if kind == "plain":
+        event["eventType"] = draw(st.sampled_from(TYPE_VALUES))
+    elif kind == "other":
+        event["eventType"] = draw(event_types)
+    if draw(st.booleans()):
+        event["client"] = {"ipAddress": "10.0.0.1"}
+    if kind == "dotted":
+        event["client.ipAddress"] = "10.0.0.2"
+    return event
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(exprs, min_size=1, max_size=6), st.lists(events(), min_size=1, max_size=6))
+def test_units_found_are_the_rules_that_hold(expr_list, event_list):
+    rules = [Rule(id=f"r{i}", title=f"r{i}", format="sigma", logic=e, logsource=LogSource(product="okta"))
+             for i, e in enumerate(expr_list)]
+    index = build_plan(rules).indexes["okta"]
+    truth = [(r.id, compile_expr(r.logic)) for r in rules]
+    for event in event_list:
+        found = sorted(u.rule.id for u in index.matching(event) or [])
+        assert found == [rid for rid, holds in truth if holds(event)], event
+
+
+def test_a_value_no_rule_can_match_costs_nothing_and_values_share_functions():
+    starts = Cmp("eventType", "startswith", ("app.oauth2.as.token.grant",))
+    rules = [Rule(id="grant", title="g", format="sigma", logic=All((starts, Cmp("outcome.result", "eq", ("FAILURE",)))),
+                  logsource=LogSource(product="okta")),
+             Rule(id="created", title="c", format="sigma", logic=Cmp("eventType", "eq", ("system.api_token.create",)),
+                  logsource=LogSource(product="okta"))]
+    index = build_plan(rules).indexes["okta"]
+    failed = {"outcome": {"result": "FAILURE"}}
+    assert index.matching({"eventType": "user.session.start", **failed}) is None
+    assert index.by_value["user.session.start"] is None  # the startswith rule was decided false
+    grants = ["app.oauth2.as.token.grant.access_token", "APP.OAUTH2.AS.TOKEN.GRANT.ID_TOKEN"]
+    assert [u.rule.id for g in grants for u in index.matching({"eventType": g, **failed})] == ["grant", "grant"]
+    # Both grant types reduce to the same test (outcome only): one generated function serves both.
+    assert index.by_value[grants[0]] is index.by_value[grants[1].lower()]
+    assert "eventType" not in index.by_value[grants[0]].source
+
+
+def test_values_beyond_the_cap_take_the_general_path():
+    rule = Rule(id="any-oauth", title="o", format="sigma", logic=Cmp("eventType", "contains", ("oauth",)),
+                logsource=LogSource(product="okta"))
+    index = build_plan([rule]).indexes["okta"]
+    index.MAX_VALUES = 2
+    seen = [index.matching({"eventType": f"app.oauth{i}"}) for i in range(5)]
+    assert [[u.rule.id for u in s] for s in seen] == [["any-oauth"]] * 5
+    assert len(index.by_value) == 2
