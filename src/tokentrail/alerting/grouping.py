@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,24 +12,25 @@ from tokentrail.rules.model import Rule
 
 @dataclass
 class _Group:
-    """An open group: its first match (for title, severity and output fields) and, of the rest,
-    only what an alert reports — so memory grows with event ids, not with whole events."""
+    """An open group: what its first match read (title, severity and output fields) and, of the
+    rest, only what an alert reports — so memory grows with event ids, not with whole events."""
 
     start: float
-    first: Match
+    first: Mapping[str, Any]  # the first match's extras
     event_ids: list[str] = field(default_factory=list)
     distinct: set[str] = field(default_factory=set)
     first_time: float | None = None
     last_time: float | None = None
 
-    def add(self, match: Match, distinct: bool) -> None:
-        self.event_ids.append(match.event_id)
+    def add(self, t: float | None, event_id: str, extras: Mapping[str, Any], distinct: bool) -> None:
+        self.event_ids.append(event_id)
         if distinct:
-            self.distinct.add(str(match.extras.get("distinct")))
-        t = match.time
+            self.distinct.add(str(extras.get("distinct")))
         if t is not None:
-            self.first_time = t if self.first_time is None else min(self.first_time, t)
-            self.last_time = t if self.last_time is None else max(self.last_time, t)
+            if self.first_time is None or t < self.first_time:
+                self.first_time = t
+            if self.last_time is None or t > self.last_time:
+                self.last_time = t
 
 
 class GroupingAlerter:
@@ -54,12 +56,16 @@ class GroupingAlerter:
 
     def add(self, match: Match) -> list[Alert]:
         """Take one match; return alerts that this match closed (or raised at once)."""
+        return self.add_values(match.time, match.event_id, match.extras)
+
+    def add_values(self, time: float | None, event_id: str, extras: Mapping[str, Any]) -> list[Alert]:
+        """``add`` for a match given by its parts (the engine need not build a Match)."""
         if self.immediate:
-            group = _Group(match.time or 0.0, match)
-            group.add(match, False)
-            return [self._alert((match.event_id,), match.time, group)]
-        key = tuple(match.extras.get("group_key", ()))
-        t = match.time if match.time is not None else 0.0
+            group = _Group(time or 0.0, extras)
+            group.add(time, event_id, extras, False)
+            return [self._alert((event_id,), time, group)]
+        key = tuple(extras.get("group_key", ()))
+        t = time if time is not None else 0.0
         out: list[Alert] = []
         group = self.groups.get(key)
         if group is not None and self.window is not None and t >= group.start + self.window:
@@ -68,8 +74,8 @@ class GroupingAlerter:
                 out.append(alert)
             group = None
         if group is None:
-            group = self.groups[key] = _Group(start=t, first=match)
-        group.add(match, self.distinct)
+            group = self.groups[key] = _Group(t, extras)
+        group.add(time, event_id, extras, self.distinct)
         return out
 
     def flush(self) -> list[Alert]:
@@ -86,7 +92,7 @@ class GroupingAlerter:
         return self._alert(key, group.start if self.window is not None else None, group)
 
     def _alert(self, key: tuple[str, ...], start: float | None, group: _Group) -> Alert:
-        extras: dict[str, Any] = dict(group.first.extras)
+        extras = group.first
         return Alert(
             id=alert_id(self.rule.id, key, start),
             rule_id=self.rule.id,

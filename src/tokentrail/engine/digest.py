@@ -68,7 +68,10 @@ def build_digester(unit: Unit, subscribers: Sequence[tuple[Rule, int]], known_lo
 def key_reader(unit: Unit, fields: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[str, ...]]:
     """Reads the text of each of ``fields`` (first value; "" when missing) as a tuple."""
     readers = [unit.reader(f) for f in fields]
-    return lambda event: tuple(as_text(read(event)) for read in readers)
+    if len(readers) == 1:  # the usual group-by: one field
+        read = readers[0]
+        return lambda event: (as_text(read(event)),)
+    return lambda event: tuple([as_text(read(event)) for read in readers])
 
 
 def _extras_reader(unit: Unit) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
@@ -108,6 +111,8 @@ def _signal_reader(unit: Unit, corr_id: str, corr: Correlation, step: int) -> Ca
 
 def as_text(value: Any) -> str:
     """How a value takes part in a key: its text ("" for a missing value)."""
+    if value.__class__ is str:
+        return value
     if value is None:
         return ""
     text = text_of(value)

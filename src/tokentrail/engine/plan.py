@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from tokentrail import schemas
 from tokentrail.compile.batch import compile_batch
-from tokentrail.compile.fields import make_getter, text_of
+from tokentrail.compile.fields import make_first, make_getter, text_of
 from tokentrail.compile.python import compile_expr
 from tokentrail.engine.anchors import assume_anchor_value, choose_anchor, strip_anchor
 from tokentrail.engine.limits import TimeLimitedDetection
@@ -50,16 +50,10 @@ class Unit:
         """A function giving the first value of a rule field in an event (None when missing)."""
         read = self.readers.get(name)
         if read is None:
-            getter = make_getter(
+            read = self.readers[name] = make_first(
                 schemas.field_for(self.log_type, name, self.dialect) if self.log_type != UNKNOWN else name,
                 ci_fields=self.ci,
             )
-
-            def read(event: Mapping[str, Any]) -> Any:
-                values = getter(event)
-                return values[0] if values else None
-
-            self.readers[name] = read
         return read
 
     @property

@@ -166,27 +166,32 @@ class StreamingEngine:
 
     def route(self, unit: Unit, digest: Digest, event: Mapping[str, Any], source: str, line: int) -> list[Alert]:
         """Feed one digested match to its rule's alerting and to the correlations that use it."""
-        rule = unit.rule
-        eid = self._event_id(digest.event_id, source, line)
+        rule_id = unit.rule.id
+        eid = digest.event_id or self._event_id(None, source, line)
         alerts: list[Alert] = []
         if digest.reset_key is not None:
-            self.correlators[rule.id].reset(digest.reset_key)
+            self.correlators[rule_id].reset(digest.reset_key)
             return alerts
         for corr_id, step, key, value, fields in digest.signals:
             alerts.extend(self._feed(corr_id, Signal(step, key, digest.time or 0.0, (eid,), value, fields)))
         if unit.role == "step":
             return alerts
-        match = Match(rule.id, event, unit.log_type, digest.time, eid, source, line, digest.extras)
-        self.stats.matches += 1
-        self.stats.by_rule[rule.id] = self.stats.by_rule.get(rule.id, 0) + 1
-        self.stats.by_log_type[unit.log_type] = self.stats.by_log_type.get(unit.log_type, 0) + 1
-        if self.on_match is not None:
-            self.on_match(match)
-        alerter = self.alerters.get(rule.id)
+        stats = self.stats
+        stats.matches += 1
+        stats.by_rule[rule_id] = stats.by_rule.get(rule_id, 0) + 1
+        stats.by_log_type[unit.log_type] = stats.by_log_type.get(unit.log_type, 0) + 1
+        nt = self.new_terms.get(rule_id)
+        if self.on_match is not None or nt is not None:
+            match = Match(rule_id, event, unit.log_type, digest.time, eid, source, line, digest.extras)
+            if self.on_match is not None:
+                self.on_match(match)
+            if nt is not None and not nt.is_new(match):
+                return alerts
+        alerter = self.alerters.get(rule_id)
         if alerter is not None:
-            nt = self.new_terms.get(rule.id)
-            if nt is None or nt.is_new(match):
-                alerts.extend(alerter.add(match))
+            closed = alerter.add_values(digest.time, eid, digest.extras)
+            if closed:
+                alerts.extend(closed)
         return alerts
 
     def _python_extras(self, unit: Unit, event: Mapping[str, Any]) -> dict[str, Any]:

@@ -99,8 +99,11 @@ def id_reader(log_type: str) -> Callable[[Mapping[str, Any]], str | None]:
     def read_id(event: Mapping[str, Any]) -> str | None:
         for read in readers:
             value = read(event)
-            if value is not None and value != "" and not isinstance(value, Mapping | list):
-                return value if value.__class__ is str else str(value)
+            if value.__class__ is str:
+                if value:
+                    return value
+            elif value is not None and not isinstance(value, Mapping | list):
+                return str(value)
         return None
 
     return read_id

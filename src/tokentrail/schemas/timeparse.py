@@ -21,17 +21,18 @@ _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 def parse_time(value: object) -> float | None:
     """Epoch seconds for a timestamp value, or ``None`` when it is not one."""
-    if isinstance(value, bool) or value is None:
+    if value.__class__ is str:
+        if len(value) > 19 and value[10] == "T" and value[4] == "-":
+            # The common case, API timestamps such as 2024-05-01T10:00:00.123Z: straight to ISO.
+            parsed = _parse_iso(value)
+            if parsed is not None:
+                return parsed
+    elif isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int | float):
+    elif isinstance(value, int | float):
         return _from_epoch(float(value))
-    if not isinstance(value, str):
+    elif not isinstance(value, str):
         return None
-    if len(value) > 19 and value[10] == "T" and value[4] == "-":
-        # The common case, API timestamps such as 2024-05-01T10:00:00.123Z: straight to ISO.
-        parsed = _parse_iso(value)
-        if parsed is not None:
-            return parsed
     text = value.strip()
     if _NUMBER.fullmatch(text):
         return _parse_number(text)

@@ -114,26 +114,41 @@ class LogReader:
             try:
                 event = loads(line)
             except orjson.JSONDecodeError as exc:
-                if line.strip():
-                    self._error(LogParseError(f"malformed JSON: {exc}", file=name, line=lineno), line)
+                self.reject_line(line, name, lineno, exc)
                 continue
             if event.__class__ is not dict:
-                self._error(LogParseError("not a JSON object", file=name, line=lineno), line)
+                self.reject_line(line, name, lineno, None)
                 continue
             self.stats.events += 1
             yield event, lineno, line
 
+    def reject_line(self, line: bytes, name: str, lineno: int, exc: orjson.JSONDecodeError | None) -> None:
+        """Record a JSON line that is not an event: malformed (``exc``) or not an object (None).
+        Blank lines are no error."""
+        if exc is not None:
+            if line.strip():
+                self._error(LogParseError(f"malformed JSON: {exc}", file=name, line=lineno), line)
+        else:
+            self._error(LogParseError("not a JSON object", file=name, line=lineno), line)
+
     def read_range(self, path: str | Path, start: int, end: int) -> Iterator[tuple[dict[str, Any], int, bytes]]:
         """Events of the JSON lines in bytes [start, end) of a plain file; line numbers count from
         1 at ``start`` (see ``line_ranges``). ``lines_read`` tells how many lines the range held."""
-        self.lines_read = 0
         name = str(path)
+        for first, batch in self.range_lines(path, start, end):
+            yield from self._parse_lines(batch, name, first)
+
+    def range_lines(self, path: str | Path, start: int, end: int) -> Iterator[tuple[int, list[bytes]]]:
+        """The raw lines of bytes [start, end) of a plain file in batches, each with the number of
+        its first line (counting from 1 at ``start``), for callers that parse lines themselves
+        (and report bad ones with ``reject_line``). ``lines_read`` counts the lines given."""
+        self.lines_read = 0
         with open(path, "rb") as fh:
             fh.seek(start)
             for batch in self._range_batches(fh, end - start):
                 first = self.lines_read + 1
                 self.lines_read += len(batch)
-                yield from self._parse_lines(batch, name, first)
+                yield first, batch
 
     @staticmethod
     def _range_batches(fh: BinaryIO, size: int) -> Iterator[list[bytes]]:
