@@ -2,6 +2,7 @@
 anchor a plain string, a list, missing, nested, of any case), the units found are exactly the
 rules whose whole expression holds for it."""
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +17,7 @@ TYPE_VALUES = [*TYPES, "User.Session.START", "APP.OAUTH2.AS.TOKEN.GRANT.REFRESH_
 
 
 @st.composite
-def type_tests(draw):
+def type_tests(draw, field="eventType"):
     op = draw(st.sampled_from(["eq", "eq", "startswith", "contains", "endswith", "glob", "regex"]))
     if op == "eq":
         values = tuple(draw(st.lists(st.sampled_from(TYPE_VALUES), min_size=1, max_size=2)))
@@ -26,7 +27,7 @@ def type_tests(draw):
         values = (draw(st.sampled_from(["^app\\.oauth2", "(?i)SESSION", "token$"])),)
     else:
         values = (draw(st.sampled_from(["app.oauth2", "token", "START", "grant.refresh"])),)
-    return Cmp("eventType", op, values, cased=draw(st.booleans()))
+    return Cmp(field, op, values, cased=draw(st.booleans()))
 
 
 other_tests = st.one_of(
@@ -34,46 +35,56 @@ other_tests = st.one_of(
               st.booleans()),
     st.builds(lambda v: Cmp("actor.alternateId", "endswith", (v,)), st.sampled_from(["@example.com", "@evil.test"])),
     st.just(Exists("client.ipAddress")),
-    st.just(Exists("eventType")),
 )
 
-exprs = st.recursive(
-    st.one_of(type_tests(), other_tests),
-    lambda inner: st.one_of(
-        st.lists(inner, min_size=1, max_size=3).map(lambda xs: All(tuple(xs))),
-        st.lists(inner, min_size=1, max_size=3).map(lambda xs: Any(tuple(xs))),
-        inner.map(Not),
-    ),
-    max_leaves=5,
-)
+def exprs(field):
+    return st.recursive(
+        st.one_of(type_tests(field), other_tests, st.just(Exists(field))),
+        lambda inner: st.one_of(
+            st.lists(inner, min_size=1, max_size=3).map(lambda xs: All(tuple(xs))),
+            st.lists(inner, min_size=1, max_size=3).map(lambda xs: Any(tuple(xs))),
+            inner.map(Not),
+        ),
+        max_leaves=5,
+    )
+
 
 event_types = st.one_of(st.sampled_from(TYPE_VALUES), st.lists(st.sampled_from(TYPE_VALUES), max_size=2),
                         st.none(), st.just(True))
 
 
 @st.composite
-def events(draw):
-    event = {"uuid": "e1", "published": "2024-05-01T10:00:00Z",
+def events(draw, field="eventType"):
+    event = {"uuid": "e1", "log_id": "e1", "published": "2024-05-01T10:00:00Z",
              "actor": {"alternateId": draw(st.sampled_from(["a@example.com", "b@evil.test"]))},
              "outcome": {"result": draw(st.sampled_from(["SUCCESS", "FAILURE"]))}}
     kind = draw(st.sampled_from(["plain", "plain", "other", "missing", "dotted"]))
-    if kind == "plain":
-        event["eventType"] = draw(st.sampled_from(TYPE_VALUES))
-    elif kind == "other":
-        event["eventType"] = draw(event_types)
+    value = draw(st.sampled_from(TYPE_VALUES)) if kind in ("plain", "dotted") else draw(event_types)
+    if kind == "dotted":
+        event[field] = value  # a literal dotted key ("data.type") where the path has nothing
+        event["client.ipAddress"] = "10.0.0.2"
+    elif kind != "missing":
+        head, _, rest = field.partition(".")
+        event[head] = {rest: value, "date": "2024-05-01T10:00:00Z"} if rest else value
     if draw(st.booleans()):
         event["client"] = {"ipAddress": "10.0.0.1"}
-    if kind == "dotted":
-        event["client.ipAddress"] = "10.0.0.2"
     return event
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(exprs, min_size=1, max_size=6), st.lists(events(), min_size=1, max_size=6))
-def test_units_found_are_the_rules_that_hold(expr_list, event_list):
-    rules = [Rule(id=f"r{i}", title=f"r{i}", format="sigma", logic=e, logsource=LogSource(product="okta"))
+# Okta anchors on a top-level key; the Auth0 log stream on a nested one.
+CASES = [("okta", "eventType"), ("auth0", "data.type")]
+
+
+@pytest.mark.parametrize(("product", "field"), CASES)
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_units_found_are_the_rules_that_hold(product, field, data):
+    expr_list = data.draw(st.lists(exprs(field), min_size=1, max_size=6))
+    event_list = data.draw(st.lists(events(field), min_size=1, max_size=6))
+    rules = [Rule(id=f"r{i}", title=f"r{i}", format="sigma", logic=e, logsource=LogSource(product=product))
              for i, e in enumerate(expr_list)]
-    index = build_plan(rules).indexes["okta"]
+    index = build_plan(rules).indexes[product]
+    assert index.key_path == tuple(field.split("."))
     truth = [(r.id, compile_expr(r.logic)) for r in rules]
     for event in event_list:
         found = sorted(u.rule.id for u in index.matching(event) or [])
