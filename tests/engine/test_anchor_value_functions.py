@@ -116,3 +116,34 @@ def test_values_beyond_the_cap_take_the_general_path():
     seen = [index.matching({"eventType": f"app.oauth{i}"}) for i in range(5)]
     assert [[u.rule.id for u in s] for s in seen] == [["any-oauth"]] * 5
     assert len(index.by_value) == 2
+
+
+def _okta_rule(rid, expr):
+    return Rule(id=rid, title=rid, format="sigma", logic=expr, logsource=LogSource(product="okta"))
+
+
+def test_numbers_and_booleans_are_not_confused_by_shared_functions():
+    # 1 == True in Python, and equal expressions share a function; the IR tells them apart
+    # (``eq true`` matches "true", ``eq 1`` matches 1), so sharing must too.
+    one, true = Cmp("n", "eq", (1,)), Cmp("n", "eq", (True,))
+    either = Any((All((Cmp("eventType", "eq", ("a.one",)), one)), All((Cmp("eventType", "eq", ("b.true",)), true))))
+    rules = [_okta_rule("eq-one", All((Exists("eventType"), one))), _okta_rule("eq-true", All((Exists("eventType"), true))),
+             _okta_rule("either", either)]
+    index = build_plan(rules).indexes["okta"]
+
+    def found(event):
+        return sorted(u.rule.id for u in index.matching(event) or [])
+
+    assert found({"eventType": "x", "n": 1}) == ["eq-one"]
+    assert found({"eventType": "x", "n": True}) == ["eq-true"]
+    assert found({"eventType": "a.one", "n": 1}) == ["either", "eq-one"]
+    assert found({"eventType": "b.true", "n": 1}) == ["eq-one"]
+    assert found({"eventType": "b.true", "n": "true"}) == ["either", "eq-true"]
+
+
+def test_a_glob_on_the_anchor_is_decided_in_advance_only_for_ascii_values():
+    # "İ".lower() is two characters; RE2's case-insensitive glob still sees one letter.
+    index = build_plan([_okta_rule("glob", Cmp("eventType", "glob", ("user.?",)))]).indexes["okta"]
+    assert [u.rule.id for u in index.matching({"eventType": "user.İ"}) or []] == ["glob"]
+    assert [u.rule.id for u in index.matching({"eventType": "USER.X"}) or []] == ["glob"]
+    assert index.matching({"eventType": "user.xy"}) is None

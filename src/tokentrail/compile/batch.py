@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
 from tokentrail.compile.fields import split_field, text_of
@@ -50,11 +49,21 @@ def _lowered_items(items: list[Any], key: str) -> Any:
     return out
 
 
-@lru_cache(maxsize=16384)
+_GENERAL: dict[tuple[str, bool], Callable[[Mapping[str, Any]], bool]] = {}
+_GENERAL_MAX = 16384
+
+
 def _general(node: Expr, ci: bool) -> Callable[[Mapping[str, Any]], bool]:
-    # The same leaf recurs in many generated functions (every anchor value's function holds the
-    # unanchored rules): compile its general predicate once.
-    return compile_expr(node, ci_fields=ci)
+    """The general predicate of a leaf, compiled once: the same leaf recurs in many generated
+    functions (every anchor value's function holds the unanchored rules)."""
+    # Keyed by repr, not by the node: nodes compare 1 == True == 1.0, which the IR tells apart.
+    key = (repr(node), ci)
+    predicate = _GENERAL.get(key)
+    if predicate is None:
+        if len(_GENERAL) >= _GENERAL_MAX:
+            _GENERAL.clear()
+        predicate = _GENERAL[key] = compile_expr(node, ci_fields=ci)
+    return predicate
 
 
 class _Generator:

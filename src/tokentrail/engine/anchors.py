@@ -73,16 +73,23 @@ def strip_anchor(expr: Expr, anchor: Anchor) -> Expr:
 
 
 # Comparisons that give the same answer on a string and on its lower-cased form: the index keys
-# buckets by lower-cased value, so only these may be settled for a whole bucket.
-_CASE_BLIND_OPS = frozenset(["eq", "contains", "startswith", "endswith", "glob", "cidr"])
+# buckets by lower-cased value, so only these may be settled for a whole bucket. They lower-case
+# both sides, and lower-casing twice changes nothing. A case-insensitive glob instead runs RE2's
+# (?i) on the raw string, which differs from lower() for one letter (U+0130, whose lower form is
+# two characters), so it is settled only for ASCII values.
+_CASE_BLIND_OPS = frozenset(["eq", "contains", "startswith", "endswith", "cidr"])
 
 
 def _case_blind(cmp: Cmp) -> bool:
     return cmp.op in _CASE_BLIND_OPS and not cmp.cased
 
 
+def _case_blind_ascii(cmp: Cmp) -> bool:
+    return (cmp.op in _CASE_BLIND_OPS or cmp.op == "glob") and not cmp.cased
+
+
 def assume_anchor_value(expr: Expr, field: str, value: str) -> Expr:
     """``expr`` for events whose ``field`` is the one string ``value`` (lower-cased): the
     case-insensitive comparisons on that field are decided now (``Const(False)`` when the
     expression cannot hold for such events)."""
-    return fold_constants(expr, {field: value}, _case_blind)
+    return fold_constants(expr, {field: value}, _case_blind_ascii if value.isascii() else _case_blind)

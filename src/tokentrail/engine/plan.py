@@ -130,7 +130,8 @@ class LogTypeIndex:
             if expr != Const(False):
                 exprs.append(expr)
                 units.append(unit)
-        shape = tuple(zip(units, exprs, strict=True))
+        # By repr: expressions compare 1 == True, which the IR tells apart.
+        shape = tuple(zip(units, map(repr, exprs), strict=True))
         run = self._by_exprs.get(shape)
         if run is None and units:
             run = self._by_exprs[shape] = compile_batch(exprs, ci_fields=self.ci, labels=units)
