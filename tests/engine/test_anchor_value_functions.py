@@ -58,11 +58,15 @@ def events(draw, field="eventType"):
     event = {"uuid": "e1", "log_id": "e1", "published": "2024-05-01T10:00:00Z",
              "actor": {"alternateId": draw(st.sampled_from(["a@example.com", "b@evil.test"]))},
              "outcome": {"result": draw(st.sampled_from(["SUCCESS", "FAILURE"]))}}
-    kind = draw(st.sampled_from(["plain", "plain", "other", "missing", "dotted"]))
-    value = draw(st.sampled_from(TYPE_VALUES)) if kind in ("plain", "dotted") else draw(event_types)
-    if kind == "dotted":
+    kind = draw(st.sampled_from(["plain", "plain", "other", "missing", "dotted", "both"]))
+    value = draw(st.sampled_from(TYPE_VALUES)) if kind in ("plain", "dotted", "both") else draw(event_types)
+    if kind in ("dotted", "both"):
         event[field] = value  # a literal dotted key ("data.type") where the path has nothing
         event["client.ipAddress"] = "10.0.0.2"
+    if kind == "both" and "." in field:
+        # ...and the nested path's head too, holding a list or a non-object: both routes count.
+        head, _, rest = field.partition(".")
+        event[head] = draw(st.sampled_from([[{rest: "other.event"}], [{rest: value}], "text", None, []]))
     elif kind != "missing":
         head, _, rest = field.partition(".")
         event[head] = {rest: value, "date": "2024-05-01T10:00:00Z"} if rest else value
@@ -147,3 +151,15 @@ def test_a_glob_on_the_anchor_is_decided_in_advance_only_for_ascii_values():
     assert [u.rule.id for u in index.matching({"eventType": "user.İ"}) or []] == ["glob"]
     assert [u.rule.id for u in index.matching({"eventType": "USER.X"}) or []] == ["glob"]
     assert index.matching({"eventType": "user.xy"}) is None
+
+
+def test_a_flattened_document_uses_its_literal_dotted_anchor_unless_the_nested_path_may_hold_values():
+    rule = Rule(id="read", title="r", format="sigma", logic=Cmp("data.type", "eq", ("mgmt_api_read",)),
+                logsource=LogSource(product="auth0"))
+    index = build_plan([rule]).indexes["auth0"]
+    flat = {"log_id": "1", "data.type": "mgmt_api_read"}
+    assert [u.rule.id for u in index.matching(flat) or []] == ["read"]
+    assert "mgmt_api_read" in index.by_value  # taken through the per-value table
+    # A "data" list may hold more values of the field: the general path reads them all.
+    both = {"log_id": "2", "data.type": "other", "data": [{"type": "mgmt_api_read"}]}
+    assert [u.rule.id for u in index.matching(both) or []] == ["read"]

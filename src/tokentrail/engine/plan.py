@@ -74,7 +74,7 @@ class LogTypeIndex:
     Python units stay apart: the engine times them and may disable them.
 
     The common case has its own table (``by_value``): one anchor field reached through plain
-    objects to a string. Each lower-cased value of it gets one function for its bucket *and* the
+    objects to a string (or, in a flattened document, a literal dotted key). Each lower-cased value of it gets one function for its bucket *and* the
     unanchored units, with every case-insensitive test of the anchor field already decided for
     that value (``assume_anchor_value``) — so an event costs one call, its fields are read once,
     and a rule such as ``eventType|startswith: app.oauth2`` costs nothing on the event types it
@@ -93,6 +93,8 @@ class LogTypeIndex:
     by_value: dict[str, Callable | None] = field(default_factory=dict)  # None: nothing can match
     _by_exprs: dict[tuple, Callable] = field(default_factory=dict)  # functions shared by values
     _compiled: dict[tuple[str, str] | None, Callable] = field(default_factory=dict)  # general path
+    _key_name: str = ""
+    _prefixes: tuple[str, ...] = ()  # keys that would lead to the anchor's nested path
 
     MAX_VALUES = 4096
 
@@ -119,6 +121,9 @@ class LogTypeIndex:
         self._compiled.clear()
         names = list(self.anchored) or ([anchor_field] if anchor_field else [])
         self.key_path = tuple(names[0].split(".")) if len(names) == 1 and "{" not in names[0] else None
+        path = self.key_path or ()
+        self._key_name = ".".join(path)
+        self._prefixes = tuple(".".join(path[:j]) for j in range(1, len(path)))
 
     def _value_runner(self, value: str) -> Callable | None:
         """The function for events whose anchor field holds a string lower-casing to ``value``."""
@@ -156,6 +161,10 @@ class LogTypeIndex:
             value = event.get(path[0])
             for part in path[1:]:
                 value = value.get(part) if value.__class__ is dict else None
+            if value.__class__ is not str and self._prefixes and not any(p in event for p in self._prefixes):
+                # A flattened document ({"event.action": ...}): with no key on the way to the
+                # nested path, the literal dotted key is the field's only possible value.
+                value = event.get(self._key_name)
             if value.__class__ is str:
                 low = value.lower()
                 run = self.by_value.get(low, _UNSEEN)
