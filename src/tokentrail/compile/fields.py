@@ -78,22 +78,10 @@ def make_getter(field: str, *, ci_fields: bool = False) -> Getter:
     direct read finds nothing, so their cost is paid by the events that need them.
     """
     parts = split_field(field)
-    head, rest = parts[0], parts[1:]
 
     def get(event: Mapping[str, Any]) -> list[Any]:
-        value = event.get(head, _MISSING)
-        for part in rest:
-            if value.__class__ is not dict:
-                break
-            value = value.get(part, _MISSING)
-        else:
-            if value is not _MISSING and value.__class__ is not list:
-                return [value]
-        out: list[Any] = []
-        _walk(event, parts, 0, False, out)
-        if not out and ci_fields:
-            _walk(event, parts, 0, True, out)
-        return out
+        value = _direct(event, parts)
+        return [value] if value is not _MISSING else _every_value(event, parts, ci_fields)
 
     return get
 
@@ -102,22 +90,36 @@ def make_first(field: str, *, ci_fields: bool = False) -> Callable[[Mapping[str,
     """A function returning the first value at ``field`` in an event (None when missing):
     ``make_getter(field)(event)[0]``, without building the list in the common case."""
     parts = split_field(field)
-    head, rest = parts[0], parts[1:]
-    getter = make_getter(field, ci_fields=ci_fields)
 
     def first(event: Mapping[str, Any]) -> Any:
-        value = event.get(head, _MISSING)
-        for part in rest:
-            if value.__class__ is not dict:
-                break
-            value = value.get(part, _MISSING)
-        else:
-            if value is not _MISSING and value.__class__ is not list:
-                return value
-        values = getter(event)
+        value = _direct(event, parts)
+        if value is not _MISSING:
+            return value
+        values = _every_value(event, parts, ci_fields)
         return values[0] if values else None
 
     return first
+
+
+def _direct(event: Mapping[str, Any], parts: tuple[str, ...]) -> Any:
+    """The value reached through plain objects (not a list), or _MISSING: then that value alone
+    is the field's, with no dotted key or other spelling to try."""
+    value = event.get(parts[0], _MISSING)
+    for part in parts[1:]:
+        if value.__class__ is not dict:
+            return _MISSING
+        value = value.get(part, _MISSING)
+    return _MISSING if value.__class__ is list else value
+
+
+def _every_value(event: Mapping[str, Any], parts: tuple[str, ...], ci_fields: bool) -> list[Any]:
+    """Every value by every route (lists, literal dotted keys; other spellings for ``ci_fields``
+    only when the exact keys find nothing)."""
+    out: list[Any] = []
+    _walk(event, parts, 0, False, out)
+    if not out and ci_fields:
+        _walk(event, parts, 0, True, out)
+    return out
 
 
 def make_presence(field: str, *, ci_fields: bool = False) -> Presence:
