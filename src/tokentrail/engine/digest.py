@@ -4,8 +4,8 @@ A digest holds the event's time and id and whatever the unit's alerting will use
 distinct and new-terms values, output fields, the keys and values of the correlations the rule
 feeds — so the order-dependent part (``StreamingEngine.route``) can run later, in another
 process, without the event. Each unit gets one digest function, built once with its
-field readers resolved. For Python rules the engine supplies the extras, since reading them
-runs user code (``describe``) whose failures the engine records.
+field readers resolved. For Python rules the engine supplies what the rule's own functions say
+(title, severity, dedup key, context), since that runs user code whose failures it records.
 """
 
 from __future__ import annotations
@@ -43,10 +43,10 @@ Digester = Callable[[Mapping[str, Any]], Digest]
 
 
 def build_digester(unit: Unit, subscribers: Sequence[tuple[Rule, int]], known_log_type: bool,
-                   extras: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None) -> Digester:
+                   describe: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None) -> Digester:
     """The digest function of a unit; ``subscribers`` are the correlations (and their steps)
-    that the unit's rule feeds. ``extras`` replaces the reading of the rule's grouping and
-    output fields (the engine passes its own for Python rules)."""
+    that the unit's rule feeds. ``describe`` (Python rules) gives the group key, title, severity
+    and fields in place of the group-by fields and output fields."""
     rule, index, logic = unit.rule, unit.index, unit.rule.logic
     when = schemas.time_reader(unit.log_type) if known_log_type else _nothing
     ident = schemas.id_reader(unit.log_type) if known_log_type else _nothing
@@ -58,7 +58,7 @@ def build_digester(unit: Unit, subscribers: Sequence[tuple[Rule, int]], known_lo
         assert isinstance(logic, Correlation)
         part = _signal_reader(unit, rule.id, logic, unit.step)
         return lambda event: Digest(index, when(event), ident(event), signals=(part(event),))
-    extras = extras or _extras_reader(unit)
+    extras = _extras_reader(unit, describe)
     parts = [_signal_reader(unit, corr.id, corr.logic, step) for corr, step in subscribers]  # type: ignore[arg-type]
     if not parts:
         return lambda event: Digest(index, when(event), ident(event), extras(event))
@@ -74,7 +74,8 @@ def key_reader(unit: Unit, fields: Sequence[str]) -> Callable[[Mapping[str, Any]
     return lambda event: tuple([as_text(read(event)) for read in readers])
 
 
-def _extras_reader(unit: Unit) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+def _extras_reader(unit: Unit, describe: Callable[[Mapping[str, Any]], dict[str, Any]] | None,
+                   ) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
     rule = unit.rule
     g = rule.grouping
     key = key_reader(unit, g.group_by)
@@ -83,12 +84,12 @@ def _extras_reader(unit: Unit) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
     outputs = [(o.label, unit.reader(o.field)) for o in rule.output_fields]
 
     def extras(event: Mapping[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {"group_key": key(event)}
+        out: dict[str, Any] = {"group_key": key(event)} if describe is None else describe(event)
         if distinct is not None:
             out["distinct"] = as_text(distinct(event))
         if terms is not None:
             out["terms"] = terms(event)
-        if outputs:
+        if outputs and "fields" not in out:
             out["fields"] = {label: read(event) for label, read in outputs}
         return out
 

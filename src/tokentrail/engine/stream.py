@@ -15,8 +15,7 @@ from tokentrail import schemas
 from tokentrail.alerting.correlation import CorrelationAlerter, Signal
 from tokentrail.alerting.grouping import GroupingAlerter, NewTermsFilter
 from tokentrail.alerting.models import Alert, Match
-from tokentrail.engine.digest import Digest, build_digester, key_reader
-from tokentrail.engine.digest import as_text as _text
+from tokentrail.engine.digest import Digest, build_digester
 from tokentrail.engine.limits import RuleTimeLimitExceeded
 from tokentrail.engine.plan import DEFAULT_PYTHON_TIME_LIMIT, UNKNOWN, Plan, Unit, build_plan
 from tokentrail.errors import TokenTrailError, summarize_exception
@@ -74,7 +73,7 @@ class StreamingEngine:
         self._index_of = self.plan.indexes.get
         self.digesters = [
             build_digester(u, self.plan.subscribers.get(u.rule.id, ()), u.log_type != UNKNOWN,
-                           None if u.python is None else partial(self._python_extras, u))
+                           None if u.python is None else partial(self._describe, u))
             for u in self.plan.units
         ]
 
@@ -194,27 +193,18 @@ class StreamingEngine:
                 alerts.extend(closed)
         return alerts
 
-    def _python_extras(self, unit: Unit, event: Mapping[str, Any]) -> dict[str, Any]:
+    def _describe(self, unit: Unit, event: Mapping[str, Any]) -> dict[str, Any]:
         """A Python rule's title, severity, dedup key and context (its own functions say)."""
-        rule = unit.rule
-        extras: dict[str, Any] = {}
         try:
             described = unit.python.describe(event)
         except Exception as exc:
             described = {}
             self._rule_error(unit, event, "", 0, "describe: " + summarize_exception(exc))
-        extras.update({k: v for k, v in described.items() if v is not None})
+        extras = {k: v for k, v in described.items() if v is not None}
         if "context" in described and described["context"]:
             extras["fields"] = described["context"]
-        key = described.get("dedup") or described.get("title") or rule.id
+        key = described.get("dedup") or described.get("title") or unit.rule.id
         extras["group_key"] = (str(key),)
-        g = rule.grouping
-        if g.distinct_field:
-            extras["distinct"] = _text(unit.first(g.distinct_field, event))
-        if g.new_terms:
-            extras["terms"] = key_reader(unit, g.new_terms)(event)
-        if rule.output_fields and "fields" not in extras:
-            extras["fields"] = {o.label: unit.first(o.field, event) for o in rule.output_fields}
         return extras
 
     def _feed(self, corr_id: str, signal: Signal) -> list[Alert]:
