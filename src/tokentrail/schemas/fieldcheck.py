@@ -1,0 +1,192 @@
+"""Check that every field a rule reads exists in the log types the rule runs on.
+
+A rule's fields are those of its logic (every comparison and existence test, correlation steps and
+``until``), its grouping (group-by, distinct, new-terms fields) and its output fields. Each field
+is looked up, as the rule's dialect names it, in the field lists (``fieldlists``) of the log
+types the rule routes to that speak the same dialect — a Sigma rule for Okta against the Okta
+System Log, an Elastic rule against Okta's ECS form — skipping log types on which the rule cannot
+match at all (an ECS rule pinning another vendor's ``event.dataset``). A field is unknown when no
+such log type has it; where the rule requires event types (``EVENT_TYPE: RestApi``), only those
+event types' names count. Mapping gaps between a native log type and its ECS form are not the
+rule's fault and are not reported.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from tokentrail.errors import TokenTrailError
+from tokentrail.rules.ir import All, Any, Cmp, Const, Expr, fields_of
+from tokentrail.rules.model import Correlation, PythonLogic, Rule
+from tokentrail.schemas.fieldlists import FieldList, field_lists, normalize
+from tokentrail.schemas.fields import field_for
+from tokentrail.schemas.lookup import get_log_type
+from tokentrail.schemas.registry import registry
+from tokentrail.schemas.specialize import specialize
+
+Route = Callable[[Rule], Sequence[str]]
+
+
+class UnknownField(TokenTrailError):
+    """A field a rule reads that none of its log types has (``str``: one line with file and line)."""
+
+    def __init__(self, rule_id: str, field_name: str, labels: Sequence[str], suggestion: str | None, *,
+                 file: str | None = None, line: int | None = None) -> None:
+        where = " or ".join(labels)
+        hint = f"; did you mean {suggestion}?" if suggestion else ""
+        super().__init__(f"{rule_id}: {field_name}: no such {where} field{hint}", file=file, line=line)
+        self.rule_id = rule_id
+        self.field = field_name
+        self.labels = tuple(labels)
+        self.suggestion = suggestion
+
+    def as_dict(self) -> dict[str, object]:
+        """The report as plain data (for ``--format json``)."""
+        return {"rule_id": self.rule_id, "field": self.field, "log_types": list(self.labels),
+                "suggestion": self.suggestion, "file": self.file, "line": self.line,
+                "message": str(self)}
+
+
+def check_rules(rules: Iterable[Rule], route: Route) -> list[UnknownField]:
+    """Every unknown field of every rule with logic; ``route`` gives a rule's log types (pass the
+    engine's own routing so the check covers exactly the log types a scan compiles the rule for)."""
+    found: list[UnknownField] = []
+    for rule in rules:
+        if rule.logic is not None:
+            found += check_rule(rule, tuple(route(rule)))
+    return found
+
+
+def check_rule(rule: Rule, log_types: Sequence[str]) -> list[UnknownField]:
+    """The unknown fields of one rule running on ``log_types`` (in the order the rule names them)."""
+    dialect = str(rule.metadata.get("field_dialect", "native"))
+    exprs = _exprs(rule)
+    targets = _targets(exprs, log_types, dialect)
+    if not targets:
+        return []
+    lists = field_lists()
+    pins = {lt: _pinned(exprs, lt, dialect, lists[lt]) for lt in targets}
+    found: list[UnknownField] = []
+    for name in rule_fields(rule):
+        if any(lists[lt].knows(field_for(lt, name, dialect), pins[lt]) for lt in targets):
+            continue
+        labels = tuple(dict.fromkeys(lists[lt].label for lt in targets))
+        suggestion = _suggest(name, [lists[lt] for lt in targets], [pins[lt] for lt in targets])
+        found.append(UnknownField(rule.id, name, labels, suggestion, file=rule.path or None,
+                                  line=_line_of(rule.path, name)))
+    return found
+
+
+def rule_fields(rule: Rule) -> tuple[str, ...]:
+    """Every field name a rule reads, as the rule wrote it, each once (sorted within each part)."""
+    names: list[str] = []
+    for expr in _exprs(rule):
+        names += sorted(fields_of(expr))
+    logic = rule.logic
+    if isinstance(logic, Correlation):
+        names += [f for step in logic.steps for f in step.by]
+        names += [logic.value_field] if logic.value_field else []
+    g = rule.grouping
+    names += [*g.group_by, *g.new_terms, *([g.distinct_field] if g.distinct_field else [])]
+    names += [o.field for o in rule.output_fields]
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+def _exprs(rule: Rule) -> list[Expr]:
+    logic = rule.logic
+    if isinstance(logic, Correlation):
+        out = [step.expr for step in logic.steps if step.expr is not None]
+        return out + ([logic.until] if logic.until is not None else [])
+    if logic is None or isinstance(logic, PythonLogic):
+        return []
+    return [logic]
+
+
+def _targets(exprs: Sequence[Expr], log_types: Sequence[str], dialect: str) -> tuple[str, ...]:
+    """The routed log types of the rule's dialect it can match on (each family's log type of that
+    dialect when the rule routes to none of them)."""
+    live = [lt for lt in log_types
+            if not exprs or any(specialize(e, lt, dialect) != Const(False) for e in exprs)]
+    want_ecs = dialect == "ecs"
+    same = [lt for lt in live if get_log_type(lt).is_ecs == want_ecs]
+    if same:
+        return tuple(same)
+    reg = registry()
+    families = dict.fromkeys(get_log_type(lt).family for lt in live)
+    picked = [reg.ecs_of(f) if want_ecs else reg.get(f) for f in families]
+    return tuple(lt.name for lt in picked if lt is not None)
+
+
+def _pinned(exprs: Sequence[Expr], log_type: str, dialect: str, known: FieldList) -> tuple[str, ...] | None:
+    """The event types a single-expression rule requires on ``log_type`` (``None``: any)."""
+    if len(exprs) != 1 or not known.event_type_field:
+        return None
+    values = _required(specialize(exprs[0], log_type, dialect), known.event_type_field.lower())
+    return tuple(sorted(values)) if values else None
+
+
+def _required(expr: Expr, field_name: str) -> frozenset[str] | None:
+    """Values ``field_name`` must equal for ``expr`` to hold (``None`` when it is not pinned)."""
+    match expr:
+        case Cmp(field=f, op="eq", values=values, all_values=False) if normalize(f) == field_name:
+            strings = [v for v in values if isinstance(v, str)]
+            return frozenset(strings) if len(strings) == len(values) and strings else None
+        case All(items):
+            pinned = [p for p in (_required(i, field_name) for i in items) if p is not None]
+            return frozenset.intersection(*pinned) if pinned else None
+        case Any(items) if items:
+            each = [_required(i, field_name) for i in items]
+            return None if any(p is None for p in each) else frozenset().union(*each)  # type: ignore[arg-type]
+        case _:
+            return None
+
+
+def _suggest(name: str, lists: Sequence[FieldList], pins: Sequence[tuple[str, ...] | None]) -> str | None:
+    """The known name closest to ``name`` (compared without case and array markers)."""
+    spelled: dict[str, str] = {}
+    for known, pin in zip(lists, pins, strict=True):
+        for n in known.allowed(pin):
+            spelled.setdefault(n, known.spelling.get(n, n))
+        for o in known.open:
+            spelled.setdefault(o, known.spelling.get(o, o))
+    target = normalize(name)
+    best = difflib.get_close_matches(target, list(spelled), n=1, cutoff=0.75)
+    if not best and "." in target:
+        # A misspelt last part of a long path: compare the part, keep the path.
+        head, _, tail = target.rpartition(".")
+        tails = {n.rpartition(".")[2]: n for n in spelled if n.rpartition(".")[0] == head}
+        close = difflib.get_close_matches(tail, list(tails), n=1, cutoff=0.6)
+        best = [tails[close[0]]] if close else []
+    if best:
+        return spelled[best[0]]
+    return _inside_open_object(target, lists)
+
+
+def _inside_open_object(target: str, lists: Sequence[FieldList]) -> str | None:
+    """``target`` moved under an open object beside its first part (``data.request.x`` ->
+    ``data.details.request.x``), for a rule that skipped the object's own key."""
+    for known in lists:
+        for o in known.open:
+            parent = o.rpartition(".")[0]
+            if parent and target.startswith(parent + ".") and not target.startswith(o + "."):
+                return known.spelling.get(o, o) + target[len(parent):]
+    return None
+
+
+def _line_of(path: str, name: str) -> int | None:
+    """The first line of the rule file naming the field (``None`` when not found or unreadable)."""
+    if not path:
+        return None
+    try:
+        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    bare = name.replace("{}", "")
+    pattern = re.compile(r"(?<![\w.])" + re.escape(bare) + r"(?![\w])")
+    for number, text in enumerate(lines, 1):
+        if pattern.search(text):
+            return number
+    return None
