@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from tokentrail.errors import TokenTrailError
@@ -69,6 +69,7 @@ def check_rule(rule: Rule, log_types: Sequence[str]) -> list[UnknownField]:
         return []
     lists = field_lists()
     pins = {lt: _pinned(exprs, lt, dialect, lists[lt]) for lt in targets}
+    targets = _matching_event_types(targets, pins, lists)
     found: list[UnknownField] = []
     for name in rule_fields(rule):
         if any(lists[lt].knows(field_for(lt, name, dialect), pins[lt]) for lt in targets):
@@ -118,6 +119,25 @@ def _targets(exprs: Sequence[Expr], log_types: Sequence[str], dialect: str) -> t
     families = dict.fromkeys(get_log_type(lt).family for lt in live)
     picked = [reg.ecs_of(f) if want_ecs else reg.get(f) for f in families]
     return tuple(lt.name for lt in picked if lt is not None)
+
+
+def _matching_event_types(targets: tuple[str, ...], pins: Mapping[str, tuple[str, ...] | None],
+                          lists: Mapping[str, FieldList]) -> tuple[str, ...]:
+    """Drop the log types whose events the rule's required event types cannot be (``EVENT_TYPE:
+    Login`` names an Event Log File event type, never a Real-Time Event Monitoring object), when
+    another routed log type lists all of them."""
+    def lists_all(lt: str) -> bool:
+        pin = pins[lt]
+        return bool(pin) and all(v.lower() in lists[lt].by_event_type for v in pin or ())
+
+    def lists_none(lt: str) -> bool:
+        pin = pins[lt]
+        return bool(pin) and bool(lists[lt].by_event_type) and not any(
+            v.lower() in lists[lt].by_event_type for v in pin or ())
+
+    if not any(lists_all(lt) for lt in targets):
+        return targets
+    return tuple(lt for lt in targets if not lists_none(lt))
 
 
 def _pinned(exprs: Sequence[Expr], log_type: str, dialect: str, known: FieldList) -> tuple[str, ...] | None:
