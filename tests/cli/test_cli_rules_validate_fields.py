@@ -9,15 +9,17 @@ from cli_support import OKTA_TOKEN_RULE, OKTA_TOKEN_RULE_ID
 MISSPELT = OKTA_TOKEN_RULE.replace("eventType:", "eventTyp:")
 MISSPELT_LINE = 1 + next(i for i, text in enumerate(MISSPELT.splitlines()) if "eventTyp:" in text)
 
-# A compile problem beside the unknown field: --allow-unknown-fields must not hide it.
-BAD_MODIFIER = """\
-    title: Bad modifier
-    id: 5b0e7c1a-0000-4000-8000-0000000000f1
-    logsource: {product: okta}
-    detection:
-      selection:
-        eventType|nosuchmodifier: x
-      condition: selection
+# A compile problem beside the unknown field (a correlation over a rule that is not loaded):
+# --allow-unknown-fields must not hide it.
+DANGLING_CORRELATION = """\
+    title: Many token grants
+    id: 5b0e7c1a-0000-4000-8000-0000000000f2
+    correlation:
+      type: event_count
+      rules: [no_such_rule]
+      group-by: [actor.id]
+      timespan: 5m
+      condition: {gte: 2}
     """
 
 
@@ -42,10 +44,10 @@ def test_allow_unknown_fields_turns_them_into_warnings(cli):
 
 def test_allow_unknown_fields_still_fails_on_other_problems(cli):
     cli.write("rules/typo.yml", MISSPELT)
-    cli.write("rules/modifier.yml", BAD_MODIFIER)
+    cli.write("rules/correlation.yml", DANGLING_CORRELATION)
     result = cli("rules", "validate", "-r", cli.root / "rules", "--allow-unknown-fields")
     assert result.exit_code == 1
-    assert "nosuchmodifier" in result.stderr and "warning: " in result.stderr
+    assert "rule 'no_such_rule' is not loaded" in result.stderr and "warning: " in result.stderr
 
 
 def test_json_lists_unknown_fields(cli):

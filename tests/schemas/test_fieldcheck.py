@@ -10,9 +10,11 @@ import pytest
 from tokentrail import load_rules
 from tokentrail.engine.plan import log_types_of
 from tokentrail.errors import ConfigError
+from tokentrail.rules.ir import Cmp
 from tokentrail.rules.loader import LoadContext
+from tokentrail.rules.model import Correlation, CorrelationStep, Rule
 from tokentrail.schemas import registry
-from tokentrail.schemas.fieldcheck import UnknownField, check_rules, rule_fields
+from tokentrail.schemas.fieldcheck import UnknownField, check_rule, check_rules, rule_fields
 from tokentrail.schemas.fieldlists import FIELDS_DIR, field_lists, load_field_lists
 
 
@@ -244,3 +246,22 @@ def test_a_malformed_field_list_names_its_file(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_field_lists(registry(), tmp_path)
     assert "okta.yml" in str(err.value) and "open must be a list" in str(err.value)
+
+
+def test_a_log_type_without_a_schema_is_skipped_not_a_crash():
+    rule = Rule(id="r1", title="t", format="panther", logic=Cmp("actor.login", "eq", ("x",)),
+                log_types=("GitHub.Audit",))
+    assert check_rule(rule, ("GitHub.Audit",)) == []
+    both = Rule(id="r2", title="t", format="sigma", logic=Cmp("eventTyp", "eq", ("x",)),
+                log_types=("GitHub.Audit", "okta"))
+    assert [f.field for f in check_rule(both, ("GitHub.Audit", "okta"))] == ["eventTyp"]
+
+
+def test_correlation_group_by_and_value_fields_are_checked():
+    step = CorrelationStep(name="s", expr=Cmp("eventType", "eq", ("user.session.start",)),
+                           by=("actor.alternateid",))
+    rule = Rule(id="c1", title="t", format="sigma",
+                logic=Correlation(kind="value_count", steps=(step,), value_field="client.ipAdres"),
+                log_types=("okta",))
+    assert [(f.field, f.suggestion) for f in check_rule(rule, ("okta",))] == [
+        ("client.ipAdres", "client.ipAddress")]

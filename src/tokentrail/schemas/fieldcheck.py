@@ -51,11 +51,13 @@ class UnknownField(TokenTrailError):
 
 
 def check_rules(rules: Iterable[Rule], route: Route) -> list[UnknownField]:
-    """Every unknown field of every rule with logic; ``route`` gives a rule's log types (pass the
+    """Every unknown field of every declarative rule; ``route`` gives a rule's log types (pass the
     engine's own routing so the check covers exactly the log types a scan compiles the rule for)."""
     found: list[UnknownField] = []
     for rule in rules:
-        if rule.logic is not None:
+        # A Python rule's reads are code; its output fields, read statically from that code, may be
+        # computed values or data model names, so only declarative rules are checked.
+        if rule.logic is not None and not isinstance(rule.logic, PythonLogic):
             found += check_rule(rule, tuple(route(rule)))
     return found
 
@@ -109,13 +111,14 @@ def _exprs(rule: Rule) -> list[Expr]:
 def _targets(exprs: Sequence[Expr], log_types: Sequence[str], dialect: str) -> tuple[str, ...]:
     """The routed log types of the rule's dialect it can match on (each family's log type of that
     dialect when the rule routes to none of them)."""
-    live = [lt for lt in log_types
-            if not exprs or any(specialize(e, lt, dialect) != Const(False) for e in exprs)]
+    reg = registry()
+    # A log type name TokenTrail has no schema for (a Panther log type it only routes) has no list.
+    live = [lt for lt in log_types if reg.get(lt) is not None
+            and (not exprs or any(specialize(e, lt, dialect) != Const(False) for e in exprs))]
     want_ecs = dialect == "ecs"
     same = [lt for lt in live if get_log_type(lt).is_ecs == want_ecs]
     if same:
         return tuple(same)
-    reg = registry()
     families = dict.fromkeys(get_log_type(lt).family for lt in live)
     picked = [reg.ecs_of(f) if want_ecs else reg.get(f) for f in families]
     return tuple(lt.name for lt in picked if lt is not None)
