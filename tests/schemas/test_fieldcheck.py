@@ -25,7 +25,7 @@ def _sigma(product: str, detection: str, *, extra: str = "", service: str = "") 
             f"detection:\n{textwrap.indent(textwrap.dedent(detection), '  ')}{extra}")
 
 
-def _elastic(query: str, *, threshold_field: str = "okta.actor.id") -> str:
+def _elastic(query: str, *, threshold_field: str = "okta.actor.id", index: str = '"logs-okta*"') -> str:
     return textwrap.dedent(f"""\
         [metadata]
         creation_date = "2025/01/20"
@@ -35,7 +35,7 @@ def _elastic(query: str, *, threshold_field: str = "okta.actor.id") -> str:
         [rule]
         author = ["test"]
         description = "d"
-        index = ["logs-okta*"]
+        index = [{index}]
         language = "kuery"
         license = "Apache-2.0"
         name = "n"
@@ -146,6 +146,16 @@ def test_ecs_rule_on_ecs_and_integration_fields_is_clean_and_a_typo_is_reported(
         ("okta.actor.alternat_id", "okta.actor.alternate_id", ("Okta ECS",)),
         ("okta.actor.idd", "okta.actor.id", ("Okta ECS",)),  # the threshold's group-by field
     ]
+
+
+def test_ecs_rule_on_a_generic_index_is_checked_only_where_its_dataset_can_be(tmp_path):
+    other_vendor = _elastic("event.dataset:azure.activitylogs and azure.activitylogs.operation_name:x",
+                            threshold_field="azure.tenant_id", index='"logs-*", "filebeat-*"')
+    assert _check(tmp_path, other_vendor, "azure.toml") == []
+    okta_only = _elastic("event.dataset:okta.system and okta.actr.id:x", index='"logs-*"')
+    found = _check(tmp_path, okta_only, "okta.toml")
+    assert [(f.field, f.suggestion, f.labels) for f in found] == [
+        ("okta.actr.id", "okta.actor.id", ("Okta ECS",))]
 
 
 def test_salesforce_columns_are_checked_per_required_event_type(tmp_path):

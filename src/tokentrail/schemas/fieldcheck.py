@@ -25,7 +25,7 @@ from tokentrail.schemas.fieldlists import FieldList, field_lists, normalize
 from tokentrail.schemas.fields import field_for
 from tokentrail.schemas.lookup import get_log_type
 from tokentrail.schemas.registry import registry
-from tokentrail.schemas.specialize import specialize
+from tokentrail.schemas.specialize import fold_constants, specialize
 
 Route = Callable[[Rule], Sequence[str]]
 
@@ -114,7 +114,7 @@ def _targets(exprs: Sequence[Expr], log_types: Sequence[str], dialect: str) -> t
     reg = registry()
     # A log type name TokenTrail has no schema for (a Panther log type it only routes) has no list.
     live = [lt for lt in log_types if reg.get(lt) is not None
-            and (not exprs or any(specialize(e, lt, dialect) != Const(False) for e in exprs))]
+            and (not exprs or any(_can_match(e, lt, dialect) for e in exprs))]
     want_ecs = dialect == "ecs"
     same = [lt for lt in live if get_log_type(lt).is_ecs == want_ecs]
     if same:
@@ -122,6 +122,17 @@ def _targets(exprs: Sequence[Expr], log_types: Sequence[str], dialect: str) -> t
     families = dict.fromkeys(get_log_type(lt).family for lt in live)
     picked = [reg.ecs_of(f) if want_ecs else reg.get(f) for f in families]
     return tuple(lt.name for lt in picked if lt is not None)
+
+
+def _can_match(expr: Expr, log_type: str, dialect: str) -> bool:
+    """Whether ``expr`` may hold on some event of ``log_type``. Beyond what a scan folds, an ECS
+    log type's own constants count (an ECS document of Okta is one whose ``event.dataset`` is
+    ``okta.system``), so a rule pinning another vendor's dataset is not checked against it."""
+    specialized = specialize(expr, log_type, dialect)
+    lt = get_log_type(log_type)
+    if lt.is_ecs and lt.ecs_constants:
+        specialized = fold_constants(specialized, lt.ecs_constants)
+    return specialized != Const(False)
 
 
 def _matching_event_types(targets: tuple[str, ...], pins: Mapping[str, tuple[str, ...] | None],
