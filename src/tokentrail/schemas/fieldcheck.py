@@ -16,6 +16,8 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from tokentrail.errors import TokenTrailError
@@ -180,23 +182,46 @@ def _required(expr: Expr, field_name: str) -> frozenset[str] | None:
 
 def _suggest(name: str, lists: Sequence[FieldList], pins: Sequence[tuple[str, ...] | None]) -> str | None:
     """The known name closest to ``name`` (compared without case and array markers)."""
-    spelled: dict[str, str] = {}
-    for known, pin in zip(lists, pins, strict=True):
-        for n in known.allowed(pin):
-            spelled.setdefault(n, known.spelling.get(n, n))
-        for o in known.open:
-            spelled.setdefault(o, known.spelling.get(o, o))
+    known = _candidates(tuple(k.log_type for k in lists), tuple(pins))
     target = normalize(name)
-    best = difflib.get_close_matches(target, list(spelled), n=1, cutoff=0.75)
+    root = target.split(".", 1)[0]
+    pool = known.by_root.get(root)
+    if pool is None:
+        # The first part is misspelt (or foreign): look among the names under the nearest one.
+        close_root = difflib.get_close_matches(root, list(known.by_root), n=1, cutoff=0.75)
+        pool = known.by_root[close_root[0]] if close_root else ()
+    best = difflib.get_close_matches(target, pool, n=1, cutoff=0.75)
     if not best and "." in target:
         # A misspelt last part of a long path: compare the part, keep the path.
         head, _, tail = target.rpartition(".")
-        tails = {n.rpartition(".")[2]: n for n in spelled if n.rpartition(".")[0] == head}
+        tails = {n.rpartition(".")[2]: n for n in pool if n.rpartition(".")[0] == head}
         close = difflib.get_close_matches(tail, list(tails), n=1, cutoff=0.6)
         best = [tails[close[0]]] if close else []
     if best:
-        return spelled[best[0]]
+        return known.spelling[best[0]]
     return _inside_open_object(target, lists)
+
+
+@dataclass(frozen=True)
+class _Candidates:
+    """The names suggestions are drawn from: lower-cased name -> spelling, and names by first part."""
+
+    spelling: Mapping[str, str]
+    by_root: Mapping[str, tuple[str, ...]]
+
+
+@lru_cache(maxsize=256)
+def _candidates(log_types: tuple[str, ...], pins: tuple[tuple[str, ...] | None, ...]) -> _Candidates:
+    lists = field_lists()
+    spelling: dict[str, str] = {}
+    for log_type, pin in zip(log_types, pins, strict=True):
+        known = lists[log_type]
+        for n in (*known.allowed(pin), *known.open):
+            spelling.setdefault(n, known.spelling.get(n, n))
+    by_root: dict[str, list[str]] = {}
+    for n in spelling:
+        by_root.setdefault(n.split(".", 1)[0], []).append(n)
+    return _Candidates(spelling, {root: tuple(names) for root, names in by_root.items()})
 
 
 def _inside_open_object(target: str, lists: Sequence[FieldList]) -> str | None:

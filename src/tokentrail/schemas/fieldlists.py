@@ -53,17 +53,22 @@ class FieldList:
     event_type_field: str = ""
     by_event_type: Mapping[str, frozenset[str]] = field(default_factory=dict)
     spelling: Mapping[str, str] = field(default_factory=dict, repr=False)
+    _allowed: dict[tuple[str, ...] | None, frozenset[str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def allowed(self, event_types: Iterable[str] | None = None) -> frozenset[str]:
         """The names events of these event types carry (every event type's when ``None`` or when
         one of them has no list of its own)."""
-        chosen = None
-        if event_types is not None:
-            wanted = [t.lower() for t in event_types]
-            if wanted and all(t in self.by_event_type for t in wanted):
-                chosen = wanted
-        lists = (self.by_event_type[t] for t in chosen) if chosen is not None else self.by_event_type.values()
-        return self.names.union(*lists)
+        if not self.by_event_type:
+            return self.names
+        wanted = tuple(sorted(t.lower() for t in event_types)) if event_types is not None else None
+        if not wanted or not all(t in self.by_event_type for t in wanted):
+            wanted = None
+        out = self._allowed.get(wanted)
+        if out is None:
+            chosen = self.by_event_type.values() if wanted is None else (self.by_event_type[t] for t in wanted)
+            out = self._allowed[wanted] = self.names.union(*chosen)
+        return out
 
     def knows(self, field_name: str, event_types: Iterable[str] | None = None) -> bool:
         """Whether ``field_name`` (as this log type names it) is a field of these event types."""
