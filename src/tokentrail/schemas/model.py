@@ -25,7 +25,8 @@ class LogType:
     ``ecs_fields`` (native field -> the ECS field it is indexed as) and ``ecs_aliases`` (further
     ECS field -> the native field whose value it carries) are set on ECS log types only. Aliases
     are read in the ECS -> native direction alone, and decide it where ``ecs_fields`` sends several
-    native fields to one ECS field.
+    native fields to one ECS field. ``indicators`` (kind -> fields) name the fields whose values
+    Panther's standard ``p_any_<kind>`` lists collect (``ip_addresses``, ``emails``, ...).
     """
 
     name: str
@@ -49,6 +50,7 @@ class LogType:
     ecs_aliases: Mapping[str, str] = field(default_factory=dict, hash=False)
     ecs_constants: Mapping[str, object] = field(default_factory=dict, hash=False)
     panther_log_types: tuple[str, ...] = ()
+    indicators: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
     index_globs: tuple[str, ...] = ()
     source: str = ""
 

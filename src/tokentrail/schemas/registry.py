@@ -112,6 +112,7 @@ def _native_log_type(path: Path) -> LogType:
         renames=_string_map(doc.get("renames") or {}, "renames", path),
         panther_log_types=_strings(doc, "panther_log_types", path),
         index_globs=_strings(doc, "index_globs", path),
+        indicators=_indicator_map(doc.get("indicators") or {}, path),
         source=str(path),
     )
 
@@ -242,6 +243,12 @@ def _string_map(value: Any, key: str, path: Path) -> dict[str, str]:
     ):
         raise ConfigError(f"{key} must map field names to field names", file=str(path))
     return dict(value)
+
+
+def _indicator_map(value: Any, path: Path) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) and k for k in value):
+        raise ConfigError("indicators must map indicator kinds to lists of fields", file=str(path))
+    return {kind: tuple(_keys(fields, path)) for kind, fields in value.items()}
 
 
 def _constant_map(value: Any, path: Path) -> dict[str, object]:

@@ -1,0 +1,97 @@
+"""Recognise events the generated checks do not place: the slow path of log-type detection.
+
+Tried in order, only for events no canonical check claimed:
+  1. Panther exports: ``p_log_type`` decides. A name of a family TokenTrail knows picks the
+     family member whose keys the event has (any case; else the family's base log type), with
+     its keys folded to canonical case; any other Panther name is its generic log type.
+  2. Wrappers: a Splunk export line (``{"preview": false, "result": {...}}``), a Splunk event
+     whose ``_raw`` holds the JSON text of the native event (inside ``result`` or at the top),
+     and an ECS document of no known dataset whose ``event.original`` holds the native event.
+     The inner event is detected in its turn (wrappers and all) and is what rules read.
+  3. Keys in another case: the ``detect`` key sets are matched regardless of case; the event is
+     then renamed to its log type's canonical case (``casefold``).
+A recognised event comes back as ``Recognised(log_type, event_to_read)``; a Panther generic log
+type whose event needs no change comes back as its name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from tokentrail.schemas.access import reader
+from tokentrail.schemas.casefold import fold_keys, has_folded
+from tokentrail.schemas.lookup import generic_log_type, panther_family
+from tokentrail.schemas.registry import Registry
+
+
+@dataclass(frozen=True, slots=True)
+class Recognised:
+    """An event recognised only once reshaped: ``event`` is what rules must read."""
+
+    log_type: str
+    event: Mapping[str, Any]
+
+
+def build_reshaper(reg: Registry, detect: Callable[[Mapping[str, Any]], Any]) -> Callable[[Mapping[str, Any]], Any]:
+    """The slow path for a registry; ``detect`` (the full detector) recognises unwrapped events."""
+    natives = tuple((lt.name, lt.family, lt.detect) for lt in reg.log_types if not lt.is_ecs and lt.detect)
+    bases = {lt.family for lt in reg.log_types}
+    read_original = reader("event.original")
+
+    def by_case(event: Mapping[str, Any], family: str | None = None) -> str | None:
+        for name, fam, alternatives in natives:
+            if (family is None or fam == family) and any(
+                all(has_folded(event, key) for key in keys) for keys in alternatives
+            ):
+                return name
+        return None
+
+    def folded(name: str, event: Mapping[str, Any]) -> Recognised:
+        return Recognised(name, fold_keys(event, name))
+
+    def by_panther(event: Mapping[str, Any], panther_name: str) -> Any:
+        family = panther_family(panther_name)
+        if family is None:
+            return panther_name if generic_log_type(panther_name) is not None else None
+        name = by_case(event, family) or (family if family in bases else None)
+        return None if name is None else folded(name, event)
+
+    def inner_of(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        result = event.get("result")
+        if result.__class__ is dict:
+            raw = result.get("_raw")
+            return _json_object(raw) or result
+        raw = event.get("_raw")
+        if raw.__class__ is str:
+            return _json_object(raw)
+        return _json_object(read_original(event))
+
+    def reshape(event: Mapping[str, Any]) -> Any:
+        panther_name = event.get("p_log_type")
+        if panther_name.__class__ is str:
+            return by_panther(event, panther_name)
+        inner = inner_of(event)
+        if inner is not None:
+            # Detected in full, wrappers and all: each level is parsed from a shorter string
+            # than the one holding it, so this ends.
+            found = detect(inner)
+            return found if found is None or found.__class__ is Recognised else Recognised(found, inner)
+        name = by_case(event)
+        return None if name is None else folded(name, event)
+
+    return reshape
+
+
+def _json_object(text: Any) -> dict[str, Any] | None:
+    """The JSON object a string holds, or ``None`` (not a string, not JSON, not an object)."""
+    if text.__class__ is not str or not text.lstrip().startswith("{"):
+        return None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return value if value.__class__ is dict else None
