@@ -18,7 +18,7 @@ from typing import Any
 
 from tokentrail.schemas.registry import registry
 
-KeyTree = Mapping[str, tuple[str, "KeyTree"]]  # lower-cased key -> (canonical key, its subtree)
+KeyTree = Mapping[str, tuple[str, "KeyTree"]]  # key, canonical or lower-cased -> (canonical key, subtree)
 _MISSING = object()
 
 
@@ -44,7 +44,8 @@ def key_tree(log_type: str) -> KeyTree:
         for part in path.split("."):
             entry = node.get(part.lower())
             if entry is None:
-                entry = node[part.lower()] = (part, {})
+                # Keyed by the canonical spelling too, so canonical keys cost one lookup.
+                entry = node[part.lower()] = node[part] = (part, {})
             node = entry[1]
     return tree
 
@@ -60,25 +61,28 @@ def fold_keys(event: Mapping[str, Any], log_type: str) -> Mapping[str, Any]:
 
 
 def _fold(obj: Any, tree: KeyTree) -> Any:
-    if obj.__class__ is list:
+    cls = obj.__class__
+    if cls is list:
         items = [_fold(item, tree) for item in obj]
         return obj if all(a is b for a, b in zip(items, obj, strict=True)) else items
-    if not isinstance(obj, Mapping):
+    if cls is not dict and not isinstance(obj, Mapping):
         return obj
-    changed = False
-    pairs: list[tuple[Any, Any]] = []
-    for key, value in obj.items():
-        entry = tree.get(key.lower()) if key.__class__ is str else None
-        if entry is None:
-            pairs.append((key, value))
+    renamed: list[tuple[Any, Any]] | None = None
+    for i, (key, value) in enumerate(obj.items()):
+        entry = tree.get(key)
+        if entry is None and (key.__class__ is not str or (entry := tree.get(key.lower())) is None):
             continue
         canonical, sub = entry
         if canonical != key and canonical in obj:
             canonical = key  # the exact spelling is there too: it is the field, this one stays apart
         folded = _fold(value, sub) if sub else value
-        changed = changed or canonical != key or folded is not value
-        pairs.append((canonical, folded))
-    return dict(pairs) if changed or obj.__class__ is not dict else obj
+        if canonical != key or folded is not value:
+            if renamed is None:
+                renamed = list(obj.items())
+            renamed[i] = (canonical, folded)
+    if renamed is None:
+        return obj if cls is dict else dict(obj)
+    return dict(renamed)
 
 
 def get_folded(obj: Any, path: str) -> Any:

@@ -78,23 +78,34 @@ def build_detector(reg: Registry) -> Detector:
         "    if type(e) is not dict and not isinstance(e, Mapping):",
         "        return None",
     ]
-    for lt in reg.log_types:
-        if lt.is_ecs or not lt.detect:
-            continue
-        alternatives = " or ".join(f"({_all_present(keys)})" for keys in lt.detect)
-        lines += [f"    if {alternatives}:", f"        return {lt.name!r}"]
+    lines += _checks(reg, "detect")
+    # Panther's p_log_type decides before ECS probes (an export may carry an ``event`` key).
+    lines += ["    if 'p_log_type' in e:", "        return reshape(e)"]
     probes = reg.ecs.probe_keys
     if probes:
         lines += [
             f"    if ({' or '.join(f'{k!r} in e' for k in probes)}) and (found := ecs(e)) is not None:",
             "        return found",
         ]
+    lines += _checks(reg, "detect_fallback")
     lines.append("    return reshape(e)")
     namespace: dict[str, Any] = {"Mapping": Mapping, "ecs": _ecs_detector(reg), "has": _has}
     exec("\n".join(lines), namespace)  # noqa: S102 - source built above from data-file keys via repr()
     detect = namespace["detect"]
     namespace["reshape"] = build_reshaper(reg, detect)
     return detect
+
+
+def _checks(reg: Registry, attribute: str) -> list[str]:
+    """Source lines returning a native log type's name when one of its key sets is present."""
+    lines: list[str] = []
+    for lt in reg.log_types:
+        sets = getattr(lt, attribute)
+        if lt.is_ecs or not sets:
+            continue
+        alternatives = " or ".join(f"({_all_present(keys)})" for keys in sets)
+        lines += [f"    if {alternatives}:", f"        return {lt.name!r}"]
+    return lines
 
 
 def _all_present(keys: tuple[str, ...]) -> str:

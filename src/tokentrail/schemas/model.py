@@ -19,7 +19,8 @@ class LogType:
     every log type of the family (``auth0`` for ``auth0.api`` and ``ecs.auth0``). ``dialect`` says
     how this log type's own events name their fields. ``detect`` lists alternatives, each a tuple of
     keys that must all be present (dotted keys are nested paths) — ECS log types are recognised by
-    ``ecs_detect`` values instead. ``case_insensitive_events``: engines look keys up in events regardless of case (defaults to
+    ``ecs_detect`` values instead. ``detect_fallback`` alternatives are looser ones, tried only after
+    every log type's ``detect`` failed. ``case_insensitive_events``: engines look keys up in events regardless of case (defaults to
     ``case_insensitive_fields``). ``case_insensitive_fields``: rule field names resolve to this
     log type's fields regardless of case, so engines should look up unknown ones the same way.
     ``ecs_fields`` (native field -> the ECS field it is indexed as) and ``ecs_aliases`` (further
@@ -36,6 +37,7 @@ class LogType:
     dialect: Dialect = "native"
     services: tuple[str, ...] = ()
     detect: tuple[tuple[str, ...], ...] = ()
+    detect_fallback: tuple[tuple[str, ...], ...] = ()
     ecs_detect: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
     anchor_field: str = ""
     time_fields: tuple[str, ...] = ()

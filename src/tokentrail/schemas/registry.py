@@ -101,6 +101,7 @@ def _native_log_type(path: Path) -> LogType:
         dialect="native",
         services=_strings(doc, "services", path),
         detect=tuple(tuple(_keys(alt, path)) for alt in _list(doc, "detect", path)),
+        detect_fallback=tuple(tuple(_keys(alt, path)) for alt in _list(doc, "detect_fallback", path)),
         anchor_field=_string(doc, "anchor_field", path),
         time_fields=_strings(doc, "time_fields", path),
         id_fields=_strings(doc, "id_fields", path),

@@ -38,16 +38,31 @@ class Recognised:
 
 def build_reshaper(reg: Registry, detect: Callable[[Mapping[str, Any]], Any]) -> Callable[[Mapping[str, Any]], Any]:
     """The slow path for a registry; ``detect`` (the full detector) recognises unwrapped events."""
-    natives = tuple((lt.name, lt.family, lt.detect) for lt in reg.log_types if not lt.is_ecs and lt.detect)
+    # Each alternative as (lower-cased first key, the rest of its path) pairs: most fail at the
+    # first key, looked up in one map of the event's lower-cased top-level keys.
+    natives = tuple(
+        (lt.name, lt.family, tuple(tuple((k.split(".", 1)[0].lower(), k.partition(".")[2]) for k in keys)
+                                   for keys in (*lt.detect, *lt.detect_fallback)))
+        for lt in reg.log_types if not lt.is_ecs and (lt.detect or lt.detect_fallback)
+    )
     bases = {lt.family for lt in reg.log_types}
     read_original = reader("event.original")
 
     def by_case(event: Mapping[str, Any], family: str | None = None) -> str | None:
+        low: dict[str, Any] = {}
+        for key in event:
+            if key.__class__ is str:
+                low.setdefault(key.lower(), key)
         for name, fam, alternatives in natives:
-            if (family is None or fam == family) and any(
-                all(has_folded(event, key) for key in keys) for keys in alternatives
-            ):
-                return name
+            if family is not None and fam != family:
+                continue
+            for keys in alternatives:
+                for head, rest in keys:
+                    key = low.get(head)
+                    if key is None or (rest and not has_folded(event[key], rest)):
+                        break
+                else:
+                    return name
         return None
 
     def folded(name: str, event: Mapping[str, Any]) -> Recognised:
