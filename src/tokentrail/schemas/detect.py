@@ -18,7 +18,7 @@ from tokentrail.schemas.access import reader
 from tokentrail.schemas.casefold import fold_keys
 from tokentrail.schemas.lookup import resolve_log_type_name
 from tokentrail.schemas.registry import Registry, registry
-from tokentrail.schemas.reshape import Recognised, build_reshaper
+from tokentrail.schemas.reshape import Recognised, build_reshaper, unwrap
 
 # A log type name, a ``Recognised`` (the event had to be reshaped), or None (no log type).
 Detection = str | Recognised | None
@@ -64,7 +64,10 @@ def forced_detector(name: str) -> Detector:
         found = detect(event)
         if found == forced:
             return forced
-        inner = found.event if found.__class__ is Recognised else event  # type: ignore[union-attr]
+        if found is None:
+            inner = unwrap(event) or event
+        else:
+            inner = found.event if found.__class__ is Recognised else event  # type: ignore[union-attr]
         folded = fold_keys(inner, forced)
         return forced if folded is event else Recognised(forced, folded)
 

@@ -46,7 +46,6 @@ def build_reshaper(reg: Registry, detect: Callable[[Mapping[str, Any]], Any]) ->
         for lt in reg.log_types if not lt.is_ecs and (lt.detect or lt.detect_fallback)
     )
     bases = {lt.family for lt in reg.log_types}
-    read_original = reader("event.original")
 
     def by_case(event: Mapping[str, Any], family: str | None = None) -> str | None:
         low: dict[str, Any] = {}
@@ -75,21 +74,11 @@ def build_reshaper(reg: Registry, detect: Callable[[Mapping[str, Any]], Any]) ->
         name = by_case(event, family) or (family if family in bases else None)
         return None if name is None else folded(name, event)
 
-    def inner_of(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        result = event.get("result")
-        if result.__class__ is dict:
-            raw = result.get("_raw")
-            return _json_object(raw) or result
-        raw = event.get("_raw")
-        if raw.__class__ is str:
-            return _json_object(raw)
-        return _json_object(read_original(event))
-
     def reshape(event: Mapping[str, Any]) -> Any:
         panther_name = event.get("p_log_type")
         if panther_name.__class__ is str:
             return by_panther(event, panther_name)
-        inner = inner_of(event)
+        inner = unwrap(event)
         if inner is not None:
             # Detected in full, wrappers and all: each level is parsed from a shorter string
             # than the one holding it, so this ends.
@@ -99,6 +88,20 @@ def build_reshaper(reg: Registry, detect: Callable[[Mapping[str, Any]], Any]) ->
         return None if name is None else folded(name, event)
 
     return reshape
+
+
+_read_original = reader("event.original")
+
+
+def unwrap(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The event a wrapper holds (Splunk ``result``/``_raw``, ECS ``event.original``), or None."""
+    result = event.get("result")
+    if result.__class__ is dict:
+        return _json_object(result.get("_raw")) or result
+    raw = event.get("_raw")
+    if raw.__class__ is str:
+        return _json_object(raw)
+    return _json_object(_read_original(event))
 
 
 def _json_object(text: Any) -> dict[str, Any] | None:
