@@ -23,7 +23,7 @@ import orjson
 from tokentrail.alerting.models import Alert
 from tokentrail.engine.digest import Digest
 from tokentrail.engine.plan import UNKNOWN
-from tokentrail.engine.stream import StreamingEngine
+from tokentrail.engine.stream import StreamingEngine, unknown_event_error
 from tokentrail.errors import LogParseError
 from tokentrail.sources.files import LogReader, line_ranges
 
@@ -184,8 +184,7 @@ class ParallelFileScanner:
         engine_stats = self.engine.stats
         if result.unknown:
             if self.engine.strict_unknown:
-                raise LogParseError("event of no known log type (--log-type forces one)", file=name,
-                                    line=base + result.first_unknown)
+                raise unknown_event_error(name, base + result.first_unknown)
             engine_stats.add_unknown(name, base + result.first_unknown, result.unknown)
         for log_type, count in (result.no_rules or {}).items():
             engine_stats.no_rules[log_type] = engine_stats.no_rules.get(log_type, 0) + count

@@ -158,26 +158,24 @@ class StreamingEngine:
     def unrecognised(self, event: Mapping[str, Any], source: str, line: int) -> str:
         """Account for an event of no known log type (see the class docstring); gives ``UNKNOWN``."""
         if self.strict_unknown:
-            raise LogParseError("event of no known log type (--log-type forces one)", file=source or None,
-                                line=line or None)
+            raise unknown_event_error(source, line)
         self.stats.add_unknown(source or "<events>", line)
         if self.on_unknown is not None:
             self.on_unknown(event, source, line)
         return UNKNOWN
 
-    def classify(self, event: Mapping[str, Any]) -> tuple[str | None, Mapping[str, Any]]:
-        """The log type of ``event`` (None: unknown) and the event its rules read."""
-        found = self._detect(event)
-        if found is None or found.__class__ is str:
-            return found, event
-        return found.log_type, found.event
-
     def match(self, event: Mapping[str, Any]) -> tuple[str, Mapping[str, Any], list[Unit] | None]:
         """The log type of ``event``, the event its rules read and its matching declarative units,
         with no side effect (the parent's warm-up before forking workers calls this)."""
-        log_type, event = self.classify(event)
-        index = self._index_of(log_type or UNKNOWN)
-        return log_type or UNKNOWN, event, None if index is None else index.matching(event)
+        found = self._detect(event)
+        if found is None:
+            log_type = UNKNOWN
+        elif found.__class__ is str:
+            log_type = found
+        else:
+            log_type, event = found.log_type, found.event
+        index = self._index_of(log_type)
+        return log_type, event, None if index is None else index.matching(event)
 
     def accept(self, event: Mapping[str, Any], log_type: str, hits: list[Unit] | None,
                source: str = "", line: int = 0) -> list[Alert]:
@@ -303,6 +301,12 @@ class StreamingEngine:
         if rule_id in self.plan.alerting_rules:
             out.append(alert)
         return out
+
+
+def unknown_event_error(source: str, line: int) -> LogParseError:
+    """The error a strict scan stops with at an event of no known log type."""
+    return LogParseError("event of no known log type (--log-type forces one)", file=source or None,
+                         line=line or None)
 
 
 def _known_id(event: Mapping[str, Any], log_type: str) -> str | None:
