@@ -9,10 +9,11 @@ Fields are strings written as the rule wrote them (``data.details.accessedSecret
     one that differs from it only in case (``eventtype`` for ``eventType``, as Panther's data
     lake spells Okta's columns). Engines keep this off the per-event path: an event whose keys
     are not in its log type's canonical case is recognised once, at log-type detection, and its
-    keys are renamed to the spelling of the log type's field tree (``schemas/data``), while rule
-    fields are resolved against the same tree regardless of case when rules are compiled. So
-    both sides meet in the canonical spelling and a read is one exact lookup; canonical events
-    pay nothing. Keys the field tree does not list are read as written;
+    keys are renamed to the spelling of the log type's field tree (``schemas/data``); rule
+    fields of log types marked ``case_insensitive_fields`` (Okta, whose SigmaHQ rules write
+    lower-case paths) are resolved against the same tree when rules are compiled. Both sides
+    meet in the canonical spelling and a read is one exact lookup; canonical events pay
+    nothing. Keys the field tree does not list are read as written;
   * a list met on the way fans out: the field matches if any element matches;
   * a literal dotted key (``"event.action"`` in a flattened document) is tried too, for any
     run of consecutive parts — except when the path leads through plain objects (no list) to a
