@@ -23,7 +23,7 @@ import orjson
 from tokentrail.alerting.models import Alert
 from tokentrail.engine.digest import Digest
 from tokentrail.engine.plan import UNKNOWN
-from tokentrail.engine.stream import StreamingEngine
+from tokentrail.engine.stream import StreamingEngine, unknown_event_error
 from tokentrail.errors import LogParseError
 from tokentrail.sources.files import LogReader, line_ranges
 
@@ -50,6 +50,9 @@ class ChunkResult:
     errors: list[tuple[int | None, str]]
     skipped: int
     dead: list[bytes]
+    unknown: int = 0  # events of no known log type
+    first_unknown: int = 0  # the line of the first of them (relative to the range)
+    no_rules: dict[str, int] | None = None  # log type -> events no loaded rule targets
 
 
 def _scan_range(task: tuple[str, int, int, bool, bool]) -> ChunkResult:
@@ -62,6 +65,7 @@ def _scan_range(task: tuple[str, int, int, bool, bool]) -> ChunkResult:
     hits: list[Any] = []
     raws: list[bytes] | None = [] if keep_events else None
     loads, not_json, events = orjson.loads, orjson.JSONDecodeError, 0
+    unknown, first_unknown, no_rules = 0, 0, {}
     # LogReader.read_range, unrolled too: a generator between the lines and this loop costs a
     # tenth of the parse itself.
     for first, batch in reader.range_lines(path, start, end):
@@ -75,15 +79,31 @@ def _scan_range(task: tuple[str, int, int, bool, bool]) -> ChunkResult:
                 reader.reject_line(raw, path, line, None)
                 continue
             events += 1
-            index = index_of(detect(event) or UNKNOWN)
-            units = None if index is None else index.matching(event)
+            original = event
+            found = detect(event)
+            if found.__class__ is not str:
+                if found is None:
+                    unknown += 1
+                    first_unknown = first_unknown or line
+                    if keep_dead:
+                        dead.append(raw)
+                    found = UNKNOWN
+                else:  # reshaped (another case, a wrapper): rules and the match read the new form
+                    event, found = found.event, found.log_type
+            index = index_of(found)
+            if index is None:
+                if found != UNKNOWN:
+                    no_rules[found] = no_rules.get(found, 0) + 1
+                continue
+            units = index.matching(event)
             if units is not None:
                 hits.append((line, [tuple(digest(u, event)) for u in units]))
                 if raws is not None:
-                    raws.append(raw)
+                    raws.append(raw if event is original else orjson.dumps(event))
     errors = [(e.line, e.message) for e in reader.stats.errors]
     encoded = orjson.dumps(hits, default=_jsonable)
-    return ChunkResult(reader.lines_read, events, encoded, raws, errors, reader.stats.skipped, dead)
+    return ChunkResult(reader.lines_read, events, encoded, raws, errors, reader.stats.skipped, dead,
+                       unknown, first_unknown, no_rules)
 
 
 def _jsonable(value: Any) -> str:
@@ -161,6 +181,13 @@ class ParallelFileScanner:
         stats.skipped += result.skipped
         for raw in result.dead:
             self.reader.dead_letter.write(raw)  # type: ignore[union-attr]
+        engine_stats = self.engine.stats
+        if result.unknown:
+            if self.engine.strict_unknown:
+                raise unknown_event_error(name, base + result.first_unknown)
+            engine_stats.add_unknown(name, base + result.first_unknown, result.unknown)
+        for log_type, count in (result.no_rules or {}).items():
+            engine_stats.no_rules[log_type] = engine_stats.no_rules.get(log_type, 0) + count
 
     def _accept(self, result: ChunkResult, name: str, base: int) -> Iterator[Alert]:
         units = self.engine.plan.units
