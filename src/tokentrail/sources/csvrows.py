@@ -83,13 +83,9 @@ def csv_rows(batches: Lines, *, row_limit: int, cell_limit: int,
     header: list[str] | None = None
     while True:
         try:
-            for row in csv.reader(feed):
+            for row in csv.reader(feed, strict=True):
                 start, raw, size = feed.start, feed.raw, feed.size
                 feed.row_done()
-                if feed.ran_out:
-                    keep_whole(reject("unterminated quoted field: the row runs to the end of the file", start),
-                               b"\n".join(raw))
-                    return
                 if not row:
                     continue
                 if header is None:
@@ -107,5 +103,10 @@ def csv_rows(batches: Lines, *, row_limit: int, cell_limit: int,
             keep_whole(reject(str(exc), feed.start), b"\n".join(feed.raw))
             feed.row_done()
         except csv.Error as exc:
-            keep_whole(reject(f"malformed CSV row: {exc}", feed.start), b"\n".join(feed.raw))
+            # strict: a quote closed mid-cell ("a"b), or the input ending inside a quoted cell
+            message = "unterminated quoted field: the row runs to the end of the file" if feed.ran_out \
+                else f"malformed CSV row: {exc}"
+            keep_whole(reject(message, feed.start), b"\n".join(feed.raw))
             feed.row_done()
+            if feed.ran_out:
+                return

@@ -35,6 +35,7 @@ _SCALAR = re.compile(rb'[^,\]}\[{" \t\r\n]*+')
 _RESTART = re.compile(rb"\n[ \t\r]*+[\[{]")
 _RESTART_INDENT = 4096  # a line indented further is not looked at as a restart point
 _COMPACT_AT = 1 << 20
+_FAST_LINE = 1 << 20  # a first line up to this long is tried as one JSON line before scanning it
 
 _QUOTE, _OPEN_OBJ, _CLOSE_OBJ, _OPEN_ARR, _CLOSE_ARR, _COMMA, _COLON = b'"{}[],:'
 
@@ -57,8 +58,9 @@ class DocumentScanner:
     """Events of a JSON document read from ``read`` after ``head`` (whose first byte is on line
     ``first_line``), each numbered by its position in the document.
 
-    A value held whole (an element, a single event) may be ``limit`` bytes long; the first line
-    of an object, tried as one JSON line, ``line_limit``. When the document's first object is
+    A value held whole (an element, a single event) may be ``limit`` bytes long. The first line
+    of an object is tried as one JSON line when it is short (up to ``line_limit``, at most 1 MiB:
+    a long line is more likely one big document, scanned rather than parsed whole). When the document's first object is
     one whole line that is not a wrapper, the document is JSON lines: ``events()`` then returns
     the unread rest of its buffer and that rest's line number, for the caller to read as lines.
     """
@@ -70,11 +72,13 @@ class DocumentScanner:
         self.pos = 0
         self.eof = False
         self.limit = limit
-        self.line_limit = min(line_limit, limit)
+        self.line_limit = min(line_limit, limit, _FAST_LINE)
+        self._chunk = min(CHUNK_BYTES, max(limit, 1 << 16))
         self.reject = reject
         self.number = 0  # elements and events seen so far
         self._base_line = first_line  # line of buf[0]
         self._counted = (0, first_line)  # (offset, its line): lines are counted forward from here
+        self._shift = 0  # bytes dropped from the front so far: offset + _shift is an absolute position
         self._pin: int | None = None  # bytes from here on are kept: a value being read whole
         self._what = "JSON value"
         self._spill: KeptRecord | None = None  # where a value too big to keep goes instead
@@ -92,7 +96,7 @@ class DocumentScanner:
         keep = self.pos if self._pin is None else min(self._pin, self.pos)
         if keep >= _COMPACT_AT or keep > len(self.buf) >> 1:
             self._drop(keep)
-        data = self._read(CHUNK_BYTES)
+        data = self._read(self._chunk)
         if not data:
             self.eof = True
             return False
@@ -122,6 +126,7 @@ class DocumentScanner:
                 self._spill.write(bytes(self.buf[self._spill_from:keep]))
             self._spill_from = 0
         self._base_line += self.buf.count(b"\n", 0, keep)
+        self._shift += keep
         del self.buf[:keep]
         self.pos -= keep
         if self._pin is not None:
@@ -199,19 +204,19 @@ class DocumentScanner:
     def _whole_value(self, what: str, line: int) -> bytes | None:
         """The bytes of the value at ``pos``, moving past it; None when it was too long (it
         is rejected then, and its bytes kept as they went by)."""
-        start = self.pos
-        self._pin, self._what = start, what
+        start = self.pos + self._shift
+        self._pin, self._what = self.pos, what
         try:
             self._skip_value()
         except _Truncated:
             if not self._end_spill():
-                keep_whole(self.reject(f"JSON ends inside {what}", line), bytes(self.buf[start:]))
+                keep_whole(self.reject(f"JSON ends inside {what}", line), bytes(self.buf[start - self._shift:]))
             raise _Reported from None
         finally:
             self._pin = None
         if self._end_spill():
             return None
-        return bytes(self.buf[start:self.pos])
+        return bytes(self.buf[start - self._shift:self.pos])
 
     def _restart(self, at: int, line: int, message: str) -> None:
         """Reject what starts at ``at`` up to the next line opening an object or array (or the
@@ -277,6 +282,8 @@ class DocumentScanner:
             if c == _COMMA:
                 self.pos += 1
                 c = self._peek()
+            elif c in (_OPEN_OBJ, _OPEN_ARR):  # a missing comma: the next element is right here
+                self.reject(f"malformed JSON array: no ',' after element {self.number}", self._line(self.pos))
             elif c is not None and c != _CLOSE_ARR:
                 self._restart(self.pos, self._line(self.pos),
                               f"malformed JSON array: expected ',' or ']' after element {self.number}")
@@ -297,18 +304,18 @@ class DocumentScanner:
     def _top_object(self) -> Generator[Numbered, None, bool]:
         """An object at the top of the document. True when it is one line and not a wrapper: the
         document is then JSON lines, read on from the end of that line by the caller."""
-        start = self.pos
-        line = self._line(start)
-        self._pin, self._what = start, "JSON document"
+        start = self.pos + self._shift  # absolute: reads below may drop bytes before the pin
+        line = self._line(self.pos)
+        self._pin, self._what = self.pos, "JSON document"
         try:
             end = self._line_end(start)
             if end is not None:
                 try:
-                    doc = orjson.loads(memoryview(self.buf)[start:end])
+                    doc = orjson.loads(memoryview(self.buf)[start - self._shift:end - self._shift])
                 except orjson.JSONDecodeError:
                     doc = None
                 if doc.__class__ is dict and not is_wrapper(doc):
-                    self.pos = end
+                    self.pos = end - self._shift
                     yield doc, line
                     return True
                 if doc is None and self._next_line_is_an_object(end):
@@ -317,7 +324,7 @@ class DocumentScanner:
             yield from self._walk_object(1, found)
             if found[0] or self._end_spill():
                 return False
-            data = bytes(self.buf[start:self.pos])
+            data = bytes(self.buf[start - self._shift:self.pos])
             try:
                 doc = orjson.loads(data)
             except orjson.JSONDecodeError as exc:
@@ -326,7 +333,7 @@ class DocumentScanner:
             self._end_spill()
             pinned = self._pin is not None
             message = f"malformed JSON: {exc}" if isinstance(exc, _Malformed) else "JSON ends inside a value"
-            self._restart(start if pinned else self.pos, line if pinned else self._line(self.pos), message)
+            self._restart(start - self._shift if pinned else self.pos, line if pinned else self._line(self.pos), message)
             return False
         finally:
             self._pin = None
@@ -377,10 +384,10 @@ class DocumentScanner:
 
     def _key(self) -> bytes:
         """The raw bytes of the key string at ``pos`` (only short keys can be wrapper keys)."""
-        start = self.pos
+        start = self.pos + self._shift
         held = self._pin is None
         if held:
-            self._pin, self._what = start, "JSON key"
+            self._pin, self._what = self.pos, "JSON key"
         try:
             self._finish_string()
         finally:
@@ -390,31 +397,34 @@ class DocumentScanner:
             if held:
                 self._end_spill()
             return b""
+        start -= self._shift
         return bytes(self.buf[start + 1:self.pos - 1]) if self.pos - start < 32 else b""
 
     def _line_end(self, start: int) -> int | None:
-        """Where the line from ``start`` ends (the end of input counts), if within the limit."""
+        """Where the line from ``start`` ends (the end of input counts), if within the limit.
+        Positions here are absolute (see ``_shift``); the caller pins the bytes from ``start``."""
         at = start
         while True:
-            end = self.buf.find(b"\n", at)
+            end = self.buf.find(b"\n", at - self._shift)
             if end >= 0:
+                end += self._shift
                 return end if end - start <= self.line_limit else None
-            at = len(self.buf)
+            at = len(self.buf) + self._shift
             if at - start > self.line_limit:
                 return None
             if not self._more():
-                return len(self.buf)
+                return len(self.buf) + self._shift
 
     def _next_line_is_an_object(self, end: int) -> bool:
         """Whether the line after ``end`` is one whole JSON object: then the line before is a
         bad line of a JSON-lines file, not the start of a pretty-printed document."""
-        if end >= len(self.buf):
+        if end - self._shift >= len(self.buf):
             return False
         nxt = self._line_end(end + 1)
         if nxt is None:
             return False
         try:
-            return orjson.loads(memoryview(self.buf)[end + 1:nxt]).__class__ is dict
+            return orjson.loads(memoryview(self.buf)[end + 1 - self._shift:nxt - self._shift]).__class__ is dict
         except orjson.JSONDecodeError:
             return False
 
