@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from tokentrail.sources.streams import file_kind
 from tokentrail.sources.walk import layout_of
 
 
@@ -51,9 +52,9 @@ def zip_members(fh: BinaryIO) -> Iterator[Member | MemberSkipped]:
         for info in archive.infolist():
             if info.is_dir():
                 continue
-            mode = info.external_attr >> 16
-            if mode and not stat.S_ISREG(mode):
-                yield MemberSkipped(info.filename, "not a regular file")
+            kind = stat.S_IFMT(info.external_attr >> 16)  # 0 when the archiver stored no type
+            if kind and kind != stat.S_IFREG:
+                yield MemberSkipped(info.filename, f"not a regular file ({file_kind(kind)})")
                 continue
             why = _why_not(info.filename)
             if why is not None:

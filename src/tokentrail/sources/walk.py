@@ -64,7 +64,11 @@ def walk(paths: Iterable[str | Path]) -> Iterator[str | Path | SkippedFile]:
             yield "-"
             continue
         p = Path(path)
-        if not p.is_dir():
+        try:
+            is_dir = stat.S_ISDIR(os.stat(p).st_mode)
+        except OSError:
+            is_dir = False  # opening it reports why it cannot be read
+        if not is_dir:
             yield p
             continue
         found = skipped = 0
