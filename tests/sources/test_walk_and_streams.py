@@ -147,50 +147,39 @@ def test_fifo_named_directly_is_read_as_a_stream(tmp_path):
     assert seen[:2] == [("a", 1), ("b", 2)] and seen[2].skipped_files == []
 
 
-def test_a_pipe_yields_each_event_before_the_writer_closes(monkeypatch):
+def stream_through_a_pipe(monkeypatch, first: bytes, rest: bytes):
+    """Read ``first`` then ``rest`` from a real pipe as stdin, the writer sending ``rest`` only
+    once the reader has handed on an event (or after 10 s). What was read, and whether the
+    writer was still open when the first event came out."""
     r, w = os.pipe()
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(os.fdopen(r, "rb")))
     got_first = threading.Event()
-    state = {"open_when_first_seen": None}
 
     def writer():
-        os.write(w, json.dumps(A).encode() + b"\n")
+        os.write(w, first)
         got_first.wait(10)  # a reader that waits for more input before yielding times out here
-        os.write(w, json.dumps(B).encode() + b"\n")
+        os.write(w, rest)
         os.close(w)
 
     thread = threading.Thread(target=writer, daemon=True)
     thread.start()
-    uuids = []
-    for event, source, line in LogReader().read_file("-"):
-        if not uuids:
-            state["open_when_first_seen"] = thread.is_alive()
+    records, open_at_first = [], None
+    for record in LogReader().read_file("-"):
+        if not records:
+            open_at_first = thread.is_alive()
             got_first.set()
-        uuids.append((event["uuid"], source, line))
+        records.append(record)
     thread.join(10)
-    assert uuids == [("a", "<stdin>", 1), ("b", "<stdin>", 2)]
-    assert state["open_when_first_seen"] is True
+    return [(e["uuid"], source, line) for e, source, line in records], open_at_first
+
+
+def test_a_pipe_yields_each_event_before_the_writer_closes(monkeypatch):
+    records, open_at_first = stream_through_a_pipe(monkeypatch, json.dumps(A).encode() + b"\n",
+                                                   json.dumps(B).encode() + b"\n")
+    assert records == [("a", "<stdin>", 1), ("b", "<stdin>", 2)] and open_at_first is True
 
 
 def test_a_pipe_streams_the_elements_of_an_array(monkeypatch):
-    r, w = os.pipe()
-    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(os.fdopen(r, "rb")))
-    got_first = threading.Event()
-    state = {}
-
-    def writer():
-        os.write(w, b"[\n" + json.dumps(A).encode() + b",\n")
-        got_first.wait(10)
-        os.write(w, json.dumps(B).encode() + b"\n]\n")
-        os.close(w)
-
-    thread = threading.Thread(target=writer, daemon=True)
-    thread.start()
-    uuids = []
-    for event, _, _ in LogReader().read_file("-"):
-        if not uuids:
-            state["open"] = thread.is_alive()
-            got_first.set()
-        uuids.append(event["uuid"])
-    thread.join(10)
-    assert uuids == ["a", "b"] and state["open"] is True
+    records, open_at_first = stream_through_a_pipe(monkeypatch, b"[\n" + json.dumps(A).encode() + b",\n",
+                                                   json.dumps(B).encode() + b"\n]\n")
+    assert [r[0] for r in records] == ["a", "b"] and open_at_first is True

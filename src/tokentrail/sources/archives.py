@@ -36,7 +36,10 @@ class MemberSkipped:
     error: bool = False
 
 
-def _why_not(name: str) -> str | None:
+def _why_not(name: str, kind: str | None) -> str | None:
+    """Why a member named ``name`` (of ``kind`` when not a regular file) is not read, if it is not."""
+    if kind is not None:
+        return f"not a regular file ({kind})"
     layout = layout_of(name)
     if layout.archive is not None:
         return "an archive inside an archive: not read"
@@ -52,11 +55,8 @@ def zip_members(fh: BinaryIO) -> Iterator[Member | MemberSkipped]:
         for info in archive.infolist():
             if info.is_dir():
                 continue
-            kind = stat.S_IFMT(info.external_attr >> 16)  # 0 when the archiver stored no type
-            if kind and kind != stat.S_IFREG:
-                yield MemberSkipped(info.filename, f"not a regular file ({file_kind(kind)})")
-                continue
-            why = _why_not(info.filename)
+            mode = stat.S_IFMT(info.external_attr >> 16)  # 0 when the archiver stored no type
+            why = _why_not(info.filename, file_kind(mode) if mode and mode != stat.S_IFREG else None)
             if why is not None:
                 yield MemberSkipped(info.filename, why)
                 continue
@@ -83,11 +83,8 @@ def tar_members(stream: BinaryIO) -> Iterator[Member | MemberSkipped]:
         for info in archive:
             if info.isdir():
                 continue
-            if not info.isfile():
-                kind = next((word for test, word in _TAR_KINDS if test(info)), "special file")
-                yield MemberSkipped(info.name, f"not a regular file ({kind})")
-                continue
-            why = _why_not(info.name)
+            kind = None if info.isfile() else next((w for test, w in _TAR_KINDS if test(info)), "special file")
+            why = _why_not(info.name, kind)
             if why is not None:
                 yield MemberSkipped(info.name, why)
                 continue

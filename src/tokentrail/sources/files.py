@@ -250,26 +250,6 @@ class LogReader:
 
     # -- byte ranges of plain JSON-lines files (parallel scans) ---------------------------------
 
-    def read_range(self, path: str | Path, start: int, end: int) -> Iterator[tuple[dict[str, Any], int, bytes]]:
-        """Events of the JSON lines in bytes [start, end) of a plain file; line numbers count from
-        1 at ``start`` (see ``line_ranges``). ``lines_read`` tells how many lines the range held."""
-        name = str(path)
-        loads = orjson.loads
-        for first, batch in self.range_lines(path, start, end):
-            for lineno, line in enumerate(batch, first):
-                if not line:
-                    continue
-                try:
-                    event = loads(line)
-                except orjson.JSONDecodeError as exc:
-                    self.reject_line(line, name, lineno, exc)
-                    continue
-                if event.__class__ is not dict:
-                    self.reject_line(line, name, lineno, None)
-                    continue
-                self.stats.events += 1
-                yield event, lineno, line
-
     def range_lines(self, path: str | Path, start: int, end: int) -> Iterator[tuple[int, list[bytes]]]:
         """The raw lines (without newlines) of bytes [start, end) of a plain file in batches, each
         with the number of its first line (counting from 1 at ``start``), for callers that parse
