@@ -124,23 +124,24 @@ def test_fifo_named_directly_without_a_writer_does_not_hang(tmp_path):
 def test_fifo_named_directly_is_read_as_a_stream(tmp_path):
     fifo = tmp_path / "p.jsonl"
     os.mkfifo(fifo)
-    ready = threading.Event()
+    # The writer holds the FIFO open (read-write, so this open does not wait) until the reader has
+    # both events: data in a FIFO nobody holds open is gone.
+    fd = os.open(fifo, os.O_RDWR)
+    os.write(fd, (json.dumps(A) + "\n" + json.dumps(B) + "\n").encode())
     seen: list = []
+    both = threading.Event()
 
-    def reader():
+    def read_fifo():
         reader = LogReader()
-        ready.set()
         for event, _, line in reader.read_file(fifo):
             seen.append((event["uuid"], line))
+            if len(seen) == 2:
+                both.set()
         return reader.stats
 
-    thread = threading.Thread(target=lambda: seen.append(reader()), daemon=True)
-    # The writer opens first (blocking until the reader is there would need the reader to block
-    # too), so the reader finds it connected.
-    fd = os.open(fifo, os.O_RDWR)
+    thread = threading.Thread(target=lambda: seen.append(read_fifo()), daemon=True)
     thread.start()
-    ready.wait(10)
-    os.write(fd, (json.dumps(A) + "\n" + json.dumps(B) + "\n").encode())
+    both.wait(10)
     os.close(fd)
     thread.join(20)
     assert not thread.is_alive()

@@ -29,6 +29,18 @@ _STRING = rb'"(?:[^"\\]++|\\.)*+"'
 # buffer does not hold yet.
 _SKIP = re.compile(rb'(?:[^"\[\]{}]++|' + _STRING + rb")*+", re.S)
 _STRING_BODY = re.compile(rb'(?:[^"\\]++|\\.)*+', re.S)
+
+
+def _nested(depth: int) -> re.Pattern[bytes]:
+    """A whole object or array nested at most ``depth`` deep, matched in one call (the common
+    case); deeper values, or ones the buffer does not hold yet, fall back to the bracket loop."""
+    body = rb'(?:[^"\[\]{}]++|' + _STRING + rb")*+"
+    for _ in range(depth):
+        body = rb'(?:[^"\[\]{}]++|' + _STRING + rb"|\{" + body + rb"\}|\[" + body + rb"\])*+"
+    return re.compile(rb"\{" + body + rb"\}|\[" + body + rb"\]", re.S)
+
+
+_WHOLE = _nested(6)
 _WS = re.compile(rb"[ \t\r\n]*+")
 _SCALAR = re.compile(rb'[^,\]}\[{" \t\r\n]*+')
 # A line opening an object or array: where reading starts again after a value that failed.
@@ -192,7 +204,11 @@ class DocumentScanner:
     def _skip_value(self) -> None:
         c = self._expect()
         if c in (_OPEN_OBJ, _OPEN_ARR):
-            self._skip_brackets()
+            whole = _WHOLE.match(self.buf, self.pos)
+            if whole is not None:
+                self.pos = whole.end()
+            else:
+                self._skip_brackets()
         elif c == _QUOTE:
             self._finish_string()
         else:
