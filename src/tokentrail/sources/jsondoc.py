@@ -10,6 +10,7 @@ read goes on at the next element, or at the next line that opens an object or ar
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Generator
 from typing import Any
@@ -31,6 +32,7 @@ _SKIP = re.compile(rb'(?:[^"\[\]{}]++|' + _STRING + rb")*+", re.S)
 _STRING_BODY = re.compile(rb'(?:[^"\\]++|\\.)*+', re.S)
 
 
+@functools.cache
 def _nested(depth: int) -> re.Pattern[bytes]:
     """A whole object or array nested at most ``depth`` deep, matched in one call (the common
     case); deeper values, or ones the buffer does not hold yet, fall back to the bracket loop."""
@@ -40,7 +42,7 @@ def _nested(depth: int) -> re.Pattern[bytes]:
     return re.compile(rb"\{" + body + rb"\}|\[" + body + rb"\]", re.S)
 
 
-_WHOLE = _nested(6)
+_WHOLE_DEPTH = 6  # compiled on first use (a tenth of a second), so only documents pay for it
 _WS = re.compile(rb"[ \t\r\n]*+")
 _SCALAR = re.compile(rb'[^,\]}\[{" \t\r\n]*+')
 # A line opening an object or array: where reading starts again after a value that failed.
@@ -204,7 +206,7 @@ class DocumentScanner:
     def _skip_value(self) -> None:
         c = self._expect()
         if c in (_OPEN_OBJ, _OPEN_ARR):
-            whole = _WHOLE.match(self.buf, self.pos)
+            whole = _nested(_WHOLE_DEPTH).match(self.buf, self.pos)
             if whole is not None:
                 self.pos = whole.end()
             else:
