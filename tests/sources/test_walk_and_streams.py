@@ -184,3 +184,9 @@ def test_a_pipe_streams_the_elements_of_an_array(monkeypatch):
     records, open_at_first = stream_through_a_pipe(monkeypatch, b"[\n" + json.dumps(A).encode() + b",\n",
                                                    json.dumps(B).encode() + b"\n]\n")
     assert [r[0] for r in records] == ["a", "b"] and open_at_first is True
+
+
+def test_closed_stdin_is_one_error(monkeypatch):
+    monkeypatch.setattr("sys.stdin", None)
+    records, stats = read(["-"])
+    assert records == [] and [str(e) for e in stats.errors] == ["<stdin>: standard input is closed"]

@@ -100,8 +100,12 @@ class LogReader:
         by member, compressed layers undone, then the format of the innermost suffix."""
         name = str(path)
         if name == "-":
+            stdin = getattr(sys.stdin, "buffer", None)
+            if stdin is None:  # closed, or replaced by something that is not a text stream
+                self._error(LogParseError("standard input is closed", file="<stdin>"), None)
+                return
             self.stats.files += 1
-            yield from self._read_input(Input(sys.stdin.buffer), "<stdin>", "")
+            yield from self._read_input(Input(stdin), "<stdin>", "")
             return
         try:
             fh, fifo = open_input(path)
