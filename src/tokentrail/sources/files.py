@@ -125,25 +125,23 @@ class LogReader:
                 if layout.archive is not None:
                     yield from self._read_archive(fh, name, layout, progress)
                 else:
-                    source = self._layers(fh, layout, progress)
+                    source = self._layers(fh, layout.compressions, progress, bounded=bool(layout.compressions))
                     yield from self._read_input(source, name, layout.format)
                     if fifo and source.total == 0:
                         self._skip_file(name, "FIFO: nothing to read (no writer)")
                     self._failed(source, name, self.stats.events - before)
-            except DECODE_ERRORS as exc:
-                # A damaged archive (or compressed tar) ends this file's read; the rest goes on.
-                self._error(LogParseError(f"unreadable after {self.stats.events - before} events: "
-                                          f"{type(exc).__name__}: {exc}", file=name), None)
             finally:
                 if progress is not None:
                     progress.finish()
 
-    def _layers(self, stream: BinaryIO, layout: Layout, progress: _Progress | None) -> Input:
-        """The bytes under the compression layers ``layout`` names, bounded when there are any."""
-        for suffix in reversed(layout.compressions):
+    def _layers(self, stream: BinaryIO, compressions: tuple[str, ...], progress: _Progress | None, *,
+                bounded: bool) -> Input:
+        """The bytes under ``compressions`` (outermost first), expanding at most to the limit
+        when ``bounded``. A decoding failure ends them; see ``Input.failure``."""
+        for suffix in reversed(compressions):
             stream = decompressed(stream, suffix)
-        limit = self.limits.max_expanded_bytes if layout.compressions else None
-        return Input(stream, limit=limit, after_read=progress.update if progress else None)
+        return Input(stream, limit=self.limits.max_expanded_bytes if bounded else None,
+                     after_read=progress.update if progress else None)
 
     def _failed(self, source: Input, name: str, events: int) -> None:
         if source.failure is not None:
@@ -156,7 +154,8 @@ class LogReader:
             if layout.archive == "zip":
                 members = zip_members(fh)
             else:
-                outer = self._layers(fh, Layout(None, layout.compressions, ""), progress)
+                # The tar's members are bounded one by one, not the tar as a whole.
+                outer = self._layers(fh, layout.compressions, progress, bounded=False)
                 members = tar_members(outer)  # type: ignore[arg-type]
             for member in members:
                 label = f"{name}!{member.name}"
@@ -183,10 +182,7 @@ class LogReader:
                                       file=label), None)
             return
         layout = layout_of(member.name)
-        stream: BinaryIO = member.stream
-        for suffix in reversed(layout.compressions):
-            stream = decompressed(stream, suffix)
-        source = Input(stream, limit=limit, after_read=progress.update if progress else None)
+        source = self._layers(member.stream, layout.compressions, progress, bounded=True)
         self.stats.files += 1
         before = self.stats.events
         yield from self._read_input(source, label, layout.format)
