@@ -25,13 +25,14 @@ from tokentrail.engine.digest import Digest
 from tokentrail.engine.plan import UNKNOWN
 from tokentrail.engine.stream import StreamingEngine, unknown_event_error
 from tokentrail.errors import LogParseError
-from tokentrail.sources.files import LogReader, line_ranges
+from tokentrail.sources.files import LogReader, ReadLimits, line_ranges
 
 CHUNK_BYTES = 8 << 20  # one task: big enough to amortise IPC, small enough to bound memory
 MIN_PARALLEL_BYTES = 32 << 20  # smaller files are not worth starting workers for
 WARM_BYTES = 1 << 20  # how much of a file's start the parent matches before forking
 
 _ENGINE: StreamingEngine | None = None  # set in the parent before forking; workers inherit it
+_LIMITS = ReadLimits()  # the parent's read limits, inherited the same way
 
 
 @dataclass(frozen=True)
@@ -59,17 +60,19 @@ def _scan_range(task: tuple[str, int, int, bool, bool]) -> ChunkResult:
     path, start, end, keep_dead, keep_events = task
     assert _ENGINE is not None
     dead: list[bytes] = []
-    reader = LogReader(dead_letter=_ListSink(dead) if keep_dead else None)
+    reader = LogReader(dead_letter=_ListSink(dead) if keep_dead else None, limits=_LIMITS)
     # StreamingEngine.match, unrolled: this loop runs once per event of the file.
     detect, index_of, digest = _ENGINE._detect, _ENGINE.plan.indexes.get, _ENGINE.digest
     hits: list[Any] = []
     raws: list[bytes] | None = [] if keep_events else None
     loads, not_json, events = orjson.loads, orjson.JSONDecodeError, 0
     unknown, first_unknown, no_rules = 0, 0, {}
-    # LogReader.read_range, unrolled too: a generator between the lines and this loop costs a
-    # tenth of the parse itself.
+    # The parse of LogReader's JSON-lines reader, unrolled too: a generator between the lines and
+    # this loop costs a tenth of the parse itself.
     for first, batch in reader.range_lines(path, start, end):
         for line, raw in enumerate(batch, first):
+            if not raw:  # blank, or a line past the limit (reported by range_lines)
+                continue
             try:
                 event = loads(raw)
             except not_json as exc:
@@ -86,7 +89,7 @@ def _scan_range(task: tuple[str, int, int, bool, bool]) -> ChunkResult:
                     unknown += 1
                     first_unknown = first_unknown or line
                     if keep_dead:
-                        dead.append(raw)
+                        dead.append(raw if raw.endswith(b"\n") else raw + b"\n")
                     found = UNKNOWN
                 else:  # reshaped (another case, a wrapper): rules and the match read the new form
                     event, found = found.event, found.log_type
@@ -150,10 +153,10 @@ class ParallelFileScanner:
 
     def scan_file(self, path: str | Path) -> Iterator[Alert]:
         """Alerts completed while scanning ``path``, in file order."""
-        global _ENGINE
+        global _ENGINE, _LIMITS
         if self._pool is None:
             _warm(self.engine, str(path))
-            _ENGINE = self.engine
+            _ENGINE, _LIMITS = self.engine, self.reader.limits
             self._pool = multiprocessing.get_context("fork").Pool(self.workers)
         name = str(path)
         keep_dead = self.reader.dead_letter is not None
@@ -212,7 +215,7 @@ def _warm(engine: StreamingEngine, path: str) -> None:
     functions on first sight, and workers forked afterwards inherit them rather than each
     building its own. Matching has no side effect; nothing found here is reported."""
     with open(path, "rb") as fh:
-        lines = fh.readlines(WARM_BYTES)
+        lines = fh.read(WARM_BYTES).split(b"\n")  # bounded, however long a line is
     for line in lines:
         try:
             event = orjson.loads(line)
