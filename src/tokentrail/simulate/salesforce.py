@@ -335,7 +335,7 @@ def admin_change(log: SalesforceLog, admin: Person, ms: int) -> Iterator[Item]:
             "SetupAuditTrail",
             uid,
             admin.email,
-            admin.home.ip,
+            admin.primary.ip,
             SECTION=section,
             ACTION=action,
             DISPLAY=display,
