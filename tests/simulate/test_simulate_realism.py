@@ -160,3 +160,22 @@ def test_machine_identities_call_from_one_fixed_egress_address(okta):
         assert len(addresses) == 1, actor
         (ip,) = addresses
         assert any(ipaddress.ip_address(ip) in net for net in networks), ip
+
+
+def test_salesforce_sessions_belong_to_one_device_and_are_reused():
+    items = generate_items(["benign"], events=EVENTS // 2, seed=SEED, sources=("salesforce",))
+    seen: dict[str, set] = defaultdict(set)
+    logins, uses = Counter(), Counter()
+    for _, _, record in items:
+        key = record.get("SESSION_KEY")
+        if not key or record["USER_NAME"].startswith("integration."):
+            continue
+        seen[key].add((record["USER_ID"], record["SOURCE_IP"]))
+        if record["EVENT_TYPE"] == "Login":
+            logins[key] += 1
+        else:
+            uses[key] += 1
+    assert seen
+    assert all(len(v) == 1 for v in seen.values())
+    assert set(logins.values()) == {1} and set(logins) == set(seen)
+    assert sum(uses.values()) / len(logins) > 10

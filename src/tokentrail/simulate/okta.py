@@ -12,6 +12,7 @@ from typing import Any
 
 from tokentrail.simulate.ids import Ids, iso_ms
 from tokentrail.simulate.org import Integration, Org, Person, ServiceAccount, Where
+from tokentrail.simulate.sessions import Session, Sessions
 from tokentrail.simulate.world import BENIGN_CONSENT_SCOPES
 
 SOURCE = "okta"
@@ -67,25 +68,6 @@ _SIGN_OUT_SHARE = 0.08
 _SIGN_IN_MS = 70_000
 
 
-class Session:
-    """One device's Okta session: its ids and how it has been used. Mutable run state, shared by
-    the bursts of work that happen on the device while the session lasts."""
-
-    __slots__ = ("ids", "ready", "started", "last", "users", "closed_until")
-
-    def __init__(self, ids: tuple[str, str], started: int) -> None:
-        self.ids = ids
-        self.started = started
-        self.ready = started + _SIGN_IN_MS
-        self.last = self.ready
-        self.users = 0
-        self.closed_until = 0
-
-    def open_at(self, ms: int) -> bool:
-        """Whether work at ``ms`` can go on in this session without signing in again."""
-        return not self.closed_until and ms - self.last < _IDLE_MS and ms - self.started < _LIFETIME_MS
-
-
 class OktaLog:
     """Builds Okta System Log events for one organisation."""
 
@@ -93,7 +75,9 @@ class OktaLog:
         self.org = org
         self.rng = rng
         self.ids = ids
-        self.sessions: dict[str, Session] = {}  # by the device's dt_hash
+        self.sessions: Sessions[tuple[str, str]] = Sessions(
+            idle_ms=_IDLE_MS, lifetime_ms=_LIFETIME_MS, sign_in_ms=_SIGN_IN_MS
+        )
 
     # Okta's actor and target objects have the same shape, so one builder serves both roles.
     @staticmethod
@@ -273,17 +257,16 @@ def employee_session(log: OktaLog, person: Person, ms: int) -> Iterator[Item]:
     refreshes: list[tuple[int, dict[str, Any]]] = []
     for _ in range(rng.randint(1, 7)):
         ms += int(rng.expovariate(1 / 240_000)) + 1_000
-        session.last = max(session.last, ms)
+        session.use(ms)
         if rng.random() < 0.65:
             yield from _sso(log, person, actor, where, ids, ms)
         else:
             ms = yield from _oidc(log, actor, where, ids, ms, refreshes)
         if rng.random() < 0.03:
             ms += rng.randint(5_000, 60_000)
-            session.last = max(session.last, ms)
+            session.use(ms)
             yield from _self_service(log, person, actor, where, ids, ms)
-    session.users -= 1
-    signs_out = session.users == 0 and rng.random() < _SIGN_OUT_SHARE
+    signs_out = session.leave() and rng.random() < _SIGN_OUT_SHARE
     if signs_out:
         # Decided now so that work arriving meanwhile waits for a new sign-in.
         out_at = ms + rng.randint(60_000, 1_800_000)
@@ -300,19 +283,14 @@ def employee_session(log: OktaLog, person: Person, ms: int) -> Iterator[Item]:
 
 def _signed_in(
     log: OktaLog, person: Person, actor: dict, where: Where, ms: int
-) -> Generator[Item, None, tuple[Session, int]]:
+) -> Generator[Item, None, tuple[Session[tuple[str, str]], int]]:
     """The device's open session, or a new one signed into now (yielding the sign-in events).
     Returns the session and when work in it can start."""
     rng = log.rng
-    session = log.sessions.get(where.dt_hash)
-    if session is not None and session.open_at(ms):
-        session.users += 1
-        return session, max(ms, session.ready)
-    if session is not None and session.closed_until:
-        ms = max(ms, session.closed_until)
-    session = Session(log.new_session(), ms)
-    session.users = 1
-    log.sessions[where.dt_hash] = session
+    session, ms = log.sessions.join(where.dt_hash, ms)
+    if session is not None:
+        return session, ms
+    session = log.sessions.start(where.dt_hash, log.new_session(), ms)
     if rng.random() < 0.06:
         yield (
             ms,
@@ -546,7 +524,7 @@ def admin_session(log: OktaLog, admin: Person, ms: int) -> Iterator[Item]:
     session = live.ids
     for _ in range(rng.randint(1, 4)):
         ms += rng.randint(20_000, 300_000)
-        live.last = max(live.last, ms)
+        live.use(ms)
         subject = rng.choice(log.org.people)
         target = [log.user_ref(subject)]
         roll = rng.random()
@@ -599,7 +577,7 @@ def admin_session(log: OktaLog, admin: Person, ms: int) -> Iterator[Item]:
                     debug={"changedAttributes": "department,title"},
                 ),
             )
-    live.users -= 1
+    live.leave()
 
 
 def service_app(log: OktaLog, app: Integration, ms: int) -> Iterator[Item]:
