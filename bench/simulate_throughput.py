@@ -30,8 +30,10 @@ def main() -> None:
     per_source: Counter[str] = Counter()
     for _ in range(args.rounds):
         started = time.process_time()
-        per_source = Counter(source for _, source, _ in generate_items(
-            ["all"], events=args.events, seed=args.seed, sources=sources))
+        per_source = Counter(
+            source
+            for _, source, _ in generate_items(["all"], events=args.events, seed=args.seed, sources=sources)
+        )
         rates.append(sum(per_source.values()) / (time.process_time() - started))
     rates.sort()
     mix = ", ".join(f"{s} {n:,}" for s, n in sorted(per_source.items()))
