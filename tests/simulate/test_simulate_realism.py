@@ -81,19 +81,29 @@ def test_a_device_keeps_its_browser_address_and_owner(okta):
     assert all(len(v) == 1 for v in seen.values()), [v for v in seen.values() if len(v) > 1][:3]
 
 
-def test_a_session_belongs_to_one_device_and_starts_before_it_is_used(okta):
+def test_a_session_belongs_to_one_device_and_is_used_only_while_open(okta):
     seen: dict[str, set] = defaultdict(set)
     started: dict[str, int] = {}
-    used_before_start = []
+    used_before_start, used_after_end = [], []
+    ended: set[str] = set()
+    current: dict[str | None, str] = {}  # the latest session each device signed into
+    ended_late = []
     uses = Counter()
     for ms, event in okta:
         session = _session(event)
         if session is None:
             continue
+        if session in ended:
+            used_after_end.append(event["eventType"])
+        if event["eventType"] == "user.session.end":
+            ended.add(session)
+            if current.get(_device(event)) != session:
+                ended_late.append(session)  # signed out after the device had signed in again
         seen[session].add((event["actor"]["id"], event["client"]["ipAddress"], _agent(event), _device(event)))
         if _started(event):
             assert session not in started, f"session {session} started twice"
             started[session] = ms
+            current[_device(event)] = session
         elif event["eventType"] not in ("policy.evaluate_sign_on", "user.authentication.auth_via_mfa"):
             uses[session] += 1
             if session not in started:
@@ -101,6 +111,7 @@ def test_a_session_belongs_to_one_device_and_starts_before_it_is_used(okta):
     assert all(len(v) == 1 for v in seen.values()), [v for v in seen.values() if len(v) > 1][:3]
     assert set(started) == set(seen)
     assert not used_before_start
+    assert ended and not used_after_end and not ended_late
     # A sign-in serves many app uses: sessions are kept, not opened per click.
     assert sum(uses.values()) / len(started) > 10
 

@@ -266,19 +266,25 @@ def employee_session(log: OktaLog, person: Person, ms: int) -> Iterator[Item]:
             ms += rng.randint(5_000, 60_000)
             session.use(ms)
             yield from _self_service(log, person, actor, where, ids, ms)
-    signs_out = session.leave() and rng.random() < _SIGN_OUT_SHARE
-    if signs_out:
+    # Apps holding refresh tokens renew their access tokens through the rest of the day; they need
+    # no Okta session, so a sign-out can come before some of them.
+    later: list[tuple[int, dict[str, Any] | None]] = sorted(refreshes, key=lambda r: r[0])
+    if session.leave() and rng.random() < _SIGN_OUT_SHARE:
         # Decided now so that work arriving meanwhile waits for a new sign-in.
         out_at = ms + rng.randint(60_000, 1_800_000)
         session.closed_until = out_at + rng.randint(*_AWAY_AFTER_SIGN_OUT_MS)
-    # Apps holding refresh tokens renew their access tokens through the rest of the day.
-    for at, event_args in sorted(refreshes, key=lambda r: r[0]):
+        later = sorted([*later, (out_at, None)], key=lambda r: r[0])
+    for at, event_args in later:
         at = max(at, ms)
-        yield at, SOURCE, log.event(at, "app.oauth2.as.token.grant.access_token", actor, where, **event_args)
+        if event_args is None:
+            yield at, SOURCE, log.event(at, "user.session.end", actor, where, session=ids)
+        else:
+            yield (
+                at,
+                SOURCE,
+                log.event(at, "app.oauth2.as.token.grant.access_token", actor, where, **event_args),
+            )
         ms = at
-    if signs_out:
-        out_at = max(out_at, ms)
-        yield out_at, SOURCE, log.event(out_at, "user.session.end", actor, where, session=ids)
 
 
 def _signed_in(
