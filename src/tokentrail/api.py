@@ -8,7 +8,7 @@ from typing import IO
 
 from tokentrail.alerting.models import Match
 from tokentrail.content import default_rule_paths
-from tokentrail.engine import ScanResult, StreamingEngine
+from tokentrail.engine import RuleCounts, ScanResult, StreamingEngine
 from tokentrail.engine.gcpolicy import scan_gc
 from tokentrail.engine.parallel import (
     MIN_PARALLEL_BYTES,
@@ -22,6 +22,10 @@ from tokentrail.rules.model import Rule
 from tokentrail.sources.files import LogReader, expand_paths, splittable
 from tokentrail.state import StateStore
 
+# Defaults that ``tokentrail scan`` shares with ``scan()``: 0 workers means one process per core
+# for big JSON-lines files (a scan with Python rules always runs in one process).
+DEFAULT_WORKERS = 0
+
 
 def load_rules(paths: Iterable[str | Path] | None = None, *, context: LoadContext | None = None) -> LoadResult:
     """Load rules from ``paths`` (default: the bundled pack). Errors are collected, not raised."""
@@ -33,13 +37,13 @@ def load_rules(paths: Iterable[str | Path] | None = None, *, context: LoadContex
 def scan(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, *, strict: bool = False,
          dead_letter: IO[bytes] | None = None, state: StateStore | None = None,
          on_match: Callable[[Match], None] | None = None,
-         progress: Callable[[int], None] | None = None, workers: int = 1,
+         progress: Callable[[int], None] | None = None, workers: int = DEFAULT_WORKERS,
          min_parallel_bytes: int = MIN_PARALLEL_BYTES) -> ScanResult:
     """Scan log files (``-`` for stdin) with ``rules``; return alerts, counts and every error.
 
     Matches are not kept (memory stays constant); pass ``on_match`` to see them. ``workers``
-    > 1 (0: one per core) parses and matches big JSON-lines files in that many processes; the
-    alerts are the same as with one.
+    (default 0: one per core; 1: none) parses and matches big JSON-lines files in that many
+    processes; the alerts are the same as with one. The defaults are ``tokentrail scan``'s.
     """
     load_errors = []
     if isinstance(rules, LoadResult):
@@ -68,4 +72,5 @@ def scan(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, *, str
         load_errors=load_errors + list(engine.load_errors),
         read_errors=reader.stats.errors,
         events_skipped=reader.stats.skipped,
+        rule_counts=RuleCounts.of(rules, engine.plan),
     )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import typer
-from rich.markup import escape
+from rich import box
 from rich.table import Table
 
 from tokentrail.cli.common import (
@@ -16,50 +16,83 @@ from tokentrail.cli.common import (
     HelpersOpt,
     OutputFormat,
     RulesOpt,
+    escape,
     fail,
     load,
     ui,
     write_json_stdout,
 )
-from tokentrail.rules.model import Rule
+from tokentrail.cli.help import Command, Group
+from tokentrail.rules.model import Correlation, PythonLogic, Rule
+from tokentrail.sinks.safe_text import safe_text
 
-app = typer.Typer(help="List and validate rules.", no_args_is_help=True)
+app = typer.Typer(help="List, show and validate rules.", no_args_is_help=True, cls=Group)
+
+SHORT_ID = 8  # enough to tell the bundled rules apart; `rules show` takes any start of an id
+
+
+def rule_kind(rule: Rule) -> str:
+    """What kind of detection a rule is, in words: expression, threshold, new terms, Python,
+    correlation, sequence — or "none" when it has no logic (unsupported)."""
+    logic = rule.logic
+    if logic is None:
+        return "none"
+    if isinstance(logic, PythonLogic):
+        return "Python"
+    if isinstance(logic, Correlation):
+        return "sequence" if logic.kind in ("sequence", "temporal_ordered") else "correlation"
+    g = rule.grouping
+    if g.new_terms:
+        return "new terms"
+    if g.threshold > 1 or g.distinct_field:
+        return "threshold"
+    return "expression"
 
 
 def _rule_rows(rules: Sequence[Rule]) -> list[dict]:
     return [{
         "id": r.id, "title": r.title, "format": r.format, "severity": r.severity,
-        "kind": type(r.logic).__name__ if r.logic is not None else "none",
+        "kind": rule_kind(r),
         "techniques": list(r.techniques), "log_types": list(r.log_types) or [r.logsource.product or "any"],
         "tests": len(r.tests), "path": r.path, "status": "unsupported" if r.unsupported else
         ("disabled" if not r.enabled else "ok"), "reason": r.unsupported,
     } for r in rules]
 
 
-@app.command("list")
+@app.command("list", cls=Command)
 def rules_list(rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
                helpers: HelpersOpt = None, sigma_config: ConfigOpt = None) -> None:
-    """List rules with their format, severity, ATT&CK techniques and tests."""
+    """List rules: short id, title, format and kind, severity, ATT&CK techniques, tests, status
+    (the reason a rule does not run follows the table; log types are in `rules show` and the
+    JSON forms)."""
     loaded = load(rules, helpers, sigma_config, quiet=fmt is not OutputFormat.table)
     rows = _rule_rows(loaded.rules)
     if fmt is not OutputFormat.table:
-        import orjson
+        from tokentrail.sinks.writers import write_json_lines
 
         if fmt is OutputFormat.json:
             write_json_stdout(rows)
         else:
-            for row in rows:
-                sys.stdout.buffer.write(orjson.dumps(row) + b"\n")
+            write_json_lines(rows, sys.stdout.buffer)
         raise typer.Exit(1 if loaded.errors else 0)
-    table = Table(title=f"{len(rows)} rule(s)")
-    for col in ("id", "title", "format", "kind", "severity", "ATT&CK", "source", "tests", "status"):
-        table.add_column(col, overflow="fold")
+    table = Table(title=f"{len(rows)} rule(s)", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  padding=(0, 1, 0, 0))
+    table.add_column("id", no_wrap=True)
+    table.add_column("title")
+    table.add_column("kind", max_width=12)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("ATT&CK", no_wrap=True)
+    table.add_column("tests", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
     for row in rows:
-        cells = (row["id"][:36], row["title"], row["format"], row["kind"], row["severity"],
-                 " ".join(row["techniques"]), ", ".join(row["log_types"]), str(row["tests"]),
-                 row["status"] if not row["reason"] else f"{row['status']}: {row['reason']}")
-        table.add_row(*map(escape, cells))
+        cells = (row["id"][:SHORT_ID], row["title"], f"{row['format']} {row['kind']}", row["severity"],
+                 "\n".join(row["techniques"]), str(row["tests"]), row["status"])
+        table.add_row(*(escape(c, keep_newlines=True) for c in cells))
     ui.out.print(table)
+    for row in rows:  # below the table, where a reason has room to be read
+        if row["reason"]:
+            ui.out.print(f"{escape(row['id'][:SHORT_ID])}: {escape(row['status'])}: {escape(row['reason'])}",
+                         highlight=False, soft_wrap=True)
     if loaded.errors:
         raise typer.Exit(1)
 
@@ -83,8 +116,20 @@ def _grouping_text(rule: Rule) -> str:
     return "; ".join(parts)
 
 
-@app.command("show")
-def rules_show(rule_id: Annotated[str, typer.Argument(help="Rule id, name, or the start of an id.")],
+def find_rule(rules: Sequence[Rule], text: str) -> list[Rule]:
+    """The rules ``text`` names: by exact id, name or title; else by title without regard to
+    case; else by the start of an id."""
+    for found in ([r for r in rules if text in (r.id, r.name, r.title)],
+                  [r for r in rules if r.title.casefold() == text.casefold()],
+                  [r for r in rules if r.id.startswith(text)]):
+        if found:
+            return found
+    return []
+
+
+@app.command("show", cls=Command)
+def rules_show(rule_id: Annotated[str, typer.Argument(
+                   metavar="RULE", help="Rule id, name or exact title, or the start of an id.")],
                rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
                helpers: HelpersOpt = None, sigma_config: ConfigOpt = None) -> None:
     """One rule in full: metadata, ATT&CK, stages, indicators, output fields, investigation guide."""
@@ -95,8 +140,7 @@ def rules_show(rule_id: Annotated[str, typer.Argument(help="Rule id, name, or th
     from tokentrail.rules.describe import logic_stages, rule_indicators
 
     loaded = load(rules, helpers, sigma_config, quiet=True)
-    found = [r for r in loaded.rules if rule_id in (r.id, r.name)] or [
-        r for r in loaded.rules if r.id.startswith(rule_id)]
+    found = find_rule(loaded.rules, rule_id)
     if len(found) != 1:
         fail(f"{len(found)} rules match {rule_id!r}" + (": " + ", ".join(r.id for r in found[:5]) if found else ""))
     rule = found[0]
@@ -123,7 +167,7 @@ def rules_show(rule_id: Annotated[str, typer.Argument(help="Rule id, name, or th
             head.add_row(f"[bold]{label}[/]", escape(value))
     ui.out.print(Panel(head, title=escape(rule.title), expand=False))
     if rule.description:
-        ui.out.print(escape(rule.description.strip()))
+        ui.out.print(escape(rule.description.strip(), keep_newlines=True))
     stage_table = Table(title="stages")
     stage_table.add_column("stage")
     stage_table.add_column("logic", overflow="fold")
@@ -135,7 +179,8 @@ def rules_show(rule_id: Annotated[str, typer.Argument(help="Rule id, name, or th
         for col in ("field", "kind", "values"):
             ind_table.add_column(col, overflow="fold")
         for i in inds:
-            ind_table.add_row(escape(i.field), ("not " if i.negated else "") + i.op, escape("\n".join(i.values)))
+            ind_table.add_row(escape(i.field), ("not " if i.negated else "") + i.op,
+                              escape("\n".join(i.values), keep_newlines=True))
         ui.out.print(ind_table)
     if rule.output_fields:
         of = Table(title="output fields")
@@ -146,10 +191,11 @@ def rules_show(rule_id: Annotated[str, typer.Argument(help="Rule id, name, or th
         ui.out.print(of)
     for key, text in guide.items():
         body = text if isinstance(text, str) else "\n".join(f"- {x}" for x in text)
-        ui.out.print(Panel(Markdown(body), title=key.replace("note", "investigation guide"), expand=False))
+        ui.out.print(Panel(Markdown(safe_text(body, keep_newlines=True)),
+                           title=key.replace("note", "investigation guide"), expand=False))
 
 
-@app.command("validate")
+@app.command("validate", cls=Command)
 def rules_validate(rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
                    helpers: HelpersOpt = None, sigma_config: ConfigOpt = None) -> None:
     """Load rules and compile them for every log type; list every problem; exit 1 on any."""

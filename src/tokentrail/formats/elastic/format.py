@@ -16,6 +16,7 @@ from tokentrail.formats.elastic.builder import build_rule
 from tokentrail.formats.elastic.diagnostics import QueryPosition
 from tokentrail.rules.loader import LoadContext
 from tokentrail.rules.model import Rule, RuleTest
+from tokentrail.surrogates import json_safe
 
 _RULE_TABLE = re.compile(r"^\s*\[rule(?:\.[\w.]+)?\]\s*$|^\s*\[\[rule\.threat\]\]\s*$", re.M)
 _TABLE_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
@@ -96,11 +97,13 @@ def load_kibana_export(text: str, path: Path) -> list[Rule]:
 
     Objects without ``rule_id`` (export summaries, exception lists) are skipped. A rule that
     cannot be built loads as unsupported with the reason, so one bad rule does not hide the rest.
+    Lone surrogates (JSON escapes with no partner) become U+FFFD.
     """
     rules: list[Rule] = []
     for line, obj in _json_objects(text, path):
         if not isinstance(obj, Mapping) or "rule_id" not in obj:
             continue
+        obj = json_safe(obj)  # a "\ud800" escape would otherwise reach every output
         position = QueryPosition(str(path), line, one_line=line is not None)
         try:
             rules.append(build_rule(obj, path=str(path), position=position))
