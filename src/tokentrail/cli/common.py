@@ -115,31 +115,74 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def open_write(path: Path, option: str) -> IO[bytes]:
+class OptionFile:
+    """A binary file an option names for output. Opening or writing it fails in one line naming
+    the option and the file (exit 2), whenever the failure comes: ``--matches`` and
+    ``--dead-letter`` are written during the scan, a full disk may show only when a buffer is
+    flushed or the file closed."""
+
+    def __init__(self, path: Path, option: str) -> None:
+        self.path, self.option, self.failed = path, option, False
+        try:
+            self.fh = open(path, "wb")  # noqa: SIM115 - closed by close()/__exit__
+        except OSError as exc:
+            self._fail(exc)
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.fh.write(data)
+        except OSError as exc:
+            self._fail(exc)
+
+    def flush(self) -> None:
+        try:
+            self.fh.flush()
+        except OSError as exc:
+            self._fail(exc)
+
+    def close(self) -> None:
+        if self.failed:  # reported once; what is still buffered cannot be written either
+            with contextlib.suppress(OSError):
+                self.fh.close()
+            return
+        try:
+            self.fh.close()
+        except OSError as exc:
+            self._fail(exc)
+
+    def __enter__(self) -> OptionFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if hasattr(self, "fh"):
+            self.close()
+
+    def _fail(self, exc: OSError) -> NoReturn:
+        self.failed = True
+        fail(f"{self.option} {self.path}: cannot write: {exc.strerror or exc}")
+
+
+def open_write(path: Path, option: str) -> OptionFile:
     """Open the file an option names for writing, or stop with one line naming both (exit 2)."""
-    try:
-        return open(path, "wb")
-    except OSError as exc:
-        fail(f"{option} {path}: cannot write: {exc.strerror}")
+    return OptionFile(path, option)
 
 
 @contextlib.contextmanager
-def open_out(path: Path | None) -> Iterator[IO[bytes]]:
+def open_out(path: Path | None) -> Iterator[IO[bytes] | OptionFile]:
     """The output file named by ``-o`` (stdout when None). A write that fails (a full disk,
     ``/dev/full``) stops the command with one line naming the output; a closed pipe is left to
     the entry point, which exits quietly as Unix tools do."""
-    where = "standard output" if path is None else f"--output {path}"
+    if path is not None:
+        with open_write(path, "--output") as fh:
+            yield fh
+        return
     try:
-        if path is None:
-            yield sys.stdout.buffer
-            sys.stdout.buffer.flush()
-        else:
-            with open_write(path, "--output") as fh:
-                yield fh
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
     except OSError as exc:
         if exc.errno == errno.EPIPE:
             raise
-        fail(f"{where}: cannot write: {exc.strerror or exc}")
+        fail(f"standard output: cannot write: {exc.strerror or exc}")
 
 
 def require_stdin(paths: Sequence[str]) -> None:
@@ -147,7 +190,7 @@ def require_stdin(paths: Sequence[str]) -> None:
     from tokentrail.cli.streams import ClosedStream
 
     if "-" in paths and (sys.stdin is None or isinstance(sys.stdin, ClosedStream)):
-        fail("'-' reads standard input, which is closed")
+        fail("'-': cannot read standard input: it is closed")
 
 
 def write_json_stdout(data: object) -> None:

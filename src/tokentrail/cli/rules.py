@@ -28,7 +28,16 @@ from tokentrail.sinks.safe_text import safe_text
 
 app = typer.Typer(help="List, show and validate rules.", no_args_is_help=True, cls=Group)
 
-SHORT_ID = 8  # enough to tell the bundled rules apart; `rules show` takes any start of an id
+SHORT_ID = 8  # the shortest id prefix shown; `rules show` takes any start of an id
+
+
+def short_ids(ids: Sequence[str]) -> dict[str, str]:
+    """Each id's shortest prefix of at least ``SHORT_ID`` characters that no other id starts with
+    (the whole id when it is a prefix of another)."""
+    width = SHORT_ID
+    while len({i[:width] for i in ids}) < len(set(ids)) and width < max(map(len, ids), default=0):
+        width += 1
+    return {i: i[:width] for i in ids}
 
 
 def rule_kind(rule: Rule) -> str:
@@ -84,14 +93,15 @@ def rules_list(rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
     table.add_column("ATT&CK", no_wrap=True)
     table.add_column("tests", justify="right", no_wrap=True)
     table.add_column("status", no_wrap=True)
+    short = short_ids([row["id"] for row in rows])
     for row in rows:
-        cells = (row["id"][:SHORT_ID], row["title"], f"{row['format']} {row['kind']}", row["severity"],
+        cells = (short[row["id"]], row["title"], f"{row['format']} {row['kind']}", row["severity"],
                  "\n".join(row["techniques"]), str(row["tests"]), row["status"])
         table.add_row(*(escape(c, keep_newlines=True) for c in cells))
     ui.out.print(table)
     for row in rows:  # below the table, where a reason has room to be read
         if row["reason"]:
-            ui.out.print(f"{escape(row['id'][:SHORT_ID])}: {escape(row['status'])}: {escape(row['reason'])}",
+            ui.out.print(f"{escape(short[row['id']])}: {escape(row['status'])}: {escape(row['reason'])}",
                          highlight=False, soft_wrap=True)
     if loaded.errors:
         raise typer.Exit(1)

@@ -31,7 +31,7 @@ class ClosedStream(io.TextIOBase):
         self.name = name
 
     def _closed(self, *_args: object) -> int:
-        raise OSError(errno.EBADF, f"{self.name} is closed")
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
 
     write = read = readline = _closed
 
@@ -62,9 +62,7 @@ def output_failed(exc: OSError) -> int:
     the stdout descriptor at /dev/null so Python's flush at exit cannot fail again, and return
     the exit status."""
     if exc.errno != errno.EPIPE:
-        detail = exc.strerror or str(exc)
-        where = "" if "standard output" in detail else "standard output: "
-        _stderr_line(f"error: {where}cannot write: {detail}")
+        _stderr_line(f"error: standard output: cannot write: {exc.strerror or exc}")
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ is not None else 1)
