@@ -39,3 +39,20 @@ def test_readme_python_example_runs_as_written(tmp_path):
     alert_lines = lines[1:-1]
     assert alert_lines == [f"{a.rule_id} {a.title} {a.event_ids}" for a in expected.alerts]
     assert lines[-1] == f"{expected.stats.events} events, {len(expected.alerts)} alerts"
+
+
+def test_readme_and_docs_point_inside_the_repository():
+    root = README.parent
+    docs = [README, *sorted((root / "docs").glob("*.md"))]
+    if not README.exists() or len(docs) < 2:
+        pytest.skip(f"README.md or docs/ not found under {root}")
+    assert (root / "docs" / "architecture.md") in docs
+    for doc in docs:
+        text = doc.read_text(encoding="utf-8")
+        assert "shared/" not in text and "DESIGN.md" not in text, doc
+        for target in re.findall(r"\]\(([^)#\s]+)", text):
+            if re.match(r"[a-z]+://", target):
+                continue
+            resolved = (doc.parent / target).resolve()
+            assert resolved.is_relative_to(root) and resolved.exists(), (doc.name, target)
+    assert "docs/architecture.md" in README.read_text(encoding="utf-8")
