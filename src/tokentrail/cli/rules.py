@@ -169,7 +169,8 @@ def rules_show(rule_id: Annotated[str, typer.Argument(
         })
         return
     head = Table.grid(padding=(0, 2))
-    for label, value in (("id", rule.id), ("format", rule.format), ("severity", rule.severity),
+    for label, value in (("id", rule.id), ("format", rule.format), ("kind", rule_kind(rule)),
+                         ("severity", rule.severity),
                          ("status", rule.unsupported or rule.status), ("ATT&CK", " ".join(rule.techniques)),
                          ("tactics", " ".join(rule.tactics)), ("log types", ", ".join(log_types_of(rule))),
                          ("grouping", _grouping_text(rule)), ("file", rule.path), ("tests", str(len(rule.tests)))):
@@ -177,7 +178,7 @@ def rules_show(rule_id: Annotated[str, typer.Argument(
             head.add_row(f"[bold]{label}[/]", escape(value))
     ui.out.print(Panel(head, title=escape(rule.title), expand=False))
     if rule.description:
-        ui.out.print(escape(rule.description.strip(), keep_newlines=True))
+        ui.out.print(escape(_reflowed(rule.description), keep_newlines=True))
     stage_table = Table(title="stages")
     stage_table.add_column("stage")
     stage_table.add_column("logic", overflow="fold")
@@ -203,6 +204,13 @@ def rules_show(rule_id: Annotated[str, typer.Argument(
         body = text if isinstance(text, str) else "\n".join(f"- {x}" for x in text)
         ui.out.print(Panel(Markdown(safe_text(body, keep_newlines=True)),
                            title=key.replace("note", "investigation guide"), expand=False))
+
+
+def _reflowed(text: str) -> str:
+    """Paragraphs of ``text`` with their line breaks joined, so the terminal wraps them at its
+    own width (rule files wrap descriptions at their authors' width)."""
+    paragraphs = [" ".join(p.split()) for p in text.strip().split("\n\n")]
+    return "\n\n".join(p for p in paragraphs if p)
 
 
 @app.command("validate", cls=Command)
