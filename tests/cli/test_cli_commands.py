@@ -138,3 +138,20 @@ def test_scan_and_the_cli_share_their_defaults():
     assert library["strict"].default is command["strict"].default is False
     for name in ("dead_letter", "state"):
         assert library[name].default is None and command[name].default is None
+
+
+def test_reasons_of_broken_export_rules_name_neither_the_file_nor_unsupported_twice(cli):
+    rules = [{"rule_id": "0f0f0f0f-0000-4000-8000-000000000002", "name": "Bad query", "type": "query",
+              "language": "kuery", "query": "event.action:(a or", "index": ["logs-okta*"], "risk_score": 47,
+              "severity": "high", "description": "x"},
+             {"rule_id": "0f0f0f0f-0000-4000-8000-000000000003", "name": "Odd type", "type": "mystery",
+              "index": ["logs-okta*"], "risk_score": 47, "severity": "high", "description": "x"}]
+    export = cli.write("export.ndjson", "".join(json.dumps(r) + "\n" for r in rules))
+    result = cli("rules", "validate", "-r", export)
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"error: {export}: 0f0f0f0f-0000-4000-8000-000000000002: unsupported: "
+                               "cannot load: KQL syntax error:") and lines[0].endswith("(file line 1)")
+    assert lines[1] == (f"error: {export}: 0f0f0f0f-0000-4000-8000-000000000003: unsupported: "
+                        "rule type mystery (unknown to TokenTrail)")
+    for line in lines:
+        assert line.count(str(export)) == 1 and line.count("unsupported") == 1

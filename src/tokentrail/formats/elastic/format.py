@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from tokentrail.errors import RuleLoadError, TokenTrailError
+from tokentrail.errors import RuleLoadError, TokenTrailError, UnsupportedFeature
 from tokentrail.formats.elastic.builder import build_rule
 from tokentrail.formats.elastic.diagnostics import QueryPosition
 from tokentrail.rules.loader import LoadContext
@@ -146,8 +146,15 @@ def _broken_rule(obj: Mapping[str, Any], path: Path, exc: TokenTrailError) -> Ru
         path=str(path),
         metadata={"field_dialect": "ecs", "load_error": str(exc),
                   "rule_type": str(obj.get("type") or "query")},
-        unsupported=f"cannot load: {exc}",
+        unsupported=_load_failure(exc),
     )
+
+
+def _load_failure(exc: TokenTrailError) -> str:
+    """Why a rule of an export did not load, without the file (the rule names it) and without
+    a second "unsupported" (its status says so)."""
+    detail = exc.reason if isinstance(exc, UnsupportedFeature) else exc.message
+    return f"cannot load: {detail}" + (f" (file line {exc.line})" if exc.line else "")
 
 
 def sidecar_path(path: Path) -> Path:
