@@ -28,7 +28,7 @@ def test_readme_python_example_runs_as_written(tmp_path):
     assert len(blocks) == 1, "the README holds one Python example"
     shutil.copytree(RULES_DIR / "sigma", tmp_path / "my-rules")
     (tmp_path / "my-rules" / "broken.yml").write_text("title: broken\ndetection: [\n", encoding="utf-8")
-    sim.write_logs(tmp_path / "logs", ["all"], events=2000, seed=7)
+    sim.write_logs(tmp_path / "logs", ["all"], events=600, seed=7)
     proc = subprocess.run([sys.executable, "-c", blocks[0]], cwd=tmp_path, capture_output=True, timeout=300,
                           check=False)
     assert proc.returncode == 0, proc.stderr.decode()
