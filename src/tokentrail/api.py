@@ -11,7 +11,7 @@ import orjson
 
 from tokentrail.alerting.models import Match
 from tokentrail.content import default_rule_paths
-from tokentrail.engine import ScanResult, StreamingEngine
+from tokentrail.engine import RuleCounts, ScanResult, StreamingEngine
 from tokentrail.engine.gcpolicy import scan_gc
 from tokentrail.engine.parallel import (
     MIN_PARALLEL_BYTES,
@@ -25,6 +25,10 @@ from tokentrail.rules.model import Rule
 from tokentrail.sources.files import LogReader, ReadLimits, splittable
 from tokentrail.state import StateStore
 
+# Defaults that ``tokentrail scan`` shares with ``scan()``: 0 workers means one process per core
+# for big JSON-lines files (a scan with Python rules always runs in one process).
+DEFAULT_WORKERS = 0
+
 
 def load_rules(paths: Iterable[str | Path] | None = None, *, context: LoadContext | None = None) -> LoadResult:
     """Load rules from ``paths`` (default: the bundled pack). Errors are collected, not raised."""
@@ -36,18 +40,19 @@ def load_rules(paths: Iterable[str | Path] | None = None, *, context: LoadContex
 def scan(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, *, strict: bool = False,
          dead_letter: IO[bytes] | None = None, state: StateStore | None = None,
          on_match: Callable[[Match], None] | None = None,
-         progress: Callable[[int], None] | None = None, workers: int = 1,
+         progress: Callable[[int], None] | None = None, workers: int = DEFAULT_WORKERS,
          min_parallel_bytes: int = MIN_PARALLEL_BYTES, log_type: str | None = None,
          limits: ReadLimits | None = None) -> ScanResult:
     """Scan log files (``-`` for stdin) with ``rules``; return alerts, counts and every error.
 
     Matches are not kept (memory stays constant); pass ``on_match`` to see them. ``workers``
-    > 1 (0: one per core) parses and matches big JSON-lines files in that many processes; the
-    alerts are the same as with one. ``log_type`` forces one log type (a TokenTrail or Panther
-    name) for all input; an unknown name raises ``UnknownLogType`` listing the known ones.
-    Events of no known log type are counted per file (``stats.unknown``), written to
-    ``dead_letter`` too, and fatal with ``strict``. ``limits`` bounds what one line, cell,
-    document or compressed member may take (default: ``ReadLimits()``).
+    (default 0: one per core; 1: none) parses and matches big JSON-lines files in that many
+    processes; the alerts are the same as with one. The defaults are ``tokentrail scan``'s.
+    ``log_type`` forces one log type (a TokenTrail or Panther name) for all input; an unknown
+    name raises ``UnknownLogType`` listing the known ones. Events of no known log type are
+    counted per file (``stats.unknown``), written to ``dead_letter`` too, and fatal with
+    ``strict``. ``limits`` bounds what one line, cell, document or compressed member may take
+    (default: ``ReadLimits()``).
     """
     load_errors = []
     if isinstance(rules, LoadResult):
@@ -79,6 +84,7 @@ def scan(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, *, str
         events_skipped=reader.stats.skipped,
         skipped_files=reader.stats.skipped_files,
         files_skipped=reader.stats.files_skipped,
+        rule_counts=RuleCounts.of(rules, engine.plan),
     )
 
 

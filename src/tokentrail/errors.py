@@ -27,12 +27,13 @@ class RuleLoadError(TokenTrailError):
 
 
 class UnsupportedFeature(RuleLoadError):
-    """A rule uses a feature TokenTrail does not run; ``feature`` names it."""
+    """A rule uses a feature TokenTrail does not run; ``feature`` names it, ``reason`` says what
+    it is without the "unsupported feature" prefix (for a status already labelled unsupported)."""
 
     def __init__(self, feature: str, *, file: str | None = None, line: int | None = None,
                  detail: str = "") -> None:
-        msg = f"unsupported feature: {feature}" + (f" ({detail})" if detail else "")
-        super().__init__(msg, file=file, line=line)
+        self.reason = feature + (f" ({detail})" if detail else "")
+        super().__init__(f"unsupported feature: {self.reason}", file=file, line=line)
         self.feature = feature
 
 

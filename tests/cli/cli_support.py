@@ -32,6 +32,7 @@ detection:
   selection:
     eventType: system.api_token.create
   condition: selection
+fields: [actor.alternateId, client.ipAddress]
 """
 
 AUTH0_READ_RULE = f"""\

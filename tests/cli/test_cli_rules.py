@@ -32,7 +32,7 @@ def test_list_json(cli):
     assert set(rows) == {OKTA_TOKEN_RULE_ID, AUTH0_READ_RULE_ID, SF_LOGIN_RULE_ID}
     okta = rows[OKTA_TOKEN_RULE_ID]
     assert (okta["title"], okta["format"], okta["severity"], okta["kind"]) == (
-        "Okta API token created", "sigma", "high", "Cmp")
+        "Okta API token created", "sigma", "high", "expression")
     assert okta["techniques"] == ["T1528"]
     assert okta["status"] == "ok" and okta["reason"] is None and okta["tests"] == 0
     assert okta["path"].endswith("okta_token.yml")
@@ -54,6 +54,7 @@ def test_list_table(cli):
     text = result.stdout
     assert "3 rule(s)" in text
     for rule_id in (OKTA_TOKEN_RULE_ID, AUTH0_READ_RULE_ID, SF_LOGIN_RULE_ID):
+        # These ids differ only in their last character: the short form is the whole id.
         assert rule_id in text
     assert "T1078.004" in text and "Salesforce successful login from outside" in text
 
@@ -111,3 +112,14 @@ def test_validate_a_file_in_no_known_format(cli):
     result = cli("rules", "validate", "-r", stray)
     assert result.exit_code == 1
     assert f"error: {stray}: not a rule in any known format" in result.stderr
+
+
+def test_list_shows_short_ids_of_the_bundled_pack(cli):
+    result = cli("rules", "list")
+    full = {row["id"] for row in json.loads(cli("rules", "list", "--format", "json").stdout)}
+    cells = [line.split()[0] for line in result.stdout.splitlines()
+             if line[:8].strip() and any(i.startswith(line.split()[0]) for i in full)]
+    assert len(cells) == len(set(cells)) == len(full)
+    assert {len(c) for c in cells} == {8}
+    for cell in cells:  # each short id finds its rule
+        assert cli("rules", "show", cell, "--format", "json").exit_code == 0

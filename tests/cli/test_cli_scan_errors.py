@@ -174,7 +174,7 @@ def test_unreadable_sigma_config_exits_2(cli, tmp_path):
     result = cli("scan", cli.jsonl("okta.jsonl", expand_events()), "-r", rule,
                  "--sigma-config", tmp_path / "absent.yml")
     assert result.exit_code == 2
-    assert "cannot read Sigma config" in result.stderr
+    assert f"error: --sigma-config {tmp_path / 'absent.yml'}: cannot read: No such file" in result.stderr
 
 
 def test_bracketed_file_names_are_printed_as_they_are(cli):
@@ -192,10 +192,10 @@ def test_unwritable_outputs_are_one_line_errors(cli, tmp_path):
     for option in ("--output", "--matches", "--dead-letter"):
         result = cli("scan", logs, "-r", rules, option, nowhere / "x.out")
         assert result.exit_code == 2, option
-        assert f"error: {nowhere / 'x.out'}: cannot write" in result.stderr, option
+        assert f"error: {option} {nowhere / 'x.out'}: cannot write" in result.stderr, option
     result = cli("scan", logs, "-r", rules, "--state", nowhere / "state.db")
     assert result.exit_code == 2
-    assert f"error: {nowhere / 'state.db'}: cannot open state" in result.stderr
+    assert f"error: --state {nowhere / 'state.db'}: cannot open" in result.stderr
 
 
 def test_sigma_config_of_the_wrong_shape(cli):
@@ -203,7 +203,7 @@ def test_sigma_config_of_the_wrong_shape(cli):
     config = cli.write("sigma.yml", "placeholders: 5\n")
     result = cli("scan", cli.jsonl("okta.jsonl", expand_events()), "-r", rule, "--sigma-config", config)
     assert result.exit_code == 2
-    assert f"error: {config}: 'placeholders' must map" in result.stderr
+    assert f"error: --sigma-config {config}: 'placeholders' must map" in result.stderr
 
 
 # An Elastic new_terms rule: the first API token each user creates.

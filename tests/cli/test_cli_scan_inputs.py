@@ -43,7 +43,7 @@ def scan_jsonl(cli, *paths, input=None):
 def test_okta_json_lines(cli):
     result = scan_jsonl(cli, cli.jsonl("okta.jsonl", OKTA_EVENTS))
     assert hits(result.stdout) == OKTA_HITS
-    assert "4 events read, 0 skipped, 2 matched (2 matches), 2 alert(s) from 3 rules" in result.stderr
+    assert "4 events read, 0 skipped, 2 matched (2 matches), 2 alert(s)\n3 rules: 3 raise alerts" in result.stderr
 
 
 @pytest.mark.parametrize("wrap", [

@@ -3,17 +3,33 @@ calls the library and renders with Rich."""
 
 from __future__ import annotations
 
+import sys
+from typing import Annotated
+
 import typer
 
+from tokentrail import __version__
 from tokentrail.cli import rules, scan, simulate, testing
 from tokentrail.cli.common import ui
+from tokentrail.cli.help import Group
+from tokentrail.cli.streams import guard_closed_streams, output_failed
 
 app = typer.Typer(help="Find application-access-token theft and abuse in SaaS identity logs.",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=True, cls=Group)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"tokentrail {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
-def _consoles() -> None:
+def _consoles(
+    version: Annotated[bool, typer.Option(
+        "--version", help="Print TokenTrail's version and exit.", is_eager=True,
+        callback=_print_version)] = False,
+) -> None:
     """Fresh consoles per invocation, so width and colour follow the terminal of this run."""
     ui.reset()
 
@@ -24,5 +40,17 @@ simulate.register(app)
 app.add_typer(rules.app, name="rules")
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
+def main() -> None:
+    """Console entry point: the app, with failed writes to standard output (closed, full, a
+    broken pipe) reported in one line rather than a traceback."""
+    guard_closed_streams()
+    code: int | str | None = 0
+    try:
+        try:
+            app()
+        except SystemExit as stop:
+            code = stop.code
+        sys.stdout.flush()  # here, not at exit, so a full disk is reported like any other failure
+    except OSError as exc:
+        code = output_failed(exc)
+    raise SystemExit(code)

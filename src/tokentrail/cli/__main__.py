@@ -1,5 +1,5 @@
 """``python -m tokentrail.cli``."""
 
-from tokentrail.cli import app
+from tokentrail.cli import main
 
-app()
+main()

@@ -1,12 +1,14 @@
 """What every command shares: the consoles, option types, rule loading and output files.
 
 Errors print one line each on stderr; a command exits non-zero when anything went wrong, after
-doing all the work it could.
+doing all the work it could. Everything shown to people goes through ``escape``: text from
+events, rules and file names can neither drive the terminal nor be read as Rich markup.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import sys
 from collections.abc import Iterator, Sequence
 from enum import StrEnum
@@ -15,11 +17,12 @@ from typing import IO, Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as escape_markup
 
 from tokentrail import api
 from tokentrail.rules.loader import LoadContext, LoadResult
 from tokentrail.rules.model import PythonLogic
+from tokentrail.sinks.safe_text import safe_text
 
 
 class Consoles:
@@ -38,6 +41,22 @@ class Consoles:
 ui = Consoles()
 
 
+def escape(text: object, *, keep_newlines: bool = False) -> str:
+    """``text`` ready for a Rich print with markup: control, bidi and surrogate characters
+    escaped (``safe_text``), then Rich markup escaped."""
+    return escape_markup(safe_text(text, keep_newlines=keep_newlines))
+
+
+def report(label: str, style: str, message: object) -> None:
+    """One line on stderr: a coloured label and the terminal-safe message."""
+    ui.err.print(f"[{style}]{label}[/]: {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def note(message: object) -> None:
+    """One plain line on stderr (a summary, a notice), terminal-safe."""
+    ui.err.print(safe_text(message), highlight=False, markup=False, soft_wrap=True)
+
+
 class OutputFormat(StrEnum):
     table = "table"
     jsonl = "jsonl"
@@ -45,12 +64,16 @@ class OutputFormat(StrEnum):
 
 
 RulesOpt = Annotated[list[Path] | None, typer.Option(
-    "-r", "--rules", help="Rule file or directory (repeatable). Default: the bundled pack.")]
-FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+    "-r", "--rules", metavar="PATH",
+    help="Rule file or directory (repeatable). Default: the bundled pack.")]
+FormatOpt = Annotated[OutputFormat, typer.Option(
+    "--format", "-f", metavar="FORMAT", help="Output format: table (for people), jsonl or json.")]
 HelpersOpt = Annotated[list[Path] | None, typer.Option(
-    "--helpers", help="Directory of Panther global helpers (repeatable).")]
+    "--helpers", metavar="DIR", help="Directory of Panther global helpers (repeatable).")]
 ConfigOpt = Annotated[Path | None, typer.Option(
-    "--sigma-config", help="YAML file of Sigma `expand` placeholders: {placeholders: {name: [values]}}.")]
+    "--sigma-config", metavar="FILE",
+    help="YAML file giving values to Sigma `expand` placeholders: `placeholders:` maps each name "
+         "to a list of values.")]
 
 
 def load_context(helpers: Sequence[Path] | None, sigma_config: Path | None, allow_python: bool) -> LoadContext:
@@ -62,10 +85,10 @@ def load_context(helpers: Sequence[Path] | None, sigma_config: Path | None, allo
         try:
             data = yaml.safe_load(sigma_config.read_text()) or {}
         except (OSError, yaml.YAMLError) as exc:
-            fail(f"{sigma_config}: cannot read Sigma config: {exc}")
+            fail(f"--sigma-config {sigma_config}: cannot read: {getattr(exc, 'strerror', None) or exc}")
         raw = data.get("placeholders", data) if isinstance(data, dict) else {}
         if not isinstance(raw, dict):
-            fail(f"{sigma_config}: 'placeholders' must map each name to a list of values")
+            fail(f"--sigma-config {sigma_config}: 'placeholders' must map each name to a list of values")
         placeholders = {str(k): tuple(str(x) for x in (v if isinstance(v, list) else [v])) for k, v in raw.items()}
     return LoadContext(placeholders=placeholders, helper_dirs=tuple(helpers or ()), allow_python=allow_python)
 
@@ -78,37 +101,96 @@ def load(rules: Sequence[Path] | None, helpers=None, sigma_config=None, *, quiet
         result = api.load_rules(None, context=load_context(helpers, sigma_config, allow_python=False))
     if not quiet:
         for e in result.errors:
-            ui.err.print(f"[red]error[/]: {escape(str(e))}", highlight=False, soft_wrap=True)
+            report("error", "red", e)
         python = [r for r in result.runnable if isinstance(r.logic, PythonLogic)]
         if python:
-            ui.err.print(f"about to run {len(python)} Python rule(s) from "
-                         f"{', '.join(sorted({str(p) for p in (rules or [])}))}", highlight=False, markup=False)
+            note(f"about to run {len(python)} Python rule(s) from "
+                 f"{', '.join(sorted({str(p) for p in (rules or [])}))}")
     return result
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print one error line and stop with ``code``."""
-    ui.err.print(f"[red]error[/]: {escape(message)}", highlight=False, soft_wrap=True)
+    report("error", "red", message)
     raise typer.Exit(code)
 
 
-def open_write(path: Path) -> IO[bytes]:
-    """Open an output file, or stop with one line naming it (exit 2)."""
-    try:
-        return open(path, "wb")
-    except OSError as exc:
-        fail(f"{path}: cannot write: {exc.strerror}")
+class OptionFile:
+    """A binary file an option names for output. Opening or writing it fails in one line naming
+    the option and the file (exit 2), whenever the failure comes: ``--matches`` and
+    ``--dead-letter`` are written during the scan, a full disk may show only when a buffer is
+    flushed or the file closed."""
+
+    def __init__(self, path: Path, option: str) -> None:
+        self.path, self.option, self.failed = path, option, False
+        try:
+            self.fh = open(path, "wb")  # noqa: SIM115 - closed by close()/__exit__
+        except OSError as exc:
+            self._fail(exc)
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.fh.write(data)
+        except OSError as exc:
+            self._fail(exc)
+
+    def flush(self) -> None:
+        try:
+            self.fh.flush()
+        except OSError as exc:
+            self._fail(exc)
+
+    def close(self) -> None:
+        if self.failed:  # reported once; what is still buffered cannot be written either
+            with contextlib.suppress(OSError):
+                self.fh.close()
+            return
+        try:
+            self.fh.close()
+        except OSError as exc:
+            self._fail(exc)
+
+    def __enter__(self) -> OptionFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if hasattr(self, "fh"):
+            self.close()
+
+    def _fail(self, exc: OSError) -> NoReturn:
+        self.failed = True
+        fail(f"{self.option} {self.path}: cannot write: {exc.strerror or exc}")
+
+
+def open_write(path: Path, option: str) -> OptionFile:
+    """Open the file an option names for writing, or stop with one line naming both (exit 2)."""
+    return OptionFile(path, option)
 
 
 @contextlib.contextmanager
-def open_out(path: Path | None) -> Iterator[IO[bytes]]:
-    """The output file named by ``-o`` (stdout when None)."""
-    if path is None:
+def open_out(path: Path | None) -> Iterator[IO[bytes] | OptionFile]:
+    """The output file named by ``-o`` (stdout when None). A write that fails (a full disk,
+    ``/dev/full``) stops the command with one line naming the output; a closed pipe is left to
+    the entry point, which exits quietly as Unix tools do."""
+    if path is not None:
+        with open_write(path, "--output") as fh:
+            yield fh
+        return
+    try:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
-    else:
-        with open_write(path) as fh:
-            yield fh
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            raise
+        fail(f"standard output: cannot write: {exc.strerror or exc}")
+
+
+def require_stdin(paths: Sequence[str]) -> None:
+    """Stop with one line when ``-`` names standard input and the process has none."""
+    from tokentrail.cli.streams import ClosedStream
+
+    if "-" in paths and (sys.stdin is None or isinstance(sys.stdin, ClosedStream)):
+        fail("'-': cannot read standard input: it is closed")
 
 
 def write_json_stdout(data: object) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import typer
-from rich.markup import escape
+from rich import box
 from rich.table import Table
 
 from tokentrail.cli.common import (
@@ -16,50 +16,93 @@ from tokentrail.cli.common import (
     HelpersOpt,
     OutputFormat,
     RulesOpt,
+    escape,
     fail,
     load,
     ui,
     write_json_stdout,
 )
-from tokentrail.rules.model import Rule
+from tokentrail.cli.help import Command, Group
+from tokentrail.rules.model import Correlation, PythonLogic, Rule
+from tokentrail.sinks.safe_text import safe_text
 
-app = typer.Typer(help="List and validate rules.", no_args_is_help=True)
+app = typer.Typer(help="List, show and validate rules.", no_args_is_help=True, cls=Group)
+
+SHORT_ID = 8  # the shortest id prefix shown; `rules show` takes any start of an id
+
+
+def short_ids(ids: Sequence[str]) -> dict[str, str]:
+    """Each id's shortest prefix of at least ``SHORT_ID`` characters that no other id starts with
+    (the whole id when it is a prefix of another)."""
+    width = SHORT_ID
+    while len({i[:width] for i in ids}) < len(set(ids)) and width < max(map(len, ids), default=0):
+        width += 1
+    return {i: i[:width] for i in ids}
+
+
+def rule_kind(rule: Rule) -> str:
+    """What kind of detection a rule is, in words: expression, threshold, new terms, Python,
+    correlation, sequence — or "none" when it has no logic (unsupported)."""
+    logic = rule.logic
+    if logic is None:
+        return "none"
+    if isinstance(logic, PythonLogic):
+        return "Python"
+    if isinstance(logic, Correlation):
+        return "sequence" if logic.kind in ("sequence", "temporal_ordered") else "correlation"
+    g = rule.grouping
+    if g.new_terms:
+        return "new terms"
+    if g.threshold > 1 or g.distinct_field:
+        return "threshold"
+    return "expression"
 
 
 def _rule_rows(rules: Sequence[Rule]) -> list[dict]:
     return [{
         "id": r.id, "title": r.title, "format": r.format, "severity": r.severity,
-        "kind": type(r.logic).__name__ if r.logic is not None else "none",
+        "kind": rule_kind(r),
         "techniques": list(r.techniques), "log_types": list(r.log_types) or [r.logsource.product or "any"],
         "tests": len(r.tests), "path": r.path, "status": "unsupported" if r.unsupported else
         ("disabled" if not r.enabled else "ok"), "reason": r.unsupported,
     } for r in rules]
 
 
-@app.command("list")
+@app.command("list", cls=Command)
 def rules_list(rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
                helpers: HelpersOpt = None, sigma_config: ConfigOpt = None) -> None:
-    """List rules with their format, severity, ATT&CK techniques and tests."""
+    """List rules: short id, title, format and kind, severity, ATT&CK techniques, tests, status
+    (the reason a rule does not run follows the table; log types are in `rules show` and the
+    JSON forms)."""
     loaded = load(rules, helpers, sigma_config, quiet=fmt is not OutputFormat.table)
     rows = _rule_rows(loaded.rules)
     if fmt is not OutputFormat.table:
-        import orjson
+        from tokentrail.sinks.writers import write_json_lines
 
         if fmt is OutputFormat.json:
             write_json_stdout(rows)
         else:
-            for row in rows:
-                sys.stdout.buffer.write(orjson.dumps(row) + b"\n")
+            write_json_lines(rows, sys.stdout.buffer)
         raise typer.Exit(1 if loaded.errors else 0)
-    table = Table(title=f"{len(rows)} rule(s)")
-    for col in ("id", "title", "format", "kind", "severity", "ATT&CK", "source", "tests", "status"):
-        table.add_column(col, overflow="fold")
+    table = Table(title=f"{len(rows)} rule(s)", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  padding=(0, 1, 0, 0))
+    table.add_column("id", no_wrap=True)
+    table.add_column("title")
+    table.add_column("kind", max_width=12)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("ATT&CK", no_wrap=True)
+    table.add_column("tests", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    short = short_ids([row["id"] for row in rows])
     for row in rows:
-        cells = (row["id"][:36], row["title"], row["format"], row["kind"], row["severity"],
-                 " ".join(row["techniques"]), ", ".join(row["log_types"]), str(row["tests"]),
-                 row["status"] if not row["reason"] else f"{row['status']}: {row['reason']}")
-        table.add_row(*map(escape, cells))
+        cells = (short[row["id"]], row["title"], f"{row['format']} {row['kind']}", row["severity"],
+                 "\n".join(row["techniques"]), str(row["tests"]), row["status"])
+        table.add_row(*(escape(c, keep_newlines=True) for c in cells))
     ui.out.print(table)
+    for row in rows:  # below the table, where a reason has room to be read
+        if row["reason"]:
+            ui.out.print(f"{escape(short[row['id']])}: {escape(row['status'])}: {escape(row['reason'])}",
+                         highlight=False, soft_wrap=True)
     if loaded.errors:
         raise typer.Exit(1)
 
@@ -83,8 +126,20 @@ def _grouping_text(rule: Rule) -> str:
     return "; ".join(parts)
 
 
-@app.command("show")
-def rules_show(rule_id: Annotated[str, typer.Argument(help="Rule id, name, or the start of an id.")],
+def find_rule(rules: Sequence[Rule], text: str) -> list[Rule]:
+    """The rules ``text`` names: by exact id, name or title; else by title without regard to
+    case; else by the start of an id."""
+    for found in ([r for r in rules if text in (r.id, r.name, r.title)],
+                  [r for r in rules if r.title.casefold() == text.casefold()],
+                  [r for r in rules if r.id.startswith(text)]):
+        if found:
+            return found
+    return []
+
+
+@app.command("show", cls=Command)
+def rules_show(rule_id: Annotated[str, typer.Argument(
+                   metavar="RULE", help="Rule id, name or exact title, or the start of an id.")],
                rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
                helpers: HelpersOpt = None, sigma_config: ConfigOpt = None) -> None:
     """One rule in full: metadata, ATT&CK, stages, indicators, output fields, investigation guide."""
@@ -95,8 +150,7 @@ def rules_show(rule_id: Annotated[str, typer.Argument(help="Rule id, name, or th
     from tokentrail.rules.describe import logic_stages, rule_indicators
 
     loaded = load(rules, helpers, sigma_config, quiet=True)
-    found = [r for r in loaded.rules if rule_id in (r.id, r.name)] or [
-        r for r in loaded.rules if r.id.startswith(rule_id)]
+    found = find_rule(loaded.rules, rule_id)
     if len(found) != 1:
         fail(f"{len(found)} rules match {rule_id!r}" + (": " + ", ".join(r.id for r in found[:5]) if found else ""))
     rule = found[0]
@@ -115,7 +169,8 @@ def rules_show(rule_id: Annotated[str, typer.Argument(help="Rule id, name, or th
         })
         return
     head = Table.grid(padding=(0, 2))
-    for label, value in (("id", rule.id), ("format", rule.format), ("severity", rule.severity),
+    for label, value in (("id", rule.id), ("format", rule.format), ("kind", rule_kind(rule)),
+                         ("severity", rule.severity),
                          ("status", rule.unsupported or rule.status), ("ATT&CK", " ".join(rule.techniques)),
                          ("tactics", " ".join(rule.tactics)), ("log types", ", ".join(log_types_of(rule))),
                          ("grouping", _grouping_text(rule)), ("file", rule.path), ("tests", str(len(rule.tests)))):
@@ -123,7 +178,7 @@ def rules_show(rule_id: Annotated[str, typer.Argument(help="Rule id, name, or th
             head.add_row(f"[bold]{label}[/]", escape(value))
     ui.out.print(Panel(head, title=escape(rule.title), expand=False))
     if rule.description:
-        ui.out.print(escape(rule.description.strip()))
+        ui.out.print(escape(_reflowed(rule.description), keep_newlines=True))
     stage_table = Table(title="stages")
     stage_table.add_column("stage")
     stage_table.add_column("logic", overflow="fold")
@@ -135,7 +190,8 @@ def rules_show(rule_id: Annotated[str, typer.Argument(help="Rule id, name, or th
         for col in ("field", "kind", "values"):
             ind_table.add_column(col, overflow="fold")
         for i in inds:
-            ind_table.add_row(escape(i.field), ("not " if i.negated else "") + i.op, escape("\n".join(i.values)))
+            ind_table.add_row(escape(i.field), ("not " if i.negated else "") + i.op,
+                              escape("\n".join(i.values), keep_newlines=True))
         ui.out.print(ind_table)
     if rule.output_fields:
         of = Table(title="output fields")
@@ -146,7 +202,15 @@ def rules_show(rule_id: Annotated[str, typer.Argument(help="Rule id, name, or th
         ui.out.print(of)
     for key, text in guide.items():
         body = text if isinstance(text, str) else "\n".join(f"- {x}" for x in text)
-        ui.out.print(Panel(Markdown(body), title=key.replace("note", "investigation guide"), expand=False))
+        ui.out.print(Panel(Markdown(safe_text(body, keep_newlines=True)),
+                           title=key.replace("note", "investigation guide"), expand=False))
+
+
+def _reflowed(text: str) -> str:
+    """Paragraphs of ``text`` with their line breaks joined, so the terminal wraps them at its
+    own width (rule files wrap descriptions at their authors' width)."""
+    paragraphs = [" ".join(p.split()) for p in text.strip().split("\n\n")]
+    return "\n\n".join(p for p in paragraphs if p)
 
 
 AllowUnknownOpt = Annotated[bool, typer.Option(
@@ -154,7 +218,7 @@ AllowUnknownOpt = Annotated[bool, typer.Option(
     help="Report fields the rules' log types do not have as warnings instead of errors.")]
 
 
-@app.command("validate")
+@app.command("validate", cls=Command)
 def rules_validate(rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
                    helpers: HelpersOpt = None, sigma_config: ConfigOpt = None,
                    allow_unknown_fields: AllowUnknownOpt = False) -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from tokentrail.cli.common import (
@@ -16,24 +15,30 @@ from tokentrail.cli.common import (
     FormatOpt,
     HelpersOpt,
     OutputFormat,
+    RulesOpt,
+    escape,
     fail,
     load,
     ui,
     write_json_stdout,
 )
+from tokentrail.cli.help import Command
 from tokentrail.rules.model import Rule
 
 
 def register(app: typer.Typer) -> None:
     """Add the command to the app."""
-    app.command("test")(test_rules)
+    app.command("test", cls=Command)(test_rules)
 
 
 def test_rules(
-    rules: Annotated[list[Path] | None, typer.Argument(help="Rule files or directories (default: bundled pack).")] = None,
-    junit: Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML report here.")] = None,
+    paths: Annotated[list[Path] | None, typer.Argument(
+        metavar="PATH", help="Rule files or directories, as with -r (default: the bundled pack).")] = None,
+    rules: RulesOpt = None,
+    junit: Annotated[Path | None, typer.Option(
+        "--junit", metavar="FILE", help="Write a JUnit XML report here.")] = None,
     filter_: Annotated[list[str] | None, typer.Option(
-        "--filter", help="Only rules whose id, title or log type contains this text, or that match "
+        "--filter", metavar="TEXT", help="Only rules whose id, title or log type contains this text, or that match "
         "pat's Key=v1,v2 form (RuleID, LogTypes, Severity, Tags, AnalysisType; shell patterns). Repeatable.")] = None,
     fmt: FormatOpt = OutputFormat.table,
     helpers: HelpersOpt = None,
@@ -43,14 +48,14 @@ def test_rules(
     from tokentrail.engine.testing import run_rule_tests
     from tokentrail.sinks.junit import write_junit
 
-    loaded = load(rules, helpers, sigma_config, quiet=fmt is not OutputFormat.table)
+    loaded = load([*(paths or ()), *(rules or ())], helpers, sigma_config, quiet=fmt is not OutputFormat.table)
     selected = [r for r in loaded.rules if _selected(r, filter_)]
     results = run_rule_tests(selected, context_rules=loaded.rules)
     if junit:
         try:
             write_junit(results, junit)
         except OSError as exc:
-            fail(f"{junit}: cannot write: {exc.strerror}")
+            fail(f"--junit {junit}: cannot write: {exc.strerror}")
     failed = [r for r in results if not r.passed]
     if fmt is not OutputFormat.table:
         write_json_stdout({"passed": len(results) - len(failed), "failed": len(failed),

@@ -7,10 +7,38 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tokentrail.alerting.models import Alert, Match
+from tokentrail.engine.plan import Plan
 from tokentrail.engine.stream import EngineStats, RuleError, StreamingEngine
 from tokentrail.errors import TokenTrailError
 from tokentrail.rules.model import Rule
 from tokentrail.state import StateStore
+
+
+@dataclass(frozen=True)
+class RuleCounts:
+    """How a scan's rules divide up; the parts add up: ``loaded = alerting + stages + failed +
+    idle``.
+
+    ``alerting``: rules that raise their own alerts; ``stages``: rules that only feed a
+    correlation (Sigma ``generate: false``); ``failed``: rules that loaded but could not compile
+    for a log type they route to; ``idle``: rules that loaded but do not run (unsupported,
+    disabled, no logic).
+    """
+
+    loaded: int = 0
+    alerting: int = 0
+    stages: int = 0
+    failed: int = 0
+    idle: int = 0
+
+    @classmethod
+    def of(cls, rules: Sequence[Rule], plan: Plan) -> RuleCounts:
+        """The counts of ``rules`` once ``plan`` was built from them."""
+        runnable = {r.id for r in rules if r.runnable}
+        running = runnable - plan.failed
+        alerting = len(running & plan.alerting_rules)
+        return cls(loaded=len(rules), alerting=alerting, stages=len(running) - alerting,
+                   failed=len(runnable & plan.failed), idle=len(rules) - len(runnable))
 
 
 @dataclass
@@ -27,6 +55,7 @@ class ScanResult:
     # Files (and archive members) a read did not open, with the reason; files_skipped counts all.
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
     files_skipped: int = 0
+    rule_counts: RuleCounts = RuleCounts()
 
 
 def scan_events(rules: Sequence[Rule], events: Iterable[Mapping[str, Any]], *,
@@ -35,7 +64,8 @@ def scan_events(rules: Sequence[Rule], events: Iterable[Mapping[str, Any]], *,
     matches: list[Match] = []
     engine = StreamingEngine(rules, state=state, on_match=matches.append if keep_matches else None)
     alerts = engine.run(events)
-    return ScanResult(alerts, matches, engine.stats, engine.rule_errors, list(engine.load_errors))
+    return ScanResult(alerts, matches, engine.stats, engine.rule_errors, list(engine.load_errors),
+                      rule_counts=RuleCounts.of(rules, engine.plan))
 
 
-__all__ = ["EngineStats", "RuleError", "ScanResult", "StreamingEngine", "scan_events"]
+__all__ = ["EngineStats", "RuleCounts", "RuleError", "ScanResult", "StreamingEngine", "scan_events"]

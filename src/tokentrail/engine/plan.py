@@ -207,6 +207,7 @@ class Plan:
     errors: list[TokenTrailError]
     python_rules: int = 0
     units: list[Unit] = field(default_factory=list)
+    failed: set[str] = field(default_factory=set)  # ids of runnable rules that could not compile
 
 
 def log_types_of(rule: Rule) -> tuple[str, ...]:
@@ -246,6 +247,7 @@ def build_plan(rules: Sequence[Rule], *, python_time_limit: float = DEFAULT_PYTH
     referenced: set[str] = set()
     correlations: list[Rule] = []
     python_rules = 0
+    failed: set[str] = set()
     validated: set[tuple[Expr, bool]] = set()
 
     Placement = tuple[str, Unit, "tuple[str, frozenset[str]] | None", bool]
@@ -306,10 +308,12 @@ def build_plan(rules: Sequence[Rule], *, python_time_limit: float = DEFAULT_PYTH
             if not exc.file:
                 exc.file = rule.path or None
             errors.append(exc)
+            failed.add(rule.id)
             continue
         except Exception as exc:  # a broken rule is reported; the others still run
             errors.append(TokenTrailError(f"rule {rule.id} cannot run: {type(exc).__name__}: {exc}",
                                           file=rule.path or None))
+            failed.add(rule.id)
             continue
         for lt, unit, anchor, ci in placed:
             indexes[lt].add(unit, anchor, ci)
@@ -331,4 +335,4 @@ def build_plan(rules: Sequence[Rule], *, python_time_limit: float = DEFAULT_PYTH
             unit.index = len(units)
             units.append(unit)
     alerting = {r.id for r in runnable if r.id not in referenced or r.id in generate_refs}
-    return Plan(dict(indexes), correlations, dict(subscribers), alerting, errors, python_rules, units)
+    return Plan(dict(indexes), correlations, dict(subscribers), alerting, errors, python_rules, units, failed)

@@ -37,13 +37,17 @@ class RuleError:
 
 @dataclass
 class EngineStats:
-    """Counts of one run. Nothing unrecognised is silent: ``unknown`` holds, per source file, how
-    many events were of no known log type and the line of the first; ``no_rules`` counts, per
-    log type, the events that were recognised but met no rule because no loaded rule targets it."""
+    """Counts of one scan. ``matched_events``: events with at least one rule or step match;
+    ``matches``: (event, rule) matches; ``step_matches``: matches of a correlation's inline
+    steps (an EQL sequence's queries), which are no rule's own. Nothing unrecognised is silent:
+    ``unknown`` holds, per source file, how many events were of no known log type and the line
+    of the first; ``no_rules`` counts, per log type, the events that were recognised but met no
+    rule because no loaded rule targets it."""
 
     events: int = 0
     matched_events: int = 0
     matches: int = 0
+    step_matches: int = 0
     by_rule: dict[str, int] = field(default_factory=dict)
     by_log_type: dict[str, int] = field(default_factory=dict)
     unknown: dict[str, tuple[int, int]] = field(default_factory=dict)  # source -> (count, first line)
@@ -251,9 +255,10 @@ class StreamingEngine:
             return alerts
         for corr_id, step, key, value, fields in digest.signals:
             alerts.extend(self._feed(corr_id, Signal(step, key, digest.time or 0.0, (eid,), value, fields)))
-        if unit.role == "step":
-            return alerts
         stats = self.stats
+        if unit.role == "step":
+            stats.step_matches += 1
+            return alerts
         stats.matches += 1
         stats.by_rule[rule_id] = stats.by_rule.get(rule_id, 0) + 1
         stats.by_log_type[unit.log_type] = stats.by_log_type.get(unit.log_type, 0) + 1

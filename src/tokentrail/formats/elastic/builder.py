@@ -34,7 +34,7 @@ DEFAULT_FROM_SECONDS = 360.0  # Kibana's default look-back, "now-6m"
 DEFAULT_INTERVAL_SECONDS = 300.0  # Kibana's default schedule, every 5m
 _MATURITY_STATUS = {"production": "stable", "development": "experimental", "deprecated": "deprecated"}
 _UNSUPPORTED_TYPES = {
-    "esql": "ES|QL rules are not supported",
+    "esql": "TokenTrail has no ES|QL engine yet",
     "machine_learning": "machine learning rules need Elastic ML jobs",
     "threat_match": "indicator match rules need a threat intelligence index",
 }
@@ -82,7 +82,7 @@ def build_rule(spec: Mapping[str, Any], *, path: str, position: QueryPosition,
         logic = _logic(spec, rule_type, position)
         grouping = _grouping(spec, rule_type, lookback, interval, position)
     except UnsupportedFeature as exc:
-        logic, unsupported = None, exc.message
+        logic, unsupported = None, exc.reason
 
     return Rule(
         id=rule_id,

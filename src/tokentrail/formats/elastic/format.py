@@ -11,11 +11,12 @@ from typing import Any
 
 import yaml
 
-from tokentrail.errors import RuleLoadError, TokenTrailError
+from tokentrail.errors import RuleLoadError, TokenTrailError, UnsupportedFeature
 from tokentrail.formats.elastic.builder import build_rule
 from tokentrail.formats.elastic.diagnostics import QueryPosition
 from tokentrail.rules.loader import LoadContext
 from tokentrail.rules.model import Rule, RuleTest
+from tokentrail.surrogates import json_safe
 
 _RULE_TABLE = re.compile(r"^\s*\[rule(?:\.[\w.]+)?\]\s*$|^\s*\[\[rule\.threat\]\]\s*$", re.M)
 _TABLE_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
@@ -96,11 +97,13 @@ def load_kibana_export(text: str, path: Path) -> list[Rule]:
 
     Objects without ``rule_id`` (export summaries, exception lists) are skipped. A rule that
     cannot be built loads as unsupported with the reason, so one bad rule does not hide the rest.
+    Lone surrogates (JSON escapes with no partner) become U+FFFD.
     """
     rules: list[Rule] = []
     for line, obj in _json_objects(text, path):
         if not isinstance(obj, Mapping) or "rule_id" not in obj:
             continue
+        obj = json_safe(obj)  # a "\ud800" escape would otherwise reach every output
         position = QueryPosition(str(path), line, one_line=line is not None)
         try:
             rules.append(build_rule(obj, path=str(path), position=position))
@@ -143,8 +146,15 @@ def _broken_rule(obj: Mapping[str, Any], path: Path, exc: TokenTrailError) -> Ru
         path=str(path),
         metadata={"field_dialect": "ecs", "load_error": str(exc),
                   "rule_type": str(obj.get("type") or "query")},
-        unsupported=f"cannot load: {exc}",
+        unsupported=_load_failure(exc),
     )
+
+
+def _load_failure(exc: TokenTrailError) -> str:
+    """Why a rule of an export did not load, without the file (the rule names it) and without
+    a second "unsupported" (its status says so)."""
+    detail = exc.reason if isinstance(exc, UnsupportedFeature) else exc.message
+    return f"cannot load: {detail}" + (f" (file line {exc.line})" if exc.line else "")
 
 
 def sidecar_path(path: Path) -> Path:

@@ -209,7 +209,7 @@ def _placeholder(name: str, placeholders: Placeholders) -> tuple[str, ...]:
     values = placeholders.get(name)
     if not values:
         raise UnsupportedFeature(f"sigma placeholder %{name}%",
-                                 detail="no value given for it (LoadContext.placeholders)")
+                                 detail="no value given for it; --sigma-config FILE gives placeholder values")
     return tuple(values)
 
 
