@@ -31,6 +31,7 @@ from tokentrail.cli.common import (
 from tokentrail.cli.help import Command
 from tokentrail.engine import ScanResult
 from tokentrail.errors import TokenTrailError
+from tokentrail.sources.limits import ReadLimits
 
 
 def register(app: typer.Typer) -> None:
@@ -47,9 +48,15 @@ def scan(
         "--output", "-o", metavar="FILE", help="Write alerts to this file instead of standard output.")] = None,
     matches: Annotated[Path | None, typer.Option(
         "--matches", metavar="FILE", help="Write one JSON line per matching (event, rule) pair here.")] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Stop at the first malformed log line.")] = False,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Stop at the first malformed log line or event of no known log type.")] = False,
     dead_letter: Annotated[Path | None, typer.Option(
-        "--dead-letter", metavar="FILE", help="Keep malformed log lines in this file.")] = None,
+        "--dead-letter", metavar="FILE",
+        help="Keep malformed log lines, over-size records and events of no known log type here.")] = None,
+    log_type: Annotated[str | None, typer.Option(
+        "--log-type", metavar="NAME",
+        help="Give every event this log type instead of detecting it (a TokenTrail name such as okta "
+             "or auth0.api, or a Panther name such as Okta.SystemLog or GitHub.Audit).")] = None,
     state: Annotated[Path | None, typer.Option(
         "--state", metavar="FILE",
         help="SQLite state carried from scan to scan (new_terms history, Panther caches).")] = None,
@@ -58,6 +65,17 @@ def scan(
     workers: Annotated[int, typer.Option(
         "--workers", "-j", metavar="N",
         help="Processes for big JSON-lines files (0: one per core; 1: no workers).")] = api.DEFAULT_WORKERS,
+    max_line_size: Annotated[str | None, typer.Option(
+        "--max-line-size", metavar="SIZE",
+        help="Longest JSON line or CSV row read (default 32MiB); a longer one is one error.")] = None,
+    max_cell_size: Annotated[str | None, typer.Option(
+        "--max-cell-size", metavar="SIZE", help="Longest CSV cell read (default 32MiB).")] = None,
+    max_document_size: Annotated[str | None, typer.Option(
+        "--max-document-size", metavar="SIZE",
+        help="Largest JSON value read whole from a .json file (default 256MiB).")] = None,
+    max_expanded_size: Annotated[str | None, typer.Option(
+        "--max-expanded-size", metavar="SIZE",
+        help="Most bytes one compressed file or archive member may expand to (default 64GiB).")] = None,
 ) -> None:
     """Scan log files with rules and report alerts (a summary of events and rules goes to stderr)."""
     from tokentrail.sinks.table import alerts_table
@@ -66,6 +84,8 @@ def scan(
     from tokentrail.state import StateStore
 
     require_stdin(paths)
+    limits = read_limits(max_line_size=max_line_size, max_cell_size=max_cell_size,
+                         max_document_size=max_document_size, max_expanded_size=max_expanded_size)
     loaded = load(rules, helpers, sigma_config)
     with contextlib.ExitStack() as stack:
         match_writer = MatchWriter(stack.enter_context(open_write(matches, "--matches"))) if matches else None
@@ -82,13 +102,18 @@ def scan(
             progress = lambda n: bar.advance(task, n)  # noqa: E731
         try:
             result = api.scan(paths, loaded, strict=strict, dead_letter=dead, state=store,
-                              on_match=match_writer, progress=progress, workers=workers)
+                              on_match=match_writer, progress=progress, workers=workers,
+                              log_type=log_type, limits=limits)
         except TokenTrailError as exc:
             fail(str(exc), 1)
     for e in result.read_errors:
         report("skipped", "yellow", e)
     if result.events_skipped > len(result.read_errors):
         note(f"... and {result.events_skipped - len(result.read_errors)} more skipped lines")
+    for path, reason in result.skipped_files:
+        report("skipped", "yellow", f"{path}: {reason}")
+    if result.files_skipped > len(result.skipped_files):
+        note(f"... and {result.files_skipped - len(result.skipped_files)} more skipped files")
     for e in result.rule_errors:
         report("rule error", "red", f"{e.rule_id} on {e.event_id} ({e.source}:{e.line}): {e.summary}")
     for e in result.load_errors[len(loaded.errors):]:
@@ -119,7 +144,10 @@ def scan_summary(result: ScanResult) -> dict[str, object]:
             "alerts": len(result.alerts),
             "rules_loaded": r.loaded, "rules_alerting": r.alerting, "rules_correlation_stages": r.stages,
             "rules_failed": r.failed, "rules_not_run": r.idle,
-            "rule_load_errors": len(result.load_errors), "rule_errors": len(result.rule_errors)}
+            "rule_load_errors": len(result.load_errors), "rule_errors": len(result.rule_errors),
+            "files_skipped": result.files_skipped,
+            "skipped_files": [{"path": p, "reason": why} for p, why in result.skipped_files],
+            **s.summary_json()}
 
 
 def summary_lines(result: ScanResult) -> list[str]:
@@ -135,4 +163,28 @@ def summary_lines(result: ScanResult) -> list[str]:
         parts.append(f"{r.failed} failed to compile")
     if r.idle:
         parts.append(f"{r.idle} do not run (unsupported or disabled)")
-    return [events, f"{r.loaded} rules: " + ", ".join(parts)]
+    return [events, f"{r.loaded} rules: " + ", ".join(parts), *s.summary_lines()]
+
+
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1000, "kib": 1 << 10, "m": 1 << 20, "mb": 1000**2,
+          "mib": 1 << 20, "g": 1 << 30, "gb": 1000**3, "gib": 1 << 30}
+
+
+def parse_size(option: str, text: str) -> int:
+    """A size such as ``4096``, ``32MiB`` or ``2G`` in bytes; a bad one stops with one line."""
+    number = text.strip().rstrip("bBiI")
+    digits = number.rstrip("kKmMgG")
+    unit = text.strip()[len(digits):].lower()
+    if not digits.isdigit() or unit not in _UNITS:
+        fail(f"{option} {text!r}: not a size (bytes, or a number with KiB, MiB, GiB)")
+    return int(digits) * _UNITS[unit]
+
+
+def read_limits(**sizes: str | None) -> ReadLimits:
+    """The reader's limits with the sizes given on the command line."""
+    given = {f"{name.removesuffix('_size')}_bytes": parse_size("--" + name.replace("_", "-"), text)
+             for name, text in sizes.items() if text is not None}
+    try:
+        return ReadLimits(**given)
+    except TokenTrailError as exc:
+        fail(str(exc))
