@@ -15,7 +15,6 @@ from typing import Any, Literal
 from tokentrail import schemas
 from tokentrail.compile.batch import compile_batch
 from tokentrail.compile.fields import make_first, make_getter, text_of
-from tokentrail.compile.python import compile_expr
 from tokentrail.engine.anchors import assume_anchor_value, choose_anchor, strip_anchor
 from tokentrail.engine.limits import TimeLimitedDetection
 from tokentrail.errors import TokenTrailError
@@ -260,9 +259,10 @@ def build_plan(rules: Sequence[Rule], *, python_time_limit: float = DEFAULT_PYTH
             anchor = choose_anchor(mapped, preferred)
             residual = strip_anchor(mapped, anchor) if anchor else mapped
             if (residual, ci) not in validated:
-                # Compiled alone once, so a pattern that cannot run is reported against its own
-                # rule here; the bucket's shared compile in seal() would otherwise fail for all.
-                compile_expr(residual, ci_fields=ci)
+                # Compiled alone once, the way the scan compiles it, so whatever cannot run is
+                # reported against its own rule here; the shared per-bucket compile during the
+                # scan would otherwise fail for every rule of the bucket.
+                compile_batch([residual], ci_fields=ci)
                 validated.add((residual, ci))
             placed.append((lt, Unit(rule, lt, role, step=step, expr=residual), anchor, ci))  # type: ignore[arg-type]
         return placed

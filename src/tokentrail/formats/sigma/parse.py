@@ -64,6 +64,7 @@ def parse_document(cls: type[Parsed], doc: Document, file: str) -> Parsed:
     section = {SigmaRule: "detection", SigmaFilter: "filter"}.get(cls)
     if section is not None:
         check_modifiers(doc, section, file)
+        check_values(doc, section, file)
     data = {k: v for k, v in doc.data.items() if k != "tests"}
     if section is not None and section in data:
         try:
@@ -100,6 +101,31 @@ def check_modifiers(doc: Document, section: str, file: str) -> None:
             line = key_line(doc.node, lambda k, key=key: k == key, path=(section,)) or doc.line
             raise UnsupportedFeature(f"sigma modifier '{modifier}'", file=file, line=line,
                                      detail=f"in {key!r}")
+
+
+def check_values(doc: Document, section: str, file: str) -> None:
+    """Reject a field whose value is a YAML mapping, saying why it most likely is one.
+
+    An unquoted ``{placeholder}`` (common in published rules meant to be filled in) reads as a
+    mapping; pySigma's own message for it names only a Python type.
+    """
+    body = doc.data.get(section)
+    if not isinstance(body, Mapping):
+        return
+    for name, item in body.items():
+        for selection in item if isinstance(item, list) else [item]:
+            if not isinstance(selection, Mapping):
+                continue
+            for key, value in selection.items():
+                values = value if isinstance(value, list) else [value]
+                bad = next((v for v in values if isinstance(v, Mapping)), None)
+                if bad is None:
+                    continue
+                line = key_line(doc.node, lambda k, key=key: k == key, path=(section, str(name))) \
+                    or doc.line
+                shown = "{" + ", ".join(map(str, bad)) + "}"
+                raise RuleLoadError(f"{section} item {name!r}: the value of {key!r} is a YAML mapping "
+                                    f"({shown}), not a value; quote it if it is text", file=file, line=line)
 
 
 def _rename_modifiers(body: Any) -> Any:
