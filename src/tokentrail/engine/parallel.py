@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from tokentrail.alerting.models import Alert
+from tokentrail.compile.regex import RegexTimeLimitExceeded
 from tokentrail.engine.digest import Digest
 from tokentrail.engine.plan import UNKNOWN
 from tokentrail.engine.stream import StreamingEngine
@@ -50,6 +51,7 @@ class ChunkResult:
     errors: list[tuple[int | None, str]]
     skipped: int
     dead: list[bytes]
+    rule_errors: list[tuple[int, int, str]]  # (line, unit index, why): a regex overran its limit
 
 
 def _scan_range(task: tuple[str, int, int, bool, bool]) -> ChunkResult:
@@ -60,6 +62,7 @@ def _scan_range(task: tuple[str, int, int, bool, bool]) -> ChunkResult:
     # StreamingEngine.match, unrolled: this loop runs once per event of the file.
     detect, index_of, digest = _ENGINE._detect, _ENGINE.plan.indexes.get, _ENGINE.digest
     hits: list[Any] = []
+    rule_errors: list[tuple[int, int, str]] = []
     raws: list[bytes] | None = [] if keep_events else None
     loads, not_json, events = orjson.loads, orjson.JSONDecodeError, 0
     # LogReader.read_range, unrolled too: a generator between the lines and this loop costs a
@@ -76,14 +79,19 @@ def _scan_range(task: tuple[str, int, int, bool, bool]) -> ChunkResult:
                 continue
             events += 1
             index = index_of(detect(event) or UNKNOWN)
-            units = None if index is None else index.matching(event)
+            try:
+                units = None if index is None else index.matching(event)
+            except RegexTimeLimitExceeded:
+                units, failures = index.matching_each(event)  # type: ignore[union-attr]
+                rule_errors.extend((line, u.index, why) for u, why in failures)
             if units is not None:
                 hits.append((line, [tuple(digest(u, event)) for u in units]))
                 if raws is not None:
                     raws.append(raw)
     errors = [(e.line, e.message) for e in reader.stats.errors]
     encoded = orjson.dumps(hits, default=_jsonable)
-    return ChunkResult(reader.lines_read, events, encoded, raws, errors, reader.stats.skipped, dead)
+    return ChunkResult(reader.lines_read, events, encoded, raws, errors, reader.stats.skipped, dead,
+                       rule_errors)
 
 
 def _jsonable(value: Any) -> str:
@@ -159,6 +167,8 @@ class ParallelFileScanner:
             if len(stats.errors) < 1000:
                 stats.errors.append(error)
         stats.skipped += result.skipped
+        for line, unit, why in result.rule_errors:
+            self.engine._rule_error(self.engine.plan.units[unit], {}, name, base + line, why)
         for raw in result.dead:
             self.reader.dead_letter.write(raw)  # type: ignore[union-attr]
 

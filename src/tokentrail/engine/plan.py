@@ -15,6 +15,8 @@ from typing import Any, Literal
 from tokentrail import schemas
 from tokentrail.compile.batch import compile_batch
 from tokentrail.compile.fields import make_first, make_getter, text_of
+from tokentrail.compile.python import compile_expr
+from tokentrail.compile.regex import RegexTimeLimitExceeded
 from tokentrail.engine.anchors import assume_anchor_value, choose_anchor, strip_anchor
 from tokentrail.engine.limits import TimeLimitedDetection
 from tokentrail.errors import TokenTrailError
@@ -92,6 +94,7 @@ class LogTypeIndex:
     by_value: dict[str, Callable | None] = field(default_factory=dict)  # None: nothing can match
     _by_exprs: dict[tuple, Callable] = field(default_factory=dict)  # functions shared by values
     _compiled: dict[tuple[str, str] | None, Callable] = field(default_factory=dict)  # general path
+    _single: dict[Unit, Callable] = field(default_factory=dict)  # one unit alone (matching_each)
     _key_name: str = ""
     _prefixes: tuple[str, ...] = ()  # keys that would lead to the anchor's nested path
 
@@ -184,6 +187,26 @@ class LogTypeIndex:
         if hits is not None and len(hits) > 1:
             hits = list(dict.fromkeys(hits))
         return hits
+
+    def matching_each(self, event: Mapping[str, Any]) -> tuple[list[Unit] | None, list[tuple[Unit, str]]]:
+        """``matching`` one unit at a time, for an event on which ``matching`` raised a
+        ``RegexTimeLimitExceeded``: the units that match, and each unit that overran with why.
+        One rule's runaway regex so costs that rule its verdict on this event, not its bucket's."""
+        hits: list[Unit] = []
+        failures: list[tuple[Unit, str]] = []
+        for unit in self.candidates(event):
+            if unit.python is not None:
+                continue
+            test = self._single.get(unit)
+            if test is None:
+                test = self._single[unit] = compile_expr(
+                    unit.expr if unit.expr is not None else Const(False), ci_fields=self.ci)
+            try:
+                if test(event):
+                    hits.append(unit)
+            except RegexTimeLimitExceeded as exc:
+                failures.append((unit, exc.message))
+        return hits or None, failures
 
     def _runner(self, bucket: tuple[str, str] | None) -> Callable[[Mapping[str, Any]], list[Unit] | None]:
         """The general path's function for one bucket (None: the unanchored units)."""

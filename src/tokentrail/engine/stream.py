@@ -15,6 +15,7 @@ from tokentrail import schemas
 from tokentrail.alerting.correlation import CorrelationAlerter, Signal
 from tokentrail.alerting.grouping import GroupingAlerter, NewTermsFilter
 from tokentrail.alerting.models import Alert, Match
+from tokentrail.compile.regex import RegexTimeLimitExceeded
 from tokentrail.engine.digest import Digest, build_digester
 from tokentrail.engine.limits import RuleTimeLimitExceeded
 from tokentrail.engine.plan import DEFAULT_PYTHON_TIME_LIMIT, UNKNOWN, Plan, Unit, build_plan
@@ -92,14 +93,25 @@ class StreamingEngine:
         index = self._index_of(log_type)
         if index is None:
             return []
-        return self.accept(event, log_type, index.matching(event), source, line)
+        try:
+            hits = index.matching(event)
+        except RegexTimeLimitExceeded:
+            hits, failures = index.matching_each(event)
+            for unit, summary in failures:
+                self._rule_error(unit, event, source, line, summary)
+        return self.accept(event, log_type, hits, source, line)
 
     def match(self, event: Mapping[str, Any]) -> tuple[str, list[Unit] | None]:
         """The log type of ``event`` and its matching declarative units, with no side effect
         (parallel workers call this; the parent then calls ``accept``)."""
         log_type = self._detect(event) or UNKNOWN
         index = self._index_of(log_type)
-        return log_type, None if index is None else index.matching(event)
+        if index is None:
+            return log_type, None
+        try:
+            return log_type, index.matching(event)
+        except RegexTimeLimitExceeded:
+            return log_type, index.matching_each(event)[0]
 
     def accept(self, event: Mapping[str, Any], log_type: str, hits: list[Unit] | None,
                source: str = "", line: int = 0) -> list[Alert]:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
-import re2
+import regex
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaIdentifierError
 from sigma.filters import SigmaFilter
@@ -23,6 +23,7 @@ from sigma.rule import SigmaRule
 
 from tokentrail.errors import RuleLoadError, UnsupportedFeature
 from tokentrail.formats.sigma.documents import Document, key_line
+from tokentrail.rules.regex_dialect import compile_fallback, compile_re2
 
 # pySigma modifiers with no IR equivalent (they compare parts of timestamps).
 UNSUPPORTED_MODIFIERS = frozenset({"minute", "hour", "day", "week", "month", "year"})
@@ -40,14 +41,18 @@ _ERROR_KEYS = (
 
 
 class _LenientRegexEngine(RegexEngine):
-    """Accepts what TokenTrail can run: RE2 syntax, else Python ``re`` syntax."""
+    """Accepts what TokenTrail can run: RE2 syntax, else the fallback engine's (Python ``re``)."""
 
     def compile(self, pattern: str, flags: int = 0) -> RegexPattern:
         inline = "".join(c for f, c in ((re.I, "i"), (re.M, "m"), (re.S, "s")) if flags & f)
+        full = f"(?{inline}){pattern}" if inline else pattern
+        compiled = compile_re2(full)
+        if compiled is not None:
+            return cast(RegexPattern, compiled)
         try:
-            return cast(RegexPattern, re2.compile(f"(?{inline}){pattern}" if inline else pattern))
-        except re2.error:
-            return cast(RegexPattern, re.compile(pattern, flags))
+            return cast(RegexPattern, compile_fallback(full))
+        except (regex.error, ValueError, OverflowError) as exc:
+            raise re.error(str(exc)) from None
 
     @property
     def error(self) -> type[Exception]:
