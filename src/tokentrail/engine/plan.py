@@ -79,7 +79,8 @@ class LogTypeIndex:
     unanchored units, with every case-insensitive test of the anchor field already decided for
     that value (``assume_anchor_value``) — so an event costs one call, its fields are read once,
     and a rule such as ``eventType|startswith: app.oauth2`` costs nothing on the event types it
-    cannot match. A value gets its function when first seen (at most ``MAX_VALUES`` values do;
+    cannot match. A value gets its function when first seen (at most ``MAX_VALUES`` values of at
+    most ``MAX_KEY`` characters do;
     values with the same units share one). Any other event (a list of values, several anchor
     fields) takes the general path: the functions of every bucket its values select plus the one
     of the unanchored units, each also built on first use.
@@ -99,6 +100,9 @@ class LogTypeIndex:
     _prefixes: tuple[str, ...] = ()  # keys that would lead to the anchor's nested path
 
     MAX_VALUES = 4096
+    # Longer values take the general path: 4,096 kept one-megabyte keys would hold 4 GB, and
+    # event types, actions and the like are short.
+    MAX_KEY = 256
 
     def add(self, unit: Unit, anchor: tuple[str, frozenset[str]] | None, ci: bool) -> None:
         if unit.python is not None:
@@ -170,7 +174,7 @@ class LogTypeIndex:
             if value.__class__ is str:
                 low = value.lower()
                 run = self.by_value.get(low, _UNSEEN)
-                if run is _UNSEEN and len(self.by_value) < self.MAX_VALUES:
+                if run is _UNSEEN and len(self.by_value) < self.MAX_VALUES and len(low) <= self.MAX_KEY:
                     run = self._value_runner(low)
                 if run is not _UNSEEN:
                     return None if run is None else run(event)
