@@ -51,6 +51,9 @@ class _Compiler:
                 return lambda event: not inner(event)
             case Const(value):
                 return (lambda event: True) if value else (lambda event: False)
+            case Exists(field, non_null=True):
+                get = make_getter(field, ci_fields=self.ci)
+                return lambda event: any(v is not None for v in get(event))
             case Exists(field):
                 return make_presence(field, ci_fields=self.ci)
             case Cmp():

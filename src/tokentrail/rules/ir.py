@@ -82,9 +82,15 @@ class Cmp:
 
 @dataclass(frozen=True, slots=True)
 class Exists:
-    """True when the field is present in the event (its value may be null)."""
+    """True when the field is present in the event (its value may be null).
+
+    With ``non_null``, true when the field has at least one value that is not null: an array
+    holding ``["alice", null]`` exists, ``[null]`` and ``null`` do not (Elasticsearch's meaning,
+    which KQL ``field:*`` and EQL ``field != null`` ask).
+    """
 
     field: str
+    non_null: bool = False
 
 
 @dataclass(frozen=True, slots=True)
