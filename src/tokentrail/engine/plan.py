@@ -18,7 +18,7 @@ from tokentrail.compile.fields import make_first, make_getter, text_of
 from tokentrail.compile.python import compile_expr
 from tokentrail.compile.regex import RegexTimeLimitExceeded
 from tokentrail.engine.anchors import assume_anchor_value, choose_anchor, strip_anchor
-from tokentrail.engine.limits import TimeLimitedDetection
+from tokentrail.engine.limits import TimeLimitedDetection, load_guarded
 from tokentrail.errors import TokenTrailError
 from tokentrail.rules.ir import Const, Expr
 from tokentrail.rules.model import Correlation, PythonLogic, Rule
@@ -316,7 +316,7 @@ def build_plan(rules: Sequence[Rule], *, python_time_limit: float = DEFAULT_PYTH
                 if logic.until is not None:
                     placed += place_expr(rule, logic.until, "until", 0, types, unknown)
             elif isinstance(logic, PythonLogic):
-                detection = TimeLimitedDetection(logic.load(), limit=python_time_limit)
+                detection = TimeLimitedDetection(load_guarded(logic, python_time_limit), limit=python_time_limit)
                 placed = [(lt, Unit(rule, lt, "rule", python=detection), None, False)
                           for lt in (*types, *((UNKNOWN,) if unknown or not types else ()))]
             else:

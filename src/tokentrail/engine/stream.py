@@ -212,6 +212,8 @@ class StreamingEngine:
         except Exception as exc:
             described = {}
             self._rule_error(unit, event, "", 0, "describe: " + summarize_exception(exc))
+        for problem in described.get("errors") or ():  # an alert function that failed
+            self._rule_error(unit, event, "", 0, str(problem))
         extras = {k: v for k, v in described.items() if v is not None}
         if "context" in described and described["context"]:
             extras["fields"] = described["context"]
