@@ -206,3 +206,34 @@ def test_panther_yaml(doc):
         result = load_rules([path], context=LoadContext())
         assert_no_crash(result.errors)
         assert_no_crash(build_plan(result.rules).errors)
+
+
+# -- Elastic (Kibana NDJSON export) -----------------------------------------------------------------
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.text(max_size=10)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+    max_leaves=8)
+kibana_rules = st.fixed_dictionaries(
+    {"rule_id": st.just("k1"), "name": st.one_of(st.just("k"), json_values)},
+    optional={
+        "type": st.one_of(st.sampled_from(["query", "eql", "threshold", "new_terms", "esql", "machine_learning",
+                                           "bogus"]), json_values),
+        "language": st.one_of(st.sampled_from(["kuery", "eql", "lucene", "esql"]), json_values),
+        "query": st.one_of(token_text(KQL_TOKENS), token_text(EQL_TOKENS).map(lambda q: "any where " + q),
+                           json_values),
+        "index": st.one_of(st.just(["logs-okta*"]), json_values),
+        "threshold": st.one_of(st.just({"field": ["user.name"], "value": 5}), json_values),
+        "new_terms_fields": json_values, "history_window_start": json_values,
+        "severity": json_values, "risk_score": json_values, "threat": json_values, "tags": json_values,
+        "from": st.one_of(st.sampled_from(["now-6m", "now-1h", "x"]), json_values), "interval": json_values,
+        "alert_suppression": json_values, "enabled": json_values, "filters": json_values,
+    })
+
+
+@FUZZ
+@given(st.lists(kibana_rules, min_size=1, max_size=2))
+def test_elastic_ndjson(rules):
+    import json
+
+    load_text("export.ndjson", "".join(json.dumps(r) + "\n" for r in rules))
