@@ -91,10 +91,17 @@ def test_light_alias_use_still_loads(tmp_path):
 
 
 def test_alias_bound_counts_expansion_not_file_size():
-    big = "\n".join(f"- v{i}" for i in range(150_000))
-    assert len(safe_load_bounded(big)) == 150_000  # no aliases: any size passes
+    import yaml
+
+    big = yaml.compose("\n".join(f"- v{i}" for i in range(5_000)))
+    check_alias_expansion(big, limit=100)  # no aliases: any size passes
+    light = yaml.compose("\n".join(laughs(3)))  # 9**3 = 729 values
+    check_alias_expansion(light, limit=1_000)
+    with pytest.raises(RuleLoadError, match="beyond 1,000 extra values"):
+        check_alias_expansion(yaml.compose("\n".join(laughs(4))), limit=1_000)
     with pytest.raises(RuleLoadError, match="YAML aliases expand"):
         safe_load_bounded("\n".join(laughs(7)), file="x.yml")
+    assert safe_load_bounded("a: &x [1, 2]\nb: *x\n") == {"a": [1, 2], "b": [1, 2]}
 
 
 def test_recursive_alias_is_refused():

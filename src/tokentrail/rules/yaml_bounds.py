@@ -18,6 +18,8 @@ from tokentrail.errors import RuleLoadError
 # Sigma and Panther files use aliases rarely and lightly; this leaves room for that.
 MAX_ALIAS_NODES = 100_000
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's when PyYAML has it
+
 
 def check_alias_expansion(node: yaml.Node, *, file: str | None = None,
                           limit: int = MAX_ALIAS_NODES) -> None:
@@ -65,7 +67,7 @@ def safe_load_bounded(text: str, *, file: str | None = None) -> Any:
 
     YAML syntax errors propagate as ``yaml.YAMLError`` for the caller to report.
     """
-    loader = yaml.SafeLoader(text)
+    loader = _SAFE_LOADER(text)
     try:
         node = loader.get_single_node()
         if node is None:
