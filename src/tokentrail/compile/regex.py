@@ -29,27 +29,18 @@ class RegexTimeLimitExceeded(TokenTrailError):
         self.pattern = pattern
 
 
+# The last (pattern, value) that overran. Asked again — the engine re-runs an event rule by rule
+# after an overrun, with separately compiled searches — it fails at once, not after another limit.
+_LAST_OVERRUN: list[str] = ["", ""]
+
+
 def compile_search(pattern: str) -> Search:
     """A function telling whether ``pattern`` occurs in a string (``re.search`` semantics).
 
     RE2 runs it when it can; otherwise the fallback engine does, and a search that overruns its
     time limit raises ``RegexTimeLimitExceeded`` (the engine reports it against the rule and
     goes on). Raises ``UnsupportedFeature`` when neither engine accepts the pattern.
-    One function per pattern is shared by every rule and compiled form that uses it.
     """
-    search = _SEARCHES.get(pattern)
-    if search is None:
-        if len(_SEARCHES) >= _SEARCHES_MAX:
-            _SEARCHES.clear()
-        search = _SEARCHES[pattern] = _compile_search(pattern)
-    return search
-
-
-_SEARCHES: dict[str, Search] = {}
-_SEARCHES_MAX = 4096
-
-
-def _compile_search(pattern: str) -> Search:
     compiled = compile_re2(pattern)
     if compiled is not None:
         return _memoised(lambda text: compiled.search(text) is not None)
@@ -58,16 +49,13 @@ def _compile_search(pattern: str) -> Search:
     except (regex.error, ValueError, OverflowError) as exc:
         raise UnsupportedFeature("regex", detail=f"invalid pattern {pattern!r}: {exc}") from None
 
-    overran: list[str] = [""]  # the last value that overran: asked again (the engine re-runs an
-    # event rule by rule after an overrun), it fails at once rather than after another limit
-
     def guarded(text: str) -> bool:
-        if text is overran[0]:
+        if text is _LAST_OVERRUN[1] and pattern == _LAST_OVERRUN[0]:
             raise RegexTimeLimitExceeded(pattern, len(text))
         try:
             return fallback.search(text, timeout=FALLBACK_TIME_LIMIT) is not None
         except TimeoutError:
-            overran[0] = text
+            _LAST_OVERRUN[:] = [pattern, text]
             raise RegexTimeLimitExceeded(pattern, len(text)) from None
 
     return _memoised(guarded)
