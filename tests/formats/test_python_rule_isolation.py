@@ -123,9 +123,12 @@ def test_guard_turns_exit_into_an_error():
 
 
 def run_cli(*args: str, **kw) -> subprocess.Popen:
-    code = "import sys; from tokentrail.cli import app; sys.argv = ['tokentrail', *sys.argv[1:]]; app()"
-    return subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
+    """The installed ``tokentrail`` command (beside this Python), as a real process."""
+    script = Path(sys.executable).with_name("tokentrail")
+    if not script.exists():
+        pytest.skip("the tokentrail command is not installed beside this Python")
+    return subprocess.Popen([str(script), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, **kw)
 
 
 def test_print_in_a_rule_does_not_corrupt_json_output(tmp_path):
