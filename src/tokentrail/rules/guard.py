@@ -97,14 +97,16 @@ def call_guarded(func: Callable[..., T], *args: Any, limit: float | None, what: 
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
         return func(*args)
-    except _Alarm:
+    # Each error keeps the rule's frames in its traceback, so reports can say where in the rule.
+    except _Alarm as exc:
         raise RuleTimeLimitExceeded(
-            f"{what} took {time.perf_counter() - started:.2f}s (limit {limit:g}s)") from None
-    except KeyboardInterrupt:
+            f"{what} took {time.perf_counter() - started:.2f}s (limit {limit:g}s)"
+        ).with_traceback(exc.__traceback__) from None
+    except KeyboardInterrupt as exc:
         if _sigint_deliveries != deliveries:
             raise  # the user pressed Ctrl-C: stop
-        raise RuleCodeExit(f"{what} raised KeyboardInterrupt") from None
+        raise RuleCodeExit(f"{what} raised KeyboardInterrupt").with_traceback(exc.__traceback__) from None
     except SystemExit as exc:
-        raise RuleCodeExit(f"{what} called sys.exit({exc.code!r})") from None
+        raise RuleCodeExit(f"{what} called sys.exit({exc.code!r})").with_traceback(exc.__traceback__) from None
     finally:
         sys.stdout = saved
