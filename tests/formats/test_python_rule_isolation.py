@@ -158,3 +158,11 @@ def test_a_real_ctrl_c_still_stops_the_scan(tmp_path):
         proc.kill()
         pytest.fail("the scan did not stop on SIGINT")
     assert proc.returncode != 0 and time.perf_counter() - started < 20
+
+
+def test_an_exit_is_reported_where_the_rule_made_it(tmp_path):
+    body = "import sys\n\ndef rule(event):\n    sys.exit(3)\n"
+    result = scan([write_logs(tmp_path, 1)], load_rules([panther_rule(tmp_path, "exits", body)]))
+    (error,) = result.rule_errors
+    assert error.summary.startswith("RuleCodeExit: rule() called sys.exit(3)")
+    assert "(at exits.py:4 in rule)" in error.summary
