@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from lark import Tree
 
@@ -198,6 +198,9 @@ events = st.fixed_dictionaries({}, optional={
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(queries, st.lists(events, min_size=1, max_size=4))
+# Issue 8, item 10: a field exists when it has at least one non-null value, as in Elasticsearch.
+@example("a:*", [{"a": ["x", None]}])
+@example("not c.d:*", [{"c": {"d": [None, "x"]}}, {"c": {"d": [None]}}])
 def test_lowered_ir_agrees_with_naive_evaluator(query, sample_events):
     tree = parse_kql(query)
     expr = kql_to_ir(query)

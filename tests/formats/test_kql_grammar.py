@@ -8,7 +8,7 @@ from tokentrail.compile.python import compile_expr
 from tokentrail.errors import RuleLoadError, UnsupportedFeature
 from tokentrail.formats.elastic.diagnostics import QueryPosition
 from tokentrail.formats.elastic.kql import TextFields, kql_to_ir
-from tokentrail.rules.ir import All, Any, Cmp, Const, Keywords, Not
+from tokentrail.rules.ir import All, Any, Cmp, Const, Exists, Keywords, Not
 
 
 def matches(query: str, event: dict, **kw) -> bool:
@@ -44,8 +44,10 @@ def test_wildcards_in_values():
 
 def test_exists():
     expr = kql_to_ir("a.b:*")
-    assert expr == Not(Cmp("a.b", "eq", (None,)))
+    assert expr == Exists("a.b", non_null=True)
     assert matches("a.b:*", {"a": {"b": 0}})
+    assert matches("a.b:*", {"a": {"b": ["alice", None]}})  # one non-null value is enough
+    assert not matches("a.b:*", {"a": {"b": [None]}})
     assert not matches("a.b:*", {"a": {"b": None}})
     assert not matches("a.b:*", {"a": {}})
 

@@ -30,6 +30,13 @@ from tokentrail.rules.ir import Any as AnyOf
 
 BatchPredicate = Callable[[Mapping[str, Any]], list[int] | None]
 
+# Fields with more parts than this are read by the general getter, not by inline code: each
+# part is one more indented block, and Python refuses code nested 100 blocks deep.
+MAX_INLINE_PARTS = 8
+# Boolean structure nested deeper than this is handed whole to ``compile_expr`` (Python's parser
+# allows 200 nested parentheses; the IR allows ``MAX_DEPTH`` levels, each adding one or two).
+MAX_INLINE_NESTING = 24
+
 _COMPLEX = object()  # the field's value is not one plain string reached through plain objects
 _ABSENT = object()  # the field is missing, and no literal dotted key could supply it
 _MISS = object()
@@ -155,14 +162,16 @@ class _Generator:
                 lines += self._walk_lines(deeper, depth + 1, x, (*objects, x), pad + "    ")
         return lines
 
-    def expr(self, node: Expr) -> str:
+    def expr(self, node: Expr, nesting: int = 0) -> str:
+        if nesting > MAX_INLINE_NESTING and isinstance(node, All | AnyOf | Not):
+            return f"{self._bind(_general(node, self.ci), 'p')}(e)"
         match node:
             case All(items):
-                return "(" + " and ".join(self.expr(i) for i in items) + ")" if items else "True"
+                return "(" + " and ".join(self.expr(i, nesting + 1) for i in items) + ")" if items else "True"
             case AnyOf(items):
-                return "(" + " or ".join(self.expr(i) for i in items) + ")" if items else "False"
+                return "(" + " or ".join(self.expr(i, nesting + 1) for i in items) + ")" if items else "False"
             case Not(item):
-                return f"(not {self.expr(item)})"
+                return f"(not {self.expr(item, nesting + 1)})"
             case Const(value):
                 return "True" if value else "False"
             case Cmp() if self._inlinable(node):
@@ -175,6 +184,7 @@ class _Generator:
         # Strings, and booleans (which equal their text); numbers keep their numeric semantics
         # in the general path.
         return (not node.all_values and bool(node.values)
+                and len(split_field(node.field)) <= MAX_INLINE_PARTS
                 and all(isinstance(v, str | bool) for v in node.values)
                 and node.op in ("eq", "contains", "startswith", "endswith", "regex", "glob", "cidr"))
 
@@ -233,7 +243,23 @@ def compile_batch(exprs: Sequence[Expr], *, ci_fields: bool = False,
     names = ", ".join(gen.namespace)
     source = "\n".join([f"def make({names}):", "  def run(e):", *("  " + line for line in body), "  return run"])
     namespace: dict[str, Any] = {}
-    exec(source, namespace)  # noqa: S102 - generated from our own names and repr()'d keys
+    try:
+        exec(source, namespace)  # noqa: S102 - generated from our own names and repr()'d keys
+    except (SyntaxError, RecursionError, MemoryError):
+        # The generated code is only a faster form of compile_expr; should Python refuse it
+        # (too large or too deeply nested), the predicates compile_expr builds give the answer.
+        return _predicates(exprs, ci_fields, labels)
     run = namespace["make"](**gen.namespace)
     run.source = source  # for debugging and tests: the generated code
+    return run
+
+
+def _predicates(exprs: Sequence[Expr], ci_fields: bool, labels: Sequence[Any] | None) -> BatchPredicate:
+    """``compile_batch``'s contract met with one ``compile_expr`` predicate per expression."""
+    tests = [compile_expr(e, ci_fields=ci_fields) for e in exprs]
+    marks = list(range(len(exprs))) if labels is None else list(labels)
+
+    def run(event: Mapping[str, Any]) -> list[Any] | None:
+        return [mark for test, mark in zip(tests, marks, strict=True) if test(event)] or None
+
     return run

@@ -51,6 +51,9 @@ class _Compiler:
                 return lambda event: not inner(event)
             case Const(value):
                 return (lambda event: True) if value else (lambda event: False)
+            case Exists(field, non_null=True):
+                get = make_getter(field, ci_fields=self.ci)
+                return lambda event: any(v is not None for v in get(event))
             case Exists(field):
                 return make_presence(field, ci_fields=self.ci)
             case Cmp():
@@ -328,6 +331,7 @@ def _cidr_test(values: tuple[Scalar, ...]) -> ValueTest:
 
 _IP_CACHE: dict[str, tuple[int, int] | None] = {}
 _IP_CACHE_MAX = 65536
+_IP_KEY_MAX = 64
 
 
 def parse_ip(text: str) -> tuple[int, int] | None:
@@ -340,9 +344,10 @@ def parse_ip(text: str) -> tuple[int, int] | None:
         parsed: tuple[int, int] | None = (addr.version, int(addr))
     except ValueError:
         parsed = None
-    if len(_IP_CACHE) >= _IP_CACHE_MAX:
-        _IP_CACHE.clear()
-    _IP_CACHE[text] = parsed
+    if len(text) <= _IP_KEY_MAX:  # an address is short; a long value is not kept as a key
+        if len(_IP_CACHE) >= _IP_CACHE_MAX:
+            _IP_CACHE.clear()
+        _IP_CACHE[text] = parsed
     return parsed
 
 

@@ -6,54 +6,80 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-import re2
+import regex
 
-from tokentrail.errors import UnsupportedFeature
+from tokentrail.errors import TokenTrailError, UnsupportedFeature
+from tokentrail.rules.regex_dialect import compile_fallback, compile_re2
 
 Search = Callable[[str], bool]
 
-# Nested unbounded quantifiers such as (a+)+ or (.*)* backtrack exponentially in Python's engine.
-_NESTED_QUANTIFIER = re.compile(r"\([^()]*[+*][^()]*\)[+*{]")
-# The fallback engine only ever sees this much of a value, bounding its worst case.
-FALLBACK_MAX_INPUT = 4096
+# Seconds one fallback search may take on one value. Backtracking patterns such as
+# ``(?=a)(a|a)+$`` take exponential time on a few dozen characters; the whole value is
+# searched (never a prefix, which padding would evade), under this limit.
+FALLBACK_TIME_LIMIT = 0.25
+
+
+class RegexTimeLimitExceeded(TokenTrailError):
+    """A fallback regex search ran past ``FALLBACK_TIME_LIMIT`` on one value."""
+
+    def __init__(self, pattern: str, length: int) -> None:
+        shown = pattern if len(pattern) <= 80 else pattern[:77] + "..."
+        super().__init__(f"regex {shown!r} took longer than {FALLBACK_TIME_LIMIT:g}s on a value of "
+                         f"{length:,} characters; counted as no match")
+        self.pattern = pattern
+
+
+# The last (pattern, value) that overran. Asked again — the engine re-runs an event rule by rule
+# after an overrun, with separately compiled searches — it fails at once, not after another limit.
+_LAST_OVERRUN: list[str] = ["", ""]
 
 
 def compile_search(pattern: str) -> Search:
     """A function telling whether ``pattern`` occurs in a string (``re.search`` semantics).
 
-    Raises ``UnsupportedFeature`` when neither RE2 nor the guarded fallback can run the pattern.
+    RE2 runs it when it can; otherwise the fallback engine does, and a search that overruns its
+    time limit raises ``RegexTimeLimitExceeded`` (the engine reports it against the rule and
+    goes on). Raises ``UnsupportedFeature`` when neither engine accepts the pattern.
     """
-    try:
-        compiled = re2.compile(pattern)
-    except re2.error:
-        compiled = None
+    compiled = compile_re2(pattern)
     if compiled is not None:
         return _memoised(lambda text: compiled.search(text) is not None)
-    if _NESTED_QUANTIFIER.search(pattern):
-        raise UnsupportedFeature(
-            "regex", detail=f"pattern {pattern!r} needs backtracking with nested quantifiers"
-        )
     try:
-        fallback = re.compile(pattern)
-    except re.error as exc:
+        fallback = compile_fallback(pattern)
+    except (regex.error, ValueError, OverflowError) as exc:
         raise UnsupportedFeature("regex", detail=f"invalid pattern {pattern!r}: {exc}") from None
-    return _memoised(lambda text: fallback.search(text[:FALLBACK_MAX_INPUT]) is not None)
+
+    def guarded(text: str) -> bool:
+        if text is _LAST_OVERRUN[1] and pattern == _LAST_OVERRUN[0]:
+            raise RegexTimeLimitExceeded(pattern, len(text))
+        try:
+            return fallback.search(text, timeout=FALLBACK_TIME_LIMIT) is not None
+        except TimeoutError:
+            _LAST_OVERRUN[:] = [pattern, text]
+            raise RegexTimeLimitExceeded(pattern, len(text)) from None
+
+    return _memoised(guarded)
 
 
 _MEMO_SIZE = 4096  # per pattern; log fields such as request URIs repeat a great deal
+# Only values up to this length are remembered: a memo of 4,096 one-megabyte values would hold
+# 4 GB, and long values (bodies, encoded blobs) rarely repeat anyway.
+MEMO_MAX_KEY = 1024
 
 
 def _memoised(search: Search) -> Search:
-    """Remember recent answers: one RE2 call through its Python wrapper costs microseconds,
-    a dict hit costs tens of nanoseconds."""
+    """Remember recent answers for short values: one RE2 call through its Python wrapper costs
+    microseconds, a dict hit costs tens of nanoseconds."""
     seen: dict[str, bool] = {}
 
     def cached(text: str) -> bool:
         hit = seen.get(text)
         if hit is None:
-            if len(seen) >= _MEMO_SIZE:
-                seen.clear()
-            hit = seen[text] = search(text)
+            hit = search(text)
+            if len(text) <= MEMO_MAX_KEY:
+                if len(seen) >= _MEMO_SIZE:
+                    seen.clear()
+                seen[text] = hit
         return hit
 
     cached.memo = seen  # type: ignore[attr-defined]  # generated code reads it inline

@@ -1,4 +1,4 @@
-"""A per-event time limit for Python rules.
+"""A per-event time limit for Python rules, and the same guard for importing them.
 
 The engine wraps the object ``PythonLogic.load()`` returns,
 ``TimeLimitedDetection(detection, limit=1.0)``, and call ``matches``/``describe`` on the wrapper.
@@ -6,38 +6,26 @@ A call that runs past the limit raises ``RuleTimeLimitExceeded`` (the engine rec
 rule error, with ``summarize_exception``) and the wrapper is ``disabled``: every later call
 returns ``False`` / ``{}`` without running the rule. In the main thread the overrun is
 interrupted with ``SIGALRM`` (so an endless loop ends); elsewhere the duration is measured
-after the call returns.
+after the call returns. Every call runs through ``rules.guard.call_guarded``: rule output goes
+to stderr, and ``sys.exit``/``KeyboardInterrupt`` from the rule are ``RuleCodeExit`` errors.
+``load_guarded`` gives module import the same limit and protection.
 """
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from tokentrail.errors import TokenTrailError
-from tokentrail.rules.model import PythonDetection
+from tokentrail.rules.guard import RuleCodeExit, RuleTimeLimitExceeded, call_guarded, can_interrupt, prepare
+from tokentrail.rules.model import PythonDetection, PythonLogic
+
+__all__ = ["RuleCodeExit", "RuleTimeLimitExceeded", "TimeLimitedDetection", "load_guarded"]
 
 
-class RuleTimeLimitExceeded(TokenTrailError):
-    """A Python rule ran longer than allowed on one event; it is disabled for the run."""
-
-
-class _Alarm(BaseException):
-    """Raised by the SIGALRM handler; a BaseException so a rule's ``except Exception`` can't eat it."""
-
-
-def _on_alarm(signum: int, frame: Any) -> None:
-    raise _Alarm()
-
-
-def _can_interrupt() -> bool:
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
-        return False
-    current = signal.getsignal(signal.SIGALRM)
-    return current in (signal.SIG_DFL, signal.SIG_IGN, None, _on_alarm)
+def load_guarded(logic: PythonLogic, limit: float = 1.0) -> PythonDetection:
+    """``logic.load()`` (the rule module's import) within ``limit`` seconds, exits caught."""
+    return call_guarded(logic.load, limit=limit, what=f"import of {logic.path}")
 
 
 class TimeLimitedDetection:
@@ -48,38 +36,30 @@ class TimeLimitedDetection:
     ) -> None:
         self.detection = detection
         self.limit = limit
-        self.interrupt = _can_interrupt() if interrupt is None else interrupt and _can_interrupt()
+        self.interrupt = can_interrupt() if interrupt is None else interrupt and can_interrupt()
         self.disabled = False
         self.reason: str | None = None
-        if self.interrupt:
-            signal.signal(signal.SIGALRM, _on_alarm)
+        prepare(self.interrupt)
 
     def matches(self, event: Mapping[str, Any]) -> bool:
         if self.disabled:
             return False
-        return bool(self._call(self.detection.matches, event))
+        return bool(self._call(self.detection.matches, event, "rule()"))
 
     def describe(self, event: Mapping[str, Any]) -> dict[str, Any]:
         if self.disabled:
             return {}
-        return self._call(self.detection.describe, event)
+        return self._call(self.detection.describe, event, "alert functions")
 
     def __getattr__(self, name: str) -> Any:
         # run_test and the like pass straight through to the wrapped detection.
         return getattr(self.detection, name)
 
-    def _call(self, method: Any, event: Mapping[str, Any]) -> Any:
+    def _call(self, method: Any, event: Mapping[str, Any], what: str) -> Any:
         started = time.perf_counter()
         try:
-            if self.interrupt:
-                signal.setitimer(signal.ITIMER_REAL, self.limit)
-                try:
-                    result = method(event)
-                finally:
-                    signal.setitimer(signal.ITIMER_REAL, 0)
-            else:
-                result = method(event)
-        except _Alarm:
+            result = call_guarded(method, event, limit=self.limit, what=what, interrupt=self.interrupt)
+        except RuleTimeLimitExceeded:
             self._disable(time.perf_counter() - started)
         elapsed = time.perf_counter() - started
         if elapsed > self.limit:

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from tokentrail.alerting.models import Alert
+from tokentrail.compile.regex import RegexTimeLimitExceeded
 from tokentrail.engine.digest import Digest
 from tokentrail.engine.plan import UNKNOWN
 from tokentrail.engine.stream import StreamingEngine, unknown_event_error
@@ -51,6 +52,7 @@ class ChunkResult:
     errors: list[tuple[int | None, str]]
     skipped: int
     dead: list[bytes]
+    rule_errors: list[tuple[int, int, str]]  # (line, unit index, why): a regex overran its limit
     unknown: int = 0  # events of no known log type
     first_unknown: int = 0  # the line of the first of them (relative to the range)
     no_rules: dict[str, int] | None = None  # log type -> events no loaded rule targets
@@ -64,6 +66,7 @@ def _scan_range(task: tuple[str, int, int, bool, bool]) -> ChunkResult:
     # StreamingEngine.match, unrolled: this loop runs once per event of the file.
     detect, index_of, digest = _ENGINE._detect, _ENGINE.plan.indexes.get, _ENGINE.digest
     hits: list[Any] = []
+    rule_errors: list[tuple[int, int, str]] = []
     raws: list[bytes] | None = [] if keep_events else None
     loads, not_json, events = orjson.loads, orjson.JSONDecodeError, 0
     unknown, first_unknown, no_rules = 0, 0, {}
@@ -98,7 +101,11 @@ def _scan_range(task: tuple[str, int, int, bool, bool]) -> ChunkResult:
                 if found != UNKNOWN:
                     no_rules[found] = no_rules.get(found, 0) + 1
                 continue
-            units = index.matching(event)
+            try:
+                units = index.matching(event)
+            except RegexTimeLimitExceeded:
+                units, failures = index.matching_each(event)
+                rule_errors.extend((line, u.index, why) for u, why in failures)
             if units is not None:
                 hits.append((line, [tuple(digest(u, event)) for u in units]))
                 if raws is not None:
@@ -106,7 +113,7 @@ def _scan_range(task: tuple[str, int, int, bool, bool]) -> ChunkResult:
     errors = [(e.line, e.message) for e in reader.stats.errors]
     encoded = orjson.dumps(hits, default=_jsonable)
     return ChunkResult(reader.lines_read, events, encoded, raws, errors, reader.stats.skipped, dead,
-                       unknown, first_unknown, no_rules)
+                       rule_errors, unknown, first_unknown, no_rules)
 
 
 def _jsonable(value: Any) -> str:
@@ -182,6 +189,8 @@ class ParallelFileScanner:
             if len(stats.errors) < 1000:
                 stats.errors.append(error)
         stats.skipped += result.skipped
+        for line, unit, why in result.rule_errors:
+            self.engine._rule_error(self.engine.plan.units[unit], {}, name, base + line, why)
         for raw in result.dead:
             self.reader.dead_letter.write(raw)  # type: ignore[union-attr]
         engine_stats = self.engine.stats

@@ -16,8 +16,9 @@ from tokentrail import schemas
 from tokentrail.compile.batch import compile_batch
 from tokentrail.compile.fields import make_first, make_getter, text_of
 from tokentrail.compile.python import compile_expr
+from tokentrail.compile.regex import RegexTimeLimitExceeded
 from tokentrail.engine.anchors import assume_anchor_value, choose_anchor, strip_anchor
-from tokentrail.engine.limits import TimeLimitedDetection
+from tokentrail.engine.limits import TimeLimitedDetection, load_guarded
 from tokentrail.errors import TokenTrailError
 from tokentrail.rules.ir import Const, Expr
 from tokentrail.rules.model import Correlation, PythonLogic, Rule
@@ -78,7 +79,8 @@ class LogTypeIndex:
     unanchored units, with every case-insensitive test of the anchor field already decided for
     that value (``assume_anchor_value``) — so an event costs one call, its fields are read once,
     and a rule such as ``eventType|startswith: app.oauth2`` costs nothing on the event types it
-    cannot match. A value gets its function when first seen (at most ``MAX_VALUES`` values do;
+    cannot match. A value gets its function when first seen (at most ``MAX_VALUES`` values of at
+    most ``MAX_KEY`` characters do;
     values with the same units share one). Any other event (a list of values, several anchor
     fields) takes the general path: the functions of every bucket its values select plus the one
     of the unanchored units, each also built on first use.
@@ -93,10 +95,14 @@ class LogTypeIndex:
     by_value: dict[str, Callable | None] = field(default_factory=dict)  # None: nothing can match
     _by_exprs: dict[tuple, Callable] = field(default_factory=dict)  # functions shared by values
     _compiled: dict[tuple[str, str] | None, Callable] = field(default_factory=dict)  # general path
+    _single: dict[Unit, Callable] = field(default_factory=dict)  # one unit alone (matching_each)
     _key_name: str = ""
     _prefixes: tuple[str, ...] = ()  # keys that would lead to the anchor's nested path
 
     MAX_VALUES = 4096
+    # Longer values take the general path: 4,096 kept one-megabyte keys would hold 4 GB, and
+    # event types, actions and the like are short.
+    MAX_KEY = 256
 
     def add(self, unit: Unit, anchor: tuple[str, frozenset[str]] | None, ci: bool) -> None:
         if unit.python is not None:
@@ -168,7 +174,7 @@ class LogTypeIndex:
             if value.__class__ is str:
                 low = value.lower()
                 run = self.by_value.get(low, _UNSEEN)
-                if run is _UNSEEN and len(self.by_value) < self.MAX_VALUES:
+                if run is _UNSEEN and len(self.by_value) < self.MAX_VALUES and len(low) <= self.MAX_KEY:
                     run = self._value_runner(low)
                 if run is not _UNSEEN:
                     return None if run is None else run(event)
@@ -185,6 +191,26 @@ class LogTypeIndex:
         if hits is not None and len(hits) > 1:
             hits = list(dict.fromkeys(hits))
         return hits
+
+    def matching_each(self, event: Mapping[str, Any]) -> tuple[list[Unit] | None, list[tuple[Unit, str]]]:
+        """``matching`` one unit at a time, for an event on which ``matching`` raised a
+        ``RegexTimeLimitExceeded``: the units that match, and each unit that overran with why.
+        One rule's runaway regex so costs that rule its verdict on this event, not its bucket's."""
+        hits: list[Unit] = []
+        failures: list[tuple[Unit, str]] = []
+        for unit in self.candidates(event):
+            if unit.python is not None:
+                continue
+            test = self._single.get(unit)
+            if test is None:
+                test = self._single[unit] = compile_expr(
+                    unit.expr if unit.expr is not None else Const(False), ci_fields=self.ci)
+            try:
+                if test(event):
+                    hits.append(unit)
+            except RegexTimeLimitExceeded as exc:
+                failures.append((unit, exc.message))
+        return hits or None, failures
 
     def _runner(self, bucket: tuple[str, str] | None) -> Callable[[Mapping[str, Any]], list[Unit] | None]:
         """The general path's function for one bucket (None: the unanchored units)."""
@@ -269,9 +295,10 @@ def build_plan(rules: Sequence[Rule], *, python_time_limit: float = DEFAULT_PYTH
             anchor = choose_anchor(mapped, preferred)
             residual = strip_anchor(mapped, anchor) if anchor else mapped
             if (residual, ci) not in validated:
-                # Compiled alone once, so a pattern that cannot run is reported against its own
-                # rule here; the bucket's shared compile in seal() would otherwise fail for all.
-                compile_expr(residual, ci_fields=ci)
+                # Compiled alone once, the way the scan compiles it, so whatever cannot run is
+                # reported against its own rule here; the shared per-bucket compile during the
+                # scan would otherwise fail for every rule of the bucket.
+                compile_batch([residual], ci_fields=ci)
                 validated.add((residual, ci))
             placed.append((lt, Unit(rule, lt, role, step=step, expr=residual), anchor, ci))  # type: ignore[arg-type]
         return placed
@@ -298,7 +325,7 @@ def build_plan(rules: Sequence[Rule], *, python_time_limit: float = DEFAULT_PYTH
                 if logic.until is not None:
                     placed += place_expr(rule, logic.until, "until", 0, types, unknown)
             elif isinstance(logic, PythonLogic):
-                detection = TimeLimitedDetection(logic.load(), limit=python_time_limit)
+                detection = TimeLimitedDetection(load_guarded(logic, python_time_limit), limit=python_time_limit)
                 placed = [(lt, Unit(rule, lt, "rule", python=detection), None, False)
                           for lt in (*types, *((UNKNOWN,) if unknown or not types else ()))]
             else:

@@ -15,6 +15,7 @@ from tokentrail import schemas
 from tokentrail.alerting.correlation import CorrelationAlerter, Signal
 from tokentrail.alerting.grouping import GroupingAlerter, NewTermsFilter
 from tokentrail.alerting.models import Alert, Match
+from tokentrail.compile.regex import RegexTimeLimitExceeded
 from tokentrail.engine.digest import Digest, build_digester
 from tokentrail.engine.limits import RuleTimeLimitExceeded
 from tokentrail.engine.plan import DEFAULT_PYTHON_TIME_LIMIT, UNKNOWN, Plan, Unit, build_plan
@@ -157,7 +158,13 @@ class StreamingEngine:
             if log_type != UNKNOWN:
                 self.stats.no_rules[log_type] = self.stats.no_rules.get(log_type, 0) + 1
             return []
-        return self.accept(event, log_type, index.matching(event), source, line)
+        try:
+            hits = index.matching(event)
+        except RegexTimeLimitExceeded:
+            hits, failures = index.matching_each(event)
+            for unit, summary in failures:
+                self._rule_error(unit, event, source, line, summary)
+        return self.accept(event, log_type, hits, source, line)
 
     def unrecognised(self, event: Mapping[str, Any], source: str, line: int) -> str:
         """Account for an event of no known log type (see the class docstring); gives ``UNKNOWN``."""
@@ -179,7 +186,12 @@ class StreamingEngine:
         else:
             log_type, event = found.log_type, found.event
         index = self._index_of(log_type)
-        return log_type, event, None if index is None else index.matching(event)
+        if index is None:
+            return log_type, event, None
+        try:
+            return log_type, event, index.matching(event)
+        except RegexTimeLimitExceeded:
+            return log_type, event, index.matching_each(event)[0]
 
     def accept(self, event: Mapping[str, Any], log_type: str, hits: list[Unit] | None,
                source: str = "", line: int = 0) -> list[Alert]:
@@ -283,6 +295,8 @@ class StreamingEngine:
         except Exception as exc:
             described = {}
             self._rule_error(unit, event, "", 0, "describe: " + summarize_exception(exc))
+        for problem in described.get("errors") or ():  # an alert function that failed
+            self._rule_error(unit, event, "", 0, str(problem))
         extras = {k: v for k, v in described.items() if v is not None}
         if "context" in described and described["context"]:
             extras["fields"] = described["context"]

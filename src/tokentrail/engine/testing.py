@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from tokentrail import schemas
-from tokentrail.engine.plan import UNKNOWN, log_types_of
+from tokentrail.engine.limits import load_guarded
+from tokentrail.engine.plan import DEFAULT_PYTHON_TIME_LIMIT, UNKNOWN, log_types_of
 from tokentrail.engine.stream import StreamingEngine
+from tokentrail.rules.guard import call_guarded
 from tokentrail.rules.model import Correlation, PythonLogic, Rule, RuleTest
 
 
@@ -54,10 +56,11 @@ def _run_one(rule: Rule, test: RuleTest, pool: Sequence[Rule]) -> TestResult:
         return verdict(None, f"rule cannot run: {rule.unsupported or 'disabled'}", passed=False)
     try:
         if isinstance(rule.logic, PythonLogic):
-            detection = rule.logic.load()
+            detection = load_guarded(rule.logic, DEFAULT_PYTHON_TIME_LIMIT)
             run_test = getattr(detection, "run_test", None)
             if run_test is not None:
-                outcome = run_test(test)
+                outcome = call_guarded(run_test, test, limit=DEFAULT_PYTHON_TIME_LIMIT,
+                                       what=f"test {test.name!r}")
                 return verdict(getattr(outcome, "actual", None), getattr(outcome, "detail", ""),
                                passed=bool(outcome.passed))
         if isinstance(rule.logic, Correlation):

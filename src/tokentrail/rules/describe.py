@@ -33,8 +33,8 @@ def render(expr: Expr) -> str:
             mods = "".join(f"|{m}" for m in (op if op != "eq" else None, "cased" if cased else None,
                                                "all" if all_values else None) if m)
             return f"{f}{mods}: {_values(vs)}"
-        case Exists(field=f):
-            return f"{f}|exists"
+        case Exists(field=f, non_null=non_null):
+            return f"{f}|exists" + ("|not null" if non_null else "")
         case FieldRef(field=f, other=o, op=op):
             return f"{f}|{op}|fieldref: {o}"
         case Keywords(values=vs, op=op, all_values=all_values):

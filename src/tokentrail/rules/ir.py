@@ -90,9 +90,15 @@ class Cmp:
 
 @dataclass(frozen=True, slots=True)
 class Exists:
-    """True when the field is present in the event (its value may be null)."""
+    """True when the field is present in the event (its value may be null).
+
+    With ``non_null``, true when the field has at least one value that is not null: an array
+    holding ``["alice", null]`` exists, ``[null]`` and ``null`` do not (Elasticsearch's meaning,
+    which KQL ``field:*`` and EQL ``field != null`` ask).
+    """
 
     field: str
+    non_null: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,3 +170,23 @@ def map_fields(expr: Expr, rename: dict[str, str]) -> Expr:
             return replace(expr, field=rename.get(f, f), other=rename.get(o, o))
         case _:
             return expr
+
+
+# How deeply and/or/not may nest. Far beyond any real rule (a dozen levels is a lot), and low
+# enough that every back-end — recursive lowering, hashing, generated code — stays within
+# Python's recursion and parser limits.
+MAX_DEPTH = 64
+
+
+def depth(expr: Expr) -> int:
+    """How many boolean levels the tree has (a leaf is 1); iterative, so any depth is measured."""
+    deepest = 0
+    stack: list[tuple[Expr, int]] = [(expr, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(node, All | Any):
+            stack.extend((item, level + 1) for item in node.items)
+        elif isinstance(node, Not):
+            stack.append((node.item, level + 1))
+    return deepest

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tokentrail.errors import RuleLoadError, TokenTrailError
-from tokentrail.rules.model import Rule
+from tokentrail.rules.ir import MAX_DEPTH, depth
+from tokentrail.rules.model import Correlation, PythonLogic, Rule
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,20 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
+def _nesting_problem(rule: Rule) -> RuleLoadError | None:
+    """An error when the rule's logic nests beyond ``MAX_DEPTH`` (engines could not compile it)."""
+    logic = rule.logic
+    if isinstance(logic, PythonLogic) or logic is None:
+        return None
+    exprs = [*(s.expr for s in logic.steps), logic.until] if isinstance(logic, Correlation) else [logic]
+    deepest = max((depth(e) for e in exprs if e is not None), default=0)
+    if deepest <= MAX_DEPTH:
+        return None
+    line = rule.metadata.get("line") if isinstance(rule.metadata.get("line"), int) else None
+    return RuleLoadError(f"rule {rule.id!r}: its condition nests {deepest} levels deep "
+                         f"(at most {MAX_DEPTH})", file=rule.path or None, line=line)
+
+
 def _is_sidecar(path: Path) -> bool:
     return path.name.endswith((".tests.yml", ".tests.yaml"))
 
@@ -104,14 +119,20 @@ def load_rules(paths: Iterable[str | Path], *, context: LoadContext | None = Non
         try:
             loaded = fmt.load(path, context)
             if isinstance(loaded, LoadResult):
-                rules.extend(loaded.rules)
                 errors.extend(loaded.errors)
-            else:
-                rules.extend(loaded)
+                loaded = list(loaded.rules)
+            for rule in loaded:
+                problem = _nesting_problem(rule)
+                if problem is None:
+                    rules.append(rule)
+                else:
+                    errors.append(problem)
         except TokenTrailError as exc:
             if not exc.file:
                 exc.file = str(path)
             errors.append(exc)
+        except RecursionError:
+            errors.append(RuleLoadError(f"{fmt.name} rule nests too deeply to load", file=str(path)))
         except Exception as exc:  # a front-end bug must not stop the other rules loading
             errors.append(RuleLoadError(f"{fmt.name} loader failed: {type(exc).__name__}: {exc}",
                                         file=str(path)))
@@ -119,6 +140,9 @@ def load_rules(paths: Iterable[str | Path], *, context: LoadContext | None = Non
     for fmt in formats:
         finalize = getattr(fmt, "finalize", None)
         if finalize is not None:
-            rules, more = finalize(rules)
+            try:
+                rules, more = finalize(rules)
+            except Exception as exc:  # report it; the rules as loaded still run
+                more = [RuleLoadError(f"{fmt.name} cross-file step failed: {type(exc).__name__}: {exc}")]
             errors.extend(more)
     return LoadResult(tuple(rules), tuple(errors))

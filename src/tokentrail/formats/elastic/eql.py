@@ -28,7 +28,7 @@ from lark.exceptions import UnexpectedInput
 
 from tokentrail.formats.elastic.diagnostics import QueryPosition
 from tokentrail.formats.elastic.durations import span_seconds
-from tokentrail.rules.ir import All, Any, Cmp, Const, Expr, FieldRef, Not, Op
+from tokentrail.rules.ir import All, Any, Cmp, Const, Exists, Expr, FieldRef, Not, Op
 from tokentrail.rules.model import Correlation, CorrelationStep
 
 CATEGORY_FIELD = "event.category"
@@ -438,7 +438,7 @@ class _Lowerer:
         low, high = {"==": (value, value), "!=": (value, value), "<": (0, value - 1),
                      "<=": (0, value), ">": (value + 1, None), ">=": (value, None)}[op]
         if high is not None and high < 0:
-            return Const(False) if op != "!=" else Not(Cmp(field, "eq", (None,)))
+            return Const(False) if op != "!=" else Exists(field, non_null=True)
         low = max(low, 0)
         if low > MAX_RE2_REPEAT or (high is not None and high > MAX_RE2_REPEAT):
             raise self.unsupported(f"EQL function {call.name} with a bound above {MAX_RE2_REPEAT}", call.token)

@@ -16,6 +16,7 @@ from tokentrail.formats.elastic.builder import build_rule
 from tokentrail.formats.elastic.diagnostics import QueryPosition
 from tokentrail.rules.loader import LoadContext
 from tokentrail.rules.model import Rule, RuleTest
+from tokentrail.rules.yaml_bounds import safe_load_bounded
 from tokentrail.surrogates import json_safe
 
 _RULE_TABLE = re.compile(r"^\s*\[rule(?:\.[\w.]+)?\]\s*$|^\s*\[\[rule\.threat\]\]\s*$", re.M)
@@ -168,8 +169,8 @@ def load_sidecar_tests(path: Path) -> tuple[RuleTest, ...]:
     if not sidecar.exists():
         return ()
     try:
-        data = yaml.safe_load(sidecar.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        data = safe_load_bounded(sidecar.read_text(encoding="utf-8"), file=str(sidecar))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         mark = getattr(exc, "problem_mark", None)
         raise RuleLoadError(f"cannot read rule tests: {exc}".splitlines()[0], file=str(sidecar),
                             line=mark.line + 1 if mark else None) from None

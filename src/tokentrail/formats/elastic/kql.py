@@ -28,7 +28,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput
 
 from tokentrail.formats.elastic.diagnostics import QueryPosition
-from tokentrail.rules.ir import All, Any, Cmp, Const, Expr, Keywords, Not
+from tokentrail.rules.ir import All, Any, Cmp, Const, Exists, Expr, Keywords, Not
 
 _WORD_CLASS = r"[\pL\pN_]"
 _NOT_WORD = r"[^\pL\pN_]"
@@ -250,7 +250,7 @@ class _Lowerer:
     def terms(self, field: str, pieces: list[Piece]) -> Expr:
         if len(pieces) == 1 and pieces[0].wildcard:
             # ``field:*`` asks whether the field holds a value; null does not count.
-            return Not(Cmp(field, "eq", (None,)))
+            return Exists(field, non_null=True)
         if field in self.text_fields:
             words = words_of(pieces)
             if not words:

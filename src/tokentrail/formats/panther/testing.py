@@ -17,9 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from unittest.mock import Mock
 
-from tokentrail.errors import summarize_exception
+from tokentrail.errors import TokenTrailError, summarize_exception
 from tokentrail.formats.panther.shims.panther_detection_helpers import caching
+from tokentrail.rules.guard import call_guarded
 from tokentrail.rules.model import PythonLogic, Rule, RuleTest
+
+TIME_LIMIT = 1.0  # seconds a rule's import, and each of its tests, may take
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,10 +139,15 @@ def run_panther_tests(
         if not matches_filter(rule, filter):
             continue
         try:
-            detection = rule.logic.load()
+            detection = call_guarded(rule.logic.load, limit=TIME_LIMIT, what="import")
         except Exception as exc:
             detail = f"rule module did not load: {summarize_exception(exc)}"
             outcomes.extend(TestOutcome(rule.id, t.name, False, t.expected, None, detail) for t in rule.tests)
             continue
-        outcomes.extend(detection.run_test(t) for t in rule.tests)
+        for test in rule.tests:
+            try:
+                outcomes.append(call_guarded(detection.run_test, test, limit=TIME_LIMIT,
+                                             what=f"test {test.name!r}"))
+            except TokenTrailError as exc:  # over the time limit, or the rule tried to exit
+                outcomes.append(TestOutcome(rule.id, test.name, False, test.expected, None, exc.message))
     return outcomes

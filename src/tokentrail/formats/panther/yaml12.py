@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from tokentrail.errors import RuleLoadError
+from tokentrail.rules.yaml_bounds import check_alias_expansion
 
 # libyaml's parser when PyYAML was built with it (10x faster); else the pure-Python stages.
 _FAST = bool(getattr(yaml, "__with_libyaml__", False))
@@ -123,6 +124,7 @@ def load_document(text: str, *, file: str | None = None) -> Document:
         node = loader.get_single_node()
         if node is None:
             return Document(None, {})
+        check_alias_expansion(node, file=file)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from sigma.conditions import (
@@ -17,7 +18,7 @@ from sigma.rule import SigmaDetections
 from tokentrail.errors import RuleLoadError, TokenTrailError
 from tokentrail.formats.sigma.simplify import simplify
 from tokentrail.formats.sigma.values import Placeholders, field_value, keyword_value
-from tokentrail.rules.ir import All, Expr, Not
+from tokentrail.rules.ir import MAX_DEPTH, All, Expr, Not
 from tokentrail.rules.ir import Any as AnyOf
 
 # Gives the line of the detection item for a field (None: a keyword item).
@@ -30,6 +31,10 @@ def lower_detections(detections: SigmaDetections, placeholders: Placeholders, lo
     for condition in detections.parsed_condition:
         if not isinstance(condition.condition, str):
             raise RuleLoadError(f"condition {condition.condition!r} is not a string", line=locate("condition"))
+        nesting = condition_nesting(condition.condition)
+        if nesting > MAX_DEPTH:
+            raise RuleLoadError(f"condition nests {nesting} levels deep (at most {MAX_DEPTH})",
+                                line=locate("condition"))
         try:
             tree = condition.parsed
         except SigmaError as exc:
@@ -40,6 +45,32 @@ def lower_detections(detections: SigmaDetections, placeholders: Placeholders, lo
                                 line=locate("condition"))
         trees.append(_lower(tree, placeholders, locate))
     return simplify(trees[0] if len(trees) == 1 else AnyOf(tuple(trees)))
+
+
+_TOKEN = re.compile(r"\(|\)|\b(?:not|and|or)\b", re.IGNORECASE)
+
+
+def condition_nesting(text: str) -> int:
+    """How deeply a condition's parentheses and ``not`` chains nest, measured on its text.
+
+    Checked before pySigma parses it: its parser copies the tree recursively, so a few hundred
+    levels end in ``RecursionError``.
+    """
+    bases: list[int] = []
+    base = level = deepest = 0
+    for token in _TOKEN.findall(text):
+        word = token.lower()
+        if word == "(":
+            bases.append(base)
+            base = level = level + 1
+        elif word == ")":
+            base = level = bases.pop() if bases else 0
+        elif word == "not":
+            level += 1
+        else:
+            level = base
+        deepest = max(deepest, level)
+    return deepest
 
 
 def _lower(node: object, placeholders: Placeholders, locate: Locate) -> Expr:

@@ -89,6 +89,27 @@ def lower_correlation(parsed: SigmaCorrelationRule, raw: Mapping[str, Any], inde
     )
 
 
+def check_shape(raw: Mapping[str, Any]) -> None:
+    """Reject a correlation whose ``rules``, ``group-by`` or ``aliases`` are not of the shape the
+    specification gives (pySigma accepts e.g. ``rules: [12]``, which no rule can be named by)."""
+    rules = raw.get("rules")
+    refs = [rules] if isinstance(rules, str) else rules
+    if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
+        raise RuleLoadError(f"correlation 'rules' must list rule ids or names (text), not {rules!r}")
+    group_by = raw.get("group-by")
+    groups = [] if group_by is None else [group_by] if isinstance(group_by, str) else group_by
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        raise RuleLoadError(f"correlation 'group-by' must list field names (text), not {group_by!r}")
+    aliases = raw.get("aliases")
+    if aliases is None:
+        return
+    if not isinstance(aliases, Mapping) or not all(
+        isinstance(m, Mapping) and all(isinstance(k, str) and isinstance(v, str) for k, v in m.items())
+        for m in aliases.values()
+    ):
+        raise RuleLoadError("correlation 'aliases' must map each alias to {rule: field} text pairs")
+
+
 def _aliases(raw: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     aliases = raw.get("aliases") or {}
     return {str(a): {str(k): str(v) for k, v in m.items()} for a, m in aliases.items()}

@@ -16,6 +16,7 @@ import yaml
 from sigma.rule import SigmaYAMLLoader
 
 from tokentrail.errors import RuleLoadError
+from tokentrail.rules.yaml_bounds import check_alias_expansion
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,15 @@ def read_documents(text: str, file: str) -> list[Document | RuleLoadError]:
     try:
         while loader.check_node():
             node = loader.get_node()
+            check_alias_expansion(node, file=file)
             raw.append((node, loader.construct_document(node)))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
         broken = RuleLoadError(f"invalid YAML: {problem}", file=file, line=line)
+    except RuleLoadError as exc:
+        broken = exc
     finally:
         loader.dispose()
     out: list[Document | RuleLoadError] = list(_apply_actions(raw, file))

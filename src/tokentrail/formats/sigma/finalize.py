@@ -100,6 +100,9 @@ def _check_correlations(rules: list[Rule], errors: list[TokenTrailError]) -> lis
                 exc.file = exc.file or rule.path
                 exc.line = exc.line or _line(rule)
                 broken[pos] = exc
+            except Exception as exc:  # one odd correlation must not stop the whole rule set
+                broken[pos] = RuleLoadError(f"correlation {rule.title!r} cannot be resolved: "
+                                            f"{type(exc).__name__}: {exc}", file=rule.path, line=_line(rule))
         for pos in _cyclic(rules, index):
             broken.setdefault(pos, RuleLoadError(
                 f"correlation {rules[pos].title!r} refers to itself through its rules",

@@ -18,6 +18,7 @@ from tokentrail.formats.sigma.metadata import KIND_KEY, parse_test
 from tokentrail.formats.sigma.rules import document_kind, lower_correlation_doc, lower_filter, lower_rule
 from tokentrail.rules.loader import LoadContext, LoadResult
 from tokentrail.rules.model import Rule, RuleTest
+from tokentrail.rules.yaml_bounds import safe_load_bounded
 
 _SIGMA_KEY = re.compile(r"^(detection|correlation|filter)\s*:", re.MULTILINE)
 _SIGMA_HEADER = re.compile(r"^logsource\s*:", re.MULTILINE)
@@ -118,7 +119,9 @@ def _with_sidecar_tests(path: Path, rules: list[Rule]) -> tuple[list[Rule], list
         return rules, []
     file = str(sidecar)
     try:
-        data = yaml.safe_load(sidecar.read_text(encoding="utf-8"))
+        data = safe_load_bounded(sidecar.read_text(encoding="utf-8"), file=file)
+    except RuleLoadError as exc:
+        return rules, [exc]
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         return rules, [RuleLoadError(f"cannot read tests: {exc}", file=file)]
     entries = data.get("tests") if isinstance(data, dict) else data

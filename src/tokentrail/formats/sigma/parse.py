@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
-import re2
+import regex
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaIdentifierError
 from sigma.filters import SigmaFilter
@@ -23,6 +23,7 @@ from sigma.rule import SigmaRule
 
 from tokentrail.errors import RuleLoadError, UnsupportedFeature
 from tokentrail.formats.sigma.documents import Document, key_line
+from tokentrail.rules.regex_dialect import compile_fallback, compile_re2
 
 # pySigma modifiers with no IR equivalent (they compare parts of timestamps).
 UNSUPPORTED_MODIFIERS = frozenset({"minute", "hour", "day", "week", "month", "year"})
@@ -40,14 +41,18 @@ _ERROR_KEYS = (
 
 
 class _LenientRegexEngine(RegexEngine):
-    """Accepts what TokenTrail can run: RE2 syntax, else Python ``re`` syntax."""
+    """Accepts what TokenTrail can run: RE2 syntax, else the fallback engine's (Python ``re``)."""
 
     def compile(self, pattern: str, flags: int = 0) -> RegexPattern:
         inline = "".join(c for f, c in ((re.I, "i"), (re.M, "m"), (re.S, "s")) if flags & f)
+        full = f"(?{inline}){pattern}" if inline else pattern
+        compiled = compile_re2(full)
+        if compiled is not None:
+            return cast(RegexPattern, compiled)
         try:
-            return cast(RegexPattern, re2.compile(f"(?{inline}){pattern}" if inline else pattern))
-        except re2.error:
-            return cast(RegexPattern, re.compile(pattern, flags))
+            return cast(RegexPattern, compile_fallback(full))
+        except (regex.error, ValueError, OverflowError) as exc:
+            raise re.error(str(exc)) from None
 
     @property
     def error(self) -> type[Exception]:
@@ -64,6 +69,7 @@ def parse_document(cls: type[Parsed], doc: Document, file: str) -> Parsed:
     section = {SigmaRule: "detection", SigmaFilter: "filter"}.get(cls)
     if section is not None:
         check_modifiers(doc, section, file)
+        check_values(doc, section, file)
     data = {k: v for k, v in doc.data.items() if k != "tests"}
     if section is not None and section in data:
         try:
@@ -100,6 +106,31 @@ def check_modifiers(doc: Document, section: str, file: str) -> None:
             line = key_line(doc.node, lambda k, key=key: k == key, path=(section,)) or doc.line
             raise UnsupportedFeature(f"sigma modifier '{modifier}'", file=file, line=line,
                                      detail=f"in {key!r}")
+
+
+def check_values(doc: Document, section: str, file: str) -> None:
+    """Reject a field whose value is a YAML mapping, saying why it most likely is one.
+
+    An unquoted ``{placeholder}`` (common in published rules meant to be filled in) reads as a
+    mapping; pySigma's own message for it names only a Python type.
+    """
+    body = doc.data.get(section)
+    if not isinstance(body, Mapping):
+        return
+    for name, item in body.items():
+        for selection in item if isinstance(item, list) else [item]:
+            if not isinstance(selection, Mapping):
+                continue
+            for key, value in selection.items():
+                values = value if isinstance(value, list) else [value]
+                bad = next((v for v in values if isinstance(v, Mapping)), None)
+                if bad is None:
+                    continue
+                line = key_line(doc.node, lambda k, key=key: k == key, path=(section, str(name))) \
+                    or doc.line
+                shown = "{" + ", ".join(map(str, bad)) + "}"
+                raise RuleLoadError(f"{section} item {name!r}: the value of {key!r} is a YAML mapping "
+                                    f"({shown}), not a value; quote it if it is text", file=file, line=line)
 
 
 def _rename_modifiers(body: Any) -> Any:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sigma.correlations import SigmaCorrelationRule
 from sigma.filters import SigmaFilter
 from sigma.rule import SigmaLogSource, SigmaRule
 
-from tokentrail.errors import TokenTrailError
+from tokentrail.errors import RuleLoadError, TokenTrailError
 from tokentrail.formats.sigma.conditions import Locate, lower_detections
-from tokentrail.formats.sigma.correlation import RefIndex, lower_correlation
+from tokentrail.formats.sigma.correlation import RefIndex, check_shape, lower_correlation
 from tokentrail.formats.sigma.documents import Document, key_line
 from tokentrail.formats.sigma.metadata import parse_tests, rule_fields
 from tokentrail.formats.sigma.parse import parse_document
@@ -56,8 +56,12 @@ def lower_filter(doc: Document, file: str, placeholders: Placeholders, fallback_
 def lower_correlation_doc(doc: Document, file: str, index: RefIndex, fallback_id: str) -> Rule:
     """A correlation document as a ``Rule`` with ``Correlation`` logic (aliases resolved when known)
     and its tests (each a list of events, see ``parse_test``)."""
+    raw = doc.data["correlation"]
+    if not isinstance(raw, Mapping):
+        raise RuleLoadError("'correlation' must be a mapping", file=file,
+                            line=key_line(doc.node, lambda k: k == "correlation") or doc.line)
+    _located(lambda: check_shape(raw), doc, file)
     parsed = parse_document(SigmaCorrelationRule, doc, file)
-    raw: Mapping[str, Any] = doc.data["correlation"]
     logic = _located(lambda: lower_correlation(parsed, raw, index, strict=False), doc, file)
     return Rule(format="sigma", logic=logic, path=file, tests=_tests(doc, file, correlation=True),
                 **rule_fields(doc.data, fallback_id=fallback_id, kind="correlation", line=doc.line))

@@ -41,20 +41,20 @@ def _merge(items: list[Expr], *, all_values: bool) -> list[Expr]:
     Under ``Any`` this is "any of the values"; under ``All`` it is "all of the values", which
     the IR states with ``all_values`` (each value matched on its own, as separate ``Cmp`` would).
     """
-    out: list[Expr] = []
-    slots: dict[tuple, int] = {}
+    # Gather each key's comparisons first and join them once: joining pairwise re-scans the
+    # growing value tuple every time, which is quadratic in a selection of thousands of values.
+    out: list[Expr | list[Cmp | Keywords]] = []
+    slots: dict[tuple, list[Cmp | Keywords]] = {}
     for item in items:
         key = _merge_key(item, all_values)
         if key is None:
             out.append(item)
-            continue
-        if key in slots:
-            pos = slots[key]
-            out[pos] = _join(out[pos], item, all_values)  # type: ignore[arg-type]
+        elif key in slots:
+            slots[key].append(item)  # type: ignore[arg-type]
         else:
-            slots[key] = len(out)
-            out.append(item)
-    return out
+            slots[key] = group = [item]  # type: ignore[list-item]
+            out.append(group)
+    return [_join(entry, all_values) if isinstance(entry, list) else entry for entry in out]
 
 
 def _merge_key(item: Expr, all_values: bool) -> tuple | None:
@@ -73,11 +73,16 @@ def _merge_key(item: Expr, all_values: bool) -> tuple | None:
     return None
 
 
-def _join(a: Cmp | Keywords, b: Cmp | Keywords, all_values: bool) -> Cmp | Keywords:
-    values = _unique((*a.values, *b.values))
-    if isinstance(a, Cmp):
-        return Cmp(a.field, a.op, values, cased=a.cased, all_values=all_values and len(values) > 1)
-    return Keywords(values, op=a.op, cased=a.cased, all_values=all_values and len(values) > 1)  # type: ignore[arg-type]
+def _join(group: list[Cmp | Keywords], all_values: bool) -> Cmp | Keywords:
+    first = group[0]
+    if len(group) == 1:
+        return first
+    values = _unique(tuple(v for item in group for v in item.values))
+    if isinstance(first, Cmp):
+        return Cmp(first.field, first.op, values, cased=first.cased,
+                   all_values=all_values and len(values) > 1)
+    return Keywords(values, op=first.op, cased=first.cased,  # type: ignore[arg-type]
+                    all_values=all_values and len(values) > 1)
 
 
 def _unique(values: tuple) -> tuple:

@@ -12,7 +12,6 @@ import itertools
 import re
 from collections.abc import Mapping
 
-import re2
 from sigma.types import (
     CompareOperators,
     Placeholder,
@@ -32,9 +31,10 @@ from sigma.types import (
     SpecialChars,
 )
 
-from tokentrail.errors import RuleLoadError, UnsupportedFeature
+from tokentrail.errors import UnsupportedFeature
 from tokentrail.rules.ir import Any as AnyOf
 from tokentrail.rules.ir import Cmp, Exists, Expr, FieldRef, Keywords, Not, Op
+from tokentrail.rules.regex_dialect import check_pattern
 
 Part = str | SpecialChars
 Placeholders = Mapping[str, tuple[str, ...]]
@@ -119,16 +119,8 @@ def regex_patterns(value: SigmaRegularExpression, placeholders: Placeholders) ->
 
 
 def check_regex(pattern: str) -> None:
-    """Accept a pattern RE2 compiles, else one Python's ``re`` compiles (run with a guard)."""
-    try:
-        re2.compile(pattern)
-        return
-    except re2.error:
-        pass
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise RuleLoadError(f"invalid regular expression {pattern!r}: {exc}") from None
+    """Accept a pattern RE2 compiles, else one the guarded fallback engine compiles."""
+    check_pattern(pattern)
 
 
 def _string_cmp(field: str, parts: list[Part], cased: bool) -> Cmp:

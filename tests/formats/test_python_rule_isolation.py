@@ -1,0 +1,168 @@
+"""Python rules cannot take the process down or corrupt output (issue 14, item 7): their prints
+go to stderr, their exits and interrupts are rule errors, their import and their tests have the
+time limit, and errors of their alert functions are reported. A real Ctrl-C still stops a scan."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tokentrail.api import scan
+from tokentrail.engine.testing import run_rule_tests
+from tokentrail.formats.panther import run_panther_tests
+from tokentrail.rules.guard import RuleCodeExit, call_guarded
+from tokentrail.rules.loader import load_rules
+
+
+def okta_event(n: int, event_type: str = "system.api_token.create") -> dict:
+    return {"uuid": f"e{n}", "published": f"2024-05-01T10:00:0{n}Z", "eventType": event_type,
+            "actor": {"id": "u1", "type": "User", "alternateId": "a@example.com"}}
+
+
+def panther_rule(root: Path, name: str, body: str, *, test_log: dict | None = None) -> Path:
+    """A Panther rule ``name`` (YAML + Python) for Okta, with one test expecting a match."""
+    folder = root / "rules"
+    folder.mkdir(exist_ok=True)
+    log = json.dumps(test_log or okta_event(1))
+    (folder / f"{name}.yml").write_text(textwrap.dedent(f"""\
+        AnalysisType: rule
+        RuleID: Test.{name}
+        DisplayName: {name}
+        Enabled: true
+        Filename: {name}.py
+        LogTypes: [Okta.SystemLog]
+        Severity: High
+        Tests:
+          - Name: fires
+            ExpectedResult: true
+            Log: {log}
+        """))
+    (folder / f"{name}.py").write_text(textwrap.dedent(body))
+    return folder
+
+
+def write_logs(root: Path, count: int = 3) -> Path:
+    path = root / "okta.jsonl"
+    path.write_text("".join(json.dumps(okta_event(n)) + "\n" for n in range(1, count + 1)))
+    return path
+
+
+GOOD = 'def rule(event):\n    return event.get("eventType") == "system.api_token.create"\n'
+
+
+@pytest.mark.parametrize("body, said", [
+    ("import sys\n\ndef rule(event):\n    sys.exit(3)\n", "called sys.exit(3)"),
+    ("def rule(event):\n    raise KeyboardInterrupt\n", "raised KeyboardInterrupt"),
+    ("import sys\nsys.exit('bye')\n\ndef rule(event):\n    return True\n", "called sys.exit('bye')"),
+])
+def test_exits_from_rule_code_are_rule_errors_and_the_scan_goes_on(tmp_path, body, said):
+    rules = load_rules([panther_rule(tmp_path, "exits", body), panther_rule(tmp_path, "good", GOOD)])
+    assert not rules.errors
+    result = scan([write_logs(tmp_path)], rules)
+    assert sorted({a.rule_id for a in result.alerts}) == ["Test.good"]
+    problems = [str(e) for e in result.load_errors] + [e.summary for e in result.rule_errors]
+    assert any(said in p for p in problems), problems
+
+
+def test_alert_function_errors_are_reported(tmp_path):
+    body = GOOD + "\ndef title(event):\n    return event['no_such_key']\n"
+    result = scan([write_logs(tmp_path, 1)], load_rules([panther_rule(tmp_path, "titled", body)]))
+    assert [a.rule_id for a in result.alerts] == ["Test.titled"]  # the alert is kept ...
+    assert any("title()" in e.summary and "KeyError" in e.summary for e in result.rule_errors)  # ... and said
+
+
+def test_import_that_loops_is_cut_at_the_time_limit(tmp_path):
+    body = "while True:\n    pass\n\ndef rule(event):\n    return True\n"
+    rules = load_rules([panther_rule(tmp_path, "slow_import", body), panther_rule(tmp_path, "good", GOOD)])
+    started = time.perf_counter()
+    result = scan([write_logs(tmp_path)], rules)
+    assert time.perf_counter() - started < 10
+    assert {a.rule_id for a in result.alerts} == {"Test.good"}
+    assert any("import of" in str(e) and "limit" in str(e) for e in result.load_errors)
+
+
+@pytest.mark.parametrize("runner", [run_rule_tests, run_panther_tests])
+def test_a_looping_rule_in_a_test_fails_that_test_in_time(tmp_path, runner):
+    body = "def rule(event):\n    while True:\n        pass\n"
+    rules = load_rules([panther_rule(tmp_path, "loops", body), panther_rule(tmp_path, "good", GOOD)]).rules
+    started = time.perf_counter()
+    outcomes = runner(rules)
+    assert time.perf_counter() - started < 10
+    verdicts = {o.rule_id: o.passed for o in outcomes}
+    assert verdicts == {"Test.loops": False, "Test.good": True}
+    assert "limit" in next(o.detail for o in outcomes if o.rule_id == "Test.loops")
+
+
+def test_sys_exit_in_a_test_fails_the_test(tmp_path):
+    body = "import sys\n\ndef rule(event):\n    sys.exit(0)\n"
+    (outcome,) = run_rule_tests(load_rules([panther_rule(tmp_path, "exit0", body)]).rules)
+    assert not outcome.passed and "sys.exit(0)" in outcome.detail
+
+
+def test_guard_sends_prints_to_stderr(capsys):
+    def noisy():
+        print("from the rule")
+        return 7
+
+    assert call_guarded(noisy, limit=None, what="rule()") == 7
+    captured = capsys.readouterr()
+    assert captured.out == "" and "from the rule" in captured.err
+
+
+def test_guard_turns_exit_into_an_error():
+    with pytest.raises(RuleCodeExit, match=r"rule\(\) called sys.exit\(5\)"):
+        call_guarded(sys.exit, 5, limit=None, what="rule()")
+
+
+def run_cli(*args: str, **kw) -> subprocess.Popen:
+    """The installed ``tokentrail`` command (beside this Python), as a real process."""
+    script = Path(sys.executable).with_name("tokentrail")
+    if not script.exists():
+        pytest.skip("the tokentrail command is not installed beside this Python")
+    return subprocess.Popen([str(script), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, **kw)
+
+
+def test_print_in_a_rule_does_not_corrupt_json_output(tmp_path):
+    body = GOOD.replace("return", "print('debugging', event.get('uuid'))\n    return")
+    rules = panther_rule(tmp_path, "chatty", body)
+    proc = run_cli("scan", str(write_logs(tmp_path)), "-r", str(rules), "--format", "json")
+    out, err = proc.communicate(timeout=120)
+    document = json.loads(out)  # stdout is JSON and nothing else
+    assert document and "debugging e1" in err
+
+
+def test_a_real_ctrl_c_still_stops_the_scan(tmp_path):
+    body = "import time\n\ndef rule(event):\n    time.sleep(0.05)\n    return False\n"
+    rules = panther_rule(tmp_path, "sleepy", body)
+    logs = write_logs(tmp_path, 9)
+    with logs.open("a") as fh:  # enough events for about a minute of scanning
+        for n in range(1200):
+            fh.write(json.dumps(okta_event(n % 9)) + "\n")
+    proc = run_cli("scan", str(logs), "-r", str(rules), "--format", "json", start_new_session=True)
+    time.sleep(4)  # start-up, then well inside the scan
+    assert proc.poll() is None, proc.communicate()
+    os.kill(proc.pid, signal.SIGINT)
+    started = time.perf_counter()
+    try:
+        proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("the scan did not stop on SIGINT")
+    assert proc.returncode != 0 and time.perf_counter() - started < 20
+
+
+def test_an_exit_is_reported_where_the_rule_made_it(tmp_path):
+    body = "import sys\n\ndef rule(event):\n    sys.exit(3)\n"
+    result = scan([write_logs(tmp_path, 1)], load_rules([panther_rule(tmp_path, "exits", body)]))
+    (error,) = result.rule_errors
+    assert error.summary.startswith("RuleCodeExit: rule() called sys.exit(3)")
+    assert "(at exits.py:4 in rule)" in error.summary
