@@ -55,7 +55,8 @@ def test_json_document_with_summary(cli, logs):
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["summary"] == {
-        "events_read": 5, "events_skipped": 0, "matched_events": 3, "matches": 3, "alerts": 3,
+        "events_read": 5, "events_skipped": 0, "duplicate_events": 0, "untimed_events": 0,
+        "matched_events": 3, "matches": 3, "alerts": 3,
         "rules_loaded": 3, "rule_load_errors": 0, "rule_errors": 0,
     }
     assert sorted(e for a in doc["alerts"] for e in a["event_ids"]) == ["a0-5", "okta-2", "okta-4"]

@@ -15,7 +15,12 @@ from tokentrail.state import StateStore
 
 @dataclass
 class ScanResult:
-    """What a scan found, and what it could not do."""
+    """What a scan found, and what it could not do.
+
+    ``alerts`` is empty when the scan handed its alerts to an ``on_alert`` callback;
+    ``alerts_delivered`` counts them either way, and ``repeated_alerts`` the alerts not delivered
+    because one with the same id already was.
+    """
 
     alerts: list[Alert]
     matches: list[Match] = field(default_factory=list)
@@ -24,6 +29,8 @@ class ScanResult:
     load_errors: list[TokenTrailError] = field(default_factory=list)
     read_errors: list[TokenTrailError] = field(default_factory=list)
     events_skipped: int = 0
+    alerts_delivered: int = 0
+    repeated_alerts: int = 0
 
 
 def scan_events(rules: Sequence[Rule], events: Iterable[Mapping[str, Any]], *,

@@ -15,6 +15,7 @@ from tokentrail import schemas
 from tokentrail.alerting.correlation import CorrelationAlerter, Signal
 from tokentrail.alerting.grouping import GroupingAlerter, NewTermsFilter
 from tokentrail.alerting.models import Alert, Match
+from tokentrail.engine.dedup import SeenEvents
 from tokentrail.engine.digest import Digest, build_digester
 from tokentrail.engine.limits import RuleTimeLimitExceeded
 from tokentrail.engine.plan import DEFAULT_PYTHON_TIME_LIMIT, UNKNOWN, Plan, Unit, build_plan
@@ -37,7 +38,10 @@ class RuleError:
 
 @dataclass
 class EngineStats:
-    events: int = 0
+    events: int = 0  # distinct events: a duplicate (see ``duplicates``) is not counted again
+    duplicates: int = 0  # events dropped as already read (same log type and event id)
+    untimed: int = 0  # matched events whose time is missing or out of range (treated as unknown)
+    first_untimed: str = ""  # FILE:LINE of the first of them
     matched_events: int = 0
     matches: int = 0
     by_rule: dict[str, int] = field(default_factory=dict)
@@ -52,7 +56,8 @@ class StreamingEngine:
 
     def __init__(self, rules: Sequence[Rule], *, state: StateStore | None = None,
                  on_match: Callable[[Match], None] | None = None,
-                 python_time_limit: float = DEFAULT_PYTHON_TIME_LIMIT) -> None:
+                 python_time_limit: float = DEFAULT_PYTHON_TIME_LIMIT,
+                 seen: SeenEvents | None = None) -> None:
         self.rules = {r.id: r for r in rules}
         self.plan: Plan = build_plan(rules, python_time_limit=python_time_limit)
         self.state = state or StateStore()
@@ -62,6 +67,8 @@ class StreamingEngine:
                 if bind is not None:
                     bind(self.state)
         self.on_match = on_match
+        self.seen = seen  # None: every event is taken, duplicates too
+        self._untimed_at: tuple[str, int] | None = None
         self.stats = EngineStats()
         self.rule_errors: list[RuleError] = []
         self.alerters = {rid: GroupingAlerter(self.rules[rid]) for rid in self.plan.alerting_rules
@@ -85,10 +92,14 @@ class StreamingEngine:
                 log_type: str | None = None) -> list[Alert]:
         """Run every rule that could match ``event``; return the alerts it completed.
 
-        ``log_type`` overrides detection (rule tests use it for minimal events).
+        ``log_type`` overrides detection (rule tests use it for minimal events). An event already
+        taken (``seen``) is counted as a duplicate and goes no further.
         """
-        self.stats.events += 1
         log_type = log_type or self._detect(event) or UNKNOWN
+        if self.seen is not None and self.seen.is_duplicate(event, log_type):
+            self.stats.duplicates += 1
+            return []
+        self.stats.events += 1
         index = self._index_of(log_type)
         if index is None:
             return []
@@ -167,6 +178,8 @@ class StreamingEngine:
         """Feed one digested match to its rule's alerting and to the correlations that use it."""
         rule_id = unit.rule.id
         eid = digest.event_id or self._event_id(None, source, line)
+        if digest.time is None and self._untimed_at != (source, line or self.stats.events):
+            self._count_untimed(source, line)
         alerts: list[Alert] = []
         if digest.reset_key is not None:
             self.correlators[rule_id].reset(digest.reset_key)
@@ -192,6 +205,13 @@ class StreamingEngine:
             if closed:
                 alerts.extend(closed)
         return alerts
+
+    def _count_untimed(self, source: str, line: int) -> None:
+        """A matched event without a usable time: its alerts carry no time; say where it was."""
+        self._untimed_at = (source, line or self.stats.events)
+        self.stats.untimed += 1
+        if not self.stats.first_untimed:
+            self.stats.first_untimed = f"{source or 'event'}:{line}"
 
     def _describe(self, unit: Unit, event: Mapping[str, Any]) -> dict[str, Any]:
         """A Python rule's title, severity, dedup key and context (its own functions say)."""

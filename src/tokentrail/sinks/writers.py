@@ -21,6 +21,20 @@ def write_alerts_jsonl(alerts: Iterable[Alert], out: IO[bytes]) -> int:
     return n
 
 
+class AlertLineWriter:
+    """Writes each alert as one JSON line the moment it is given, and flushes it, so a reader at
+    the other end of a pipe sees it at once."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+        self.count = 0
+
+    def __call__(self, alert: Alert) -> None:
+        self.out.write(orjson.dumps(alert.to_dict(), option=_OPTS, default=str) + b"\n")
+        self.out.flush()
+        self.count += 1
+
+
 def write_json(document: Any, out: IO[bytes]) -> None:
     """One indented JSON document."""
     out.write(orjson.dumps(document, option=_OPTS | orjson.OPT_INDENT_2, default=str) + b"\n")
