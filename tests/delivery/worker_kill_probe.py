@@ -21,7 +21,6 @@ from tokentrail.content import default_rule_paths
 from tokentrail.engine import parallel
 from tokentrail.errors import TokenTrailError
 
-
 _REAL_SCAN_RANGE = parallel._scan_range
 
 
