@@ -71,16 +71,31 @@ class SeenEvents:
 
     def key(self, event: Mapping[str, Any], log_type: str) -> str | None:
         """The event's dedup key (log type and vendor id), or None when it has no id."""
-        read = self._readers.get(log_type)
-        if read is None:
-            read = self._readers[log_type] = schemas.id_reader(log_type)
-        ident = read(event)
+        ident = (self._readers.get(log_type) or self._reader(log_type))(event)
         return None if ident is None else f"{log_type}\x1f{ident}"
 
     def is_duplicate(self, event: Mapping[str, Any], log_type: str) -> bool:
         """True when an event of this log type and id was taken before; else take it."""
-        key = self.key(event, log_type)
-        return key is not None and self.seen_key(key)
+        # ``key`` inlined: this runs once per event of a scan.
+        ident = (self._readers.get(log_type) or self._reader(log_type))(event)
+        return ident is not None and self.seen_key(f"{log_type}\x1f{ident}")
+
+    def _reader(self, log_type: str) -> Callable[[Mapping[str, Any]], str | None]:
+        """The log type's id reader, with a direct read first when its first id field is a
+        top-level key (Okta ``uuid``, Salesforce ``REQUEST_ID``): canonical events pay one lookup."""
+        full = schemas.id_reader(log_type)
+        lt = schemas.registry().get(log_type)
+        first = lt.id_fields[0] if lt is not None and lt.id_fields else None
+        if first is None or "." in first:
+            read = full
+        else:
+            def read(event: Mapping[str, Any]) -> str | None:
+                value = event.get(first)
+                if value.__class__ is str and value:
+                    return value
+                return full(event)
+        self._readers[log_type] = read
+        return read
 
     def seen_key(self, key: str) -> bool:
         """True when ``key`` was recorded before; else record it."""
