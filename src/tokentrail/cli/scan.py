@@ -111,8 +111,9 @@ def scan(
             except StateError as exc:
                 fail(str(exc), 1)
     duplicates = f", {s.duplicates} duplicate(s) dropped" if s.duplicates else ""
+    repeats = f" ({result.repeated_alerts} repeated id(s) not written again)" if result.repeated_alerts else ""
     ui.err.print(f"{s.events} events read{duplicates}, {result.events_skipped} skipped, {s.matched_events} matched "
-                 f"({s.matches} matches), {result.alerts_delivered} alert(s) from {len(loaded.runnable)} rules"
+                 f"({s.matches} matches), {result.alerts_delivered} alert(s){repeats} from {len(loaded.runnable)} rules"
                  + (f"; matches written to {matches}" if matches else ""), highlight=False, markup=False)
     if result.load_errors or result.rule_errors or result.events_skipped:
         raise typer.Exit(1)
