@@ -107,6 +107,17 @@ def test_the_spilled_filter_answers_exactly():
         seen.close()
 
 
+def test_a_batch_of_keys_finds_repeats_within_it_and_before_it():
+    seen = SeenEvents(memory_ids=1000)
+    try:
+        assert seen.duplicates_among(["okta\x1fa", "", "okta\x1fb"]) == set()  # the fast case
+        assert seen.duplicates_among(["okta\x1fc", "okta\x1fa", "", "okta\x1fc", ""]) == {1, 3}
+        assert seen.is_duplicate({"uuid": "b"}, "okta") and not seen.is_duplicate({"uuid": "d"}, "okta")
+        assert not seen.is_duplicate({"eventType": "x"}, "okta")  # no id: never a duplicate
+    finally:
+        seen.close()
+
+
 def test_memory_per_million_ids_stays_bounded():
     """The in-memory part is capped: 50k Okta-shaped keys under a 10k cap keep at most 10k in
     memory plus 10 bits each on disk's Bloom filters."""

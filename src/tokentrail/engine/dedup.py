@@ -76,9 +76,30 @@ class SeenEvents:
 
     def is_duplicate(self, event: Mapping[str, Any], log_type: str) -> bool:
         """True when an event of this log type and id was taken before; else take it."""
-        # ``key`` inlined: this runs once per event of a scan.
+        # ``key`` and the in-memory case of ``seen_key`` inlined: this runs once per event.
         ident = (self._readers.get(log_type) or self._reader(log_type))(event)
-        return ident is not None and self.seen_key(f"{log_type}\x1f{ident}")
+        if ident is None:
+            return False
+        key = f"{log_type}\x1f{ident}"
+        recent = self.recent
+        if key in recent:
+            return True
+        if self.bloom is not None or len(recent) + 1 >= self.memory_ids:
+            return self.seen_key(key)
+        recent.add(key)
+        return False
+
+    def duplicates_among(self, keys: list[str]) -> set[int]:
+        """The positions in ``keys`` (``""``: no id) of keys taken before, earlier in the list
+        included; the others are taken. A batch with no duplicate costs a few set operations."""
+        present = [k for k in keys if k]
+        recent = self.recent
+        if (self.bloom is None and len(recent) + len(present) < self.memory_ids
+                and recent.isdisjoint(present) and len(set(present)) == len(present)):
+            recent.update(present)
+            return set()
+        seen_key = self.seen_key
+        return {n for n, key in enumerate(keys) if key and seen_key(key)}
 
     def _reader(self, log_type: str) -> Callable[[Mapping[str, Any]], str | None]:
         """The log type's id reader, with a direct read first when its first id field is a

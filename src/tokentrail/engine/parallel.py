@@ -266,10 +266,7 @@ class ParallelFileScanner:
     def _duplicates(self, result: ChunkResult) -> set[int]:
         """The ordinals of the range's events already taken, recording the others."""
         seen = self.engine.seen
-        if seen is None:
-            return set()
-        is_seen = seen.seen_key
-        return {n for n, key in enumerate(orjson.loads(result.keys)) if key and is_seen(key)}
+        return set() if seen is None else seen.duplicates_among(orjson.loads(result.keys))
 
 
 def _warm(engine: StreamingEngine, path: str) -> None:
