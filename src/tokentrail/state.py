@@ -83,7 +83,14 @@ class StateStore:
         try:
             with self._lock:
                 self._db.execute("BEGIN IMMEDIATE")
+                # A write now, so a file SQLite could open only for reading fails here, before
+                # the scan, not at its first state change; the row says who holds the file.
+                self._db.execute("INSERT OR REPLACE INTO kv(ns, key, value, expires) VALUES (?,?,?,NULL)",
+                                 ("\x00scan", "holder", orjson.dumps({"pid": os.getpid(), "since": self._clock()})))
         except sqlite3.Error as exc:
+            with self._lock:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
             self._unlock()
             raise StateError(_explain(exc), file=self.path) from None
         self.held = True

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
 
 import pytest
 from support import TOKEN_RULE, jsonl_ids, okta_event, run, tokentrail, write_jsonl
@@ -83,14 +84,22 @@ def test_a_corrupt_state_file_is_one_line(files):
 
 
 def test_a_read_only_state_file_is_one_line(files):
-    if os.geteuid() == 0:
-        pytest.skip("running as root: file permissions do not stop root writing a read-only file")
     root, logs = files
     path = root / "ro.db"
     StateStore(path).close()
-    path.chmod(0o444)
-    proc = run("scan", logs, "-r", root / "rules", "--state", path, "--format", "jsonl")
+    if os.geteuid() == 0:
+        # Root writes through file modes; an immutable file is read-only even for root.
+        if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+            pytest.skip("running as root where chattr +i is not available: cannot make a read-only file")
+    else:
+        path.chmod(0o444)
+    try:
+        proc = run("scan", logs, "-r", root / "rules", "--state", path, "--format", "jsonl")
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(path)], capture_output=True)
     assert "read-only" in one_error_line(proc)
+    assert proc.stdout == b""  # refused before the scan, not at its first state change
 
 
 def test_the_library_refuses_a_second_holder(tmp_path):
