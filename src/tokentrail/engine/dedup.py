@@ -9,8 +9,12 @@ Memory is bounded by ``memory_ids``: the newest keys are kept in a set; when it 
 moved to a SQLite table in a temporary file, behind one Bloom filter (10 bits and 7 probes per key
 it is sized for: about 1% of new keys pay a disk lookup, and a Bloom filter never misses a key it
 holds, so no duplicate slips through). The filter is sized for four times the keys on disk and
-rebuilt from the table, four times larger, when they outgrow it. Keys are exact strings, never hashes, so two different
-events can never be taken for one.
+rebuilt from the table, four times larger, when they outgrow it. Keys are exact strings, never
+hashes, so two different events can never be taken for one. Measured: about 124 bytes per key
+in memory (120 MB per million Okta keys); spilled, 5 bytes per key of Bloom filter in memory.
+
+The keys live for one scan, not in the ``--state`` file: a scan's state commits only with its
+alerts (see ``tokentrail.state``), so a rerun after a crash must take the same events again.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any
 
 from tokentrail import schemas
 
-DEFAULT_MEMORY_IDS = 1_000_000  # ~100 MB of Okta keys; beyond that, keys move to disk
+DEFAULT_MEMORY_IDS = 1_000_000  # ~120 MB of Okta keys; beyond that, keys move to disk
 _BLOOM_BITS_PER_KEY = 10
 _BLOOM_PROBES = 7
 _MASK64 = (1 << 64) - 1
