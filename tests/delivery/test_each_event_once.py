@@ -118,20 +118,20 @@ def test_a_batch_of_keys_finds_repeats_within_it_and_before_it():
         seen.close()
 
 
-def test_memory_per_million_ids_stays_bounded():
-    """The in-memory part is capped: 50k Okta-shaped keys under a 10k cap keep at most 10k in
-    memory plus 10 bits each on disk's Bloom filters."""
+def test_memory_stays_bounded_by_the_cap():
+    """The in-memory part is capped: 20k Okta-shaped keys under a 4k cap keep under 4k keys in
+    memory plus the Bloom filter of the spilled ones (10 bits each, sized for 4 times as many)."""
     tracemalloc.start()
-    seen = SeenEvents(memory_ids=10_000)
+    seen = SeenEvents(memory_ids=4_000)
     try:
-        for n in range(50_000):
+        for n in range(20_000):
             seen.seen_key(f"okta\x1f{n:08x}-0000-4000-8000-000000000000")
         current, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
         seen.close()
-    assert len(seen.recent) < 10_000 and seen.spilled == 50_000
-    assert current < 10_000 * 200 + 50_000 * 2
+    assert len(seen.recent) < 4_000 and seen.spilled == 20_000
+    assert current < 4_000 * 200 + 20_000 * 6
 
 
 def test_no_alert_id_appears_twice_when_a_window_reopens(tmp_path):
