@@ -9,9 +9,11 @@ from typing import IO, Any
 
 import orjson
 
-from tokentrail.alerting.models import Match
+from tokentrail.alerting.delivery import AlertGate
+from tokentrail.alerting.models import Alert, Match
 from tokentrail.content import default_rule_paths
 from tokentrail.engine import RuleCounts, ScanResult, StreamingEngine
+from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents
 from tokentrail.engine.gcpolicy import scan_gc
 from tokentrail.engine.parallel import (
     MIN_PARALLEL_BYTES,
@@ -40,43 +42,73 @@ def load_rules(paths: Iterable[str | Path] | None = None, *, context: LoadContex
 def scan(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, *, strict: bool = False,
          dead_letter: IO[bytes] | None = None, state: StateStore | None = None,
          on_match: Callable[[Match], None] | None = None,
+         on_alert: Callable[[Alert], None] | None = None,
          progress: Callable[[int], None] | None = None, workers: int = DEFAULT_WORKERS,
          min_parallel_bytes: int = MIN_PARALLEL_BYTES, log_type: str | None = None,
-         limits: ReadLimits | None = None) -> ScanResult:
+         limits: ReadLimits | None = None, keep_duplicates: bool = False,
+         memory_ids: int = DEFAULT_MEMORY_IDS) -> ScanResult:
     """Scan log files (``-`` for stdin) with ``rules``; return alerts, counts and every error.
 
+    Each event is taken once: a second event of the same log type and event id (one file named
+    twice, overlapping exports, the same rows as JSON and CSV) is counted in
+    ``stats.duplicates`` and goes no further, unless ``keep_duplicates``. At most
+    ``memory_ids`` event ids stay in memory; older ones move to a temporary file.
+
+    Alerts leave when final, each id once: pass ``on_alert`` to get each one the moment nothing
+    can change it (a single-event alert at once, a grouped one when its event-time window has
+    closed, the rest at the end of input); ``ScanResult.alerts`` then stays empty, so memory does
+    not grow with the alerts. Without it they are returned, sorted by time.
+
+    ``state``: a store the caller holds (``StateStore.hold``) is left uncommitted, for the
+    caller to commit once it has written the alerts; any other is held for the scan and
+    committed when it ends. Either way a scan that dies changes nothing in it.
+
     Matches are not kept (memory stays constant); pass ``on_match`` to see them. ``workers``
-    (default 0: one per core; 1: none) parses and matches big JSON-lines files in that many
-    processes; the alerts are the same as with one. The defaults are ``tokentrail scan``'s.
-    ``log_type`` forces one log type (a TokenTrail or Panther name) for all input; an unknown
-    name raises ``UnknownLogType`` listing the known ones. Events of no known log type are
-    counted per file (``stats.unknown``), written to ``dead_letter`` too, and fatal with
-    ``strict``. ``limits`` bounds what one line, cell, document or compressed member may take
-    (default: ``ReadLimits()``).
+    (default 0: one per core; 1: none; at most 4 per core, else ``ConfigError``) parses and
+    matches big JSON-lines files in that many processes; the alerts are the same as with one.
+    The defaults are ``tokentrail scan``'s. ``log_type`` forces one log type (a TokenTrail or
+    Panther name) for all input; an unknown name raises ``UnknownLogType`` listing the known
+    ones. Events of no known log type are counted per file (``stats.unknown``), written to
+    ``dead_letter`` too, and fatal with ``strict``. ``limits`` bounds what one line, cell,
+    document or compressed member may take (default: ``ReadLimits()``).
     """
     load_errors = []
     if isinstance(rules, LoadResult):
         load_errors = list(rules.errors)
         rules = rules.rules
+    kept: list[Alert] = []
+    gate = AlertGate(on_alert or kept.append)
     reader = LogReader(strict=strict, dead_letter=dead_letter, progress=progress, limits=limits or ReadLimits())
-    engine = StreamingEngine(rules, state=state, on_match=on_match, log_type=log_type, strict_unknown=strict,
-                             on_unknown=None if dead_letter is None else partial(_keep_unknown, dead_letter))
-    workers = worker_count(workers, engine)
-    alerts: list = []
-    process = engine.process
-    with scan_gc(), ParallelFileScanner(engine, reader, workers) as parallel:
-        for path in reader.paths(paths):
-            if workers > 1 and splittable(path) and parallel_worth_it(path, min_parallel_bytes):
-                alerts.extend(parallel.scan_file(path))
-                continue
-            for event, source, line in reader.read_file(path):
-                found = process(event, source, line)
-                if found:
-                    alerts.extend(found)
-    alerts.extend(engine.finish())
-    alerts.sort(key=lambda a: (a.first_time or 0.0, a.rule_id, a.id))
+    owns_state = state is not None and not state.held
+    if owns_state:
+        state.hold()
+    seen = None if keep_duplicates else SeenEvents(memory_ids)
+    try:
+        engine = StreamingEngine(rules, state=state, on_match=on_match, seen=seen, log_type=log_type,
+                                 strict_unknown=strict,
+                                 on_unknown=None if dead_letter is None else partial(_keep_unknown, dead_letter))
+        workers = worker_count(workers, engine)
+        process = engine.process
+        with scan_gc(), ParallelFileScanner(engine, reader, workers) as parallel:
+            for path in reader.paths(paths):
+                if workers > 1 and splittable(path) and parallel_worth_it(path, min_parallel_bytes):
+                    gate(parallel.scan_file(path))
+                    continue
+                for event, source, line in reader.read_file(path):
+                    found = process(event, source, line)
+                    if found:
+                        gate(found)
+        gate(engine.finish())
+        if owns_state:
+            state.commit()
+    finally:
+        if owns_state:
+            state.release()
+        if seen is not None:
+            seen.close()
+    kept.sort(key=lambda a: (a.first_time or 0.0, a.rule_id, a.id))
     return ScanResult(
-        alerts=alerts,
+        alerts=kept,
         stats=engine.stats,
         rule_errors=engine.rule_errors,
         load_errors=load_errors + list(engine.load_errors),
@@ -85,6 +117,8 @@ def scan(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, *, str
         skipped_files=reader.stats.skipped_files,
         files_skipped=reader.stats.files_skipped,
         rule_counts=RuleCounts.of(rules, engine.plan),
+        alerts_delivered=gate.delivered,
+        repeated_alerts=gate.repeats,
     )
 
 

@@ -45,6 +45,10 @@ class ConfigError(TokenTrailError):
     """Bad option or configuration given by the user."""
 
 
+class StateError(TokenTrailError):
+    """The state file cannot be used: in use by another scan, read-only, corrupt, unreadable."""
+
+
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)  # frames inside TokenTrail itself
 _MAX_MESSAGE = 300
 

@@ -55,7 +55,8 @@ def test_json_document_with_summary(cli, logs):
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["summary"] == {
-        "events_read": 5, "events_skipped": 0, "matched_events": 3, "matches": 3, "step_matches": 0,
+        "events_read": 5, "events_skipped": 0, "duplicate_events": 0, "untimed_events": 0,
+        "matched_events": 3, "matches": 3, "step_matches": 0,
         "alerts": 3, "rules_loaded": 3, "rules_alerting": 3, "rules_correlation_stages": 0,
         "rules_failed": 0, "rules_not_run": 0, "rule_load_errors": 0, "rule_errors": 0,
         "files_skipped": 0, "skipped_files": [], "unknown_events": 0, "unknown_by_file": {},

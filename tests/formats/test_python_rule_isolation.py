@@ -144,10 +144,11 @@ def test_a_real_ctrl_c_still_stops_the_scan(tmp_path):
     body = "import time\n\ndef rule(event):\n    time.sleep(0.05)\n    return False\n"
     rules = panther_rule(tmp_path, "sleepy", body)
     logs = write_logs(tmp_path, 9)
-    with logs.open("a") as fh:  # enough events for about a minute of scanning
+    with logs.open("a") as fh:  # enough events (repeats, kept) for about a minute of scanning
         for n in range(1200):
             fh.write(json.dumps(okta_event(n % 9)) + "\n")
-    proc = run_cli("scan", str(logs), "-r", str(rules), "--format", "json", start_new_session=True)
+    proc = run_cli("scan", str(logs), "-r", str(rules), "--format", "json", "--keep-duplicates",
+                   start_new_session=True)
     time.sleep(4)  # start-up, then well inside the scan
     assert proc.poll() is None, proc.communicate()
     os.kill(proc.pid, signal.SIGINT)

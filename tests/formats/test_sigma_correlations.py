@@ -365,11 +365,16 @@ tests:
       events:
           - &fail {uuid: e1, published: "2025-01-01T00:00:00Z", eventType: user.session.start,
                    outcome: {result: FAILURE}, actor: {alternateId: a@x.io}}
-          - *fail
+          - {uuid: e2, published: "2025-01-01T00:01:00Z", eventType: user.session.start,
+             outcome: {result: FAILURE}, actor: {alternateId: a@x.io}}
     - name: one failure
       expected: false
       event:
           events: [*fail]
+    - name: one failure read twice
+      expected: false
+      event:
+          events: [*fail, *fail]
 """
 
 
@@ -380,7 +385,7 @@ def test_correlation_tests_become_rule_tests(tmp_path):
     corr = rules[-1]
     assert "tests" not in corr.metadata
     assert [(t.name, t.expected, len(t.event["events"])) for t in corr.tests] == [
-        ("two failures", True, 2), ("one failure", False, 1)]
+        ("two failures", True, 2), ("one failure", False, 1), ("one failure read twice", False, 2)]
     assert corr.tests[0].event["events"][0]["actor"] == {"alternateId": "a@x.io"}
 
 
@@ -390,7 +395,7 @@ def test_correlation_tests_run_through_the_rule_set(tmp_path):
     rules, _ = load_all(write(tmp_path, "c.yml", CORRELATION_WITH_TESTS))
     results = run_rule_tests([rules[-1]], context_rules=rules)
     assert [(r.name, r.actual, r.passed) for r in results] == [
-        ("two failures", True, True), ("one failure", False, True)]
+        ("two failures", True, True), ("one failure", False, True), ("one failure read twice", False, True)]
 
 
 @pytest.mark.parametrize("tests", [

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tokentrail.alerting.models import Alert, alert_id
+from tokentrail.alerting.windows import WindowEnd, ended, note_window
 from tokentrail.rules.model import Correlation, Rule
 
 _CONDITIONS = {
@@ -55,6 +56,10 @@ class CorrelationAlerter:
         # gt/gte can fire the moment they hold; the others are judged when a window closes.
         self.eager = op in ("gt", "gte")
         self.windows: dict[tuple[str, ...], _Window] = {}
+        # Judged-at-close windows by end time (end, start, key), and the newest signal time: a
+        # window is judged once a signal at or past its end shows it closed (see GroupingAlerter).
+        self.ends: list[WindowEnd] = []
+        self.newest = float("-inf")
         self.sequences: dict[tuple[str, ...], list[_Partial | None]] = {}
         # A step repeated ``runs`` times is unrolled into that many consecutive slots.
         self.slots: list[list[int]] = []
@@ -82,6 +87,7 @@ class CorrelationAlerter:
             for key, window in self.windows.items():
                 out.extend(self._judge(key, window))
         self.windows.clear()
+        self.ends.clear()
         self.sequences.clear()
         return out
 
@@ -106,12 +112,28 @@ class CorrelationAlerter:
                 out.append(self._alert(signal.key, window.start, window.signals))
                 del self.windows[signal.key]
             return out
+        if signal.time > self.newest:
+            self.newest = signal.time
+            out.extend(self._judge_ended(signal.time))
+            window = self.windows.get(signal.key)
         if window is not None and signal.time >= window.start + self.span:
+            del self.windows[signal.key]
             out.extend(self._judge(signal.key, window))
             window = None
         if window is None:
             window = self.windows[signal.key] = _Window(signal.time)
+            if self.span != float("inf"):
+                note_window(self.ends, signal.time, self.span, signal.key)
         window.signals.append(signal)
+        return out
+
+    def _judge_ended(self, now: float) -> list[Alert]:
+        out: list[Alert] = []
+        for start, key in ended(self.ends, now):
+            window = self.windows.get(key)
+            if window is not None and window.start == start:
+                del self.windows[key]
+                out.extend(self._judge(key, window))
         return out
 
     def _judge(self, key: tuple[str, ...], window: _Window) -> list[Alert]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tokentrail.alerting.models import Alert, Match, alert_id
+from tokentrail.alerting.windows import WindowEnd, ended, note_window
 from tokentrail.rules.model import Rule
 
 
@@ -42,6 +43,12 @@ class GroupingAlerter:
     it closes holding ``threshold`` matches (and ``distinct_threshold`` distinct values of the
     distinct field, if the rule names one). Without a window or threshold every match is its own
     alert, raised at once.
+
+    A windowed group is final once its window has closed in event time: when a match of this rule
+    at or past the window's end arrives, every group whose window ended by then is closed and
+    returned, so an alert leaves as soon as nothing can change it. Event time is taken as
+    non-decreasing per rule; a match older than the rule's newest one (a second, earlier file)
+    joins the open group of its key, or opens one that the next newer match closes.
     """
 
     def __init__(self, rule: Rule) -> None:
@@ -53,6 +60,9 @@ class GroupingAlerter:
         self.distinct_threshold = max(1, g.distinct_threshold) if self.distinct else 0
         self.immediate = self.window is None and self.threshold == 1 and not self.distinct and not g.group_by
         self.groups: dict[tuple[str, ...], _Group] = {}
+        # Windows by end time (end, start, key); an entry whose group has gone is skipped.
+        self.ends: list[WindowEnd] = []
+        self.newest = float("-inf")  # the newest match time of this rule so far
 
     def add(self, match: Match) -> list[Alert]:
         """Take one match; return alerts that this match closed (or raised at once)."""
@@ -67,6 +77,10 @@ class GroupingAlerter:
         key = tuple(extras.get("group_key", ()))
         t = time if time is not None else 0.0
         out: list[Alert] = []
+        if self.window is not None and t > self.newest:
+            self.newest = t
+            if self.ends and self.ends[0][0] <= t:
+                out = self._close_ended(t)
         group = self.groups.get(key)
         if group is not None and self.window is not None and t >= group.start + self.window:
             alert = self._close(key, group)
@@ -75,13 +89,27 @@ class GroupingAlerter:
             group = None
         if group is None:
             group = self.groups[key] = _Group(t, extras)
+            if self.window is not None:
+                note_window(self.ends, t, self.window, key)
         group.add(time, event_id, extras, self.distinct)
+        return out
+
+    def _close_ended(self, now: float) -> list[Alert]:
+        """Close every group whose window ended at or before ``now``."""
+        out: list[Alert] = []
+        for start, key in ended(self.ends, now):
+            group = self.groups.get(key)
+            if group is not None and group.start == start:
+                alert = self._close(key, group)
+                if alert:
+                    out.append(alert)
         return out
 
     def flush(self) -> list[Alert]:
         """Close every open group (end of input)."""
         out = [a for key, group in self.groups.items() if (a := self._close(key, group, remove=False))]
         self.groups.clear()
+        self.ends.clear()
         return out
 
     def _close(self, key: tuple[str, ...], group: _Group, *, remove: bool = True) -> Alert | None:

@@ -72,7 +72,12 @@ def alert_id(rule_id: str, group_key: tuple[str, ...], window_start: float | Non
 
 
 def iso(ts: float | None) -> str | None:
-    """Epoch seconds as ISO-8601 UTC with milliseconds, or None."""
+    """Epoch seconds as ISO-8601 UTC with milliseconds, or None (also for a time no datetime can
+    hold: one value must not end an output)."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    try:
+        moment = datetime.fromtimestamp(ts, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

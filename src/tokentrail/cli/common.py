@@ -140,6 +140,10 @@ class OptionFile:
         except OSError as exc:
             self._fail(exc)
 
+    def fileno(self) -> int:
+        """The file's descriptor (to sync it to disk)."""
+        return self.fh.fileno()
+
     def close(self) -> None:
         if self.failed:  # reported once; what is still buffered cannot be written either
             with contextlib.suppress(OSError):

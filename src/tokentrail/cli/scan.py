@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import sqlite3
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -30,7 +30,8 @@ from tokentrail.cli.common import (
 )
 from tokentrail.cli.help import Command
 from tokentrail.engine import ScanResult
-from tokentrail.errors import TokenTrailError
+from tokentrail.errors import StateError, TokenTrailError
+from tokentrail.rules.loader import LoadResult
 from tokentrail.sources.limits import ReadLimits
 
 
@@ -64,7 +65,10 @@ def scan(
     sigma_config: ConfigOpt = None,
     workers: Annotated[int, typer.Option(
         "--workers", "-j", metavar="N",
-        help="Processes for big JSON-lines files (0: one per core; 1: no workers).")] = api.DEFAULT_WORKERS,
+        help="Processes for big JSON-lines files (0: one per core; 1: no workers; at most 4 per core).")
+    ] = api.DEFAULT_WORKERS,
+    keep_duplicates: Annotated[bool, typer.Option(
+        "--keep-duplicates", help="Take every event, even one already read (same log type and event id).")] = False,
     max_line_size: Annotated[str | None, typer.Option(
         "--max-line-size", metavar="SIZE",
         help="Longest JSON line or CSV row read (default 32MiB); a longer one is one error.")] = None,
@@ -77,9 +81,14 @@ def scan(
         "--max-expanded-size", metavar="SIZE",
         help="Most bytes one compressed file or archive member may expand to (default 64GiB).")] = None,
 ) -> None:
-    """Scan log files with rules and report alerts (a summary of events and rules goes to stderr)."""
+    """Scan log files with rules and report alerts (a summary of events and rules goes to stderr).
+
+    JSON lines leave as each alert becomes final; table and JSON output are sorted at the end.
+    With --state, the state is committed only after every alert is written: a scan killed at any
+    moment leaves the state as it was, and running it again gives the alerts of one whole run.
+    """
     from tokentrail.sinks.table import alerts_table
-    from tokentrail.sinks.writers import MatchWriter, write_alerts_jsonl, write_json
+    from tokentrail.sinks.writers import AlertLineWriter, MatchWriter, write_json
     from tokentrail.sources.files import total_bytes
     from tokentrail.state import StateStore
 
@@ -87,25 +96,56 @@ def scan(
     limits = read_limits(max_line_size=max_line_size, max_cell_size=max_cell_size,
                          max_document_size=max_document_size, max_expanded_size=max_expanded_size)
     loaded = load(rules, helpers, sigma_config)
+    collected: list = []
     with contextlib.ExitStack() as stack:
+        # Every output is opened before the scan, so a path that cannot be written stops it first.
+        out = stack.enter_context(open_out(output))
         match_writer = MatchWriter(stack.enter_context(open_write(matches, "--matches"))) if matches else None
         dead = stack.enter_context(open_write(dead_letter, "--dead-letter")) if dead_letter else None
-        try:
-            store = StateStore(state) if state else None
-        except sqlite3.Error as exc:
-            fail(f"--state {state}: cannot open: {exc}")
+        store = None
+        if state:
+            try:
+                store = StateStore(state)
+                stack.callback(store.close)  # uncommitted changes (a failed scan) are dropped
+                store.hold()
+            except StateError as exc:
+                fail(f"--state {exc}")
         progress = None
         if ui.err.is_terminal and "-" not in paths:
             bar = stack.enter_context(Progress(TextColumn("scanning"), BarColumn(), DownloadColumn(),
                                                TimeRemainingColumn(), console=ui.err, transient=True))
             task = bar.add_task("scan", total=total_bytes(paths))
             progress = lambda n: bar.advance(task, n)  # noqa: E731
+        on_alert = AlertLineWriter(out) if fmt is OutputFormat.jsonl else collected.append
         try:
             result = api.scan(paths, loaded, strict=strict, dead_letter=dead, state=store,
-                              on_match=match_writer, progress=progress, workers=workers,
-                              log_type=log_type, limits=limits)
+                              on_match=match_writer, on_alert=on_alert, progress=progress, workers=workers,
+                              log_type=log_type, limits=limits, keep_duplicates=keep_duplicates)
         except TokenTrailError as exc:
             fail(str(exc), 1)
+        report_problems(result, loaded)
+        collected.sort(key=lambda a: (a.first_time or 0.0, a.rule_id, a.id))
+        if fmt is OutputFormat.json:
+            write_json({"summary": scan_summary(result), "alerts": [a.to_dict() for a in collected]}, out)
+        elif fmt is OutputFormat.table:
+            console = Console(file=TextSink(out)) if output else ui.out
+            console.print(alerts_table(collected))
+        make_durable(out)
+        if store is not None:
+            try:
+                store.commit()
+            except StateError as exc:
+                fail(str(exc), 1)
+    for line in summary_lines(result):
+        note(line)
+    if matches:
+        note(f"matches written to {matches}")
+    if result.load_errors or result.rule_errors or result.events_skipped:
+        raise typer.Exit(1)
+
+
+def report_problems(result: ScanResult, loaded: LoadResult) -> None:
+    """One stderr line per problem the scan met (the work went on)."""
     for e in result.read_errors:
         report("skipped", "yellow", e)
     if result.events_skipped > len(result.read_errors):
@@ -118,21 +158,17 @@ def scan(
         report("rule error", "red", f"{e.rule_id} on {e.event_id} ({e.source}:{e.line}): {e.summary}")
     for e in result.load_errors[len(loaded.errors):]:
         report("error", "red", e)
-    summary = scan_summary(result)
-    with open_out(output) as fh:
-        if fmt is OutputFormat.jsonl:
-            write_alerts_jsonl(result.alerts, fh)
-        elif fmt is OutputFormat.json:
-            write_json({"summary": summary, "alerts": [a.to_dict() for a in result.alerts]}, fh)
-        else:
-            console = Console(file=TextSink(fh)) if output else ui.out
-            console.print(alerts_table(result.alerts))
-    for line in summary_lines(result):
-        note(line)
-    if matches:
-        note(f"matches written to {matches}")
-    if result.load_errors or result.rule_errors or result.events_skipped:
-        raise typer.Exit(1)
+    if result.stats.untimed:
+        report("no time", "yellow", f"{result.stats.untimed} matched event(s) had no usable time (missing or "
+               f"out of range), first at {result.stats.first_untimed}; their alerts carry none")
+
+
+def make_durable(out) -> None:
+    """Flush the alert output; a file is synced to disk too (the state commits after it)."""
+    out.flush()
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        if os.path.isfile(f"/proc/self/fd/{out.fileno()}"):
+            os.fsync(out.fileno())
 
 
 def scan_summary(result: ScanResult) -> dict[str, object]:
@@ -140,8 +176,9 @@ def scan_summary(result: ScanResult) -> dict[str, object]:
     ``rules_loaded`` = alerting + correlation stages + failed + not run."""
     s, r = result.stats, result.rule_counts
     return {"events_read": s.events, "events_skipped": result.events_skipped,
+            "duplicate_events": s.duplicates, "untimed_events": s.untimed,
             "matched_events": s.matched_events, "matches": s.matches, "step_matches": s.step_matches,
-            "alerts": len(result.alerts),
+            "alerts": result.alerts_delivered,
             "rules_loaded": r.loaded, "rules_alerting": r.alerting, "rules_correlation_stages": r.stages,
             "rules_failed": r.failed, "rules_not_run": r.idle,
             "rule_load_errors": len(result.load_errors), "rule_errors": len(result.rule_errors),
@@ -154,8 +191,10 @@ def summary_lines(result: ScanResult) -> list[str]:
     """The scan summary people read on stderr: events, then how the rules divide up."""
     s, r = result.stats, result.rule_counts
     steps = f", {s.step_matches} sequence-step matches" if s.step_matches else ""
-    events = (f"{s.events} events read, {result.events_skipped} skipped, {s.matched_events} matched "
-              f"({s.matches} matches{steps}), {len(result.alerts)} alert(s)")
+    duplicates = f", {s.duplicates} duplicate(s) dropped" if s.duplicates else ""
+    repeats = f" ({result.repeated_alerts} repeated id(s) not written again)" if result.repeated_alerts else ""
+    events = (f"{s.events} events read{duplicates}, {result.events_skipped} skipped, {s.matched_events} matched "
+              f"({s.matches} matches{steps}), {result.alerts_delivered} alert(s){repeats}")
     parts = [f"{r.alerting} raise alerts"]
     if r.stages:
         parts.append(f"{r.stages} only feed correlations")

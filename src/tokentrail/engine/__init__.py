@@ -43,7 +43,12 @@ class RuleCounts:
 
 @dataclass
 class ScanResult:
-    """What a scan found, and what it could not do."""
+    """What a scan found, and what it could not do.
+
+    ``alerts`` is empty when the scan handed its alerts to an ``on_alert`` callback;
+    ``alerts_delivered`` counts them either way, and ``repeated_alerts`` the alerts not delivered
+    because one with the same id already was.
+    """
 
     alerts: list[Alert]
     matches: list[Match] = field(default_factory=list)
@@ -56,6 +61,8 @@ class ScanResult:
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
     files_skipped: int = 0
     rule_counts: RuleCounts = RuleCounts()
+    alerts_delivered: int = 0
+    repeated_alerts: int = 0
 
 
 def scan_events(rules: Sequence[Rule], events: Iterable[Mapping[str, Any]], *,

@@ -7,13 +7,22 @@ matched, so the parent does the order-dependent part alone and in file order (``
 grouping, windows, correlations, alert ids. Results are therefore identical to a one-process
 scan. Workers are forked after the rule plan is built, so they share it without re-loading.
 Python rules keep state across events, so a rule set holding any runs in one process.
+
+Workers report the dedup key of every event they read (``SeenEvents``), and the parent drops
+duplicates in file order, as a one-process scan does. A worker that dies (kill -9, the OOM
+killer) breaks the pool: the parent sees it at once, starts a new pool and runs the unfinished
+byte ranges again; a range that was running when a pool broke twice fails the scan with one
+line (``WorkerDied``), never a hang.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,15 +31,18 @@ import orjson
 
 from tokentrail.alerting.models import Alert
 from tokentrail.compile.regex import RegexTimeLimitExceeded
+from tokentrail.engine.dedup import SeenEvents
 from tokentrail.engine.digest import Digest
 from tokentrail.engine.plan import UNKNOWN
 from tokentrail.engine.stream import StreamingEngine, unknown_event_error
-from tokentrail.errors import LogParseError
+from tokentrail.errors import ConfigError, LogParseError, TokenTrailError
 from tokentrail.sources.files import LogReader, ReadLimits, line_ranges
 
 CHUNK_BYTES = 8 << 20  # one task: big enough to amortise IPC, small enough to bound memory
 MIN_PARALLEL_BYTES = 32 << 20  # smaller files are not worth starting workers for
 WARM_BYTES = 1 << 20  # how much of a file's start the parent matches before forking
+WORKERS_PER_CORE = 4  # the most workers -j may ask for, per core
+ATTEMPTS = 2  # a byte range is run at most this many times when its worker dies
 
 _ENGINE: StreamingEngine | None = None  # set in the parent before forking; workers inherit it
 _LIMITS = ReadLimits()  # the parent's read limits, inherited the same way
@@ -40,14 +52,16 @@ _LIMITS = ReadLimits()  # the parent's read limits, inherited the same way
 class ChunkResult:
     """What a worker found in one byte range (line numbers relative to the range).
 
-    ``hits`` is JSON — ``[[line, [digest fields...], ...], ...]`` — because orjson moves these
-    small records between processes several times faster than pickle; ``raws`` holds the raw
-    lines of the hits when matches are written out with their events.
+    ``hits`` is JSON — ``[[line, ordinal, [digest fields...], ...], ...]`` — because orjson moves
+    these small records between processes several times faster than pickle; ``raws`` holds the
+    raw lines of the hits when matches are written out with their events. ``keys`` is the JSON
+    list of every event's dedup key in order (``""`` for none; empty when duplicates are kept).
     """
 
     lines: int
     events: int
     hits: bytes
+    keys: bytes
     raws: list[bytes] | None
     errors: list[tuple[int | None, str]]
     skipped: int
@@ -58,9 +72,15 @@ class ChunkResult:
     no_rules: dict[str, int] | None = None  # log type -> events no loaded rule targets
 
 
-def _scan_range(task: tuple[str, int, int, bool, bool]) -> ChunkResult:
-    path, start, end, keep_dead, keep_events = task
+class WorkerDied(TokenTrailError):
+    """A worker process died twice while scanning one byte range."""
+
+
+def _scan_range(task: tuple[str, int, int, bool, bool, bool]) -> ChunkResult:
+    path, start, end, keep_dead, keep_events, dedup = task
     assert _ENGINE is not None
+    key_of = SeenEvents().key if dedup else None
+    keys: list[str] = []
     dead: list[bytes] = []
     reader = LogReader(dead_letter=_ListSink(dead) if keep_dead else None, limits=_LIMITS)
     # StreamingEngine.match, unrolled: this loop runs once per event of the file.
@@ -96,6 +116,8 @@ def _scan_range(task: tuple[str, int, int, bool, bool]) -> ChunkResult:
                     found = UNKNOWN
                 else:  # reshaped (another case, a wrapper): rules and the match read the new form
                     event, found = found.event, found.log_type
+            if key_of is not None:
+                keys.append(key_of(event, found) or "")
             index = index_of(found)
             if index is None:
                 if found != UNKNOWN:
@@ -107,13 +129,13 @@ def _scan_range(task: tuple[str, int, int, bool, bool]) -> ChunkResult:
                 units, failures = index.matching_each(event)
                 rule_errors.extend((line, u.index, why) for u, why in failures)
             if units is not None:
-                hits.append((line, [tuple(digest(u, event)) for u in units]))
+                hits.append((line, events - 1, [tuple(digest(u, event)) for u in units]))
                 if raws is not None:
                     raws.append(raw if event is original else orjson.dumps(event))
     errors = [(e.line, e.message) for e in reader.stats.errors]
     encoded = orjson.dumps(hits, default=_jsonable)
-    return ChunkResult(reader.lines_read, events, encoded, raws, errors, reader.stats.skipped, dead,
-                       rule_errors, unknown, first_unknown, no_rules)
+    return ChunkResult(reader.lines_read, events, encoded, orjson.dumps(keys), raws, errors,
+                       reader.stats.skipped, dead, rule_errors, unknown, first_unknown, no_rules)
 
 
 def _jsonable(value: Any) -> str:
@@ -130,8 +152,19 @@ class _ListSink:
         return len(data)
 
 
+def max_workers() -> int:
+    """The most workers a scan may start: ``WORKERS_PER_CORE`` per core."""
+    return (os.cpu_count() or 1) * WORKERS_PER_CORE
+
+
 def worker_count(requested: int, engine: StreamingEngine) -> int:
-    """How many processes to use: 0 means one per core; Python rules force one."""
+    """How many processes to use: 0 means one per core; Python rules force one.
+
+    Raises ``ConfigError`` for a negative number or more than ``max_workers()``.
+    """
+    if requested < 0 or requested > max_workers():
+        raise ConfigError(f"--workers {requested}: give 0 (one per core) to {max_workers()} "
+                          f"({WORKERS_PER_CORE} per core on {os.cpu_count() or 1} cores)")
     if engine.plan.python_rules:
         return 1
     return max(1, requested or os.cpu_count() or 1)
@@ -153,30 +186,72 @@ class ParallelFileScanner:
 
     def __exit__(self, *exc: object) -> None:
         global _ENGINE
+        self._stop_pool()
+        _ENGINE = None  # the workers are gone; let the engine (and its state store) go too
+
+    def _stop_pool(self) -> None:
         if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-            _ENGINE = None  # the workers are gone; let the engine (and its state store) go too
+            for process in list(getattr(self._pool, "_processes", {}).values()):
+                process.terminate()  # a worker busy on a range we no longer want
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _start_pool(self, path: str) -> ProcessPoolExecutor:
+        global _ENGINE, _LIMITS
+        if self._pool is None:
+            if _ENGINE is None:
+                _warm(self.engine, path)
+                _ENGINE, _LIMITS = self.engine, self.reader.limits
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+        return self._pool
 
     def scan_file(self, path: str | Path) -> Iterator[Alert]:
         """Alerts completed while scanning ``path``, in file order."""
-        global _ENGINE, _LIMITS
-        if self._pool is None:
-            _warm(self.engine, str(path))
-            _ENGINE, _LIMITS = self.engine, self.reader.limits
-            self._pool = multiprocessing.get_context("fork").Pool(self.workers)
         name = str(path)
         keep_dead = self.reader.dead_letter is not None
         keep_events = self.engine.on_match is not None  # matches are written out with their event
-        tasks = [(name, start, end, keep_dead, keep_events) for start, end in line_ranges(path, self.chunk_bytes)]
+        dedup = self.engine.seen is not None
+        tasks = [(name, start, end, keep_dead, keep_events, dedup)
+                 for start, end in line_ranges(path, self.chunk_bytes)]
         self.reader.stats.files += 1
         base = 0
-        for (_, start, end, _, _), result in zip(tasks, self._pool.imap(_scan_range, tasks), strict=True):
+        for task, result in zip(tasks, self._results(name, tasks), strict=True):
             self._account(result, name, base)
             yield from self._accept(result, name, base)
             base += result.lines
             if self.reader.progress is not None:
-                self.reader.progress(end - start)
+                self.reader.progress(task[2] - task[1])
+
+    def _results(self, name: str, tasks: list[tuple]) -> Iterator[ChunkResult]:
+        """Each task's result in order, with at most two tasks per worker in flight (memory
+        stays bounded); a broken pool is replaced and its unfinished tasks run again."""
+        attempts = [0] * len(tasks)
+        pending: deque[tuple[int, Future]] = deque()
+        following = 0  # the next task to submit
+        done = 0
+        while done < len(tasks):
+            pool = self._start_pool(name)
+            try:
+                while following < len(tasks) and len(pending) < 2 * self.workers:
+                    attempts[following] += 1
+                    pending.append((following, pool.submit(_scan_range, tasks[following])))
+                    following += 1
+                number, future = pending[0]
+                result = future.result()
+            except BrokenProcessPool:
+                self._stop_pool()
+                retry = [n for n, _ in pending]
+                for n in retry:
+                    if attempts[n] >= ATTEMPTS:
+                        _, start, end, *_ = tasks[n]
+                        raise WorkerDied(f"a worker process died twice scanning bytes {start}-{end} "
+                                         "(killed, or out of memory)", file=name) from None
+                pending.clear()
+                following = retry[0] if retry else following
+                continue
+            pending.popleft()
+            done += 1
+            yield result
 
     def _account(self, result: ChunkResult, name: str, base: int) -> None:
         stats = self.reader.stats
@@ -205,8 +280,14 @@ class ParallelFileScanner:
         units = self.engine.plan.units
         route = self.engine.route
         hits = orjson.loads(result.hits)
+        dropped = self._duplicates(result)
+        self.engine.stats.events -= len(dropped)
+        self.engine.stats.duplicates += len(dropped)
         self.engine.stats.matched_events += len(hits)
-        for n, (line, digests) in enumerate(hits):
+        for n, (line, ordinal, digests) in enumerate(hits):
+            if ordinal in dropped:
+                self.engine.stats.matched_events -= 1
+                continue
             event = orjson.loads(result.raws[n]) if result.raws is not None else {}
             for unit, time, event_id, extras, signals, reset in digests:
                 if signals or reset is not None:  # JSON gave lists where the digest holds tuples
@@ -217,6 +298,11 @@ class ParallelFileScanner:
                 alerts = route(units[unit], digest, event, name, base + line)
                 if alerts:
                     yield from alerts
+
+    def _duplicates(self, result: ChunkResult) -> set[int]:
+        """The ordinals of the range's events already taken, recording the others."""
+        seen = self.engine.seen
+        return set() if seen is None else seen.duplicates_among(orjson.loads(result.keys))
 
 
 def _warm(engine: StreamingEngine, path: str) -> None:

@@ -16,6 +16,7 @@ from tokentrail.alerting.correlation import CorrelationAlerter, Signal
 from tokentrail.alerting.grouping import GroupingAlerter, NewTermsFilter
 from tokentrail.alerting.models import Alert, Match
 from tokentrail.compile.regex import RegexTimeLimitExceeded
+from tokentrail.engine.dedup import SeenEvents
 from tokentrail.engine.digest import Digest, build_digester
 from tokentrail.engine.limits import RuleTimeLimitExceeded
 from tokentrail.engine.plan import DEFAULT_PYTHON_TIME_LIMIT, UNKNOWN, Plan, Unit, build_plan
@@ -45,7 +46,10 @@ class EngineStats:
     of the first; ``no_rules`` counts, per log type, the events that were recognised but met no
     rule because no loaded rule targets it."""
 
-    events: int = 0
+    events: int = 0  # distinct events: a duplicate (see ``duplicates``) is not counted again
+    duplicates: int = 0  # events dropped as already read (same log type and event id)
+    untimed: int = 0  # matched events whose time is missing or out of range (treated as unknown)
+    first_untimed: str = ""  # FILE:LINE of the first of them
     matched_events: int = 0
     matches: int = 0
     step_matches: int = 0
@@ -104,7 +108,8 @@ class StreamingEngine:
                  on_match: Callable[[Match], None] | None = None,
                  python_time_limit: float = DEFAULT_PYTHON_TIME_LIMIT,
                  log_type: str | None = None, strict_unknown: bool = False,
-                 on_unknown: Callable[[Mapping[str, Any], str, int], None] | None = None) -> None:
+                 on_unknown: Callable[[Mapping[str, Any], str, int], None] | None = None,
+                 seen: SeenEvents | None = None) -> None:
         self._detect = schemas.forced_detector(log_type) if log_type else schemas.detector()
         self.strict_unknown = strict_unknown
         self.on_unknown = on_unknown
@@ -117,6 +122,8 @@ class StreamingEngine:
                 if bind is not None:
                     bind(self.state)
         self.on_match = on_match
+        self.seen = seen  # None: every event is taken, duplicates too
+        self._untimed_at: tuple[str, int] | None = None
         self.stats = EngineStats()
         self.rule_errors: list[RuleError] = []
         self.alerters = {rid: GroupingAlerter(self.rules[rid]) for rid in self.plan.alerting_rules
@@ -140,9 +147,9 @@ class StreamingEngine:
         """Run every rule that could match ``event``; return the alerts it completed.
 
         ``log_type`` overrides detection (rule tests use it for minimal events); the event's keys
-        are still folded to that log type's case.
+        are still folded to that log type's case. An event already taken (``seen``) is counted as
+        a duplicate and goes no further.
         """
-        self.stats.events += 1
         if log_type is None:
             found = self._detect(event)
             if found.__class__ is str:
@@ -153,6 +160,10 @@ class StreamingEngine:
                 log_type, event = found.log_type, found.event
         else:
             event = schemas.fold_keys(event, log_type)
+        if self.seen is not None and self.seen.is_duplicate(event, log_type):
+            self.stats.duplicates += 1
+            return []
+        self.stats.events += 1
         index = self._index_of(log_type)
         if index is None:
             if log_type != UNKNOWN:
@@ -261,6 +272,8 @@ class StreamingEngine:
         """Feed one digested match to its rule's alerting and to the correlations that use it."""
         rule_id = unit.rule.id
         eid = digest.event_id or self._event_id(None, source, line)
+        if digest.time is None and self._untimed_at != (source, line or self.stats.events):
+            self._count_untimed(source, line)
         alerts: list[Alert] = []
         if digest.reset_key is not None:
             self.correlators[rule_id].reset(digest.reset_key)
@@ -287,6 +300,13 @@ class StreamingEngine:
             if closed:
                 alerts.extend(closed)
         return alerts
+
+    def _count_untimed(self, source: str, line: int) -> None:
+        """A matched event without a usable time: its alerts carry no time; say where it was."""
+        self._untimed_at = (source, line or self.stats.events)
+        self.stats.untimed += 1
+        if not self.stats.first_untimed:
+            self.stats.first_untimed = f"{source or 'event'}:{line}"
 
     def _describe(self, unit: Unit, event: Mapping[str, Any]) -> dict[str, Any]:
         """A Python rule's title, severity, dedup key and context (its own functions say)."""

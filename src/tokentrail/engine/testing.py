@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tokentrail import schemas
+from tokentrail.engine.dedup import SeenEvents
 from tokentrail.engine.limits import load_guarded
 from tokentrail.engine.plan import DEFAULT_PYTHON_TIME_LIMIT, UNKNOWN, log_types_of
 from tokentrail.engine.stream import StreamingEngine
@@ -95,6 +96,11 @@ def _correlation_fires(rule: Rule, test: RuleTest, pool: Sequence[Rule]) -> tupl
     events = test.event.get("events") if isinstance(test.event, Mapping) else test.event
     if not isinstance(events, list):
         return False, "a correlation test needs a list of events under 'events'"
-    engine = StreamingEngine([*pool] if rule in pool else [*pool, rule])
-    alerts = [a for a in engine.run(events) if a.rule_id == rule.id]
+    # Events taken once each, as in a scan: a test repeating one event id counts it once.
+    seen = SeenEvents()
+    try:
+        engine = StreamingEngine([*pool] if rule in pool else [*pool, rule], seen=seen)
+        alerts = [a for a in engine.run(events) if a.rule_id == rule.id]
+    finally:
+        seen.close()
     return bool(alerts), f"{len(alerts)} alert(s)"

@@ -4,7 +4,8 @@ Accepted: ISO 8601 with ``Z``, ``+hh:mm`` or ``+hhmm`` offsets and any number of
 digits (more than six are truncated); a space instead of ``T``; a bare date; Salesforce Event Log
 File compact form ``20240130174530.123``; a basic date ``20240130``; epoch numbers (or numeric strings) in seconds,
 milliseconds, microseconds or nanoseconds, told apart by magnitude. Times without an offset are
-UTC: that is what every vendor here writes.
+UTC: that is what every vendor here writes. A time outside the years 1-9999 (which no datetime
+can hold, so nothing downstream could format it) is not a timestamp: ``None``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from datetime import UTC, datetime
 _EPOCH_SCALES = ((1e17, 1e9), (1e14, 1e6), (1e11, 1e3))
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _FRACTION = re.compile(r"(\.\d{6})\d+")
+# Epoch seconds of 0001-01-01T00:00:00Z and of 9999-12-31T23:59:59.999Z: what datetime can hold.
+MIN_EPOCH = -62135596800.0
+MAX_EPOCH = 253402300799.999
 
 
 def parse_time(value: object) -> float | None:
@@ -66,7 +70,7 @@ def _parse_iso(text: str) -> float | None:
             return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
+    return _in_range(parsed.timestamp())
 
 
 def _from_epoch(number: float) -> float | None:
@@ -74,5 +78,9 @@ def _from_epoch(number: float) -> float | None:
         return None
     for limit, scale in _EPOCH_SCALES:
         if abs(number) >= limit:
-            return number / scale
-    return number
+            return _in_range(number / scale)
+    return _in_range(number)
+
+
+def _in_range(seconds: float) -> float | None:
+    return seconds if MIN_EPOCH <= seconds <= MAX_EPOCH else None

@@ -37,6 +37,20 @@ def write_json_lines(documents: Iterable[Any], out: IO[bytes]) -> None:
         out.write(_dumps(document) + b"\n")
 
 
+class AlertLineWriter:
+    """Writes each alert as one JSON line the moment it is given, and flushes it, so a reader at
+    the other end of a pipe sees it at once."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+        self.count = 0
+
+    def __call__(self, alert: Alert) -> None:
+        self.out.write(orjson.dumps(alert.to_dict(), option=_OPTS, default=str) + b"\n")
+        self.out.flush()
+        self.count += 1
+
+
 def write_json(document: Any, out: IO[bytes]) -> None:
     """One indented JSON document."""
     out.write(_dumps(document, _OPTS | orjson.OPT_INDENT_2) + b"\n")

@@ -1,0 +1,58 @@
+"""Run as a script by test_dead_workers: a -j 2 library scan whose workers get killed.
+
+    python worker_kill_probe.py LOGS once|always
+
+``once``: the first match routed in the parent kills one live worker with SIGKILL (as the OOM
+killer would). ``always``: every worker that starts the range at byte 0 kills itself. Prints
+one JSON object: the alert ids, event count, or the error's one line.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+
+import orjson
+
+from tokentrail import load_rules, scan
+from tokentrail.content import default_rule_paths
+from tokentrail.engine import parallel
+from tokentrail.errors import TokenTrailError
+
+_REAL_SCAN_RANGE = parallel._scan_range
+
+
+def doomed(task):
+    """A worker given the first byte range dies at once, every time."""
+    if task[1] == 0:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _REAL_SCAN_RANGE(task)
+
+
+def main() -> None:
+    logs, mode = sys.argv[1], sys.argv[2]
+    parallel.CHUNK_BYTES = 64 << 10
+    killed: list[int] = []
+
+    def kill_one(match) -> None:
+        if mode == "once" and not killed:
+            worker = multiprocessing.active_children()[0]
+            os.kill(worker.pid, signal.SIGKILL)
+            killed.append(worker.pid)
+
+    if mode == "always":
+        parallel._scan_range = doomed
+    try:
+        result = scan([logs], load_rules(default_rule_paths()), workers=2, min_parallel_bytes=0,
+                      on_match=kill_one)
+    except TokenTrailError as exc:
+        print(orjson.dumps({"error": str(exc)}).decode())
+        return
+    print(orjson.dumps({"alerts": [a.id for a in result.alerts], "events": result.stats.events,
+                        "killed": len(killed)}).decode())
+
+
+if __name__ == "__main__":
+    main()
