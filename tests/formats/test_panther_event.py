@@ -162,7 +162,7 @@ def test_udm_reads_paths_and_methods(tmp_path: Path) -> None:
     assert event.udm("source_ip") == "198.51.100.7"
     assert event.udm("targets") == ["0oa1", "00T1", "00T1"]  # several hits: a list
     assert event.udm("token") == "00T9"
-    assert event.udm_path("source_ip") == "$.client.ipAddress"
+    assert event.udm_path("source_ip") == "client.ipAddress"  # the path of the value found
     assert event.udm_path("token") == "token_id"
     assert event.udm_path("nope") is None
 

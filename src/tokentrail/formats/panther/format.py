@@ -7,12 +7,13 @@ from pathlib import Path
 
 from tokentrail.errors import RuleLoadError
 from tokentrail.formats.panther.analysis import (
-    IGNORED_TYPES,
+    NOT_RUNNABLE,
     Item,
     correlation_rule,
     data_model,
     detection_rule,
     global_helper,
+    not_runnable_item,
 )
 from tokentrail.formats.panther.datamodel import Registry
 from tokentrail.formats.panther.imports import add_helper_dir, find_helpers_root
@@ -21,7 +22,6 @@ from tokentrail.rules.loader import LoadContext
 from tokentrail.rules.model import Rule
 
 _CLAIM = re.compile(r"^AnalysisType\s*:", re.MULTILINE)
-POLICY = "Panther cloud-resource policies are not log detections"
 
 
 class PantherFormat:
@@ -54,7 +54,7 @@ class PantherFormat:
             raise RuleLoadError("a Panther analysis file must be a YAML mapping", file=str(path))
         item = Item(path, doc)
         kind = doc.data.get("AnalysisType")
-        if kind in ("rule", "scheduled_rule"):
+        if kind in ("rule", "scheduled_rule", "policy"):
             return [detection_rule(item, kind, context, self.registry)]
         if kind == "correlation_rule":
             return [correlation_rule(item)]
@@ -62,21 +62,8 @@ class PantherFormat:
             return [data_model(item, self.registry)]
         if kind == "global":
             return [global_helper(item)]
-        if kind == "policy":
-            policy_id = item.text("PolicyID") or path.stem
-            return [
-                Rule(
-                    id=policy_id,
-                    title=item.text("DisplayName") or policy_id,
-                    format="panther",
-                    logic=None,
-                    path=str(path),
-                    metadata={"analysis_type": "policy"},
-                    unsupported=POLICY,
-                )
-            ]
-        if kind in IGNORED_TYPES:
-            return []
+        if kind in NOT_RUNNABLE:
+            return [not_runnable_item(item, kind)]
         raise item.error(f"unknown AnalysisType {kind!r}", "AnalysisType")
 
     def _add_helper_dirs(self, path: Path, context: LoadContext) -> None:

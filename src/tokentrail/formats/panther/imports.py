@@ -8,6 +8,7 @@ packages win, and a helper directory never shadows the standard library.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -19,7 +20,12 @@ from pathlib import Path
 from types import ModuleType
 
 HELPERS_DIR_NAME = "global_helpers"
-_SHIM_PACKAGE = "panther_detection_helpers"
+# Panther's packages and the submodules TokenTrail serves for them (from ``shims``).
+_SHIMS: dict[str, tuple[str, ...]] = {
+    "panther_detection_helpers": ("caching",),
+    "panther_core": ("immutable", "enriched_event"),
+}
+_SHIM_ROOT = "tokentrail.formats.panther.shims"
 _lock = threading.RLock()
 
 
@@ -84,17 +90,15 @@ def find_helpers_root(start: Path) -> Path | None:
 
 
 def ensure_shims() -> None:
-    """Serve ``panther_detection_helpers`` from TokenTrail when the real package is absent."""
+    """Serve ``panther_detection_helpers`` and ``panther_core`` from TokenTrail when the real
+    packages are absent (an installed package always wins)."""
     with _lock:
-        if _SHIM_PACKAGE in sys.modules:
-            return
-        if importlib.util.find_spec(_SHIM_PACKAGE) is not None:
-            return
-        from tokentrail.formats.panther.shims import panther_detection_helpers as package
-        from tokentrail.formats.panther.shims.panther_detection_helpers import caching
-
-        sys.modules[_SHIM_PACKAGE] = package
-        sys.modules[f"{_SHIM_PACKAGE}.caching"] = caching
+        for package, submodules in _SHIMS.items():
+            if package in sys.modules or importlib.util.find_spec(package) is not None:
+                continue
+            sys.modules[package] = importlib.import_module(f"{_SHIM_ROOT}.{package}")
+            for sub in submodules:
+                sys.modules[f"{package}.{sub}"] = importlib.import_module(f"{_SHIM_ROOT}.{package}.{sub}")
 
 
 def module_name_for(path: Path) -> str:
