@@ -3,13 +3,14 @@
 import json
 from pathlib import Path
 
+from seed_docs import seed_text
+
 REPO = Path(__file__).resolve().parents[2]
-SEEDS = REPO / ".." / "shared" / "seeds"
 PANTHER = REPO / "src" / "tokentrail" / "content" / "rules" / "panther"
 
 
 def seed_000(tmp_path):
-    text = (SEEDS / "000_d30ce70d8ba5c655.txt").read_text()
+    text = seed_text("000")
     body = text.split("Rule body yaml", 1)[1].split("Stages and Predicates", 1)[0]
     path = tmp_path / "seed000.yml"
     path.write_text(body)

@@ -4,18 +4,18 @@ Auth0 log-stream export."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from cli_support import auth0_event, parse_jsonl
 
-SEEDS = Path(__file__).resolve().parents[2] / ".." / "shared" / "seeds"
+from seed_docs import seed_text
+
 SEED_ID = "2d7087d2-716d-11f0-ba3b-723487b9527c"
 
 
 def seed_000_yaml() -> str:
     """The rule of seed 000, verbatim: the lines between "Rule body yaml" and "Stages and Predicates"."""
-    lines = (SEEDS / "000_d30ce70d8ba5c655.txt").read_text(encoding="utf-8").splitlines()
+    lines = seed_text("000").splitlines()
     start = lines.index("Rule body yaml") + 1
     end = lines.index("Stages and Predicates")
     return "\n".join(lines[start:end]) + "\n"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from seed_docs import seed_text
 from tokentrail.engine import scan_events
 from tokentrail.engine.testing import run_rule_tests
 from tokentrail.formats.elastic import ElasticFormat
@@ -14,7 +15,6 @@ from tokentrail.rules.loader import LoadContext, load_rules
 from tokentrail.rules.model import Correlation
 
 REPO = Path(__file__).resolve().parents[2]
-SEED = REPO / ".." / "shared" / "seeds" / "001_85c4704ba8428fec.txt"
 SEED_RULE = REPO / "tests" / "data" / "elastic" / "okta_api_token_create.toml"
 PACK = REPO / "src" / "tokentrail" / "content" / "rules" / "elastic"
 
@@ -48,7 +48,7 @@ def ecs_event(event_id: str, action: str) -> dict:
 
 
 def test_seed_rule_carries_the_seed_facts(seed_rule):
-    seed = SEED.read_text(encoding="utf-8")
+    seed = seed_text("001")
     assert seed_rule.title in seed
     assert seed_rule.metadata["query"].strip() in seed
     assert seed_rule.metadata["risk_score"] == 47 and "Risk score: 47" in seed

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from seed_docs import seed_text
 from tokentrail.formats.panther import run_panther_tests
 from tokentrail.formats.panther.shims.panther_detection_helpers import caching
 from tokentrail.rules.loader import load_rules
 
 REPO = Path(__file__).resolve().parents[2]
-SEED = REPO / ".." / "shared" / "seeds" / "002_d7ac1ba03dbac457.txt"
 PACK = REPO / "src" / "tokentrail" / "content" / "rules" / "panther"
 CONTEXT_FIELDS = [
     "EVENT_TYPE",
@@ -32,7 +32,7 @@ CONTEXT_FIELDS = [
 
 
 def seed_yaml() -> str:
-    text = SEED.read_text(encoding="utf-8")
+    text = seed_text("002")
     return text.split("Rule body yaml", 1)[1].split("Detection logic", 1)[0].strip("\n") + "\n"
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from seed_docs import seed_text
 from tokentrail.compile.python import compile_expr
 from tokentrail.errors import RuleLoadError
 from tokentrail.formats.sigma import SigmaFormat
@@ -15,12 +16,10 @@ from tokentrail.rules.ir import Any as AnyOf
 from tokentrail.rules.loader import LoadContext, LoadResult, load_rules
 from tokentrail.rules.model import LogSource, OutputField, RuleTest
 
-SEEDS = Path(__file__).resolve().parents[2] / ".." / "shared" / "seeds"
-
 
 def seed_000_yaml() -> str:
     """The YAML of seed 000, verbatim: the lines between "Rule body yaml" and "Stages and Predicates"."""
-    lines = (SEEDS / "000_d30ce70d8ba5c655.txt").read_text(encoding="utf-8").splitlines()
+    lines = seed_text("000").splitlines()
     start = lines.index("Rule body yaml") + 1
     end = lines.index("Stages and Predicates")
     return "\n".join(lines[start:end]) + "\n"

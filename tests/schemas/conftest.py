@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
-SEEDS = Path(__file__).resolve().parents[2] / ".." / "shared" / "seeds"
+from seed_docs import seed_text
 
 
 def _seed_text(prefix: str) -> str:
-    (path,) = SEEDS.glob(f"{prefix}_*.txt")
-    return path.read_text(encoding="utf-8")
+    return seed_text(prefix)
 
 
 def _seed_yaml(prefix: str, start: str, end: str) -> dict:

@@ -1,0 +1,169 @@
+"""``tokentrail rules``: list, show and validate rules."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from tokentrail.cli.common import (
+    ConfigOpt,
+    FormatOpt,
+    HelpersOpt,
+    OutputFormat,
+    RulesOpt,
+    fail,
+    load,
+    ui,
+    write_json_stdout,
+)
+from tokentrail.rules.model import Rule
+
+app = typer.Typer(help="List and validate rules.", no_args_is_help=True)
+
+
+def _rule_rows(rules: Sequence[Rule]) -> list[dict]:
+    return [{
+        "id": r.id, "title": r.title, "format": r.format, "severity": r.severity,
+        "kind": type(r.logic).__name__ if r.logic is not None else "none",
+        "techniques": list(r.techniques), "log_types": list(r.log_types) or [r.logsource.product or "any"],
+        "tests": len(r.tests), "path": r.path, "status": "unsupported" if r.unsupported else
+        ("disabled" if not r.enabled else "ok"), "reason": r.unsupported,
+    } for r in rules]
+
+
+@app.command("list")
+def rules_list(rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
+               helpers: HelpersOpt = None, sigma_config: ConfigOpt = None) -> None:
+    """List rules with their format, severity, ATT&CK techniques and tests."""
+    loaded = load(rules, helpers, sigma_config, quiet=fmt is not OutputFormat.table)
+    rows = _rule_rows(loaded.rules)
+    if fmt is not OutputFormat.table:
+        import orjson
+
+        if fmt is OutputFormat.json:
+            write_json_stdout(rows)
+        else:
+            for row in rows:
+                sys.stdout.buffer.write(orjson.dumps(row) + b"\n")
+        raise typer.Exit(1 if loaded.errors else 0)
+    table = Table(title=f"{len(rows)} rule(s)")
+    for col in ("id", "title", "format", "kind", "severity", "ATT&CK", "source", "tests", "status"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        cells = (row["id"][:36], row["title"], row["format"], row["kind"], row["severity"],
+                 " ".join(row["techniques"]), ", ".join(row["log_types"]), str(row["tests"]),
+                 row["status"] if not row["reason"] else f"{row['status']}: {row['reason']}")
+        table.add_row(*map(escape, cells))
+    ui.out.print(table)
+    if loaded.errors:
+        raise typer.Exit(1)
+
+
+_GUIDE_KEYS = ("note", "runbook", "explanation", "prevention", "comments")
+
+
+def _grouping_text(rule: Rule) -> str:
+    g = rule.grouping
+    parts = []
+    if g.group_by:
+        parts.append("by " + ", ".join(g.group_by))
+    if g.window is not None:
+        parts.append(f"within {g.window:g}s")
+    if g.threshold > 1:
+        parts.append(f">= {g.threshold} matches")
+    if g.distinct_field:
+        parts.append(f">= {g.distinct_threshold} distinct {g.distinct_field}")
+    if g.new_terms:
+        parts.append(f"new terms {', '.join(g.new_terms)} (history {g.history or 0:g}s)")
+    return "; ".join(parts)
+
+
+@app.command("show")
+def rules_show(rule_id: Annotated[str, typer.Argument(help="Rule id, name, or the start of an id.")],
+               rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
+               helpers: HelpersOpt = None, sigma_config: ConfigOpt = None) -> None:
+    """One rule in full: metadata, ATT&CK, stages, indicators, output fields, investigation guide."""
+    from rich.markdown import Markdown
+    from rich.panel import Panel
+
+    from tokentrail.engine.plan import log_types_of
+    from tokentrail.rules.describe import logic_stages, rule_indicators
+
+    loaded = load(rules, helpers, sigma_config, quiet=True)
+    found = [r for r in loaded.rules if rule_id in (r.id, r.name)] or [
+        r for r in loaded.rules if r.id.startswith(rule_id)]
+    if len(found) != 1:
+        fail(f"{len(found)} rules match {rule_id!r}" + (": " + ", ".join(r.id for r in found[:5]) if found else ""))
+    rule = found[0]
+    stages = logic_stages(rule)
+    inds = rule_indicators(rule)
+    guide = {k: rule.metadata[k] for k in _GUIDE_KEYS if rule.metadata.get(k)}
+    if fmt is not OutputFormat.table:
+        write_json_stdout({
+            **_rule_rows([rule])[0], "description": rule.description, "tactics": list(rule.tactics),
+            "routes_to": list(log_types_of(rule)), "stages": [{"name": n, "logic": t} for n, t in stages],
+            "indicators": [{"field": i.field, "op": i.op, "values": list(i.values), "negated": i.negated}
+                           for i in inds],
+            "output_fields": [{"label": o.label, "field": o.field} for o in rule.output_fields],
+            "guide": guide, "references": list(rule.references), "false_positives": list(rule.false_positives),
+            "metadata": dict(rule.metadata),
+        })
+        return
+    head = Table.grid(padding=(0, 2))
+    for label, value in (("id", rule.id), ("format", rule.format), ("severity", rule.severity),
+                         ("status", rule.unsupported or rule.status), ("ATT&CK", " ".join(rule.techniques)),
+                         ("tactics", " ".join(rule.tactics)), ("log types", ", ".join(log_types_of(rule))),
+                         ("grouping", _grouping_text(rule)), ("file", rule.path), ("tests", str(len(rule.tests)))):
+        if value:
+            head.add_row(f"[bold]{label}[/]", escape(value))
+    ui.out.print(Panel(head, title=escape(rule.title), expand=False))
+    if rule.description:
+        ui.out.print(escape(rule.description.strip()))
+    stage_table = Table(title="stages")
+    stage_table.add_column("stage")
+    stage_table.add_column("logic", overflow="fold")
+    for name, text in stages:
+        stage_table.add_row(escape(name), escape(text))
+    ui.out.print(stage_table)
+    if inds:
+        ind_table = Table(title="indicators")
+        for col in ("field", "kind", "values"):
+            ind_table.add_column(col, overflow="fold")
+        for i in inds:
+            ind_table.add_row(escape(i.field), ("not " if i.negated else "") + i.op, escape("\n".join(i.values)))
+        ui.out.print(ind_table)
+    if rule.output_fields:
+        of = Table(title="output fields")
+        of.add_column("field")
+        of.add_column("source")
+        for o in rule.output_fields:
+            of.add_row(escape(o.label), escape(o.field))
+        ui.out.print(of)
+    for key, text in guide.items():
+        body = text if isinstance(text, str) else "\n".join(f"- {x}" for x in text)
+        ui.out.print(Panel(Markdown(body), title=key.replace("note", "investigation guide"), expand=False))
+
+
+@app.command("validate")
+def rules_validate(rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
+                   helpers: HelpersOpt = None, sigma_config: ConfigOpt = None) -> None:
+    """Load rules and compile them for every log type; list every problem; exit 1 on any."""
+    from tokentrail.engine.plan import build_plan
+
+    loaded = load(rules, helpers, sigma_config, quiet=True)
+    plan = build_plan(loaded.rules)
+    problems = [str(e) for e in [*loaded.errors, *plan.errors]]
+    problems += [f"{r.path}: {r.id}: unsupported: {r.unsupported}" for r in loaded.unsupported]
+    if fmt is not OutputFormat.table:
+        write_json_stdout({"rules": len(loaded.rules), "ok": len(loaded.runnable), "problems": problems})
+    else:
+        for p in problems:
+            ui.err.print(f"[red]error[/]: {escape(p)}", highlight=False, soft_wrap=True)
+        ui.out.print(f"{len(loaded.rules)} rule(s) loaded, {len(loaded.runnable)} runnable, {len(problems)} problem(s)")
+    if problems:
+        raise typer.Exit(1)
