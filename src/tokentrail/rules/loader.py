@@ -18,6 +18,8 @@ class LoadContext:
 
     placeholders: dict[str, tuple[str, ...]] = field(default_factory=dict)
     helper_dirs: tuple[Path, ...] = ()
+    # Panther data models to load besides those found next to a repository's global_helpers/.
+    data_model_dirs: tuple[Path, ...] = ()
     allow_python: bool = True
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -35,6 +37,9 @@ class RuleFormat(Protocol):
 
     def load(self, path: Path, context: LoadContext) -> list[Rule] | LoadResult: ...
 
+    # Optional: ``skips(path, root) -> str | None``, a reason to leave a file found under the
+    # directory ``root`` unread (Panther: folders ``pat test`` does not read); see ``load_rules``.
+
 
 @dataclass(frozen=True)
 class LoadResult:
@@ -42,6 +47,8 @@ class LoadResult:
 
     rules: tuple[Rule, ...]
     errors: tuple[TokenTrailError, ...]
+    # Files found but deliberately not read: (file, reason).
+    skipped: tuple[tuple[str, str], ...] = ()
 
     @property
     def runnable(self) -> tuple[Rule, ...]:
@@ -87,7 +94,14 @@ def load_rules(paths: Iterable[str | Path], *, context: LoadContext | None = Non
     formats = list(formats) if formats is not None else default_formats()
     rules: list[Rule] = []
     errors: list[TokenTrailError] = []
-    for path in discover(paths):
+    skipped: list[tuple[str, str]] = []
+    skippers = [f.skips for f in formats if hasattr(f, "skips")]
+    found = [(path, Path(root)) for root in paths for path in discover([root])]
+    for path, root in found:
+        reason = next((r for skip in skippers if (r := skip(path, root))), None) if root.is_dir() else None
+        if reason:
+            skipped.append((str(path), reason))
+            continue
         if not path.exists():
             errors.append(RuleLoadError("no such file or directory", file=str(path)))
             continue
@@ -121,4 +135,4 @@ def load_rules(paths: Iterable[str | Path], *, context: LoadContext | None = Non
         if finalize is not None:
             rules, more = finalize(rules)
             errors.extend(more)
-    return LoadResult(tuple(rules), tuple(errors))
+    return LoadResult(tuple(rules), tuple(errors), tuple(skipped))

@@ -36,6 +36,8 @@ SCHEDULED = "scheduled rules need a query backend"
 CORRELATION = "correlation rules are not supported yet (they need the rules they correlate)"
 SIMPLE = "Panther simple detections (Detection:) are not supported yet"
 DERIVED = "derived detections (BaseDetection) are not supported yet"
+# Why a test is skipped where pat test (without a Panther backend) skips it too.
+SIMPLE_TESTS_SKIPPED = "skipped, as pat test skips it: a simple detection's tests run only in a Panther backend"
 # The reason on a policy: its tests run, a scan never applies it.
 POLICY = "unsupported-for-scan: Panther policies evaluate cloud resources, not log events"
 
@@ -275,6 +277,8 @@ def detection_rule(item: Item, analysis_type: str, context: LoadContext, registr
         "inline_filters": item.data.get("InlineFilters"),  # as written; lowered IR is on the spec
         "status": item.text("Status"),
     }
+    if simple:
+        metadata["tests_skipped"] = SIMPLE_TESTS_SKIPPED
     if is_policy:
         metadata["resource_types"] = item.strings("ResourceTypes")
     if derived:

@@ -15,9 +15,12 @@ import importlib.util
 import re
 import sys
 import threading
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
+
+from tokentrail.errors import RuleLoadError, summarize_exception
 
 HELPERS_DIR_NAME = "global_helpers"
 # Panther's packages and the submodules TokenTrail serves for them (from ``shims``).
@@ -101,6 +104,56 @@ def ensure_shims() -> None:
                 sys.modules[f"{package}.{sub}"] = importlib.import_module(f"{_SHIM_ROOT}.{package}.{sub}")
 
 
+# Helper modules that failed to import: module name -> the one-line reason.
+_failed_helpers: dict[str, str] = {}
+
+
+class HelperImportError(ImportError):
+    """A rule imports a helper module that failed to import (reported once, at load)."""
+
+
+def import_helpers(directories: Sequence[Path]) -> list[RuleLoadError]:
+    """Import every top-level module in ``directories``; one error per module that fails,
+    naming its file and line."""
+    errors: list[RuleLoadError] = []
+    for directory in directories:
+        for file in sorted(directory.glob("*.py")):
+            name = file.stem
+            if name in sys.modules or name in _failed_helpers:
+                continue
+            ensure_shims()
+            try:
+                importlib.import_module(name)
+            except Exception as exc:
+                line = next(
+                    (
+                        f.lineno
+                        for f in reversed(traceback.extract_tb(exc.__traceback__))
+                        if f.filename == str(file)
+                    ),
+                    None,
+                )
+                reason = summarize_exception(exc)
+                _failed_helpers[name] = f"{file}: {reason}"
+                errors.append(
+                    RuleLoadError(
+                        f"helper module {name} failed to import: {reason}", file=str(file), line=line
+                    )
+                )
+    return errors
+
+
+def _failed_helper_in(exc: BaseException) -> str | None:
+    """The failed helper a rule's import error comes from, if any."""
+    if isinstance(exc, ImportError) and exc.name in _failed_helpers:
+        return exc.name
+    for frame in traceback.extract_tb(exc.__traceback__):
+        name = Path(frame.filename).stem
+        if name in _failed_helpers and _failed_helpers[name].startswith(frame.filename + ":"):
+            return name
+    return None
+
+
 def module_name_for(path: Path) -> str:
     """A unique, stable module name for a rule or data-model file."""
     resolved = str(path.resolve())
@@ -124,7 +177,12 @@ def import_file(path: Path) -> ModuleType:
         sys.modules[name] = module
         try:
             spec.loader.exec_module(module)
-        except BaseException:
+        except BaseException as exc:
             del sys.modules[name]
+            helper = _failed_helper_in(exc)
+            if helper is not None:
+                raise HelperImportError(
+                    f"helper module {helper} failed to import (reported once, for its file)", name=helper
+                ) from None
             raise
         return module

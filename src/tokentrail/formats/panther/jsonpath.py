@@ -117,7 +117,9 @@ def _child(node: Any, key: Any) -> list[tuple[tuple[Any, ...], Any]]:
         value = get_ci(node, key)
         if value is MISSING:
             return []
-        actual = key if key in node else next(k for k in node if isinstance(k, str) and k.lower() == key.lower())
+        actual = (
+            key if key in node else next(k for k in node if isinstance(k, str) and k.lower() == key.lower())
+        )
         return [((actual,), value)]
     return []
 

@@ -36,6 +36,7 @@ class TestOutcome:
     actual: bool | None
     detail: str = ""
     outputs: Mapping[str, Any] = field(default_factory=dict)
+    skipped: bool = False  # not run, for the reason in ``detail``; not a failure
 
 
 def run_test(detection: Any, test: RuleTest) -> TestOutcome:
@@ -126,9 +127,13 @@ def run_panther_tests(
     """
     outcomes: list[TestOutcome] = []
     for rule in rules:
-        if rule.format != "panther" or not rule.tests or not isinstance(rule.logic, PythonLogic):
+        if rule.format != "panther" or not rule.tests or not matches_filter(rule, filter):
             continue
-        if not matches_filter(rule, filter):
+        skip = rule.metadata.get("tests_skipped")
+        if skip:
+            outcomes.extend(TestOutcome(rule.id, t.name, True, t.expected, None, skip, skipped=True) for t in rule.tests)
+            continue
+        if not isinstance(rule.logic, PythonLogic):
             continue
         try:
             detection = rule.logic.load()
