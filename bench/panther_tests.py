@@ -1,4 +1,6 @@
-"""Benchmark: load and test a synthetic Panther repository (default 1,000 rules, 3,500 tests).
+"""Benchmark: Panther tests, on a synthetic repository or on a real one side by side with pat.
+
+Synthetic (default): load and test a generated repository (1,000 rules, 3,500 tests).
 
 The repository is generated in a temporary directory: rules in several families written the
 way Panther content is (``deep_get``, global helpers, a data model, caching helpers replaced by
@@ -7,14 +9,25 @@ four. We time ``load_rules`` and ``run_panther_tests`` separately, twice: a cold
 bytecode cache) and a warm one (a fresh process would find ``__pycache__``).
 
     .venv/bin/python bench/panther_tests.py [--rules 1000] [--budget 5.0] [--keep DIR]
+
+Real repository (``--repo``, e.g. a checkout of panther-labs/panther-analysis): time
+``tokentrail test REPO --format json`` as a process, and ``pat test`` run in REPO when a ``pat``
+executable is on PATH (or given with ``--pat``), alternating, ``--rounds`` times each; then
+compare the verdicts case by case (every case pat runs must have TokenTrail's same verdict).
+
+    .venv/bin/python bench/panther_tests.py --repo /work/pa [--pat /work/patvenv/bin/pat] [--rounds 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import re
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -342,12 +355,90 @@ def run_once(root: Path) -> tuple[float, float, int, int, int]:
     return loaded - started, finished - loaded, len(result.rules), len(outcomes), failed + len(result.errors)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_PAT_CASE = re.compile(r"^\t\[(PASS|FAIL)\] (.*)$")
+
+
+def pat_verdicts(output: str) -> dict[tuple[str, str], bool]:
+    """``(detection id, test name) -> passed`` from ``pat test``'s report: a detection id on a
+    line of its own, then one ``\t[PASS] name`` line per test (deeper lines are its checks)."""
+    verdicts: dict[tuple[str, str], bool] = {}
+    current = None
+    for raw in output.splitlines():
+        line = _ANSI.sub("", raw)
+        if line.startswith("-----"):
+            break  # the summaries follow
+        if line and not line[0].isspace() and " " not in line.strip() and ":" not in line:
+            current = line.strip()
+            continue
+        m = _PAT_CASE.match(line)
+        if m and current:
+            verdicts[(current, m.group(2))] = m.group(1) == "PASS"
+    return verdicts
+
+
+def tokentrail_verdicts(output: str) -> tuple[dict[tuple[str, str], bool], int]:
+    """``(rule id, test name) -> passed`` and the number skipped, from ``tokentrail test --format json``."""
+    # Rules that print (until tests capture their output) write before the report.
+    report = json.loads(output[re.search(r'^\{\s*"passed"', output, re.MULTILINE).start():])
+    results = report["results"]
+    verdicts = {(r["rule_id"], r["name"]): r["passed"] for r in results if not r.get("skipped")}
+    return verdicts, sum(1 for r in results if r.get("skipped"))
+
+
+def _timed(command: list[str], cwd: Path) -> tuple[float, str]:
+    env = {**os.environ, "NO_COLOR": "1"}
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env, check=False)
+    return time.perf_counter() - started, done.stdout
+
+
+def compare_repo(repo: Path, pat: str | None, rounds: int) -> int:
+    """Time both tools on ``repo`` and compare their verdicts; 0 when TokenTrail agrees on every
+    case pat runs."""
+    ours = [sys.executable, "-m", "tokentrail.cli", "test", str(repo), "--format", "json"]
+    tt_times: list[float] = []
+    pat_times: list[float] = []
+    tt_out = pat_out = ""
+    for _ in range(rounds):
+        if pat:
+            seconds, pat_out = _timed([pat, "test"], repo)
+            pat_times.append(seconds)
+        seconds, tt_out = _timed(ours, repo)
+        tt_times.append(seconds)
+    mine, skipped = tokentrail_verdicts(tt_out)
+    print(f"tokentrail test: {len(mine)} cases run, {sum(mine.values())} passing, "
+          f"{len(mine) - sum(mine.values())} failing, {skipped} skipped; "
+          f"wall {', '.join(f'{t:.2f}' for t in tt_times)} s (median {statistics.median(tt_times):.2f})")
+    if not pat:
+        print("pat: not on PATH (give --pat), TokenTrail timed alone")
+        return 0 if all(mine.values()) else 1
+    theirs = pat_verdicts(pat_out)
+    missing = [k for k in theirs if k not in mine]
+    differ = [k for k in theirs if k in mine and mine[k] != theirs[k]]
+    print(f"pat test: {len(theirs)} cases run, {sum(theirs.values())} passing; "
+          f"wall {', '.join(f'{t:.2f}' for t in pat_times)} s (median {statistics.median(pat_times):.2f})")
+    print(f"speed-up (median pat / median tokentrail): "
+          f"{statistics.median(pat_times) / statistics.median(tt_times):.1f}x")
+    print(f"verdicts: {len(theirs) - len(missing) - len(differ)} of {len(theirs)} pat cases the same; "
+          f"{len(missing)} not run by TokenTrail, {len(differ)} different; "
+          f"{len(set(mine) - set(theirs))} run by TokenTrail only")
+    for rule_id, name in (missing + differ)[:20]:
+        print(f"  {rule_id} :: {name}: pat {theirs[(rule_id, name)]}, tokentrail {mine.get((rule_id, name))}")
+    return 0 if not missing and not differ else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rules", type=int, default=1000)
     parser.add_argument("--budget", type=float, default=5.0, help="seconds allowed for a cold run")
     parser.add_argument("--keep", type=Path, help="generate into this directory and keep it")
+    parser.add_argument("--repo", type=Path, help="a real Panther repository: time and compare with pat")
+    parser.add_argument("--pat", help="the pat executable (default: pat on PATH)")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each tool with --repo")
     args = parser.parse_args(argv)
+    if args.repo:
+        return compare_repo(args.repo.resolve(), args.pat or shutil.which("pat"), args.rounds)
     root = args.keep or Path(tempfile.mkdtemp(prefix="tokentrail-panther-bench-"))
     try:
         tests = generate(root, args.rules)

@@ -106,7 +106,8 @@ def load_rules(paths: Iterable[str | Path], *, context: LoadContext | None = Non
             errors.append(RuleLoadError("no such file or directory", file=str(path)))
             continue
         try:
-            head = path.read_text(encoding="utf-8", errors="replace")[:4096]
+            with open(path, encoding="utf-8", errors="replace") as file:
+                head = file.read(4096)  # enough to tell the format; the format reads the rest
         except OSError as exc:
             errors.append(RuleLoadError(f"cannot read: {exc.strerror}", file=str(path)))
             continue
