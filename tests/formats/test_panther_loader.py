@@ -176,7 +176,7 @@ def test_scheduled_rule_keeps_its_logic_for_tests(tmp_path: Path) -> None:
     assert rule.metadata["scheduled_queries"] == ("Daily Query",)
 
 
-def test_correlation_rule_is_unsupported(tmp_path: Path) -> None:
+def test_correlation_rule_that_cannot_be_lowered_is_unsupported(tmp_path: Path) -> None:
     text = dedent("""\
         AnalysisType: correlation_rule
         RuleID: Corr
@@ -193,8 +193,8 @@ def test_correlation_rule_is_unsupported(tmp_path: Path) -> None:
             Transitions: []
     """)
     [rule] = load(write(tmp_path, "c.yml", text))
-    assert rule.unsupported == CORRELATION and rule.severity == "critical"
-    assert rule.techniques == ("T1528",) and rule.logic is None
+    assert rule.unsupported.startswith(CORRELATION) and "one Transition" in rule.unsupported
+    assert rule.severity == "critical" and rule.techniques == ("T1528",) and rule.logic is None
 
 
 def test_simple_detection_is_unsupported(tmp_path: Path) -> None:

@@ -1,8 +1,8 @@
 """Panther analysis items (YAML) to TokenTrail models.
 
 ``rule`` and ``scheduled_rule`` become ``Rule``s with ``PythonLogic`` (scheduled rules are marked
-unsupported: they need a query backend, but their tests still run). ``correlation_rule`` loads
-as unsupported. ``datamodel`` and ``global`` are not detections: they are registered for the
+unsupported: they need a query backend, but their tests still run). ``correlation_rule`` becomes
+a ``Correlation`` over the rules it names (see ``correlation``). ``datamodel`` and ``global`` are not detections: they are registered for the
 rules to use and also returned as disabled ``Rule``s without logic (``metadata["analysis_type"]``
 says which), so ``rules list`` can show them. ``policy`` items load like rules (their tests run;
 a scan never applies them). Packs, queries, prompts and lookup tables load as disabled items
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tokentrail.errors import RuleLoadError
+from tokentrail.formats.panther.correlation import NotDeclarative, lower_detection
 from tokentrail.formats.panther.datamodel import DataModel, ModelField, Registry
 from tokentrail.formats.panther.detection import SEVERITY_NAMES, PantherDetection, RuleSpec
 from tokentrail.formats.panther.filters import lower_inline_filters
@@ -27,13 +28,14 @@ from tokentrail.formats.panther.logtypes import tokentrail_log_types
 from tokentrail.formats.panther.outputs import output_fields_from_source
 from tokentrail.formats.panther.yaml12 import Document
 from tokentrail.rules.loader import LoadContext
-from tokentrail.rules.model import Grouping, PythonLogic, Rule, RuleTest
+from tokentrail.rules.model import Correlation, Grouping, PythonLogic, Rule, RuleTest
 
 _ATTACK = re.compile(r"^\s*(TA\d{4})\s*:\s*(T\d{4}(?:\.\d{3})?)\s*$")
 
 NO_PYTHON = "python rules run only from paths given with -r"
 SCHEDULED = "scheduled rules need a query backend"
-CORRELATION = "correlation rules are not supported yet (they need the rules they correlate)"
+CORRELATION = "this correlation rule cannot be lowered"
+CORRELATION_TESTS_SKIPPED = "skipped, as pat test skips it without a Panther backend"
 SIMPLE = "Panther simple detections (Detection:) are not supported yet"
 DERIVED = "derived detections (BaseDetection) are not supported yet"
 # Why a test is skipped where pat test (without a Panther backend) skips it too.
@@ -306,16 +308,32 @@ def detection_rule(item: Item, analysis_type: str, context: LoadContext, registr
 
 
 def correlation_rule(item: Item) -> Rule:
-    """A ``correlation_rule`` item: metadata only, marked unsupported."""
+    """A ``correlation_rule`` item: its ``Detection`` lowered to a ``Correlation`` over the rules
+    it names (see ``correlation``); one TokenTrail cannot lower loads unsupported, with the reason,
+    and its tests are skipped as pat test (without a Panther backend) skips them."""
     check_keys(item, "correlation_rule")
     rule_id = item.text("RuleID", required=True)
     tactics, techniques, unread_ids = attack_ids(item)
     reference = item.text("Reference")
+    metadata: dict[str, Any] = {
+        "analysis_type": "correlation_rule",
+        "runbook": item.text("Runbook"),
+        "detection": item.data.get("Detection"),
+        "status": item.text("Status"),
+        "unread_attack_ids": unread_ids,
+    }
+    logic: Correlation | None = None
+    unsupported: str | None = None
+    try:
+        logic = lower_detection(item.data.get("Detection"))
+    except NotDeclarative as exc:
+        unsupported = f"{CORRELATION}: {exc}"
+        metadata["tests_skipped"] = f"{CORRELATION_TESTS_SKIPPED} ({exc})"
     return Rule(
         id=rule_id,
         title=item.text("DisplayName") or rule_id,
         format="panther",
-        logic=None,
+        logic=logic,
         path=item.file,
         description=item.text("Description"),
         severity=severity_of(item),  # type: ignore[arg-type]
@@ -323,13 +341,10 @@ def correlation_rule(item: Item) -> Rule:
         techniques=techniques,
         tactics=tactics,
         references=(reference,) if reference else (),
-        metadata={
-            "analysis_type": "correlation_rule",
-            "runbook": item.text("Runbook"),
-            "detection": item.data.get("Detection"),
-        },
+        tests=tests_of(item, "correlation_rule"),
+        metadata=metadata,
         enabled=item.flag("Enabled", True),
-        unsupported=CORRELATION,
+        unsupported=unsupported,
     )
 
 
