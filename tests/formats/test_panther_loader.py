@@ -213,7 +213,7 @@ def test_simple_detection_is_unsupported(tmp_path: Path) -> None:
     assert rule.unsupported == SIMPLE
 
 
-def test_unknown_log_type_routes_by_p_log_type_only(tmp_path: Path) -> None:
+def test_unknown_log_type_routes_by_p_log_type(tmp_path: Path) -> None:
     write(tmp_path, "rule.py", RULE_PY)
     [rule] = load(
         write(tmp_path, "r.yml", RULE_YML.replace("[Okta.SystemLog, Auth0.Events]", "[AWS.CloudTrail]"))
@@ -221,8 +221,11 @@ def test_unknown_log_type_routes_by_p_log_type_only(tmp_path: Path) -> None:
     assert rule.log_types == ()
     assert rule.metadata["unmapped_log_types"] == ("AWS.CloudTrail",)
     detection = rule.logic.load()
-    assert not detection.matches({"eventType": "user.session.start"})
+    # Another Panther log type's event is not this rule's; one naming none is left to the rule.
+    assert not detection.matches({"eventType": "user.session.start", "p_log_type": "GitHub.Audit"})
     assert detection.matches({"eventType": "user.session.start", "p_log_type": "AWS.CloudTrail"})
+    assert detection.matches({"eventType": "user.session.start"})
+    assert not detection.matches({"eventType": "user.session.end"})
 
 
 def test_inline_filters_lower_to_ir_and_apply(tmp_path: Path) -> None:

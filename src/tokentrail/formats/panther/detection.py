@@ -55,8 +55,8 @@ class RuleSpec:
     runbook: str = ""
     output_ids: tuple[str, ...] = ()
     log_types: tuple[str, ...] = ()
-    # Set when no log type maps to TokenTrail's: the rule then sees only events whose
-    # ``p_log_type`` is one of ``log_types``.
+    # Set when no log type maps to TokenTrail's: the rule then sees events of no known log type
+    # whose ``p_log_type`` is one of ``log_types`` or absent.
     only_panther_log_types: bool = False
     inline_filter: Expr | None = None
     # rule, scheduled_rule or policy: a policy's function is ``policy(resource)``, it alerts
@@ -99,8 +99,12 @@ class PantherDetection:
 
     def matches(self, event: Mapping[str, Any]) -> bool:
         """Whether the rule fires on the raw event; raises what the rule raises."""
-        if self._only is not None and event.get("p_log_type") not in self._only:
-            return False
+        if self._only is not None:
+            # An event another Panther log type claims is not ours; one that names none (a
+            # native export of a log type TokenTrail has no schema for) is left to the rule.
+            claimed = event.get("p_log_type")
+            if claimed is not None and claimed not in self._only:
+                return False
         if self._filter is not None and not self._filter(event):
             return False
         wrapped = PantherEvent(event, self._models)
