@@ -25,6 +25,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -386,11 +387,16 @@ def tokentrail_verdicts(output: str) -> tuple[dict[tuple[str, str], bool], int]:
     return verdicts, sum(1 for r in results if r.get("skipped"))
 
 
-def _timed(command: list[str], cwd: Path) -> tuple[float, str]:
+def _timed(command: list[str], cwd: Path) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds (user + system) and stdout of one run of ``command``."""
     env = {**os.environ, "NO_COLOR": "1"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env, check=False)
-    return time.perf_counter() - started, done.stdout
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, done.stdout
 
 
 def compare_repo(repo: Path, pat: str | None, rounds: int) -> int:
@@ -399,17 +405,22 @@ def compare_repo(repo: Path, pat: str | None, rounds: int) -> int:
     ours = [sys.executable, "-m", "tokentrail.cli", "test", str(repo), "--format", "json"]
     tt_times: list[float] = []
     pat_times: list[float] = []
+    tt_cpu: list[float] = []
+    pat_cpu: list[float] = []
     tt_out = pat_out = ""
     for _ in range(rounds):
         if pat:
-            seconds, pat_out = _timed([pat, "test"], repo)
+            seconds, cpu, pat_out = _timed([pat, "test"], repo)
             pat_times.append(seconds)
-        seconds, tt_out = _timed(ours, repo)
+            pat_cpu.append(cpu)
+        seconds, cpu, tt_out = _timed(ours, repo)
         tt_times.append(seconds)
+        tt_cpu.append(cpu)
     mine, skipped = tokentrail_verdicts(tt_out)
     print(f"tokentrail test: {len(mine)} cases run, {sum(mine.values())} passing, "
           f"{len(mine) - sum(mine.values())} failing, {skipped} skipped; "
-          f"wall {', '.join(f'{t:.2f}' for t in tt_times)} s (median {statistics.median(tt_times):.2f})")
+          f"wall {', '.join(f'{t:.2f}' for t in tt_times)} s (median {statistics.median(tt_times):.2f}), "
+          f"CPU {', '.join(f'{t:.2f}' for t in tt_cpu)} s")
     if not pat:
         print("pat: not on PATH (give --pat), TokenTrail timed alone")
         return 0 if all(mine.values()) else 1
@@ -417,9 +428,11 @@ def compare_repo(repo: Path, pat: str | None, rounds: int) -> int:
     missing = [k for k in theirs if k not in mine]
     differ = [k for k in theirs if k in mine and mine[k] != theirs[k]]
     print(f"pat test: {len(theirs)} cases run, {sum(theirs.values())} passing; "
-          f"wall {', '.join(f'{t:.2f}' for t in pat_times)} s (median {statistics.median(pat_times):.2f})")
-    print(f"speed-up (median pat / median tokentrail): "
-          f"{statistics.median(pat_times) / statistics.median(tt_times):.1f}x")
+          f"wall {', '.join(f'{t:.2f}' for t in pat_times)} s (median {statistics.median(pat_times):.2f}), "
+          f"CPU {', '.join(f'{t:.2f}' for t in pat_cpu)} s")
+    print(f"speed-up, median pat / median tokentrail: wall "
+          f"{statistics.median(pat_times) / statistics.median(tt_times):.1f}x, "
+          f"CPU {statistics.median(pat_cpu) / statistics.median(tt_cpu):.1f}x")
     print(f"verdicts: {len(theirs) - len(missing) - len(differ)} of {len(theirs)} pat cases the same; "
           f"{len(missing)} not run by TokenTrail, {len(differ)} different; "
           f"{len(set(mine) - set(theirs))} run by TokenTrail only")

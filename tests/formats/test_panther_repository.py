@@ -193,3 +193,11 @@ def test_extra_data_model_dirs_from_the_context(tmp_path: Path) -> None:
     assert [o.passed for o in run_panther_tests(without.rules)] == [False]
     with_models = load_rules([tmp_path / "rules"], context=LoadContext(data_model_dirs=(models,)))
     assert [o.passed for o in run_panther_tests(with_models.rules)] == [True]
+
+
+def test_a_broken_data_model_is_one_error_whether_found_beside_the_helpers_or_among_the_paths(repo) -> None:
+    root, _, _ = repo
+    bad = write(root, "data_models/broken.yml", "AnalysisType: datamodel\nDataModelID: B\nEnabled: true\nLogTypes: [X.Y]\n")
+    for paths in ([root / "rules" / "okta"], [root]):
+        errors = [e for e in load_rules(paths).errors if e.file == str(bad)]
+        assert len(errors) == 1 and "Mappings" in errors[0].message

@@ -61,6 +61,7 @@ class PantherFormat:
         self._context_dirs_added = False
         self._model_dirs: set[Path] = set()
         self._loaded_models: dict[Path, Rule] = {}
+        self._failed_models: set[Path] = set()
         self._helper_dirs: list[Path] = []
         self._allow_python = False
 
@@ -83,6 +84,8 @@ class PantherFormat:
         """The rules (and helper items) in one Panther analysis file; with the first file of a
         repository, the errors of the data models found beside its ``global_helpers/``."""
         model_errors = self._add_helper_dirs(path, context)
+        if path.resolve() in self._failed_models:
+            return LoadResult((), tuple(model_errors))  # its error came with its data_models/
         rules = self._load_item(path, context)
         return LoadResult(tuple(rules), tuple(model_errors)) if model_errors else rules
 
@@ -161,4 +164,5 @@ class PantherFormat:
                     self._load_item(file, context)
             except RuleLoadError as exc:
                 errors.append(exc)
+                self._failed_models.add(file.resolve())
         return errors
