@@ -149,21 +149,37 @@ def rules_show(rule_id: Annotated[str, typer.Argument(help="Rule id, name, or th
         ui.out.print(Panel(Markdown(body), title=key.replace("note", "investigation guide"), expand=False))
 
 
+AllowUnknownOpt = Annotated[bool, typer.Option(
+    "--allow-unknown-fields",
+    help="Report fields the rules' log types do not have as warnings instead of errors.")]
+
+
 @app.command("validate")
 def rules_validate(rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
-                   helpers: HelpersOpt = None, sigma_config: ConfigOpt = None) -> None:
-    """Load rules and compile them for every log type; list every problem; exit 1 on any."""
-    from tokentrail.engine.plan import build_plan
+                   helpers: HelpersOpt = None, sigma_config: ConfigOpt = None,
+                   allow_unknown_fields: AllowUnknownOpt = False) -> None:
+    """Load rules, compile them for every log type they route to as a scan does, and check every
+    field they read exists there; list every problem; exit 1 on any."""
+    from tokentrail.engine.plan import build_plan, log_types_of
+    from tokentrail.schemas.fieldcheck import check_rules
 
     loaded = load(rules, helpers, sigma_config, quiet=True)
     plan = build_plan(loaded.rules)
     problems = [str(e) for e in [*loaded.errors, *plan.errors]]
     problems += [f"{r.path}: {r.id}: unsupported: {r.unsupported}" for r in loaded.unsupported]
+    unknown = check_rules(loaded.runnable, log_types_of)
+    warnings = [str(u) for u in unknown] if allow_unknown_fields else []
+    if not allow_unknown_fields:
+        problems += [str(u) for u in unknown]
     if fmt is not OutputFormat.table:
-        write_json_stdout({"rules": len(loaded.rules), "ok": len(loaded.runnable), "problems": problems})
+        write_json_stdout({"rules": len(loaded.rules), "ok": len(loaded.runnable), "problems": problems,
+                           "warnings": warnings, "unknown_fields": [u.as_dict() for u in unknown]})
     else:
         for p in problems:
             ui.err.print(f"[red]error[/]: {escape(p)}", highlight=False, soft_wrap=True)
-        ui.out.print(f"{len(loaded.rules)} rule(s) loaded, {len(loaded.runnable)} runnable, {len(problems)} problem(s)")
+        for w in warnings:
+            ui.err.print(f"[yellow]warning[/]: {escape(w)}", highlight=False, soft_wrap=True)
+        ui.out.print(f"{len(loaded.rules)} rule(s) loaded, {len(loaded.runnable)} runnable, "
+                     f"{len(problems)} problem(s), {len(unknown)} unknown field(s)")
     if problems:
         raise typer.Exit(1)
