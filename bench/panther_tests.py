@@ -16,6 +16,13 @@ executable is on PATH (or given with ``--pat``), alternating, ``--rounds`` times
 compare the verdicts case by case (every case pat runs must have TokenTrail's same verdict).
 
     .venv/bin/python bench/panther_tests.py --repo /work/pa [--pat /work/patvenv/bin/pat] [--rounds 2]
+
+Scan agreement (``--repo REPO --scan-agreement``): for every test without Mocks of the rules in
+the SaaS folders (Okta, Auth0, Salesforce, GitHub, Google Workspace, Slack, Zoom, Duo, OneLogin,
+1Password, Entra ID sign-in), write its Log as one JSON line and scan it through the library
+(reader, log-type detection, engine): the rule must match exactly when ExpectedResult is true.
+Rules shipped disabled are enabled for this; scheduled rules (their events are query rows) and
+tests with Mocks are left out and counted.
 """
 
 from __future__ import annotations
@@ -445,6 +452,67 @@ def compare_repo(repo: Path, pat: str | None, rounds: int) -> int:
     return 0 if not missing and not differ else 1
 
 
+SAAS_FOLDERS = (
+    "okta_rules",
+    "auth0_rules",
+    "salesforce_rules",
+    "github_rules",
+    "gsuite_activityevent_rules",
+    "gsuite_reports_rules",
+    "slack_rules",
+    "zoom_operation_rules",
+    "duo_rules",
+    "onelogin_rules",
+    "onepassword_rules",
+    "azure_signin_rules",
+)
+
+
+def scan_agreement(repo: Path) -> int:
+    """Scan each SaaS rule's test logs one line at a time; print the agreement per folder."""
+    import dataclasses
+    from collections import Counter
+
+    from tokentrail import api
+    from tokentrail.rules.loader import LoadContext
+    from tokentrail.rules.model import PythonLogic
+
+    folders = [repo / "rules" / f for f in SAAS_FOLDERS if (repo / "rules" / f).is_dir()]
+    result = load_rules(folders, context=LoadContext(allow_python=True))
+    counts: dict[str, list[int]] = {}
+    left_out: Counter[str] = Counter()
+    disagree: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="tokentrail-panther-scan-") as tmp:
+        line = Path(tmp) / "event.jsonl"
+        for rule in result.rules:
+            if rule.metadata.get("analysis_type") != "rule" or not isinstance(rule.logic, PythonLogic):
+                left_out[str(rule.metadata.get("analysis_type"))] += len(rule.tests)
+                continue
+            folder = Path(rule.path).relative_to(repo / "rules").parts[0]
+            scanned = dataclasses.replace(rule, enabled=True)
+            for test in rule.tests:
+                if test.mocks:
+                    left_out["with Mocks"] += 1
+                    continue
+                line.write_text(json.dumps(test.event) + "\n")
+                matched: list[str] = []
+                api.scan([line], [scanned], on_match=lambda m, seen=matched: seen.append(m.rule_id))
+                tally = counts.setdefault(folder, [0, 0])
+                tally[0] += 1
+                if (rule.id in matched) is test.expected:
+                    tally[1] += 1
+                else:
+                    disagree.append(f"  {rule.id} :: {test.name}: expected {test.expected}")
+    total = sum(t for t, _ in counts.values())
+    agree = sum(a for _, a in counts.values())
+    print(f"scan agreement: {agree} of {total} tests ({100 * agree / max(total, 1):.1f}%); "
+          f"left out: {dict(left_out)}")
+    for folder, (t, a) in sorted(counts.items()):
+        print(f"  {folder}: {a}/{t}")
+    print("\n".join(disagree))
+    return 0 if agree == total else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rules", type=int, default=1000)
@@ -453,7 +521,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repo", type=Path, help="a real Panther repository: time and compare with pat")
     parser.add_argument("--pat", help="the pat executable (default: pat on PATH)")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each tool with --repo")
+    parser.add_argument("--scan-agreement", action="store_true",
+                        help="with --repo: scan the SaaS rules' test logs and compare with ExpectedResult")
     args = parser.parse_args(argv)
+    if args.repo and args.scan_agreement:
+        return scan_agreement(args.repo.resolve())
     if args.repo:
         return compare_repo(args.repo.resolve(), args.pat or shutil.which("pat"), args.rounds)
     root = args.keep or Path(tempfile.mkdtemp(prefix="tokentrail-panther-bench-"))
