@@ -18,12 +18,12 @@ demo: $(BIN)/tokentrail
 	$(BIN)/tokentrail demo
 
 test: $(VENV)/.dev
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench tools
 	$(BIN)/python -m pytest -n 2
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 
 bench: $(BIN)/tokentrail
 	$(BIN)/python bench/scan_throughput.py

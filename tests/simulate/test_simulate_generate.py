@@ -1,11 +1,10 @@
-"""The simulator: determinism, time order, the three sources, scale and argument checking."""
+"""The simulator: determinism, time order, the three sources, event counts and argument checking."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import time
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -133,15 +132,6 @@ def test_scenario_registry_is_well_formed():
         assert scenario.source in SOURCES
         assert scenario.description
     assert len({s.rule_id for s in SCENARIOS.values()}) == len(SCENARIOS)
-
-
-def test_generates_two_hundred_thousand_events_quickly():
-    began = time.perf_counter()
-    count = sum(1 for _ in generate(["all"], events=200_000, seed=2))
-    elapsed = time.perf_counter() - began
-    assert count >= 200_000
-    # The target is > 50k events/s; the bound here leaves room for a loaded CI machine.
-    assert elapsed < 30, f"{count / elapsed:.0f} events/s"
 
 
 def test_salesforce_case_safe_id_checksum():

@@ -151,3 +151,24 @@ def test_a_jsonl_file_holding_an_array_is_not_split(tmp_path):
     lines.write_text(json.dumps(EVENTS[0]) + "\n")
     assert not splittable(arr) and splittable(lines)
     assert len(read([arr])[0]) == 3
+
+
+def test_range_lines_bound_long_lines_and_keep_numbering(tmp_path):
+    from tokentrail.sources.files import line_ranges
+    from tokentrail.sources.limits import ReadLimits
+
+    p = tmp_path / "big.jsonl"
+    p.write_bytes(b"\xef\xbb\xbf" + json.dumps(EVENTS[0]).encode() + b"\n" + b"x" * 300_000 + b"\n\n"
+                  + json.dumps(EVENTS[1]).encode() + b"\n")
+    dead = io.BytesIO()
+    reader = LogReader(limits=ReadLimits(max_line_bytes=100_000), dead_letter=dead)
+    ranges = line_ranges(p, 1000)
+    assert ranges[0][1] == len(json.dumps(EVENTS[0])) + 4 + 300_001  # ran on to the end of the long line
+    events, base = [], 0
+    for start, end in ranges:
+        for first, batch in reader.range_lines(p, start, end):
+            events += [(json.loads(line)["uuid"], base + n) for n, line in enumerate(batch, first) if line]
+        base += reader.lines_read
+    assert events == [("e0", 1), ("e1", 4)] and base == 4
+    assert [str(e) for e in reader.stats.errors] == [f"{p}:2: line longer than the 100000-byte limit"]
+    assert dead.getvalue() == b"x" * 300_000 + b"\n"

@@ -24,6 +24,9 @@ class ScanResult:
     load_errors: list[TokenTrailError] = field(default_factory=list)
     read_errors: list[TokenTrailError] = field(default_factory=list)
     events_skipped: int = 0
+    # Files (and archive members) a read did not open, with the reason; files_skipped counts all.
+    skipped_files: list[tuple[str, str]] = field(default_factory=list)
+    files_skipped: int = 0
 
 
 def scan_events(rules: Sequence[Rule], events: Iterable[Mapping[str, Any]], *,

@@ -23,15 +23,16 @@ import orjson
 from tokentrail.alerting.models import Alert
 from tokentrail.engine.digest import Digest
 from tokentrail.engine.plan import UNKNOWN
-from tokentrail.engine.stream import StreamingEngine
+from tokentrail.engine.stream import StreamingEngine, unknown_event_error
 from tokentrail.errors import LogParseError
-from tokentrail.sources.files import LogReader, line_ranges
+from tokentrail.sources.files import LogReader, ReadLimits, line_ranges
 
 CHUNK_BYTES = 8 << 20  # one task: big enough to amortise IPC, small enough to bound memory
 MIN_PARALLEL_BYTES = 32 << 20  # smaller files are not worth starting workers for
 WARM_BYTES = 1 << 20  # how much of a file's start the parent matches before forking
 
 _ENGINE: StreamingEngine | None = None  # set in the parent before forking; workers inherit it
+_LIMITS = ReadLimits()  # the parent's read limits, inherited the same way
 
 
 @dataclass(frozen=True)
@@ -50,22 +51,28 @@ class ChunkResult:
     errors: list[tuple[int | None, str]]
     skipped: int
     dead: list[bytes]
+    unknown: int = 0  # events of no known log type
+    first_unknown: int = 0  # the line of the first of them (relative to the range)
+    no_rules: dict[str, int] | None = None  # log type -> events no loaded rule targets
 
 
 def _scan_range(task: tuple[str, int, int, bool, bool]) -> ChunkResult:
     path, start, end, keep_dead, keep_events = task
     assert _ENGINE is not None
     dead: list[bytes] = []
-    reader = LogReader(dead_letter=_ListSink(dead) if keep_dead else None)
+    reader = LogReader(dead_letter=_ListSink(dead) if keep_dead else None, limits=_LIMITS)
     # StreamingEngine.match, unrolled: this loop runs once per event of the file.
     detect, index_of, digest = _ENGINE._detect, _ENGINE.plan.indexes.get, _ENGINE.digest
     hits: list[Any] = []
     raws: list[bytes] | None = [] if keep_events else None
     loads, not_json, events = orjson.loads, orjson.JSONDecodeError, 0
-    # LogReader.read_range, unrolled too: a generator between the lines and this loop costs a
-    # tenth of the parse itself.
+    unknown, first_unknown, no_rules = 0, 0, {}
+    # The parse of LogReader's JSON-lines reader, unrolled too: a generator between the lines and
+    # this loop costs a tenth of the parse itself.
     for first, batch in reader.range_lines(path, start, end):
         for line, raw in enumerate(batch, first):
+            if not raw:  # blank, or a line past the limit (reported by range_lines)
+                continue
             try:
                 event = loads(raw)
             except not_json as exc:
@@ -75,15 +82,31 @@ def _scan_range(task: tuple[str, int, int, bool, bool]) -> ChunkResult:
                 reader.reject_line(raw, path, line, None)
                 continue
             events += 1
-            index = index_of(detect(event) or UNKNOWN)
-            units = None if index is None else index.matching(event)
+            original = event
+            found = detect(event)
+            if found.__class__ is not str:
+                if found is None:
+                    unknown += 1
+                    first_unknown = first_unknown or line
+                    if keep_dead:
+                        dead.append(raw if raw.endswith(b"\n") else raw + b"\n")
+                    found = UNKNOWN
+                else:  # reshaped (another case, a wrapper): rules and the match read the new form
+                    event, found = found.event, found.log_type
+            index = index_of(found)
+            if index is None:
+                if found != UNKNOWN:
+                    no_rules[found] = no_rules.get(found, 0) + 1
+                continue
+            units = index.matching(event)
             if units is not None:
                 hits.append((line, [tuple(digest(u, event)) for u in units]))
                 if raws is not None:
-                    raws.append(raw)
+                    raws.append(raw if event is original else orjson.dumps(event))
     errors = [(e.line, e.message) for e in reader.stats.errors]
     encoded = orjson.dumps(hits, default=_jsonable)
-    return ChunkResult(reader.lines_read, events, encoded, raws, errors, reader.stats.skipped, dead)
+    return ChunkResult(reader.lines_read, events, encoded, raws, errors, reader.stats.skipped, dead,
+                       unknown, first_unknown, no_rules)
 
 
 def _jsonable(value: Any) -> str:
@@ -130,10 +153,10 @@ class ParallelFileScanner:
 
     def scan_file(self, path: str | Path) -> Iterator[Alert]:
         """Alerts completed while scanning ``path``, in file order."""
-        global _ENGINE
+        global _ENGINE, _LIMITS
         if self._pool is None:
             _warm(self.engine, str(path))
-            _ENGINE = self.engine
+            _ENGINE, _LIMITS = self.engine, self.reader.limits
             self._pool = multiprocessing.get_context("fork").Pool(self.workers)
         name = str(path)
         keep_dead = self.reader.dead_letter is not None
@@ -161,6 +184,13 @@ class ParallelFileScanner:
         stats.skipped += result.skipped
         for raw in result.dead:
             self.reader.dead_letter.write(raw)  # type: ignore[union-attr]
+        engine_stats = self.engine.stats
+        if result.unknown:
+            if self.engine.strict_unknown:
+                raise unknown_event_error(name, base + result.first_unknown)
+            engine_stats.add_unknown(name, base + result.first_unknown, result.unknown)
+        for log_type, count in (result.no_rules or {}).items():
+            engine_stats.no_rules[log_type] = engine_stats.no_rules.get(log_type, 0) + count
 
     def _accept(self, result: ChunkResult, name: str, base: int) -> Iterator[Alert]:
         units = self.engine.plan.units
@@ -185,7 +215,7 @@ def _warm(engine: StreamingEngine, path: str) -> None:
     functions on first sight, and workers forked afterwards inherit them rather than each
     building its own. Matching has no side effect; nothing found here is reported."""
     with open(path, "rb") as fh:
-        lines = fh.readlines(WARM_BYTES)
+        lines = fh.read(WARM_BYTES).split(b"\n")  # bounded, however long a line is
     for line in lines:
         try:
             event = orjson.loads(line)

@@ -210,15 +210,22 @@ class Plan:
 
 
 def log_types_of(rule: Rule) -> tuple[str, ...]:
-    """Log types a rule runs on: its own list, else what its logsource routes to."""
-    if rule.log_types:
-        return tuple(rule.log_types)
+    """Log types a rule runs on: its own list (plus, for Panther rules, a generic log type per
+    Panther name TokenTrail has no schema for, such as ``GitHub.Audit``), else what its logsource
+    routes to."""
+    generic = _generic_log_types(rule)
+    if rule.log_types or generic:
+        return (*rule.log_types, *generic)
     return schemas.log_types_for(rule.logsource, rule.format)
 
 
+def _generic_log_types(rule: Rule) -> tuple[str, ...]:
+    return tuple(name for name in rule.metadata.get("unmapped_log_types", ()) if schemas.is_generic(name))
+
+
 def _routes_unknown(rule: Rule) -> bool:
-    """Rules not tied to a product also see events of no recognised log type."""
-    return not rule.log_types and rule.logsource.product is None
+    """Rules not tied to a product or a log type also see events of no recognised log type."""
+    return not rule.log_types and rule.logsource.product is None and not _generic_log_types(rule)
 
 
 def build_plan(rules: Sequence[Rule], *, python_time_limit: float = DEFAULT_PYTHON_TIME_LIMIT) -> Plan:

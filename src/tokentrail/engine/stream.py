@@ -18,7 +18,7 @@ from tokentrail.alerting.models import Alert, Match
 from tokentrail.engine.digest import Digest, build_digester
 from tokentrail.engine.limits import RuleTimeLimitExceeded
 from tokentrail.engine.plan import DEFAULT_PYTHON_TIME_LIMIT, UNKNOWN, Plan, Unit, build_plan
-from tokentrail.errors import TokenTrailError, summarize_exception
+from tokentrail.errors import LogParseError, TokenTrailError, summarize_exception
 from tokentrail.rules.model import Correlation, Rule
 from tokentrail.state import StateStore
 
@@ -37,22 +37,72 @@ class RuleError:
 
 @dataclass
 class EngineStats:
+    """Counts of one run. Nothing unrecognised is silent: ``unknown`` holds, per source file, how
+    many events were of no known log type and the line of the first; ``no_rules`` counts, per
+    log type, the events that were recognised but met no rule because no loaded rule targets it."""
+
     events: int = 0
     matched_events: int = 0
     matches: int = 0
     by_rule: dict[str, int] = field(default_factory=dict)
     by_log_type: dict[str, int] = field(default_factory=dict)
+    unknown: dict[str, tuple[int, int]] = field(default_factory=dict)  # source -> (count, first line)
+    no_rules: dict[str, int] = field(default_factory=dict)  # log type -> events
+
+    def add_unknown(self, source: str, line: int, count: int = 1) -> None:
+        """Count ``count`` events of no known log type in ``source``, the first at ``line``."""
+        seen = self.unknown.get(source)
+        self.unknown[source] = (count, line) if seen is None else (seen[0] + count, seen[1])
+
+    @property
+    def unknown_events(self) -> int:
+        """Events of no known log type, over every source."""
+        return sum(count for count, _ in self.unknown.values())
+
+    def summary_lines(self) -> list[str]:
+        """One line per kind of event that met no rule for want of a log type or of rules, e.g.
+        ``3 events of no known log type, first at okta.jsonl:7`` and
+        ``12 events of log types no loaded rule targets: GitHub.Audit (12)``."""
+        lines: list[str] = []
+        if self.unknown:
+            source, (_, first) = next(iter(self.unknown.items()))
+            files = f" in {len(self.unknown)} files" if len(self.unknown) > 1 else ""
+            where = f"{source}:{first}" if first else source
+            lines.append(f"{self.unknown_events} events of no known log type{files}, first at {where}")
+        if self.no_rules:
+            each = ", ".join(f"{name} ({count})" for name, count in self.no_rules.items())
+            lines.append(f"{sum(self.no_rules.values())} events of log types no loaded rule targets: {each}")
+        return lines
+
+    def summary_json(self) -> dict[str, Any]:
+        """The same facts for ``--format json``: ``unknown_events``, ``unknown_by_file``
+        (source -> ``{"count", "first_line"}``) and ``no_rule_events`` (log type -> count)."""
+        return {
+            "unknown_events": self.unknown_events,
+            "unknown_by_file": {src: {"count": n, "first_line": first} for src, (n, first) in self.unknown.items()},
+            "no_rule_events": dict(self.no_rules),
+        }
 
 
 class StreamingEngine:
     """Runs a rule set over events one at a time.
 
     ``on_match`` (if given) sees every Match; alerts are returned by ``process``/``finish``.
+    ``log_type`` (a TokenTrail or Panther log type name) gives every event that log type instead
+    of detecting it; an unknown name raises ``UnknownLogType`` listing the known ones. Events of
+    no known log type are counted in ``stats.unknown``; with ``strict_unknown`` the first one
+    raises ``LogParseError`` naming its file and line; ``on_unknown(event, source, line)`` sees
+    each of them (a dead-letter writer, for instance).
     """
 
     def __init__(self, rules: Sequence[Rule], *, state: StateStore | None = None,
                  on_match: Callable[[Match], None] | None = None,
-                 python_time_limit: float = DEFAULT_PYTHON_TIME_LIMIT) -> None:
+                 python_time_limit: float = DEFAULT_PYTHON_TIME_LIMIT,
+                 log_type: str | None = None, strict_unknown: bool = False,
+                 on_unknown: Callable[[Mapping[str, Any], str, int], None] | None = None) -> None:
+        self._detect = schemas.forced_detector(log_type) if log_type else schemas.detector()
+        self.strict_unknown = strict_unknown
+        self.on_unknown = on_unknown
         self.rules = {r.id: r for r in rules}
         self.plan: Plan = build_plan(rules, python_time_limit=python_time_limit)
         self.state = state or StateStore()
@@ -69,7 +119,6 @@ class StreamingEngine:
         self.new_terms = {rid: NewTermsFilter(self.rules[rid], self.state) for rid in self.alerters
                           if self.rules[rid].grouping.new_terms}
         self.correlators = {r.id: CorrelationAlerter(r) for r in self.plan.correlations}
-        self._detect = schemas.detect_log_type
         self._index_of = self.plan.indexes.get
         self.digesters = [
             build_digester(u, self.plan.subscribers.get(u.rule.id, ()), u.log_type != UNKNOWN,
@@ -85,21 +134,48 @@ class StreamingEngine:
                 log_type: str | None = None) -> list[Alert]:
         """Run every rule that could match ``event``; return the alerts it completed.
 
-        ``log_type`` overrides detection (rule tests use it for minimal events).
+        ``log_type`` overrides detection (rule tests use it for minimal events); the event's keys
+        are still folded to that log type's case.
         """
         self.stats.events += 1
-        log_type = log_type or self._detect(event) or UNKNOWN
+        if log_type is None:
+            found = self._detect(event)
+            if found.__class__ is str:
+                log_type = found
+            elif found is None:
+                log_type = self.unrecognised(event, source, line)
+            else:  # recognised once reshaped (another case, a wrapper): rules read the new form
+                log_type, event = found.log_type, found.event
+        else:
+            event = schemas.fold_keys(event, log_type)
         index = self._index_of(log_type)
         if index is None:
+            if log_type != UNKNOWN:
+                self.stats.no_rules[log_type] = self.stats.no_rules.get(log_type, 0) + 1
             return []
         return self.accept(event, log_type, index.matching(event), source, line)
 
-    def match(self, event: Mapping[str, Any]) -> tuple[str, list[Unit] | None]:
-        """The log type of ``event`` and its matching declarative units, with no side effect
-        (parallel workers call this; the parent then calls ``accept``)."""
-        log_type = self._detect(event) or UNKNOWN
+    def unrecognised(self, event: Mapping[str, Any], source: str, line: int) -> str:
+        """Account for an event of no known log type (see the class docstring); gives ``UNKNOWN``."""
+        if self.strict_unknown:
+            raise unknown_event_error(source, line)
+        self.stats.add_unknown(source or "<events>", line)
+        if self.on_unknown is not None:
+            self.on_unknown(event, source, line)
+        return UNKNOWN
+
+    def match(self, event: Mapping[str, Any]) -> tuple[str, Mapping[str, Any], list[Unit] | None]:
+        """The log type of ``event``, the event its rules read and its matching declarative units,
+        with no side effect (the parent's warm-up before forking workers calls this)."""
+        found = self._detect(event)
+        if found is None:
+            log_type = UNKNOWN
+        elif found.__class__ is str:
+            log_type = found
+        else:
+            log_type, event = found.log_type, found.event
         index = self._index_of(log_type)
-        return log_type, None if index is None else index.matching(event)
+        return log_type, event, None if index is None else index.matching(event)
 
     def accept(self, event: Mapping[str, Any], log_type: str, hits: list[Unit] | None,
                source: str = "", line: int = 0) -> list[Alert]:
@@ -109,7 +185,9 @@ class StreamingEngine:
             for unit in hits:
                 alerts.extend(self._on_unit_match(unit, event, source, line))
         index = self._index_of(log_type)
-        if index is not None:
+        if index is not None and index.python:
+            # Python (Panther) rules read the standard fields Panther adds; computed once here.
+            event = schemas.with_panther_fields(event, log_type) if log_type != UNKNOWN else event
             for unit in index.python:
                 if not unit.disabled and self._run_python(unit, event, source, line):
                     hits = hits or []
@@ -223,6 +301,12 @@ class StreamingEngine:
         if rule_id in self.plan.alerting_rules:
             out.append(alert)
         return out
+
+
+def unknown_event_error(source: str, line: int) -> LogParseError:
+    """The error a strict scan stops with at an event of no known log type."""
+    return LogParseError("event of no known log type (--log-type forces one)", file=source or None,
+                         line=line or None)
 
 
 def _known_id(event: Mapping[str, Any], log_type: str) -> str | None:

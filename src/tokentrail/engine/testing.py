@@ -76,18 +76,20 @@ def _run_one(rule: Rule, test: RuleTest, pool: Sequence[Rule]) -> TestResult:
 
 
 def _fires(rule: Rule, event: Mapping[str, Any]) -> bool:
-    """Whether ``rule`` matches ``event`` under the event's log type (or, for a minimal test event
-    whose log type cannot be told, under any log type the rule runs on)."""
+    """Whether ``rule`` matches ``event`` as a scan would see it: detected (and reshaped) as the
+    scan does. Only a test event whose log type cannot be told is tried under each log type the
+    rule runs on; a scan of it finds nothing unless ``--log-type`` names one."""
     matched: list[Any] = []
     engine = StreamingEngine([rule], on_match=matched.append)
     if engine.load_errors:
         raise engine.load_errors[0]
-    detected = schemas.detect_log_type(event)
-    candidates = [detected] if detected else [*log_types_of(rule), UNKNOWN]
-    for log_type in candidates:
-        engine.process(event, log_type=log_type)
-        if matched or engine.rule_errors:
-            break
+    if schemas.detect_log_type(event) is not None:
+        engine.process(event)
+    else:
+        for log_type in (*log_types_of(rule), UNKNOWN):
+            engine.process(event, log_type=log_type)
+            if matched or engine.rule_errors:
+                break
     if engine.rule_errors:
         raise RuntimeError(engine.rule_errors[0].summary)
     return bool(matched)

@@ -5,7 +5,15 @@ Python callables or SQL. Matching semantics are stated here, once, and never imp
 
 Fields are strings written as the rule wrote them (``data.details.accessedSecrets{}``,
 ``target.type``, ``event.action``). Resolution against an event:
-  * split on ``.``; each part is looked up as a key of a nested object;
+  * split on ``.``; each part is looked up as a key of a nested object: the exact key, else
+    one that differs from it only in case (``eventtype`` for ``eventType``, as Panther's data
+    lake spells Okta's columns). Engines keep this off the per-event path: an event whose keys
+    are not in its log type's canonical case is recognised once, at log-type detection, and its
+    keys are renamed to the spelling of the log type's field tree (``schemas/data``); rule
+    fields of log types marked ``case_insensitive_fields`` (Okta, whose SigmaHQ rules write
+    lower-case paths) are resolved against the same tree when rules are compiled. Both sides
+    meet in the canonical spelling and a read is one exact lookup; canonical events pay
+    nothing. Keys the field tree does not list are read as written;
   * a list met on the way fans out: the field matches if any element matches;
   * a literal dotted key (``"event.action"`` in a flattened document) is tried too, for any
     run of consecutive parts — except when the path leads through plain objects (no list) to a

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
-from tokentrail.schemas.registry import registry
+from tokentrail.schemas.lookup import log_type_info
 from tokentrail.schemas.timeparse import parse_time
 
 _MISSING = object()
@@ -75,7 +75,7 @@ def _walk(obj: Any, parts: tuple[str, ...], i: int) -> Any:
 @cache
 def time_reader(log_type: str) -> Callable[[Mapping[str, Any]], float | None]:
     """A function giving an event's time for ``log_type`` (see ``event_time``), built once."""
-    lt = registry().get(log_type)
+    lt = log_type_info(log_type)
     readers = tuple(reader(f) for f in lt.time_fields) if lt else ()
 
     def read_time(event: Mapping[str, Any]) -> float | None:
@@ -93,7 +93,7 @@ def time_reader(log_type: str) -> Callable[[Mapping[str, Any]], float | None]:
 @cache
 def id_reader(log_type: str) -> Callable[[Mapping[str, Any]], str | None]:
     """A function giving an event's vendor id for ``log_type`` (see ``event_id``), built once."""
-    lt = registry().get(log_type)
+    lt = log_type_info(log_type)
     readers = tuple(reader(f) for f in lt.id_fields) if lt else ()
 
     def read_id(event: Mapping[str, Any]) -> str | None:

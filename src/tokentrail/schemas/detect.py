@@ -2,7 +2,10 @@
 
 The checks come from the data files (``detect`` key sets of native log types, then ECS dataset
 values) and are generated once into one Python function of plain ``in`` tests, so a typical event
-costs a handful of dict lookups and no loop over its keys.
+costs a handful of dict lookups and no loop over its keys. An event those checks do not place
+goes to the slower ``reshape`` path (Panther's ``p_log_type``, Splunk and ECS wrappers, keys in
+another case); what it recognises comes back as a ``Recognised`` holding the event rules must
+read. Events in their log type's canonical form therefore pay nothing for the other forms.
 """
 
 from __future__ import annotations
@@ -12,25 +15,63 @@ from functools import cache
 from typing import Any
 
 from tokentrail.schemas.access import reader
+from tokentrail.schemas.casefold import fold_keys
+from tokentrail.schemas.lookup import resolve_log_type_name
 from tokentrail.schemas.registry import Registry, registry
+from tokentrail.schemas.reshape import Recognised, build_reshaper, unwrap
 
-Detector = Callable[[Mapping[str, Any]], str | None]
+# A log type name, a ``Recognised`` (the event had to be reshaped), or None (no log type).
+Detection = str | Recognised | None
+Detector = Callable[[Mapping[str, Any]], Detection]
 
 
 def detect_log_type(event: Mapping[str, Any]) -> str | None:
     """The name of the log type ``event`` belongs to, or ``None`` when no log type claims it.
 
     Native forms are tried in registry order (Okta, Auth0 stream, Auth0 API, Salesforce ELF,
-    Salesforce RTEM), then ECS documents by their dataset. Hot loops may call ``detector()``'s
-    function directly to save one call.
+    Salesforce RTEM), then ECS documents by their dataset, then the other shapes ``reshape``
+    knows. ``detector()`` gives the engine's form, which also hands back a reshaped event.
     """
-    return detector()(event)
+    found = detector()(event)
+    return found.log_type if found.__class__ is Recognised else found  # type: ignore[union-attr]
+
+
+def recognise(event: Mapping[str, Any]) -> tuple[str | None, Mapping[str, Any]]:
+    """``(log type, the event rules must read)``: the event itself unless it had to be reshaped."""
+    found = detector()(event)
+    if found.__class__ is Recognised:
+        return found.log_type, found.event  # type: ignore[union-attr]
+    return found, event  # type: ignore[return-value]
 
 
 @cache
 def detector() -> Detector:
     """The generated detection function for the shipped log types."""
     return build_detector(registry())
+
+
+@cache
+def forced_detector(name: str) -> Detector:
+    """A detector that gives every event the log type ``name`` (a TokenTrail or Panther name).
+
+    Wrappers are still taken off and keys still folded to the forced log type's case, so forcing
+    ``okta`` on a Panther export reads its lower-case columns. Raises ``UnknownLogType``.
+    """
+    forced = resolve_log_type_name(name)
+    detect = detector()
+
+    def force(event: Mapping[str, Any]) -> Detection:
+        found = detect(event)
+        if found == forced:
+            return forced
+        if found is None:
+            inner = unwrap(event) or event
+        else:
+            inner = found.event if found.__class__ is Recognised else event  # type: ignore[union-attr]
+        folded = fold_keys(inner, forced)
+        return forced if folded is event else Recognised(forced, folded)
+
+    return force
 
 
 def build_detector(reg: Registry) -> Detector:
@@ -40,18 +81,34 @@ def build_detector(reg: Registry) -> Detector:
         "    if type(e) is not dict and not isinstance(e, Mapping):",
         "        return None",
     ]
-    for lt in reg.log_types:
-        if lt.is_ecs or not lt.detect:
-            continue
-        alternatives = " or ".join(f"({_all_present(keys)})" for keys in lt.detect)
-        lines += [f"    if {alternatives}:", f"        return {lt.name!r}"]
+    lines += _checks(reg, "detect")
+    # Panther's p_log_type decides before ECS probes (an export may carry an ``event`` key).
+    lines += ["    if 'p_log_type' in e:", "        return reshape(e)"]
     probes = reg.ecs.probe_keys
     if probes:
-        lines += [f"    if {' or '.join(f'{k!r} in e' for k in probes)}:", "        return ecs(e)"]
-    lines.append("    return None")
+        lines += [
+            f"    if ({' or '.join(f'{k!r} in e' for k in probes)}) and (found := ecs(e)) is not None:",
+            "        return found",
+        ]
+    lines += _checks(reg, "detect_fallback")
+    lines.append("    return reshape(e)")
     namespace: dict[str, Any] = {"Mapping": Mapping, "ecs": _ecs_detector(reg), "has": _has}
     exec("\n".join(lines), namespace)  # noqa: S102 - source built above from data-file keys via repr()
-    return namespace["detect"]
+    detect = namespace["detect"]
+    namespace["reshape"] = build_reshaper(reg, detect)
+    return detect
+
+
+def _checks(reg: Registry, attribute: str) -> list[str]:
+    """Source lines returning a native log type's name when one of its key sets is present."""
+    lines: list[str] = []
+    for lt in reg.log_types:
+        sets = getattr(lt, attribute)
+        if lt.is_ecs or not sets:
+            continue
+        alternatives = " or ".join(f"({_all_present(keys)})" for keys in sets)
+        lines += [f"    if {alternatives}:", f"        return {lt.name!r}"]
+    return lines
 
 
 def _all_present(keys: tuple[str, ...]) -> str:

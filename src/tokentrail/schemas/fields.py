@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 
 from tokentrail.errors import ConfigError
+from tokentrail.schemas.lookup import is_generic
 from tokentrail.schemas.model import DIALECTS, LogType
 from tokentrail.schemas.registry import Registry, registry
 
@@ -104,10 +105,12 @@ def field_map(log_type: str, rule_dialect: str = "native") -> FieldMap:
 def build_field_map(reg: Registry, log_type: str, rule_dialect: str) -> FieldMap:
     """``field_map`` over a given registry."""
     lt = reg.get(log_type)
-    if lt is None:
-        raise ConfigError(f"unknown log type {log_type!r}")
     if rule_dialect not in DIALECTS:
         raise ConfigError(f"unknown rule dialect {rule_dialect!r} (expected one of {', '.join(DIALECTS)})")
+    if lt is None:
+        if is_generic(log_type):
+            return FieldMap(lambda field: field, ())  # no schema: fields are read as written
+        raise ConfigError(f"unknown log type {log_type!r}")
     family = _Family(reg, lt.family)
     if rule_dialect == "native":
 

@@ -101,6 +101,7 @@ def _native_log_type(path: Path) -> LogType:
         dialect="native",
         services=_strings(doc, "services", path),
         detect=tuple(tuple(_keys(alt, path)) for alt in _list(doc, "detect", path)),
+        detect_fallback=tuple(tuple(_keys(alt, path)) for alt in _list(doc, "detect_fallback", path)),
         anchor_field=_string(doc, "anchor_field", path),
         time_fields=_strings(doc, "time_fields", path),
         id_fields=_strings(doc, "id_fields", path),
@@ -112,6 +113,7 @@ def _native_log_type(path: Path) -> LogType:
         renames=_string_map(doc.get("renames") or {}, "renames", path),
         panther_log_types=_strings(doc, "panther_log_types", path),
         index_globs=_strings(doc, "index_globs", path),
+        indicators=_indicator_map(doc.get("indicators") or {}, path),
         source=str(path),
     )
 
@@ -242,6 +244,12 @@ def _string_map(value: Any, key: str, path: Path) -> dict[str, str]:
     ):
         raise ConfigError(f"{key} must map field names to field names", file=str(path))
     return dict(value)
+
+
+def _indicator_map(value: Any, path: Path) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) and k for k in value):
+        raise ConfigError("indicators must map indicator kinds to lists of fields", file=str(path))
+    return {kind: tuple(_keys(fields, path)) for kind, fields in value.items()}
 
 
 def _constant_map(value: Any, path: Path) -> dict[str, object]:

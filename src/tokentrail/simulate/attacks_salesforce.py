@@ -55,7 +55,7 @@ def oauth_credential_abuse(kit: Kit, ms: int) -> Iterator[Item]:
             "OAuthTokenRevoked",
             admin.sf_user_id or kit.ids.sf_id("005"),
             admin.email,
-            admin.home.ip,
+            admin.primary.ip,
             STATUS="Success",
             **common,
         ),

@@ -291,7 +291,7 @@ def m2m_client(log: Auth0Log, integ: Integration, ms: int) -> Iterator[Item]:
 def dashboard_session(log: Auth0Log, admin: Person, ms: int) -> Iterator[Item]:
     """An employee admin browsing and editing applications in the Auth0 dashboard (no secrets read)."""
     rng = log.rng
-    ip, agent = admin.home.ip, admin.home.browser.auth0
+    ip, agent = admin.primary.ip, admin.primary.browser.auth0
     who = {"user_id": admin_user_id(admin), "user_name": admin.email}
     details = log.mgmt_details("get", "/api/v2/clients", ip, agent, channel=DASHBOARD, admin=admin)
     yield (

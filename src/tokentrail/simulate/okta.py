@@ -11,7 +11,8 @@ from collections.abc import Generator, Iterator
 from typing import Any
 
 from tokentrail.simulate.ids import Ids, iso_ms
-from tokentrail.simulate.org import Integration, Org, Person, Where
+from tokentrail.simulate.org import Integration, Org, Person, ServiceAccount, Where
+from tokentrail.simulate.sessions import Session, Sessions
 from tokentrail.simulate.world import BENIGN_CONSENT_SCOPES
 
 SOURCE = "okta"
@@ -56,6 +57,17 @@ EVENT_INFO: dict[str, tuple[str, str | None]] = {
 _GROUPS = ("Engineering", "Sales", "Finance", "Support", "Contractors", "All Employees")
 
 
+# Okta's global session: it ends after two idle hours or twelve hours in all (common org
+# settings), or when the person signs out; after signing out people stay away for a while.
+_IDLE_MS = 2 * 3_600_000
+_LIFETIME_MS = 12 * 3_600_000
+_AWAY_AFTER_SIGN_OUT_MS = (45 * 60_000, 3 * 3_600_000)
+_SIGN_OUT_SHARE = 0.08
+# Longest sign-in below (a mistyped password, the policy check, MFA): work on a session that is
+# still being signed into waits this long.
+_SIGN_IN_MS = 70_000
+
+
 class OktaLog:
     """Builds Okta System Log events for one organisation."""
 
@@ -63,6 +75,9 @@ class OktaLog:
         self.org = org
         self.rng = rng
         self.ids = ids
+        self.sessions: Sessions[tuple[str, str]] = Sessions(
+            idle_ms=_IDLE_MS, lifetime_ms=_LIFETIME_MS, sign_in_ms=_SIGN_IN_MS
+        )
 
     # Okta's actor and target objects have the same shape, so one builder serves both roles.
     @staticmethod
@@ -99,6 +114,16 @@ class OktaLog:
             "detailEntry": None,
         }
 
+    def group_target(self) -> dict[str, Any]:
+        """One of the org's groups as an event's target."""
+        return {
+            "id": "00g" + self.ids.base62(17),
+            "type": "UserGroup",
+            "alternateId": "unknown",
+            "displayName": self.rng.choice(_GROUPS),
+            "detailEntry": None,
+        }
+
     def auth_server_target(self) -> dict[str, Any]:
         """The org's default custom authorization server as an event's target."""
         return {
@@ -130,6 +155,7 @@ class OktaLog:
         severity: str = "INFO",
         proxy: bool = False,
         credential: str | None = None,
+        api_token: str | None = None,
     ) -> dict[str, Any]:
         """One System Log event as the ``/api/v1/logs`` API returns it."""
         place = where.place
@@ -139,6 +165,8 @@ class OktaLog:
             legacy = legacy[: -len("success")] + "failed"
         ids = self.ids.base62(54)  # request id and transaction id drawn in one go
         debug_data = {"requestId": ids[:27], "requestUri": _REQUEST_URI.get(event_type, "/api/v1")}
+        if where.dt_hash and agent is None:
+            debug_data["dtHash"] = where.dt_hash
         if debug:
             debug_data.update(debug)
         geo = {
@@ -190,7 +218,11 @@ class OktaLog:
                 "isProxy": proxy,
             },
             "debugContext": {"debugData": debug_data},
-            "transaction": {"type": transaction, "id": ids[27:], "detail": {}},
+            "transaction": {
+                "type": transaction,
+                "id": ids[27:],
+                "detail": {"requestApiTokenId": api_token} if api_token else {},
+            },
             "request": {
                 "ipChain": [
                     {"ip": where.ip, "geographicalContext": dict(geo), "version": "V4", "source": None}
@@ -215,10 +247,56 @@ _REQUEST_URI: dict[str, str] = {
 
 
 def employee_session(log: OktaLog, person: Person, ms: int) -> Iterator[Item]:
-    """A workday sign-in: password, MFA, then a handful of SSO and OIDC app uses."""
+    """A burst of work on one of the person's devices: a handful of SSO and OIDC app uses in the
+    device's Okta session, signing in first (password, MFA) when it has none open."""
     rng = log.rng
     where = person.pick_where(rng)
     actor = log.user_ref(person)
+    session, ms = yield from _signed_in(log, person, actor, where, ms)
+    ids = session.ids
+    refreshes: list[tuple[int, dict[str, Any]]] = []
+    for _ in range(rng.randint(1, 7)):
+        ms += int(rng.expovariate(1 / 240_000)) + 1_000
+        session.use(ms)
+        if rng.random() < 0.65:
+            yield from _sso(log, person, actor, where, ids, ms)
+        else:
+            ms = yield from _oidc(log, actor, where, ids, ms, refreshes)
+        if rng.random() < 0.03:
+            ms += rng.randint(5_000, 60_000)
+            session.use(ms)
+            yield from _self_service(log, person, actor, where, ids, ms)
+    # Apps holding refresh tokens renew their access tokens through the rest of the day; they need
+    # no Okta session, so a sign-out can come before some of them.
+    later: list[tuple[int, dict[str, Any] | None]] = sorted(refreshes, key=lambda r: r[0])
+    if session.leave() and rng.random() < _SIGN_OUT_SHARE:
+        # Decided now so that work arriving meanwhile waits for a new sign-in.
+        out_at = ms + rng.randint(60_000, 1_800_000)
+        session.closed_until = out_at + rng.randint(*_AWAY_AFTER_SIGN_OUT_MS)
+        later = sorted([*later, (out_at, None)], key=lambda r: r[0])
+    for at, event_args in later:
+        at = max(at, ms)
+        if event_args is None:
+            yield at, SOURCE, log.event(at, "user.session.end", actor, where, session=ids)
+        else:
+            yield (
+                at,
+                SOURCE,
+                log.event(at, "app.oauth2.as.token.grant.access_token", actor, where, **event_args),
+            )
+        ms = at
+
+
+def _signed_in(
+    log: OktaLog, person: Person, actor: dict, where: Where, ms: int
+) -> Generator[Item, None, tuple[Session[tuple[str, str]], int]]:
+    """The device's open session, or a new one signed into now (yielding the sign-in events).
+    Returns the session and when work in it can start."""
+    rng = log.rng
+    session, ms = log.sessions.join(where.dt_hash, ms)
+    if session is not None:
+        return session, ms
+    session = log.sessions.start(where.dt_hash, log.new_session(), ms)
     if rng.random() < 0.06:
         yield (
             ms,
@@ -234,7 +312,7 @@ def employee_session(log: OktaLog, person: Person, ms: int) -> Iterator[Item]:
             ),
         )
         ms += rng.randint(4_000, 40_000)
-    session = log.new_session()
+    ids = session.ids
     yield (
         ms,
         SOURCE,
@@ -245,7 +323,7 @@ def employee_session(log: OktaLog, person: Person, ms: int) -> Iterator[Item]:
             where,
             result="ALLOW",
             reason="Sign-on policy evaluation resulted in ALLOW",
-            session=session,
+            session=ids,
             target=[
                 {
                     "id": "rul" + log.ids.base62(17),
@@ -258,7 +336,7 @@ def employee_session(log: OktaLog, person: Person, ms: int) -> Iterator[Item]:
         ),
     )
     ms += rng.randint(3_000, 25_000)
-    yield _mfa(log, person, actor, where, session, ms)
+    yield _mfa(log, person, actor, where, ids, ms)
     ms += rng.randint(200, 1_500)
     yield (
         ms,
@@ -268,33 +346,16 @@ def employee_session(log: OktaLog, person: Person, ms: int) -> Iterator[Item]:
             "user.session.start",
             actor,
             where,
-            session=session,
+            session=ids,
             credential="PASSWORD",
             debug={
-                "behaviors": "{New Geo-Location=NEGATIVE, New Device=NEGATIVE}",
+                "behaviors": person.behaviors(where),
                 "risk": "{level=LOW}",
                 "threatSuspected": "false",
             },
         ),
     )
-    refreshes: list[tuple[int, dict[str, Any]]] = []
-    for _ in range(rng.randint(1, 7)):
-        ms += int(rng.expovariate(1 / 240_000)) + 1_000
-        if rng.random() < 0.65:
-            yield from _sso(log, person, actor, where, session, ms)
-        else:
-            ms = yield from _oidc(log, actor, where, session, ms, refreshes)
-        if rng.random() < 0.03:
-            ms += rng.randint(5_000, 60_000)
-            yield from _self_service(log, person, actor, where, session, ms)
-    # Apps holding refresh tokens renew their access tokens through the rest of the day.
-    for at, event_args in sorted(refreshes, key=lambda r: r[0]):
-        at = max(at, ms)
-        yield at, SOURCE, log.event(at, "app.oauth2.as.token.grant.access_token", actor, where, **event_args)
-        ms = at
-    if rng.random() < 0.5:
-        ms += rng.randint(60_000, 3_600_000)
-        yield ms, SOURCE, log.event(ms, "user.session.end", actor, where, session=session)
+    return session, ms
 
 
 def _mfa(log: OktaLog, person: Person, actor: dict, where: Where, session: tuple[str, str], ms: int) -> Item:
@@ -460,24 +521,20 @@ def _self_service(
 
 
 def admin_session(log: OktaLog, admin: Person, ms: int) -> Iterator[Item]:
-    """An administrator onboarding people: creates, activates and assigns users."""
+    """An administrator at work on people's accounts from their own computer: mostly group and
+    app assignments and profile edits, now and then a new hire created and activated."""
     rng = log.rng
-    where = admin.home
+    where = admin.primary
     actor = log.user_ref(admin)
-    session = log.new_session()
-    yield _mfa(log, admin, actor, where, session, ms)
-    ms += rng.randint(300, 2_000)
-    yield (
-        ms,
-        SOURCE,
-        log.event(ms, "user.session.start", actor, where, session=session, credential="PASSWORD"),
-    )
+    live, ms = yield from _signed_in(log, admin, actor, where, ms)
+    session = live.ids
     for _ in range(rng.randint(1, 4)):
         ms += rng.randint(20_000, 300_000)
+        live.use(ms)
         subject = rng.choice(log.org.people)
         target = [log.user_ref(subject)]
         roll = rng.random()
-        if roll < 0.3:
+        if roll < 0.1:
             yield (
                 ms,
                 SOURCE,
@@ -489,14 +546,8 @@ def admin_session(log: OktaLog, admin: Person, ms: int) -> Iterator[Item]:
                 SOURCE,
                 log.event(ms, "user.lifecycle.activate", actor, where, session=session, target=target),
             )
-        elif roll < 0.6:
-            group = {
-                "id": "00g" + log.ids.base62(17),
-                "type": "UserGroup",
-                "alternateId": "unknown",
-                "displayName": rng.choice(_GROUPS),
-                "detailEntry": None,
-            }
+        elif roll < 0.5:
+            group = log.group_target()
             yield (
                 ms,
                 SOURCE,
@@ -504,7 +555,7 @@ def admin_session(log: OktaLog, admin: Person, ms: int) -> Iterator[Item]:
                     ms, "group.user_membership.add", actor, where, session=session, target=[*target, group]
                 ),
             )
-        elif roll < 0.9:
+        elif roll < 0.85:
             app = rng.choice(log.org.okta_sso_apps)
             yield (
                 ms,
@@ -532,6 +583,7 @@ def admin_session(log: OktaLog, admin: Person, ms: int) -> Iterator[Item]:
                     debug={"changedAttributes": "department,title"},
                 ),
             )
+    live.leave()
 
 
 def service_app(log: OktaLog, app: Integration, ms: int) -> Iterator[Item]:
@@ -560,3 +612,39 @@ def service_app(log: OktaLog, app: Integration, ms: int) -> Iterator[Item]:
             ),
         )
         ms += rng.randint(600_000, 1_200_000)
+
+
+def service_account(log: OktaLog, account: ServiceAccount, ms: int) -> Iterator[Item]:
+    """An integration keeping people's profiles and groups in step through the Management API,
+    authenticated by its API token, from its one server address."""
+    rng = log.rng
+    actor = {
+        "id": account.okta_id,
+        "type": "User",
+        "alternateId": account.email,
+        "displayName": account.name,
+        "detailEntry": None,
+    }
+    while True:
+        subject = rng.choice(log.org.people)
+        target = [log.user_ref(subject)]
+        if rng.random() < 0.8:
+            event_type, debug = "user.account.update_profile", {"changedAttributes": "department,manager"}
+        else:
+            event_type, debug = "group.user_membership.add", {}
+            target.append(log.group_target())
+        yield (
+            ms,
+            SOURCE,
+            log.event(
+                ms,
+                event_type,
+                actor,
+                account.where,
+                agent=account.agent,
+                target=target,
+                debug=debug,
+                api_token=account.token_id,
+            ),
+        )
+        ms += rng.randint(900_000, 2_700_000)

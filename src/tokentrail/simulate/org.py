@@ -15,14 +15,18 @@ from tokentrail.simulate.world import (
     AUTH0_M2M_APPS,
     BROWSERS,
     CLOUD_PLACES,
+    COMPUTER_BROWSERS,
     EGRESS_PREFIXES,
     FIRST_NAMES,
     HOME_PLACES,
     LAST_NAMES,
+    OFFICE_CITIES,
     OKTA_MFA_FACTORS,
     OKTA_OIDC_APPS,
+    OKTA_SERVICE_ACCOUNTS,
     OKTA_SERVICE_APPS,
     OKTA_SSO_APPS,
+    PHONE_BROWSERS,
     SF_INTEGRATION_APPS,
     SF_MOBILE_APP,
     Browser,
@@ -31,37 +35,74 @@ from tokentrail.simulate.world import (
 
 # Employees cluster in the first offices; customers spread over every place.
 _EMPLOYEE_PLACE_WEIGHTS = (30, 20, 12, 10, 10, 6, 4, 3, 2, 1, 1, 1)
+# Shares of employees on a given day: who also uses Okta on a phone, who works from the office
+# (where there is one), who is travelling, and whose laptop is new today.
+_PHONE_SHARE = 0.45
+_OFFICE_DAY_SHARE = 0.5
+_TRAVEL_SHARE = 0.02
+_NEW_DEVICE_SHARE = 0.01
+# How much of a two-device person's work happens on the second device (the phone).
+_SECOND_DEVICE_SHARE = 0.2
 
 
 @dataclass(frozen=True, slots=True)
 class Where:
-    """Where a request comes from: address, place and user agent."""
+    """Where a request comes from: address, place and user agent, and for a person's own browser
+    the hash of the device token Okta keeps in it (``dt_hash``; empty for servers and scripts)."""
 
     ip: str
     place: Place
     browser: Browser
+    dt_hash: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Person:
-    """An employee with an Okta account and, for some, a Salesforce user."""
+    """An employee with an Okta account and, for some, a Salesforce user.
+
+    A run is one working day, so the person's devices are today's: one browser per device, all on
+    the network the person works from today (home, the office, or a hotel when travelling).
+    """
 
     name: str
     email: str
     okta_id: str
-    home: Where
-    travel: Where | None
+    devices: tuple[Where, ...]
     factor: tuple[str, str]
     admin: bool
     sf_user_id: str | None
     sf_mobile: bool
+    away: bool = False  # travelling today: signs in from a place Okta has not seen for them
+    new_device: bool = False  # the first device is new today (a replaced laptop)
+
+    @property
+    def primary(self) -> Where:
+        """The device the person does most of their work on."""
+        return self.devices[0]
 
     def pick_where(self, rng: random.Random) -> Where:
-        """Where this person signs in from today: home most days; the few travellers sometimes
-        sign in from their second place."""
-        if self.travel is not None and rng.random() < 0.3:
-            return self.travel
-        return self.home
+        """The device the next piece of work happens on: mostly the primary one."""
+        if len(self.devices) > 1 and rng.random() < _SECOND_DEVICE_SHARE:
+            return self.devices[1]
+        return self.devices[0]
+
+    def behaviors(self, where: Where) -> str:
+        """Okta's behaviour-detection summary for a sign-in from ``where``."""
+        geo = "POSITIVE" if self.away else "NEGATIVE"
+        device = "POSITIVE" if self.new_device and where is self.devices[0] else "NEGATIVE"
+        return f"{{New Geo-Location={geo}, New Device={device}}}"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAccount:
+    """An Okta user that only an integration uses, through an API token, from a fixed server."""
+
+    name: str
+    email: str
+    okta_id: str
+    token_id: str
+    agent: str
+    where: Where
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +147,7 @@ class Org:
     okta_sso_apps: tuple[App, ...]
     okta_oidc_apps: tuple[App, ...]
     okta_service_apps: tuple[Integration, ...]
+    okta_service_accounts: tuple[ServiceAccount, ...]
     auth0_tenant: str
     auth0_host: str
     auth0_apps: tuple[App, ...]
@@ -120,13 +162,25 @@ class Org:
 def build_org(rng: random.Random, ids: Ids, *, employees: int) -> Org:
     """A company of about ``employees`` people and ten times as many customers."""
     domain = "northwind-labs.com"
-    people = tuple(_person(rng, ids, domain, i) for i in range(employees))
+    offices = {p.city: ids.ip(p.prefixes[0]) for p in HOME_PLACES if p.city in OFFICE_CITIES}
+    people = tuple(_person(rng, ids, domain, i, offices) for i in range(employees))
     admins = tuple(p for p in people if p.admin) or people[:1]
     sso = tuple(App(ids.okta("0oa"), label, name) for label, name in OKTA_SSO_APPS)
     oidc = tuple(App(ids.okta("0oa"), label, "oidc", client_id=ids.okta("0oa")) for label in OKTA_OIDC_APPS)
     service = tuple(
         Integration(App(ids.okta("0oa"), name, "service", client_id=ids.okta("0oa")), _egress(rng, ids, i))
         for i, name in enumerate(OKTA_SERVICE_APPS)
+    )
+    accounts = tuple(
+        ServiceAccount(
+            name,
+            f"{login}@{domain}",
+            ids.okta("00u"),
+            ids.okta("00T"),
+            agent,
+            _egress(rng, ids, i),
+        )
+        for i, (name, login, agent) in enumerate(OKTA_SERVICE_ACCOUNTS)
     )
     auth0_apps = tuple(_auth0_client(ids, name, kind) for name, kind in AUTH0_APPS)
     m2m = tuple(
@@ -154,6 +208,7 @@ def build_org(rng: random.Random, ids: Ids, *, employees: int) -> Org:
         okta_sso_apps=sso,
         okta_oidc_apps=oidc,
         okta_service_apps=service,
+        okta_service_accounts=accounts,
         auth0_tenant="northwind-prod",
         auth0_host="login.northwind-labs.com",
         auth0_apps=auth0_apps,
@@ -175,23 +230,32 @@ def _where(rng: random.Random, ids: Ids, place: Place) -> Where:
     return Where(ids.ip(rng.choice(place.prefixes)), place, rng.choice(BROWSERS))
 
 
-def _person(rng: random.Random, ids: Ids, domain: str, index: int) -> Person:
+def _person(rng: random.Random, ids: Ids, domain: str, index: int, offices: dict[str, str]) -> Person:
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-    home_place = rng.choices(HOME_PLACES, weights=_EMPLOYEE_PLACE_WEIGHTS)[0]
-    travel = None
-    if rng.random() < 0.1:
-        travel = _where(rng, ids, rng.choice([p for p in HOME_PLACES if p is not home_place]))
+    place = rng.choices(HOME_PLACES, weights=_EMPLOYEE_PLACE_WEIGHTS)[0]
+    ip = ids.ip(rng.choice(place.prefixes))  # the home connection
+    office = offices.get(place.city)
+    if office is not None and rng.random() < _OFFICE_DAY_SHARE:
+        ip = office
+    away = rng.random() < _TRAVEL_SHARE
+    if away:
+        place = rng.choice([p for p in HOME_PLACES if p is not place])
+        ip = ids.ip(rng.choice(place.prefixes))  # the hotel's connection
+    devices = [Where(ip, place, rng.choice(COMPUTER_BROWSERS), ids.hex(64))]
+    if rng.random() < _PHONE_SHARE:
+        devices.append(Where(ip, place, rng.choice(PHONE_BROWSERS), ids.hex(64)))
     has_sf = rng.random() < 0.6
     return Person(
         name=f"{first} {last}",
         email=f"{first.lower()}.{last.lower()}{index}@{domain}",
         okta_id=ids.okta("00u"),
-        home=_where(rng, ids, home_place),
-        travel=travel,
+        devices=tuple(devices),
         factor=rng.choice(OKTA_MFA_FACTORS),
         admin=rng.random() < 0.04,
         sf_user_id=ids.sf_id("005") if has_sf else None,
         sf_mobile=has_sf and rng.random() < 0.3,
+        away=away,
+        new_device=rng.random() < _NEW_DEVICE_SHARE,
     )
 
 

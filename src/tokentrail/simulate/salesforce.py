@@ -13,6 +13,7 @@ from typing import Any
 
 from tokentrail.simulate.ids import Ids, iso_ms, sf_id18, sf_timestamp
 from tokentrail.simulate.org import Integration, Org, Person, Where
+from tokentrail.simulate.sessions import Sessions
 from tokentrail.simulate.world import SF_ENTITIES, SF_PAGES, SF_SETUP_CHANGES
 
 SOURCE = "salesforce"
@@ -67,6 +68,18 @@ COLUMNS: tuple[str, ...] = (
 )
 
 
+# Salesforce sessions time out after two idle hours (the default); people sign out of some.
+_IDLE_MS = 2 * 3_600_000
+_LIFETIME_MS = 12 * 3_600_000
+_SIGN_IN_MS = 35_000  # a mistyped password and the retry
+_SIGN_OUT_SHARE = 0.1
+_AWAY_AFTER_SIGN_OUT_MS = (45 * 60_000, 3 * 3_600_000)
+_MOBILE_AGENTS = {
+    "iOS": "SalesforceMobileSDK/11.1.0 iOS/17.4.1",
+    "Android": "SalesforceMobileSDK/11.1.0 android/14",
+}
+
+
 class SalesforceLog:
     """Builds Salesforce event records for one org."""
 
@@ -74,6 +87,9 @@ class SalesforceLog:
         self.org = org
         self.rng = rng
         self.ids = ids
+        self.sessions: Sessions[str] = Sessions(
+            idle_ms=_IDLE_MS, lifetime_ms=_LIFETIME_MS, sign_in_ms=_SIGN_IN_MS
+        )
 
     def record(
         self,
@@ -171,30 +187,28 @@ def _login(
 
 
 def user_session(log: SalesforceLog, person: Person, ms: int) -> Iterator[Item]:
-    """A salesperson works in Lightning, or on the phone app through its connected app."""
+    """A salesperson works in Lightning, or on their phone in the mobile app (a connected app),
+    in the device's session, signing in first when it has none open."""
     rng = log.rng
     where = person.pick_where(rng)
     uid, name = person.sf_user_id or "", person.email
-    if rng.random() < 0.05:
-        yield ms, SOURCE, _login(log, ms, person, where, "LOGIN_ERROR_INVALID_PASSWORD", "Application", "")
-        ms += rng.randint(5_000, 30_000)
-    key = log.ids.base62(16)
-    mobile = person.sf_mobile and rng.random() < 0.5
-    yield (
-        ms,
-        SOURCE,
-        _login(
-            log,
-            ms,
-            person,
-            where,
-            "LOGIN_NO_ERROR",
-            "Remote Access 2.0" if mobile else "SAML Idp Initiated SSO",
-            key,
-        ),
-    )
+    mobile = person.sf_mobile and where.browser.device == "Mobile"
+    session, ms = log.sessions.join(where.dt_hash, ms)
+    if session is None:
+        session = log.sessions.start(where.dt_hash, log.ids.base62(16), ms)
+        if rng.random() < 0.05:
+            yield (
+                ms,
+                SOURCE,
+                _login(log, ms, person, where, "LOGIN_ERROR_INVALID_PASSWORD", "Application", ""),
+            )
+            ms += rng.randint(5_000, 30_000)
+        login_type = "Remote Access 2.0" if mobile else "SAML Idp Initiated SSO"
+        yield ms, SOURCE, _login(log, ms, person, where, "LOGIN_NO_ERROR", login_type, session.ids)
+    key = session.ids
     for _ in range(rng.randint(2, 12)):
         ms += int(rng.expovariate(1 / 60_000)) + 500
+        session.use(ms)
         if mobile:
             app = log.org.sf_mobile_app
             yield (
@@ -208,7 +222,7 @@ def user_session(log: SalesforceLog, person: Person, ms: int) -> Iterator[Item]:
                     app.id,
                     app.name,
                     app.client_id,
-                    agent="SalesforceMobileSDK/11.1.0 iOS/17.4.1",
+                    agent=_MOBILE_AGENTS.get(where.browser.os, _MOBILE_AGENTS["iOS"]),
                     session_key=key,
                 ),
             )
@@ -263,8 +277,9 @@ def user_session(log: SalesforceLog, person: Person, ms: int) -> Iterator[Item]:
                     URI="/lightning/r/Report/view",
                 ),
             )
-    if not mobile and rng.random() < 0.4:
+    if session.leave() and not mobile and rng.random() < _SIGN_OUT_SHARE:
         ms += rng.randint(30_000, 900_000)
+        session.closed_until = ms + rng.randint(*_AWAY_AFTER_SIGN_OUT_MS)
         yield ms, SOURCE, log.record(ms, "Logout", uid, name, where.ip, session_key=key, USER_TYPE="Standard")
 
 
@@ -335,7 +350,7 @@ def admin_change(log: SalesforceLog, admin: Person, ms: int) -> Iterator[Item]:
             "SetupAuditTrail",
             uid,
             admin.email,
-            admin.home.ip,
+            admin.primary.ip,
             SECTION=section,
             ACTION=action,
             DISPLAY=display,

@@ -156,6 +156,10 @@ def _integrations(kit: Kit, sources: Sequence[str], t0: int) -> list[Iterator[It
         out += [
             okta.service_app(kit.okta, app, t0 + rng.randint(0, 600_000)) for app in org.okta_service_apps
         ]
+        out += [
+            okta.service_account(kit.okta, account, t0 + rng.randint(0, 1_800_000))
+            for account in org.okta_service_accounts
+        ]
     if "auth0" in sources:
         out += [auth0.m2m_client(kit.auth0, app, t0 + rng.randint(0, 600_000)) for app in org.auth0_m2m]
     if "salesforce" in sources:

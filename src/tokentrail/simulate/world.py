@@ -71,6 +71,10 @@ CLOUD_PLACES: tuple[Place, ...] = (
 EGRESS_NETWORKS: tuple[str, ...] = ("52.23.180.0/24", "35.199.64.0/24")
 EGRESS_PREFIXES: tuple[str, ...] = ("52.23.180", "35.199.64")
 
+# The company's offices: employees living in these cities work there on some days, behind the
+# office's one egress address (shared by everyone in that office).
+OFFICE_CITIES: tuple[str, ...] = ("San Francisco", "New York", "Austin", "London", "Berlin")
+
 # Hosting and anonymising networks attackers operate from; no benign user is ever placed here.
 ATTACKER_PLACES: tuple[Place, ...] = (
     Place("Netherlands", "North Holland", "Amsterdam", "1012", 52.3740, 4.8897,
@@ -95,7 +99,8 @@ class Browser:
     device: str  # Okta client.device
 
 
-BROWSERS: tuple[Browser, ...] = (
+# The browsers on people's computers, and on their phones.
+COMPUTER_BROWSERS: tuple[Browser, ...] = (
     Browser("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
             "Chrome/124.0.0.0 Safari/537.36", "Mac OS X", "CHROME", "Chrome 124.0.0 / Mac OS X 10.15.7",
             "Computer"),
@@ -107,10 +112,16 @@ BROWSERS: tuple[Browser, ...] = (
     Browser("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
             "Version/17.4.1 Safari/605.1.15", "Mac OS X", "SAFARI", "Safari 17.4.1 / Mac OS X 10.15.7",
             "Computer"),
+)
+PHONE_BROWSERS: tuple[Browser, ...] = (
     Browser("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
             "Gecko) Version/17.4.1 Mobile/15E148 Safari/604.1", "iOS", "SAFARI",
             "Mobile Safari 17.4.1 / iOS 17.4.1", "Mobile"),
+    Browser("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/124.0.6367.82 Mobile Safari/537.36", "Android", "CHROME",
+            "Chrome Mobile 124.0.6367 / Android 14.0.0", "Mobile"),
 )
+BROWSERS: tuple[Browser, ...] = COMPUTER_BROWSERS + PHONE_BROWSERS
 
 # Tools attackers replay stolen tokens with.
 ATTACKER_AGENTS: tuple[str, ...] = (
@@ -137,6 +148,13 @@ OKTA_OIDC_APPS: tuple[str, ...] = ("Employee Portal", "Expense Tracker", "Intern
 
 # Okta API service apps (client-credentials integrations).
 OKTA_SERVICE_APPS: tuple[str, ...] = ("SCIM Provisioner", "HR Sync Job", "Access Review Bot")
+
+# Okta service accounts integrations call the Management API as, with an API token:
+# (display name, login, the integration's user agent).
+OKTA_SERVICE_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
+    ("HR Provisioning", "svc.hr-provisioning", "okta-sdk-python/2.9.8 python/3.11.9"),
+    ("Directory Sync", "svc.directory-sync", "okta-sdk-java/8.2.5 java/17.0.9"),
+)
 
 # Scopes benign users consent to.
 BENIGN_CONSENT_SCOPES: tuple[str, ...] = ("openid profile email", "openid profile email offline_access")

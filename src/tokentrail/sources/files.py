@@ -1,15 +1,18 @@
-"""Log file readers: JSONL, JSON arrays, JSON objects holding an array, CSV, gzip, stdin and
-directories. A malformed line is counted, reported as file:line and skipped (or fatal with
-``strict``), and may be kept in a dead-letter file."""
+"""Log file readers: JSON lines, JSON documents (arrays, wrapper objects, single events), CSV,
+compressed files (gzip, bzip2, xz, zstd), zip and tar archives, FIFOs, stdin and directories.
+
+A bad record is counted, reported as ``file:line`` and skipped (or fatal with ``strict``), and
+kept whole in the dead-letter file; every file a read does not open is listed with the reason.
+Memory is bounded by ``ReadLimits``, not by the input: no line, cell or document past its limit
+is held, and no compressed member expands past its own.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import csv
-import gzip
-import io
+import os
+import re
 import sys
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,109 +21,261 @@ from typing import IO, Any, BinaryIO
 import orjson
 
 from tokentrail.errors import LogParseError
+from tokentrail.sources.archives import Member, MemberSkipped, tar_members, zip_members
+from tokentrail.sources.csvrows import csv_rows
+from tokentrail.sources.jsondoc import DocumentScanner
+from tokentrail.sources.limits import DEFAULT_LIMITS, ReadLimits
+from tokentrail.sources.lines import CHUNK_BYTES, LineSplitter, Read, line_batches
+from tokentrail.sources.rejects import KeptRecord
+from tokentrail.sources.streams import DECODE_ERRORS, Input, NotAFile, decompressed, open_input
+from tokentrail.sources.walk import LOG_SUFFIXES, Layout, SkippedFile, expand_paths, layout_of, walk
 
 Record = tuple[dict[str, Any], str, int]  # (event, source, line number)
 
-LOG_SUFFIXES = (".json", ".jsonl", ".ndjson", ".log", ".csv", ".gz")
-MAX_KEPT_ERRORS = 1000  # errors kept for reporting; every one is still counted
-_PROGRESS_EVERY = 4096  # lines between progress callbacks
-_SNIFF_BYTES = 4 << 20  # how much of a .json file is looked at to tell JSON lines from a document
-csv.field_size_limit(64 << 20)  # Salesforce cells can be long; the default 128 KiB is not enough
+__all__ = ["LOG_SUFFIXES", "LogReader", "ReadLimits", "ReadStats", "Record", "SkippedFile",
+           "expand_paths", "line_ranges", "splittable", "total_bytes"]
+
+MAX_KEPT_ERRORS = 1000  # errors (and skipped files) kept for reporting; every one is still counted
+_BOM = b"\xef\xbb\xbf"
+_WS = re.compile(rb"[ \t\r\n]*+")
 
 
 @dataclass
 class ReadStats:
-    """Counts for one read: files, events read, lines skipped, and the first errors."""
+    """Counts for one read: files read, events read, records skipped (with the first errors),
+    and files not read (with the first of them and why)."""
 
     files: int = 0
     events: int = 0
     skipped: int = 0
     errors: list[LogParseError] = field(default_factory=list)
+    files_skipped: int = 0
+    skipped_files: list[tuple[str, str]] = field(default_factory=list)
+
+
+class _DeadRecord:
+    """One rejected record's bytes in the dead-letter file, ended by a newline."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+        self.last = b"\n"
+
+    def write(self, data: bytes) -> None:
+        if data:
+            self.out.write(data)
+            self.last = data[-1:]
+
+    def close(self) -> None:
+        if self.last != b"\n":
+            self.out.write(b"\n")
 
 
 class LogReader:
     """Reads events from paths. Iterate ``records(paths)``; look at ``stats`` afterwards."""
 
     def __init__(self, *, strict: bool = False, dead_letter: IO[bytes] | None = None,
-                 progress: Callable[[int], None] | None = None) -> None:
+                 progress: Callable[[int], None] | None = None, limits: ReadLimits = DEFAULT_LIMITS) -> None:
         self.strict = strict
         self.dead_letter = dead_letter
         self.progress = progress
+        self.limits = limits
         self.stats = ReadStats()
         self.lines_read = 0
 
     def records(self, paths: Iterable[str | Path]) -> Iterator[Record]:
         """Every event in ``paths`` (``-`` is standard input; directories are walked)."""
-        for path in expand_paths(paths):
+        for path in self.paths(paths):
             yield from self.read_file(path)
 
+    def paths(self, paths: Iterable[str | Path]) -> Iterator[str | Path]:
+        """The files a read of ``paths`` opens; the ones it does not are noted in ``stats``."""
+        for item in walk(paths):
+            if isinstance(item, SkippedFile):
+                self._skip_file(item.path, item.reason)
+            else:
+                yield item
+
     def read_file(self, path: str | Path) -> Iterator[Record]:
-        """Every event in one file, chosen by suffix and first byte."""
+        """Every event in one file (or FIFO, or ``-``), read as its name says: archives member
+        by member, compressed layers undone, then the format of the innermost suffix."""
         name = str(path)
-        self.stats.files += 1
         if name == "-":
-            stream: BinaryIO = sys.stdin.buffer
-            yield from self._read_stream(stream, "<stdin>", Path("-"))
+            stdin = getattr(sys.stdin, "buffer", None)
+            if stdin is None:  # closed, or replaced by something that is not a text stream
+                self._error(LogParseError("standard input is closed", file="<stdin>"), None)
+                return
+            self.stats.files += 1
+            yield from self._read_input(Input(stdin), "<stdin>", "")
             return
-        p = Path(path)
         try:
-            raw: BinaryIO = open(p, "rb")  # noqa: SIM115 - closed below, wrapped for gzip
+            fh, fifo = open_input(path)
+        except NotAFile as exc:
+            self._skip_file(name, str(exc))
+            return
         except OSError as exc:
             self._error(LogParseError(f"cannot open: {exc.strerror}", file=name), None)
             return
-        with raw:
-            stream = gzip.GzipFile(fileobj=raw) if p.suffix == ".gz" else raw
-            inner = Path(p.stem) if p.suffix == ".gz" else p
+        layout = layout_of(Path(name).name)
+        if layout.archive is None:
+            self.stats.files += 1  # an archive counts its members
+        progress = None if fifo else _Progress(fh, self.progress)
+        with fh:
             before = self.stats.events
             try:
-                yield from self._read_stream(stream, name, inner, raw)
-            except (OSError, EOFError, csv.Error, zlib.error) as exc:
-                # A damaged file (truncated gzip, not gzip at all, a CSV cell past the limit)
-                # ends this file's read; the scan goes on with the next file.
-                read = self.stats.events - before
-                self._error(LogParseError(f"unreadable after {read} events: {type(exc).__name__}: {exc}",
-                                          file=name), None)
+                if layout.archive is not None:
+                    yield from self._read_archive(fh, name, layout, progress)
+                else:
+                    source = self._layers(fh, layout.compressions, progress, bounded=bool(layout.compressions))
+                    yield from self._read_input(source, name, layout.format)
+                    if fifo and source.total == 0:
+                        self._skip_file(name, "FIFO: nothing to read (no writer)")
+                    self._failed(source, name, self.stats.events - before)
+            finally:
+                if progress is not None:
+                    progress.finish()
 
-    def _read_stream(self, stream: BinaryIO, name: str, inner: Path, raw: BinaryIO | None = None) -> Iterator[Record]:
-        if inner.suffix == ".csv":
-            yield from self._read_csv(stream, name)
+    def _layers(self, stream: BinaryIO, compressions: tuple[str, ...], progress: _Progress | None, *,
+                bounded: bool) -> Input:
+        """The bytes under ``compressions`` (outermost first), expanding at most to the limit
+        when ``bounded``. A decoding failure ends them; see ``Input.failure``."""
+        for suffix in reversed(compressions):
+            stream = decompressed(stream, suffix)
+        return Input(stream, limit=self.limits.max_expanded_bytes if bounded else None,
+                     after_read=progress.update if progress else None)
+
+    def _failed(self, source: Input, name: str, events: int) -> None:
+        if source.failure is not None:
+            self._error(LogParseError(f"unreadable after {events} events: {source.failure}", file=name), None)
+
+    def _read_archive(self, fh: BinaryIO, name: str, layout: Layout, progress: _Progress | None) -> Iterator[Record]:
+        outer = None
+        before = self.stats.events
+        try:
+            if layout.archive == "zip":
+                members = zip_members(fh)
+            else:
+                # The tar's members are bounded one by one, not the tar as a whole.
+                outer = self._layers(fh, layout.compressions, progress, bounded=False)
+                members = tar_members(outer)  # type: ignore[arg-type]
+            for member in members:
+                label = f"{name}!{member.name}"
+                if isinstance(member, MemberSkipped):
+                    if member.error:
+                        self._error(LogParseError(member.reason, file=label), None)
+                    else:
+                        self._skip_file(label, member.reason)
+                    continue
+                yield from self._read_member(member, label, progress)
+        except DECODE_ERRORS as exc:
+            # A damaged archive ends its read; the members before the damage were read.
+            why = outer.failure if outer is not None and outer.failure else f"{type(exc).__name__}: {exc}"
+            self._error(LogParseError(f"unreadable after {self.stats.events - before} events: {why}",
+                                      file=name), None)
             return
-        buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
-        if inner.suffix == ".json":
-            # Telling JSON lines from one document needs the whole first line in view.
-            buffered = io.BufferedReader(buffered, _SNIFF_BYTES)  # type: ignore[arg-type]
-        head = buffered.peek(64).lstrip()[:1]
-        if head == b"[" or (head == b"{" and inner.suffix == ".json" and not _looks_like_jsonl(buffered)):
-            yield from self._read_document(buffered.read(), name)
+        if outer is not None:
+            self._failed(outer, name, self.stats.events - before)
+
+    def _read_member(self, member: Member, label: str, progress: _Progress | None) -> Iterator[Record]:
+        limit = self.limits.max_expanded_bytes
+        if member.size > limit:
+            self._error(LogParseError(f"expands to {member.size} bytes, past the {limit}-byte limit: not read",
+                                      file=label), None)
+            return
+        layout = layout_of(member.name)
+        source = self._layers(member.stream, layout.compressions, progress, bounded=True)
+        self.stats.files += 1
+        before = self.stats.events
+        yield from self._read_input(source, label, layout.format)
+        self._failed(source, label, self.stats.events - before)
+
+    # -- formats --------------------------------------------------------------------------------
+
+    def _read_input(self, source: Input, name: str, fmt: str) -> Iterator[Record]:
+        """Events of one byte stream, by its format suffix and first byte."""
+        first, head, c = _sniff(source.read)
+        if c is None:
+            return
+        read = source.read
+        if fmt == ".csv":
+            yield from self._read_csv(read, name, first, head)
+        elif c == 0x5B or fmt in (".json", ""):  # "[", or a document / stdin that may hold one
+            yield from self._read_document(read, name, first, head)
         else:
-            yield from self._read_jsonl(buffered, name, raw)
+            yield from self._read_jsonl(read, name, first, head)
 
-    def _read_jsonl(self, stream: BinaryIO, name: str, raw: BinaryIO | None) -> Iterator[Record]:
-        progress = self.progress
-        last_pos = 0
-        for event, lineno, _ in self._parse_lines(stream, name):
-            yield event, name, lineno
-            if progress is not None and raw is not None and lineno % _PROGRESS_EVERY == 0:
-                pos = raw.tell()
-                progress(pos - last_pos)
-                last_pos = pos
-        if progress is not None and raw is not None:
-            progress(raw.tell() - last_pos)
+    def _read_jsonl(self, read: Read, name: str, first: int, head: bytes) -> Iterator[Record]:
+        reject = self._rejecter(name)
+        loads, not_json = orjson.loads, orjson.JSONDecodeError
+        events = 0
+        try:
+            for number, batch in line_batches(read, self.limits.max_line_bytes, reject, first=first, head=head):
+                for lineno, line in enumerate(batch, number):
+                    if not line:
+                        continue
+                    try:
+                        event = loads(line)
+                    except not_json as exc:
+                        self.reject_line(line, name, lineno, exc)
+                        continue
+                    if event.__class__ is not dict:
+                        self.reject_line(line, name, lineno, None)
+                        continue
+                    events += 1
+                    yield event, name, lineno
+        finally:
+            self.stats.events += events
 
-    def _parse_lines(self, lines: Iterable[bytes], name: str, first: int = 1) -> Iterator[tuple[dict[str, Any], int, bytes]]:
-        """(event, line number, raw line) for each JSON object line; bad lines become errors."""
-        loads = orjson.loads
-        for lineno, line in enumerate(lines, first):
-            try:
-                event = loads(line)
-            except orjson.JSONDecodeError as exc:
-                self.reject_line(line, name, lineno, exc)
-                continue
-            if event.__class__ is not dict:
-                self.reject_line(line, name, lineno, None)
-                continue
+    def _read_document(self, read: Read, name: str, first: int, head: bytes) -> Iterator[Record]:
+        limits = self.limits
+        scanner = DocumentScanner(read, head, first, limit=limits.max_document_bytes,
+                                  line_limit=limits.max_line_bytes, reject=self._rejecter(name))
+        events = scanner.events()
+        try:
+            while True:
+                event, number = next(events)
+                self.stats.events += 1
+                yield event, name, number
+        except StopIteration as end:
+            rest = end.value
+        if rest is not None:
+            yield from self._read_jsonl(read, name, rest[1], rest[0])
+
+    def _read_csv(self, read: Read, name: str, first: int, head: bytes) -> Iterator[Record]:
+        reject = self._rejecter(name)
+        batches = line_batches(read, self.limits.max_line_bytes, reject, first=first, head=head)
+        for event, lineno in csv_rows(batches, row_limit=self.limits.max_line_bytes,
+                                      cell_limit=self.limits.max_cell_bytes, reject=reject):
             self.stats.events += 1
-            yield event, lineno, line
+            yield event, name, lineno
+
+    # -- byte ranges of plain JSON-lines files (parallel scans) ---------------------------------
+
+    def range_lines(self, path: str | Path, start: int, end: int) -> Iterator[tuple[int, list[bytes]]]:
+        """The raw lines (without newlines) of bytes [start, end) of a plain file in batches, each
+        with the number of its first line (counting from 1 at ``start``), for callers that parse
+        lines themselves and report bad ones with ``reject_line``. An empty line is blank (skip
+        it); a line past the limit is reported here and stands as an empty one. ``lines_read``
+        counts the lines of the range."""
+        self.lines_read = 0
+        splitter = LineSplitter(self.limits.max_line_bytes, self._rejecter(str(path)))
+        with open(path, "rb", buffering=0) as fh:
+            fh.seek(start)
+            left = end - start
+            bom = start == 0
+
+            def read(n: int) -> bytes:
+                nonlocal left, bom
+                data = fh.read(min(n, left)) if left > 0 else b""
+                left -= len(data)
+                if bom:
+                    bom = False
+                    data = data.removeprefix(_BOM)  # a range starting mid-way never has one
+                return data
+
+            yield from line_batches(read, splitter.limit, splitter.reject, splitter=splitter)
+        self.lines_read = splitter.number - 1
+
+    # -- rejects --------------------------------------------------------------------------------
 
     def reject_line(self, line: bytes, name: str, lineno: int, exc: orjson.JSONDecodeError | None) -> None:
         """Record a JSON line that is not an event: malformed (``exc``) or not an object (None).
@@ -131,119 +286,80 @@ class LogReader:
         else:
             self._error(LogParseError("not a JSON object", file=name, line=lineno), line)
 
-    def read_range(self, path: str | Path, start: int, end: int) -> Iterator[tuple[dict[str, Any], int, bytes]]:
-        """Events of the JSON lines in bytes [start, end) of a plain file; line numbers count from
-        1 at ``start`` (see ``line_ranges``). ``lines_read`` tells how many lines the range held."""
-        name = str(path)
-        for first, batch in self.range_lines(path, start, end):
-            yield from self._parse_lines(batch, name, first)
+    def _rejecter(self, name: str) -> Callable[[str, int | None], KeptRecord | None]:
+        def reject(message: str, line: int | None) -> KeptRecord | None:
+            return self._reject(LogParseError(message, file=name, line=line))
+        return reject
 
-    def range_lines(self, path: str | Path, start: int, end: int) -> Iterator[tuple[int, list[bytes]]]:
-        """The raw lines of bytes [start, end) of a plain file in batches, each with the number of
-        its first line (counting from 1 at ``start``), for callers that parse lines themselves
-        (and report bad ones with ``reject_line``). ``lines_read`` counts the lines given."""
-        self.lines_read = 0
-        with open(path, "rb") as fh:
-            fh.seek(start)
-            for batch in self._range_batches(fh, end - start):
-                first = self.lines_read + 1
-                self.lines_read += len(batch)
-                yield first, batch
-
-    @staticmethod
-    def _range_batches(fh: BinaryIO, size: int) -> Iterator[list[bytes]]:
-        # Batches of lines from the buffered reader (as a plain ``for line in file`` loop would
-        # read them), the last one trimmed at the end of the range.
-        left = size
-        while left > 0:
-            batch = fh.readlines(min(1 << 20, left))
-            if not batch:
-                return
-            taken = sum(map(len, batch))
-            if taken > left:
-                kept = 0
-                for i, line in enumerate(batch):
-                    kept += len(line)
-                    if kept >= left:
-                        batch = batch[: i + 1]
-                        break
-                taken = left
-            left -= taken
-            yield batch
-
-    def _read_document(self, data: bytes, name: str) -> Iterator[Record]:
-        try:
-            doc = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            line = data[: exc.pos].count(b"\n") + 1 if exc.pos else None
-            self._error(LogParseError(f"malformed JSON document: {exc.msg}", file=name, line=line), data[:200])
-            return
-        if self.progress is not None:
-            self.progress(len(data))
-        items = doc if isinstance(doc, list) else _embedded_array(doc)
-        if items is None:
-            items = [doc]
-        for i, item in enumerate(items, 1):
-            if isinstance(item, dict) and isinstance(item.get("_source"), dict):
-                item = item["_source"]  # an Elasticsearch hit: the document is its _source
-            if not isinstance(item, dict):
-                self._error(LogParseError(f"element {i} is not a JSON object", file=name, line=i), None)
-                continue
-            self.stats.events += 1
-            yield item, name, i
-
-    def _read_csv(self, stream: BinaryIO, name: str) -> Iterator[Record]:
-        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
-        reader = csv.DictReader(text)
-        for row in reader:
-            lineno = reader.line_num
-            if None in row:
-                self._error(LogParseError("more values than header columns", file=name, line=lineno),
-                            ",".join(str(v) for v in row.values()).encode())
-                continue
-            event = {k: v for k, v in row.items() if v not in ("", None)}
-            self.stats.events += 1
-            yield event, name, lineno
-
-    def _error(self, error: LogParseError, line: bytes | None) -> None:
+    def _reject(self, error: LogParseError) -> KeptRecord | None:
+        """Count and keep ``error`` (raise it when strict); where the record's bytes go."""
         if self.strict:
             raise error
         self.stats.skipped += 1
         if len(self.stats.errors) < MAX_KEPT_ERRORS:
             self.stats.errors.append(error)
-        if self.dead_letter is not None and line is not None:
-            self.dead_letter.write(line if line.endswith(b"\n") else line + b"\n")
+        return None if self.dead_letter is None else _DeadRecord(self.dead_letter)
+
+    def _error(self, error: LogParseError, line: bytes | None) -> None:
+        kept = self._reject(error)
+        if kept is not None and line is not None:
+            kept.write(line)
+            kept.close()
+
+    def _skip_file(self, path: str, reason: str) -> None:
+        self.stats.files_skipped += 1
+        if len(self.stats.skipped_files) < MAX_KEPT_ERRORS:
+            self.stats.skipped_files.append((path, reason))
 
 
-def _looks_like_jsonl(stream: io.BufferedReader) -> bool:
-    """A ``.json`` file is JSON lines when its first line is a whole JSON object and more follows."""
-    first, _, rest = stream.peek(_SNIFF_BYTES).partition(b"\n")
-    if not rest.strip():
-        return False
-    try:
-        return isinstance(orjson.loads(first), dict)
-    except orjson.JSONDecodeError:
-        return False
+class _Progress:
+    """Reports how far into a file the read is, in bytes of the file (compressed bytes for a
+    compressed file), and tops the count up to the file's size at the end."""
+
+    def __init__(self, fh: BinaryIO, report: Callable[[int], None] | None) -> None:
+        self.fh = fh
+        self.report = report
+        self.done = 0
+
+    def update(self) -> None:
+        if self.report is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._to(self.fh.tell())
+
+    def finish(self) -> None:
+        if self.report is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._to(os.fstat(self.fh.fileno()).st_size)
+
+    def _to(self, pos: int) -> None:
+        if pos > self.done:
+            self.report(pos - self.done)  # type: ignore[misc]
+            self.done = pos
 
 
-# Keys under which vendor APIs and exports wrap their arrays of events.
-_WRAPPER_KEYS = ("records", "items", "events", "logs", "data", "results", "value", "hits")
-
-
-def _embedded_array(doc: Any) -> list[Any] | None:
-    """The array of events inside a wrapper object (``{"records": [...]}``,
-    ``{"hits": {"hits": [...]}}``, ...), or None when ``doc`` is itself an event."""
-    node = doc
-    for _ in range(3):
-        if not isinstance(node, dict):
-            return None
-        key = next((k for k in _WRAPPER_KEYS if k in node), None)
-        if key is None:
-            return None
-        node = node[key]
-        if isinstance(node, list):
-            return node if all(isinstance(v, dict) for v in node) else None
-    return None
+def _sniff(read: Read) -> tuple[int, bytes, int | None]:
+    """(line of the head's start, head, first byte that is not whitespace, or None when there is
+    none). Reads only until that byte arrives; strips a UTF-8 byte-order mark."""
+    line, head, start = 1, b"", True
+    while True:
+        data = read(CHUNK_BYTES)
+        if not data:
+            return line, b"", None
+        head += data
+        if start:
+            if len(head) < len(_BOM) and _BOM.startswith(head):
+                continue
+            start = False
+            if head.startswith(_BOM):
+                head = head[len(_BOM):]
+        at = _WS.match(head).end()  # type: ignore[union-attr]
+        if at < len(head):
+            return line, head, head[at]
+        # Only whitespace so far: count its lines and let it go.
+        line += head.count(b"\n")
+        head = head[head.rfind(b"\n") + 1:]
+        if len(head) > CHUNK_BYTES:
+            head = b""
 
 
 def splittable(path: str | Path) -> bool:
@@ -253,7 +369,8 @@ def splittable(path: str | Path) -> bool:
     if str(path) == "-" or p.suffix not in (".jsonl", ".ndjson", ".log") or not p.is_file():
         return False
     with open(p, "rb") as fh:
-        return fh.read(4096).lstrip()[:1] != b"["
+        head = fh.read(4096)
+    return head.removeprefix(_BOM).lstrip()[:1] != b"["
 
 
 def line_ranges(path: str | Path, chunk_bytes: int) -> list[tuple[int, int]]:
@@ -264,24 +381,13 @@ def line_ranges(path: str | Path, chunk_bytes: int) -> list[tuple[int, int]]:
     with open(path, "rb") as fh:
         while start < size:
             fh.seek(min(start + chunk_bytes, size))
-            fh.readline()  # run on to the end of the line the cut fell in
+            # Run on to the end of the line the cut fell in, however long, a bounded read at a time.
+            while (piece := fh.readline(CHUNK_BYTES)) and not piece.endswith(b"\n"):
+                pass
             end = min(fh.tell(), size)
             ranges.append((start, end))
             start = end
     return ranges
-
-
-def expand_paths(paths: Iterable[str | Path]) -> Iterator[str | Path]:
-    """Files under ``paths``: a directory yields its log files recursively, in sorted order."""
-    for path in paths:
-        if str(path) == "-":
-            yield "-"
-            continue
-        p = Path(path)
-        if p.is_dir():
-            yield from (f for f in sorted(p.rglob("*")) if f.is_file() and f.name.endswith(LOG_SUFFIXES))
-        else:
-            yield p
 
 
 def total_bytes(paths: Iterable[str | Path]) -> int:
