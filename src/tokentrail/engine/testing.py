@@ -13,6 +13,7 @@ from typing import Any
 
 from tokentrail import schemas
 from tokentrail.alerting.correlation import CorrelationAlerter, Signal
+from tokentrail.engine.gcpolicy import scan_gc
 from tokentrail.engine.plan import UNKNOWN, log_types_of
 from tokentrail.engine.stream import StreamingEngine
 from tokentrail.rules.model import Correlation, PythonLogic, Rule, RuleTest
@@ -41,9 +42,10 @@ def run_rule_tests(rules: Sequence[Rule], *, context_rules: Sequence[Rule] = ())
     reference (defaults to ``rules``)."""
     pool = list(context_rules) or list(rules)
     results: list[TestResult] = []
-    for rule in rules:
-        for test in rule.tests:
-            results.append(_run_one(rule, test, pool))
+    with scan_gc():  # thousands of tests (Panther's repository): collect young objects less often
+        for rule in rules:
+            for test in rule.tests:
+                results.append(_run_one(rule, test, pool))
     return results
 
 
@@ -110,8 +112,8 @@ def _correlation_fires(rule: Rule, test: RuleTest, pool: Sequence[Rule]) -> tupl
 
 def _step_outputs_fire(rule: Rule, outputs: Sequence[Mapping[str, Any]]) -> tuple[bool, str]:
     """Panther ``RuleOutputs``: per step ``ID``, ``Matches: {field: {value: [when, ...]}}``, one
-    match of the step's rule per time listed (minutes from the start, or timestamps). The matches are fed, in time order, to the same
-    correlation alerting a scan uses."""
+    match of the step's rule per time listed (minutes from the start, or timestamps). The matches
+    are fed, in time order, to the same correlation alerting a scan uses."""
     corr = rule.logic
     assert isinstance(corr, Correlation)
     index = {step.name: i for i, step in enumerate(corr.steps)}
