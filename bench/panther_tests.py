@@ -1,4 +1,6 @@
-"""Benchmark: load and test a synthetic Panther repository (default 1,000 rules, 3,500 tests).
+"""Benchmark: Panther tests, on a synthetic repository or on a real one side by side with pat.
+
+Synthetic (default): load and test a generated repository (1,000 rules, 3,500 tests).
 
 The repository is generated in a temporary directory: rules in several families written the
 way Panther content is (``deep_get``, global helpers, a data model, caching helpers replaced by
@@ -7,14 +9,33 @@ four. We time ``load_rules`` and ``run_panther_tests`` separately, twice: a cold
 bytecode cache) and a warm one (a fresh process would find ``__pycache__``).
 
     .venv/bin/python bench/panther_tests.py [--rules 1000] [--budget 5.0] [--keep DIR]
+
+Real repository (``--repo``, e.g. a checkout of panther-labs/panther-analysis): time
+``tokentrail test REPO --format json`` as a process, and ``pat test`` run in REPO when a ``pat``
+executable is on PATH (or given with ``--pat``), alternating, ``--rounds`` times each; then
+compare the verdicts case by case (every case pat runs must have TokenTrail's same verdict).
+
+    .venv/bin/python bench/panther_tests.py --repo /work/pa [--pat /work/patvenv/bin/pat] [--rounds 2]
+
+Scan agreement (``--repo REPO --scan-agreement``): for every test without Mocks of the rules in
+the SaaS folders (Okta, Auth0, Salesforce, GitHub, Google Workspace, Slack, Zoom, Duo, OneLogin,
+1Password, Entra ID sign-in), write its Log as one JSON line and scan it through the library
+(reader, log-type detection, engine): the rule must match exactly when ExpectedResult is true.
+Rules shipped disabled are enabled for this; scheduled rules (their events are query rows) and
+tests with Mocks are left out and counted.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import re
+import resource
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,6 +87,8 @@ Mappings:
 """
 
 OKTA_RULE = """\
+import json
+
 from bench_helpers import deep_get, is_private_ip, okta_alert_context
 from panther_detection_helpers.caching import get_string_set
 
@@ -82,6 +105,8 @@ def rule(event):
     if is_private_ip(ip):
         return False
     known = get_string_set("bench:" + str(event.udm("actor_user")))
+    if isinstance(known, str):  # a test's mock returns the JSON text as written
+        known = json.loads(known)
     return ip not in known or len(known) > THRESHOLD_IPS
 
 
@@ -137,7 +162,7 @@ def rule(event):
     if event.get("EVENT_TYPE") not in EVENT_TYPES:
         return False
     calls = int(event.get("API_TOTAL_COUNT") or 0)
-    return calls > LIMIT or increment_counter("bench:" + str(event.get("USER_ID"))) > {burst}
+    return calls > LIMIT or int(increment_counter("bench:" + str(event.get("USER_ID")))) > {burst}
 
 
 def title(event):
@@ -342,12 +367,180 @@ def run_once(root: Path) -> tuple[float, float, int, int, int]:
     return loaded - started, finished - loaded, len(result.rules), len(outcomes), failed + len(result.errors)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_PAT_CASE = re.compile(r"^\t\[(PASS|FAIL)\] (.*)$")
+
+
+def pat_verdicts(output: str) -> dict[tuple[str, str], bool]:
+    """``(detection id, test name) -> passed`` from ``pat test``'s report: a detection id on a
+    line of its own, then one ``\t[PASS] name`` line per test (deeper lines are its checks)."""
+    verdicts: dict[tuple[str, str], bool] = {}
+    current = None
+    for raw in output.splitlines():
+        line = _ANSI.sub("", raw)
+        if line.startswith("-----"):
+            break  # the summaries follow
+        if line and not line[0].isspace() and " " not in line.strip() and ":" not in line:
+            current = line.strip()
+            continue
+        m = _PAT_CASE.match(line)
+        if m and current:
+            verdicts[(current, m.group(2))] = m.group(1) == "PASS"
+    return verdicts
+
+
+def tokentrail_verdicts(output: str) -> tuple[dict[tuple[str, str], bool], int]:
+    """``(rule id, test name) -> passed`` and the number skipped, from ``tokentrail test --format json``."""
+    # Rules that print (until tests capture their output) write before the report.
+    report = json.loads(output[re.search(r'^\{\s*"passed"', output, re.MULTILINE).start():])
+    results = report["results"]
+    verdicts = {(r["rule_id"], r["name"]): r["passed"] for r in results if not r.get("skipped")}
+    return verdicts, sum(1 for r in results if r.get("skipped"))
+
+
+def _timed(command: list[str], cwd: Path) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds (user + system) and stdout of one run of ``command``."""
+    env = {**os.environ, "NO_COLOR": "1"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env, check=False)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, done.stdout
+
+
+def compare_repo(repo: Path, pat: str | None, rounds: int) -> int:
+    """Time both tools on ``repo`` and compare their verdicts; 0 when TokenTrail agrees on every
+    case pat runs."""
+    ours = [sys.executable, "-m", "tokentrail.cli", "test", str(repo), "--format", "json"]
+    tt_times: list[float] = []
+    pat_times: list[float] = []
+    tt_cpu: list[float] = []
+    pat_cpu: list[float] = []
+    tt_out = pat_out = ""
+    for _ in range(rounds):
+        if pat:
+            seconds, cpu, pat_out = _timed([pat, "test"], repo)
+            pat_times.append(seconds)
+            pat_cpu.append(cpu)
+        seconds, cpu, tt_out = _timed(ours, repo)
+        tt_times.append(seconds)
+        tt_cpu.append(cpu)
+    mine, skipped = tokentrail_verdicts(tt_out)
+    print(f"tokentrail test: {len(mine)} cases run, {sum(mine.values())} passing, "
+          f"{len(mine) - sum(mine.values())} failing, {skipped} skipped; "
+          f"wall {', '.join(f'{t:.2f}' for t in tt_times)} s (median {statistics.median(tt_times):.2f}), "
+          f"CPU {', '.join(f'{t:.2f}' for t in tt_cpu)} s")
+    if not pat:
+        print("pat: not on PATH (give --pat), TokenTrail timed alone")
+        return 0 if all(mine.values()) else 1
+    theirs = pat_verdicts(pat_out)
+    missing = [k for k in theirs if k not in mine]
+    differ = [k for k in theirs if k in mine and mine[k] != theirs[k]]
+    print(f"pat test: {len(theirs)} cases run, {sum(theirs.values())} passing; "
+          f"wall {', '.join(f'{t:.2f}' for t in pat_times)} s (median {statistics.median(pat_times):.2f}), "
+          f"CPU {', '.join(f'{t:.2f}' for t in pat_cpu)} s")
+    print(f"speed-up, median pat / median tokentrail: wall "
+          f"{statistics.median(pat_times) / statistics.median(tt_times):.1f}x, "
+          f"CPU {statistics.median(pat_cpu) / statistics.median(tt_cpu):.1f}x")
+    print(f"verdicts: {len(theirs) - len(missing) - len(differ)} of {len(theirs)} pat cases the same; "
+          f"{len(missing)} not run by TokenTrail, {len(differ)} different; "
+          f"{len(set(mine) - set(theirs))} run by TokenTrail only")
+    for rule_id, name in (missing + differ)[:20]:
+        print(f"  {rule_id} :: {name}: pat {theirs[(rule_id, name)]}, tokentrail {mine.get((rule_id, name))}")
+    return 0 if not missing and not differ else 1
+
+
+SAAS_FOLDERS = (
+    "okta_rules",
+    "auth0_rules",
+    "salesforce_rules",
+    "github_rules",
+    "gsuite_activityevent_rules",
+    "gsuite_reports_rules",
+    "slack_rules",
+    "zoom_operation_rules",
+    "duo_rules",
+    "onelogin_rules",
+    "onepassword_rules",
+    "azure_signin_rules",
+)
+
+
+def scan_agreement(repo: Path) -> int:
+    """Scan each SaaS rule's test logs one line at a time; print the agreement per folder."""
+    import dataclasses
+    from collections import Counter
+
+    from tokentrail import api
+    from tokentrail.rules.loader import LoadContext
+    from tokentrail.rules.model import PythonLogic
+
+    folders = [repo / "rules" / f for f in SAAS_FOLDERS if (repo / "rules" / f).is_dir()]
+    result = load_rules(folders, context=LoadContext(allow_python=True))
+    counts: dict[str, list[int]] = {}
+    left_out: Counter[str] = Counter()
+    disagree: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="tokentrail-panther-scan-") as tmp:
+        line = Path(tmp) / "event.jsonl"
+        for rule in result.rules:
+            if rule.metadata.get("analysis_type") != "rule" or not isinstance(rule.logic, PythonLogic):
+                left_out[str(rule.metadata.get("analysis_type"))] += len(rule.tests)
+                continue
+            folder = Path(rule.path).relative_to(repo / "rules").parts[0]
+            scanned = dataclasses.replace(rule, enabled=True)
+            for test in rule.tests:
+                if test.mocks:
+                    left_out["with Mocks"] += 1
+                    continue
+                line.write_text(json.dumps(test.event) + "\n")
+                tally = counts.setdefault(folder, [0, 0, 0])
+                tally[0] += 1
+                if _scan_matches(api, line, scanned, None) is test.expected:
+                    tally[1] += 1
+                    tally[2] += 1
+                    continue
+                # A native export names no p_log_type: the user names the file's log type
+                # (``scan --log-type``), here the rule's first Panther log type.
+                named = rule.metadata.get("panther_log_types") or ()
+                if "p_log_type" not in test.event and named and _scan_matches(api, line, scanned, named[0]) is test.expected:
+                    tally[2] += 1
+                else:
+                    disagree.append(f"  {rule.id} :: {test.name}: expected {test.expected}")
+    total = sum(c[0] for c in counts.values())
+    agree = sum(c[1] for c in counts.values())
+    named_agree = sum(c[2] for c in counts.values())
+    print(f"scan agreement, log type detected: {agree} of {total} tests ({100 * agree / max(total, 1):.1f}%); "
+          f"with the log type named where the Log has no p_log_type: {named_agree} "
+          f"({100 * named_agree / max(total, 1):.1f}%); left out: {dict(left_out)}")
+    for folder, (t, a, n) in sorted(counts.items()):
+        print(f"  {folder}: {a}/{t} detected, {n}/{t} named")
+    print("\n".join(disagree))
+    return 0 if named_agree == total else 1
+
+
+def _scan_matches(api, line: Path, rule, log_type: str | None) -> bool:
+    matched: list[str] = []
+    api.scan([line], [rule], on_match=lambda m: matched.append(m.rule_id), log_type=log_type)
+    return rule.id in matched
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rules", type=int, default=1000)
     parser.add_argument("--budget", type=float, default=5.0, help="seconds allowed for a cold run")
     parser.add_argument("--keep", type=Path, help="generate into this directory and keep it")
+    parser.add_argument("--repo", type=Path, help="a real Panther repository: time and compare with pat")
+    parser.add_argument("--pat", help="the pat executable (default: pat on PATH)")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each tool with --repo")
+    parser.add_argument("--scan-agreement", action="store_true",
+                        help="with --repo: scan the SaaS rules' test logs and compare with ExpectedResult")
     args = parser.parse_args(argv)
+    if args.repo and args.scan_agreement:
+        return scan_agreement(args.repo.resolve())
+    if args.repo:
+        return compare_repo(args.repo.resolve(), args.pat or shutil.which("pat"), args.rounds)
     root = args.keep or Path(tempfile.mkdtemp(prefix="tokentrail-panther-bench-"))
     try:
         tests = generate(root, args.rules)

@@ -162,7 +162,7 @@ def test_udm_reads_paths_and_methods(tmp_path: Path) -> None:
     assert event.udm("source_ip") == "198.51.100.7"
     assert event.udm("targets") == ["0oa1", "00T1", "00T1"]  # several hits: a list
     assert event.udm("token") == "00T9"
-    assert event.udm_path("source_ip") == "$.client.ipAddress"
+    assert event.udm_path("source_ip") == "client.ipAddress"  # the path of the value found
     assert event.udm_path("token") == "token_id"
     assert event.udm_path("nope") is None
 
@@ -181,3 +181,57 @@ def test_udm_picks_the_model_by_p_log_type(tmp_path: Path) -> None:
     other = PantherEvent({"p_log_type": "AWS.CloudTrail", "source_ip": "5.6.7.8"}, resolve)
     assert with_type.udm("source_ip") == "1.2.3.4"
     assert other.udm("source_ip") == "5.6.7.8"
+
+
+def test_deep_walk_returns_the_value_at_the_end_of_the_path_as_it_is() -> None:
+    # A list at the end of the path comes back whole (GCP rules iterate authorizationInfo), as
+    # plain JSON; a list met on the way is walked and its values collected.
+    raw = {"proto": {"auth": [{"permission": "a", "granted": True}], "empty": [[], []]}, "items": [{"id": 1}, {"id": 2}]}
+    event = PantherEvent(raw)
+    auth = event.deep_walk("proto", "auth")
+    assert auth == [{"permission": "a", "granted": True}] and isinstance(auth, list)
+    assert [a.get("permission") for a in auth] == ["a"]
+    assert event.deep_walk("items", "id") == [1, 2] and isinstance(event.deep_walk("items", "id"), list)
+    assert event.deep_walk("proto", "empty", default="none") == "none"
+    # A step missing in some elements contributes the default, as Panther's does.
+    assert event.deep_walk("items", "name", default="?") == "?"
+
+
+def test_immutable_copies_views_and_json() -> None:
+    event = PantherEvent({"a": {"b": [1, {"c": 2}]}})
+    items = event.deep_get("a", "b")
+    assert isinstance(items, ImmutableList)
+    copied = items.copy()
+    copied[1]["c"] = 3
+    assert isinstance(copied, list) and event.deep_get("a", "b")[1]["c"] == 2 and items.as_list() == [1, {"c": 2}]
+    mapping = event["a"]
+    assert mapping.copy() == {"b": [1, {"c": 2}]} and mapping.raw_view() is event._data["a"]
+    assert json.dumps({"x": items}, default=PantherEvent.json_encoder) == '{"x": [1, {"c": 2}]}'
+    assert items == [1, {"c": 2}] and items != "not a list"
+
+
+def test_udm_reads_p_udm_and_treats_empty_values_as_absent() -> None:
+    event = PantherEvent({"p_udm": {"user": "ann"}, "user": "bob", "zero": 0})
+    assert event.udm("user") == "ann"  # p_udm first, then the event itself
+    assert event.udm("zero", default="d") == "d"
+
+
+def test_lookup_reads_mocked_lookup_data_as_pat_tests_do() -> None:
+    event = PantherEvent({"_mocked_lookup_data_": {"geo": {"1.2.3.4": {"country": "NL"}}}})
+    assert event.lookup("geo", "1.2.3.4") == {"country": "NL"} and event.lookup("geo", "5.6.7.8") is None
+
+
+def test_panther_core_stand_ins_are_tokentrails_types() -> None:
+    from tokentrail.formats.panther.imports import ensure_shims
+
+    ensure_shims()
+    import panther_core
+
+    if not panther_core.__name__.startswith("tokentrail") and "tokentrail" not in (panther_core.__file__ or ""):
+        pytest.skip("Panther's own panther_core is installed here; TokenTrail's stand-in is not used")
+    from panther_core.enriched_event import PantherEvent as Enriched
+    from panther_core.immutable import ImmutableCaseInsensitiveDict as ICD
+    from panther_core.immutable import ImmutableList as IL
+
+    assert panther_core.PantherEvent is PantherEvent is Enriched
+    assert ICD is ImmutableCaseInsensitiveDict and IL is ImmutableList

@@ -135,7 +135,7 @@ def test_unknown_key_names_key_file_and_line(tmp_path: Path) -> None:
         (("Enabled: true", "Enabled: yes"), "Enabled must be true or false"),
         (("ExpectedResult: true", "ExpectedResult: maybe"), "ExpectedResult must be true or false"),
         (("    Log:", "    Event:"), "unknown key 'Event'"),
-        (("- TA0006:T1528", "- CredentialAccess"), "MITRE ATT&CK entries"),
+        (("Reports:\n  MITRE ATT&CK:", "Reports:\n  MITRE ATT&CK: TA0006\n  Other:"), "must be a list"),
         (("        returnValue", "        sideEffect"), "unknown mock key"),
     ],
 )
@@ -176,7 +176,7 @@ def test_scheduled_rule_keeps_its_logic_for_tests(tmp_path: Path) -> None:
     assert rule.metadata["scheduled_queries"] == ("Daily Query",)
 
 
-def test_correlation_rule_is_unsupported(tmp_path: Path) -> None:
+def test_correlation_rule_that_cannot_be_lowered_is_unsupported(tmp_path: Path) -> None:
     text = dedent("""\
         AnalysisType: correlation_rule
         RuleID: Corr
@@ -193,8 +193,8 @@ def test_correlation_rule_is_unsupported(tmp_path: Path) -> None:
             Transitions: []
     """)
     [rule] = load(write(tmp_path, "c.yml", text))
-    assert rule.unsupported == CORRELATION and rule.severity == "critical"
-    assert rule.techniques == ("T1528",) and rule.logic is None
+    assert rule.unsupported.startswith(CORRELATION) and "one Transition" in rule.unsupported
+    assert rule.severity == "critical" and rule.techniques == ("T1528",) and rule.logic is None
 
 
 def test_simple_detection_is_unsupported(tmp_path: Path) -> None:
@@ -213,7 +213,7 @@ def test_simple_detection_is_unsupported(tmp_path: Path) -> None:
     assert rule.unsupported == SIMPLE
 
 
-def test_unknown_log_type_routes_by_p_log_type_only(tmp_path: Path) -> None:
+def test_unknown_log_type_routes_by_p_log_type(tmp_path: Path) -> None:
     write(tmp_path, "rule.py", RULE_PY)
     [rule] = load(
         write(tmp_path, "r.yml", RULE_YML.replace("[Okta.SystemLog, Auth0.Events]", "[AWS.CloudTrail]"))
@@ -221,8 +221,11 @@ def test_unknown_log_type_routes_by_p_log_type_only(tmp_path: Path) -> None:
     assert rule.log_types == ()
     assert rule.metadata["unmapped_log_types"] == ("AWS.CloudTrail",)
     detection = rule.logic.load()
-    assert not detection.matches({"eventType": "user.session.start"})
+    # Another Panther log type's event is not this rule's; one naming none is left to the rule.
+    assert not detection.matches({"eventType": "user.session.start", "p_log_type": "GitHub.Audit"})
     assert detection.matches({"eventType": "user.session.start", "p_log_type": "AWS.CloudTrail"})
+    assert detection.matches({"eventType": "user.session.start"})
+    assert not detection.matches({"eventType": "user.session.end"})
 
 
 def test_inline_filters_lower_to_ir_and_apply(tmp_path: Path) -> None:
@@ -328,10 +331,97 @@ def test_datamodel_rejects_filter_paths(tmp_path: Path) -> None:
         load(write(tmp_path, "m.yml", text))
 
 
-def test_policy_and_query_items(tmp_path: Path) -> None:
-    [policy] = load(write(tmp_path, "p.yml", "AnalysisType: policy\nPolicyID: P1\nResourceTypes: [AWS.S3]\n"))
-    assert policy.unsupported and policy.id == "P1"
-    assert load(write(tmp_path, "q.yml", "AnalysisType: saved_query\nQueryName: q\nQuery: select 1\n")) == []
+def test_attack_entries_panther_accepts_but_we_cannot_read_are_kept_aside(tmp_path: Path) -> None:
+    write(tmp_path, "rule.py", RULE_PY)
+    [rule] = load(write(tmp_path, "r.yml", RULE_YML.replace("- TA0006:T1528", "- TA003:T1556")))
+    assert "T1556" not in rule.techniques and rule.metadata["unread_attack_ids"] == ("TA003:T1556",)
+
+
+def test_keys_pat_accepts_load_and_unknown_keys_still_fail(tmp_path: Path) -> None:
+    write(tmp_path, "rule.py", RULE_PY)
+    text = RULE_YML.replace("RuleID: Test.Rule\n", "RuleID: Test.Rule\nStatus: Experimental\nCreatedBy: me\nBaseVersion: 3\n")
+    text = text.replace("        Log: {", "        LogType: Okta.SystemLog\n        ExpectedDestinations: [slack]\n        Log: {")
+    [rule] = load(write(tmp_path, "r.yml", text))
+    assert rule.metadata["status"] == "Experimental" and rule.tests[0].name == "fires"
+    bad = write(tmp_path, "bad.yml", text.replace("CreatedBy: me", "CreatedBy: me\nStatuss: x"))
+    with pytest.raises(RuleLoadError) as err:
+        load(bad)
+    assert "'Statuss'" in err.value.message and err.value.file == str(bad)
+    assert err.value.line == text.replace("CreatedBy: me", "CreatedBy: me\nStatuss: x").splitlines().index("Statuss: x") + 1
+
+
+POLICY_PY = dedent("""\
+    def policy(resource):
+        return resource["Encrypted"] is True
+
+
+    def title(resource):
+        return f"Unencrypted bucket {resource['Name']}"
+""")
+POLICY_YML = dedent("""\
+    AnalysisType: policy
+    PolicyID: S3.Encrypted
+    Filename: policy.py
+    Enabled: true
+    ResourceTypes: [AWS.S3.Bucket]
+    Severity: High
+    Status: Production
+    Suppressions: ["arn:aws:s3:::logs"]
+    Tests:
+      - Name: encrypted
+        ExpectedResult: true
+        ResourceType: AWS.S3.Bucket
+        Resource: {Name: a, Encrypted: true}
+      - Name: not encrypted
+        ExpectedResult: false
+        Resource: {Name: b, Encrypted: false}
+""")
+
+
+def test_policy_tests_run_and_scans_do_not_apply_policies(tmp_path: Path) -> None:
+    from tokentrail.engine.stream import StreamingEngine
+    from tokentrail.formats.panther import run_panther_tests
+
+    write(tmp_path, "policy.py", POLICY_PY)
+    [policy] = load(write(tmp_path, "p.yml", POLICY_YML))
+    assert policy.id == "S3.Encrypted" and isinstance(policy.logic, PythonLogic)
+    assert policy.unsupported.startswith("unsupported-for-scan") and not policy.runnable
+    assert policy.metadata["resource_types"] == ("AWS.S3.Bucket",)
+    encrypted, unencrypted = run_panther_tests([policy])
+    assert encrypted.passed and encrypted.actual is True
+    # False is the alerting verdict: the title is checked then.
+    assert unencrypted.passed and unencrypted.outputs["title"] == "Unencrypted bucket b"
+    failing = write(tmp_path, "f.yml", POLICY_YML.replace("ExpectedResult: false", "ExpectedResult: true"))
+    assert [o.passed for o in run_panther_tests(load(failing))] == [True, False]
+    engine = StreamingEngine([policy])
+    assert list(engine.run([{"Name": "b", "Encrypted": False}])) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("AnalysisType: pack\nPackID: P\nPackDefinition: {IDs: [a]}\nDisplayName: Pack\n", "pack"),
+        ("AnalysisType: saved_query\nQueryName: q\nQuery: select 1\nLookback: true\n", "data lake"),
+        (
+            "AnalysisType: scheduled_query\nQueryName: q\nEnabled: true\nQuery: select 1\n"
+            "Schedule: {RateMinutes: 60, TimeoutMinutes: 5}\n",
+            "data lake",
+        ),
+        (
+            "AnalysisType: lookup_table\nLookupName: t\nEnabled: true\nSchema: Custom.T\n"
+            "Refresh: {ObjectPath: s3://b/k}\nLogTypeMap: {PrimaryKey: ip}\n",
+            "enrichment",
+        ),
+    ],
+)
+def test_items_that_cannot_run_load_with_their_reason(tmp_path: Path, text: str, reason: str) -> None:
+    [item] = load(write(tmp_path, "i.yml", text))
+    assert not item.enabled and not item.runnable and reason in item.unsupported
+    with pytest.raises(RuleLoadError, match="unknown key 'Colour'"):
+        load(write(tmp_path, "j.yml", text + "Colour: red\n"))
+
+
+def test_unknown_analysis_type_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(RuleLoadError, match="unknown AnalysisType"):
         load(write(tmp_path, "u.yml", "AnalysisType: widget\n"))
 

@@ -161,15 +161,16 @@ def test_valid_auxiliary_outputs_pass(tmp_path: Path) -> None:
 
 
 def test_mocks_replace_module_names_and_are_restored(tmp_path: Path) -> None:
+    # As pat: the mock returns returnValue as written; JSON text stays text.
     py = BASE_PY.replace(
         'return event.get("kind") == "bad"',
-        'return lookup_owner(event.get("kind")) == {"owner": "mallory", "ids": [1, 2]}',
+        'return lookup_owner(event.get("kind")) == \'{"owner": "mallory", "ids": [1, 2]}\'',
     )
     rules = make_repo(
         tmp_path,
         py,
         """\
-  - Name: mocked json
+  - Name: mocked json text
     ExpectedResult: true
     Mocks:
       - objectName: lookup_owner
@@ -200,6 +201,31 @@ def test_mock_return_values_that_are_not_json_stay_strings(tmp_path: Path) -> No
 """,
     )
     assert one(run_panther_tests(rules)).passed
+
+
+def test_mocks_are_magic_mocks_returning_bools_and_numbers_as_written(tmp_path: Path) -> None:
+    # pat builds MagicMocks: a mocked module-level object can be iterated (empty) and its
+    # returnValue is used untouched (a YAML true is the bool True, "1" the string "1").
+    py = BASE_PY.replace(
+        'return event.get("kind") == "bad"',
+        'return is_admin() is True and count() == "1" and list(ALLOWED) == []',
+    ).replace("def rule(event):", "ALLOWED = {'a'}\n\n\ndef is_admin():\n    return False\n\n\n"
+              "def count():\n    return 0\n\n\ndef rule(event):")
+    rules = make_repo(
+        tmp_path,
+        py,
+        """\
+  - Name: mocked
+    ExpectedResult: true
+    Mocks:
+      - {objectName: is_admin, returnValue: true}
+      - {objectName: count, returnValue: "1"}
+      - {objectName: ALLOWED, returnValue: "ignored"}
+    Log: {}
+""",
+    )
+    outcome = one(run_panther_tests(rules))
+    assert outcome.passed, outcome.detail
 
 
 def test_mock_of_an_unknown_name_fails(tmp_path: Path) -> None:

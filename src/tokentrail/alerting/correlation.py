@@ -146,11 +146,13 @@ class CorrelationAlerter:
         window.signals.append(signal)
         cutoff = signal.time - self.span
         window.signals = [s for s in window.signals if s.time >= cutoff]
-        latest: dict[int, Signal] = {}
+        # Each step needs ``runs`` signals (Panther's MinMatchCount); the newest ones are kept.
+        by_step: dict[int, list[Signal]] = {}
         for s in window.signals:
-            latest[s.step] = s
-        if len(latest) == len(self.corr.steps):
-            chosen = sorted(latest.values(), key=lambda s: s.time)
+            by_step.setdefault(s.step, []).append(s)
+        needs = [max(1, step.runs) for step in self.corr.steps]
+        if all(len(by_step.get(i, ())) >= n for i, n in enumerate(needs)):
+            chosen = sorted((s for i, n in enumerate(needs) for s in by_step[i][-n:]), key=lambda s: s.time)
             del self.windows[signal.key]
             return [self._alert(signal.key, chosen[0].time, chosen)]
         return []

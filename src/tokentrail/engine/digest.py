@@ -62,6 +62,17 @@ def build_digester(unit: Unit, subscribers: Sequence[tuple[Rule, int]], known_lo
     parts = [_signal_reader(unit, corr.id, corr.logic, step) for corr, step in subscribers]  # type: ignore[arg-type]
     if not parts:
         return lambda event: Digest(index, when(event), ident(event), extras(event))
+    if describe is not None and any(
+        f.startswith(ALERT_CONTEXT) for corr, step in subscribers for f in corr.logic.steps[step].by  # type: ignore[union-attr]
+    ):
+        # A Panther correlation keyed on the base rule's alert context: read it from describe().
+        in_context = [_context_signal_reader(unit, corr.id, corr.logic, step) for corr, step in subscribers]  # type: ignore[arg-type]
+
+        def digest(event: Mapping[str, Any]) -> Digest:
+            ex = extras(event)
+            return Digest(index, when(event), ident(event), ex, tuple(p(event, ex) for p in in_context))
+
+        return digest
     return lambda event: Digest(index, when(event), ident(event), extras(event), tuple(p(event) for p in parts))
 
 
@@ -106,6 +117,35 @@ def _signal_reader(unit: Unit, corr_id: str, corr: Correlation, step: int) -> Ca
         k = key(event)
         v = as_text(value(event)) if value is not None else None
         return corr_id, step, k, v, dict(zip(names, k, strict=False))
+
+    return part
+
+
+ALERT_CONTEXT = "p_alert_context."
+
+
+def _context_signal_reader(unit: Unit, corr_id: str, corr: Correlation, step: int
+                           ) -> Callable[[Mapping[str, Any], Mapping[str, Any]], SignalPart]:
+    """Like ``_signal_reader``, but ``p_alert_context.<path>`` fields are read from the context the
+    Python rule's ``alert_context()`` returned (in the match's extras, under ``fields``)."""
+    by = corr.steps[step].by
+    readers = [unit.reader(f) if not f.startswith(ALERT_CONTEXT) else None for f in by]
+    paths = [tuple(f[len(ALERT_CONTEXT):].split(".")) for f in by]
+    names = corr.steps[0].by or by
+
+    def part(event: Mapping[str, Any], extras: Mapping[str, Any]) -> SignalPart:
+        context = extras.get("fields") or {}
+        key = []
+        for read, path in zip(readers, paths, strict=True):
+            if read is not None:
+                key.append(as_text(read(event)))
+                continue
+            value: Any = context
+            for name in path:
+                value = value.get(name) if isinstance(value, Mapping) else None
+            key.append(as_text(value))
+        k = tuple(key)
+        return corr_id, step, k, None, dict(zip(names, k, strict=False))
 
     return part
 

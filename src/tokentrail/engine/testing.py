@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tokentrail import schemas
+from tokentrail.alerting.correlation import CorrelationAlerter, Signal
 from tokentrail.engine.dedup import SeenEvents
+from tokentrail.engine.gcpolicy import scan_gc
 from tokentrail.engine.limits import load_guarded
 from tokentrail.engine.plan import DEFAULT_PYTHON_TIME_LIMIT, UNKNOWN, log_types_of
 from tokentrail.engine.stream import StreamingEngine
@@ -34,6 +36,8 @@ class TestResult:
     actual: bool | None
     passed: bool
     detail: str = ""
+    # Not run, for the reason in ``detail`` (a test the rule's own tool skips too); not a failure.
+    skipped: bool = False
 
 
 def run_rule_tests(rules: Sequence[Rule], *, context_rules: Sequence[Rule] = ()) -> list[TestResult]:
@@ -41,9 +45,10 @@ def run_rule_tests(rules: Sequence[Rule], *, context_rules: Sequence[Rule] = ())
     reference (defaults to ``rules``)."""
     pool = list(context_rules) or list(rules)
     results: list[TestResult] = []
-    for rule in rules:
-        for test in rule.tests:
-            results.append(_run_one(rule, test, pool))
+    with scan_gc():  # thousands of tests (Panther's repository): collect young objects less often
+        for rule in rules:
+            for test in rule.tests:
+                results.append(_run_one(rule, test, pool))
     return results
 
 
@@ -52,8 +57,13 @@ def _run_one(rule: Rule, test: RuleTest, pool: Sequence[Rule]) -> TestResult:
         ok = (actual == test.expected) if passed is None else passed
         return TestResult(rule.id, rule.title, rule.path, test.name, test.expected, actual, ok, detail)
 
+    skip = rule.metadata.get("tests_skipped")
+    if skip:
+        return TestResult(rule.id, rule.title, rule.path, test.name, test.expected, None, True, skip, True)
     # Python rules run their own tests even when a scan cannot run them (Panther scheduled rules).
-    if not rule.runnable and not isinstance(rule.logic, PythonLogic):
+    # So do correlations tested on their steps' matches (Panther's, often shipped disabled).
+    on_outputs = isinstance(test.event, Mapping) and "RuleOutputs" in test.event and rule.unsupported is None
+    if not rule.runnable and not isinstance(rule.logic, PythonLogic) and not on_outputs:
         return verdict(None, f"rule cannot run: {rule.unsupported or 'disabled'}", passed=False)
     try:
         if isinstance(rule.logic, PythonLogic):
@@ -92,7 +102,10 @@ def _fires(rule: Rule, event: Mapping[str, Any]) -> bool:
 
 
 def _correlation_fires(rule: Rule, test: RuleTest, pool: Sequence[Rule]) -> tuple[bool, str]:
-    """A correlation test gives a list of events (``events:``); it passes if an alert is raised."""
+    """A correlation test gives a list of events (``events:``), or its steps' matches directly
+    (``RuleOutputs``, Panther's form); it passes if an alert is raised."""
+    if isinstance(test.event, Mapping) and "RuleOutputs" in test.event:
+        return _step_outputs_fire(rule, test.event["RuleOutputs"])
     events = test.event.get("events") if isinstance(test.event, Mapping) else test.event
     if not isinstance(events, list):
         return False, "a correlation test needs a list of events under 'events'"
@@ -103,4 +116,34 @@ def _correlation_fires(rule: Rule, test: RuleTest, pool: Sequence[Rule]) -> tupl
         alerts = [a for a in engine.run(events) if a.rule_id == rule.id]
     finally:
         seen.close()
+    return bool(alerts), f"{len(alerts)} alert(s)"
+
+
+def _step_outputs_fire(rule: Rule, outputs: Sequence[Mapping[str, Any]]) -> tuple[bool, str]:
+    """Panther ``RuleOutputs``: per step ``ID``, ``Matches: {field: {value: [when, ...]}}``, one
+    match of the step's rule per time listed (minutes from the start, or timestamps). The matches
+    are fed, in time order, to the same correlation alerting a scan uses."""
+    corr = rule.logic
+    assert isinstance(corr, Correlation)
+    index = {step.name: i for i, step in enumerate(corr.steps)}
+    signals: list[Signal] = []
+    for output in outputs:
+        step = index.get(output.get("ID"))  # type: ignore[arg-type]
+        if step is None:
+            return False, f"RuleOutputs names no step of this rule: {output.get('ID')!r}"
+        at: dict[float, dict[str, str]] = {}
+        for field_name, values in (output.get("Matches") or {}).items():
+            for value, minutes in (values or {}).items():
+                for when in minutes or ():
+                    # A number is minutes from the test's start; text is a timestamp.
+                    time = when * 60.0 if isinstance(when, int | float) else schemas.parse_time(when)
+                    if time is None:
+                        return False, f"RuleOutputs: {when!r} is neither minutes nor a timestamp"
+                    at.setdefault(float(time), {})[field_name] = str(value)
+        for time, fields in at.items():
+            key = tuple(fields.get(f, "") for f in corr.steps[step].by)
+            signals.append(Signal(step, key, time, (f"{output.get('ID')}@{time:g}",), None, fields))
+    alerter = CorrelationAlerter(rule)
+    alerts = [a for s in sorted(signals, key=lambda s: (s.time, s.step)) for a in alerter.add(s)]
+    alerts += alerter.flush()
     return bool(alerts), f"{len(alerts)} alert(s)"

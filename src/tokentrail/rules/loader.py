@@ -19,6 +19,8 @@ class LoadContext:
 
     placeholders: dict[str, tuple[str, ...]] = field(default_factory=dict)
     helper_dirs: tuple[Path, ...] = ()
+    # Panther data models to load besides those found next to a repository's global_helpers/.
+    data_model_dirs: tuple[Path, ...] = ()
     allow_python: bool = True
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -36,6 +38,9 @@ class RuleFormat(Protocol):
 
     def load(self, path: Path, context: LoadContext) -> list[Rule] | LoadResult: ...
 
+    # Optional: ``skips(path, root) -> str | None``, a reason to leave a file found under the
+    # directory ``root`` unread (Panther: folders ``pat test`` does not read); see ``load_rules``.
+
 
 @dataclass(frozen=True)
 class LoadResult:
@@ -43,6 +48,8 @@ class LoadResult:
 
     rules: tuple[Rule, ...]
     errors: tuple[TokenTrailError, ...]
+    # Files found but deliberately not read: (file, reason).
+    skipped: tuple[tuple[str, str], ...] = ()
 
     @property
     def runnable(self) -> tuple[Rule, ...]:
@@ -102,12 +109,20 @@ def load_rules(paths: Iterable[str | Path], *, context: LoadContext | None = Non
     formats = list(formats) if formats is not None else default_formats()
     rules: list[Rule] = []
     errors: list[TokenTrailError] = []
-    for path in discover(paths):
+    skipped: list[tuple[str, str]] = []
+    skippers = [f.skips for f in formats if hasattr(f, "skips")]
+    found = [(path, Path(root)) for root in paths for path in discover([root])]
+    for path, root in found:
+        reason = next((r for skip in skippers if (r := skip(path, root))), None) if root.is_dir() else None
+        if reason:
+            skipped.append((str(path), reason))
+            continue
         if not path.exists():
             errors.append(RuleLoadError("no such file or directory", file=str(path)))
             continue
         try:
-            head = path.read_text(encoding="utf-8", errors="replace")[:4096]
+            with open(path, encoding="utf-8", errors="replace") as file:
+                head = file.read(4096)  # enough to tell the format; the format reads the rest
         except OSError as exc:
             errors.append(RuleLoadError(f"cannot read: {exc.strerror}", file=str(path)))
             continue
@@ -145,4 +160,4 @@ def load_rules(paths: Iterable[str | Path], *, context: LoadContext | None = Non
             except Exception as exc:  # report it; the rules as loaded still run
                 more = [RuleLoadError(f"{fmt.name} cross-file step failed: {type(exc).__name__}: {exc}")]
             errors.extend(more)
-    return LoadResult(tuple(rules), tuple(errors))
+    return LoadResult(tuple(rules), tuple(errors), tuple(skipped))

@@ -1,10 +1,12 @@
 """Panther analysis items (YAML) to TokenTrail models.
 
 ``rule`` and ``scheduled_rule`` become ``Rule``s with ``PythonLogic`` (scheduled rules are marked
-unsupported: they need a query backend, but their tests still run). ``correlation_rule`` loads
-as unsupported. ``datamodel`` and ``global`` are not detections: they are registered for the
+unsupported: they need a query backend, but their tests still run). ``correlation_rule`` becomes
+a ``Correlation`` over the rules it names (see ``correlation``). ``datamodel`` and ``global`` are not detections: they are registered for the
 rules to use and also returned as disabled ``Rule``s without logic (``metadata["analysis_type"]``
-says which), so ``rules list`` can show them. Query and pack items yield nothing.
+says which), so ``rules list`` can show them. ``policy`` items load like rules (their tests run;
+a scan never applies them). Packs, queries, prompts and lookup tables load as disabled items
+with the reason they cannot run.
 """
 
 from __future__ import annotations
@@ -15,93 +17,31 @@ from pathlib import Path
 from typing import Any
 
 from tokentrail.errors import RuleLoadError
+from tokentrail.formats.panther.correlation import NotDeclarative, lower_detection
 from tokentrail.formats.panther.datamodel import DataModel, ModelField, Registry
 from tokentrail.formats.panther.detection import SEVERITY_NAMES, PantherDetection, RuleSpec
 from tokentrail.formats.panther.filters import lower_inline_filters
 from tokentrail.formats.panther.imports import add_global_module, import_file
 from tokentrail.formats.panther.jsonpath import JSONPathError, compile_path
+from tokentrail.formats.panther.keys import KNOWN_KEYS, MOCK_KEYS, TEST_KEYS
 from tokentrail.formats.panther.logtypes import tokentrail_log_types
 from tokentrail.formats.panther.outputs import output_fields_from_source
 from tokentrail.formats.panther.yaml12 import Document
 from tokentrail.rules.loader import LoadContext
-from tokentrail.rules.model import Grouping, PythonLogic, Rule, RuleTest
+from tokentrail.rules.model import Correlation, Grouping, PythonLogic, Rule, RuleTest
 
-_DETECTION_KEYS = frozenset(
-    {
-        "AnalysisType",
-        "RuleID",
-        "DisplayName",
-        "Enabled",
-        "Filename",
-        "LogTypes",
-        "Severity",
-        "DedupPeriodMinutes",
-        "Threshold",
-        "Tags",
-        "Reports",
-        "Runbook",
-        "Reference",
-        "Description",
-        "SummaryAttributes",
-        "OutputIds",
-        "InlineFilters",
-        "GroupBy",
-        "Tests",
-        "CreateAlert",
-        "Detection",
-        "AlertTitle",
-        "AlertContext",
-        "DynamicSeverities",
-    }
-)
-KNOWN_KEYS: dict[str, frozenset[str]] = {
-    "rule": _DETECTION_KEYS,
-    "scheduled_rule": _DETECTION_KEYS | {"ScheduledQueries"},
-    "correlation_rule": frozenset(
-        {
-            "AnalysisType",
-            "RuleID",
-            "DisplayName",
-            "Enabled",
-            "Severity",
-            "Description",
-            "Detection",
-            "Tests",
-            "Runbook",
-            "Reference",
-            "Reports",
-            "Tags",
-            "DedupPeriodMinutes",
-            "Threshold",
-            "SummaryAttributes",
-            "OutputIds",
-            "CreateAlert",
-        }
-    ),
-    "datamodel": frozenset(
-        {
-            "AnalysisType",
-            "DataModelID",
-            "DisplayName",
-            "Enabled",
-            "Filename",
-            "LogTypes",
-            "Mappings",
-            "Description",
-        }
-    ),
-    "global": frozenset({"AnalysisType", "GlobalID", "Filename", "Description", "Tags"}),
-}
-# Items that are neither detections nor helpers; they load as nothing.
-IGNORED_TYPES = frozenset({"pack", "saved_query", "scheduled_query", "lookup_table"})
-_TEST_KEYS = frozenset({"Name", "ExpectedResult", "Log", "Mocks"})
-_MOCK_KEYS = frozenset({"objectName", "returnValue"})
 _ATTACK = re.compile(r"^\s*(TA\d{4})\s*:\s*(T\d{4}(?:\.\d{3})?)\s*$")
 
 NO_PYTHON = "python rules run only from paths given with -r"
 SCHEDULED = "scheduled rules need a query backend"
-CORRELATION = "correlation rules are not supported yet (they need the rules they correlate)"
+CORRELATION = "this correlation rule cannot be lowered"
+CORRELATION_TESTS_SKIPPED = "skipped, as pat test skips it without a Panther backend"
 SIMPLE = "Panther simple detections (Detection:) are not supported yet"
+DERIVED = "derived detections (BaseDetection) are not supported yet"
+# Why a test is skipped where pat test (without a Panther backend) skips it too.
+SIMPLE_TESTS_SKIPPED = "skipped, as pat test skips it: a simple detection's tests run only in a Panther backend"
+# The reason on a policy: its tests run, a scan never applies it.
+POLICY = "unsupported-for-scan: Panther policies evaluate cloud resources, not log events"
 
 
 class Item:
@@ -180,37 +120,50 @@ def severity_of(item: Item) -> str:
     return value.lower()
 
 
-def attack_ids(item: Item) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """``(tactics, techniques)`` from ``Reports: {MITRE ATT&CK: ["TA0006:T1528", ...]}``."""
+def attack_ids(item: Item) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """``(tactics, techniques, unread)`` from ``Reports: {MITRE ATT&CK: ["TA0006:T1528", ...]}``.
+
+    Panther accepts any list under a framework name, so an entry that is not ``TAxxxx:Txxxx``
+    (a typo such as ``TA003:T1556``) does not refuse the rule; it is returned in ``unread``.
+    """
     reports = item.data.get("Reports") or {}
     if not isinstance(reports, Mapping):
         raise item.error("Reports must map a framework name to a list of ids", "Reports")
+    entries = reports.get("MITRE ATT&CK") or []
+    if not isinstance(entries, list):
+        raise item.error("Reports: MITRE ATT&CK must be a list of TAxxxx:Txxxx ids", "Reports")
     tactics: list[str] = []
     techniques: list[str] = []
-    for entry in reports.get("MITRE ATT&CK") or ():
+    unread: list[str] = []
+    for entry in entries:
         m = _ATTACK.match(str(entry))
         if m is None:
-            raise item.error(f"MITRE ATT&CK entries are TAxxxx:Txxxx, not {entry!r}", "Reports")
+            unread.append(str(entry))
+            continue
         if m.group(1) not in tactics:
             tactics.append(m.group(1))
         if m.group(2) not in techniques:
             techniques.append(m.group(2))
-    return tuple(tactics), tuple(techniques)
+    return tuple(tactics), tuple(techniques), tuple(unread)
 
 
-def tests_of(item: Item) -> tuple[RuleTest, ...]:
+def tests_of(item: Item, kind: str = "rule") -> tuple[RuleTest, ...]:
+    """The item's ``Tests``; ``kind`` is rule, policy (``Resource`` instead of ``Log``) or
+    correlation_rule (``RuleOutputs``: the matches of the correlated rules)."""
     raw = item.data.get("Tests")
     if raw is None:
         return ()
     if not isinstance(raw, list):
         raise item.error("Tests must be a list", "Tests")
+    allowed = TEST_KEYS[kind]
+    data_key = {"rule": "Log", "policy": "Resource", "correlation_rule": "RuleOutputs"}[kind]
     tests: list[RuleTest] = []
     for number, test in enumerate(raw, 1):
         where = f"test {number}"
         if not isinstance(test, Mapping):
             raise item.error(f"{where} must be a mapping", "Tests")
         for key in test:
-            if key not in _TEST_KEYS:
+            if key not in allowed:
                 raise item.error(f"unknown key {key!r} in {where}", "Tests")
         name = test.get("Name")
         if not isinstance(name, str) or not name:
@@ -218,19 +171,24 @@ def tests_of(item: Item) -> tuple[RuleTest, ...]:
         expected = test.get("ExpectedResult")
         if not isinstance(expected, bool):
             raise item.error(f"test {name!r}: ExpectedResult must be true or false", "Tests")
-        log = test.get("Log")
-        if not isinstance(log, Mapping):
-            raise item.error(f"test {name!r}: Log must be a mapping (the event)", "Tests")
+        data = test.get(data_key)
+        if kind == "correlation_rule":
+            if not isinstance(data, list) or not all(isinstance(o, Mapping) for o in data):
+                raise item.error(f"test {name!r}: RuleOutputs must be a list of mappings", "Tests")
+            tests.append(RuleTest(name=name, expected=expected, event={"RuleOutputs": data}))
+            continue
+        if not isinstance(data, Mapping):
+            raise item.error(f"test {name!r}: {data_key} must be a mapping (the event)", "Tests")
         mocks = test.get("Mocks") or []
         if not isinstance(mocks, list) or not all(isinstance(m, Mapping) for m in mocks):
             raise item.error(f"test {name!r}: Mocks must be a list of mappings", "Tests")
         for mock in mocks:
-            unknown = set(mock) - _MOCK_KEYS
+            unknown = set(mock) - MOCK_KEYS
             if unknown:
                 raise item.error(f"test {name!r}: unknown mock key {sorted(unknown)[0]!r}", "Tests")
             if not isinstance(mock.get("objectName"), str):
                 raise item.error(f"test {name!r}: every mock needs an objectName", "Tests")
-        tests.append(RuleTest(name=name, expected=expected, event=log, mocks=tuple(mocks)))
+        tests.append(RuleTest(name=name, expected=expected, event=data, mocks=tuple(mocks)))
     return tuple(tests)
 
 
@@ -247,15 +205,16 @@ def _loader(spec: RuleSpec, registry: Registry) -> Callable[[], PantherDetection
 
 
 def detection_rule(item: Item, analysis_type: str, context: LoadContext, registry: Registry) -> Rule:
-    """A ``rule`` or ``scheduled_rule`` item."""
+    """A ``rule``, ``scheduled_rule`` or ``policy`` item."""
     check_keys(item, analysis_type)
-    rule_id = item.text("RuleID", required=True)
+    is_policy = analysis_type == "policy"
+    rule_id = item.text("PolicyID" if is_policy else "RuleID", required=True)
     severity = severity_of(item)
-    panther_types = item.strings("LogTypes")
-    if analysis_type == "rule" and not panther_types:
+    panther_types = () if is_policy else item.strings("LogTypes")
+    if analysis_type == "rule" and not panther_types and "ScheduledQueries" not in item.data:
         raise item.error("a rule needs LogTypes", "LogTypes" if "LogTypes" in item.data else None)
     mapped, unmapped = tokentrail_log_types(panther_types)
-    tactics, techniques = attack_ids(item)
+    tactics, techniques, unread_ids = attack_ids(item)
     dedup_minutes = item.number("DedupPeriodMinutes", 60, 0)
     threshold = item.number("Threshold", 1, 1)
     reference = item.text("Reference")
@@ -268,12 +227,15 @@ def detection_rule(item: Item, analysis_type: str, context: LoadContext, registr
         inline = lower_inline_filters(
             item.data["InlineFilters"], file=item.file, line=item.doc.line("InlineFilters")
         )
+    derived = "BaseDetection" in item.data
     simple = "Detection" in item.data and "Filename" not in item.data
-    python_file = None if simple else item.python_file(required=True)
+    python_file = None if simple or derived else item.python_file(required=True)
     output_fields: tuple = ()
     logic: PythonLogic | None = None
     unsupported: str | None = None
-    if simple:
+    if derived:
+        unsupported = DERIVED
+    elif simple:
         unsupported = SIMPLE
     elif not context.allow_python:
         unsupported = NO_PYTHON
@@ -292,10 +254,13 @@ def detection_rule(item: Item, analysis_type: str, context: LoadContext, registr
             log_types=panther_types,
             only_panther_log_types=bool(panther_types) and not mapped,
             inline_filter=inline,
+            analysis_type=analysis_type,
         )
         logic = PythonLogic(path=str(python_file), load=_loader(spec, registry))
         if analysis_type == "scheduled_rule":
             unsupported = SCHEDULED
+        elif is_policy:
+            unsupported = POLICY
     metadata: dict[str, Any] = {
         "analysis_type": analysis_type,
         "panther_log_types": panther_types,
@@ -308,10 +273,18 @@ def detection_rule(item: Item, analysis_type: str, context: LoadContext, registr
         "output_ids": output_ids,
         "group_by": item.strings("GroupBy") if "Detection" not in item.data else (),
         "reports": item.data.get("Reports") or {},
+        "unread_attack_ids": unread_ids,
         "create_alert": item.flag("CreateAlert", True),
         "scheduled_queries": item.strings("ScheduledQueries"),
         "inline_filters": item.data.get("InlineFilters"),  # as written; lowered IR is on the spec
+        "status": item.text("Status"),
     }
+    if simple:
+        metadata["tests_skipped"] = SIMPLE_TESTS_SKIPPED
+    if is_policy:
+        metadata["resource_types"] = item.strings("ResourceTypes")
+    if derived:
+        metadata["base_detection"] = item.text("BaseDetection")
     return Rule(
         id=rule_id,
         title=display_name or rule_id,
@@ -327,7 +300,7 @@ def detection_rule(item: Item, analysis_type: str, context: LoadContext, registr
         grouping=Grouping(window=dedup_minutes * 60.0 if dedup_minutes else None, threshold=threshold),
         output_fields=output_fields,
         references=(reference,) if reference else (),
-        tests=tests_of(item),
+        tests=tests_of(item, "policy" if is_policy else "rule"),
         metadata=metadata,
         enabled=item.flag("Enabled", True),
         unsupported=unsupported,
@@ -335,16 +308,32 @@ def detection_rule(item: Item, analysis_type: str, context: LoadContext, registr
 
 
 def correlation_rule(item: Item) -> Rule:
-    """A ``correlation_rule`` item: metadata only, marked unsupported."""
+    """A ``correlation_rule`` item: its ``Detection`` lowered to a ``Correlation`` over the rules
+    it names (see ``correlation``); one TokenTrail cannot lower loads unsupported, with the reason,
+    and its tests are skipped as pat test (without a Panther backend) skips them."""
     check_keys(item, "correlation_rule")
     rule_id = item.text("RuleID", required=True)
-    tactics, techniques = attack_ids(item)
+    tactics, techniques, unread_ids = attack_ids(item)
     reference = item.text("Reference")
+    metadata: dict[str, Any] = {
+        "analysis_type": "correlation_rule",
+        "runbook": item.text("Runbook"),
+        "detection": item.data.get("Detection"),
+        "status": item.text("Status"),
+        "unread_attack_ids": unread_ids,
+    }
+    logic: Correlation | None = None
+    unsupported: str | None = None
+    try:
+        logic = lower_detection(item.data.get("Detection"))
+    except NotDeclarative as exc:
+        unsupported = f"{CORRELATION}: {exc}"
+        metadata["tests_skipped"] = f"{CORRELATION_TESTS_SKIPPED} ({exc})"
     return Rule(
         id=rule_id,
         title=item.text("DisplayName") or rule_id,
         format="panther",
-        logic=None,
+        logic=logic,
         path=item.file,
         description=item.text("Description"),
         severity=severity_of(item),  # type: ignore[arg-type]
@@ -352,13 +341,10 @@ def correlation_rule(item: Item) -> Rule:
         techniques=techniques,
         tactics=tactics,
         references=(reference,) if reference else (),
-        metadata={
-            "analysis_type": "correlation_rule",
-            "runbook": item.text("Runbook"),
-            "detection": item.data.get("Detection"),
-        },
+        tests=tests_of(item, "correlation_rule"),
+        metadata=metadata,
         enabled=item.flag("Enabled", True),
-        unsupported=CORRELATION,
+        unsupported=unsupported,
     )
 
 
@@ -429,4 +415,33 @@ def global_helper(item: Item) -> Rule:
         tags=item.strings("Tags"),
         enabled=False,
         metadata={"analysis_type": "global", "python_file": str(python_file), "module": python_file.stem},
+    )
+
+
+# Items that are neither detections nor helpers: the key naming each, and why it cannot run.
+NOT_RUNNABLE: dict[str, tuple[str, str]] = {
+    "pack": ("PackID", "a Panther pack only groups other items"),
+    "saved_query": ("QueryName", "saved queries run in Panther's data lake"),
+    "scheduled_query": ("QueryName", "scheduled queries run in Panther's data lake"),
+    "scheduled_prompt": ("PromptName", "scheduled prompts run in Panther's AI service"),
+    "lookup_table": ("LookupName", "lookup tables are Panther enrichment data, not detections"),
+}
+
+
+def not_runnable_item(item: Item, analysis_type: str) -> Rule:
+    """A pack, query, prompt or lookup table: its keys checked, listed as disabled with the reason."""
+    check_keys(item, analysis_type)
+    id_key, reason = NOT_RUNNABLE[analysis_type]
+    item_id = item.text(id_key, required=True)
+    return Rule(
+        id=item_id,
+        title=item.text("DisplayName") or item_id,
+        format="panther",
+        logic=None,
+        path=item.file,
+        description=item.text("Description"),
+        tags=item.strings("Tags"),
+        enabled=False,
+        unsupported=reason,
+        metadata={"analysis_type": analysis_type},
     )

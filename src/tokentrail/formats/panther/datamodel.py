@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tokentrail.formats.panther.imports import import_file
-from tokentrail.formats.panther.jsonpath import JSONPath
+from tokentrail.formats.panther.jsonpath import JSONPath, path_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +34,19 @@ class DataModel:
     def defines(self, name: str) -> bool:
         return name in self.mappings
 
-    def path_of(self, name: str) -> str | None:
+    def path_of(self, name: str, event: Any = None) -> str | None:
+        """Where ``name`` is read: for a path mapping, the path of the value it finds in
+        ``event`` (``client.ipAddress``; ``None`` when it finds none, or without an event the
+        mapping as written); for a method mapping, the method's name."""
         entry = self.mappings.get(name)
         if entry is None:
             return None
-        return entry.path.text if entry.path is not None else entry.method
+        if entry.path is None:
+            return entry.method
+        if event is None:
+            return entry.path.text
+        found = entry.path.find_located(event._data)
+        return path_text(found[0][0]) if found else None
 
     def value(self, name: str, event: Any) -> Any:
         """The value of ``name`` for ``event`` (a ``PantherEvent``); a list when a path hits

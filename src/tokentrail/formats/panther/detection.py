@@ -7,6 +7,7 @@ optional functions shape the alert: ``title``, ``dedup``, ``severity``, ``alert_
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -54,23 +55,35 @@ class RuleSpec:
     runbook: str = ""
     output_ids: tuple[str, ...] = ()
     log_types: tuple[str, ...] = ()
-    # Set when no log type maps to TokenTrail's: the rule then sees only events whose
-    # ``p_log_type`` is one of ``log_types``.
+    # Set when no log type maps to TokenTrail's: the rule then sees events of no known log type
+    # whose ``p_log_type`` is one of ``log_types`` or absent.
     only_panther_log_types: bool = False
     inline_filter: Expr | None = None
+    # rule, scheduled_rule or policy: a policy's function is ``policy(resource)``, it alerts
+    # when it returns False, and it receives the resource as a plain dict (as pat passes it).
+    analysis_type: str = "rule"
 
 
 class PantherDetection:
     """The ``PythonDetection`` of one Panther rule (module imported once, by the loader)."""
 
     def __init__(self, spec: RuleSpec, module: ModuleType, registry: Registry | None = None) -> None:
-        rule = getattr(module, "rule", None)
+        self.is_policy = spec.analysis_type == "policy"
+        self.matcher = "policy" if self.is_policy else "rule"
+        rule = getattr(module, self.matcher, None)
         if not callable(rule):
-            raise RuleReturnTypeError(f"{spec.python_file.name} defines no rule(event) function")
+            raise RuleReturnTypeError(f"{spec.python_file.name} defines no {self.matcher}() function")
         self.spec = spec
         self.module = module
         self._rule: Callable[[Any], Any] = rule
-        self._models = (registry or Registry()).resolver(spec.log_types)
+        # The value of rule()/policy() that raises an alert.
+        self.alert_value = not self.is_policy
+        registry = registry or Registry()
+        self._models = registry.resolver(spec.log_types)
+        # As pat, scheduled rules' tests get no data model (their events are query rows). A test
+        # event without p_log_type gets the rule's own log types' model, as in a scan of native
+        # vendor logs (pat would give none; no test of Panther's repository tells the two apart).
+        self._test_models = None if spec.analysis_type == "scheduled_rule" else self._models
         self._only = frozenset(spec.log_types) if spec.only_panther_log_types else None
         self._filter: Callable[[Mapping[str, Any]], bool] | None = None
         if spec.inline_filter is not None:
@@ -86,8 +99,12 @@ class PantherDetection:
 
     def matches(self, event: Mapping[str, Any]) -> bool:
         """Whether the rule fires on the raw event; raises what the rule raises."""
-        if self._only is not None and event.get("p_log_type") not in self._only:
-            return False
+        if self._only is not None:
+            # An event another Panther log type claims is not ours; one that names none (a
+            # native export of a log type TokenTrail has no schema for) is left to the rule.
+            claimed = event.get("p_log_type")
+            if claimed is not None and claimed not in self._only:
+                return False
         if self._filter is not None and not self._filter(event):
             return False
         wrapped = PantherEvent(event, self._models)
@@ -107,13 +124,12 @@ class PantherDetection:
 
     # -- shared by describe and tests ---------------------------------------------------------
     def alert_outputs(
-        self, event: Mapping[str, Any], module: ModuleType | None = None
+        self, event: Mapping[str, Any], module: ModuleType | None = None, *, test: bool = False
     ) -> tuple[dict[str, Any], list[str]]:
         """Run every optional function the rule defines; return the normalised outputs and
         one message per function that raised or returned the wrong type."""
         module = module or self.module
-        wrapped = PantherEvent(event, self._models)
-        caching.current_event = wrapped
+        wrapped = self.subject(event, test=test)
         spec = self.spec
         out: dict[str, Any] = {
             "title": spec.display_name or spec.rule_id,
@@ -143,16 +159,25 @@ class PantherDetection:
             out["dedup"] = out["title"] if "title" in produced else f"defaultDedupString:{spec.rule_id}"
         return out, errors
 
-    def evaluate(self, event: Mapping[str, Any]) -> bool:
-        """``matches`` without the log-type routing check (tests name no log type)."""
-        if self._filter is not None and not self._filter(event):
-            return False
-        wrapped = PantherEvent(event, self._models)
+    def subject(self, event: Mapping[str, Any], *, test: bool = False) -> Any:
+        """What the rule's functions receive for ``event``: a ``PantherEvent`` (a policy: a
+        plain copy of the resource); also the event the caching helpers age entries by."""
+        if self.is_policy:
+            caching.current_event = None
+            return copy.deepcopy(dict(event))
+        wrapped = PantherEvent(event, self._test_models if test else self._models)
         caching.current_event = wrapped
-        result = getattr(self.module, "rule", self._rule)(wrapped)
+        return wrapped
+
+    def evaluate(self, event: Mapping[str, Any]) -> bool:
+        """What ``rule()`` (``policy()``) returns for a test event: no log-type routing (tests
+        name no log type), data models as ``pat test`` picks them."""
+        if self._filter is not None and not self._filter(event):
+            return not self.alert_value
+        result = getattr(self.module, self.matcher, self._rule)(self.subject(event, test=True))
         if result is True or result is False:
             return result
-        raise RuleReturnTypeError(f"rule() returned {type(result).__name__}, expected bool")
+        raise RuleReturnTypeError(f"{self.matcher}() returned {type(result).__name__}, expected bool")
 
     def run_test(self, test: RuleTest) -> Any:
         """Run one of the rule's unit tests with ``pat test``'s verdict rules (a ``TestOutcome``)."""

@@ -99,6 +99,12 @@ class ImmutableCaseInsensitiveDict(Mapping[str, Any]):
         """A mutable deep copy of the underlying object."""
         return copy.deepcopy(dict(self._data))
 
+    copy = to_dict
+
+    def raw_view(self) -> Mapping[str, Any]:
+        """The wrapped object itself, not a copy: treat it as read-only."""
+        return self._data
+
 
 class ImmutableList(Sequence[Any]):
     """Read-only sequence over a JSON array; elements are wrapped when read."""
@@ -138,6 +144,19 @@ class ImmutableList(Sequence[Any]):
     def __repr__(self) -> str:
         return f"ImmutableList({self._data!r})"
 
+    def copy(self) -> list[Any]:
+        """A mutable deep copy of the underlying array."""
+        return copy.deepcopy(list(self._data))
+
+    as_list = copy
+
+
+def json_encoder(value: Any) -> Any:
+    """``json.dumps(..., default=json_encoder)``: the plain JSON under a wrapped value."""
+    if isinstance(value, ImmutableCaseInsensitiveDict | ImmutableList):
+        return value._data
+    raise TypeError(f"object of type {type(value).__name__} is not JSON serializable")
+
 
 def deep_get_raw(data: Any, keys: Sequence[Any]) -> Any:
     """Follow ``keys`` through nested objects (case-insensitive); ``MISSING`` if any is absent.
@@ -155,35 +174,44 @@ def deep_get_raw(data: Any, keys: Sequence[Any]) -> Any:
     return value
 
 
-def deep_walk_raw(data: Any, keys: Sequence[Any]) -> list[Any]:
-    """Every distinct value reached by ``keys``, descending into each element of lists met on the way.
-
-    Values keep first-seen order; list values at the end are flattened one level.
+def deep_walk_raw(data: Any, keys: Sequence[Any], default: Any = None, return_val: str = "all") -> Any:
+    """Panther's ``deep_walk`` on plain JSON: follow ``keys`` through objects; where a list is met
+    before the keys run out, walk each element and collect the distinct values found (lists
+    among them flattened one level), then pick ``return_val`` (first, last or all: one value
+    bare, several as a list). The value at the end of the path is returned as it is (a list
+    stays a list); an empty list, a null, or a path that stops early gives ``default``.
     """
+    if not keys:
+        return default if value_is_empty(data) else data
+    if isinstance(data, Mapping):
+        nxt = get_ci(data, keys[0])
+        return deep_walk_raw(default if nxt is MISSING else nxt, keys[1:], default, return_val)
+    if not isinstance(data, list | tuple):
+        return default
     found: list[Any] = []
-
-    def add(value: Any) -> None:
+    for item in data:
+        value = deep_walk_raw(item, keys, default, return_val)
         if value is None:
-            return
-        if isinstance(value, list):
-            for item in value:
-                add(item)
-        elif value not in found:
-            found.append(value)
+            continue
+        for one in value if isinstance(value, list | tuple) else (value,):
+            if one not in found:
+                found.append(one)
+    if not found:
+        return default
+    if return_val == "first":
+        return found[0]
+    if return_val == "last":
+        return found[-1]
+    return found[0] if len(found) == 1 else found
 
-    def walk(node: Any, i: int) -> None:
-        if i == len(keys):
-            add(node)
-        elif isinstance(node, Mapping):
-            nxt = get_ci(node, keys[i])
-            if nxt is not MISSING and nxt is not None:
-                walk(nxt, i + 1)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item, i)
 
-    walk(data, 0)
-    return found
+def value_is_empty(value: Any) -> bool:
+    """``None``, an empty list, or lists holding only empty lists: what ``deep_walk`` treats as absent."""
+    if value is None:
+        return True
+    return isinstance(value, list | tuple) and all(
+        isinstance(v, list | tuple) and value_is_empty(v) for v in value
+    )
 
 
 DataModelResolver = Callable[[Mapping[str, Any]], Any]
@@ -207,33 +235,30 @@ class PantherEvent(ImmutableCaseInsensitiveDict):
         return default if value is MISSING or value is None else wrap(value)
 
     def deep_walk(self, *keys: str, default: Any = None, return_val: str = "all") -> Any:
-        """Like ``deep_get`` but fans out over lists; ``return_val`` is first, last or all.
-
-        ``all`` returns the single value when only one was found, else the list of them.
-        """
+        """Like ``deep_get`` but fans out over lists met on the way; ``return_val`` is first,
+        last or all (see ``deep_walk_raw``). Values come back as plain JSON, as Panther's do."""
         if return_val not in ("first", "last", "all"):
             raise ValueError(f"return_val must be first, last or all, not {return_val!r}")
-        found = deep_walk_raw(self._data, keys)
-        if not found:
-            return default
-        if return_val == "first":
-            return wrap(found[0])
-        if return_val == "last":
-            return wrap(found[-1])
-        return wrap(found[0]) if len(found) == 1 else ImmutableList(found)
+        return deep_walk_raw(self._data, keys, default, return_val)
 
     def udm(self, *key: str, default: Any = None) -> Any:
-        """A data-model field of this event; keys the model does not define read the event itself."""
+        """A data-model field of this event. A name the model maps is read through it (``default``
+        when that finds nothing); any other key is read from ``p_udm``, then from the event
+        itself, and an empty or false value counts as absent there, as in Panther."""
         model = self._models(self._data) if self._models is not None else None
         if model is not None and len(key) == 1 and model.defines(key[0]):
             value = model.value(key[0], self)
             return default if value is None else wrap(to_plain(value))
-        return self.deep_get(*key, default=default)
+        for path in (("p_udm", *key), key):
+            value = deep_get_raw(self._data, path)
+            if value is not MISSING and value:
+                return wrap(value)
+        return default
 
     def udm_path(self, key: str) -> str | None:
         """The path (or method name) the data model maps ``key`` to, or ``None``."""
         model = self._models(self._data) if self._models is not None else None
-        return model.path_of(key) if model is not None else None
+        return model.path_of(key, self) if model is not None else None
 
     def event_time_epoch(self) -> int | None:
         """Event time as whole epoch seconds (``p_event_time``, else the vendor's time field), read
@@ -246,6 +271,9 @@ class PantherEvent(ImmutableCaseInsensitiveDict):
                     return int(epoch)
         return None
 
-    def lookup(self, *args: Any, **kwargs: Any) -> None:
-        """Lookup-table enrichment; TokenTrail has no lookup tables, so nothing is ever found."""
-        return None
+    def lookup(self, lookup_name: str, lookup_key: str) -> Any:
+        """Lookup-table enrichment. TokenTrail has no lookup tables; as in ``pat test``, a test
+        event may carry the answer under ``_mocked_lookup_data_.<table>.<key>``."""
+        return self.deep_get("_mocked_lookup_data_", lookup_name, lookup_key)
+
+    json_encoder = staticmethod(json_encoder)

@@ -8,18 +8,27 @@ packages win, and a helper directory never shadows the standard library.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
 import re
 import sys
 import threading
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
+from tokentrail.errors import RuleLoadError, summarize_exception
+
 HELPERS_DIR_NAME = "global_helpers"
-_SHIM_PACKAGE = "panther_detection_helpers"
+# Panther's packages and the submodules TokenTrail serves for them (from ``shims``).
+_SHIMS: dict[str, tuple[str, ...]] = {
+    "panther_detection_helpers": ("caching",),
+    "panther_core": ("immutable", "enriched_event"),
+}
+_SHIM_ROOT = "tokentrail.formats.panther.shims"
 _lock = threading.RLock()
 
 
@@ -84,17 +93,65 @@ def find_helpers_root(start: Path) -> Path | None:
 
 
 def ensure_shims() -> None:
-    """Serve ``panther_detection_helpers`` from TokenTrail when the real package is absent."""
+    """Serve ``panther_detection_helpers`` and ``panther_core`` from TokenTrail when the real
+    packages are absent (an installed package always wins)."""
     with _lock:
-        if _SHIM_PACKAGE in sys.modules:
-            return
-        if importlib.util.find_spec(_SHIM_PACKAGE) is not None:
-            return
-        from tokentrail.formats.panther.shims import panther_detection_helpers as package
-        from tokentrail.formats.panther.shims.panther_detection_helpers import caching
+        for package, submodules in _SHIMS.items():
+            if package in sys.modules or importlib.util.find_spec(package) is not None:
+                continue
+            sys.modules[package] = importlib.import_module(f"{_SHIM_ROOT}.{package}")
+            for sub in submodules:
+                sys.modules[f"{package}.{sub}"] = importlib.import_module(f"{_SHIM_ROOT}.{package}.{sub}")
 
-        sys.modules[_SHIM_PACKAGE] = package
-        sys.modules[f"{_SHIM_PACKAGE}.caching"] = caching
+
+# Helper modules that failed to import: module name -> the one-line reason.
+_failed_helpers: dict[str, str] = {}
+
+
+class HelperImportError(ImportError):
+    """A rule imports a helper module that failed to import (reported once, at load)."""
+
+
+def import_helpers(directories: Sequence[Path]) -> list[RuleLoadError]:
+    """Import every top-level module in ``directories``; one error per module that fails,
+    naming its file and line."""
+    errors: list[RuleLoadError] = []
+    for directory in directories:
+        for file in sorted(directory.glob("*.py")):
+            name = file.stem
+            if name in sys.modules or name in _failed_helpers:
+                continue
+            ensure_shims()
+            try:
+                importlib.import_module(name)
+            except Exception as exc:
+                line = next(
+                    (
+                        f.lineno
+                        for f in reversed(traceback.extract_tb(exc.__traceback__))
+                        if f.filename == str(file)
+                    ),
+                    None,
+                )
+                reason = summarize_exception(exc)
+                _failed_helpers[name] = f"{file}: {reason}"
+                errors.append(
+                    RuleLoadError(
+                        f"helper module {name} failed to import: {reason}", file=str(file), line=line
+                    )
+                )
+    return errors
+
+
+def _failed_helper_in(exc: BaseException) -> str | None:
+    """The failed helper a rule's import error comes from, if any."""
+    if isinstance(exc, ImportError) and exc.name in _failed_helpers:
+        return exc.name
+    for frame in traceback.extract_tb(exc.__traceback__):
+        name = Path(frame.filename).stem
+        if name in _failed_helpers and _failed_helpers[name].startswith(frame.filename + ":"):
+            return name
+    return None
 
 
 def module_name_for(path: Path) -> str:
@@ -120,7 +177,12 @@ def import_file(path: Path) -> ModuleType:
         sys.modules[name] = module
         try:
             spec.loader.exec_module(module)
-        except BaseException:
+        except BaseException as exc:
             del sys.modules[name]
+            helper = _failed_helper_in(exc)
+            if helper is not None:
+                raise HelperImportError(
+                    f"helper module {helper} failed to import (reported once, for its file)", name=helper
+                ) from None
             raise
         return module

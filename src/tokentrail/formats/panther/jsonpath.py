@@ -45,12 +45,22 @@ class JSONPath:
     steps: tuple[_Step, ...]
 
     def find(self, data: Any) -> list[Any]:
-        nodes = [data]
+        return [value for _, value in self.find_located(data)]
+
+    def find_located(self, data: Any) -> list[tuple[tuple[Any, ...], Any]]:
+        """Every value reached, with the keys and indexes that lead to it from the root."""
+        nodes: list[tuple[tuple[Any, ...], Any]] = [((), data)]
         for step in self.steps:
-            nodes = [out for node in nodes for out in _apply(step, node)]
+            nodes = [(where + sub, out) for where, node in nodes for sub, out in _apply(step, node)]
             if not nodes:
                 break
         return nodes
+
+
+def path_text(where: tuple[Any, ...]) -> str:
+    """A located value's path as Panther's ``udm_path`` prints it: ``client.ipAddress``,
+    ``items.[0].id``."""
+    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in where)
 
 
 def compile_path(text: str) -> JSONPath:
@@ -86,40 +96,47 @@ def compile_path(text: str) -> JSONPath:
     return JSONPath(text, tuple(steps))
 
 
-def _children(node: Any) -> list[Any]:
+def _children(node: Any) -> list[tuple[tuple[Any, ...], Any]]:
     if isinstance(node, Mapping):
-        return list(node.values())
+        return [((k,), v) for k, v in node.items()]
     if isinstance(node, list):
-        return list(node)
+        return [((i,), v) for i, v in enumerate(node)]
     return []
 
 
-def _descendants(node: Any) -> list[Any]:
-    """``node`` and everything under it, depth first, in document order."""
-    out = [node]
-    for child in _children(node):
-        out.extend(_descendants(child))
+def _descendants(node: Any) -> list[tuple[tuple[Any, ...], Any]]:
+    """``node`` and everything under it, depth first, in document order, each with its path."""
+    out: list[tuple[tuple[Any, ...], Any]] = [((), node)]
+    for where, child in _children(node):
+        out.extend((where + sub, value) for sub, value in _descendants(child))
     return out
 
 
-def _apply(step: _Step, node: Any) -> list[Any]:
+def _child(node: Any, key: Any) -> list[tuple[tuple[Any, ...], Any]]:
+    if isinstance(node, Mapping):
+        value = get_ci(node, key)
+        if value is MISSING:
+            return []
+        actual = (
+            key if key in node else next(k for k in node if isinstance(k, str) and k.lower() == key.lower())
+        )
+        return [((actual,), value)]
+    return []
+
+
+def _apply(step: _Step, node: Any) -> list[tuple[tuple[Any, ...], Any]]:
     if step.kind == "child":
-        if isinstance(node, Mapping):
-            value = get_ci(node, step.key)
-            return [] if value is MISSING else [value]
-        return []
+        return _child(node, step.key)
     if step.kind == "wild":
         return _children(node)
     if step.kind == "index":
         if isinstance(node, list) and -len(node) <= step.key < len(node):
-            return [node[step.key]]
+            return [((step.key % len(node),), node[step.key])]
         return []
-    found: list[Any] = []
-    for sub in _descendants(node):
+    found: list[tuple[tuple[Any, ...], Any]] = []
+    for where, sub in _descendants(node):
         if step.kind == "descend_wild":
-            found.extend(_children(sub))
-        elif isinstance(sub, Mapping):
-            value = get_ci(sub, step.key)
-            if value is not MISSING:
-                found.append(value)
+            found.extend((where + k, v) for k, v in _children(sub))
+        else:
+            found.extend((where + k, v) for k, v in _child(sub, step.key))
     return found

@@ -4,18 +4,19 @@ A test passes when ``rule()`` runs without error, returns a bool equal to ``Expe
 and, when it returned True, every optional function the rule defines runs without error and
 returns the right type (``title``/``dedup``/... str, ``severity`` a severity name or DEFAULT,
 ``alert_context`` a JSON-serialisable dict, ``destinations`` a list of str).
-``Mocks`` replace names in the rule module for the test (``returnValue`` strings holding JSON
-are parsed, as pat does); every test gets an empty cache, so tests never see each other's state.
+``Mocks`` replace names in the rule module for the test with a ``MagicMock`` returning
+``returnValue`` exactly as written (as pat does); every test gets an empty cache, so tests never
+see each other's state. Policies alert when ``policy()`` returns False, so their optional
+functions are checked then.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from unittest.mock import Mock
+from unittest.mock import MagicMock
 
 from tokentrail.errors import TokenTrailError, summarize_exception
 from tokentrail.formats.panther.shims.panther_detection_helpers import caching
@@ -38,16 +39,7 @@ class TestOutcome:
     actual: bool | None
     detail: str = ""
     outputs: Mapping[str, Any] = field(default_factory=dict)
-
-
-def mock_value(value: Any) -> Any:
-    """A mock's ``returnValue``: JSON text is parsed, anything else used as written."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
+    skipped: bool = False  # not run, for the reason in ``detail``; not a failure
 
 
 def run_test(detection: Any, test: RuleTest) -> TestOutcome:
@@ -67,7 +59,9 @@ def run_test(detection: Any, test: RuleTest) -> TestOutcome:
             return outcome(False, None, "a mock needs an objectName")
         if not hasattr(module, name):
             return outcome(False, None, f"mock target {name!r} is not defined in the rule module")
-        patches[name] = Mock(return_value=mock_value(mock.get("returnValue")))
+        # As pat: a MagicMock (iterable, usable as a context manager) returning the value as
+        # written in the YAML, so a string stays a string.
+        patches[name] = MagicMock(return_value=mock.get("returnValue"))
     saved = {name: getattr(module, name) for name in patches}
     try:
         for name, replacement in patches.items():
@@ -76,12 +70,14 @@ def run_test(detection: Any, test: RuleTest) -> TestOutcome:
             try:
                 result = detection.evaluate(test.event)
             except Exception as exc:
-                return outcome(False, None, f"rule() raised {summarize_exception(exc)}")
+                return outcome(False, None, f"{detection.matcher}() raised {summarize_exception(exc)}")
             if result is not test.expected:
-                return outcome(False, result, f"expected {test.expected}, rule() returned {result}")
-            if not result:
+                return outcome(
+                    False, result, f"expected {test.expected}, {detection.matcher}() returned {result}"
+                )
+            if result is not detection.alert_value:
                 return outcome(True, result)
-            outputs, errors = detection.alert_outputs(test.event, module)
+            outputs, errors = detection.alert_outputs(test.event, module, test=True)
     finally:
         for name, original in saved.items():
             setattr(module, name, original)
@@ -134,9 +130,13 @@ def run_panther_tests(
     """
     outcomes: list[TestOutcome] = []
     for rule in rules:
-        if rule.format != "panther" or not rule.tests or not isinstance(rule.logic, PythonLogic):
+        if rule.format != "panther" or not rule.tests or not matches_filter(rule, filter):
             continue
-        if not matches_filter(rule, filter):
+        skip = rule.metadata.get("tests_skipped")
+        if skip:
+            outcomes.extend(TestOutcome(rule.id, t.name, True, t.expected, None, skip, skipped=True) for t in rule.tests)
+            continue
+        if not isinstance(rule.logic, PythonLogic):
             continue
         try:
             detection = call_guarded(rule.logic.load, limit=TIME_LIMIT, what="import")

@@ -106,6 +106,44 @@ class CoreLoader(*_PARSER_BASES, _CoreConstructor, _CoreResolver):  # type: igno
         _CoreResolver.__init__(self)
 
 
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+
+
+class _Unusual(Exception):
+    """A node the direct conversion does not handle (explicit tags): use PyYAML's constructor."""
+
+
+def _to_python(node: yaml.Node, scalars: dict[str, Any]) -> Any:
+    """The value of a composed node, for the tags the core schema resolves (``construct_document``
+    does the same through generic, generator-based machinery, several times slower)."""
+    tag = node.tag
+    if tag == _STR:
+        return node.value
+    if tag == _MAP:
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _to_python(key_node, scalars)
+            try:
+                if key in out:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key_node.value!r}", key_node.start_mark
+                    )
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "found unhashable key", key_node.start_mark
+                ) from None
+            out[key] = _to_python(value_node, scalars)
+        return out
+    if tag == _SEQ:
+        return [_to_python(item, scalars) for item in node.value]
+    convert = scalars.get(tag)
+    if convert is None or not isinstance(node, yaml.ScalarNode):
+        raise _Unusual(tag)
+    return convert(node)
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
     """A loaded YAML document and the 1-based line of each top-level key."""
@@ -117,6 +155,16 @@ class Document:
         return self.key_lines.get(key)
 
 
+def _scalar_constructors(loader: CoreLoader) -> dict[str, Any]:
+    return {
+        "tag:yaml.org,2002:null": lambda node: None,
+        "tag:yaml.org,2002:bool": lambda node: node.value.lower() == "true",
+        "tag:yaml.org,2002:int": loader.construct_yaml_int,
+        "tag:yaml.org,2002:float": loader.construct_yaml_float,
+        "tag:yaml.org,2002:timestamp": lambda node: node.value,
+    }
+
+
 def load_document(text: str, *, file: str | None = None) -> Document:
     """Parse one YAML document with the 1.2 core schema; syntax errors become ``RuleLoadError``."""
     loader = CoreLoader(text)
@@ -125,7 +173,10 @@ def load_document(text: str, *, file: str | None = None) -> Document:
         if node is None:
             return Document(None, {})
         check_alias_expansion(node, file=file)
-        data = loader.construct_document(node)
+        try:
+            data = _to_python(node, _scalar_constructors(loader))
+        except _Unusual:
+            data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

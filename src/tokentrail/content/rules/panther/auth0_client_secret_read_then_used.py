@@ -12,7 +12,7 @@ from panther_detection_helpers.caching import (
     get_string_set,
     put_dictionary,
 )
-from tokentrail_helpers import auth0_read_client_id, auth0_record, expiry
+from tokentrail_helpers import auth0_read_client_id, auth0_record, cached, expiry
 
 SECRET_READ_DAYS = 7
 KNOWN_IP_DAYS = 30
@@ -53,9 +53,9 @@ def rule(event):
     ip = record.get("ip")
     if not client_id or not ip:
         return False
-    known = get_string_set(_ips_key(client_id))
+    known = cached(get_string_set(_ips_key(client_id)))
     add_to_string_set(_ips_key(client_id), ip, expiry(event, days=KNOWN_IP_DAYS))
-    return bool(get_dictionary(_read_key(client_id))) and ip not in known
+    return bool(cached(get_dictionary(_read_key(client_id)))) and ip not in known
 
 
 def title(event):
@@ -72,7 +72,7 @@ def dedup(event):
 
 def alert_context(event):
     record = auth0_record(event)
-    read = get_dictionary(_read_key(record.get("client_id")))
+    read = cached(get_dictionary(_read_key(record.get("client_id"))))
     return {
         "client_id": record.get("client_id"),
         "client_name": record.get("client_name"),

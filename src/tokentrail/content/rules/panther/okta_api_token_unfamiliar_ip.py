@@ -12,7 +12,7 @@ from panther_detection_helpers.caching import (
     get_string_set,
     put_dictionary,
 )
-from tokentrail_helpers import expiry
+from tokentrail_helpers import cached, expiry
 
 USUAL_IP_DAYS = 30
 TOKEN_RECORD_DAYS = 365
@@ -41,7 +41,7 @@ def _learn_ip(event, user_id):
 
 def _token(event):
     token_id = event.udm("api_token_id")
-    return token_id, (get_dictionary(_token_key(token_id)) if token_id else {})
+    return token_id, (cached(get_dictionary(_token_key(token_id))) if token_id else {})
 
 
 def rule(event):
@@ -68,7 +68,7 @@ def rule(event):
     token_id, token = _token(event)
     if not token.get("owner_id"):
         return False  # a token created before we started watching: no baseline to judge by
-    usual = get_string_set(_ips_key(token["owner_id"]))
+    usual = cached(get_string_set(_ips_key(token["owner_id"])))
     return bool(usual) and event.udm("source_ip") not in usual
 
 
@@ -95,7 +95,7 @@ def alert_context(event):
         "api_token_name": token.get("name"),
         "token_owner": token.get("owner"),
         "source_ip": event.udm("source_ip"),
-        "usual_ips": sorted(get_string_set(_ips_key(token.get("owner_id")))),
+        "usual_ips": sorted(cached(get_string_set(_ips_key(token.get("owner_id"))))),
         "event_type": event.get("eventType"),
         "user_agent": event.udm("user_agent"),
     }

@@ -7,7 +7,7 @@ different IP and a different user agent means the session cookie was replayed el
 """
 
 from panther_detection_helpers.caching import get_dictionary, put_dictionary
-from tokentrail_helpers import expiry
+from tokentrail_helpers import cached, expiry
 
 SESSION_HOURS = 12  # Okta's longest default session lifetime
 
@@ -22,7 +22,7 @@ def rule(event):
         return False
     ip = event.udm("source_ip")
     agent = event.udm("user_agent")
-    first = get_dictionary(_key(event))
+    first = cached(get_dictionary(_key(event)))
     if not first:
         put_dictionary(
             _key(event),
@@ -45,7 +45,7 @@ def dedup(event):
 
 
 def alert_context(event):
-    first = get_dictionary(_key(event))
+    first = cached(get_dictionary(_key(event)))
     return {
         "user": event.udm("actor_user"),
         "session_hash": event.deep_get("debugContext", "debugData", "dtHash"),

@@ -6,7 +6,7 @@ session id (an access token) is being replayed from elsewhere.
 """
 
 from panther_detection_helpers.caching import get_dictionary, put_dictionary
-from tokentrail_helpers import expiry
+from tokentrail_helpers import cached, expiry
 
 SESSION_HOURS = 24
 INTERNAL_SOURCES = {"Salesforce.com IP", "Internal", ""}
@@ -23,7 +23,7 @@ def rule(event):
     ip = event.get("SOURCE_IP") or ""
     if ip in INTERNAL_SOURCES:
         return False
-    first = get_dictionary(_key(event))
+    first = cached(get_dictionary(_key(event)))
     if not first:
         put_dictionary(
             _key(event),
@@ -55,7 +55,7 @@ def dedup(event):
 
 
 def alert_context(event):
-    first = get_dictionary(_key(event))
+    first = cached(get_dictionary(_key(event)))
     return {
         "USER_NAME": event.get("USER_NAME"),
         "USER_ID": event.get("USER_ID"),

@@ -1,5 +1,6 @@
 """Helpers shared by TokenTrail's bundled Panther rules (importable as ``tokentrail_helpers``)."""
 
+import json
 from collections.abc import Mapping
 
 # Without an event time, cache entries still need an absolute expiry; this is far in the future.
@@ -27,3 +28,9 @@ def auth0_read_client_id(record):
     details = record.get("details") or {}
     body = (details.get("response") or {}).get("body") or {}
     return body.get("client_id") if isinstance(body, Mapping) else None
+
+
+def cached(value):
+    """A cache read as the rule uses it: a test's mock returns the JSON text written in the
+    YAML (pat passes returnValue as a string), the real cache the value itself."""
+    return json.loads(value) if isinstance(value, str) else value

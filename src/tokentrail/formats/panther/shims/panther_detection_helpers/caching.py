@@ -220,3 +220,9 @@ def evaluate_threshold(key: str, threshold: int = 10, expiry_seconds: int = 3600
         reset_counter(key)
         return True
     return False
+
+
+def check_account_age(key: Any) -> bool:
+    """Whether a new-user/new-account indicator rule stored ``key`` (a non-empty string) as a
+    string set that has not expired."""
+    return isinstance(key, str) and key != "" and bool(get_string_set(key, force_ttl_check=True))
