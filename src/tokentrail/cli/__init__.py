@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from tokentrail.cli import attack, rules, scan, simulate, testing
+from tokentrail.cli import attack, coverage, rules, scan, simulate, testing
 from tokentrail.cli.common import ui
 
 app = typer.Typer(help="Find application-access-token theft and abuse in SaaS identity logs.",
@@ -21,6 +21,7 @@ def _consoles() -> None:
 scan.register(app)
 testing.register(app)
 simulate.register(app)
+coverage.register(app)
 app.add_typer(rules.app, name="rules")
 app.add_typer(attack.app, name="attack")
 
