@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from tokentrail.cli import attack, coverage, rules, scan, simulate, testing
+from tokentrail.cli import attack, coverage, indicators, rules, scan, simulate, testing
 from tokentrail.cli.common import ui
 
 app = typer.Typer(help="Find application-access-token theft and abuse in SaaS identity logs.",
@@ -22,6 +22,7 @@ scan.register(app)
 testing.register(app)
 simulate.register(app)
 coverage.register(app)
+indicators.register(app)
 app.add_typer(rules.app, name="rules")
 app.add_typer(attack.app, name="attack")
 
