@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from tokentrail.cli import attack, coverage, indicators, rules, scan, simulate, testing
+from tokentrail.cli import attack, coverage, feed, indicators, rules, scan, simulate, testing
 from tokentrail.cli.common import ui
 
 app = typer.Typer(help="Find application-access-token theft and abuse in SaaS identity logs.",
@@ -25,6 +25,7 @@ coverage.register(app)
 indicators.register(app)
 app.add_typer(rules.app, name="rules")
 app.add_typer(attack.app, name="attack")
+app.add_typer(feed.app, name="feed")
 
 
 def main() -> None:  # pragma: no cover - console entry point
