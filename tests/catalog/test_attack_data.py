@@ -125,3 +125,22 @@ def test_shipped_data_is_small_and_names_every_bundled_rule_technique():
     tagged = {t for r in load_rules().rules for t in r.techniques}
     assert tagged, "the bundled pack tags techniques"
     assert tagged <= set(data.techniques), sorted(tagged - set(data.techniques))
+
+
+def test_the_tool_in_tools_rebuilds_the_same_data_as_the_command(tmp_path):
+    import subprocess
+    import sys
+
+    tool = Path(__file__).resolve().parents[2] / "tools" / "build_attack_data.py"
+    stix = tmp_path / "bundle.json"
+    stix.write_text(json.dumps(_bundle()))
+    by_tool, by_cli = tmp_path / "tool.json", tmp_path / "cli.json"
+    done = subprocess.run([sys.executable, str(tool), str(stix), "-o", str(by_tool)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "ATT&CK 99.1, 2 tactics, 1 techniques, 2 sub-techniques" in done.stdout
+    assert CliRunner().invoke(app, ["attack", "update", str(stix), "-o", str(by_cli)]).exit_code == 0
+    assert by_tool.read_bytes() == by_cli.read_bytes()
+    failed = subprocess.run([sys.executable, str(tool), str(tmp_path / "missing.json")], capture_output=True,
+                            text=True, timeout=120)
+    assert failed.returncode == 1 and "missing.json" in failed.stderr

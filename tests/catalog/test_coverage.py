@@ -201,3 +201,26 @@ def test_bundled_pack_each_scenario_rule_verifies_what_it_shares_with_its_scenar
         rule = next(r for r in pack if r.id == scenario.rule_id)
         for tid in set(scenario.techniques) & set(rule.techniques):
             assert scenario.rule_id in cov.get(tid).verified_by, (scenario.name, tid)
+
+
+def test_rule_errors_during_verification_are_counted_and_reported(tmp_path):
+    (tmp_path / "broken.yml").write_text(textwrap.dedent("""\
+        AnalysisType: rule
+        RuleID: Test.Broken
+        DisplayName: Broken On Every Event
+        Enabled: true
+        Filename: broken.py
+        LogTypes: [Okta.SystemLog]
+        Severity: Low
+        Reports:
+          MITRE ATT&CK: ["TA0006:T1528"]
+        """))
+    (tmp_path / "broken.py").write_text("def rule(event):\n    return event['no_such_key'] == 1\n")
+    loaded = load_rules([tmp_path])
+    assert not loaded.errors, [str(e) for e in loaded.errors]
+    verification = verify_rules(loaded.runnable, events=300, seed=2, scenarios=[SCENARIOS["okta-api-token-revoked"]])
+    assert verification.rule_errors["Test.Broken"] > 0
+    cov = coverage(loaded.runnable, load_attack(), verification)
+    assert cov.get("T1528").status == "tagged"
+    result = CliRunner().invoke(app, ["coverage", "-r", str(tmp_path), "--events", "300"], env=WIDE)
+    assert "warning: rule Test.Broken raised errors on" in result.output

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tokentrail.engine import StreamingEngine
 from tokentrail.rules.model import Rule
@@ -31,12 +31,14 @@ class ScenarioRun:
 
 @dataclass(frozen=True)
 class Verification:
-    """Rule ids alerting on each source's benign control, and each scenario's run."""
+    """Rule ids alerting on each source's benign control, and each scenario's run; ``rule_errors``
+    counts, per rule id, the events a rule raised an error on (such a rule may miss its scenario)."""
 
     events: int
     seed: int
     benign: Mapping[str, frozenset[str]]
     runs: tuple[ScenarioRun, ...]
+    rule_errors: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def noisy(self) -> frozenset[str]:
@@ -53,16 +55,14 @@ def verify_rules(rules: Sequence[Rule], *, events: int = DEFAULT_EVENTS, seed: i
     """Simulate every scenario (default: all) and its benign control; scan each with ``rules``."""
     runnable = [r for r in rules if r.runnable]
     chosen = list(SCENARIOS.values() if scenarios is None else scenarios)
-    benign = {source: _fired(runnable, generate([BENIGN], events=events, seed=seed, sources=(source,)))
-              for source in sorted({s.source for s in chosen})}
-    runs = tuple(
-        ScenarioRun(s.name, s.source, s.techniques,
-                    _fired(runnable, generate([s.name], events=events, seed=seed, sources=(s.source,))))
-        for s in chosen
-    )
-    return Verification(events, seed, benign, runs)
+    errors: Counter[str] = Counter()
 
+    def fired(names: list[str], source: str) -> frozenset[str]:
+        engine = StreamingEngine(runnable)
+        alerts = engine.run(generate(names, events=events, seed=seed, sources=(source,)))
+        errors.update(e.rule_id for e in engine.rule_errors)
+        return frozenset(a.rule_id for a in alerts)
 
-def _fired(rules: Sequence[Rule], events: Iterable[Mapping]) -> frozenset[str]:
-    engine = StreamingEngine(rules)
-    return frozenset(Counter(a.rule_id for a in engine.run(events)))
+    benign = {source: fired([BENIGN], source) for source in sorted({s.source for s in chosen})}
+    runs = tuple(ScenarioRun(s.name, s.source, s.techniques, fired([s.name], s.source)) for s in chosen)
+    return Verification(events, seed, benign, runs, dict(errors))

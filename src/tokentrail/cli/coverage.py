@@ -55,6 +55,9 @@ def coverage(
         if not no_verify:
             with ui.err.status("simulating scenarios and benign traffic..."):
                 verification = verify_rules(loaded.runnable, events=events, seed=seed)
+            for rid, count in sorted(verification.rule_errors.items()):
+                ui.err.print(f"warning: rule {rid} raised errors on {count} simulated event(s); "
+                             "it may miss its scenarios", markup=False, highlight=False)
         if against is not None:
             threat = navigator.against(against, loaded.runnable, attack, verification)
     except TokenTrailError as exc:
