@@ -91,6 +91,7 @@ def test_verified_tagged_and_gap(loaded, verification):
     assert noisy.status == "tagged" and "benign traffic" in noisy.note
     assert cov.get("T1539").note == "no simulator scenario enacts it"
     assert cov.get("T1550.001").status == "gap"
+    assert cov.get("T1550.001").note == ""
     assert cov.counts()["verified"] == 2
     # The matrix lists techniques by tactic in ATT&CK's order, each under every tactic it serves.
     tactics = [t.shortname for t, _ in cov.by_tactic()]
@@ -224,3 +225,23 @@ def test_rule_errors_during_verification_are_counted_and_reported(tmp_path):
     assert cov.get("T1528").status == "tagged"
     result = CliRunner().invoke(app, ["coverage", "-r", str(tmp_path), "--events", "300"], env=WIDE)
     assert "warning: rule Test.Broken raised errors on" in result.output
+
+
+def test_a_gap_a_scenario_enacts_says_so():
+    pack = load_rules().runnable
+    scenario = SCENARIOS["okta-admin-role-to-service-app"]
+    verification = verify_rules(pack, events=300, seed=4, scenarios=[scenario])
+    untagged = [t for t in scenario.techniques if not any(t in r.techniques for r in pack)]
+    assert untagged, "the scenario enacts a technique no bundled rule is tagged with"
+    gap = coverage(pack, load_attack(), verification).get(untagged[0])
+    assert gap.status == "gap" and gap.scenarios == (scenario.name,)
+    assert gap.note == f"no loaded rule is tagged with it; enacted by {scenario.name}"
+
+
+def test_platform_names_ignore_case_and_unknown_ones_are_one_error(loaded, rules_dir):
+    cov = coverage(loaded, load_attack(), None, platforms=["saas"])
+    assert cov.platforms == ("SaaS",) and cov.get("T1528").on_platforms
+    result = CliRunner().invoke(app, ["coverage", "-r", str(rules_dir), "--no-verify", "--platform", "Mainframe"],
+                                env=WIDE)
+    assert result.exit_code == 2
+    assert "unknown ATT&CK platform(s) Mainframe; known:" in result.output and "Identity Provider" in result.output

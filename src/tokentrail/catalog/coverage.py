@@ -13,6 +13,7 @@ from typing import Literal
 
 from tokentrail.catalog.attack import AttackData, Tactic, Technique
 from tokentrail.catalog.verify import Verification
+from tokentrail.errors import ConfigError
 from tokentrail.rules.model import Rule
 
 Status = Literal["verified", "tagged", "gap"]
@@ -71,7 +72,9 @@ def assess(technique: Technique, rules: Sequence[Rule], verification: Verificati
     common = {"id": technique.id, "name": technique.name, "tactics": technique.tactics,
               "rules": tagged, "on_platforms": on_platforms}
     if not tagged:
-        return TechniqueCoverage(status="gap", **common)
+        enacted = tuple(r.scenario for r in verification.runs_for(technique.id)) if verification else ()
+        note = f"no loaded rule is tagged with it; enacted by {', '.join(enacted)}" if enacted else ""
+        return TechniqueCoverage(status="gap", scenarios=enacted, note=note, **common)
     if verification is None:
         return TechniqueCoverage(status="tagged", note="not verified: no simulation was run", **common)
     runs = verification.runs_for(technique.id)
@@ -93,8 +96,14 @@ def assess(technique: Technique, rules: Sequence[Rule], verification: Verificati
 def coverage(rules: Sequence[Rule], attack: AttackData, verification: Verification | None, *,
              platforms: Iterable[str] = DEFAULT_PLATFORMS) -> Coverage:
     """The coverage matrix of ``rules`` for ``platforms``; techniques the rules tag that lie off
-    those platforms are listed too (``on_platforms`` False), so no tagged rule goes unseen."""
+    those platforms are listed too (``on_platforms`` False), so no tagged rule goes unseen.
+    Platform names match regardless of case; an unknown one raises ``ConfigError``."""
     chosen = tuple(platforms)
+    known = {p.casefold(): p for t in attack.techniques.values() for p in t.platforms}
+    unknown = [p for p in chosen if p.casefold() not in known]
+    if unknown:
+        raise ConfigError(f"unknown ATT&CK platform(s) {', '.join(unknown)}; known: {', '.join(sorted(known.values()))}")
+    chosen = tuple(known[p.casefold()] for p in chosen)
     runnable = [r for r in rules if r.runnable]
     on = {t.id for t in attack.on_platforms(chosen)}
     tagged = {t for r in runnable for t in r.techniques if t in attack.techniques}

@@ -34,7 +34,7 @@ def navigator_layer(cov: Coverage, *, name: str = "TokenTrail coverage",
     entries = []
     for tech in cov.techniques:
         comment = {"verified": "verified by a simulated scenario", "tagged": tech.note,
-                   "gap": "no loaded rule is tagged with it"}[tech.status]
+                   "gap": tech.note or "no loaded rule is tagged with it"}[tech.status]
         links = [{"label": cov.rule_titles.get(rid, rid), "url": rule_url.format(id=rid)} for rid in tech.rules]
         for tactic in tech.tactics:
             entries.append({

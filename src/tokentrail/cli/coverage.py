@@ -65,7 +65,11 @@ def coverage(
     if against is not None:
         _print_against(threat, fmt)
         raise typer.Exit(1 if any(t.status in ("gap", "unknown") for t in threat) or loaded.errors else 0)
-    cov = cov_mod.coverage(loaded.runnable, attack, verification, platforms=platform or cov_mod.DEFAULT_PLATFORMS)
+    try:
+        cov = cov_mod.coverage(loaded.runnable, attack, verification,
+                               platforms=platform or cov_mod.DEFAULT_PLATFORMS)
+    except TokenTrailError as exc:
+        fail(str(exc))
     if fmt in (CoverageFormat.json, CoverageFormat.navigator):
         data = coverage_json(cov) if fmt is CoverageFormat.json else navigator.navigator_layer(cov)
         with open_out(out) as fh:
