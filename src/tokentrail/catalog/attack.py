@@ -139,6 +139,7 @@ def update_from_stix(stix: Path, out: Path = ATTACK_FILE, *, version: str | None
     if not data["techniques"]:
         raise AttackDataError("no ATT&CK techniques in the STIX input", file=str(stix))
     write_attack(data, out)
+    _load.cache_clear()  # a later load_attack() in this process reads the new file
     return parse_attack(data)
 
 

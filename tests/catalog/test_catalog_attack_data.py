@@ -92,6 +92,12 @@ def test_update_writes_a_file_load_attack_reads(tmp_path):
     assert "1 techniques, 2 sub-techniques" in result.output
     data = load_attack(out)
     assert data.techniques["T9001.002"].parent == "T9001"
+    bundle = _bundle()
+    bundle["objects"][6]["name"] = "Renamed Sub"  # T9001.002: a rebuild is seen at once
+    stix.write_text(json.dumps(bundle))
+    assert CliRunner().invoke(app, ["attack", "update", str(stix), "-o", str(out)]).exit_code == 0
+    assert load_attack(out).techniques["T9001.002"].name == "Renamed Sub"
+    data = load_attack(out)
     assert [t.id for t in data.subtechniques("T9001")] == ["T9001.001", "T9001.002"]
     assert {t.id for t in data.on_platforms(["iaas"])} == {"T9001.002"}
     assert data.techniques["T9001.001"].url == "https://attack.mitre.org/techniques/T9001/001/"
