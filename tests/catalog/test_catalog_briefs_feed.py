@@ -135,6 +135,11 @@ def test_round_trip_keeps_extensions_without_the_seed(tmp_path):
     feed = parse_feed(json.dumps(doc))
     assert feed.items[0].rules == ("r1",) and feed.items[0].techniques == ("T1528",)
     assert feed_document(feed) == doc
+    odd = {**doc, "items": [{"id": "2", "content_text": "x", "_tokentrail": {"rules": [{"title": "no id"}, 7],
+                                                                             "techniques": "T1528"}}]}
+    item = parse_feed(json.dumps(odd)).items[0]
+    assert (item.rules, item.techniques) == (("7",), ())
+    assert feed_document(parse_feed(json.dumps(odd))) == odd
 
 
 def test_bad_feeds_are_one_error(tmp_path):

@@ -75,9 +75,9 @@ def _brief(item: Mapping[str, Any], source: str) -> Brief:
 
     def listed(key: str, fallback: str) -> tuple[str, ...]:
         value = ours.get(key, item.get(fallback, []))
-        if key == "rules":
-            value = [r["id"] if isinstance(r, Mapping) else r for r in value]
-        return tuple(str(v) for v in value) if isinstance(value, list) else ()
+        if key == "rules" and isinstance(value, list):
+            value = [r.get("id") if isinstance(r, Mapping) else r for r in value]
+        return tuple(str(v) for v in value if v not in (None, "")) if isinstance(value, list) else ()
 
     extensions = {k: v for k, v in item.items() if k.startswith("_")}
     tags = item.get("tags", [])
