@@ -140,6 +140,9 @@ def test_round_trip_keeps_extensions_without_the_seed(tmp_path):
     item = parse_feed(json.dumps(odd)).items[0]
     assert (item.rules, item.techniques) == (("7",), ())
     assert feed_document(parse_feed(json.dumps(odd))) == odd
+    older = {"version": "https://jsonfeed.org/version/1", "title": "t", "author": {"name": "a"},
+             "items": [{"id": "3", "content_html": "<p>x</p>", "tags": "not-a-list"}]}
+    assert feed_document(parse_feed(json.dumps(older))) == older
 
 
 def test_bad_feeds_are_one_error(tmp_path):

@@ -34,8 +34,9 @@ class Brief:
     """A threat brief: what JSON Feed carries plus the evidence it names for linking rules.
 
     ``rules`` are explicit rule ids; ``event_types``, ``techniques`` and ``products`` are evidence
-    that links it to rules too (see ``catalog.linking``). ``extensions`` keeps a feed item's
-    underscore keys (``_cs_*``, ``_tokentrail``) verbatim for a faithful round trip.
+    that links it to rules too (see ``catalog.linking``). ``extensions`` keeps every key of a feed
+    item the model does not hold (``_cs_*``, ``_tokentrail``, ``authors``...) verbatim, for a
+    faithful round trip.
     """
 
     id: str

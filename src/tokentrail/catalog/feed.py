@@ -37,6 +37,7 @@ class Feed:
     language: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
+    version: str = VERSION
 
 
 def parse_feed(text: str, source: str = "") -> Feed:
@@ -58,7 +59,7 @@ def parse_feed(text: str, source: str = "") -> Feed:
     known = {"version", "items", *_FEED_FIELDS}
     return Feed(title=doc["title"], items=tuple(items),
                 **{k: str(doc.get(k, "")) for k in _FEED_FIELDS if k != "title"},
-                extra={k: v for k, v in doc.items() if k not in known}, source=source)
+                extra={k: v for k, v in doc.items() if k not in known}, source=source, version=doc["version"])
 
 
 def read_feed(path: Path) -> Feed:
@@ -79,10 +80,9 @@ def _brief(item: Mapping[str, Any], source: str) -> Brief:
             value = [r.get("id") if isinstance(r, Mapping) else r for r in value]
         return tuple(str(v) for v in value if v not in (None, "")) if isinstance(value, list) else ()
 
-    extensions = {k: v for k, v in item.items() if k.startswith("_")}
     tags = item.get("tags", [])
-    known_keys = {*_ITEM_FIELDS, "tags"}
-    extensions.update({k: v for k, v in item.items() if k not in known_keys and not k.startswith("_")})
+    held = {*_ITEM_FIELDS, *(("tags",) if isinstance(tags, list) else ())}
+    extensions = {k: v for k, v in item.items() if k not in held}
     return Brief(
         id=str(item["id"]), title=str(item.get("title", "")),
         **{k: str(item.get(k, "")) for k in _ITEM_FIELDS if k not in ("id", "title")},
@@ -96,7 +96,7 @@ def _brief(item: Mapping[str, Any], source: str) -> Brief:
 
 def feed_document(feed: Feed) -> dict[str, Any]:
     """The JSON Feed document of ``feed``: what was read comes back as it was."""
-    doc: dict[str, Any] = {"version": VERSION, "title": feed.title}
+    doc: dict[str, Any] = {"version": feed.version, "title": feed.title}
     doc.update({k: getattr(feed, k) for k in _FEED_FIELDS if k != "title" and getattr(feed, k)})
     doc.update(feed.extra)
     doc["items"] = [_item(b) for b in feed.items]
