@@ -119,7 +119,9 @@ def test_json_and_markdown_views(loaded, verification):
     cred = next(t for t in data["tactics"] if t["shortname"] == "credential-access")
     assert {"id": "T1528", "status": "verified"}.items() <= next(
         t for t in cred["techniques"] if t["id"] == "T1528").items()
+    assert data["noisy_rules"] == [{"id": "00000000-0000-4000-8000-0000000000a2", "title": "Every Session"}]
     text = coverage_markdown(cov, include_gaps=False)
+    assert "## Rules that alert on benign traffic\n\n- Every Session" in text
     assert "| T1528 | Steal Application Access Token | ✅ verified | Okta API Token Revoked |" in text
     assert "T1550.001" not in text and "T1550.001" in coverage_markdown(cov)
 
@@ -181,10 +183,14 @@ def test_cli_against_exits_1_on_gaps_and_bad_layer_is_one_error(tmp_path, rules_
 def test_cli_navigator_file_and_table(tmp_path, rules_dir):
     out = tmp_path / "layer.json"
     result = CliRunner().invoke(app, ["coverage", "-r", str(rules_dir), "--events", "400", "--format",
-                                      "navigator", "-o", str(out)], env=WIDE)
+                                      "navigator", "-o", str(out), "--rule-url", "https://c.test/r/{id}"], env=WIDE)
     assert result.exit_code == 0, result.output
     layer = json.loads(out.read_text())
     assert layer["versions"]["layer"] == "4.5"
+    t1528 = next(e for e in layer["techniques"] if e["techniqueID"] == "T1528")
+    assert t1528["links"][0]["url"] == "https://c.test/r/6e94fd3d-76d2-4f8a-a24e-0e8f12c7908f"
+    bad = CliRunner().invoke(app, ["coverage", "--no-verify", "--rule-url", "https://c.test/"], env=WIDE)
+    assert bad.exit_code == 2 and "must contain {id}" in bad.output
     scores = {e["techniqueID"]: e["score"] for e in layer["techniques"]}
     assert scores["T1528"] == 2 and scores["T1539"] == 1
     table = CliRunner().invoke(app, ["coverage", "-r", str(rules_dir), "--no-verify"], env=WIDE)

@@ -46,6 +46,7 @@ class Coverage:
     techniques: tuple[TechniqueCoverage, ...]
     rule_titles: Mapping[str, str]
     unknown_tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    noisy: tuple[str, ...] = ()  # rules that alerted on benign traffic
 
     def by_tactic(self) -> list[tuple[Tactic, list[TechniqueCoverage]]]:
         """(tactic, its techniques by id) for every tactic that has any."""
@@ -115,4 +116,5 @@ def coverage(rules: Sequence[Rule], attack: AttackData, verification: Verificati
             if t not in attack.techniques:
                 unknown.setdefault(t, []).append(r.id)
     return Coverage(chosen, attack.version, attack.tactics, rows, {r.id: r.title for r in runnable},
-                    {t: tuple(ids) for t, ids in sorted(unknown.items())})
+                    {t: tuple(ids) for t, ids in sorted(unknown.items())},
+                    tuple(sorted(verification.noisy)) if verification else ())

@@ -18,6 +18,7 @@ def coverage_json(cov: Coverage) -> dict[str, Any]:
         "tactics": [{"id": tactic.id, "name": tactic.name, "shortname": tactic.shortname,
                      "techniques": [_technique(t) for t in techs]} for tactic, techs in cov.by_tactic()],
         "unknown_tags": {t: list(ids) for t, ids in cov.unknown_tags.items()},
+        "noisy_rules": [{"id": rid, "title": cov.rule_titles.get(rid, rid)} for rid in cov.noisy],
     }
 
 
@@ -42,6 +43,10 @@ def coverage_markdown(cov: Coverage, *, include_gaps: bool = True) -> str:
         for t in shown:
             rules = ", ".join(cov.rule_titles.get(r, r) for r in (t.verified_by or t.rules))
             lines.append(f"| {t.id} | {_cell(t.name)} | {MARKS[t.status]} | {_cell(rules)} | {_cell(t.note)} |")
+        lines.append("")
+    if cov.noisy:
+        lines += ["## Rules that alert on benign traffic", ""]
+        lines += [f"- {cov.rule_titles.get(rid, rid)} ({rid})" for rid in cov.noisy]
         lines.append("")
     if cov.unknown_tags:
         lines += ["## Tags not in the ATT&CK data", ""]

@@ -39,6 +39,8 @@ def coverage(
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip the simulation: tags only.")] = False,
     all_rows: Annotated[bool, typer.Option("--all", help="Table/Markdown: list gaps too.")] = False,
     out: Annotated[Path | None, typer.Option("-o", "--out", help="Write to this file (default: stdout).")] = None,
+    rule_url: Annotated[str, typer.Option(
+        "--rule-url", help="Navigator: link to each rule's page; {id} is replaced by the rule id.")] = "rules/{id}.html",
 ) -> None:
     """ATT&CK coverage: each technique verified (a tagged rule fires on its simulated scenario and
     not on benign traffic), tagged only, or a gap."""
@@ -48,6 +50,8 @@ def coverage(
     from tokentrail.catalog.coverage_report import MARKS, coverage_json, coverage_markdown
     from tokentrail.catalog.verify import verify_rules
 
+    if "{id}" not in rule_url:
+        fail(f"--rule-url {rule_url!r} must contain {{id}}")
     loaded = load(rules)
     try:
         attack = load_attack()
@@ -71,7 +75,7 @@ def coverage(
     except TokenTrailError as exc:
         fail(str(exc))
     if fmt in (CoverageFormat.json, CoverageFormat.navigator):
-        data = coverage_json(cov) if fmt is CoverageFormat.json else navigator.navigator_layer(cov)
+        data = coverage_json(cov) if fmt is CoverageFormat.json else navigator.navigator_layer(cov, rule_url=rule_url)
         with open_out(out) as fh:
             write_json(data, fh)
     elif fmt is CoverageFormat.markdown:
@@ -91,6 +95,9 @@ def coverage(
                 detail = ", ".join(cov.rule_titles.get(r, r) for r in (t.verified_by or t.rules))
                 table.add_row(tactic.name, t.id, t.name, MARKS[t.status], detail + (f" ({t.note})" if t.note else ""))
         ui.out.print(table)
+        for rid in cov.noisy:
+            ui.err.print(f"warning: rule {cov.rule_titles.get(rid, rid)} alerts on benign simulated traffic",
+                         markup=False, highlight=False)
         for tid, ids in cov.unknown_tags.items():
             ui.err.print(f"warning: {tid} (tagged by {len(ids)} rule(s)) is not in the ATT&CK data", markup=False)
     if loaded.errors:
