@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Annotated
 
 import typer
@@ -137,6 +137,16 @@ def find_rule(rules: Sequence[Rule], text: str) -> list[Rule]:
     return []
 
 
+def _corpus_counts(rules: Sequence[Rule], rule: Rule) -> Iterator[list[int]]:
+    """Per indicator of ``rule``, in order: for each of its values, how many other loaded rules share it."""
+    from tokentrail.catalog.indicators import indicator_corpus
+    from tokentrail.rules.describe import rule_indicators
+
+    rows = iter(indicator_corpus(rules).for_rule(rule.id))
+    for ind in rule_indicators(rule):
+        yield [next(rows).count for _ in ind.values or ("",)]
+
+
 @app.command("show", cls=Command)
 def rules_show(rule_id: Annotated[str, typer.Argument(
                    metavar="RULE", help="Rule id, name or exact title, or the start of an id.")],
@@ -156,13 +166,14 @@ def rules_show(rule_id: Annotated[str, typer.Argument(
     rule = found[0]
     stages = logic_stages(rule)
     inds = rule_indicators(rule)
+    corpus = _corpus_counts(loaded.rules, rule)
     guide = {k: rule.metadata[k] for k in _GUIDE_KEYS if rule.metadata.get(k)}
     if fmt is not OutputFormat.table:
         write_json_stdout({
             **_rule_rows([rule])[0], "description": rule.description, "tactics": list(rule.tactics),
             "routes_to": list(log_types_of(rule)), "stages": [{"name": n, "logic": t} for n, t in stages],
-            "indicators": [{"field": i.field, "op": i.op, "values": list(i.values), "negated": i.negated}
-                           for i in inds],
+            "indicators": [{"field": i.field, "op": i.op, "values": list(i.values), "negated": i.negated,
+                            "corpus": next(corpus)} for i in inds],
             "output_fields": [{"label": o.label, "field": o.field} for o in rule.output_fields],
             "guide": guide, "references": list(rule.references), "false_positives": list(rule.false_positives),
             "metadata": dict(rule.metadata),
@@ -187,11 +198,12 @@ def rules_show(rule_id: Annotated[str, typer.Argument(
     ui.out.print(stage_table)
     if inds:
         ind_table = Table(title="indicators")
-        for col in ("field", "kind", "values"):
+        for col in ("field", "kind", "values", "corpus"):
             ind_table.add_column(col, overflow="fold")
         for i in inds:
             ind_table.add_row(escape(i.field), ("not " if i.negated else "") + i.op,
-                              escape("\n".join(i.values), keep_newlines=True))
+                              escape("\n".join(i.values), keep_newlines=True),
+                              "\n".join(str(n) for n in next(corpus)))
         ui.out.print(ind_table)
     if rule.output_fields:
         of = Table(title="output fields")

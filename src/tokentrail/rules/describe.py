@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from tokentrail.rules.ir import All, Any, Cmp, Const, Exists, Expr, FieldRef, Keywords, Not
@@ -10,12 +11,14 @@ from tokentrail.rules.model import Correlation, PythonLogic, Rule
 
 @dataclass(frozen=True, slots=True)
 class Indicator:
-    """One (field, operator, values) a rule looks for; ``negated`` when it must NOT hold."""
+    """One (field, operator, values) a rule looks for; ``negated`` when it must NOT hold;
+    ``cased`` when values compare case-sensitively (left out of equality: a view detail)."""
 
     field: str
     op: str
     values: tuple[str, ...]
     negated: bool = False
+    cased: bool = dataclasses.field(default=False, compare=False)
 
 
 def render(expr: Expr) -> str:
@@ -59,8 +62,8 @@ def indicators(expr: Expr, *, negated: bool = False) -> list[Indicator]:
             return [ind for i in items for ind in indicators(i, negated=negated)]
         case Not(item):
             return indicators(item, negated=not negated)
-        case Cmp(field=f, op=op, values=vs):
-            return [Indicator(f, op, tuple("null" if v is None else str(v) for v in vs), negated)]
+        case Cmp(field=f, op=op, values=vs, cased=cased):
+            return [Indicator(f, op, tuple("null" if v is None else str(v) for v in vs), negated, cased)]
         case Exists(field=f):
             return [Indicator(f, "exists", (), negated)]
         case FieldRef(field=f, other=o, op=op):

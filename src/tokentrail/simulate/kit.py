@@ -40,10 +40,14 @@ class Kit:
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
-    """An attack the simulator can mix into benign traffic, and the bundled rule that must catch it."""
+    """An attack the simulator can mix into benign traffic, and the bundled rule that must catch it.
+
+    ``techniques`` are the ATT&CK ids the scenario enacts (what coverage verification runs it for).
+    """
 
     name: str
     description: str
     source: str
     rule_id: str
     build: Callable[[Kit, int], Iterator[Item]]
+    techniques: tuple[str, ...] = ()

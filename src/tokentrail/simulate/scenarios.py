@@ -1,4 +1,7 @@
-"""The attack scenario registry: one scenario per bundled rule, named by the rule's ``scenario:`` key."""
+"""The attack scenario registry: one scenario per bundled rule, named by the rule's ``scenario:`` key.
+
+Each scenario declares the ATT&CK techniques it enacts (ids in the shipped ATT&CK data).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ _SCENARIOS: tuple[Scenario, ...] = (
         "okta",
         "4c451c6b-0ed9-4ba6-b7a2-8d5bb6234d7c",
         attacks_okta.api_token_created,
+        ("T1098.001", "T1136"),
     ),
     Scenario(
         "okta-api-token-revoked",
@@ -22,6 +26,7 @@ _SCENARIOS: tuple[Scenario, ...] = (
         "okta",
         "6e94fd3d-76d2-4f8a-a24e-0e8f12c7908f",
         attacks_okta.api_token_revoked,
+        ("T1528", "T1531"),
     ),
     Scenario(
         "okta-refresh-token-reuse",
@@ -29,6 +34,7 @@ _SCENARIOS: tuple[Scenario, ...] = (
         "okta",
         "ab42f388-89a2-477f-92e2-5b9185b349fa",
         attacks_okta.refresh_token_reuse,
+        ("T1528", "T1550.001"),
     ),
     Scenario(
         "okta-consent-admin-scopes",
@@ -36,6 +42,7 @@ _SCENARIOS: tuple[Scenario, ...] = (
         "okta",
         "3519bdb9-9274-4c14-a2ff-8862e92ddc6e",
         attacks_okta.consent_admin_scopes,
+        ("T1528", "T1566.002"),
     ),
     Scenario(
         "okta-admin-role-to-service-app",
@@ -43,6 +50,7 @@ _SCENARIOS: tuple[Scenario, ...] = (
         "okta",
         "c557af35-02ae-4ed2-9316-965d92b41b17",
         attacks_okta.admin_role_to_service_app,
+        ("T1098.003", "T1078.004"),
     ),
     Scenario(
         "okta-client-secret-access",
@@ -50,6 +58,7 @@ _SCENARIOS: tuple[Scenario, ...] = (
         "okta",
         "7c1f69b5-6997-4cef-93cd-15499112201e",
         attacks_okta.client_secret_access,
+        ("T1528", "T1098.001"),
     ),
     Scenario(
         "okta-token-grant-anonymizer",
@@ -57,6 +66,7 @@ _SCENARIOS: tuple[Scenario, ...] = (
         "okta",
         "f72a0e4e-77d0-49fd-825b-d76c2e758754",
         attacks_okta.token_grant_anonymizer,
+        ("T1550.001", "T1090.003"),
     ),
     Scenario(
         "auth0-client-secret-read",
@@ -64,6 +74,7 @@ _SCENARIOS: tuple[Scenario, ...] = (
         "auth0",
         "5da1ab1a-5fde-4026-95fe-9446d7048794",
         attacks_auth0.client_secret_read,
+        ("T1528",),
     ),
     Scenario(
         "auth0-refresh-token-reuse",
@@ -71,6 +82,7 @@ _SCENARIOS: tuple[Scenario, ...] = (
         "auth0",
         "10ad8ffa-13eb-4c51-b3f1-74946a4af229",
         attacks_auth0.refresh_token_reuse,
+        ("T1528", "T1550.001"),
     ),
     Scenario(
         "auth0-client-secret-rotated",
@@ -78,6 +90,7 @@ _SCENARIOS: tuple[Scenario, ...] = (
         "auth0",
         "4ab64c4e-560e-494e-94bb-a99f667075d6",
         attacks_auth0.client_secret_rotated,
+        ("T1098.001", "T1531"),
     ),
     Scenario(
         "auth0-client-credentials-unknown-network",
@@ -85,6 +98,7 @@ _SCENARIOS: tuple[Scenario, ...] = (
         "auth0",
         "33bfe2f8-ce8c-4efe-84fe-07d79c2ae81b",
         attacks_auth0.client_credentials_unknown_network,
+        ("T1550.001", "T1078.004"),
     ),
     Scenario(
         "auth0-refresh-failure-burst",
@@ -92,6 +106,7 @@ _SCENARIOS: tuple[Scenario, ...] = (
         "auth0",
         "60db0f75-2cd1-4a64-a27e-7c3f10b556fc",
         attacks_auth0.refresh_failure_burst,
+        ("T1110", "T1528"),
     ),
     Scenario(
         "salesforce-oauth-credential-abuse",
@@ -99,6 +114,7 @@ _SCENARIOS: tuple[Scenario, ...] = (
         "salesforce",
         "53cc0e06-646e-47b5-b2d6-d14a2598dd6d",
         attacks_salesforce.oauth_credential_abuse,
+        ("T1528", "T1110", "T1550.001", "T1020"),
     ),
     Scenario(
         "salesforce-connected-app-policy-change",
@@ -106,6 +122,7 @@ _SCENARIOS: tuple[Scenario, ...] = (
         "salesforce",
         "3a655fd4-ebb2-45f6-97c4-515dba433eee",
         attacks_salesforce.connected_app_policy_change,
+        ("T1098", "T1556"),
     ),
     Scenario(
         "salesforce-token-multi-ip",
@@ -113,6 +130,7 @@ _SCENARIOS: tuple[Scenario, ...] = (
         "salesforce",
         "ec85973b-e8e4-4675-a62a-6ef8b9fcbca6",
         attacks_salesforce.token_multi_ip,
+        ("T1550.001", "T1078.004"),
     ),
 )
 
