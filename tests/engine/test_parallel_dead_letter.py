@@ -9,8 +9,7 @@ import pytest
 
 from tokentrail import load_rules, scan
 from tokentrail.content import default_rule_paths
-from tokentrail.engine import StreamingEngine
-from tokentrail.engine import parallel
+from tokentrail.engine import StreamingEngine, parallel
 from tokentrail.simulate import generate
 from tokentrail.sources.files import line_ranges
 from tokentrail.sources.limits import ReadLimits
@@ -27,11 +26,13 @@ def rules():
 @pytest.fixture(scope="module")
 def log_file(tmp_path_factory):
     """Events with, in order: a short bad line, a 1 MiB line that is not JSON, one that is an
-    event, and a 1 MiB line as the file's last, with no newline after it."""
+    event, an event of no known log type, and a 1 MiB line as the file's last, with no newline
+    after it."""
     lines = [orjson.dumps(e) for e in generate(["all"], events=1200, seed=5)]
     lines.insert(50, b"{short and broken")
     lines.insert(300, b"A" * (HUGE // 2) + b"\xff\x00" + b"B" * (HUGE // 2))
     lines.insert(700, b'{"pad": "' + b"p" * HUGE + b'"}')
+    lines.append(b'{"foo":  1, "bar": "\\u00e9"}')  # unknown: kept as one-process keeps it
     body = b"\n".join(lines) + b"\n" + b"Z" * HUGE
     path = tmp_path_factory.mktemp("dead") / "big.jsonl"
     path.write_bytes(b"\xef\xbb\xbf" + body)  # a BOM shifts every offset of the first range
@@ -52,11 +53,11 @@ def test_two_workers_write_the_dead_letter_bytes_of_one_process(log_file, rules,
     two, two_dead = dead_letter(log_file, rules, 2)
     assert len(line_ranges(log_file, 128 << 10)) > 4
     assert [str(e) for e in two.read_errors] == [str(e) for e in one.read_errors]
-    assert [e.line for e in one.read_errors] == [51, 301, 701, 1204]
-    assert two.stats.events == one.stats.events == 1200
+    assert [e.line for e in one.read_errors] == [51, 301, 701, 1205]
+    assert two.stats.events == one.stats.events == 1201 and one.stats.unknown == two.stats.unknown != {}
     assert len(two_dead) == len(one_dead) > 3 * HUGE
     assert two_dead == one_dead
-    assert one_dead.count(b"\n") == 4 and one_dead.endswith(b"Z" * HUGE + b"\n")
+    assert one_dead.count(b"\n") == 5 and one_dead.endswith(b"Z" * HUGE + b"\n")
 
 
 def test_a_workers_result_holds_no_bytes_of_the_long_line(log_file, rules, monkeypatch):
@@ -85,4 +86,4 @@ def test_without_a_dead_letter_file_no_span_is_reported(log_file, rules, monkeyp
     size = log_file.stat().st_size
     result = parallel._scan_range((str(log_file), 0, size, False, False, True))
     assert result.dead == [] and result.skipped == 4
-    assert [line for line, _ in result.errors] == [51, 301, 701, 1204]
+    assert [line for line, _ in result.errors] == [51, 301, 701, 1205]

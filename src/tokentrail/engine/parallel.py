@@ -116,8 +116,8 @@ def _scan_range(task: tuple[str, int, int, bool, bool, bool]) -> ChunkResult:
                 if found is None:
                     unknown += 1
                     first_unknown = first_unknown or line
-                    if keep_dead:
-                        dead.append(raw if raw.endswith(b"\n") else raw + b"\n")
+                    if keep_dead:  # as the one-process scan keeps it (api._keep_unknown)
+                        dead.append(orjson.dumps(event) + b"\n")
                     found = UNKNOWN
                 else:  # reshaped (another case, a wrapper): rules and the match read the new form
                     event, found = found.event, found.log_type
