@@ -87,3 +87,19 @@ def test_without_a_dead_letter_file_no_span_is_reported(log_file, rules, monkeyp
     result = parallel._scan_range((str(log_file), 0, size, False, False, True))
     assert result.dead == [] and result.skipped == 4
     assert [line for line, _ in result.errors] == [51, 301, 701, 1205]
+
+
+def test_range_lines_reports_where_each_long_line_lies(tmp_path):
+    from tokentrail.sources.files import LogReader
+
+    body = b"x" * 70_000 + b"\n" + b"{}\n" + b"  " + b"y" * 200_000 + b"\n\n" + b"z" * 65_537
+    path = tmp_path / "long.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + body)
+    spans = []
+    reader = LogReader(dead_letter=io.BytesIO(), limits=ReadLimits(max_line_bytes=LIMIT))
+    lines = [(n, raw) for first, batch in reader.range_lines(path, 0, len(body) + 3, spans=lambda *s: spans.append(s))
+             for n, raw in enumerate(batch, first)]
+    data = path.read_bytes()
+    assert [data[at:at + length] for at, length in spans] == [b"x" * 70_000, b"  " + b"y" * 200_000, b"z" * 65_537]
+    assert reader.dead_letter.getvalue() == b""  # nothing of them passed through the reader
+    assert [n for n, raw in lines if raw] == [2] and reader.lines_read == 5
