@@ -25,7 +25,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -42,6 +42,7 @@ CHUNK_BYTES = 8 << 20  # one task: big enough to amortise IPC, small enough to b
 MIN_PARALLEL_BYTES = 32 << 20  # smaller files are not worth starting workers for
 WARM_BYTES = 1 << 20  # how much of a file's start the parent matches before forking
 WORKERS_PER_CORE = 4  # the most workers -j may ask for, per core
+COPY_BYTES = 1 << 20  # one piece of an over-size line copied to the dead-letter file
 ATTEMPTS = 2  # a byte range is run at most this many times when its worker dies
 
 _ENGINE: StreamingEngine | None = None  # set in the parent before forking; workers inherit it
@@ -56,6 +57,9 @@ class ChunkResult:
     these small records between processes several times faster than pickle; ``raws`` holds the
     raw lines of the hits when matches are written out with their events. ``keys`` is the JSON
     list of every event's dedup key in order (``""`` for none; empty when duplicates are kept).
+    ``dead`` holds what goes to the dead-letter file, in order: a bad record's bytes, or for a
+    line past the read limit its ``(offset, length)`` in the file, which the parent copies from
+    there — a worker never holds such a line, nor sends it.
     """
 
     lines: int
@@ -65,7 +69,7 @@ class ChunkResult:
     raws: list[bytes] | None
     errors: list[tuple[int | None, str]]
     skipped: int
-    dead: list[bytes]
+    dead: list[bytes | tuple[int, int]]
     rule_errors: list[tuple[int, int, str]]  # (line, unit index, why): a regex overran its limit
     unknown: int = 0  # events of no known log type
     first_unknown: int = 0  # the line of the first of them (relative to the range)
@@ -81,7 +85,7 @@ def _scan_range(task: tuple[str, int, int, bool, bool, bool]) -> ChunkResult:
     assert _ENGINE is not None
     key_of = SeenEvents().key if dedup else None
     keys: list[str] = []
-    dead: list[bytes] = []
+    dead: list[bytes | tuple[int, int]] = []
     reader = LogReader(dead_letter=_ListSink(dead) if keep_dead else None, limits=_LIMITS)
     # StreamingEngine.match, unrolled: this loop runs once per event of the file.
     detect, index_of, digest = _ENGINE._detect, _ENGINE.plan.indexes.get, _ENGINE.digest
@@ -92,7 +96,8 @@ def _scan_range(task: tuple[str, int, int, bool, bool, bool]) -> ChunkResult:
     unknown, first_unknown, no_rules = 0, 0, {}
     # The parse of LogReader's JSON-lines reader, unrolled too: a generator between the lines and
     # this loop costs a tenth of the parse itself.
-    for first, batch in reader.range_lines(path, start, end):
+    spans = (lambda offset, length: dead.append((offset, length))) if keep_dead else None
+    for first, batch in reader.range_lines(path, start, end, spans=spans):
         for line, raw in enumerate(batch, first):
             if not raw:  # blank, or a line past the limit (reported by range_lines)
                 continue
@@ -111,8 +116,8 @@ def _scan_range(task: tuple[str, int, int, bool, bool, bool]) -> ChunkResult:
                 if found is None:
                     unknown += 1
                     first_unknown = first_unknown or line
-                    if keep_dead:
-                        dead.append(raw if raw.endswith(b"\n") else raw + b"\n")
+                    if keep_dead:  # as the one-process scan keeps it (api._keep_unknown)
+                        dead.append(orjson.dumps(event) + b"\n")
                     found = UNKNOWN
                 else:  # reshaped (another case, a wrapper): rules and the match read the new form
                     event, found = found.event, found.log_type
@@ -144,7 +149,7 @@ def _jsonable(value: Any) -> str:
 
 
 class _ListSink:
-    def __init__(self, out: list[bytes]) -> None:
+    def __init__(self, out: list[bytes | tuple[int, int]]) -> None:
         self.out = out
 
     def write(self, data: bytes) -> int:
@@ -266,8 +271,12 @@ class ParallelFileScanner:
         stats.skipped += result.skipped
         for line, unit, why in result.rule_errors:
             self.engine._rule_error(self.engine.plan.units[unit], {}, name, base + line, why)
-        for raw in result.dead:
-            self.reader.dead_letter.write(raw)  # type: ignore[union-attr]
+        out = self.reader.dead_letter
+        for kept in result.dead:
+            if kept.__class__ is bytes:
+                out.write(kept)  # type: ignore[union-attr, arg-type]
+            else:
+                _copy_line(name, *kept, out)  # type: ignore[misc, arg-type]
         engine_stats = self.engine.stats
         if result.unknown:
             if self.engine.strict_unknown:
@@ -303,6 +312,20 @@ class ParallelFileScanner:
         """The ordinals of the range's events already taken, recording the others."""
         seen = self.engine.seen
         return set() if seen is None else seen.duplicates_among(orjson.loads(result.keys))
+
+
+def _copy_line(path: str, offset: int, length: int, out: IO[bytes]) -> None:
+    """Copy a line past the read limit from ``path`` to ``out``, a bounded piece at a time, and
+    end it with a newline, as the one-process reader keeps it."""
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        while length > 0:
+            piece = fh.read(min(length, COPY_BYTES))
+            if not piece:
+                break  # the file shrank since the worker read it: keep what is still there
+            out.write(piece)
+            length -= len(piece)
+    out.write(b"\n")
 
 
 def _warm(engine: StreamingEngine, path: str) -> None:

@@ -70,6 +70,22 @@ class _DeadRecord:
             self.out.write(b"\n")
 
 
+class _SpanRecord:
+    """A rejected record left in its file: counts the bytes written for it, then reports where
+    they lie (``spans(offset, length)``) instead of holding them."""
+
+    def __init__(self, offset: int, spans: Callable[[int, int], None]) -> None:
+        self.offset = offset
+        self.length = 0
+        self.spans = spans
+
+    def write(self, data: bytes) -> None:
+        self.length += len(data)
+
+    def close(self) -> None:
+        self.spans(self.offset, self.length)
+
+
 class LogReader:
     """Reads events from paths. Iterate ``records(paths)``; look at ``stats`` afterwards."""
 
@@ -250,26 +266,40 @@ class LogReader:
 
     # -- byte ranges of plain JSON-lines files (parallel scans) ---------------------------------
 
-    def range_lines(self, path: str | Path, start: int, end: int) -> Iterator[tuple[int, list[bytes]]]:
+    def range_lines(self, path: str | Path, start: int, end: int, *,
+                    spans: Callable[[int, int], None] | None = None) -> Iterator[tuple[int, list[bytes]]]:
         """The raw lines (without newlines) of bytes [start, end) of a plain file in batches, each
         with the number of its first line (counting from 1 at ``start``), for callers that parse
         lines themselves and report bad ones with ``reject_line``. An empty line is blank (skip
         it); a line past the limit is reported here and stands as an empty one. ``lines_read``
-        counts the lines of the range."""
+        counts the lines of the range.
+
+        With ``spans`` and a dead-letter file, a line past the limit is not passed to the file:
+        ``spans(offset, length)`` gets where its bytes lie in ``path``, once the line has ended,
+        for a caller that copies them from there itself (a dead-letter file then holds them
+        followed by a newline, as it would have)."""
         self.lines_read = 0
-        splitter = LineSplitter(self.limits.max_line_bytes, self._rejecter(str(path)))
+        name = str(path)
+        reject = self._rejecter(name)
+        if spans is not None:
+            def reject(message: str, line: int | None) -> KeptRecord | None:
+                kept = self._reject(LogParseError(message, file=name, line=line))
+                return None if kept is None else _SpanRecord(offset + splitter.line_start, spans)
+        splitter = LineSplitter(self.limits.max_line_bytes, reject)
+        offset = start  # of the first byte fed to the splitter
         with open(path, "rb", buffering=0) as fh:
             fh.seek(start)
             left = end - start
             bom = start == 0
 
             def read(n: int) -> bytes:
-                nonlocal left, bom
+                nonlocal left, bom, offset
                 data = fh.read(min(n, left)) if left > 0 else b""
                 left -= len(data)
                 if bom:
                     bom = False
-                    data = data.removeprefix(_BOM)  # a range starting mid-way never has one
+                    if data.startswith(_BOM):  # a range starting mid-way never has one
+                        data, offset = data[len(_BOM):], offset + len(_BOM)
                 return data
 
             yield from line_batches(read, splitter.limit, splitter.reject, splitter=splitter)

@@ -20,14 +20,17 @@ Read = Callable[[int], bytes]
 class LineSplitter:
     """Turns chunks of bytes into complete lines (without their newline), numbering them.
 
-    ``number`` is the number of the line the next byte belongs to. An over-long line is replaced
-    by an empty line, so numbering goes on and the parse loop skips it as blank.
+    ``number`` is the number of the line the next byte belongs to, and ``line_start`` the offset
+    (in bytes fed so far) of that line's first byte. An over-long line is replaced by an empty
+    line, so numbering goes on and the parse loop skips it as blank.
     """
 
     def __init__(self, limit: int, reject: Reject, first: int = 1) -> None:
         self.limit = limit
         self.reject = reject
         self.number = first
+        self.line_start = 0
+        self._fed = 0
         self._pending: list[bytes] = []
         self._pending_len = 0
         self._dropping: KeptRecord | None = None
@@ -35,10 +38,12 @@ class LineSplitter:
 
     def feed(self, data: bytes) -> tuple[int, list[bytes]]:
         """The lines ``data`` completes, with the number of the first of them."""
+        self._fed += len(data)
         if not self._pending and not self._drop and data[:1] in _BLANK and not data.strip():
             # Only newlines and spaces (a file padded with blank lines): count them, parse nothing.
             self.number += data.count(b"\n")
             tail = data[data.rfind(b"\n") + 1:]
+            self.line_start = self._fed - len(tail)
             if tail:
                 self._pending, self._pending_len = [tail], len(tail)
             return self.number, []
@@ -61,6 +66,7 @@ class LineSplitter:
             self._pending, self._pending_len = [], 0
         first = self.number
         self.number += len(parts)
+        self.line_start = self._fed - len(tail)
         if tail:
             self._extend(tail)
         return first, parts
