@@ -88,8 +88,8 @@ def test_over_100_results_the_table_lists_failed_and_skipped_rows_and_says_what_
     assert result.exit_code == 1
     listed = [line for line in result.stdout.splitlines() if "case " in line or "archived" in line]
     assert len(listed) == 2
-    assert WRONG in listed[0] and "FAIL" in listed[0]
-    assert "archived" in listed[1] and "skip" in listed[1] and "pass" not in listed[1]
+    assert WRONG in listed[0] and "│ FAIL " in listed[0]
+    assert "archived" in listed[1] and "│ skip " in listed[1] and "│ pass " not in listed[1]
     passing = MANY - 1 + 1  # the Python rule's right tests and the data model rule's
     assert f"{passing} passed, 1 failed, 1 skipped" in result.stdout
     assert f"{passing} passing test(s) not listed (--all lists them)" in result.stdout
@@ -100,7 +100,7 @@ def test_all_lists_every_row(cli, repo):
     assert result.exit_code == 1
     rows = [line for line in result.stdout.splitlines() if "│" in line]
     assert sum("case " in line for line in rows) == MANY
-    assert sum(" pass " in line for line in rows) == MANY - 1 + 1
+    assert sum("│ pass " in line for line in rows) == MANY - 1 + 1
     assert "not listed" not in result.stdout
 
 
@@ -109,7 +109,7 @@ def test_a_small_run_lists_every_row_without_all(cli):
     result = cli("test", cli.root / "small")
     assert result.exit_code == 0
     [row] = [line for line in result.stdout.splitlines() if "archived" in line]
-    assert " skip " in row and SIMPLE_TESTS_SKIPPED[:30] in row
+    assert "│ skip " in row and SIMPLE_TESTS_SKIPPED[:30] in row
     assert "0 passed, 0 failed, 1 skipped" in result.stdout
 
 
