@@ -179,7 +179,7 @@ def test_rules_without_tests_are_counted(cli, passing):
     cli.write("rules/untested.yml", WRONG_RULE.split("    tests:")[0])
     result = cli("test", passing)
     assert result.exit_code == 0
-    assert "4 passed, 0 failed; 1 rule(s) without tests" in result.stdout
+    assert "4 passed, 0 failed, 0 skipped; 1 rule(s) without tests" in result.stdout
 
 
 def test_a_broken_rule_fails_the_run_even_if_every_test_passes(cli, passing):

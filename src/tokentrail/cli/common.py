@@ -70,14 +70,20 @@ FormatOpt = Annotated[OutputFormat, typer.Option(
     "--format", "-f", metavar="FORMAT", help="Output format: table (for people), jsonl or json.")]
 HelpersOpt = Annotated[list[Path] | None, typer.Option(
     "--helpers", metavar="DIR", help="Directory of Panther global helpers (repeatable).")]
+DataModelsOpt = Annotated[list[Path] | None, typer.Option(
+    "--data-models", metavar="DIR",
+    help="More Panther data models (directories of datamodel YAML) for udm(); data_models/ beside "
+         "a repository's global_helpers/ is found without it.")]
 ConfigOpt = Annotated[Path | None, typer.Option(
     "--sigma-config", metavar="FILE",
     help="YAML file giving values to Sigma `expand` placeholders: `placeholders:` maps each name "
          "to a list of values.")]
 
 
-def load_context(helpers: Sequence[Path] | None, sigma_config: Path | None, allow_python: bool) -> LoadContext:
-    """The rule-loading context the options describe (Sigma placeholders, Panther helpers)."""
+def load_context(helpers: Sequence[Path] | None, sigma_config: Path | None, allow_python: bool,
+                 data_models: Sequence[Path] | None = None) -> LoadContext:
+    """The rule-loading context the options describe (Sigma placeholders, Panther helpers and
+    data models)."""
     placeholders: dict[str, tuple[str, ...]] = {}
     if sigma_config is not None:
         import yaml
@@ -90,23 +96,36 @@ def load_context(helpers: Sequence[Path] | None, sigma_config: Path | None, allo
         if not isinstance(raw, dict):
             fail(f"--sigma-config {sigma_config}: 'placeholders' must map each name to a list of values")
         placeholders = {str(k): tuple(str(x) for x in (v if isinstance(v, list) else [v])) for k, v in raw.items()}
-    return LoadContext(placeholders=placeholders, helper_dirs=tuple(helpers or ()), allow_python=allow_python)
+    return LoadContext(placeholders=placeholders, helper_dirs=tuple(helpers or ()),
+                       data_model_dirs=tuple(data_models or ()), allow_python=allow_python)
 
 
-def load(rules: Sequence[Path] | None, helpers=None, sigma_config=None, *, quiet: bool = False) -> LoadResult:
+def load(rules: Sequence[Path] | None, helpers=None, sigma_config=None, *,
+         data_models: Sequence[Path] | None = None, quiet: bool = False) -> LoadResult:
     """Load the named rules (Python rules allowed: the user named the paths) or the bundled pack."""
-    if rules:
-        result = api.load_rules(rules, context=load_context(helpers, sigma_config, allow_python=True))
-    else:
-        result = api.load_rules(None, context=load_context(helpers, sigma_config, allow_python=False))
+    # Python rules run only from paths the user named, never from the bundled pack.
+    context = load_context(helpers, sigma_config, allow_python=bool(rules), data_models=data_models)
+    result = api.load_rules(rules or None, context=context)
     if not quiet:
         for e in result.errors:
             report("error", "red", e)
+        if result.skipped:
+            note(skipped_files_line(result.skipped))
         python = [r for r in result.runnable if isinstance(r.logic, PythonLogic)]
         if python:
             note(f"about to run {len(python)} Python rule(s) from "
                  f"{', '.join(sorted({str(p) for p in (rules or [])}))}")
     return result
+
+
+def skipped_files_line(skipped: Sequence[tuple[str, str]]) -> str:
+    """One line counting the files loading left unread on purpose (Panther: those pat test does
+    not read), per reason."""
+    from collections import Counter
+
+    counts = Counter(reason for _, reason in skipped)
+    reasons = "; ".join(f"{reason} ({n})" for reason, n in sorted(counts.items()))
+    return f"skipped {len(skipped)} file(s) left unread on purpose: {reasons}"
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from tokentrail.cli.common import (
     ConfigOpt,
+    DataModelsOpt,
     FormatOpt,
     HelpersOpt,
     OutputFormat,
@@ -70,11 +71,11 @@ def _rule_rows(rules: Sequence[Rule]) -> list[dict]:
 
 @app.command("list", cls=Command)
 def rules_list(rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
-               helpers: HelpersOpt = None, sigma_config: ConfigOpt = None) -> None:
+               helpers: HelpersOpt = None, data_models: DataModelsOpt = None, sigma_config: ConfigOpt = None) -> None:
     """List rules: short id, title, format and kind, severity, ATT&CK techniques, tests, status
     (the reason a rule does not run follows the table; log types are in `rules show` and the
     JSON forms)."""
-    loaded = load(rules, helpers, sigma_config, quiet=fmt is not OutputFormat.table)
+    loaded = load(rules, helpers, sigma_config, data_models=data_models, quiet=fmt is not OutputFormat.table)
     rows = _rule_rows(loaded.rules)
     if fmt is not OutputFormat.table:
         from tokentrail.sinks.writers import write_json_lines
@@ -151,7 +152,7 @@ def _corpus_counts(rules: Sequence[Rule], rule: Rule) -> Iterator[list[int]]:
 def rules_show(rule_id: Annotated[str, typer.Argument(
                    metavar="RULE", help="Rule id, name or exact title, or the start of an id.")],
                rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
-               helpers: HelpersOpt = None, sigma_config: ConfigOpt = None) -> None:
+               helpers: HelpersOpt = None, data_models: DataModelsOpt = None, sigma_config: ConfigOpt = None) -> None:
     """One rule in full: metadata, ATT&CK, stages, indicators, output fields, investigation guide."""
     from rich.markdown import Markdown
     from rich.panel import Panel
@@ -159,7 +160,7 @@ def rules_show(rule_id: Annotated[str, typer.Argument(
     from tokentrail.engine.plan import log_types_of
     from tokentrail.rules.describe import logic_stages, rule_indicators
 
-    loaded = load(rules, helpers, sigma_config, quiet=True)
+    loaded = load(rules, helpers, sigma_config, data_models=data_models, quiet=True)
     found = find_rule(loaded.rules, rule_id)
     if len(found) != 1:
         fail(f"{len(found)} rules match {rule_id!r}" + (": " + ", ".join(r.id for r in found[:5]) if found else ""))
@@ -232,14 +233,14 @@ AllowUnknownOpt = Annotated[bool, typer.Option(
 
 @app.command("validate", cls=Command)
 def rules_validate(rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
-                   helpers: HelpersOpt = None, sigma_config: ConfigOpt = None,
+                   helpers: HelpersOpt = None, data_models: DataModelsOpt = None, sigma_config: ConfigOpt = None,
                    allow_unknown_fields: AllowUnknownOpt = False) -> None:
     """Load rules, compile them for every log type they route to as a scan does, and check every
     field they read exists there; list every problem; exit 1 on any."""
     from tokentrail.engine.plan import build_plan, log_types_of
     from tokentrail.schemas.fieldcheck import check_rules
 
-    loaded = load(rules, helpers, sigma_config, quiet=True)
+    loaded = load(rules, helpers, sigma_config, data_models=data_models, quiet=True)
     plan = build_plan(loaded.rules)
     problems = [str(e) for e in [*loaded.errors, *plan.errors]]
     problems += [f"{r.path}: {r.id}: unsupported: {r.unsupported}" for r in loaded.unsupported]

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from tokentrail import api
 from tokentrail.cli.common import (
     ConfigOpt,
+    DataModelsOpt,
     FormatOpt,
     HelpersOpt,
     OutputFormat,
@@ -62,6 +63,7 @@ def scan(
         "--state", metavar="FILE",
         help="SQLite state carried from scan to scan (new_terms history, Panther caches).")] = None,
     helpers: HelpersOpt = None,
+    data_models: DataModelsOpt = None,
     sigma_config: ConfigOpt = None,
     workers: Annotated[int, typer.Option(
         "--workers", "-j", metavar="N",
@@ -95,7 +97,7 @@ def scan(
     require_stdin(paths)
     limits = read_limits(max_line_size=max_line_size, max_cell_size=max_cell_size,
                          max_document_size=max_document_size, max_expanded_size=max_expanded_size)
-    loaded = load(rules, helpers, sigma_config)
+    loaded = load(rules, helpers, sigma_config, data_models=data_models)
     collected: list = []
     with contextlib.ExitStack() as stack:
         # Every output is opened before the scan, so a path that cannot be written stops it first.
