@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import sqlite3
 from pathlib import Path
 from typing import Annotated
@@ -29,6 +30,13 @@ from tokentrail.cli.common import (
 from tokentrail.errors import TokenTrailError
 
 
+class Engine(enum.StrEnum):
+    """Which engine matches the rules."""
+
+    stream = "stream"
+    duckdb = "duckdb"
+
+
 def register(app: typer.Typer) -> None:
     """Add the command to the app."""
     app.command()(scan)
@@ -48,6 +56,8 @@ def scan(
     sigma_config: ConfigOpt = None,
     workers: Annotated[int, typer.Option(
         "--workers", "-j", help="Processes for big JSON-lines files (0: one per core; 1: no workers).")] = 0,
+    engine: Annotated[Engine, typer.Option(
+        "--engine", help="stream (default; pure Python) or duckdb (rules matched in SQL; same alerts).")] = None,
 ) -> None:
     """Scan log files with rules and report alerts."""
     from tokentrail.sinks.table import alerts_table
@@ -70,8 +80,12 @@ def scan(
             task = bar.add_task("scan", total=total_bytes(paths))
             progress = lambda n: bar.advance(task, n)  # noqa: E731
         try:
-            result = api.scan(paths, loaded, strict=strict, dead_letter=dead, state=store,
-                              on_match=match_writer, progress=progress, workers=workers)
+            if (engine or Engine.stream) is Engine.duckdb:
+                from tokentrail.engine.batch import scan_batch
+                result = scan_batch(paths, loaded, strict=strict, dead_letter=dead, state=store, on_match=match_writer)
+            else:
+                result = api.scan(paths, loaded, strict=strict, dead_letter=dead, state=store,
+                                  on_match=match_writer, progress=progress, workers=workers)
         except TokenTrailError as exc:
             fail(str(exc), 1)
     for e in result.read_errors:

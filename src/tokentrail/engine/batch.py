@@ -19,9 +19,9 @@ the streaming engine, which runs them. Alerts are therefore the streaming engine
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import duckdb
 import orjson
@@ -91,8 +91,10 @@ class BatchEngine:
 
     def __init__(self, rules: Sequence[Rule], *, state: StateStore | None = None,
                  on_match: Callable[[Match], None] | None = None, memory_limit: str = DEFAULT_MEMORY_LIMIT,
-                 threads: int | None = None, strict: bool = False) -> None:
-        self.stream = StreamingEngine(rules, state=state, on_match=on_match, strict_unknown=strict)
+                 threads: int | None = None, strict: bool = False,
+                 on_unknown: Callable[[Mapping[str, Any], str, int], None] | None = None) -> None:
+        self.stream = StreamingEngine(rules, state=state, on_match=on_match, strict_unknown=strict,
+                                      on_unknown=on_unknown)
         self.units: list[Unit] = self.stream.plan.units
         self.python_types = {lt for lt, ix in self.stream.plan.indexes.items() if ix.python}
         self.sql = self._build_sql()
@@ -229,17 +231,21 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
 
 def scan_batch(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, *, state: StateStore | None = None,
                on_match: Callable[[Match], None] | None = None, strict: bool = False,
-               limits: ReadLimits | None = None, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> ScanResult:
+               limits: ReadLimits | None = None, memory_limit: str = DEFAULT_MEMORY_LIMIT,
+               dead_letter: IO[bytes] | None = None) -> ScanResult:
     """Scan log files with the DuckDB engine: the same ``ScanResult`` as ``api.scan`` gives.
 
-    ``memory_limit`` bounds DuckDB's memory (a DuckDB size such as ``"2GB"``).
+    ``memory_limit`` bounds DuckDB's memory (a DuckDB size such as ``"2GB"``); ``dead_letter``
+    keeps malformed lines and events of no known log type, as in ``api.scan``.
     """
     load_errors: list[Any] = []
     if isinstance(rules, LoadResult):
         load_errors = list(rules.errors)
         rules = rules.rules
-    reader = LogReader(strict=strict, limits=limits or ReadLimits())
-    engine = BatchEngine(rules, state=state, on_match=on_match, memory_limit=memory_limit, strict=strict)
+    reader = LogReader(strict=strict, dead_letter=dead_letter, limits=limits or ReadLimits())
+    keep = None if dead_letter is None else (lambda event, _source, _line: dead_letter.write(orjson.dumps(event) + b"\n"))
+    engine = BatchEngine(rules, state=state, on_match=on_match, memory_limit=memory_limit, strict=strict,
+                         on_unknown=keep)
     alerts = engine.scan_paths(paths, reader)
     alerts.sort(key=lambda a: (a.first_time or 0.0, a.rule_id, a.id))
     return ScanResult(
