@@ -57,7 +57,8 @@ def scan(
     workers: Annotated[int, typer.Option(
         "--workers", "-j", help="Processes for big JSON-lines files (0: one per core; 1: no workers).")] = 0,
     engine: Annotated[Engine, typer.Option(
-        "--engine", help="stream (default; pure Python) or duckdb (rules matched in SQL; same alerts).")] = None,
+        "--engine", help="stream (default; pure Python) or duckdb (rules matched in SQL; same alerts; "
+                         "the default for Parquet input).")] = None,
 ) -> None:
     """Scan log files with rules and report alerts."""
     from tokentrail.sinks.table import alerts_table
@@ -80,8 +81,11 @@ def scan(
             task = bar.add_task("scan", total=total_bytes(paths))
             progress = lambda n: bar.advance(task, n)  # noqa: E731
         try:
-            if (engine or Engine.stream) is Engine.duckdb:
+            from tokentrail.engine.batch_input import wants_batch
+
+            if engine is Engine.duckdb or (engine is None and wants_batch(paths)):
                 from tokentrail.engine.batch import scan_batch
+
                 result = scan_batch(paths, loaded, strict=strict, dead_letter=dead, state=store, on_match=match_writer)
             else:
                 result = api.scan(paths, loaded, strict=strict, dead_letter=dead, state=store,

@@ -31,8 +31,10 @@ import sqlglot.expressions as sx
 from tokentrail.alerting.models import Alert, Match
 from tokentrail.compile.sql import FieldTable, compile_sql, json_path
 from tokentrail.engine import ScanResult
+from tokentrail.engine.batch_input import PARQUET, inputs
 from tokentrail.engine.plan import UNKNOWN, LogTypeIndex, Unit
 from tokentrail.engine.stream import StreamingEngine
+from tokentrail.errors import LogParseError
 from tokentrail.rules.ir import All, Cmp, Const, Expr
 from tokentrail.rules.loader import LoadResult
 from tokentrail.rules.model import Rule
@@ -143,18 +145,42 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
 
     # -- scanning ------------------------------------------------------------------------------
     def scan_paths(self, paths: Iterable[str | Path], reader: LogReader) -> list[Alert]:
-        """Scan every file in ``paths``; the alerts of the whole input (windows closed)."""
+        """Scan every file in ``paths`` (Parquet files too); the alerts of the whole input, windows
+        closed."""
         alerts: list[Alert] = []
-        for path in reader.paths(paths):
-            name = str(path)
-            if name != "-" and splittable(path):
-                batches = self._raw_lines(reader, path)
+        for item in inputs(paths, reader):
+            name = str(item)
+            if name.endswith(PARQUET):
+                batches = self._parquet(reader, item)
+            elif name != "-" and splittable(item):
+                batches = self._raw_lines(reader, item)
             else:
-                batches = self._records(reader, path)
+                batches = self._records(reader, item)
             for batch in batches:
                 alerts.extend(self._run_batch(batch, name, reader))
         alerts.extend(self.stream.finish())
         return alerts
+
+    def _parquet(self, reader: LogReader, path: str | Path) -> Iterable[tuple[list[int], list[bytes]]]:
+        """A Parquet file's rows as events (row numbers for lines). A NULL cell is a missing
+        field: Parquet gives every row every column, so NULL is how a row lacks one."""
+        try:
+            # A cursor of its own: the matching queries run on the main connection meanwhile.
+            cursor = self.con.cursor()
+            batches = cursor.sql("SELECT * FROM read_parquet($path)", params={"path": str(path)}).to_arrow_reader(BATCH_ROWS)
+        except duckdb.Error as exc:
+            error = LogParseError(f"cannot read Parquet: {str(exc).splitlines()[0]}", file=str(path))
+            if reader.strict:
+                raise error from None
+            reader.stats.errors.append(error)
+            reader.stats.skipped += 1
+            return
+        reader.stats.files += 1
+        row = 0
+        for record_batch in batches:
+            numbers = list(range(row + 1, row + 1 + record_batch.num_rows))
+            row += record_batch.num_rows
+            yield numbers, [orjson.dumps(_present(r), default=str) for r in record_batch.to_pylist()]
 
     def _raw_lines(self, reader: LogReader, path: str | Path) -> Iterable[tuple[list[int], list[bytes]]]:
         reader.stats.files += 1
@@ -227,6 +253,15 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
             hits.sort(key=lambda u: u.index)
             alerts.extend(stream.accept(event, lt, hits or None, source, lineno))
         return alerts
+
+
+def _present(value: Any) -> Any:
+    """``value`` with every key holding None left out, at every depth."""
+    if isinstance(value, dict):
+        return {k: _present(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_present(v) for v in value]
+    return value
 
 
 def scan_batch(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, *, state: StateStore | None = None,
