@@ -11,10 +11,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tokentrail.compile.python import compile_expr
-from tokentrail.compile.sql import FieldTable, compile_sql
+from tokentrail.compile.sql import FieldTable, compile_sql, enable_arrow_lambdas
 from tokentrail.rules.ir import All, Any, Cmp, Const, Exists, FieldRef, Keywords, Not
 
 CON = duckdb.connect()
+enable_arrow_lambdas(CON)
 
 
 def sql_results(exprs, events, *, ci=False):
@@ -22,12 +23,13 @@ def sql_results(exprs, events, *, ci=False):
     fields = FieldTable()
     preds = [compile_sql(e, fields, ci_fields=ci) for e in exprs]
     fields.type_of("$")
-    (dotted, types), texts = fields.columns("v")
+    (dotted, types), (texts, arrays) = fields.columns("v")
     cols = ", ".join(f"{p.sql('duckdb')} AS p{i}" for i, p in enumerate(preds))
     rows = [(i, orjson.dumps(e).decode()) for i, e in enumerate(events)]
     CON.execute("CREATE OR REPLACE TEMP TABLE ev (n INTEGER, v VARCHAR)")
     CON.executemany("INSERT INTO ev VALUES (?, ?)", rows)
-    query = (f"WITH r AS (SELECT n, v, {dotted.sql('duckdb')}, {types.sql('duckdb')}, {texts.sql('duckdb')} "
+    query = (f"WITH r AS (SELECT n, v, {dotted.sql('duckdb')}, {types.sql('duckdb')}, {texts.sql('duckdb')}, "
+             f"{arrays.sql('duckdb')} "
              f"FROM ev) SELECT {cols} FROM r ORDER BY n")
     return [list(row) for row in CON.execute(query).fetchall()]
 
@@ -127,9 +129,19 @@ def test_plain_events_are_decided_in_sql():
     assert check(exprs, evts) == len(exprs) * len(evts)
 
 
+def test_arrays_of_objects_are_decided_in_sql():
+    exprs = [Cmp("target.type", "eq", ("appinstance",)), Cmp("target.type", "contains", ("user", "group"),
+                                                               all_values=True), Not(Cmp("target.id", "eq", ("1",)))]
+    evts = [{"target": [{"type": "User"}, {"type": "AppInstance", "id": "1"}]}, {"target": []},
+            {"target": [{"id": "2"}, {"type": "UserGroup"}]}]
+    assert check(exprs, evts) == len(exprs) * len(evts)
+    assert check(exprs, evts, ci=True) >= 6  # an element without the key is no reason to doubt
+
+
 @pytest.mark.parametrize(("expr", "event"), [
     (Cmp("a", "eq", (5,)), {"a": "5"}),  # numbers compare numerically: Python decides
-    (Cmp("t.type", "eq", ("x",)), {"t": [{"type": "x"}]}),  # a list on the way
+    (Cmp("t.type", "eq", ("x",)), {"t": [{"type": "x"}, "x"]}),  # a list holding a non-object
+    (Cmp("t.type", "eq", ("x",)), {"t": [{"type": ["x"]}]}),  # a list in a list
     (Cmp("b.c", "eq", ("x",)), {"b.c": "x"}),  # a literal dotted key
     (Cmp("a", "eq", ("é",)), {"a": "É"}),  # lower-casing outside ASCII
     (Keywords(("tok",)), {"a": "tok"}),

@@ -13,15 +13,20 @@ engine hands that event to the Python matcher. Decided in SQL:
   * ``eq``/``contains``/``startswith``/``endswith`` on ASCII text (Python's and DuckDB's
     lower-casing differ outside ASCII), ``glob`` and ``regex`` through DuckDB's RE2, IPv4
     ``cidr`` tests, ordering of text that is certainly no number.
-Unsure: lists on the way or at the leaf, numbers, non-ASCII text for case-insensitive tests,
+  * ``a.b`` over an array of objects whose ``b`` are strings (Okta's ``target[].type``).
+Unsure: other lists on the way or at the leaf, numbers, non-ASCII text for case-insensitive tests,
 IPv6 text, ``Keywords`` and ``FieldRef`` (full-text and field-to-field run in Python).
 
-Field values are read once per event into two lists (``json_type(j, [paths])`` and
+Lambdas are written with the arrow (``s -> ...``), as sqlglot writes them: a DuckDB connection
+running this SQL must allow it (``enable_arrow_lambdas``).
+
+Field values are read once per event into lists (``json_type(j, [paths])`` and
 ``json_extract_string(j, [paths])``, one parse each); ``FieldTable`` numbers the paths.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 
 import re2
@@ -34,6 +39,7 @@ from tokentrail.rules.ir import Any as AnyOf
 
 TYPES = "t"  # column holding the JSON type of each path (NULL: the path is absent)
 TEXTS = "x"  # column holding each path's value as text
+ARRAYS = "a"  # column holding the JSON text of arrays that fields fan out over
 DOTTED = "dotted"  # column: the event may hold a key with a dot in it (then dotted routes are unsure)
 # A JSON string holding a dot (or an escaped one) followed by a colon: a key with a dot, or
 # text that looks like one (which only makes the event's missing fields unsure).
@@ -46,6 +52,15 @@ _IPV4 = rf"^{_IPV4_OCTET}(\.{_IPV4_OCTET}){{3}}$"
 # whitespace); text with another character, and not an inf/nan spelling, is certainly no number.
 _NOT_NUMERIC_CHAR = "[^0-9_.eE+\\-\t\n\r\x0b\x0c\x1c-\x1f ]"
 _INF_NAN = "(?i)^[\t\n\r\x0b\x0c\x1c-\x1f ]*[+-]?(inf|infinity|nan)[\t\n\r\x0b\x0c\x1c-\x1f ]*$"
+
+
+def enable_arrow_lambdas(con) -> None:
+    """Let a DuckDB connection read ``x -> ...`` lambdas (newer DuckDB wants a setting for it)."""
+    import duckdb
+
+    # An older DuckDB knows no such setting: arrows are its only lambda syntax.
+    with contextlib.suppress(duckdb.Error):
+        con.execute("SET lambda_syntax = 'ENABLE_SINGLE_ARROW'")
 
 
 def json_path(parts: tuple[str, ...]) -> str | None:
@@ -61,6 +76,12 @@ class FieldTable:
     def __init__(self) -> None:
         self.types: dict[str, int] = {}
         self.texts: dict[str, int] = {}
+        self.arrays: dict[str, int] = {}
+
+    def array_of(self, path: str) -> sx.Expression:
+        """The JSON text at ``path`` (read when it is an array of objects to fan out over)."""
+        i = self.arrays.setdefault(path, len(self.arrays))
+        return sx.Bracket(this=sx.column(ARRAYS), expressions=[sx.Literal.number(i)])
 
     def type_of(self, path: str) -> sx.Expression:
         i = self.types.setdefault(path, len(self.types))
@@ -70,10 +91,11 @@ class FieldTable:
         i = self.texts.setdefault(path, len(self.texts))
         return sx.Bracket(this=sx.column(TEXTS), expressions=[sx.Literal.number(i)])
 
-    def columns(self, source: str) -> tuple[list[sx.Expression], sx.Expression]:
+    def columns(self, source: str) -> tuple[list[sx.Expression], list[sx.Expression]]:
         """The columns that read the table's paths from the JSON column ``source``: whether the
         event may hold a dotted key, and the JSON type of every path read (NULL for malformed
-        JSON); then the text of every path compared (to read from well-formed JSON only)."""
+        JSON); then the text of every path compared and of every array fanned out over (to read
+        from well-formed JSON only)."""
         col = sx.column(source)
 
         def paths(names: dict[str, int]) -> sx.Expression:
@@ -83,7 +105,8 @@ class FieldTable:
             sx.alias_(_regex(col.copy(), DOTTED_KEY), DOTTED),
             # try(): malformed JSON gives NULL (that event is then read in Python), not an error.
             sx.alias_(_call("try", sx.Anonymous(this="json_type", expressions=[col, paths(self.types)])), TYPES),
-        ], sx.alias_(sx.Anonymous(this="json_extract_string", expressions=[col.copy(), paths(self.texts)]), TEXTS)
+        ], [sx.alias_(sx.Anonymous(this="json_extract_string", expressions=[col.copy(), paths(self.texts)]), TEXTS),
+            sx.alias_(sx.Anonymous(this="json_extract", expressions=[col.copy(), paths(self.arrays)]), ARRAYS)]
 
 
 def compile_sql(expr: Expr, fields: FieldTable, *, ci_fields: bool = False) -> sx.Expression:
@@ -194,6 +217,10 @@ class _Compiler:
             test = self._text_test(node.op, values, node.cased, text) if values else sx.false()
             null_result = missing_result = wants_null
         branches: list[tuple[sx.Expression, sx.Expression]] = []
+        if len(parts) == 2 and test is not None:
+            fanned = self._over_objects(node, parts, values, missing_result)
+            if fanned is not None:
+                branches.append(fanned)
         if test is not None:
             branches.append((sx.EQ(this=kind, expression=_lit("VARCHAR")), test))
             if node.op not in ("cidr", "lt", "le", "gt", "ge"):
@@ -207,6 +234,45 @@ class _Compiler:
         if clean is not None:
             branches.append((clean, _bool(missing_result)))
         return _case(branches)
+
+    def _over_objects(self, node: Cmp, parts: tuple[str, ...], values: tuple[Scalar, ...],
+                      missing_result: bool) -> tuple[sx.Expression, sx.Expression] | None:
+        """``a.b`` where ``a`` is an array of objects (Okta's ``target[]``): decided when every
+        element is an object whose ``b`` is a string or absent, and the event holds no dotted
+        key (``"a.b"`` could add values); the field matches if any element's value does."""
+        head, key = json_path(parts[:1]), parts[1]
+        if head is None or json_path((key,)) is None:
+            return None
+        arr = self.fields.array_of(head)
+        elements = _call("json_type", arr, _lit("$[*]"))
+        leaf_types = _call("json_type", arr.copy(), _lit(f'$[*]."{key}"'))
+        texts = _call("json_extract_string", arr.copy(), _lit(f'$[*]."{key}"'))
+        s = sx.column("s")
+        if node.all_values and len(values) > 1:
+            tests = [self._text_test(node.op, (v,), node.cased, s.copy()) for v in values]
+        else:
+            tests = [self._text_test(node.op, values, node.cased, s)]
+        if any(t is None for t in tests):
+            return None
+        verdicts = []
+        for test in tests:
+            codes = _call("list_transform", texts.copy(), sx.Lambda(
+                this=sx.Coalesce(this=sx.Cast(this=test, to=sx.DataType.build("INT")), expressions=[sx.Literal.number(-1)]),
+                expressions=[sx.to_identifier("s")]))
+            verdicts.append(_case([(_call("list_contains", codes, sx.Literal.number(1)), sx.true()),
+                                   (_call("list_contains", codes.copy(), sx.Literal.number(-1)), sx.null())],
+                                  sx.false()))
+        found = _all(verdicts) if len(verdicts) > 1 else verdicts[0]
+        # No element holds the key: a missing field (unsure where keys may be spelled otherwise).
+        empty = sx.EQ(this=_call("len", texts.copy()), expression=sx.Literal.number(0))
+        result = _case([(empty, sx.null() if self.ci else _bool(missing_result))], found)
+        plain = _all([
+            sx.EQ(this=self.fields.type_of(head), expression=_lit("ARRAY")),
+            sx.not_(sx.column(DOTTED)),
+            _every(elements, "OBJECT"),
+            _every(leaf_types, "VARCHAR"),
+        ])
+        return plain, result
 
     def _text_test(self, op: str, values: tuple[Scalar, ...], cased: bool, s: sx.Expression) -> sx.Expression | None:
         """A test of the text ``s`` against ``values`` (any of them), TRUE/FALSE/NULL; None when
@@ -262,6 +328,12 @@ class _Compiler:
                  for v in values if number_of(v) is None and text_of(v) is not None]
         certain = sx.and_(_ascii(s.copy()), _regex(s.copy(), _NOT_NUMERIC_CHAR), sx.not_(_regex(s.copy(), _INF_NAN)))
         return _case([(certain, _any(tests))])
+
+
+def _every(types: sx.Expression, name: str) -> sx.Expression:
+    """Every JSON type in the list ``types`` is ``name`` (true for an empty list)."""
+    same = sx.Lambda(this=sx.EQ(this=sx.column("e"), expression=_lit(name)), expressions=[sx.to_identifier("e")])
+    return sx.Coalesce(this=_call("list_bool_and", _call("list_transform", types, same)), expressions=[sx.true()])
 
 
 def _norm(s: str, cased: bool) -> str:

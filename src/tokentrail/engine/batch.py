@@ -29,7 +29,7 @@ import pyarrow as pa
 import sqlglot.expressions as sx
 
 from tokentrail.alerting.models import Alert, Match
-from tokentrail.compile.sql import FieldTable, compile_sql, json_path
+from tokentrail.compile.sql import FieldTable, compile_sql, enable_arrow_lambdas, json_path
 from tokentrail.engine import ScanResult
 from tokentrail.engine.batch_input import PARQUET, inputs
 from tokentrail.engine.plan import UNKNOWN, LogTypeIndex, Unit
@@ -102,6 +102,7 @@ class BatchEngine:
         self.sql = self._build_sql()
         self.con = duckdb.connect(config={"memory_limit": memory_limit,
                                           "threads": threads or min(2, os.cpu_count() or 1)})
+        enable_arrow_lambdas(self.con)
         # Planned once: the query of a large rule set takes DuckDB a while to optimise.
         self.con.execute("CREATE TEMP TABLE batch (line BIGINT, j BLOB)")
         self.con.execute("PREPARE match_events AS " + self.sql)
@@ -127,14 +128,14 @@ class BatchEngine:
         top = sx.EQ(this=fields.type_of("$"), expression=sx.Literal.string("OBJECT"))
         detect = detection_sql(fields).sql("duckdb")
         codes_sql = sx.Case(ifs=branches, default=sx.null()).sql("duckdb") if branches else "NULL"
-        (dotted, types), texts = fields.columns("v")
+        (dotted, types), (texts, arrays) = fields.columns("v")
         python = ", ".join(f"'{lt}'" for lt in sorted(self.python_types)) or "''"
         return f"""
 WITH s AS (SELECT line, try(decode(j)) AS v FROM batch),
 r AS (SELECT line, v, {dotted.sql("duckdb")}, {types.sql("duckdb")} FROM s),
 d AS MATERIALIZED (SELECT line, v, dotted, t, CASE WHEN {top.sql("duckdb")} AND NOT regexp_matches(v, '{_LENIENT}')
     THEN {detect} END AS lt FROM r),
-f AS (SELECT line, lt, dotted, t, {texts.sql("duckdb")} FROM d WHERE lt IS NOT NULL),
+f AS (SELECT line, lt, dotted, t, {texts.sql("duckdb")}, {arrays.sql("duckdb")} FROM d WHERE lt IS NOT NULL),
 c AS MATERIALIZED (SELECT line, lt, {codes_sql} AS h FROM f)
 SELECT line, lt, h, 1 FROM c WHERE lt IN ({python}) OR list_contains(h, 1) OR list_contains(h, -1)
 UNION ALL SELECT NULL, lt, NULL, count(*) FROM c
