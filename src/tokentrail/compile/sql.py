@@ -109,10 +109,33 @@ class FieldTable:
             sx.alias_(sx.Anonymous(this="json_extract", expressions=[col.copy(), paths(self.arrays)]), ARRAYS)]
 
 
-def compile_sql(expr: Expr, fields: FieldTable, *, ci_fields: bool = False) -> sx.Expression:
+class LeafTable:
+    """Comparisons shared by many rules, each computed once per event as a column of its own
+    (DuckDB does not find common parts of a large expression by itself)."""
+
+    def __init__(self, prefix: str = "l") -> None:
+        self.prefix = prefix
+        self.leaves: dict[tuple[str, bool], tuple[str, sx.Expression]] = {}
+
+    def column(self, node: Expr, ci: bool, build) -> sx.Expression:
+        # By repr: nodes compare 1 == True == 1.0, which the IR tells apart.
+        key = (repr(node), ci)
+        found = self.leaves.get(key)
+        if found is None:
+            found = self.leaves[key] = (f"{self.prefix}{len(self.leaves)}", build())
+        return sx.column(found[0])
+
+    def columns(self) -> list[sx.Expression]:
+        """The leaf columns, to select where the fields' columns are in scope."""
+        return [sx.alias_(expr, name) for name, expr in self.leaves.values()]
+
+
+def compile_sql(expr: Expr, fields: FieldTable, *, ci_fields: bool = False,
+                leaves: LeafTable | None = None) -> sx.Expression:
     """A three-valued SQL condition for ``expr``: TRUE/FALSE where decided, NULL where the event
-    must be matched in Python. Field reads are registered in ``fields``."""
-    return _Compiler(fields, ci_fields).compile(expr)
+    must be matched in Python. Field reads are registered in ``fields``; with ``leaves``, every
+    comparison is a column of that table, and the condition reads those columns."""
+    return _Compiler(fields, ci_fields, leaves).compile(expr)
 
 
 def _call(name: str, *args: sx.Expression) -> sx.Expression:
@@ -149,9 +172,10 @@ def _regex(text: sx.Expression, pattern: str) -> sx.Expression:
 
 
 class _Compiler:
-    def __init__(self, fields: FieldTable, ci: bool) -> None:
+    def __init__(self, fields: FieldTable, ci: bool, leaves: LeafTable | None = None) -> None:
         self.fields = fields
         self.ci = ci
+        self.leaves = leaves
 
     def compile(self, expr: Expr) -> sx.Expression:
         match expr:
@@ -163,10 +187,14 @@ class _Compiler:
                 return sx.not_(sx.paren(self.compile(item)))
             case Const(value):
                 return _bool(value)
-            case Exists(field):
+            case Exists(field) if self.leaves is None:
                 return self._exists(field)
-            case Cmp():
+            case Cmp() if self.leaves is None:
                 return self._cmp(expr)
+            case Exists(field):
+                return self.leaves.column(expr, self.ci, lambda: self._exists(field))
+            case Cmp():
+                return self.leaves.column(expr, self.ci, lambda: self._cmp(expr))
             case FieldRef() | Keywords():
                 return sx.null()
         raise TypeError(f"not an IR node: {expr!r}")

@@ -29,7 +29,7 @@ import pyarrow as pa
 import sqlglot.expressions as sx
 
 from tokentrail.alerting.models import Alert, Match
-from tokentrail.compile.sql import FieldTable, compile_sql, enable_arrow_lambdas, json_path
+from tokentrail.compile.sql import FieldTable, LeafTable, compile_sql, enable_arrow_lambdas, json_path
 from tokentrail.engine import ScanResult
 from tokentrail.engine.batch_input import PARQUET, inputs
 from tokentrail.engine.plan import UNKNOWN, LogTypeIndex, Unit
@@ -111,6 +111,7 @@ class BatchEngine:
         """The query: per event, its log type and one code per unit of that log type (1 matched,
         0 not, -1 unsure), in the order of ``self.by_type[log type]``."""
         fields = FieldTable()
+        leaves = LeafTable()
         branches = []
         self.by_type: dict[str, list[Unit]] = {}
         for lt, index in self.stream.plan.indexes.items():
@@ -119,7 +120,8 @@ class BatchEngine:
             anchors = _anchors(index)
             units = [u for u in self.units if u.log_type == lt and u.python is None]
             self.by_type[lt] = units
-            codes = [sx.Coalesce(this=sx.Cast(this=compile_sql(unit_expr(u, anchors), fields, ci_fields=index.ci),
+            codes = [sx.Coalesce(this=sx.Cast(this=compile_sql(unit_expr(u, anchors), fields, ci_fields=index.ci,
+                                                                          leaves=leaves),
                                               to=sx.DataType.build("TINYINT")),
                                  expressions=[sx.Literal.number(-1)]) for u in units]
             if codes:
@@ -130,13 +132,15 @@ class BatchEngine:
         codes_sql = sx.Case(ifs=branches, default=sx.null()).sql("duckdb") if branches else "NULL"
         (dotted, types), (texts, arrays) = fields.columns("v")
         python = ", ".join(f"'{lt}'" for lt in sorted(self.python_types)) or "''"
+        leaf_cols = "".join(", " + c.sql("duckdb") for c in leaves.columns())
         return f"""
 WITH s AS (SELECT line, try(decode(j)) AS v FROM batch),
 r AS (SELECT line, v, {dotted.sql("duckdb")}, {types.sql("duckdb")} FROM s),
 d AS MATERIALIZED (SELECT line, v, dotted, t, CASE WHEN {top.sql("duckdb")} AND NOT regexp_matches(v, '{_LENIENT}')
     THEN {detect} END AS lt FROM r),
 f AS (SELECT line, lt, dotted, t, {texts.sql("duckdb")}, {arrays.sql("duckdb")} FROM d WHERE lt IS NOT NULL),
-c AS MATERIALIZED (SELECT line, lt, {codes_sql} AS h FROM f)
+g AS (SELECT line, lt{leaf_cols} FROM f),
+c AS MATERIALIZED (SELECT line, lt, {codes_sql} AS h FROM g)
 SELECT line, lt, h, 1 FROM c WHERE lt IN ({python}) OR list_contains(h, 1) OR list_contains(h, -1)
 UNION ALL SELECT NULL, lt, NULL, count(*) FROM c
     WHERE NOT (lt IN ({python}) OR coalesce(list_contains(h, 1) OR list_contains(h, -1), FALSE)) GROUP BY lt
