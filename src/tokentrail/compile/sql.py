@@ -39,6 +39,7 @@ from tokentrail.rules.ir import Any as AnyOf
 
 TYPES = "t"  # column holding the JSON type of each path (NULL: the path is absent)
 TEXTS = "x"  # column holding each path's value as text
+LOWERED = "lx"  # column holding each text lower-cased (NULL for non-ASCII text)
 ARRAYS = "a"  # column holding the JSON text of arrays that fields fan out over
 DOTTED = "dotted"  # column: the event may hold a key with a dot in it (then dotted routes are unsure)
 # A JSON string holding a dot (or an escaped one) followed by a colon: a key with a dot, or
@@ -77,6 +78,16 @@ class FieldTable:
         self.types: dict[str, int] = {}
         self.texts: dict[str, int] = {}
         self.arrays: dict[str, int] = {}
+
+    def lowered_of(self, path: str) -> sx.Expression:
+        """The text at ``path`` lower-cased (NULL when it is not ASCII), computed once per event."""
+        i = self.texts.setdefault(path, len(self.texts))
+        return sx.Bracket(this=sx.column(LOWERED), expressions=[sx.Literal.number(i)])
+
+    def lowered_column(self) -> sx.Expression:
+        """The column of lower-cased texts, to select where the texts column is in scope."""
+        each = sx.Lambda(this=_ascii_lower(sx.column("s")), expressions=[sx.to_identifier("s")])
+        return sx.alias_(_call("list_transform", sx.column(TEXTS), each), LOWERED)
 
     def array_of(self, path: str) -> sx.Expression:
         """The JSON text at ``path`` (read when it is an array of objects to fan out over)."""
@@ -167,6 +178,12 @@ def _ascii(text: sx.Expression) -> sx.Expression:
     return sx.EQ(this=_call("strlen", text), expression=_call("length", text.copy()))
 
 
+def _ascii_lower(text: sx.Expression) -> sx.Expression:
+    """The text lower-cased where that is the same in Python and DuckDB (ASCII), else NULL: a
+    test of NULL is NULL, so a non-ASCII text is left to Python."""
+    return _case([(_ascii(text), sx.Lower(this=text.copy()))])
+
+
 def _regex(text: sx.Expression, pattern: str) -> sx.Expression:
     return _call("regexp_matches", text, _lit(pattern))
 
@@ -238,11 +255,13 @@ class _Compiler:
         wants_null = len(values) != len(node.values)
         if node.all_values and len(values) > 1:
             # Every value must match (None values are ignored, as in the Python matcher).
-            tests = [self._text_test(node.op, (v,), node.cased, text.copy()) for v in values]
+            tests = [self._text_test(node.op, (v,), node.cased, text.copy(), self.fields.lowered_of(full))
+                     for v in values]
             test = None if any(t is None for t in tests) else _all(tests)
             null_result = missing_result = False
         else:
-            test = self._text_test(node.op, values, node.cased, text) if values else sx.false()
+            test = (self._text_test(node.op, values, node.cased, text, self.fields.lowered_of(full))
+                    if values else sx.false())
             null_result = missing_result = wants_null
         branches: list[tuple[sx.Expression, sx.Expression]] = []
         if len(parts) == 2 and test is not None:
@@ -302,22 +321,21 @@ class _Compiler:
         ])
         return plain, result
 
-    def _text_test(self, op: str, values: tuple[Scalar, ...], cased: bool, s: sx.Expression) -> sx.Expression | None:
+    def _text_test(self, op: str, values: tuple[Scalar, ...], cased: bool, s: sx.Expression,
+                   lowered: sx.Expression | None = None) -> sx.Expression | None:
         """A test of the text ``s`` against ``values`` (any of them), TRUE/FALSE/NULL; None when
         no such test can be written (every such text is then unsure)."""
         if op == "eq":
             if any(not isinstance(v, str | bool) for v in values):
                 return None  # numbers compare numerically with numeric text: Python decides
             needles = sorted({_norm(str(text_of(v)), cased) for v in values})
-            probe = s if cased else sx.Lower(this=s)
-            test = sx.In(this=probe, expressions=[_lit(n) for n in needles])
-            return test if cased else _case([(_ascii(s.copy()), test)])
+            probe = s if cased else (lowered or _ascii_lower(s))
+            return sx.In(this=probe, expressions=[_lit(n) for n in needles])
         if op in ("contains", "startswith", "endswith"):
             needles = [_norm(str(text_of(v)), cased) for v in values]
-            probe = s if cased else sx.Lower(this=s)
+            probe = s if cased else (lowered or _ascii_lower(s))
             fn = {"contains": "contains", "startswith": "starts_with", "endswith": "ends_with"}[op]
-            test = _any([_call(fn, probe.copy(), _lit(n)) for n in needles])
-            return test if cased else _case([(_ascii(s.copy()), test)])
+            return _any([_call(fn, probe.copy(), _lit(n)) for n in needles])
         if op in ("glob", "regex"):
             patterns = [glob_to_regex(t, cased=cased) if op == "glob" else t for t in (str(text_of(v)) for v in values)]
             if not all(_re2_ok(p) for p in patterns):

@@ -139,7 +139,8 @@ r AS (SELECT line, v, {dotted.sql("duckdb")}, {types.sql("duckdb")} FROM s),
 d AS MATERIALIZED (SELECT line, v, dotted, t, CASE WHEN {top.sql("duckdb")} AND NOT regexp_matches(v, '{_LENIENT}')
     THEN {detect} END AS lt FROM r),
 f AS (SELECT line, lt, dotted, t, {texts.sql("duckdb")}, {arrays.sql("duckdb")} FROM d WHERE lt IS NOT NULL),
-g AS (SELECT line, lt{leaf_cols} FROM f),
+h AS (SELECT *, {fields.lowered_column().sql("duckdb")} FROM f),
+g AS (SELECT line, lt{leaf_cols} FROM h),
 c AS MATERIALIZED (SELECT line, lt, {codes_sql} AS h FROM g)
 SELECT line, lt, h, 1 FROM c WHERE lt IN ({python}) OR list_contains(h, 1) OR list_contains(h, -1)
 UNION ALL SELECT NULL, lt, NULL, count(*) FROM c
