@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import os
 from pathlib import Path
 from typing import Annotated
@@ -34,6 +35,13 @@ from tokentrail.engine import ScanResult
 from tokentrail.errors import StateError, TokenTrailError
 from tokentrail.rules.loader import LoadResult
 from tokentrail.sources.limits import ReadLimits
+
+
+class Engine(enum.StrEnum):
+    """Which engine matches the rules."""
+
+    stream = "stream"
+    duckdb = "duckdb"
 
 
 def register(app: typer.Typer) -> None:
@@ -69,6 +77,10 @@ def scan(
         "--workers", "-j", metavar="N",
         help="Processes for big JSON-lines files (0: one per core; 1: no workers; at most 4 per core).")
     ] = api.DEFAULT_WORKERS,
+    engine: Annotated[Engine | None, typer.Option(
+        "--engine", metavar="stream|duckdb",
+        help="stream (default; pure Python) or duckdb (rules matched in SQL; same alerts; "
+             "the default for Parquet input).")] = None,
     keep_duplicates: Annotated[bool, typer.Option(
         "--keep-duplicates", help="Take every event, even one already read (same log type and event id).")] = False,
     max_line_size: Annotated[str | None, typer.Option(
@@ -120,9 +132,18 @@ def scan(
             progress = lambda n: bar.advance(task, n)  # noqa: E731
         on_alert = AlertLineWriter(out) if fmt is OutputFormat.jsonl else collected.append
         try:
-            result = api.scan(paths, loaded, strict=strict, dead_letter=dead, state=store,
-                              on_match=match_writer, on_alert=on_alert, progress=progress, workers=workers,
-                              log_type=log_type, limits=limits, keep_duplicates=keep_duplicates)
+            from tokentrail.engine.batch_input import wants_batch
+
+            if engine is Engine.duckdb or (engine is None and wants_batch(paths)):
+                from tokentrail.engine.batch import scan_batch
+
+                result = scan_batch(paths, loaded, strict=strict, dead_letter=dead, state=store,
+                                    on_match=match_writer, on_alert=on_alert, limits=limits,
+                                    keep_duplicates=keep_duplicates)
+            else:
+                result = api.scan(paths, loaded, strict=strict, dead_letter=dead, state=store,
+                                  on_match=match_writer, on_alert=on_alert, progress=progress, workers=workers,
+                                  log_type=log_type, limits=limits, keep_duplicates=keep_duplicates)
         except TokenTrailError as exc:
             fail(str(exc), 1)
         report_problems(result, loaded)
