@@ -12,8 +12,8 @@ import orjson
 from tokentrail.alerting.delivery import AlertGate
 from tokentrail.alerting.models import Alert, Match
 from tokentrail.content import default_rule_paths
-from tokentrail.engine import RuleCounts, ScanResult, StreamingEngine
-from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents
+from tokentrail.engine import ScanResult, StreamingEngine
+from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS
 from tokentrail.engine.gcpolicy import scan_gc
 from tokentrail.engine.parallel import (
     MIN_PARALLEL_BYTES,
@@ -21,6 +21,7 @@ from tokentrail.engine.parallel import (
     parallel_worth_it,
     worker_count,
 )
+from tokentrail.engine.session import scan_result, scan_session
 from tokentrail.rules.loader import LoadContext, LoadResult
 from tokentrail.rules.loader import load_rules as _load_rules
 from tokentrail.rules.model import Rule
@@ -82,11 +83,7 @@ def scan(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, *, str
     kept: list[Alert] = []
     gate = AlertGate(on_alert or kept.append)
     reader = LogReader(strict=strict, dead_letter=dead_letter, progress=progress, limits=limits or ReadLimits())
-    owns_state = state is not None and not state.held
-    if owns_state:
-        state.hold()
-    seen = None if keep_duplicates else SeenEvents(memory_ids)
-    try:
+    with scan_session(state, keep_duplicates, memory_ids) as seen:
         engine = StreamingEngine(rules, state=state, on_match=on_match, seen=seen, log_type=log_type,
                                  strict_unknown=strict,
                                  on_unknown=None if dead_letter is None else partial(_keep_unknown, dead_letter))
@@ -102,27 +99,7 @@ def scan(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, *, str
                     if found:
                         gate(found)
         gate(engine.finish())
-        if owns_state:
-            state.commit()
-    finally:
-        if owns_state:
-            state.release()
-        if seen is not None:
-            seen.close()
-    kept.sort(key=lambda a: (a.first_time or 0.0, a.rule_id, a.id))
-    return ScanResult(
-        alerts=kept,
-        stats=engine.stats,
-        rule_errors=engine.rule_errors,
-        load_errors=load_errors + list(engine.load_errors),
-        read_errors=reader.stats.errors,
-        events_skipped=reader.stats.skipped,
-        skipped_files=reader.stats.skipped_files,
-        files_skipped=reader.stats.files_skipped,
-        rule_counts=RuleCounts.of(rules, engine.plan),
-        alerts_delivered=gate.delivered,
-        repeated_alerts=gate.repeats,
-    )
+    return scan_result(kept, gate, engine, reader, load_errors, rules)
 
 
 def _keep_unknown(dead_letter: IO[bytes], event: Mapping[str, Any], source: str, line: int) -> None:

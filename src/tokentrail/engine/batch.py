@@ -31,10 +31,11 @@ import sqlglot.expressions as sx
 from tokentrail.alerting.delivery import AlertGate
 from tokentrail.alerting.models import Alert, Match
 from tokentrail.compile.sql import FieldTable, LeafTable, compile_sql, enable_arrow_lambdas, json_path
-from tokentrail.engine import RuleCounts, ScanResult
+from tokentrail.engine import ScanResult
 from tokentrail.engine.batch_input import PARQUET, inputs
-from tokentrail.engine.dedup import SeenEvents
+from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents
 from tokentrail.engine.plan import UNKNOWN, LogTypeIndex, Unit
+from tokentrail.engine.session import scan_result, scan_session
 from tokentrail.engine.stream import StreamingEngine
 from tokentrail.errors import LogParseError
 from tokentrail.rules.ir import All, Cmp, Const, Expr
@@ -296,32 +297,8 @@ def scan_batch(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, 
     gate = AlertGate(on_alert or kept.append)
     reader = LogReader(strict=strict, dead_letter=dead_letter, limits=limits or ReadLimits())
     keep = None if dead_letter is None else (lambda event, _source, _line: dead_letter.write(orjson.dumps(event) + b"\n"))
-    owns_state = state is not None and not state.held
-    if owns_state:
-        state.hold()
-    seen = None if keep_duplicates else SeenEvents()
-    try:
+    with scan_session(state, keep_duplicates, DEFAULT_MEMORY_IDS) as seen:
         engine = BatchEngine(rules, state=state, on_match=on_match, memory_limit=memory_limit, strict=strict,
                              on_unknown=keep, seen=seen)
         gate(engine.scan_paths(paths, reader))
-        if owns_state:
-            state.commit()
-    finally:
-        if owns_state:
-            state.release()
-        if seen is not None:
-            seen.close()
-    kept.sort(key=lambda a: (a.first_time or 0.0, a.rule_id, a.id))
-    return ScanResult(
-        alerts=kept,
-        stats=engine.stream.stats,
-        rule_errors=engine.stream.rule_errors,
-        load_errors=load_errors + list(engine.stream.load_errors),
-        read_errors=reader.stats.errors,
-        events_skipped=reader.stats.skipped,
-        skipped_files=reader.stats.skipped_files,
-        files_skipped=reader.stats.files_skipped,
-        rule_counts=RuleCounts.of(rules, engine.stream.plan),
-        alerts_delivered=gate.delivered,
-        repeated_alerts=gate.repeats,
-    )
+    return scan_result(kept, gate, engine.stream, reader, load_errors, rules)
