@@ -29,9 +29,10 @@ def logs(tmp_path_factory):
     return path
 
 
-def probe(logs: Path, mode: str) -> dict:
+def probe(logs: Path, mode: str, timeout: float = 180, env: dict | None = None) -> dict:
     # A hang would be the bug: the timeout turns it into a failure.
-    proc = subprocess.run([sys.executable, str(PROBE), str(logs), mode], capture_output=True, timeout=180)
+    proc = subprocess.run([sys.executable, str(PROBE), str(logs), mode], capture_output=True,
+                          timeout=timeout, env=None if env is None else {**os.environ, **env})
     assert proc.returncode == 0, proc.stderr.decode()
     return orjson.loads(proc.stdout)
 
@@ -40,6 +41,17 @@ def test_a_worker_killed_mid_scan_has_its_range_run_again(logs):
     expected = scan([logs], load_rules(default_rule_paths()), workers=1)
     got = probe(logs, "once")
     assert got["killed"] == 1
+    assert got["events"] == expected.stats.events
+    assert got["alerts"] == [a.id for a in expected.alerts]
+
+
+def test_a_worker_killed_while_sending_its_result_is_not_a_hang(logs, tmp_path):
+    # Its half-sent result left the executor reading forever (1 run in 4 of the test above
+    # under load, when the kill landed mid-send): the parent must notice the death itself.
+    marker = tmp_path / "died"
+    expected = scan([logs], load_rules(default_rule_paths()), workers=1)
+    got = probe(logs, "midsend", timeout=60, env={"PROBE_MARKER": str(marker)})
+    assert marker.exists()
     assert got["events"] == expected.stats.events
     assert got["alerts"] == [a.id for a in expected.alerts]
 

@@ -1,18 +1,23 @@
 """Run as a script by test_dead_workers: a -j 2 library scan whose workers get killed.
 
-    python worker_kill_probe.py LOGS once|always
+    python worker_kill_probe.py LOGS once|always|midsend
 
 ``once``: the first match routed in the parent kills one live worker with SIGKILL (as the OOM
-killer would). ``always``: every worker that starts the range at byte 0 kills itself. Prints
-one JSON object: the alert ids, event count, or the error's one line.
+killer would). ``always``: every worker that starts the range at byte 0 kills itself.
+``midsend``: the first worker given the range at byte 0 dies part way through sending its result
+(``PROBE_MARKER`` names the file recording that it did). Prints one JSON object: the alert ids,
+event count, or the error's one line.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
+import struct
 import sys
+from multiprocessing.queues import SimpleQueue
 
 import orjson
 
@@ -31,6 +36,19 @@ def doomed(task):
     return _REAL_SCAN_RANGE(task)
 
 
+def dies_mid_send(task):
+    """The first worker given the first byte range dies having sent a part of its result,
+    holding the result queue's lock, as a worker killed while sending would."""
+    marker = os.environ["PROBE_MARKER"]
+    if task[1] == 0 and not os.path.exists(marker):
+        open(marker, "wb").close()
+        queue = next(o for o in gc.get_objects() if isinstance(o, SimpleQueue))
+        queue._wlock.acquire()
+        os.write(queue._writer.fileno(), struct.pack("!i", 1 << 20) + b"part of a result")
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _REAL_SCAN_RANGE(task)
+
+
 def main() -> None:
     logs, mode = sys.argv[1], sys.argv[2]
     parallel.CHUNK_BYTES = 64 << 10
@@ -44,6 +62,8 @@ def main() -> None:
 
     if mode == "always":
         parallel._scan_range = doomed
+    elif mode == "midsend":
+        parallel._scan_range = dies_mid_send
     try:
         result = scan([logs], load_rules(default_rule_paths()), workers=2, min_parallel_bytes=0,
                       on_match=kill_one)

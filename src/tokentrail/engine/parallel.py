@@ -18,10 +18,12 @@ line (``WorkerDied``), never a hang.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +46,7 @@ WARM_BYTES = 1 << 20  # how much of a file's start the parent matches before for
 WORKERS_PER_CORE = 4  # the most workers -j may ask for, per core
 COPY_BYTES = 1 << 20  # one piece of an over-size line copied to the dead-letter file
 ATTEMPTS = 2  # a byte range is run at most this many times when its worker dies
+DEATH_CHECK_SECONDS = 0.5  # how often a parent waiting on a result looks for dead workers
 
 _ENGINE: StreamingEngine | None = None  # set in the parent before forking; workers inherit it
 _LIMITS = ReadLimits()  # the parent's read limits, inherited the same way
@@ -242,7 +245,7 @@ class ParallelFileScanner:
                     pending.append((following, pool.submit(_scan_range, tasks[following])))
                     following += 1
                 number, future = pending[0]
-                result = future.result()
+                result = self._wait(future)
             except BrokenProcessPool:
                 self._stop_pool()
                 retry = [n for n, _ in pending]
@@ -257,6 +260,26 @@ class ParallelFileScanner:
             pending.popleft()
             done += 1
             yield result
+
+    def _wait(self, future: Future) -> ChunkResult:
+        """The future's result; raises ``BrokenProcessPool`` once a worker has died.
+
+        The executor notices a dead worker on its own, except when the worker died while sending
+        a result (or holding the result queue's lock): its thread then waits forever for the rest
+        of the message. So while waiting, look for dead workers here too, and on finding one end
+        them all: with the parent's copy of the result pipe's write end closed, the executor's
+        read then meets end-of-file and it marks the pool broken.
+        """
+        assert self._pool is not None
+        _close_result_writer(self._pool)
+        while True:
+            try:
+                return future.result(timeout=DEATH_CHECK_SECONDS)
+            except FutureTimeout:
+                processes = list(getattr(self._pool, "_processes", {}).values())
+                if multiprocessing.connection.wait([p.sentinel for p in processes], timeout=0):
+                    for process in processes:
+                        process.kill()
 
     def _account(self, result: ChunkResult, name: str, base: int) -> None:
         stats = self.reader.stats
@@ -312,6 +335,15 @@ class ParallelFileScanner:
         """The ordinals of the range's events already taken, recording the others."""
         seen = self.engine.seen
         return set() if seen is None else seen.duplicates_among(orjson.loads(result.keys))
+
+
+def _close_result_writer(pool: ProcessPoolExecutor) -> None:
+    """Close the parent's copy of the write end of the pool's result pipe (the parent never
+    writes there), so that the end-of-file of a pipe whose workers are all dead is seen. Only
+    once the workers are forked (at the first submit): they need their copies."""
+    queue = getattr(pool, "_result_queue", None)
+    if queue is not None and getattr(pool, "_processes", None):
+        queue._writer.close()
 
 
 def _copy_line(path: str, offset: int, length: int, out: IO[bytes]) -> None:
