@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import partial
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import IO, Any
-
-import orjson
+from typing import IO
 
 from tokentrail.alerting.delivery import AlertGate
 from tokentrail.alerting.models import Alert, Match
@@ -21,7 +18,7 @@ from tokentrail.engine.parallel import (
     parallel_worth_it,
     worker_count,
 )
-from tokentrail.engine.session import scan_result, scan_session
+from tokentrail.engine.session import scan_result, scan_session, unknown_keeper
 from tokentrail.rules.loader import LoadContext, LoadResult
 from tokentrail.rules.loader import load_rules as _load_rules
 from tokentrail.rules.model import Rule
@@ -86,7 +83,7 @@ def scan(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, *, str
     with scan_session(state, keep_duplicates, memory_ids) as seen:
         engine = StreamingEngine(rules, state=state, on_match=on_match, seen=seen, log_type=log_type,
                                  strict_unknown=strict,
-                                 on_unknown=None if dead_letter is None else partial(_keep_unknown, dead_letter))
+                                 on_unknown=unknown_keeper(dead_letter))
         workers = worker_count(workers, engine)
         process = engine.process
         with scan_gc(), ParallelFileScanner(engine, reader, workers) as parallel:
@@ -101,7 +98,3 @@ def scan(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, *, str
         gate(engine.finish())
     return scan_result(kept, gate, engine, reader, load_errors, rules)
 
-
-def _keep_unknown(dead_letter: IO[bytes], event: Mapping[str, Any], source: str, line: int) -> None:
-    """An event of no known log type goes to the dead-letter file as one JSON line."""
-    dead_letter.write(orjson.dumps(event) + b"\n")

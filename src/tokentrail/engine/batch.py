@@ -35,7 +35,7 @@ from tokentrail.engine import ScanResult
 from tokentrail.engine.batch_input import PARQUET, inputs
 from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents
 from tokentrail.engine.plan import UNKNOWN, LogTypeIndex, Unit
-from tokentrail.engine.session import scan_result, scan_session
+from tokentrail.engine.session import scan_result, scan_session, unknown_keeper
 from tokentrail.engine.stream import StreamingEngine
 from tokentrail.errors import LogParseError
 from tokentrail.rules.ir import All, Cmp, Const, Expr
@@ -296,9 +296,8 @@ def scan_batch(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, 
     kept: list[Alert] = []
     gate = AlertGate(on_alert or kept.append)
     reader = LogReader(strict=strict, dead_letter=dead_letter, limits=limits or ReadLimits())
-    keep = None if dead_letter is None else (lambda event, _source, _line: dead_letter.write(orjson.dumps(event) + b"\n"))
     with scan_session(state, keep_duplicates, DEFAULT_MEMORY_IDS) as seen:
         engine = BatchEngine(rules, state=state, on_match=on_match, memory_limit=memory_limit, strict=strict,
-                             on_unknown=keep, seen=seen)
+                             on_unknown=unknown_keeper(dead_letter), seen=seen)
         gate(engine.scan_paths(paths, reader))
     return scan_result(kept, gate, engine.stream, reader, load_errors, rules)

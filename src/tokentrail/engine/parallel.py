@@ -119,7 +119,7 @@ def _scan_range(task: tuple[str, int, int, bool, bool, bool]) -> ChunkResult:
                 if found is None:
                     unknown += 1
                     first_unknown = first_unknown or line
-                    if keep_dead:  # as the one-process scan keeps it (api._keep_unknown)
+                    if keep_dead:  # as the one-process scan keeps it (session.unknown_keeper)
                         dead.append(orjson.dumps(event) + b"\n")
                     found = UNKNOWN
                 else:  # reshaped (another case, a wrapper): rules and the match read the new form

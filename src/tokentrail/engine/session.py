@@ -1,11 +1,14 @@
 """What every engine's scan does around its matching: hold the state for the scan and commit it
-only when the scan ends well, keep the duplicate filter for the scan, and gather the result."""
+only when the scan ends well, keep the duplicate filter for the scan, keep events of no known
+log type in the dead-letter file, and gather the result."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import IO, Any
+
+import orjson
 
 from tokentrail.alerting.delivery import AlertGate
 from tokentrail.alerting.models import Alert
@@ -35,6 +38,18 @@ def scan_session(state: StateStore | None, keep_duplicates: bool, memory_ids: in
             state.release()
         if seen is not None:
             seen.close()
+
+
+def unknown_keeper(dead_letter: IO[bytes] | None) -> Callable[[Mapping[str, Any], str, int], None] | None:
+    """The engine's ``on_unknown`` hook that writes each event of no known log type to
+    ``dead_letter`` as one JSON line (None without a dead-letter file)."""
+    if dead_letter is None:
+        return None
+
+    def keep(event: Mapping[str, Any], source: str, line: int) -> None:
+        dead_letter.write(orjson.dumps(event) + b"\n")
+
+    return keep
 
 
 def scan_result(kept: list[Alert], gate: AlertGate, engine: StreamingEngine, reader: LogReader,
