@@ -1,0 +1,1 @@
+"""Rules to other languages: Sigma, SIEM queries, data-lake SQL and vendor log searches."""
