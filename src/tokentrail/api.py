@@ -22,6 +22,9 @@ from tokentrail.engine.session import scan_result, scan_session, unknown_keeper
 from tokentrail.rules.loader import LoadContext, LoadResult
 from tokentrail.rules.loader import load_rules as _load_rules
 from tokentrail.rules.model import Rule
+from tokentrail.schemas.access import event_time
+from tokentrail.schemas.detect import recognise
+from tokentrail.sinks.parquet_dataset import DatasetReport, ParquetDatasetWriter
 from tokentrail.sources.files import LogReader, ReadLimits, splittable
 from tokentrail.state import StateStore
 
@@ -98,3 +101,19 @@ def scan(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, *, str
         gate(engine.finish())
     return scan_result(kept, gate, engine, reader, load_errors, rules)
 
+
+
+def logs_to_parquet(paths: Iterable[str | Path], out: str | Path, *, append: bool = False, strict: bool = False,
+                    limits: ReadLimits | None = None, dead_letter: IO[bytes] | None = None,
+                    progress: Callable[[int], None] | None = None) -> DatasetReport:
+    """Write every event in ``paths`` under ``out`` as a Parquet dataset partitioned by log type
+    and day (see ``sinks/parquet_dataset.py``); events are stored in the form rules read them
+    (a Panther export or a Splunk wrapper unwrapped). ``progress`` sees the events read so far."""
+    reader = LogReader(strict=strict, dead_letter=dead_letter, limits=limits or ReadLimits())
+    writer = ParquetDatasetWriter(out, append=append, read=reader.stats)
+    for n, (event, _source, _line) in enumerate(reader.records(paths), 1):
+        log_type, shaped = recognise(event)
+        writer.add(shaped, log_type, event_time(shaped, log_type) if log_type else None)
+        if progress is not None and n % 10_000 == 0:
+            progress(n)
+    return writer.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import os
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -81,6 +82,9 @@ def scan(
         "--engine", metavar="stream|duckdb",
         help="stream (default; pure Python) or duckdb (rules matched in SQL; same alerts; "
              "the default for Parquet input).")] = None,
+    memory_limit: Annotated[str, typer.Option(
+        "--memory-limit", metavar="SIZE",
+        help="Most memory the duckdb engine may use, as DuckDB writes sizes (e.g. 2GB, 500MB).")] = "2GB",
     keep_duplicates: Annotated[bool, typer.Option(
         "--keep-duplicates", help="Take every event, even one already read (same log type and event id).")] = False,
     max_line_size: Annotated[str | None, typer.Option(
@@ -109,6 +113,7 @@ def scan(
     require_stdin(paths)
     limits = read_limits(max_line_size=max_line_size, max_cell_size=max_cell_size,
                          max_document_size=max_document_size, max_expanded_size=max_expanded_size)
+    duckdb_memory = memory_size(memory_limit)
     loaded = load(rules, helpers, sigma_config, data_models=data_models)
     collected: list = []
     with contextlib.ExitStack() as stack:
@@ -139,7 +144,7 @@ def scan(
 
                 result = scan_batch(paths, loaded, strict=strict, dead_letter=dead, state=store,
                                     on_match=match_writer, on_alert=on_alert, limits=limits,
-                                    keep_duplicates=keep_duplicates)
+                                    keep_duplicates=keep_duplicates, memory_limit=duckdb_memory)
             else:
                 result = api.scan(paths, loaded, strict=strict, dead_letter=dead, state=store,
                                   on_match=match_writer, on_alert=on_alert, progress=progress, workers=workers,
@@ -165,6 +170,13 @@ def scan(
         note(f"matches written to {matches}")
     if result.load_errors or result.rule_errors or result.events_skipped:
         raise typer.Exit(1)
+
+
+def memory_size(text: str) -> str:
+    """``--memory-limit`` checked here, so a typo is one clear line rather than DuckDB's error."""
+    if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", text, re.IGNORECASE):
+        fail(f"--memory-limit {text!r}: give a size such as 2GB or 500MB")
+    return text.strip()
 
 
 def report_problems(result: ScanResult, loaded: LoadResult) -> None:

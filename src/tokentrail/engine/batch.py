@@ -42,6 +42,7 @@ from tokentrail.rules.ir import All, Cmp, Const, Expr
 from tokentrail.rules.loader import LoadResult
 from tokentrail.rules.model import Rule
 from tokentrail.schemas.registry import registry
+from tokentrail.sinks.parquet_dataset import PARTITION_COLUMNS
 from tokentrail.sources.files import LogReader, ReadLimits, splittable
 from tokentrail.state import StateStore
 
@@ -177,7 +178,12 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
         try:
             # A cursor of its own: the matching queries run on the main connection meanwhile.
             cursor = self.con.cursor()
-            batches = cursor.sql("SELECT * FROM read_parquet($path)", params={"path": str(path)}).to_arrow_reader(BATCH_ROWS)
+            relation = cursor.sql("SELECT * FROM read_parquet($path)", params={"path": str(path)})
+            # The partition columns our own dataset writer adds are no part of the events.
+            ours = [c for c in relation.columns if c in PARTITION_COLUMNS]
+            if ours:
+                relation = relation.select(*(duckdb.ColumnExpression(c) for c in relation.columns if c not in ours))
+            batches = relation.to_arrow_reader(BATCH_ROWS)
         except duckdb.Error as exc:
             error = LogParseError(f"cannot read Parquet: {str(exc).splitlines()[0]}", file=str(path))
             if reader.strict:
