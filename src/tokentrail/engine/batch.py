@@ -26,11 +26,15 @@ from typing import IO, Any
 import duckdb
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlglot.expressions as sx
 
+from tokentrail import schemas
 from tokentrail.alerting.delivery import AlertGate
 from tokentrail.alerting.models import Alert, Match
+from tokentrail.compile.fields import split_field
 from tokentrail.compile.sql import FieldTable, LeafTable, compile_sql, enable_arrow_lambdas, json_path
+from tokentrail.compile.sql_typed import TypedFieldTable, compile_typed, with_dotted
 from tokentrail.engine import ScanResult
 from tokentrail.engine.batch_input import PARQUET, inputs
 from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents
@@ -47,6 +51,8 @@ from tokentrail.sources.files import LogReader, ReadLimits, splittable
 from tokentrail.state import StateStore
 
 BATCH_ROWS = 100_000  # events per DuckDB query: bounds memory, costs a query plan per batch
+TYPED_INPUT = "typed_input"  # the Arrow batch a typed query reads
+LINE_COLUMN = "__tt_line"  # its row numbers
 DEFAULT_MEMORY_LIMIT = "2GB"
 # JSON that DuckDB's parser accepts and orjson (the streaming reader) rejects: NaN/Infinity,
 # trailing commas, numbers past a double's range. A line that may hold any of it goes to Python.
@@ -104,39 +110,45 @@ class BatchEngine:
                                       on_unknown=on_unknown, seen=seen)
         self.units: list[Unit] = self.stream.plan.units
         self.python_types = {lt for lt, ix in self.stream.plan.indexes.items() if ix.python}
-        self.sql = self._build_sql()
+        # The declarative units of each log type with rules, in the order of the query's codes.
+        self.by_type: dict[str, list[Unit]] = {
+            lt: [u for u in self.units if u.log_type == lt and u.python is None]
+            for lt in self.stream.plan.indexes if lt != UNKNOWN}
         self.con = duckdb.connect(config={"memory_limit": memory_limit,
                                           "threads": threads or min(2, os.cpu_count() or 1)})
         enable_arrow_lambdas(self.con)
-        # Planned once: the query of a large rule set takes DuckDB a while to optimise.
-        self.con.execute("CREATE TEMP TABLE batch (line BIGINT, j BLOB)")
-        self.con.execute("PREPARE match_events AS " + self.sql)
+        self._json_prepared = False
+        self._typed: dict[str, str] = {}
+        self._digest_cols: dict[tuple[str, str], list[str]] = {}
 
-    def _build_sql(self) -> str:
-        """The query: per event, its log type and one code per unit of that log type (1 matched,
-        0 not, -1 unsure), in the order of ``self.by_type[log type]``."""
-        fields = FieldTable()
-        leaves = LeafTable()
+    def _codes(self, compile_unit: Callable[[Expr, bool], sx.Expression]) -> str:
+        """Per event of a log type with rules, one code per unit of that log type (1 matched,
+        0 not, -1 unsure), in the order of ``self.by_type[log type]``; NULL for other events."""
         branches = []
-        self.by_type: dict[str, list[Unit]] = {}
-        for lt, index in self.stream.plan.indexes.items():
-            if lt == UNKNOWN:
-                continue  # such events are never recognised in SQL
+        for lt, units in self.by_type.items():  # events of no known log type are never recognised in SQL
+            index = self.stream.plan.indexes[lt]
             anchors = _anchors(index)
-            units = [u for u in self.units if u.log_type == lt and u.python is None]
-            self.by_type[lt] = units
-            codes = [sx.Coalesce(this=sx.Cast(this=compile_sql(unit_expr(u, anchors), fields, ci_fields=index.ci,
-                                                                          leaves=leaves),
+            codes = [sx.Coalesce(this=sx.Cast(this=compile_unit(unit_expr(u, anchors), index.ci),
                                               to=sx.DataType.build("TINYINT")),
                                  expressions=[sx.Literal.number(-1)]) for u in units]
             if codes:
                 branches.append(sx.If(this=sx.EQ(this=sx.column("lt"), expression=sx.Literal.string(lt)),
                                       true=sx.Array(expressions=codes)))
+        return sx.Case(ifs=branches, default=sx.null()).sql("duckdb") if branches else "NULL"
+
+    def _python_types_sql(self) -> str:
+        return ", ".join(f"'{lt}'" for lt in sorted(self.python_types)) or "''"
+
+    def _build_sql(self) -> str:
+        """The query over events as JSON text (table ``batch``): per event, its log type and its
+        units' codes (see ``_codes``); only the events Python must see come back."""
+        fields = FieldTable()
+        leaves = LeafTable()
+        codes_sql = self._codes(lambda expr, ci: compile_sql(expr, fields, ci_fields=ci, leaves=leaves))
         top = sx.EQ(this=fields.type_of("$"), expression=sx.Literal.string("OBJECT"))
         detect = detection_sql(fields).sql("duckdb")
-        codes_sql = sx.Case(ifs=branches, default=sx.null()).sql("duckdb") if branches else "NULL"
         (dotted, types), (texts, arrays) = fields.columns("v")
-        python = ", ".join(f"'{lt}'" for lt in sorted(self.python_types)) or "''"
+        python = self._python_types_sql()
         leaf_cols = "".join(", " + c.sql("duckdb") for c in leaves.columns())
         return f"""
 WITH s AS (SELECT line, try(decode(j)) AS v FROM batch),
@@ -154,6 +166,25 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
 """
 
 
+    def _typed_sql(self, schema: pa.Schema, table: str) -> str:
+        """The same query over typed columns (table ``table`` of ``schema``, plus the row number
+        ``{LINE_COLUMN}``): the schema decides which fields exist, so no JSON is parsed."""
+        fields = TypedFieldTable(schema)
+        leaves = LeafTable()
+        codes_sql = self._codes(lambda expr, ci: compile_typed(expr, fields, ci_fields=ci, leaves=leaves))
+        detect = with_dotted(detection_sql(fields), fields.has_dotted_keys).sql("duckdb")
+        leaf_cols = "".join(", " + with_dotted(c, fields.has_dotted_keys).sql("duckdb") for c in leaves.columns())
+        python = self._python_types_sql()
+        return f"""
+WITH d AS MATERIALIZED (SELECT *, {detect} AS __tt_lt FROM {table}),
+g AS (SELECT {LINE_COLUMN} AS line, __tt_lt AS lt{leaf_cols} FROM d WHERE __tt_lt IS NOT NULL),
+c AS MATERIALIZED (SELECT line, lt, {codes_sql} AS h FROM g)
+SELECT line, lt, h, 1 FROM c WHERE lt IN ({python}) OR list_contains(h, 1) OR list_contains(h, -1)
+UNION ALL SELECT NULL, lt, NULL, count(*) FROM c
+    WHERE NOT (lt IN ({python}) OR coalesce(list_contains(h, 1) OR list_contains(h, -1), FALSE)) GROUP BY lt
+UNION ALL SELECT {LINE_COLUMN}, NULL, NULL, 1 FROM d WHERE __tt_lt IS NULL
+"""
+
     # -- scanning ------------------------------------------------------------------------------
     def scan_paths(self, paths: Iterable[str | Path], reader: LogReader) -> list[Alert]:
         """Scan every file in ``paths`` (Parquet files too); the alerts of the whole input, windows
@@ -162,8 +193,9 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
         for item in inputs(paths, reader):
             name = str(item)
             if name.endswith(PARQUET):
-                batches = self._parquet(reader, item)
-            elif name != "-" and splittable(item):
+                alerts.extend(self._scan_parquet(reader, item))
+                continue
+            if name != "-" and splittable(item):
                 batches = self._raw_lines(reader, item)
             else:
                 batches = self._records(reader, item)
@@ -172,8 +204,9 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
         alerts.extend(self.stream.finish())
         return alerts
 
-    def _parquet(self, reader: LogReader, path: str | Path) -> Iterable[tuple[list[int], list[bytes]]]:
-        """A Parquet file's rows as events (row numbers for lines). A NULL cell is a missing
+    def _scan_parquet(self, reader: LogReader, path: str | Path) -> list[Alert]:
+        """A Parquet file matched over its own typed columns, batch by batch (row numbers for
+        lines); only the rows Python must see are turned into events. A NULL cell is a missing
         field: Parquet gives every row every column, so NULL is how a row lacks one."""
         try:
             # A cursor of its own: the matching queries run on the main connection meanwhile.
@@ -190,13 +223,110 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
                 raise error from None
             reader.stats.errors.append(error)
             reader.stats.skipped += 1
-            return
+            return []
         reader.stats.files += 1
-        row = 0
+        statement = self._typed_statement(batches.schema)
+        source = str(path)
+        alerts: list[Alert] = []
+        first = 1
         for record_batch in batches:
-            numbers = list(range(row + 1, row + 1 + record_batch.num_rows))
-            row += record_batch.num_rows
-            yield numbers, [orjson.dumps(_present(r), default=str) for r in record_batch.to_pylist()]
+            table = pa.Table.from_batches([record_batch])
+            rows_in = table.num_rows
+            self.con.register(TYPED_INPUT, table.append_column(LINE_COLUMN, pa.array(range(rows_in), pa.int64())))
+            try:
+                rows = self.con.execute(f"EXECUTE {statement}").fetchall()
+            finally:
+                self.con.unregister(TYPED_INPUT)
+
+            def events(wanted: list[tuple], table=table, first=first):
+                return zip(self._rows_as_events(table, wanted), (first + r[0] for r in wanted), strict=True)
+
+            alerts.extend(self._route(rows, events, source, reader, counts_reads=False))
+            first += rows_in
+        return alerts
+
+    def _rows_as_events(self, table: pa.Table, wanted: list[tuple]) -> list[Mapping[str, Any]]:
+        """The events of the ``wanted`` query rows (position, log type, codes) of ``table``.
+
+        A row that only feeds alerting (decided in SQL, no Python rule of its log type, no
+        ``on_match`` to see the whole event) is read in the fields its digests read — the log
+        type's time and id fields and every field its units' readers were built for — since
+        the rest of a wide row would be converted for nothing."""
+        whole = self.stream.on_match is not None
+        projected: dict[str, list[int]] = {}
+        full: list[int] = []
+        for i, (_pos, lt, codes, _count) in enumerate(wanted):
+            if whole or lt is None or lt in self.python_types or codes is None or -1 in codes:
+                full.append(i)
+            else:
+                projected.setdefault(lt, []).append(i)
+        out: list[Mapping[str, Any]] = [{}] * len(wanted)
+        for lt, items in [(None, full), *projected.items()]:
+            if not items:
+                continue
+            positions = pa.array([wanted[i][0] for i in items], pa.int64())
+            if lt is None:
+                events = _events_of(table.take(positions))
+            else:
+                columns, leaves = self._digest_fields(table.schema, lt)
+                picked = table.select(list(dict.fromkeys(columns + [leaf[0] for leaf in leaves]))).take(positions)
+                events = _events_of(picked.select(columns))
+                _add_leaves(events, picked, leaves)
+            for i, event in zip(items, events, strict=True):
+                out[i] = event
+        return out
+
+    def _digest_fields(self, schema: pa.Schema, log_type: str) -> tuple[list[str], list[tuple[str, ...]]]:
+        """What the digests of ``log_type``'s units may read: whole top-level columns (a field
+        ending in an object or a list, or crossing a list; a literal dotted key; every column
+        of a case-insensitive log type's spellings) and leaves reached through objects alone."""
+        key = (schema.to_string(), log_type)
+        found = self._digest_cols.get(key)
+        if found is not None:
+            return found
+        info = schemas.log_type_info(log_type)
+        fields = list(info.time_fields + info.id_fields) if info else []
+        ci = False
+        for unit in self.by_type.get(log_type, ()):
+            ci = ci or unit.ci
+            fields.extend(schemas.field_for(log_type, name, unit.dialect) for name in unit.readers)
+        columns: set[str] = set()
+        leaves: set[tuple[str, ...]] = set()
+        for parts in (split_field(f) for f in fields):
+            if not parts:
+                continue
+            head = parts[0]
+            columns.update(n for n in schema.names if n.startswith(head + ".") or (ci and n.casefold() == head.casefold()))
+            if head not in schema.names:
+                continue
+            kind = schema.field(head).type
+            for part in parts[1:]:
+                if not pa.types.is_struct(kind) or kind.get_field_index(part) < 0:
+                    break
+                kind = kind.field(part).type
+            else:
+                if len(parts) > 1 and not _nested(kind):
+                    leaves.add(parts)
+                    continue
+            columns.add(head)
+        # A leaf under a column read whole is in that column already.
+        kept = sorted(leaf for leaf in leaves if leaf[0] not in columns)
+        found = self._digest_cols[key] = ([n for n in schema.names if n in columns], kept)
+        return found
+
+    def _typed_statement(self, schema: pa.Schema) -> str:
+        """The prepared matching query for inputs of ``schema`` (one per schema met)."""
+        key = schema.to_string()
+        name = self._typed.get(key)
+        if name is None:
+            name = self._typed[key] = f"match_typed_{len(self._typed)}"
+            empty = pa.Table.from_batches([], schema=schema).append_column(LINE_COLUMN, pa.array([], pa.int64()))
+            self.con.register(TYPED_INPUT, empty)
+            try:
+                self.con.execute(f"PREPARE {name} AS " + self._typed_sql(schema, TYPED_INPUT))
+            finally:
+                self.con.unregister(TYPED_INPUT)
+        return name
 
     def _raw_lines(self, reader: LogReader, path: str | Path) -> Iterable[tuple[list[int], list[bytes]]]:
         reader.stats.files += 1
@@ -230,6 +360,12 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
         numbers, lines = batch
         table = pa.table({"line": pa.array(range(len(lines)), pa.int64()), "j": pa.array(lines, pa.binary())})
         con = self.con
+        if not self._json_prepared:
+            # Planned once, when JSON text first comes: the query of a large rule set takes
+            # DuckDB a while to optimise (and a Parquet-only scan never needs it).
+            con.execute("CREATE TEMP TABLE batch (line BIGINT, j BLOB)")
+            con.execute("PREPARE match_events AS " + self._build_sql())
+            self._json_prepared = True
         con.execute("DELETE FROM batch")
         con.register("incoming", table)
         try:
@@ -237,29 +373,46 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
         finally:
             con.unregister("incoming")
         rows = con.execute("EXECUTE match_events").fetchall()
+        loads = orjson.loads
+
+        def events(wanted: list[tuple]) -> Iterable[tuple[Mapping[str, Any] | None, int]]:
+            for pos, *_ in wanted:
+                line, lineno = lines[pos], numbers[pos]
+                try:
+                    event = loads(line)
+                except orjson.JSONDecodeError as exc:
+                    reader.reject_line(line, source, lineno, exc)
+                    yield None, lineno
+                    continue
+                if event.__class__ is not dict:
+                    reader.reject_line(line, source, lineno, None)
+                    yield None, lineno
+                    continue
+                yield event, lineno
+
+        return self._route(rows, events, source, reader, counts_reads=source != "-" and splittable(source))
+
+    def _route(self, rows: list[tuple], events: Callable[[list[tuple]], Iterable[tuple[Mapping[str, Any] | None, int]]],
+               source: str, reader: LogReader, *, counts_reads: bool) -> list[Alert]:
+        """The query's rows to the streaming engine's code: counts for the events SQL found no
+        match in, and for the rest, in input order, the events themselves (``events(rows)``
+        gives each row's event, or None for a line the readers reject). ``counts_reads``: the events were
+        never read by the readers (raw lines), so the read count is kept here."""
         stream, stats = self.stream, self.stream.stats
         indexes = stream.plan.indexes
-        raw = source != "-" and splittable(source)
         alerts: list[Alert] = []
         for pos, lt, _codes, count in rows:
             if pos is None:  # events SQL found no match in, counted per log type
                 stats.events += count
-                if raw:
+                if counts_reads:
                     reader.stats.events += count
                 if lt not in indexes:
                     stats.no_rules[lt] = stats.no_rules.get(lt, 0) + count
-        loads = orjson.loads
-        for pos, lt, codes, _count in sorted((r for r in rows if r[0] is not None), key=lambda r: r[0]):
-            line, lineno = lines[pos], numbers[pos]
-            try:
-                event = loads(line)
-            except orjson.JSONDecodeError as exc:
-                reader.reject_line(line, source, lineno, exc)
+        wanted = sorted((r for r in rows if r[0] is not None), key=lambda r: r[0])
+        for (_pos, lt, codes, _count), (event, lineno) in zip(wanted, events(wanted), strict=True):
+            if event is None:
                 continue
-            if event.__class__ is not dict:
-                reader.reject_line(line, source, lineno, None)
-                continue
-            if raw:
+            if counts_reads:
                 reader.stats.events += 1
             if lt is None or (codes is not None and -1 in codes):
                 alerts.extend(stream.process(event, source, lineno))
@@ -272,6 +425,59 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
             hits.sort(key=lambda u: u.index)
             alerts.extend(stream.accept(event, lt, hits or None, source, lineno))
         return alerts
+
+
+def _events_of(table: pa.Table) -> list[dict[str, Any]]:
+    """The rows of ``table`` as events: NULL cells left out, at every depth; values of types
+    JSON lacks (timestamps, decimals, bytes) as their text, as through JSON."""
+    events: list[dict[str, Any]] = [{} for _ in range(table.num_rows)]
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        nested = _nested(column.type)
+        plain = _json_native(column.type)
+        for event, value in zip(events, column.to_pylist(), strict=True):
+            if value is None:
+                continue
+            if nested:
+                value = _present(value)
+            if not plain:
+                value = orjson.loads(orjson.dumps(value, default=str))
+            event[name] = value
+    return events
+
+
+def _add_leaves(events: list[dict[str, Any]], table: pa.Table, leaves: list[tuple[str, ...]]) -> None:
+    """Put each leaf (a path through objects to a value) of ``table``'s rows into ``events``,
+    building the objects on the way; a NULL leaf is a missing field."""
+    for parts in leaves:
+        column = table.column(parts[0])
+        for part in parts[1:]:
+            column = pc.struct_field(column, [column.type.get_field_index(part)])
+        plain = _json_native(column.type)
+        for event, value in zip(events, column.to_pylist(), strict=True):
+            if value is None:
+                continue
+            if not plain:
+                value = orjson.loads(orjson.dumps(value, default=str))
+            node = event
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+            node[parts[-1]] = value
+
+
+def _nested(kind: pa.DataType) -> bool:
+    return pa.types.is_struct(kind) or pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_map(kind)
+
+
+def _json_native(kind: pa.DataType) -> bool:
+    """Values of this type come out of Arrow as JSON would give them (text, integers, booleans,
+    and structs and lists of those)."""
+    if pa.types.is_struct(kind):
+        return all(_json_native(kind.field(i).type) for i in range(kind.num_fields))
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _json_native(kind.value_type)
+    # Not floats: a NaN or an infinity is no JSON number, and through JSON it becomes null.
+    return (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_boolean(kind)
+            or pa.types.is_integer(kind) or pa.types.is_null(kind))
 
 
 def _present(value: Any) -> Any:
