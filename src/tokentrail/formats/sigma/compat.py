@@ -1,4 +1,4 @@
-"""Two adaptations of pySigma 1.5 (pinned: its SIEM backends need pySigma < 2) to TokenTrail.
+"""Three adaptations of pySigma 1.5 (pinned: its SIEM backends need pySigma < 2) to TokenTrail.
 
 * Regex check. pySigma 1.x checks every ``|re`` pattern with Python's ``re`` and has no regex
   policy to change that. TokenTrail runs RE2, then its fallback engine: a pattern either of
@@ -8,7 +8,11 @@
   mark FF FE that the Sigma specification means. The ``utf16`` modifier here builds the same
   string but gives ``base64`` the mark's UTF-16 bytes.
 
-``install()`` applies both, once; the front-end calls it before parsing any rule.
+* Condition operators. pySigma 1.5 reads ``not``/``and``/``or`` as bare text, so the condition
+  ``sel and not not_ok`` reads ``not not _ok``. Here they are keywords: an operator is a whole
+  word (identifier characters include ``_`` and ``-``).
+
+``install()`` applies all three, once; the front-end calls it before parsing any rule.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from __future__ import annotations
 import re
 
 import regex
+import sigma.conditions as conditions
+from pyparsing import Keyword, alphanums, infix_notation, opAssoc
 from sigma.exceptions import SigmaRegularExpressionError
 from sigma.modifiers import SigmaUTF16Modifier, modifier_mapping, reverse_modifier_mapping
 from sigma.types import SigmaRegularExpression, SigmaString
@@ -77,8 +83,25 @@ class UTF16Modifier(SigmaUTF16Modifier):
 UTF16Modifier.__name__ = SigmaUTF16Modifier.__name__
 
 
+def _condition_grammar():
+    word_chars = alphanums + "_-"
+    return infix_notation(
+        conditions.operand,
+        [
+            (Keyword("not", ident_chars=word_chars), 1, opAssoc.RIGHT, conditions.ConditionNOT.from_parsed),
+            (Keyword("and", ident_chars=word_chars), 2, opAssoc.LEFT, conditions.ConditionAND.from_parsed),
+            (Keyword("or", ident_chars=word_chars), 2, opAssoc.LEFT, conditions.ConditionOR.from_parsed),
+        ],
+    )
+
+
 def install() -> None:
-    """Apply both adaptations (idempotent)."""
+    """Apply the adaptations (idempotent)."""
+    if getattr(conditions, "_tokentrail_grammar", False):
+        return
+    conditions.condition = _condition_grammar()
+    conditions._parse_condition_string.cache_clear()
+    conditions._tokentrail_grammar = True  # type: ignore[attr-defined]
     SigmaRegularExpression.compile = _check_regex  # type: ignore[method-assign]
     modifier_mapping["utf16"] = UTF16Modifier
     reverse_modifier_mapping[UTF16Modifier.__name__] = "utf16"
