@@ -10,11 +10,9 @@ pySigma is pinned to 1.5.x (its SIEM backends need pySigma < 2); ``compat`` adap
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-import regex
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaIdentifierError
 from sigma.filters import SigmaFilter
@@ -59,7 +57,13 @@ def parse_document(cls: type[Parsed], doc: Document, file: str) -> Parsed:
             exc.file, exc.line = file, key_line(doc.node, lambda k: k == section) or doc.line
             raise
     try:
-        parsed = cls.from_dict(data, collect_errors=True)
+        try:
+            parsed = cls.from_dict(data, collect_errors=True)
+        except UnboundLocalError:
+            # pySigma 1.5 collects a correlation's condition error, then reads the condition it
+            # did not set; parsed again without collecting, the first error is raised instead.
+            # The id is left out: it need not be a UUID here (see below).
+            parsed = cls.from_dict({k: v for k, v in data.items() if k != "id"}, collect_errors=False)
     except SigmaError as exc:
         raise to_error(exc, doc, file) from None
     except (AttributeError, TypeError, ValueError, KeyError) as exc:
