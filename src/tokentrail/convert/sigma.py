@@ -54,8 +54,20 @@ class SigmaRule:
 
     def yaml(self) -> str:
         """The documents as one YAML text (``---`` between documents)."""
-        return yaml.safe_dump_all(list(self.documents), sort_keys=False, allow_unicode=True,
-                                  default_flow_style=False, width=100)
+        return yaml.dump_all(list(self.documents), Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                             default_flow_style=False, width=100)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes text of several lines (descriptions) as a literal block, as Sigma rules do."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
 
 
 def sigma_id(rule_id: str) -> str:

@@ -38,11 +38,11 @@ TARGETS = {
 
 def to_vendor(target: VendorTarget, form: Form) -> tuple[str, list[str]]:
     """The search for the rule whose native form is ``form``, and its caveats."""
-    if form.family != target.family:
-        raise Unconvertible(f"not applicable: the {target.title} searches {target.family} logs; the rule is for "
-                            f"{form.family or 'other'} logs")
     if isinstance(form.logic, Correlation):
         raise Unconvertible(f"the {target.title} selects single events; the rule correlates several")
+    if form.family != target.family:
+        raise Unconvertible(f"not applicable: the {target.title} searches {target.family} logs; the rule is for "
+                            f"{form.family} logs")
     caveats: list[str] = []
     grouping = form.grouping
     if grouping.threshold > 1 or grouping.distinct_field or grouping.new_terms:
