@@ -112,3 +112,22 @@ def test_all_targets_and_text_output(tmp_path):
     for target in ("sigma", "splunk", "lucene", "esql", "eql", "kusto", "sql:duckdb", "okta", "auth0"):
         assert f"  {target}: " in text
     assert "    Okta_CL\n    | where eventType_s =~ \"system.api_token.create\"" in text
+
+
+def test_rules_show_lists_the_rules_conversions(tmp_path):
+    from tokentrail.convert import TARGETS
+
+    rules = _rules(tmp_path, **{"negated.yml": NEGATED})
+    result = CliRunner().invoke(app, ["rules", "show", "5b0e7c1a-0000-4000-8000-0000000000c2", "-r", str(rules),
+                                      "--format", "json"], env=WIDE, catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    by_target = {c["target"]: c for c in doc["conversions"]}
+    assert list(by_target) == list(TARGETS)
+    assert by_target["okta"]["status"] == "not_convertible"
+    assert by_target["splunk"]["query"] == 'eventType="app.oauth2.as.token.grant*" NOT outcome.result="FAILURE"'
+    assert isinstance(doc["portability"], int) and 0 < doc["portability"] < 100
+    table = CliRunner().invoke(app, ["rules", "show", "5b0e7c1a-0000-4000-8000-0000000000c2", "-r", str(rules)],
+                               env=WIDE, catch_exceptions=False)
+    assert f"conversions (portability {doc['portability']}%" in table.stdout
+    assert "the Okta System Log filter has no negation" in table.stdout
