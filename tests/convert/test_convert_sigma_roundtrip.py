@@ -43,7 +43,8 @@ detection:
   condition: (sel and not mfa) or (addr and grants) or (named and not pattern) or (present and kw)
 """
 
-KQL_TOML = '''\
+def _elastic_toml(language: str, rule_id: str, query: str) -> str:
+    return f'''\
 [metadata]
 creation_date = "2024/01/01"
 maturity = "production"
@@ -51,39 +52,26 @@ maturity = "production"
 author = ["TokenTrail"]
 description = "test"
 index = ["logs-okta*"]
-language = "kuery"
+language = "{language}"
 license = "Apache-2.0"
-name = "kql round trip"
+name = "{language} round trip"
 risk_score = 47
-rule_id = "aaaaaaaa-1111-4222-8333-444444444444"
+rule_id = "{rule_id}"
 severity = "medium"
-type = "query"
+type = "{'query' if language == 'kuery' else 'eql'}"
 query = """
-event.dataset:okta.system and event.action:(app.oauth2.* or user.session.start) and
-not okta.outcome.result:FAILURE and (source.ip:10.0.0.0/8 or user.name:*admin*) and okta.actor.id:*
+{query}
 """
 '''
 
-EQL_TOML = '''\
-[metadata]
-creation_date = "2024/01/01"
-maturity = "production"
-[rule]
-author = ["TokenTrail"]
-description = "test"
-index = ["logs-okta*"]
-language = "eql"
-license = "Apache-2.0"
-name = "eql round trip"
-risk_score = 47
-rule_id = "bbbbbbbb-1111-4222-8333-444444444444"
-severity = "medium"
-type = "eql"
-query = """
+
+KQL_TOML = _elastic_toml("kuery", "aaaaaaaa-1111-4222-8333-444444444444", """\
+event.dataset:okta.system and event.action:(app.oauth2.* or user.session.start) and
+not okta.outcome.result:FAILURE and (source.ip:10.0.0.0/8 or user.name:*admin*) and okta.actor.id:*""")
+
+EQL_TOML = _elastic_toml("eql", "bbbbbbbb-1111-4222-8333-444444444444", """\
 any where event.dataset == "okta.system" and event.action : ("app.oauth2.*", "user.session.start") and
-  not okta.outcome.result == "FAILURE" and (cidrmatch(source.ip, "10.0.0.0/8") or user.name like~ "*admin*")
-"""
-'''
+  not okta.outcome.result == "FAILURE" and (cidrmatch(source.ip, "10.0.0.0/8") or user.name like~ "*admin*")""")
 
 PANTHER = """\
 AnalysisType: rule

@@ -57,11 +57,26 @@ def _quoted(value: Scalar) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-class _Okta:
-    _OPS = {"eq": "eq", "startswith": "sw", "contains": "co"}
+class _Writer:
+    """What both searches share: caveats collected, operands joined and parenthesised."""
 
     def __init__(self, caveats: list[str]) -> None:
         self.caveats = caveats
+
+    def expr(self, expr: Expr, top: bool = False) -> str:
+        raise NotImplementedError
+
+    def _join(self, items: tuple[Expr, ...], joiner: str, top: bool) -> str:
+        return self._joined([self.expr(i) for i in items], joiner, top)
+
+    @staticmethod
+    def _joined(parts: list[str], joiner: str, top: bool) -> str:
+        text = joiner.join(parts)
+        return text if top or len(parts) == 1 else f"({text})"
+
+
+class _Okta(_Writer):
+    _OPS = {"eq": "eq", "startswith": "sw", "contains": "co"}
 
     def expr(self, expr: Expr, top: bool = False) -> str:
         match expr:
@@ -84,10 +99,6 @@ class _Okta:
                 raise Unconvertible(f"the rule's condition is always {str(value).lower()} for Okta events")
         raise Unconvertible(f"no Okta filter for {type(expr).__name__}")
 
-    def _join(self, items: tuple[Expr, ...], joiner: str, top: bool) -> str:
-        text = joiner.join(self.expr(i) for i in items)
-        return text if top or len(items) == 1 else f"({text})"
-
     def _cmp(self, cmp: Cmp, top: bool) -> str:
         op = self._OPS.get(cmp.op)
         if op is None:
@@ -96,16 +107,11 @@ class _Okta:
             raise Unconvertible(f"the Okta System Log filter cannot test that {cmp.field} is missing")
         name = bare(cmp.field)
         parts = [f"{name} {op} {_quoted(v)}" for v in cmp.values]
-        joiner = " and " if cmp.all_values else " or "
-        text = joiner.join(parts)
-        return text if top or len(parts) == 1 else f"({text})"
+        return self._joined(parts, " and " if cmp.all_values else " or ", top)
 
 
-class _Auth0:
+class _Auth0(_Writer):
     _ESCAPE = re.compile(r'([+\-=&|><!(){}\[\]^"~*?:\\/ ])')
-
-    def __init__(self, caveats: list[str]) -> None:
-        self.caveats = caveats
 
     def expr(self, expr: Expr, top: bool = False) -> str:
         match expr:
@@ -127,10 +133,6 @@ class _Auth0:
                 raise Unconvertible(f"the rule's condition is always {str(value).lower()} for Auth0 events")
         raise Unconvertible(f"no Auth0 search for {type(expr).__name__}")
 
-    def _join(self, items: tuple[Expr, ...], joiner: str, top: bool) -> str:
-        text = joiner.join(self.expr(i) for i in items)
-        return text if top or len(items) == 1 else f"({text})"
-
     @staticmethod
     def _field(name: str) -> str:
         plain = bare(name)
@@ -145,9 +147,7 @@ class _Auth0:
         if cmp.op in ("contains", "endswith"):
             self.caveats.append(f"{cmp.field}: a leading wildcard works on some Auth0 log fields only")
         parts = [self._term(name, cmp.op, v) for v in cmp.values]
-        joiner = " AND " if cmp.all_values else " OR "
-        text = joiner.join(parts)
-        return text if top or len(parts) == 1 else f"({text})"
+        return self._joined(parts, " AND " if cmp.all_values else " OR ", top)
 
     def _term(self, name: str, op: str, value: Scalar) -> str:
         if value is None:
