@@ -5,6 +5,7 @@ what the rule says — a rule that cannot be written for a target gives ``not_co
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable, Iterable, Sequence
 
 from tokentrail.convert import siem, vendor
@@ -33,7 +34,7 @@ def convert(rule: Rule, target: str, *, schema: str | None = None,
     if schema is not None and schema not in SCHEMAS:
         raise ConfigError(f"unknown schema {schema!r} (known: {', '.join(SCHEMAS)})")
     try:
-        query, caveats = _query(rule, target, schema, _resolver([rule, *rules]))
+        query, caveats = _query(rule, target, schema, _resolver([rule, *rules]), rules)
     except Unconvertible as exc:
         return Conversion(rule.id, target, "", "not_convertible", (exc.message,), rule.path)
     except Exception as exc:  # a backend surprise on one rule must not stop the others
@@ -52,14 +53,14 @@ def convert_all(rules: Sequence[Rule], targets: Iterable[str], *,
     return [convert(rule, t, schema=schema, rules=rules) for rule in rules for t in wanted]
 
 
-def _query(rule: Rule, target: str, schema: str | None,
-           resolve: Callable[[str], Rule | None]) -> tuple[str | Conversion, list[str]]:
+def _query(rule: Rule, target: str, schema: str | None, resolve: Callable[[str], Rule | None],
+           rules: Sequence[Rule]) -> tuple[str | Conversion, list[str]]:
     if isinstance(rule.logic, PythonLogic):
         raise Unconvertible("Python logic cannot be converted")
     if rule.logic is None:
         raise Unconvertible(f"the rule did not load: {rule.unsupported or 'it has no logic'}")
     if target.startswith("sql:"):
-        return _sql(rule, target.split(":", 1)[1], schema), []
+        return _sql(rule, target.split(":", 1)[1], schema, rules), []
     if target == "sigma":
         dialect = schema or "native"
         sigma = to_sigma(rule, form_of(rule, dialect), resolve, lambda r: form_of(r, dialect))
@@ -69,14 +70,16 @@ def _query(rule: Rule, target: str, schema: str | None,
     return siem.to_siem(rule, siem.TARGETS[target], schema, resolve)
 
 
-def _sql(rule: Rule, dialect: str, schema: str | None) -> Conversion:
+def _sql(rule: Rule, dialect: str, schema: str | None, rules: Sequence[Rule]) -> Conversion:
     try:
         module = importlib.import_module("tokentrail.convert.sql")
     except ModuleNotFoundError as exc:
         if exc.name != "tokentrail.convert.sql":
             raise
         raise Unconvertible(SQL_MISSING) from None
-    conversion = module.to_sql(rule, dialect, schema)
+    # The rules a correlation names, for a converter that takes them.
+    extra = {"others": tuple(rules)} if "others" in inspect.signature(module.to_sql).parameters else {}
+    conversion = module.to_sql(rule, dialect, schema, **extra)
     if not isinstance(conversion, Conversion):
         raise Unconvertible(f"the SQL converter gave {type(conversion).__name__}, not a Conversion")
     return conversion
