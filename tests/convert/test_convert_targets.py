@@ -156,3 +156,25 @@ def test_portability_is_the_mean_score_over_targets_that_apply():
     assert portability(mixed) == 60  # (1 + 0.8 + 0) / 3
     assert portability([conv("splunk", "caveats", tuple("abcdefgh"))]) == 50  # never below a half
     assert portability([conv("okta", "not_convertible", ("not applicable: x",))]) is None
+
+
+@pytest.mark.parametrize(("file", "kind", "expected"), [
+    ("okta_proxy_session_then_api_token.toml", "Correlation", ("temporal_ordered", 1800.0, None)),
+    ("okta_oauth_token_grants_many_ips.toml", "All", ("value_count", 3600.0, ("gte", 4.0))),
+    ("auth0_refresh_failure_burst.yml", "Correlation", ("event_count", 300.0, ("gte", 10.0))),
+])
+def test_correlations_written_as_sigma_load_back_as_correlations(tmp_path, file, kind, expected):
+    from tokentrail.rules.model import Correlation
+
+    rule = _pack_rule(file, kind)
+    c = convert(rule, "sigma", rules=PACK)
+    assert c.status != "not_convertible", c.caveats
+    path = tmp_path / "back.yml"
+    path.write_text(c.query, encoding="utf-8")
+    loaded = load_rules([path])
+    assert not loaded.errors, [str(e) for e in loaded.errors]
+    (corr,) = [r for r in loaded.rules if isinstance(r.logic, Correlation)]
+    logic = corr.logic
+    assert (logic.kind, logic.timespan, logic.condition if expected[2] else None) == expected
+    events = [r for r in loaded.rules if not isinstance(r.logic, Correlation)]
+    assert len(events) == len(logic.steps) and all(s.by for s in logic.steps)
