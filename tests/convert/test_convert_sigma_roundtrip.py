@@ -128,7 +128,8 @@ def _load_one(path: Path) -> Rule:
 
 def _round_trip(rule: Rule, tmp: Path) -> Rule:
     conversion = convert(rule, "sigma")
-    assert conversion.status == "exact", conversion.caveats
+    # The one caveat a round trip may carry: events here hold no arrays with nulls in them.
+    assert all("array holding both values and nulls" in c for c in conversion.caveats), conversion.caveats
     path = tmp / "back.yml"
     path.write_text(conversion.query, encoding="utf-8")
     back = _load_one(path)
@@ -137,9 +138,11 @@ def _round_trip(rule: Rule, tmp: Path) -> Rule:
 
 
 def _pair(rule: Rule, back: Rule):
-    """Both rules as the engine runs them on native Okta events."""
-    return (compile_expr(specialize(rule.logic, "okta", dialect_of(rule.format))),
-            compile_expr(specialize(back.logic, "okta", "native")))
+    """Both rules as the engine runs them on native Okta events (a native rule with canonical
+    field names as it is: renaming would change nothing)."""
+    dialect = dialect_of(rule.format)
+    original = rule.logic if dialect == "native" else specialize(rule.logic, "okta", dialect)
+    return compile_expr(original), compile_expr(specialize(back.logic, "okta", "native"))
 
 
 def _source_rule(tmp_path: Path, name: str, text: str) -> Rule:
@@ -179,7 +182,7 @@ def leaves(draw) -> Expr:
     kind = draw(st.sampled_from(["cmp", "cmp", "cmp", "exists", "fieldref", "keywords", "num"]))
     field = draw(FIELD_NAMES)
     if kind == "exists":
-        return Exists(field)
+        return Exists(field, non_null=draw(st.booleans()))
     if kind == "fieldref":
         return FieldRef(field, draw(FIELD_NAMES), draw(st.sampled_from(["eq", "startswith", "endswith",
                                                                          "contains"])))
@@ -230,7 +233,7 @@ def events_for(draw, expr: Expr) -> list[dict]:
     return draw(st.lists(event, min_size=30, max_size=30))
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), expr=exprs)
 def test_random_ir_round_trips_through_sigma(tmp_path_factory, data, expr):
     rule = Rule(id="random", title="random", format="sigma", logic=expr, logsource=LogSource(product="okta"))

@@ -203,6 +203,12 @@ class _Detection:
         if mapping is not None:
             return self.add(mapping)
         match expr:
+            case Exists(field=name, non_null=True):
+                # "Has a value that is not null" is "not null" in Sigma (null matches a missing
+                # field too); only an array holding values and nulls tells them apart.
+                self.caveats.append(f"{name}: an array holding both values and nulls counts as null "
+                                    "in Sigma, as having a value in the rule")
+                return "not " + self.add({name: None})
             case Keywords():
                 return self.keywords(expr)
             case All(items):
@@ -219,7 +225,7 @@ class _Detection:
     def operand(self, expr: Expr, parent: type) -> str:
         text = self.condition(expr)
         simple = self.mapping(expr) is not None or isinstance(expr, Keywords) or \
-            (isinstance(expr, Not) and parent is not Not)
+            (isinstance(expr, Not | Exists) and parent is not Not)
         if simple or (parent is Any and isinstance(expr, All)):
             return text
         return f"({text})"
@@ -227,6 +233,8 @@ class _Detection:
     def mapping(self, expr: Expr) -> dict | None:
         """``expr`` as one selection mapping (AND of its keys), when it can be one."""
         match expr:
+            case Exists(non_null=True):
+                return None
             case Cmp() | Exists() | FieldRef():
                 key, value = self.leaf(expr)
                 return {key: value}
@@ -251,10 +259,7 @@ class _Detection:
 
     def leaf(self, expr: Cmp | Exists | FieldRef) -> tuple[str, object]:
         match expr:
-            case Exists(field=name, non_null=non_null):
-                if non_null:
-                    self.caveats.append(f"{name}: Sigma 'exists' also holds for a field whose value "
-                                        "is null")
+            case Exists(field=name):
                 return f"{name}|exists", True
             case FieldRef(field=name, other=other, op=op, cased=cased):
                 mods = {"eq": "", "startswith": "|startswith", "endswith": "|endswith",
