@@ -178,3 +178,21 @@ def test_correlations_written_as_sigma_load_back_as_correlations(tmp_path, file,
     assert (logic.kind, logic.timespan, logic.condition if expected[2] else None) == expected
     events = [r for r in loaded.rules if not isinstance(r.logic, Correlation)]
     assert len(events) == len(logic.steps) and all(s.by for s in logic.steps)
+
+
+def test_a_plain_threshold_becomes_an_event_count_per_group():
+    rule = okta(Cmp("eventType", "eq", ("user.authentication.auth_via_mfa",)),
+                grouping=Grouping(group_by=("actor.id",), window=600.0, threshold=5))
+    splunk = convert(rule, "splunk")
+    assert "| bin _time span=10m" in splunk.query
+    assert "| stats count as event_count by _time actor.id" in splunk.query
+    assert "event_count >= 5" in splunk.query
+    sigma = convert(rule, "sigma").query
+    assert "type: event_count" in sigma and "gte: 5" in sigma and "timespan: 10m" in sigma
+
+
+def test_convert_is_the_packages_function_and_its_modules_stay_importable():
+    import tokentrail
+    from tokentrail.convert import registry
+
+    assert tokentrail.convert is registry.convert
