@@ -196,3 +196,12 @@ def test_convert_is_the_packages_function_and_its_modules_stay_importable():
     from tokentrail.convert import registry
 
     assert tokentrail.convert is registry.convert
+
+
+def test_kusto_compares_booleans_with_double_equals_and_splunk_keywords_are_terms():
+    rule = okta(All((Cmp("securityContext.isProxy", "eq", (True,)), Keywords(("evil",), cased=True))))
+    kusto = convert(okta(Cmp("securityContext.isProxy", "eq", (True,))), "kusto")
+    assert kusto.query == "Okta_CL\n| where securityContext_isProxy_b == true"  # the backend writes =~ true
+    splunk = convert(rule, "splunk")
+    assert splunk.query == 'securityContext.isProxy=true "evil"'
+    assert len(splunk.caveats) == 2 and "whole terms" in splunk.caveats[0] and "case-sensitive" in splunk.caveats[1]

@@ -33,6 +33,8 @@ class Capabilities:
     glob_anchored: bool = True
     regex_search: bool = True
     ipv6_cidr: bool = True
+    # Full-text search finds whole terms of the raw event (Splunk), not any substring.
+    keyword_terms: bool = False
     correlations: frozenset[str] = frozenset()
 
 
@@ -63,11 +65,20 @@ def _leaf(expr: Expr, caps: Capabilities, caveats: list[str]) -> Expr:
             return Not(Cmp(name, "eq", (None,)))
         case FieldRef(field=name, other=other) if not caps.fieldref:
             raise Unconvertible(f"the target cannot compare two fields of one event ({name} and {other})")
-        case Keywords() if not caps.keywords:
-            raise Unconvertible("the target has no full-text search for the rule's keywords")
-        case Keywords(cased=True) if caps.case == "insensitive":
-            caveats.append("keywords: the case-sensitive full-text search becomes case-insensitive")
-            return replace(expr, cased=False)
+        case Keywords():
+            return _keywords(expr, caps, caveats)
+    return expr
+
+
+def _keywords(expr: Keywords, caps: Capabilities, caveats: list[str]) -> Expr:
+    if not caps.keywords:
+        raise Unconvertible("the target has no full-text search for the rule's keywords")
+    if caps.keyword_terms and expr.op == "contains":
+        caveats.append("keywords: the target finds them as whole terms of the raw event, not inside "
+                       "longer words")
+    if expr.cased and caps.case == "insensitive":
+        caveats.append("keywords: the case-sensitive full-text search becomes case-insensitive")
+        return replace(expr, cased=False)
     return expr
 
 

@@ -45,6 +45,14 @@ class _EqlSequenceBackend(EqlBackend):
     }
 
 
+class _KustoBackend(KustoBackend):
+    """The Kusto backend, with booleans compared by ``==``: it writes ``field =~ true``, and
+    KQL's ``=~`` compares strings only."""
+
+    def convert_condition_field_eq_val_bool(self, cond, state):  # type: ignore[no-untyped-def]
+        return self.escape_and_quote_field(cond.field) + self.num_eq_token + self.bool_values[cond.value.boolean]
+
+
 @dataclass(frozen=True)
 class SiemTarget:
     """One SIEM query language."""
@@ -60,7 +68,7 @@ class SiemTarget:
 _STATS = "the backend counts in fixed time buckets of the timespan, not in a window sliding over each event"
 TARGETS: dict[str, SiemTarget] = {
     "splunk": SiemTarget("splunk", SplunkBackend, "native",
-                         Capabilities(case="insensitive", glob_single_char=False,
+                         Capabilities(case="insensitive", glob_single_char=False, keyword_terms=True,
                                       correlations=frozenset({"event_count", "value_count", "temporal"})),
                          _STATS),
     "lucene": SiemTarget("lucene", LuceneBackend, "ecs",
@@ -73,7 +81,7 @@ TARGETS: dict[str, SiemTarget] = {
                       Capabilities(case="both", exists=False, fieldref=False, keywords=False,
                                    regex_search=False,
                                    correlations=frozenset({"event_count", "temporal", "temporal_ordered"}))),
-    "kusto": SiemTarget("kusto", KustoBackend, "sentinel",
+    "kusto": SiemTarget("kusto", _KustoBackend, "sentinel",
                         Capabilities(case="insensitive", fieldref=False, keywords=False,
                                      glob_anchored=False, ipv6_cidr=False)),
 }
