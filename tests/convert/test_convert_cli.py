@@ -4,6 +4,7 @@ target, and a rule that cannot be converted (or loaded) never stopping the other
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -131,3 +132,14 @@ def test_rules_show_lists_the_rules_conversions(tmp_path):
                                env=WIDE, catch_exceptions=False)
     assert f"conversions (portability {doc['portability']}%" in table.stdout
     assert "the Okta System Log filter has no negation" in table.stdout
+
+
+def test_python_rules_are_reported_not_run(tmp_path):
+    data = Path(__file__).resolve().parents[1] / "data" / "parity" / "panther"
+    result = run("-r", data, "--to", "splunk", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert len(doc["rules"]) == 2
+    assert all(r["conversions"][0]["caveats"] == ["Python logic cannot be converted"] for r in doc["rules"])
+    assert "about to run" not in result.stderr
+    assert result.stderr.count("Python logic cannot be converted") == 2

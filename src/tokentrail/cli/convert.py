@@ -53,7 +53,10 @@ def convert(
 ) -> None:
     """Convert rules to other query languages, saying per rule and target what is lost."""
     targets = _targets(to)
-    loaded = load(rules, sigma_config=sigma_config)
+    # Quiet: converting never runs a Python rule, so the notice that some are about to run is wrong here.
+    loaded = load(rules, sigma_config=sigma_config, quiet=True)
+    for error in loaded.errors:
+        report("error", "red", error)
     chosen = [r for r in loaded.rules if r.enabled]
     conversions = convert_all(chosen, targets, schema=schema.value if schema else None)
     by_rule = {r.id: [c for c in conversions if c.rule_id == r.id] for r in chosen}
