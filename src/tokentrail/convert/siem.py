@@ -9,7 +9,7 @@ from our data files (field renames, the ECS dataset condition, the Sentinel tabl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -65,7 +65,7 @@ class SiemTarget:
     correlation_note: str = ""
 
 
-_STATS = "the backend counts in fixed time buckets of the timespan, not in a window sliding over each event"
+_STATS = "the query counts in fixed time buckets of the timespan, not in a window sliding over each event"
 TARGETS: dict[str, SiemTarget] = {
     "splunk": SiemTarget("splunk", SplunkBackend, "native",
                          Capabilities(case="insensitive", glob_single_char=False, keyword_terms=True,
@@ -105,9 +105,11 @@ def to_siem(rule: Rule, target: SiemTarget, schema: str | None,
     sigma = to_sigma(rule, form, resolve, lambda r: _adapted(form_of(r, "native"), target.caps, caveats))
     caveats.extend(sigma.caveats)
     correlation = next((d["correlation"] for d in sigma.documents if "correlation" in d), None)
+    summarize = False
     if correlation is not None:
         kind = correlation["type"]
-        if kind not in target.caps.correlations:
+        summarize = target.name == "kusto" and kind in _SUMMARIZE and len(correlation["rules"]) == 1
+        if kind not in target.caps.correlations and not summarize:
             raise Unconvertible(f"the {target.name} backend has no {kind} correlation")
         if (target.name, kind) == ("eql", "event_count") and "gte" not in correlation["condition"]:
             raise Unconvertible("EQL counts events as sequence runs, which says 'at least' only")
@@ -115,17 +117,47 @@ def to_siem(rule: Rule, target: SiemTarget, schema: str | None,
             caveats.append(note)
         if target.correlation_note:
             caveats.append(target.correlation_note)
-    pipeline, missing = _pipeline(target, schema or target.schema, form, sigma)
-    if missing:
-        raise Unconvertible("; ".join(missing))
+    pipeline, mapped = _pipeline(target, schema or target.schema, form, sigma)
+    if mapped.missing:
+        raise Unconvertible("; ".join(mapped.missing))
+    documents = [d for d in sigma.documents if not (summarize and "correlation" in d)]
     try:
-        collection = SigmaCollection.from_dicts(list(sigma.documents))
+        collection = SigmaCollection.from_dicts(documents)
         queries = target.backend(processing_pipeline=pipeline).convert(collection)
     except (SigmaError, NotImplementedError) as exc:
         raise Unconvertible(f"the {target.name} backend cannot write it: {_message(exc)}") from None
     if not queries:
         raise Unconvertible(f"the {target.name} backend wrote no query")
+    if summarize:
+        assert correlation is not None
+        return _kusto_summarize(str(queries[-1]), correlation, mapped.mapping, caveats), caveats
     return str(queries[-1]), caveats
+
+
+# Counting correlations the Kusto backend lacks, written here as KQL ``summarize``.
+_SUMMARIZE = frozenset({"event_count", "value_count"})
+_KQL_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "==", "neq": "!="}
+
+
+def _kusto_summarize(search: str, correlation: dict, mapping: Mapping[str, str], caveats: list[str]) -> str:
+    """A counting correlation as KQL: the rule's search, then a count per group and time bucket
+    (``TimeGenerated``, the time column of every Log Analytics table) and the condition."""
+    ((op, number),) = ((k, v) for k, v in correlation["condition"].items() if k != "field")
+    columns = ", ".join(_kql_name(mapping.get(f, f)) for f in correlation.get("group-by") or ())
+    by = f"bin(TimeGenerated, {correlation['timespan']})" + (f", {columns}" if columns else "")
+    if correlation["type"] == "value_count":
+        field = correlation["condition"]["field"]
+        aggregate = f"value_count = dcount({_kql_name(mapping.get(field, field))})"
+        caveats.append("KQL's dcount() estimates the number of distinct values (exact for small counts)")
+        name = "value_count"
+    else:
+        aggregate, name = "event_count = count()", "event_count"
+    caveats.append(_STATS)
+    return f"{search}\n| summarize {aggregate} by {by}\n| where {name} {_KQL_OPS[op]} {number}"
+
+
+def _kql_name(column: str) -> str:
+    return column if column.replace("_", "").isalnum() else f"['{column}']"
 
 
 def _adapted(form: Form, caps: Capabilities, caveats: list[str]) -> Form:
@@ -138,7 +170,7 @@ def _adapted(form: Form, caps: Capabilities, caveats: list[str]) -> Form:
 
 
 def _pipeline(target: SiemTarget, schema: str, form: Form,
-              sigma: SigmaRule) -> tuple[ProcessingPipeline, tuple[str, ...]]:
+              sigma: SigmaRule) -> tuple[ProcessingPipeline, names.Names]:
     used = selection_fields(sigma.documents)
     family = form.family or _family_of(sigma)
     items: list[ProcessingItem] = []
@@ -164,7 +196,7 @@ def _pipeline(target: SiemTarget, schema: str, form: Form,
                                        identifier=f"tokentrail_{schema}_fields"))
     pipeline = ProcessingPipeline(name=f"TokenTrail {schema} field names", priority=20, items=items,
                                   postprocessing_items=post)
-    return pipeline, mapped.missing
+    return pipeline, mapped
 
 
 def _family_of(sigma: SigmaRule) -> str:
