@@ -213,3 +213,17 @@ def test_kusto_compares_booleans_with_double_equals_and_splunk_keywords_are_term
     splunk = convert(rule, "splunk")
     assert splunk.query == 'securityContext.isProxy=true "evil"'
     assert len(splunk.caveats) == 2 and "whole terms" in splunk.caveats[0] and "case-sensitive" in splunk.caveats[1]
+
+
+@pytest.mark.parametrize(("product", "field", "splunk", "ecs"), [
+    ("okta", "eventtype", "eventType", "event.action"),                      # SigmaHQ's lower case
+    ("okta", "target.alternateid", '"target{}.alternateId"', "okta.target.alternate_id"),
+    ("auth0", "type", "data.type", "auth0.logs.data.type"),                  # without the envelope
+    ("auth0", "details.accessedSecrets{}", '"data.details.accessedSecrets{}"',
+     "auth0.logs.data.details.accessedSecrets"),
+])
+def test_fields_are_spelled_as_the_log_type_spells_them(product, field, splunk, ecs):
+    rule = Rule(id="f", title="f", format="sigma", logic=Cmp(field, "eq", ("v",)),
+                logsource=LogSource(product=product))
+    assert convert(rule, "splunk").query == f'{splunk}="v"'
+    assert convert(rule, "lucene").query.endswith(f"{ecs}:v")

@@ -47,23 +47,25 @@ def rule_family(rule: Rule) -> str:
     return families[0]
 
 
-def form_of(rule: Rule, dialect: str, family: str | None = None) -> Form:
-    """The rule's logic and grouping with fields in ``dialect`` (``native`` or ``ecs``)."""
-    family = rule_family(rule) if family is None else family
+def form_of(rule: Rule, dialect: str) -> Form:
+    """The rule's logic and grouping with fields in ``dialect`` (``native`` or ``ecs``), spelled
+    as the family's field tree spells them (Okta's lower-case SigmaHQ names get their case, an
+    Auth0 record field its ``data.`` envelope), as the engines read them."""
+    family = rule_family(rule)
     own = dialect_of(rule.format)
     logic = rule.logic
     if not isinstance(logic, Expr | Correlation):
         raise Unconvertible("Python logic cannot be converted")
-    reg = registry()
-    target = _target_log_type(family, dialect) if family else ""
-    if not family or own == dialect:
-        return Form(family, target, dialect, logic, rule.grouping)
+    if not family:
+        return Form(family, "", dialect, logic, rule.grouping)
+    target = _target_log_type(family, dialect)
 
     def expr_in(expr: Expr) -> Expr:
         out = specialize(expr, target, own)
         if out == Const(False):
-            raise Unconvertible(f"the rule cannot match {reg.get(target).title if reg.get(target) else target} "
-                                "events once its fields are renamed")
+            found = registry().get(target)
+            raise Unconvertible(f"the rule cannot match {found.title if found else target} events once "
+                                "its fields are renamed")
         return out
 
     def name_in(name: str) -> str:
