@@ -24,6 +24,7 @@ from tokentrail.cli.common import (
     write_json_stdout,
 )
 from tokentrail.cli.help import Command, Group
+from tokentrail.convert.model import Conversion
 from tokentrail.rules.model import Correlation, PythonLogic, Rule
 from tokentrail.sinks.safe_text import safe_text
 
@@ -157,6 +158,7 @@ def rules_show(rule_id: Annotated[str, typer.Argument(
     from rich.markdown import Markdown
     from rich.panel import Panel
 
+    from tokentrail.convert import portability
     from tokentrail.engine.plan import log_types_of
     from tokentrail.rules.describe import logic_stages, rule_indicators
 
@@ -169,6 +171,7 @@ def rules_show(rule_id: Annotated[str, typer.Argument(
     inds = rule_indicators(rule)
     corpus = _corpus_counts(loaded.rules, rule)
     guide = {k: rule.metadata[k] for k in _GUIDE_KEYS if rule.metadata.get(k)}
+    conversions = conversions_of(rule, loaded.rules)
     if fmt is not OutputFormat.table:
         write_json_stdout({
             **_rule_rows([rule])[0], "description": rule.description, "tactics": list(rule.tactics),
@@ -178,6 +181,9 @@ def rules_show(rule_id: Annotated[str, typer.Argument(
             "output_fields": [{"label": o.label, "field": o.field} for o in rule.output_fields],
             "guide": guide, "references": list(rule.references), "false_positives": list(rule.false_positives),
             "metadata": dict(rule.metadata),
+            "portability": portability(conversions),
+            "conversions": [{"target": c.target, "status": c.status, "caveats": list(c.caveats),
+                             "query": c.query} for c in conversions],
         })
         return
     head = Table.grid(padding=(0, 2))
@@ -217,6 +223,22 @@ def rules_show(rule_id: Annotated[str, typer.Argument(
         body = text if isinstance(text, str) else "\n".join(f"- {x}" for x in text)
         ui.out.print(Panel(Markdown(safe_text(body, keep_newlines=True)),
                            title=key.replace("note", "investigation guide"), expand=False))
+    score = portability(conversions)
+    conv_table = Table(title=f"conversions (portability {'n/a' if score is None else f'{score}%'}; "
+                             "tokentrail convert writes the queries)")
+    for col in ("target", "status", "caveats"):
+        conv_table.add_column(col, overflow="fold")
+    for c in conversions:
+        conv_table.add_row(escape(c.target), c.status.replace("_", " "),
+                           escape("\n".join(c.caveats), keep_newlines=True))
+    ui.out.print(conv_table)
+
+
+def conversions_of(rule: Rule, rules: Sequence[Rule]) -> list[Conversion]:
+    """The rule converted to every target (correlations find the rules they name in ``rules``)."""
+    from tokentrail.convert import TARGETS, convert
+
+    return [convert(rule, target, rules=rules) for target in TARGETS]
 
 
 def _reflowed(text: str) -> str:

@@ -1,29 +1,27 @@
 """Turn one Sigma YAML document into pySigma objects, reporting problems as TokenTrail errors.
 
 pySigma does the spec work (modifiers, wildcards, condition grammar, correlation and filter
-schemas); this module calls it with a regex policy matching TokenTrail's runtime (RE2, then
-Python ``re``), rejects modifiers TokenTrail cannot run before pySigma sees them, and turns
-pySigma's errors into ``RuleLoadError``/``UnsupportedFeature`` with a file and line.
+schemas); this module makes its regex check match TokenTrail's runtime (RE2, then the fallback
+engine), rejects modifiers TokenTrail cannot run before pySigma sees them, and turns pySigma's
+errors into ``RuleLoadError``/``UnsupportedFeature`` with a file and line.
+
+pySigma is pinned to 1.5.x (its SIEM backends need pySigma < 2); ``compat`` adapts it.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-import regex
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaIdentifierError
 from sigma.filters import SigmaFilter
 from sigma.modifiers import modifier_mapping
-from sigma.policy import SigmaPolicy
-from sigma.policy.regex_engine import RegexEngine, RegexPattern
 from sigma.rule import SigmaRule
 
 from tokentrail.errors import RuleLoadError, UnsupportedFeature
+from tokentrail.formats.sigma import compat
 from tokentrail.formats.sigma.documents import Document, key_line
-from tokentrail.rules.regex_dialect import compile_fallback, compile_re2
 
 # pySigma modifiers with no IR equivalent (they compare parts of timestamps).
 UNSUPPORTED_MODIFIERS = frozenset({"minute", "hour", "day", "week", "month", "year"})
@@ -40,26 +38,7 @@ _ERROR_KEYS = (
 )
 
 
-class _LenientRegexEngine(RegexEngine):
-    """Accepts what TokenTrail can run: RE2 syntax, else the fallback engine's (Python ``re``)."""
-
-    def compile(self, pattern: str, flags: int = 0) -> RegexPattern:
-        inline = "".join(c for f, c in ((re.I, "i"), (re.M, "m"), (re.S, "s")) if flags & f)
-        full = f"(?{inline}){pattern}" if inline else pattern
-        compiled = compile_re2(full)
-        if compiled is not None:
-            return cast(RegexPattern, compiled)
-        try:
-            return cast(RegexPattern, compile_fallback(full))
-        except (regex.error, ValueError, OverflowError) as exc:
-            raise re.error(str(exc)) from None
-
-    @property
-    def error(self) -> type[Exception]:
-        return re.error
-
-
-POLICY = SigmaPolicy(regex_engine=_LenientRegexEngine())
+compat.install()
 
 Parsed = TypeVar("Parsed", SigmaRule, SigmaCorrelationRule, SigmaFilter)
 
@@ -78,7 +57,13 @@ def parse_document(cls: type[Parsed], doc: Document, file: str) -> Parsed:
             exc.file, exc.line = file, key_line(doc.node, lambda k: k == section) or doc.line
             raise
     try:
-        parsed = cls.from_dict(data, collect_errors=True, policy=POLICY)
+        try:
+            parsed = cls.from_dict(data, collect_errors=True)
+        except UnboundLocalError:
+            # pySigma 1.5 collects a correlation's condition error, then reads the condition it
+            # did not set; parsed again without collecting, the first error is raised instead.
+            # The id is left out: it need not be a UUID here (see below).
+            parsed = cls.from_dict({k: v for k, v in data.items() if k != "id"}, collect_errors=False)
     except SigmaError as exc:
         raise to_error(exc, doc, file) from None
     except (AttributeError, TypeError, ValueError, KeyError) as exc:

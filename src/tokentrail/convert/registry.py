@@ -1,0 +1,95 @@
+"""Every conversion target by name, and ``convert``: one rule to one target, never raising for
+what the rule says — a rule that cannot be written for a target gives ``not_convertible`` and why.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable, Iterable, Sequence
+
+from tokentrail.convert import siem, vendor
+from tokentrail.convert.errors import Unconvertible
+from tokentrail.convert.forms import form_of
+from tokentrail.convert.model import Conversion
+from tokentrail.convert.sigma import to_sigma
+from tokentrail.errors import ConfigError
+from tokentrail.rules.model import PythonLogic, Rule
+
+SQL_DIALECTS = ("duckdb", "spark", "snowflake", "bigquery", "trino")
+TARGETS: tuple[str, ...] = ("sigma", *siem.TARGETS, *(f"sql:{d}" for d in SQL_DIALECTS), *vendor.TARGETS)
+SCHEMAS = ("native", "ecs")
+SQL_MISSING = "SQL targets not installed"
+
+
+def convert(rule: Rule, target: str, *, schema: str | None = None,
+            rules: Sequence[Rule] = ()) -> Conversion:
+    """``rule`` as a query of ``target`` (one of ``TARGETS``), with its fidelity.
+
+    ``schema`` overrides the target's field names (``native`` or ``ecs``); ``rules`` are the
+    rules a correlation may name. Raises ``ConfigError`` for an unknown target or schema only.
+    """
+    if target not in TARGETS:
+        raise ConfigError(f"unknown conversion target {target!r} (known: {', '.join(TARGETS)})")
+    if schema is not None and schema not in SCHEMAS:
+        raise ConfigError(f"unknown schema {schema!r} (known: {', '.join(SCHEMAS)})")
+    try:
+        query, caveats = _query(rule, target, schema, _resolver([rule, *rules]), rules)
+    except Unconvertible as exc:
+        return Conversion(rule.id, target, "", "not_convertible", (exc.message,), rule.path)
+    except Exception as exc:  # a backend surprise on one rule must not stop the others
+        return Conversion(rule.id, target, "", "not_convertible",
+                          (f"conversion failed: {type(exc).__name__}: {exc}",), rule.path)
+    if isinstance(query, Conversion):
+        return query
+    caveats = tuple(dict.fromkeys(caveats))
+    return Conversion(rule.id, target, query, "caveats" if caveats else "exact", caveats, rule.path)
+
+
+def convert_all(rules: Sequence[Rule], targets: Iterable[str], *,
+                schema: str | None = None) -> list[Conversion]:
+    """Every rule to every target (rule by rule, targets in the order given)."""
+    wanted = list(dict.fromkeys(targets))
+    return [convert(rule, t, schema=schema, rules=rules) for rule in rules for t in wanted]
+
+
+def _query(rule: Rule, target: str, schema: str | None, resolve: Callable[[str], Rule | None],
+           rules: Sequence[Rule]) -> tuple[str | Conversion, list[str]]:
+    if isinstance(rule.logic, PythonLogic):
+        raise Unconvertible("Python logic cannot be converted")
+    if rule.logic is None:
+        raise Unconvertible(f"the rule did not load: {rule.unsupported or 'it has no logic'}")
+    if target.startswith("sql:"):
+        return _sql(rule, target.split(":", 1)[1], schema, rules), []
+    if target == "sigma":
+        dialect = schema or "native"
+        sigma = to_sigma(rule, form_of(rule, dialect), resolve, lambda r: form_of(r, dialect))
+        return sigma.yaml(), list(sigma.caveats)
+    if target in vendor.TARGETS:
+        return vendor.to_vendor(vendor.TARGETS[target], form_of(rule, "native"))
+    return siem.to_siem(rule, siem.TARGETS[target], schema, resolve)
+
+
+def _sql(rule: Rule, dialect: str, schema: str | None, rules: Sequence[Rule]) -> Conversion:
+    try:
+        module = importlib.import_module("tokentrail.convert.sql")
+    except ModuleNotFoundError as exc:
+        if exc.name != "tokentrail.convert.sql":
+            raise
+        raise Unconvertible(SQL_MISSING) from None
+    # The rules a correlation names, for a converter that takes them.
+    extra = {"others": tuple(rules)} if "others" in inspect.signature(module.to_sql).parameters else {}
+    conversion = module.to_sql(rule, dialect, schema, **extra)
+    if not isinstance(conversion, Conversion):
+        raise Unconvertible(f"the SQL converter gave {type(conversion).__name__}, not a Conversion")
+    return conversion
+
+
+def _resolver(rules: Iterable[Rule]) -> Callable[[str], Rule | None]:
+    by_ref: dict[str, Rule] = {}
+    for r in rules:
+        for key in (r.id, r.name):
+            if key:
+                by_ref.setdefault(key, r)
+                by_ref.setdefault(key.lower(), r)
+    return lambda ref: by_ref.get(ref) or by_ref.get(ref.lower())
