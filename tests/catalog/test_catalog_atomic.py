@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from tokentrail import load_rules
 from tokentrail.catalog.atomic import (
     AtomicDataError,
     AtomicResult,
     AtomicTest,
+    atomic_coverage,
     atomic_tests_for,
     derive_atomic,
     load_atomic_tests,
@@ -19,6 +21,9 @@ from tokentrail.catalog.atomic import (
     read_evidence,
     write_atomic,
 )
+from tokentrail.catalog.verify import verify_rules
+from tokentrail.content import RULES_DIR
+from tokentrail.simulate import SCENARIOS
 
 MICROBURST = "1b83cddb-eaa7-45aa-98a5-85fb0a8807ea"
 
@@ -132,3 +137,65 @@ def test_result_status_distinguishes_gap_from_no_evidence():
     assert AtomicResult(test, (), False).status == "no-evidence"
     assert AtomicResult(test, (), True).status == "gap"
     assert AtomicResult(test, ("rule-1",), True).status == "covered"
+
+
+SWEEP_RULE = RULES_DIR / "sigma" / "azure_key_vault_secret_sweep.yml"
+SWEEP_ID = "6b0f4f0e-3c52-4a8e-9d61-2f7e5a9c4b13"
+
+
+@pytest.fixture(scope="module")
+def sweep_rules():
+    loaded = load_rules([SWEEP_RULE])
+    assert not loaded.errors, [str(e) for e in loaded.errors]
+    return loaded.runnable
+
+
+@pytest.fixture(scope="module")
+def azure_verification(sweep_rules):
+    return verify_rules(sweep_rules, events=1500, scenarios=[SCENARIOS["azure-key-vault-dump"]])
+
+
+def test_microburst_is_covered_by_the_sweep_rule_and_others_are_gaps_or_unseen(sweep_rules, azure_verification):
+    results = {r.test.guid: r for r in atomic_coverage(sweep_rules, azure_verification)}
+    microburst = results[MICROBURST]
+    assert microburst.status == "covered" and microburst.firing_rule_ids == (SWEEP_ID,)
+    role_to_user = results["1a94b3fc-b080-450a-b3d8-6d9b57b472ea"]  # activity log, no scenario yet
+    assert role_to_user.status == "gap" and role_to_user.evidence
+    spray = next(r for r in results.values() if r.test.platforms == ("azure-ad",))
+    assert spray.status == "no-evidence" and not spray.evidence and spray.firing_rule_ids == ()
+
+
+def test_without_the_rule_microburst_is_a_gap(azure_verification):
+    results = atomic_coverage([], azure_verification)
+    assert next(r for r in results if r.test.guid == MICROBURST).status == "gap"
+
+
+def test_rules_alerting_on_benign_traffic_do_not_cover(tmp_path):
+    noisy = tmp_path / "noisy.yml"
+    noisy.write_text(textwrap.dedent("""\
+        title: Every Key Vault read
+        id: 00000000-0000-4000-8000-0000000000b1
+        status: test
+        level: low
+        logsource: {product: azure, service: keyvault}
+        detection:
+            sel: {operationName: SecretGet}
+            condition: sel
+        """), encoding="utf-8")
+    rules = load_rules([noisy]).runnable
+    [result] = atomic_coverage(rules, tests=[t for t in load_atomic_tests() if t.guid == MICROBURST],
+                               events=800, seed=3)
+    assert result.status == "gap"
+
+
+def test_an_evidence_scenario_the_simulator_lacks_is_an_error():
+    test = parse_atomic({"tests": [{"guid": "g", "name": "n", "technique": "T1528", "platforms": ["iaas:azure"]}]},
+                        {"g": {"source": "azure", "scenario": "no-such-scenario"}})
+    with pytest.raises(AtomicDataError, match="no-such-scenario"):
+        atomic_coverage([], tests=test)
+
+
+def test_every_shipped_evidence_scenario_exists_and_writes_its_source():
+    for test in load_atomic_tests():
+        if test.evidence_scenario:
+            assert SCENARIOS[test.evidence_scenario].source == test.evidence_source

@@ -246,7 +246,8 @@ def atomic_tests_for(technique_id: str, tests: Iterable[AtomicTest] | None = Non
 def atomic_coverage(rules: Sequence[Rule], verification: Verification | None = None, *,
                     tests: Iterable[AtomicTest] | None = None,
                     events: int | None = None, seed: int | None = None) -> tuple[AtomicResult, ...]:
-    """Each test with the rules that alert on its evidence scenario and on no benign control.
+    """Each test with the rules of ``rules`` that alert on its evidence scenario and on no benign
+    control.
 
     ``verification`` (a ``catalog.verify.Verification``) is reused where it ran a test's scenario;
     scenarios it lacks (or all, when it is None) are simulated here with ``events`` and ``seed``
@@ -274,8 +275,9 @@ def atomic_coverage(rules: Sequence[Rule], verification: Verification | None = N
             seed=seed if seed is not None else (verification.seed if verification else DEFAULT_SEED))
         fired.update((run.scenario, run.fired) for run in extra.runs)
         noisy = noisy | extra.noisy
+    ids = {r.id for r in rules}
     return tuple(
-        AtomicResult(t, tuple(sorted(fired.get(t.evidence_scenario or "", frozenset()) - noisy)),
+        AtomicResult(t, tuple(sorted((fired.get(t.evidence_scenario or "", frozenset()) & ids) - noisy)),
                      t.evidence_source is not None)
         for t in chosen)
 
