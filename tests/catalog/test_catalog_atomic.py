@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from tokentrail import load_rules
 from tokentrail.catalog.atomic import (
@@ -22,6 +23,7 @@ from tokentrail.catalog.atomic import (
     write_atomic,
 )
 from tokentrail.catalog.verify import verify_rules
+from tokentrail.cli import app
 from tokentrail.content import RULES_DIR
 from tokentrail.simulate import SCENARIOS
 
@@ -199,3 +201,39 @@ def test_every_shipped_evidence_scenario_exists_and_writes_its_source():
     for test in load_atomic_tests():
         if test.evidence_scenario:
             assert SCENARIOS[test.evidence_scenario].source == test.evidence_source
+
+
+def _cli(*args: str):
+    runner = CliRunner()
+    return runner.invoke(app, ["coverage", "--atomic", "-r", str(SWEEP_RULE), "-n", "1000", *args],
+                         env={"COLUMNS": "300", "NO_COLOR": "1", "TERM": "dumb"})
+
+
+def test_cli_atomic_json_marks_each_test():
+    result = _cli("--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    tests = {t["guid"]: t for t in data["tests"]}
+    assert tests[MICROBURST]["status"] == "covered"
+    assert tests[MICROBURST]["rules"] == [{"id": SWEEP_ID, "title": "Azure Key Vault Secrets Swept Across Many "
+                                                                     "Vaults By One Identity"}]
+    assert tests[MICROBURST]["earlier_techniques"] == ["T1528"]
+    assert data["counts"]["covered"] == 1
+    assert data["counts"]["gap"] == sum(1 for t in data["tests"] if t["evidence"] and not t["rules"])
+    assert data["counts"]["no-evidence"] == sum(1 for t in data["tests"] if not t["evidence"])
+
+
+def test_cli_atomic_markdown_lists_microburst_under_t1528_as_covered():
+    result = _cli("--format", "markdown")
+    assert result.exit_code == 0, result.output
+    section = result.stdout.split("## T1528\n", 1)[1].split("\n## ", 1)[0]
+    row = next(line for line in section.splitlines() if "Microburst" in line)
+    assert "✅ covered" in row and "Swept Across Many Vaults" in row and "(now T1555.006)" in row
+    gap_rows = [line for line in result.stdout.splitlines() if "❌" in line]
+    assert any("adding user to Azure role" in line for line in gap_rows)
+
+
+def test_cli_atomic_refuses_options_it_cannot_honour():
+    result = _cli("--no-verify")
+    assert result.exit_code == 2
+    assert "--atomic" in result.output
