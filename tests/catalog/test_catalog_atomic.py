@@ -237,3 +237,11 @@ def test_cli_atomic_refuses_options_it_cannot_honour():
     result = _cli("--no-verify")
     assert result.exit_code == 2
     assert "--atomic" in result.output
+
+
+def test_both_role_assignment_tests_are_covered_by_the_subscription_scope_rule():
+    rules = load_rules([RULES_DIR / "sigma" / "azure_subscription_role_assignment.yml"]).runnable
+    wanted = {"1a94b3fc-b080-450a-b3d8-6d9b57b472ea", "c8f4bc29-a151-48da-b3be-4680af56f404"}
+    results = atomic_coverage(rules, tests=[t for t in load_atomic_tests() if t.guid in wanted], events=1200)
+    assert {r.test.guid: r.firing_rule_ids for r in results} == {
+        guid: ("9c4e1b7a-2f3d-4a6b-8e5c-7d1f0a2b3c4d",) for guid in wanted}
