@@ -27,6 +27,12 @@ def lines(*events) -> bytes:
     return b"".join(orjson.dumps(e) + b"\n" for e in events)
 
 
+def vendor_ids(alert) -> tuple[str, ...]:
+    """An alert's event ids, with those a log type without vendor ids gives as FILE:LINE (Azure
+    resource logs) left out: they name the file, which differs between the logs and the lake."""
+    return tuple(e for e in alert.event_ids if "/" not in e)
+
+
 def rows(dataset, where: str = "true") -> list[tuple]:
     query = (f"SELECT tt_log_type, tt_day, count(*) FROM read_parquet('{dataset}/**/*.parquet', "
              f"hive_partitioning = true, hive_types_autocast = false, union_by_name = true) WHERE {where} GROUP BY ALL ORDER BY ALL")
@@ -39,7 +45,7 @@ def test_a_simulated_day_scans_from_its_dataset_to_the_same_alerts(tmp_path):
     loaded = api.load_rules([RULES_DIR], context=LoadContext(allow_python=True))
     stream = api.scan([str(p) for p in logs.values()], loaded, workers=1)
     batch = scan_batch([str(tmp_path / "lake")], loaded)
-    assert [(a.id, a.event_ids) for a in batch.alerts] == [(a.id, a.event_ids) for a in stream.alerts]
+    assert [(a.id, a.count, vendor_ids(a)) for a in batch.alerts] == [(a.id, a.count, vendor_ids(a)) for a in stream.alerts]
     assert len(stream.alerts) >= 10
     # Every event read is in the dataset (the Salesforce CSV repeats the JSON lines' events: both
     # are kept, and the scan takes each event once), in its log type's partition.
