@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from tokentrail.catalog.datafile import write_item_per_line
 from tokentrail.content import CONTENT_DIR
 from tokentrail.errors import TokenTrailError
 
@@ -124,13 +125,7 @@ def derive(objects: Iterable[Mapping[str, Any]], *, version: str | None = None) 
 
 def write_attack(data: Mapping[str, Any], path: Path = ATTACK_FILE) -> Path:
     """Write derived data as compact JSON (one technique per line, so diffs stay readable)."""
-    head = {k: v for k, v in data.items() if k != "techniques"}
-    lines = [json.dumps(t, ensure_ascii=False, separators=(",", ":")) for t in data["techniques"]]
-    text = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1]
-    text += ',"techniques":[\n' + ",\n".join(lines) + "\n]}\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
+    return write_item_per_line(data, "techniques", path)
 
 
 def update_from_stix(stix: Path, out: Path = ATTACK_FILE, *, version: str | None = None) -> AttackData:

@@ -1,0 +1,134 @@
+"""Atomic Red Team tests as data: derived from atomics YAML, shipped with TokenTrail's evidence notes."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tokentrail.catalog.atomic import (
+    AtomicDataError,
+    AtomicResult,
+    AtomicTest,
+    atomic_tests_for,
+    derive_atomic,
+    load_atomic_tests,
+    parse_atomic,
+    read_evidence,
+    write_atomic,
+)
+
+MICROBURST = "1b83cddb-eaa7-45aa-98a5-85fb0a8807ea"
+
+
+def _atomics(root: Path, technique: str, body: str) -> None:
+    folder = root / "atomics" / technique
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{technique}.yaml").write_text(textwrap.dedent(body), encoding="utf-8")
+
+
+def _two_tests(technique: str) -> str:
+    return f"""\
+        attack_technique: {technique}
+        display_name: Made-up technique
+        atomic_tests:
+        - name: Cloud vault sweep
+          auto_generated_guid: 00000000-0000-4000-8000-000000000001
+          supported_platforms: [iaas:azure]
+          executor: {{name: powershell, command: echo}}
+        - name: Local only
+          auto_generated_guid: 00000000-0000-4000-8000-000000000002
+          supported_platforms: [windows]
+          executor: {{name: command_prompt, command: echo}}
+        """
+
+
+def test_derive_keeps_cloud_tests_and_remembers_earlier_filing(tmp_path):
+    _atomics(tmp_path / "now", "T1555.006", _two_tests("T1555.006"))
+    _atomics(tmp_path / "before", "T1528", _two_tests("T1528"))
+    build = derive_atomic(tmp_path / "now", earlier=[tmp_path / "before" / "atomics"], commit="abc")
+    assert build.problems == ()
+    assert build.data["commit"] == "abc"
+    [entry] = build.data["tests"]
+    assert entry == {"guid": "00000000-0000-4000-8000-000000000001", "name": "Cloud vault sweep",
+                     "technique": "T1555.006", "platforms": ["iaas:azure"], "executor": "powershell",
+                     "earlier_techniques": ["T1528"]}
+
+
+def test_unreadable_files_are_reported_and_the_rest_is_kept(tmp_path):
+    _atomics(tmp_path, "T1555.006", _two_tests("T1555.006"))
+    _atomics(tmp_path, "T1000", "attack_technique: [unclosed\n")
+    _atomics(tmp_path, "T1001", "attack_technique: T1001\natomic_tests:\n- name: no guid\n")
+    build = derive_atomic(tmp_path)
+    assert len(build.data["tests"]) == 1
+    assert len(build.problems) == 2
+    assert any("T1000.yaml: cannot read" in p for p in build.problems)
+    assert any("T1001.yaml: test 1 lacks" in p for p in build.problems)
+
+
+def test_written_data_round_trips_with_evidence(tmp_path):
+    _atomics(tmp_path, "T1555.006", _two_tests("T1555.006"))
+    path = write_atomic(derive_atomic(tmp_path).data, tmp_path / "out.json")
+    evidence = tmp_path / "evidence.yml"
+    evidence.write_text("tests:\n  00000000-0000-4000-8000-000000000001:\n    source: azure\n"
+                        "    summary: Sweeps vaults.\n", encoding="utf-8")
+    [test] = load_atomic_tests(path, evidence)
+    assert test.evidence_source == "azure" and test.evidence_scenario is None
+    assert test.description_summary == "Sweeps vaults."
+    assert test.url.endswith("/atomics/T1555.006/T1555.006.md")
+
+
+def test_evidence_for_an_unknown_test_is_an_error(tmp_path):
+    _atomics(tmp_path, "T1555.006", _two_tests("T1555.006"))
+    path = write_atomic(derive_atomic(tmp_path).data, tmp_path / "out.json")
+    evidence = tmp_path / "evidence.yml"
+    evidence.write_text("tests:\n  not-a-guid: {source: azure}\n", encoding="utf-8")
+    with pytest.raises(AtomicDataError, match="not-a-guid"):
+        load_atomic_tests(path, evidence)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("tests: [a, b]\n", "tests` mapping"),
+    ("tests:\n  g: {scenario: x}\n", "needs the source"),
+    ("tests:\n  g: {colour: red}\n", "expected source"),
+])
+def test_malformed_evidence_is_an_error(tmp_path, text, message):
+    path = tmp_path / "evidence.yml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(AtomicDataError, match=message):
+        read_evidence(path)
+
+
+def test_shipped_data_has_seed_004s_microburst_test_under_t1528():
+    tests = load_atomic_tests()
+    microburst = next(t for t in tests if t.guid == MICROBURST)
+    assert microburst.name == "Azure - Dump All Azure Key Vaults with Microburst"
+    assert microburst.platforms == ("iaas:azure",)
+    assert microburst.executor == "powershell"
+    assert "T1528" in microburst.techniques
+    assert microburst.evidence_source == "azure" and microburst.description_summary
+    assert microburst in atomic_tests_for("t1528")
+    assert microburst not in atomic_tests_for("T1555")
+
+
+def test_shipped_data_is_cloud_only_and_unique():
+    tests = load_atomic_tests()
+    assert len(tests) >= 50
+    assert len({t.guid for t in tests}) == len(tests)
+    platforms = {p for t in tests for p in t.platforms}
+    assert {"iaas:aws", "iaas:azure", "iaas:gcp", "azure-ad", "office-365"} <= platforms
+    assert all(any(p.startswith("iaas") or p in ("azure-ad", "office-365", "google-workspace", "saas")
+                   for p in t.platforms) for t in tests)
+    data = json.loads((Path(__file__).parents[2] / "src/tokentrail/content/atomic/atomic-tests.json").read_text())
+    assert data["source"] == "redcanaryco/atomic-red-team" and data["commit"]
+
+
+def test_result_status_distinguishes_gap_from_no_evidence():
+    test = parse_atomic({"tests": [{"guid": "g", "name": "n", "technique": "T1", "platforms": ["iaas:aws"],
+                                    "executor": "sh"}]})[0]
+    assert isinstance(test, AtomicTest)
+    assert AtomicResult(test, (), False).status == "no-evidence"
+    assert AtomicResult(test, (), True).status == "gap"
+    assert AtomicResult(test, ("rule-1",), True).status == "covered"
