@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from tokentrail.catalog.atomic import AtomicResult
 from tokentrail.catalog.attack import AttackData, Technique
 from tokentrail.catalog.coverage import Coverage, TechniqueCoverage
 from tokentrail.catalog.site.paths import technique_page
@@ -35,12 +36,9 @@ class AtomicView:
     executor: str
     summary: str
     rules: tuple[RuleRef, ...]
-    evidence: bool
-
-    @property
-    def state(self) -> str:
-        """covered, gap or no-evidence."""
-        return "covered" if self.rules else "gap" if self.evidence else "no-evidence"
+    state: str  # covered, gap, no-evidence (see ``AtomicResult.status``)
+    url: str
+    filed_under: str  # where Atomic Red Team files the test now
 
 
 @dataclass(frozen=True)
@@ -62,16 +60,17 @@ class TechniqueView:
 
 
 def technique_views(cov: Coverage, attack: AttackData, rule_titles: Mapping[str, str],
-                    rule_pages: Mapping[str, str], atomic: Sequence[object] = ()) -> dict[str, TechniqueView]:
+                    rule_pages: Mapping[str, str], atomic: Sequence[AtomicResult] = ()) -> dict[str, TechniqueView]:
     """A view per technique of the matrix (and per technique an Atomic test names), by id."""
     by_id = {t.id: t for t in cov.techniques}
     tests: dict[str, list[AtomicView]] = {}
     for result in atomic:
         test = result.test
         refs = tuple(RuleRef(r, rule_titles.get(r, r), rule_pages.get(r, "")) for r in result.firing_rule_ids)
-        tests.setdefault(test.technique, []).append(AtomicView(
-            test.name, test.guid, tuple(test.platforms), str(test.executor or ""),
-            str(test.description_summary or ""), refs, bool(result.evidence)))
+        view = AtomicView(test.name, test.guid, test.platforms, test.executor, test.description_summary or "",
+                          refs, result.status, test.url, test.technique)
+        for tid in test.techniques:  # also where it was filed before (seed 004: T1528)
+            tests.setdefault(tid, []).append(view)
     for tid in tests:
         if tid not in by_id and tid in attack.techniques:
             tech = attack.techniques[tid]
