@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,8 +97,9 @@ class ScanReport:
         return ranked[:top]
 
     def dead(self) -> list[RuleHealth]:
-        """Rules that never matched in this scan."""
-        return sorted((r for r in self.rules if not r.matches), key=lambda r: (r.title, r.id))
+        """Rules that never matched in this scan (nor alerted: a correlation's matches are its
+        stages')."""
+        return sorted((r for r in self.rules if not r.matches and not r.alerts), key=lambda r: (r.title, r.id))
 
     @property
     def unknown_events(self) -> int:
@@ -205,6 +206,22 @@ class ReportCollector:
             tally = self._ips.setdefault(match.rule_id, _Tally())
             for ip in ips:
                 tally.add(str(ip))
+
+    def tee(self, on_alert: Callable[[Alert], None], on_match: Callable[[Match], None] | None
+            ) -> tuple[Callable[[Alert], None], Callable[[Match], None]]:
+        """A scan's ``on_alert`` and ``on_match`` that feed this collector and then the given ones."""
+        count_alert, count_match = self.alert, self.match
+
+        def alert(a: Alert) -> None:
+            count_alert(a)
+            on_alert(a)
+
+        def match(m: Match) -> None:
+            count_match(m)
+            if on_match is not None:
+                on_match(m)
+
+        return alert, match
 
     def report(self, result: ScanResult, rules: Sequence[Rule], inputs: Sequence[str]) -> ScanReport:
         """The report of the finished scan ``result`` run with ``rules`` over ``inputs``."""

@@ -85,9 +85,11 @@ def technique_views(cov: Coverage, attack: AttackData, rule_titles: Mapping[str,
         rules = tuple(RuleRef(r, rule_titles.get(r, r), rule_pages.get(r, ""), r in verified) for r in tc.rules)
         parent = None
         if tech.parent and tech.parent in attack.techniques:
-            parent = (tech.parent, attack.techniques[tech.parent].name, technique_page(tech.parent))
-        subs = tuple((s.id, s.name, technique_page(s.id), by_id[s.id].status if s.id in by_id else "gap")
-                     for s in attack.subtechniques(tid))
+            up = attack.techniques[tech.parent]
+            parent = (up.id, up.name, technique_page(up.id) if up.id in by_id else up.url)
+        # A technique the site has no page for (off the chosen platforms) links to ATT&CK's own page.
+        subs = tuple((s.id, s.name, technique_page(s.id) if s.id in by_id else s.url,
+                      by_id[s.id].status if s.id in by_id else "gap") for s in attack.subtechniques(tid))
         views[tid] = TechniqueView(tech, technique_page(tid), tc,
                                    tuple(tactic_names.get(s, (s, "")) for s in tech.tactics), rules, parent, subs,
                                    tuple(tests.get(tid, ())))
