@@ -29,11 +29,11 @@ from tokentrail.catalog.site.paths import brief_page, feed_file, rule_anchor, ru
 from tokentrail.catalog.site.render import PageWriter, json_script
 from tokentrail.catalog.site.report import ScanReport
 from tokentrail.catalog.site.report_page import SITE_REPORT, report_context
-from tokentrail.catalog.site.rule_view import RuleView, rule_view
+from tokentrail.catalog.site.rule_view import RuleView, families_of, rule_view
 from tokentrail.catalog.site.search import search_records
 from tokentrail.catalog.site.technique_view import STATUS_TEXT, technique_views
 from tokentrail.catalog.verify import DEFAULT_EVENTS, DEFAULT_SEED, verify_rules
-from tokentrail.rules.model import SEVERITIES, Rule
+from tokentrail.rules.model import SEVERITIES, Correlation, Rule
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,9 @@ def build_site(out: Path, rules: Sequence[Rule], *, briefs: Sequence[Brief] | No
         for link in links[brief.id]:
             briefs_of.setdefault(link.rule_id, []).append((brief.title, brief_page(brief.id), link.reason))
     converter = find_converter()
+    families = rule_families(rules)
     views = [rule_view(r, corpus=corpus, attack=attack, page_of=page_of, technique_pages=technique_pages,
+                       families=families[r.id],
                        event_types=events_of.get(r.id, ("", frozenset()))[1], briefs=briefs_of.get(r.id, ()),
                        conversions=rule_conversions(r, converter) if r.runnable else None)
              for r in sorted(rules, key=lambda r: (r.title.casefold(), r.id))]
@@ -109,6 +111,20 @@ def build_site(out: Path, rules: Sequence[Rule], *, briefs: Sequence[Brief] | No
     return SiteBuild(out, len(views), len(techniques), len(briefs), tuple(path for _, path, _ in feeds),
                      writer.written, out / SITE_REPORT if report is not None else None,
                      time.perf_counter() - started, verification is not None)
+
+
+def rule_families(rules: Sequence[Rule]) -> dict[str, tuple[str, ...]]:
+    """Each rule's log type families; a correlation's are those of the rules it correlates (its
+    own logsource, often none, would route it everywhere)."""
+    own = {r.id: families_of(r) for r in rules}
+    by_ref = {**{r.name: own[r.id] for r in rules if r.name}, **own}
+    out = {}
+    for rule in rules:
+        logic = rule.logic
+        refs = [s.rule_ref for s in logic.steps if s.rule_ref] if isinstance(logic, Correlation) else []
+        found = tuple(dict.fromkeys(f for ref in refs for f in by_ref.get(ref, ())))
+        out[rule.id] = found or own[rule.id]
+    return out
 
 
 def brief_body(brief: Brief) -> Markup:

@@ -170,14 +170,15 @@ def families_of(rule: Rule) -> tuple[str, ...]:
 
 def rule_view(rule: Rule, *, corpus: IndicatorCorpus, attack: AttackData, page_of: Mapping[str, str],
               technique_pages: Mapping[str, str], event_types: frozenset[str] = frozenset(),
-              briefs: Sequence[tuple[str, str, str]] = (),
+              briefs: Sequence[tuple[str, str, str]] = (), families: tuple[str, ...] | None = None,
               conversions: tuple[ConversionView, ...] | None = None) -> RuleView:
     """The page of one rule; ``page_of`` gives every loaded rule's page (for corpus links),
-    ``technique_pages`` the technique pages the site has."""
+    ``technique_pages`` the technique pages the site has; ``families`` (default: the rule's own)
+    the log type families the index filters it under."""
     bodies = rule_bodies(rule)
     return RuleView(
         rule=rule, page=page_of[rule.id], format_label=FORMAT_LABELS.get(rule.format, rule.format),
-        kind=rule_kind(rule), families=families_of(rule), log_types=log_types_of(rule),
+        kind=rule_kind(rule), families=families_of(rule) if families is None else families, log_types=log_types_of(rule),
         details=_details(rule), attack=attack_rows(rule, attack, technique_pages), bodies=bodies,
         stages=_stages(rule, bodies), condition=tuple(logic_stages(rule)),
         indicators=indicator_groups(corpus.for_rule(rule.id), page_of), grouping=grouping_text(rule),
