@@ -144,11 +144,15 @@ def _rule_pages(writer: PageWriter, views: Sequence[RuleView], report: ScanRepor
 
 
 def _feeds(writer: PageWriter, briefs: Sequence[Brief], rules: Sequence[Rule]) -> list[tuple[str, str, int]]:
-    """Write the JSON Feeds (all briefs, then one per tag); (label, path, items) of each."""
+    """Write the JSON Feeds (all briefs, then one per tag); (label, path, items) of each. The rules
+    are linked once, for the feed of all briefs; each tag's feed takes its items from there."""
+    everything = build_feed(briefs, rules)
     tags = sorted({t.casefold() for b in briefs for t in brief_tags(b)})
     made = []
     for tag in (None, *tags):
-        feed = build_feed(briefs, rules, tag=tag)
+        feed = everything if tag is None else replace(
+            everything, title=f"{everything.title} — {tag}",
+            items=tuple(b for b in everything.items if tag in {t.casefold() for t in brief_tags(b)}))
         path = feed_file(tag)
         writer.text(path, json.dumps(feed_document(feed), ensure_ascii=False, indent=2) + "\n")
         made.append((tag or "all briefs", path, len(feed.items)))
