@@ -7,11 +7,14 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from tokentrail import load_rules
 from tokentrail.catalog.atomic import (
     AtomicDataError,
     AtomicResult,
     AtomicTest,
+    atomic_coverage,
     atomic_tests_for,
     derive_atomic,
     load_atomic_tests,
@@ -19,6 +22,10 @@ from tokentrail.catalog.atomic import (
     read_evidence,
     write_atomic,
 )
+from tokentrail.catalog.verify import verify_rules
+from tokentrail.cli import app
+from tokentrail.content import RULES_DIR
+from tokentrail.simulate import SCENARIOS
 
 MICROBURST = "1b83cddb-eaa7-45aa-98a5-85fb0a8807ea"
 
@@ -132,3 +139,101 @@ def test_result_status_distinguishes_gap_from_no_evidence():
     assert AtomicResult(test, (), False).status == "no-evidence"
     assert AtomicResult(test, (), True).status == "gap"
     assert AtomicResult(test, ("rule-1",), True).status == "covered"
+
+
+SWEEP_RULE = RULES_DIR / "sigma" / "azure_key_vault_secret_sweep.yml"
+SWEEP_ID = "6b0f4f0e-3c52-4a8e-9d61-2f7e5a9c4b13"
+
+
+@pytest.fixture(scope="module")
+def sweep_rules():
+    loaded = load_rules([SWEEP_RULE])
+    assert not loaded.errors, [str(e) for e in loaded.errors]
+    return loaded.runnable
+
+
+@pytest.fixture(scope="module")
+def azure_verification(sweep_rules):
+    return verify_rules(sweep_rules, events=1500, scenarios=[SCENARIOS["azure-key-vault-dump"]])
+
+
+def test_microburst_is_covered_by_the_sweep_rule_and_others_are_gaps_or_unseen(sweep_rules, azure_verification):
+    results = {r.test.guid: r for r in atomic_coverage(sweep_rules, azure_verification)}
+    microburst = results[MICROBURST]
+    assert microburst.status == "covered" and microburst.firing_rule_ids == (SWEEP_ID,)
+    role_to_user = results["1a94b3fc-b080-450a-b3d8-6d9b57b472ea"]  # activity log, no scenario yet
+    assert role_to_user.status == "gap" and role_to_user.evidence
+    spray = next(r for r in results.values() if r.test.platforms == ("azure-ad",))
+    assert spray.status == "no-evidence" and not spray.evidence and spray.firing_rule_ids == ()
+
+
+def test_without_the_rule_microburst_is_a_gap(azure_verification):
+    results = atomic_coverage([], azure_verification)
+    assert next(r for r in results if r.test.guid == MICROBURST).status == "gap"
+
+
+def test_rules_alerting_on_benign_traffic_do_not_cover(tmp_path):
+    noisy = tmp_path / "noisy.yml"
+    noisy.write_text(textwrap.dedent("""\
+        title: Every Key Vault read
+        id: 00000000-0000-4000-8000-0000000000b1
+        status: test
+        level: low
+        logsource: {product: azure, service: keyvault}
+        detection:
+            sel: {operationName: SecretGet}
+            condition: sel
+        """), encoding="utf-8")
+    rules = load_rules([noisy]).runnable
+    [result] = atomic_coverage(rules, tests=[t for t in load_atomic_tests() if t.guid == MICROBURST],
+                               events=800, seed=3)
+    assert result.status == "gap"
+
+
+def test_an_evidence_scenario_the_simulator_lacks_is_an_error():
+    test = parse_atomic({"tests": [{"guid": "g", "name": "n", "technique": "T1528", "platforms": ["iaas:azure"]}]},
+                        {"g": {"source": "azure", "scenario": "no-such-scenario"}})
+    with pytest.raises(AtomicDataError, match="no-such-scenario"):
+        atomic_coverage([], tests=test)
+
+
+def test_every_shipped_evidence_scenario_exists_and_writes_its_source():
+    for test in load_atomic_tests():
+        if test.evidence_scenario:
+            assert SCENARIOS[test.evidence_scenario].source == test.evidence_source
+
+
+def _cli(*args: str):
+    runner = CliRunner()
+    return runner.invoke(app, ["coverage", "--atomic", "-r", str(SWEEP_RULE), "-n", "1000", *args],
+                         env={"COLUMNS": "300", "NO_COLOR": "1", "TERM": "dumb"})
+
+
+def test_cli_atomic_json_marks_each_test():
+    result = _cli("--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    tests = {t["guid"]: t for t in data["tests"]}
+    assert tests[MICROBURST]["status"] == "covered"
+    assert tests[MICROBURST]["rules"] == [{"id": SWEEP_ID, "title": "Azure Key Vault Secrets Swept Across Many "
+                                                                     "Vaults By One Identity"}]
+    assert tests[MICROBURST]["earlier_techniques"] == ["T1528"]
+    assert data["counts"]["covered"] == 1
+    assert data["counts"]["gap"] == sum(1 for t in data["tests"] if t["evidence"] and not t["rules"])
+    assert data["counts"]["no-evidence"] == sum(1 for t in data["tests"] if not t["evidence"])
+
+
+def test_cli_atomic_markdown_lists_microburst_under_t1528_as_covered():
+    result = _cli("--format", "markdown")
+    assert result.exit_code == 0, result.output
+    section = result.stdout.split("## T1528\n", 1)[1].split("\n## ", 1)[0]
+    row = next(line for line in section.splitlines() if "Microburst" in line)
+    assert "✅ covered" in row and "Swept Across Many Vaults" in row and "(now T1555.006)" in row
+    gap_rows = [line for line in result.stdout.splitlines() if "❌" in line]
+    assert any("adding user to Azure role" in line for line in gap_rows)
+
+
+def test_cli_atomic_refuses_options_it_cannot_honour():
+    result = _cli("--no-verify")
+    assert result.exit_code == 2
+    assert "--atomic" in result.output

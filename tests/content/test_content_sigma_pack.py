@@ -17,7 +17,7 @@ from tokentrail.rules.model import Correlation, Rule
 from tokentrail.simulate import SCENARIOS, generate, generate_items
 
 PACK = Path(tokentrail.__file__).parent / "content" / "rules" / "sigma"
-PRODUCTS = {"okta", "auth0", "salesforce"}
+PRODUCTS = {"okta", "auth0", "salesforce", "azure"}
 
 
 @pytest.fixture(scope="module")

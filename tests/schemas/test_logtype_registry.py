@@ -17,9 +17,13 @@ NAMES = (
     "auth0.api",
     "salesforce",
     "salesforce.rtem",
+    "azure.activitylogs",
+    "azure.platformlogs",
     "ecs.okta",
     "ecs.auth0",
     "ecs.salesforce",
+    "ecs.azure.activitylogs",
+    "ecs.azure.platformlogs",
 )
 
 

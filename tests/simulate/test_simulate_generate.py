@@ -1,4 +1,4 @@
-"""The simulator: determinism, time order, the three sources, event counts and argument checking."""
+"""The simulator: determinism, time order, the four sources, event counts and argument checking."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 
 from tokentrail.errors import ConfigError
 from tokentrail.simulate import SCENARIOS, SOURCES, generate, generate_items
+from tokentrail.simulate.azure import azure_time
 from tokentrail.simulate.ids import iso_ms, sf_id18
 
 
@@ -37,7 +38,7 @@ def test_start_time_is_honoured():
     assert first_ms - int(start.timestamp() * 1000) < 3_600_000
 
 
-def test_all_three_sources_in_vendor_shapes():
+def test_every_source_in_vendor_shapes():
     by_source: dict[str, list[dict]] = {}
     for _, source, event in generate_items(["benign"], events=6000, seed=5):
         by_source.setdefault(source, []).append(event)
@@ -80,6 +81,15 @@ def test_all_three_sources_in_vendor_shapes():
     sf_types = Counter(e["EVENT_TYPE"] for e in by_source["salesforce"])
     for expected in ("Login", "RestApi", "LightningPageView"):
         assert sf_types[expected] > 0, expected
+    for event in by_source["azure"]:
+        assert {"time", "resourceId", "operationName", "category", "resultType", "callerIpAddress",
+                "correlationId", "identity", "properties"} <= event.keys()
+        assert event["time"].endswith("0000Z") and len(event["time"]) == 28
+    azure_ops = Counter(e["operationName"] for e in by_source["azure"])
+    for expected in ("SecretGet", "SecretList", "VaultGet"):
+        assert azure_ops[expected] > 0, expected
+    vault_reads = [e for e in by_source["azure"] if e["category"] == "AuditEvent"]
+    assert all(e["resourceId"].startswith("/SUBSCRIPTIONS/") and "/VAULTS/" in e["resourceId"] for e in vault_reads)
 
 
 def test_events_come_in_time_order_and_event_times_match():
@@ -91,8 +101,9 @@ def test_events_come_in_time_order_and_event_times_match():
             "okta": lambda e: e["published"],
             "auth0": lambda e: e["data"]["date"],
             "salesforce": lambda e: e["TIMESTAMP_DERIVED"],
+            "azure": lambda e: e["time"],
         }[source](event)
-        assert stamp == iso_ms(ms)
+        assert stamp == (azure_time(ms) if source == "azure" else iso_ms(ms))
 
 
 def test_event_count_is_about_what_was_asked():

@@ -12,9 +12,9 @@ from tokentrail.simulate.salesforce import COLUMNS
 
 def test_write_logs_writes_each_source(tmp_path):
     paths = write_logs(tmp_path / "out", ["all"], 3000, 21, salesforce_csv=True)
-    assert {"okta", "auth0", "salesforce", "salesforce_csv"} <= paths.keys()
+    assert {"okta", "auth0", "salesforce", "azure", "salesforce_csv"} <= paths.keys()
     counts = {}
-    for source in ("okta", "auth0", "salesforce"):
+    for source in ("okta", "auth0", "salesforce", "azure"):
         assert paths[source].name == f"{source}.jsonl"
         lines = paths[source].read_bytes().splitlines()
         events = [orjson.loads(line) for line in lines]

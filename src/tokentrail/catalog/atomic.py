@@ -41,6 +41,7 @@ CLOUD_PLATFORMS: tuple[str, ...] = (
 )
 
 AtomicStatus = Literal["covered", "gap", "no-evidence"]
+STATUSES: tuple[AtomicStatus, ...] = ("covered", "gap", "no-evidence")
 
 
 class AtomicDataError(TokenTrailError):
@@ -129,7 +130,7 @@ def derive_atomic(atomics_dir: Path, *, earlier: Sequence[Path] = (), commit: st
         before = [t for t in filed_before.get(entry["guid"], []) if t != entry["technique"]]
         entry["earlier_techniques"] = sorted(set(before))
     data = {"source": SOURCE_REPO, "commit": commit, "platforms": list(CLOUD_PLATFORMS),
-            "tests": sorted(tests, key=lambda t: (_technique_key(t["technique"]), t["name"], t["guid"]))}
+            "tests": sorted(tests, key=lambda t: (technique_key(t["technique"]), t["name"], t["guid"]))}
     return AtomicBuild(data, tuple(problems))
 
 
@@ -168,7 +169,8 @@ def _test_entry(test: Any, technique: str) -> dict[str, Any] | None:
             "executor": str(executor.get("name", "")) if isinstance(executor, Mapping) else ""}
 
 
-def _technique_key(tid: str) -> tuple[int, int]:
+def technique_key(tid: str) -> tuple[int, int]:
+    """Sort key putting ATT&CK ids in numeric order (T1098 < T1528 < T1555.006)."""
     base, _, sub = tid.lstrip("T").partition(".")
     return (int(base) if base.isdigit() else 0, int(sub) if sub.isdigit() else 0)
 
@@ -246,7 +248,8 @@ def atomic_tests_for(technique_id: str, tests: Iterable[AtomicTest] | None = Non
 def atomic_coverage(rules: Sequence[Rule], verification: Verification | None = None, *,
                     tests: Iterable[AtomicTest] | None = None,
                     events: int | None = None, seed: int | None = None) -> tuple[AtomicResult, ...]:
-    """Each test with the rules that alert on its evidence scenario and on no benign control.
+    """Each test with the rules of ``rules`` that alert on its evidence scenario and on no benign
+    control.
 
     ``verification`` (a ``catalog.verify.Verification``) is reused where it ran a test's scenario;
     scenarios it lacks (or all, when it is None) are simulated here with ``events`` and ``seed``
@@ -274,8 +277,9 @@ def atomic_coverage(rules: Sequence[Rule], verification: Verification | None = N
             seed=seed if seed is not None else (verification.seed if verification else DEFAULT_SEED))
         fired.update((run.scenario, run.fired) for run in extra.runs)
         noisy = noisy | extra.noisy
+    ids = {r.id for r in rules}
     return tuple(
-        AtomicResult(t, tuple(sorted(fired.get(t.evidence_scenario or "", frozenset()) - noisy)),
+        AtomicResult(t, tuple(sorted((fired.get(t.evidence_scenario or "", frozenset()) & ids) - noisy)),
                      t.evidence_source is not None)
         for t in chosen)
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tokentrail.cli.common import RulesOpt, fail, load, open_out, ui, write_json_stdout
+from tokentrail.cli.common import RulesOpt, escape, fail, load, open_out, ui, write_json_stdout
 from tokentrail.cli.help import Command
 from tokentrail.errors import TokenTrailError
 from tokentrail.sinks.writers import write_json
@@ -43,9 +43,12 @@ def coverage(
     out: Annotated[Path | None, typer.Option("-o", "--out", metavar="PATH", help="Write to this file (default: stdout).")] = None,
     rule_url: Annotated[str, typer.Option(
         "--rule-url", metavar="TEXT", help="Navigator: link to each rule's page; {id} is replaced by the rule id.")] = "rules/{id}.html",
+    atomic: Annotated[bool, typer.Option(
+        "--atomic", help="List the cloud Atomic Red Team tests instead: the rules firing on each test's simulated "
+                         "evidence, a gap mark, or 'no evidence we read'.")] = False,
 ) -> None:
     """ATT&CK coverage: each technique verified (a tagged rule fires on its simulated scenario and
-    not on benign traffic), tagged only, or a gap."""
+    not on benign traffic), tagged only, or a gap. With --atomic, the same per Atomic Red Team test."""
     from tokentrail.catalog import coverage as cov_mod
     from tokentrail.catalog import navigator
     from tokentrail.catalog.attack import load_attack
@@ -55,6 +58,11 @@ def coverage(
     if "{id}" not in rule_url:
         fail(f"--rule-url {rule_url!r} must contain {{id}}")
     loaded = load(rules)
+    if atomic:
+        if against is not None or no_verify or fmt is CoverageFormat.navigator:
+            fail("--atomic runs each test's simulated evidence: it takes no --against, --no-verify or --format navigator")
+        _print_atomic(loaded.runnable, fmt, out, events=events, seed=seed)
+        raise typer.Exit(1 if loaded.errors else 0)
     try:
         attack = load_attack()
         verification = None
@@ -118,4 +126,34 @@ def _print_against(threat, fmt: CoverageFormat) -> None:
         table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(r["technique"], r["name"], r["status"], ", ".join(r["rules"]) or r["note"])
+    ui.out.print(table)
+
+
+def _print_atomic(rules, fmt: CoverageFormat, out: Path | None, *, events: int, seed: int) -> None:
+    from tokentrail.catalog.atomic import atomic_coverage
+    from tokentrail.catalog.atomic_report import ATOMIC_MARKS, atomic_counts, atomic_json, atomic_markdown
+
+    try:
+        with ui.err.status("simulating the Atomic tests' evidence..."):
+            results = atomic_coverage(rules, events=events, seed=seed)
+    except TokenTrailError as exc:
+        fail(str(exc))
+    titles = {r.id: r.title for r in rules}
+    if fmt is CoverageFormat.json:
+        with open_out(out) as fh:
+            write_json(atomic_json(results, titles), fh)
+        return
+    if fmt is CoverageFormat.markdown:
+        with open_out(out) as fh:
+            fh.write(atomic_markdown(results, titles).encode())
+        return
+    counts = atomic_counts(results)
+    table = Table(title=f"Atomic Red Team tests: {counts['covered']} covered, {counts['gap']} gaps, "
+                        f"{counts['no-evidence']} with no evidence we read")
+    for col in ("technique", "Atomic test", "platforms", "status", "rules"):
+        table.add_column(col, overflow="fold")
+    for r in results:
+        technique = ", ".join(r.test.techniques)
+        table.add_row(escape(technique), escape(r.test.name), escape(", ".join(r.test.platforms)),
+                      ATOMIC_MARKS[r.status], escape(", ".join(titles.get(rid, rid) for rid in r.firing_rule_ids)))
     ui.out.print(table)

@@ -19,7 +19,10 @@ from tokentrail.errors import ConfigError
 from tokentrail.schemas.model import LogType
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-_NATIVE_FILES = ("okta.yml", "auth0.yml", "auth0_api.yml", "salesforce.yml", "salesforce_rtem.yml")
+_NATIVE_FILES = (
+    "okta.yml", "auth0.yml", "auth0_api.yml", "salesforce.yml", "salesforce_rtem.yml",
+    "azure_activitylogs.yml", "azure_platformlogs.yml",
+)
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -67,12 +70,14 @@ def load_registry(data_dir: Path) -> Registry:
     ecs_path = data_dir / "ecs.yml"
     ecs_doc = _read(ecs_path)
     ecs_types = [_ecs_log_type(entry, ecs_doc, ecs_path) for entry in _list(ecs_doc, "log_types", ecs_path)]
-    families = {lt.name for lt in native}
+    families = {lt.name: lt for lt in native}
     for lt in ecs_types:
         if lt.family not in families:
             raise ConfigError(
                 f"ECS log type {lt.name} names unknown family {lt.family!r}", file=str(ecs_path)
             )
+    # An ECS form is of its family's product (family azure.platformlogs, product azure).
+    ecs_types = [replace(lt, product=families[lt.family].product) for lt in ecs_types]
     ecs_dir = data_dir / "ecs"
     if ecs_dir.is_dir():
         for path in sorted(ecs_dir.glob("*.yml")):
@@ -125,7 +130,7 @@ def _ecs_log_type(entry: Any, doc: Mapping[str, Any], path: Path) -> LogType:
     return LogType(
         name=_string(entry, "name", path),
         family=family,
-        product=family,
+        product=family,  # the family's product, set once the native log types are known
         title=str(entry.get("title", "")),
         dialect="ecs",
         services=_strings(doc, "services", path),

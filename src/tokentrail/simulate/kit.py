@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tokentrail.simulate.auth0 import Auth0Log
+from tokentrail.simulate.azure import AzureLog
 from tokentrail.simulate.ids import Ids
 from tokentrail.simulate.okta import OktaLog
 from tokentrail.simulate.org import Org, Where
@@ -27,6 +28,7 @@ class Kit:
     okta: OktaLog
     auth0: Auth0Log
     salesforce: SalesforceLog
+    azure: AzureLog
 
     def attacker(self) -> Where:
         """A fresh attacker address in a hosting network no benign user comes from."""

@@ -5,7 +5,7 @@ Each scenario declares the ATT&CK techniques it enacts (ids in the shipped ATT&C
 
 from __future__ import annotations
 
-from tokentrail.simulate import attacks_auth0, attacks_okta, attacks_salesforce
+from tokentrail.simulate import attacks_auth0, attacks_azure, attacks_okta, attacks_salesforce
 from tokentrail.simulate.kit import Scenario
 
 BENIGN = "benign"
@@ -131,6 +131,14 @@ _SCENARIOS: tuple[Scenario, ...] = (
         "ec85973b-e8e4-4675-a62a-6ef8b9fcbca6",
         attacks_salesforce.token_multi_ip,
         ("T1550.001", "T1078.004"),
+    ),
+    Scenario(
+        "azure-key-vault-dump",
+        "One stolen identity reads every secret of every key vault in minutes (MicroBurst).",
+        "azure",
+        "6b0f4f0e-3c52-4a8e-9d61-2f7e5a9c4b13",
+        attacks_azure.key_vault_dump,
+        ("T1528", "T1555.006", "T1526"),
     ),
 )
 

@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tokentrail.errors import ConfigError
-from tokentrail.simulate import auth0, okta, salesforce
+from tokentrail.simulate import auth0, azure, okta, salesforce
 from tokentrail.simulate.auth0 import Auth0Log
+from tokentrail.simulate.azure import AzureLog
 from tokentrail.simulate.ids import Ids, SimRandom
 from tokentrail.simulate.kit import Item, Kit, Scenario
 from tokentrail.simulate.okta import OktaLog
@@ -25,13 +26,13 @@ from tokentrail.simulate.org import build_org
 from tokentrail.simulate.salesforce import SalesforceLog
 from tokentrail.simulate.scenarios import ALL, BENIGN, SCENARIOS
 
-SOURCES: tuple[str, ...] = ("okta", "auth0", "salesforce")
+SOURCES: tuple[str, ...] = ("okta", "auth0", "salesforce", "azure")
 DEFAULT_START = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
 
 # Share of new sessions per source, and the mean events a session of each source yields (measured),
 # used to pace arrivals so a run spans about one working day whatever its size.
-_SOURCE_WEIGHTS = {"okta": 0.45, "auth0": 0.35, "salesforce": 0.20}
-_EVENTS_PER_SESSION = {"okta": 9.0, "auth0": 4.5, "salesforce": 7.5}
+_SOURCE_WEIGHTS = {"okta": 0.45, "auth0": 0.35, "salesforce": 0.20, "azure": 0.10}
+_EVENTS_PER_SESSION = {"okta": 9.0, "auth0": 4.5, "salesforce": 7.5, "azure": 2.0}
 _RUN_MS = 9 * 3_600_000
 
 
@@ -70,7 +71,8 @@ def generate_items(
     rng = SimRandom(seed)
     ids = Ids(rng)
     org = build_org(rng, ids, employees=max(20, min(50_000, events // 150)))
-    kit = Kit(org, rng, ids, OktaLog(org, rng, ids), Auth0Log(org, rng, ids), SalesforceLog(org, rng, ids))
+    kit = Kit(org, rng, ids, OktaLog(org, rng, ids), Auth0Log(org, rng, ids), SalesforceLog(org, rng, ids),
+              AzureLog(org, rng, ids))
     t0 = int((start or DEFAULT_START).timestamp() * 1000)
     benign = [_spawner(kit, sources, t0, events), *_integrations(kit, sources, t0)]
     return _merge(kit, benign, attacks, events, t0)
@@ -143,6 +145,10 @@ def _session(kit: Kit, source: str, ms: int) -> Iterator[Item]:
         if rng.random() < 0.01:
             return auth0.dashboard_session(kit.auth0, rng.choice(org.admins), ms)
         return auth0.customer_session(kit.auth0, rng.choice(org.customers), ms)
+    if source == "azure":
+        if rng.random() < 0.1:
+            return azure.admin_session(kit.azure, rng.choice(org.admins), ms)
+        return azure.developer_session(kit.azure, rng.choice(org.people), ms)
     if rng.random() < 0.015:
         return salesforce.admin_change(kit.salesforce, rng.choice(org.admins), ms)
     return salesforce.user_session(kit.salesforce, rng.choice(org.sf_people or org.people), ms)
@@ -166,6 +172,11 @@ def _integrations(kit: Kit, sources: Sequence[str], t0: int) -> list[Iterator[It
         out += [
             salesforce.integration(kit.salesforce, app, t0 + rng.randint(0, 120_000))
             for app in org.sf_integrations
+        ]
+    if "azure" in sources:
+        out += [
+            azure.app_reader(kit.azure, app, t0 + rng.randint(0, 900_000))
+            for app in kit.azure.subscription.apps
         ]
     return out
 
