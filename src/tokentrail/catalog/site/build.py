@@ -84,7 +84,7 @@ def build_site(out: Path, rules: Sequence[Rule], *, briefs: Sequence[Brief] | No
     views = [rule_view(r, corpus=corpus, attack=attack, page_of=page_of, technique_pages=technique_pages,
                        families=families[r.id],
                        event_types=events_of.get(r.id, ("", frozenset()))[1], briefs=briefs_of.get(r.id, ()),
-                       conversions=rule_conversions(r, converter) if r.runnable else None)
+                       conversions=rule_conversions(r, converter, rules) if r.runnable else None)
              for r in sorted(rules, key=lambda r: (r.title.casefold(), r.id))]
     writer = PageWriter(out)
     writer.static()

@@ -1,14 +1,15 @@
 """A rule's conversions for its page, when TokenTrail's converter is installed.
 
-The converter is ``tokentrail.convert(rule, target, *, schema=None) -> Conversion`` (or the same
-function in the ``tokentrail.convert`` package); the targets are its ``TARGETS`` when it lists
-them. Without a converter the rule pages have no conversions section. A conversion that fails is
+The converter is ``tokentrail.convert(rule, target, *, schema=None, rules=()) -> Conversion`` (or
+the same function in the ``tokentrail.convert`` package); the targets are its ``TARGETS`` when it
+lists them, less the data-lake SQL ones (``sql:*``), which are for batch engines, not SIEM users. Without a converter the rule pages have no conversions section. A conversion that fails is
 shown as not convertible with the reason, and the other targets still convert.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,13 @@ class ConversionView:
 Converter = Callable[[Rule, str], Any]
 
 
+def _takes(function: Callable, name: str) -> bool:
+    try:
+        return name in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def find_converter() -> tuple[Converter, tuple[str, ...]] | None:
     """The installed converter and its targets, or None when there is none."""
     try:
@@ -50,15 +58,18 @@ def find_converter() -> tuple[Converter, tuple[str, ...]] | None:
     return function, tuple(t for t in listed if not t.startswith("sql:")) or DEFAULT_TARGETS
 
 
-def rule_conversions(rule: Rule, converter: tuple[Converter, tuple[str, ...]] | None) -> tuple[ConversionView, ...] | None:
-    """The rule converted to every target (None without a converter)."""
+def rule_conversions(rule: Rule, converter: tuple[Converter, tuple[str, ...]] | None,
+                     rules: Sequence[Rule] = ()) -> tuple[ConversionView, ...] | None:
+    """The rule converted to every target (None without a converter); ``rules`` are those a
+    correlation may name, for a converter that takes them."""
     if converter is None:
         return None
     function, targets = converter
+    extra = {"rules": rules} if _takes(function, "rules") else {}
     views = []
     for target in targets:
         try:
-            done = function(rule, target)
+            done = function(rule, target, **extra)
         except Exception as exc:  # one target's failure is shown on the page; the others go on
             views.append(ConversionView(target, "not_convertible", "", (f"conversion failed: {exc}",)))
             continue
