@@ -22,8 +22,8 @@ from tokentrail.catalog.briefs import render_markdown
 from tokentrail.catalog.indicators import IndicatorCorpus, IndicatorRow
 from tokentrail.catalog.site.conversions import ConversionView
 from tokentrail.engine.plan import log_types_of
-from tokentrail.rules.describe import logic_stages
-from tokentrail.rules.model import Correlation, PythonLogic, Rule
+from tokentrail.rules.describe import grouping_text, logic_stages, rule_kind
+from tokentrail.rules.model import PythonLogic, Rule
 from tokentrail.schemas.registry import registry
 
 MAX_BODY_CHARS = 200_000  # a rule file larger than this is shown cut, with a note
@@ -122,40 +122,6 @@ class RuleView:
     briefs: tuple[tuple[str, str, str], ...] = ()  # (title, page, why)
     conversions: tuple[ConversionView, ...] | None = None  # None: no converter installed
     event_types: tuple[str, ...] = ()
-
-
-def rule_kind(rule: Rule) -> str:
-    """The kind of detection in words (expression, threshold, new terms, Python, correlation, sequence)."""
-    logic = rule.logic
-    if logic is None:
-        return "none"
-    if isinstance(logic, PythonLogic):
-        return "Python"
-    if isinstance(logic, Correlation):
-        return "sequence" if logic.kind in ("sequence", "temporal_ordered") else "correlation"
-    g = rule.grouping
-    if g.new_terms:
-        return "new terms"
-    if g.threshold > 1 or g.distinct_field:
-        return "threshold"
-    return "expression"
-
-
-def grouping_text(rule: Rule) -> str:
-    """How matches become alerts, in words (empty: one alert per match)."""
-    g = rule.grouping
-    parts = []
-    if g.group_by:
-        parts.append("by " + ", ".join(g.group_by))
-    if g.window is not None:
-        parts.append(f"within {g.window:g} s")
-    if g.threshold > 1:
-        parts.append(f"at least {g.threshold} matches")
-    if g.distinct_field:
-        parts.append(f"at least {g.distinct_threshold} distinct {g.distinct_field}")
-    if g.new_terms:
-        parts.append(f"new terms {', '.join(g.new_terms)} (history {g.history or 0:g} s)")
-    return "; ".join(parts)
 
 
 def families_of(rule: Rule) -> tuple[str, ...]:
