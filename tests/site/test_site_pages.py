@@ -9,6 +9,7 @@ from html import unescape
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import pytest
 from browser import Elements
 
 from tokentrail.catalog.indicators import indicator_corpus
@@ -168,3 +169,19 @@ def indicator_rows(html: str) -> dict[tuple[str, str], int]:
         for value, count in zip(values, counts, strict=True):
             rows[(unescape(field), value)] = count
     return rows
+
+
+def test_seed_000_page_shows_its_conversions(tmp_path, seed_000_rule):
+    converter = find_converter()
+    if converter is None:
+        pytest.skip("tokentrail.convert offers no converter in this tree (the convert work is not merged)")
+    function, targets = converter
+    rules = load_rules([seed_000_rule]).rules
+    built = build_site(tmp_path / "out", rules, verify=False, briefs=())
+    html = (built.out / rule_page(SEED_000)).read_text(encoding="utf-8")
+    section = re.search(r'<section id="conversions">(.*?)</section>', html, re.S).group(1)
+    shown = dict(re.findall(r'<h3>(\S+) <span class="status status-(\w+)">', section))
+    assert list(shown) == list(targets)
+    splunk = function(rules[0], "splunk", rules=rules)
+    assert shown["splunk"] == splunk.status and unescape(section).count(splunk.query) == 1
+    assert "data.details.accessedSecrets{}" in splunk.query and "mgmt_api_read" in splunk.query
