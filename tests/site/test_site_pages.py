@@ -185,3 +185,31 @@ def test_seed_000_page_shows_its_conversions(tmp_path, seed_000_rule):
     splunk = function(rules[0], "splunk", rules=rules)
     assert shown["splunk"] == splunk.status and unescape(section).count(splunk.query) == 1
     assert "data.details.accessedSecrets{}" in splunk.query and "mgmt_api_read" in splunk.query
+
+
+def test_panther_rule_page_has_tests_grouping_output_fields_and_runbook(tmp_path):
+    from tokentrail.content import RULES_DIR
+
+    rules = load_rules([RULES_DIR / "panther"]).rules  # allowed: a path named here
+    rule = next(r for r in rules if r.id == "Salesforce.OAuth.Credential.Abuse")
+    built = build_site(tmp_path / "out", rules, verify=False, briefs=())
+    html = (built.out / rule_page(rule.id)).read_text(encoding="utf-8")
+    elements = Elements(html)
+    names = [text for _, text in elements.all("td") if text in {t.name for t in rule.tests}]
+    assert names == [t.name for t in rule.tests] and len(names) == 5  # seed 002's five tests
+    assert [text for _, text in elements.all("h3") if text.endswith(("yml yaml", "py python"))] == [
+        "salesforce_oauth_credential_abuse.yml yaml", "salesforce_oauth_credential_abuse.py python"]
+    fields = re.search(r'<section id="output-fields">(.*?)</section>', html, re.S).group(1)
+    assert [unescape(f) for f in re.findall(r"<td><code>(.*?)</code></td>", fields)] == [o.field for o in rule.output_fields]
+    assert "Group by" in html and ", ".join(rule.grouping.group_by) in html
+    guide = re.search(r'<section id="guide">(.*?)</section>', html, re.S).group(1)
+    assert "<h2>Runbook</h2>" in guide and "<ol>" in guide  # the numbered steps, as Markdown
+
+
+def test_elastic_rule_page_renders_its_investigation_guide(built):
+    rule = next(r for r in built.rules if r.format == "elastic" and r.metadata.get("note"))
+    html = (built.site.out / rule_page(rule.id)).read_text(encoding="utf-8")
+    guide = re.search(r'<section id="guide">(.*?)</section>', html, re.S).group(1)
+    assert "<h2>Investigation guide</h2>" in guide and "<h2>Triage and analysis</h2>" in guide and "<li>" in guide
+    facts = dict(zip([t for _, t in Elements(html).all("dt")], [t for _, t in Elements(html).all("dd")], strict=False))
+    assert facts["Risk score"] == str(rule.metadata["risk_score"]) and facts["Runs every"] == rule.metadata["interval"]
