@@ -237,3 +237,35 @@ def test_cli_atomic_refuses_options_it_cannot_honour():
     result = _cli("--no-verify")
     assert result.exit_code == 2
     assert "--atomic" in result.output
+
+
+def test_both_role_assignment_tests_are_covered_by_the_subscription_scope_rule():
+    rules = load_rules([RULES_DIR / "sigma" / "azure_subscription_role_assignment.yml"]).runnable
+    wanted = {"1a94b3fc-b080-450a-b3d8-6d9b57b472ea", "c8f4bc29-a151-48da-b3be-4680af56f404"}
+    results = atomic_coverage(rules, tests=[t for t in load_atomic_tests() if t.guid in wanted], events=1200)
+    assert {r.test.guid: r.firing_rule_ids for r in results} == {
+        guid: ("9c4e1b7a-2f3d-4a6b-8e5c-7d1f0a2b3c4d",) for guid in wanted}
+
+
+def test_the_tool_writes_the_data_and_reports_unreadable_files(tmp_path):
+    import subprocess
+    import sys
+
+    tool = Path(__file__).resolve().parents[2] / "tools" / "build_atomic_data.py"
+    _atomics(tmp_path / "now", "T1555.006", _two_tests("T1555.006"))
+    _atomics(tmp_path / "before", "T1528", _two_tests("T1528"))
+    out = tmp_path / "atomic.json"
+    done = subprocess.run([sys.executable, str(tool), str(tmp_path / "now"), "--earlier", str(tmp_path / "before"),
+                           "--commit", "abc", "-o", str(out)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "1 tests, 1 techniques (iaas:azure 1); 0 file(s) skipped" in done.stdout
+    [test] = parse_atomic(json.loads(out.read_text()))
+    assert test.techniques == ("T1555.006", "T1528")
+    _atomics(tmp_path / "now", "T1000", "attack_technique: [unclosed\n")
+    broken = subprocess.run([sys.executable, str(tool), str(tmp_path / "now"), "-o", str(out)],
+                            capture_output=True, text=True, timeout=120)
+    assert broken.returncode == 1 and "T1000.yaml: cannot read" in broken.stderr
+    assert "1 file(s) skipped" in broken.stdout
+    missing = subprocess.run([sys.executable, str(tool), str(tmp_path / "nowhere")], capture_output=True,
+                             text=True, timeout=120)
+    assert missing.returncode == 1 and "not a directory" in missing.stderr

@@ -97,8 +97,8 @@ def test_counters_add_up(cli, tmp_path):
                  "-r", esql, "-r", broken, "--format", "json")
     summary = json.loads(result.stdout)["summary"]
     parts = ("rules_alerting", "rules_correlation_stages", "rules_failed", "rules_not_run")
-    assert summary["rules_loaded"] == sum(summary[p] for p in parts) == 22
-    assert summary["rules_correlation_stages"] == 2  # the Sigma correlations' base rules
+    assert summary["rules_loaded"] == sum(summary[p] for p in parts) == 25
+    assert summary["rules_correlation_stages"] == 3  # the Sigma correlations' base rules
     assert summary["rules_not_run"] == 1  # the ES|QL rule
     assert summary["rule_load_errors"] == 1  # the broken file never became a rule
     assert summary["step_matches"] > 0  # the EQL sequence's inline queries
@@ -107,7 +107,7 @@ def test_counters_add_up(cli, tmp_path):
     assert (f"{summary['events_read']} events read, 0 skipped, {summary['matched_events']} matched "
             f"({summary['matches']} matches, {summary['step_matches']} sequence-step matches), "
             f"{summary['alerts']} alert(s)") in lines
-    assert (f"22 rules: {summary['rules_alerting']} raise alerts, 2 only feed correlations, "
+    assert (f"25 rules: {summary['rules_alerting']} raise alerts, 3 only feed correlations, "
             "1 do not run (unsupported or disabled)") in lines
 
 

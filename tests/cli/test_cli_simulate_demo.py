@@ -119,7 +119,7 @@ def test_demo(cli, tmp_path):
     assert f"{len(alerts)} alert(s)" in result.stdout  # the table's title
     assert {a["rule_id"] for a in alerts} >= SCENARIO_RULES
     assert f"alerts (JSON lines): {out / 'alerts.jsonl'}" in result.stdout
-    assert {"okta.jsonl", "auth0.jsonl", "salesforce.jsonl"} == set(log_files(out / "logs"))
+    assert {"okta.jsonl", "auth0.jsonl", "salesforce.jsonl", "azure.jsonl"} == set(log_files(out / "logs"))
     # The demo's alerts are what a plain scan of its logs directory gives.
     rescan = cli("scan", out / "logs", "--format", "jsonl")
     # (JSON lines leave in the order alerts become final; the demo file is sorted by time.)

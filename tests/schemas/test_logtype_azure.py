@@ -160,3 +160,13 @@ def test_a_sigma_rule_fires_on_native_records_envelope_and_ecs_form(tmp_path):
     assert result.stats.events == 5
     assert len(result.alerts) == 2
     assert not result.rule_errors
+
+
+def test_an_activity_record_carrying_its_event_id_is_taken_once(tmp_path):
+    with_id = {**ACTIVITY_RECORD, "eventDataId": "44b1c7d2-5e6f-4a8b-9c0d-1e2f3a4b5c6d"}
+    assert event_id(with_id, "azure.activitylogs") == "44b1c7d2-5e6f-4a8b-9c0d-1e2f3a4b5c6d"
+    path = tmp_path / "activity.jsonl"
+    # The same record twice (an overlapping export), and two id-less records that are alike.
+    path.write_bytes(b"\n".join(orjson.dumps(e) for e in (with_id, with_id, ACTIVITY_RECORD, ACTIVITY_RECORD)))
+    result = scan([path], [])
+    assert result.stats.duplicates == 1 and result.stats.no_rules == {"azure.activitylogs": 3}

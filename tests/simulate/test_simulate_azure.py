@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 import pytest
@@ -87,3 +88,26 @@ def test_the_subscription_is_the_same_for_the_same_organisation():
     org = _org(4, 3000)
     assert build_subscription(org) == build_subscription(org)
     assert all(app.vault in build_subscription(org).vaults for app in build_subscription(org).apps)
+
+
+def _role_writes(events: list[dict]) -> list[dict]:
+    return [e for e in events if e["operationName"] == "MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE"
+            and e["resultType"] == "Start"]
+
+
+def test_benign_role_assignments_stay_inside_one_resource_group(benign):
+    writes = _role_writes(benign)
+    assert writes
+    for e in writes:
+        assert "/RESOURCEGROUPS/" in e["resourceId"]
+        body = json.loads(e["properties"]["requestbody"])
+        assert "/resourceGroups/" in body["Properties"]["Scope"]
+
+
+def test_the_role_grant_scenario_assigns_a_user_and_a_service_principal_over_the_subscription():
+    run = _azure(["azure-subscription-role-grant"], 1500, 13)
+    wide = [e for e in _role_writes(run) if "/RESOURCEGROUPS/" not in e["resourceId"]]
+    bodies = [json.loads(e["properties"]["requestbody"])["Properties"] for e in wide]
+    assert sorted(b["PrincipalType"] for b in bodies) == ["ServicePrincipal", "User"]
+    assert all(b["Scope"].count("/") == 2 for b in bodies)  # /subscriptions/<id>
+    assert len({e["callerIpAddress"] for e in wide}) == 1

@@ -1,4 +1,4 @@
-"""Seeded, realistic Okta, Auth0 and Salesforce traffic with attack scenarios mixed in.
+"""Seeded, realistic Okta, Auth0, Salesforce and Azure traffic with attack scenarios mixed in.
 
 ``generate`` streams events in time order; ``write_logs`` writes them to per-source files;
 ``SCENARIOS`` maps each scenario name to the bundled rule that must catch it.

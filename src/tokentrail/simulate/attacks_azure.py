@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tokentrail.simulate.azure import AZURE_POWERSHELL, SOURCE
+from tokentrail.simulate.azure import AZURE_POWERSHELL, SOURCE, role_assignment
 from tokentrail.simulate.kit import Item, Kit
 
 # What Az PowerShell sends as its client, as a MicroBurst-style script run from a laptop would.
@@ -32,3 +32,18 @@ def key_vault_dump(kit: Kit, ms: int) -> Iterator[Item]:
             yield ms, SOURCE, log.key_vault(ms, "KeyList", vault, caller, path="/keys")
             ms += rng.randint(100, 600)
 
+
+
+def subscription_role_grant(kit: Kit, ms: int) -> Iterator[Item]:
+    """With a stolen administrator token, an intruder gives a user they control and a service
+    principal they created a role on the whole subscription, not one resource group (what the
+    Atomic tests "adding user / service principal to Azure role in subscription" do)."""
+    rng, log = kit.rng, kit.azure
+    admin = rng.choice(kit.org.admins)
+    caller = log.person_caller(admin, kit.attacker().ip, app_id=AZURE_POWERSHELL, client_info=_POWERSHELL_CLIENT)
+    user = log.person_caller(rng.choice(kit.org.people), caller.ip)
+    yield from role_assignment(log, ms, caller, principal_id=user.object_id, principal_type="User", role="Reader")
+    sp_object_id = kit.ids.uuid()
+    ms += rng.randint(20_000, 90_000)
+    yield from role_assignment(log, ms, caller, principal_id=sp_object_id, principal_type="ServicePrincipal",
+                               role="Contributor")

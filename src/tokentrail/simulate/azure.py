@@ -13,6 +13,7 @@ seeded by the organisation, so building it takes nothing from the run's shared r
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from collections.abc import Iterator
@@ -40,7 +41,15 @@ _APP_AGENTS = ("azsdk-net-Security.KeyVault.Secrets/4.6.0 (.NET 8.0.4; Linux)",
                "azsdk-java-azure-security-keyvault-secrets/4.8.2 (17.0.10; Linux)")
 # Azure public egress prefixes where the subscription's own workloads run.
 _AZURE_PREFIXES = ("20.50", "40.74", "52.166")
+# Built-in role definition ids (the same in every tenant).
+ROLE_DEFINITIONS = {
+    "Owner": "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+    "Contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
+    "Reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+    "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
+}
 _ADMIN_WRITES = (
+    ("MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE", "role"),
     ("MICROSOFT.KEYVAULT/VAULTS/WRITE", "vault"),
     ("MICROSOFT.RESOURCES/DEPLOYMENTS/WRITE", "deployment"),
     ("MICROSOFT.COMPUTE/VIRTUALMACHINES/RESTART/ACTION", "vm"),
@@ -200,8 +209,9 @@ class AzureLog:
                               object_id=f"{vault.url}/secrets/{secret}/{version}")
 
     def activity(self, ms: int, operation: str, resource_id: str, caller: Caller, *, correlation: str,
-                 phase: str) -> dict[str, Any]:
-        """One activity log record of an administrative operation (``phase``: Start or Success)."""
+                 phase: str, request_body: str = "") -> dict[str, Any]:
+        """One activity log record of an administrative operation (``phase``: Start or Success);
+        ``request_body`` is the request's JSON, which the Start record carries."""
         sub = self.subscription
         claims: dict[str, str] = {"aud": "https://management.core.windows.net/",
                                   "iss": f"https://sts.windows.net/{sub.tenant_id}/", "appid": caller.app_id,
@@ -229,13 +239,16 @@ class AzureLog:
             "level": "Information",
             "location": "global",
             "properties": {"statusCode": "OK" if done else "Accepted", "serviceRequestId": self.ids.uuid(),
-                           "eventCategory": "Administrative", "entity": resource_id.lower()},
+                           "eventCategory": "Administrative", "entity": resource_id.lower(),
+                           **({"requestbody": request_body} if request_body and not done else {})},
         }
 
-    def write(self, ms: int, operation: str, resource_id: str, caller: Caller) -> Iterator[Item]:
+    def write(self, ms: int, operation: str, resource_id: str, caller: Caller, *,
+              request_body: str = "") -> Iterator[Item]:
         """An administrative write as the activity log records it: Start, then Success."""
         correlation = self.ids.uuid()
-        yield ms, SOURCE, self.activity(ms, operation, resource_id, caller, correlation=correlation, phase="Start")
+        yield ms, SOURCE, self.activity(ms, operation, resource_id, caller, correlation=correlation,
+                                        phase="Start", request_body=request_body)
         ms += self.rng.randint(800, 20_000)
         yield ms, SOURCE, self.activity(ms, operation, resource_id, caller, correlation=correlation, phase="Success")
 
@@ -279,6 +292,11 @@ def admin_session(log: AzureLog, admin: Person, ms: int) -> Iterator[Item]:
         ms += rng.randint(10_000, 60_000)
     if rng.random() < 0.3:
         operation, kind = rng.choice(_ADMIN_WRITES)
+        if kind == "role":  # a colleague gets read access to one team's resources, never wider
+            colleague = log.person_caller(rng.choice(log.org.people), where.ip)
+            yield from role_assignment(log, ms, caller, principal_id=colleague.object_id, principal_type="User",
+                                       role=rng.choice(("Reader", "Key Vault Secrets User")), group=vault.group)
+            return
         sub = log.subscription.subscription_id
         resource = {"vault": vault.resource_id,
                     "deployment": f"/SUBSCRIPTIONS/{sub}/RESOURCEGROUPS/{vault.group.upper()}/PROVIDERS/"
@@ -286,3 +304,19 @@ def admin_session(log: AzureLog, admin: Person, ms: int) -> Iterator[Item]:
                     "vm": f"/SUBSCRIPTIONS/{sub}/RESOURCEGROUPS/{vault.group.upper()}/PROVIDERS/"
                           f"MICROSOFT.COMPUTE/VIRTUALMACHINES/VM-{vault.name.split('-')[1].upper()}-01"}[kind]
         yield from log.write(ms, operation, resource, caller)
+
+
+def role_assignment(log: AzureLog, ms: int, caller: Caller, *, principal_id: str, principal_type: str,
+                    role: str, group: str = "") -> Iterator[Item]:
+    """A role assignment write: at a resource group's scope, or the whole subscription's when
+    ``group`` is empty. ``role`` is a built-in role name of ``ROLE_DEFINITIONS``."""
+    sub = log.subscription.subscription_id
+    scope = f"/subscriptions/{sub}" + (f"/resourceGroups/{group}" if group else "")
+    assignment = str(uuid.UUID(int=log.rng.getrandbits(128), version=4))
+    body = json.dumps({"Id": assignment, "Properties": {
+        "PrincipalId": principal_id, "PrincipalType": principal_type,
+        "RoleDefinitionId": f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/"
+                            f"{ROLE_DEFINITIONS[role]}",
+        "Scope": scope}}, separators=(",", ":"))
+    resource = f"{scope}/providers/Microsoft.Authorization/roleAssignments/{assignment}".upper()
+    yield from log.write(ms, "MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE", resource, caller, request_body=body)

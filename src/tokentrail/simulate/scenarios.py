@@ -140,6 +140,14 @@ _SCENARIOS: tuple[Scenario, ...] = (
         attacks_azure.key_vault_dump,
         ("T1528", "T1555.006", "T1526"),
     ),
+    Scenario(
+        "azure-subscription-role-grant",
+        "A stolen admin token grants a user and a service principal a role on the whole subscription.",
+        "azure",
+        "9c4e1b7a-2f3d-4a6b-8e5c-7d1f0a2b3c4d",
+        attacks_azure.subscription_role_grant,
+        ("T1098", "T1098.003"),
+    ),
 )
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in _SCENARIOS}
