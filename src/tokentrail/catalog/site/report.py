@@ -103,9 +103,11 @@ class ScanReport:
 
     @property
     def unknown_events(self) -> int:
+        """Events of no known log type, over every input file."""
         return sum(n for _, n, _ in self.unknown)
 
     def rule(self, rule_id: str) -> RuleHealth | None:
+        """One rule's health, if the rule was loaded for the scan."""
         return next((r for r in self.rules if r.id == rule_id), None)
 
     def to_json(self) -> dict[str, Any]:
