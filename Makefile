@@ -14,8 +14,14 @@ $(VENV)/.dev: $(BIN)/tokentrail
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+DEMO := tokentrail-demo
+
 demo: $(BIN)/tokentrail
-	$(BIN)/tokentrail demo
+	$(BIN)/tokentrail demo --out $(DEMO)
+	$(BIN)/tokentrail scan $(DEMO)/logs --report $(DEMO)/report --format jsonl --output $(DEMO)/scan-alerts.jsonl
+	$(BIN)/tokentrail site build $(DEMO)/site --report $(DEMO)/report
+	@echo "catalog site: file://$(abspath $(DEMO))/site/index.html"
+	@echo "scan report:  file://$(abspath $(DEMO))/site/report/index.html (alone: $(DEMO)/report/index.html)"
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check src tests bench tools

@@ -9,7 +9,19 @@ from typing import Annotated
 import typer
 
 from tokentrail import __version__
-from tokentrail.cli import attack, convert, coverage, feed, indicators, logs, rules, scan, simulate, testing
+from tokentrail.cli import (
+    attack,
+    convert,
+    coverage,
+    feed,
+    indicators,
+    logs,
+    rules,
+    scan,
+    simulate,
+    site,
+    testing,
+)
 from tokentrail.cli.common import ui
 from tokentrail.cli.help import Group
 from tokentrail.cli.streams import guard_closed_streams, output_failed
@@ -44,6 +56,7 @@ app.add_typer(rules.app, name="rules")
 app.add_typer(attack.app, name="attack")
 app.add_typer(feed.app, name="feed")
 app.add_typer(logs.app, name="logs")
+app.add_typer(site.app, name="site")
 
 
 def main() -> None:

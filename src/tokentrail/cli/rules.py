@@ -25,7 +25,8 @@ from tokentrail.cli.common import (
 )
 from tokentrail.cli.help import Command, Group
 from tokentrail.convert.model import Conversion
-from tokentrail.rules.model import Correlation, PythonLogic, Rule
+from tokentrail.rules.describe import grouping_text, rule_kind
+from tokentrail.rules.model import Rule
 from tokentrail.sinks.safe_text import safe_text
 
 app = typer.Typer(help="List, show and validate rules.", no_args_is_help=True, cls=Group)
@@ -40,24 +41,6 @@ def short_ids(ids: Sequence[str]) -> dict[str, str]:
     while len({i[:width] for i in ids}) < len(set(ids)) and width < max(map(len, ids), default=0):
         width += 1
     return {i: i[:width] for i in ids}
-
-
-def rule_kind(rule: Rule) -> str:
-    """What kind of detection a rule is, in words: expression, threshold, new terms, Python,
-    correlation, sequence — or "none" when it has no logic (unsupported)."""
-    logic = rule.logic
-    if logic is None:
-        return "none"
-    if isinstance(logic, PythonLogic):
-        return "Python"
-    if isinstance(logic, Correlation):
-        return "sequence" if logic.kind in ("sequence", "temporal_ordered") else "correlation"
-    g = rule.grouping
-    if g.new_terms:
-        return "new terms"
-    if g.threshold > 1 or g.distinct_field:
-        return "threshold"
-    return "expression"
 
 
 def _rule_rows(rules: Sequence[Rule]) -> list[dict]:
@@ -110,22 +93,6 @@ def rules_list(rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
 
 
 _GUIDE_KEYS = ("note", "runbook", "explanation", "prevention", "comments")
-
-
-def _grouping_text(rule: Rule) -> str:
-    g = rule.grouping
-    parts = []
-    if g.group_by:
-        parts.append("by " + ", ".join(g.group_by))
-    if g.window is not None:
-        parts.append(f"within {g.window:g}s")
-    if g.threshold > 1:
-        parts.append(f">= {g.threshold} matches")
-    if g.distinct_field:
-        parts.append(f">= {g.distinct_threshold} distinct {g.distinct_field}")
-    if g.new_terms:
-        parts.append(f"new terms {', '.join(g.new_terms)} (history {g.history or 0:g}s)")
-    return "; ".join(parts)
 
 
 def find_rule(rules: Sequence[Rule], text: str) -> list[Rule]:
@@ -191,7 +158,7 @@ def rules_show(rule_id: Annotated[str, typer.Argument(
                          ("severity", rule.severity),
                          ("status", rule.unsupported or rule.status), ("ATT&CK", " ".join(rule.techniques)),
                          ("tactics", " ".join(rule.tactics)), ("log types", ", ".join(log_types_of(rule))),
-                         ("grouping", _grouping_text(rule)), ("file", rule.path), ("tests", str(len(rule.tests)))):
+                         ("grouping", grouping_text(rule)), ("file", rule.path), ("tests", str(len(rule.tests)))):
         if value:
             head.add_row(f"[bold]{label}[/]", escape(value))
     ui.out.print(Panel(head, title=escape(rule.title), expand=False))

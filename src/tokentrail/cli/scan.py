@@ -98,6 +98,10 @@ def scan(
     max_expanded_size: Annotated[str | None, typer.Option(
         "--max-expanded-size", metavar="SIZE",
         help="Most bytes one compressed file or archive member may expand to (default 64GiB).")] = None,
+    report_dir: Annotated[Path | None, typer.Option(
+        "--report", metavar="DIR",
+        help="Write an HTML report of rule health here: alerts per rule per day, noisiest and dead rules, "
+             "top actors and IPs, events by log type, unrecognised events.")] = None,
 ) -> None:
     """Scan log files with rules and report alerts (a summary of events and rules goes to stderr).
 
@@ -136,6 +140,12 @@ def scan(
             task = bar.add_task("scan", total=total_bytes(paths))
             progress = lambda n: bar.advance(task, n)  # noqa: E731
         on_alert = AlertLineWriter(out) if fmt is OutputFormat.jsonl else collected.append
+        on_match = match_writer
+        if report_dir is not None:
+            from tokentrail.catalog.site.report import ReportCollector
+
+            health = ReportCollector()
+            on_alert, on_match = health.tee(on_alert, match_writer)
         try:
             from tokentrail.engine.batch_input import wants_batch
 
@@ -143,11 +153,11 @@ def scan(
                 from tokentrail.engine.batch import scan_batch
 
                 result = scan_batch(paths, loaded, strict=strict, dead_letter=dead, state=store,
-                                    on_match=match_writer, on_alert=on_alert, limits=limits,
+                                    on_match=on_match, on_alert=on_alert, limits=limits,
                                     keep_duplicates=keep_duplicates, memory_limit=duckdb_memory)
             else:
                 result = api.scan(paths, loaded, strict=strict, dead_letter=dead, state=store,
-                                  on_match=match_writer, on_alert=on_alert, progress=progress, workers=workers,
+                                  on_match=on_match, on_alert=on_alert, progress=progress, workers=workers,
                                   log_type=log_type, limits=limits, keep_duplicates=keep_duplicates)
         except TokenTrailError as exc:
             fail(str(exc), 1)
@@ -166,6 +176,8 @@ def scan(
                 fail(str(exc), 1)
     for line in summary_lines(result):
         note(line)
+    if report_dir is not None:
+        write_health_report(report_dir, health.report(result, loaded.rules, paths))
     if matches:
         note(f"matches written to {matches}")
     if result.load_errors or result.rule_errors or result.events_skipped:
@@ -177,6 +189,17 @@ def memory_size(text: str) -> str:
     if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", text, re.IGNORECASE):
         fail(f"--memory-limit {text!r}: give a size such as 2GB or 500MB")
     return text.strip()
+
+
+def write_health_report(out: Path, health) -> None:
+    """Write the scan's HTML report (``--report``) and say where it is."""
+    from tokentrail.catalog.site.report_page import write_report
+
+    try:
+        page = write_report(out, health)
+    except TokenTrailError as exc:
+        fail(f"--report {exc}")
+    note(f"report written to {page}")
 
 
 def report_problems(result: ScanResult, loaded: LoadResult) -> None:

@@ -101,7 +101,9 @@ class StreamingEngine:
     of detecting it; an unknown name raises ``UnknownLogType`` listing the known ones. Events of
     no known log type are counted in ``stats.unknown``; with ``strict_unknown`` the first one
     raises ``LogParseError`` naming its file and line; ``on_unknown(event, source, line)`` sees
-    each of them (a dead-letter writer, for instance).
+    each of them (a dead-letter writer, for instance). ``plan``: ``build_plan(rules)`` made
+    before, shared by engines that run one after another (never at once: Python rules are bound
+    to the state of the engine made last).
     """
 
     def __init__(self, rules: Sequence[Rule], *, state: StateStore | None = None,
@@ -109,12 +111,14 @@ class StreamingEngine:
                  python_time_limit: float = DEFAULT_PYTHON_TIME_LIMIT,
                  log_type: str | None = None, strict_unknown: bool = False,
                  on_unknown: Callable[[Mapping[str, Any], str, int], None] | None = None,
-                 seen: SeenEvents | None = None) -> None:
+                 seen: SeenEvents | None = None, plan: Plan | None = None) -> None:
         self._detect = schemas.forced_detector(log_type) if log_type else schemas.detector()
         self.strict_unknown = strict_unknown
         self.on_unknown = on_unknown
         self.rules = {r.id: r for r in rules}
-        self.plan: Plan = build_plan(rules, python_time_limit=python_time_limit)
+        # A plan built before for the same rules may be given: runs one after another (coverage
+        # verification) then compile the rules once.
+        self.plan: Plan = plan if plan is not None else build_plan(rules, python_time_limit=python_time_limit)
         self.state = state or StateStore()
         for index in self.plan.indexes.values():
             for unit in index.python:

@@ -107,3 +107,38 @@ def rule_indicators(rule: Rule) -> list[Indicator]:
     if logic is None or isinstance(logic, PythonLogic):
         return []
     return indicators(logic)
+
+
+def rule_kind(rule: Rule) -> str:
+    """What kind of detection a rule is, in words: expression, threshold, new terms, Python,
+    correlation, sequence — or "none" when it has no logic (unsupported)."""
+    logic = rule.logic
+    if logic is None:
+        return "none"
+    if isinstance(logic, PythonLogic):
+        return "Python"
+    if isinstance(logic, Correlation):
+        return "sequence" if logic.kind in ("sequence", "temporal_ordered") else "correlation"
+    g = rule.grouping
+    if g.new_terms:
+        return "new terms"
+    if g.threshold > 1 or g.distinct_field:
+        return "threshold"
+    return "expression"
+
+
+def grouping_text(rule: Rule) -> str:
+    """How matches become alerts, in words (empty: one alert per match)."""
+    g = rule.grouping
+    parts = []
+    if g.group_by:
+        parts.append("by " + ", ".join(g.group_by))
+    if g.window is not None:
+        parts.append(f"within {g.window:g}s")
+    if g.threshold > 1:
+        parts.append(f">= {g.threshold} matches")
+    if g.distinct_field:
+        parts.append(f">= {g.distinct_threshold} distinct {g.distinct_field}")
+    if g.new_terms:
+        parts.append(f"new terms {', '.join(g.new_terms)} (history {g.history or 0:g}s)")
+    return "; ".join(parts)
