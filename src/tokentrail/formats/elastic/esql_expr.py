@@ -94,6 +94,11 @@ def and_(*items: Expr) -> Expr:
         if item == TRUE:
             continue
         flat.extend(item.items if isinstance(item, All) else (item,))
+    # A comparison with a value already says its field is present.
+    compared = {i.field for i in flat if isinstance(i, Cmp) and None not in i.values}
+    flat = [i for i in flat if not (isinstance(i, Exists) and i.non_null and i.field in compared)]
+    if not flat:
+        return TRUE
     return flat[0] if len(flat) == 1 else All(tuple(flat))
 
 
@@ -298,6 +303,14 @@ class RowLowerer:
     def _in(self, node: Tree, want: bool) -> Expr:
         subject, *items = node.children
         value = self.value(subject)
+        others = [self.value(item) for item in items]
+        if isinstance(value, FieldValue) and all(isinstance(o, Literal) and o.value is not None for o in others):
+            texts = tuple(o.value for o in others)  # type: ignore[union-attr]
+            if value.fold is not None:
+                texts = tuple(t for t in texts if not (isinstance(t, str) and _folds_away(t, value.fold)))
+            cased = value.fold is None and all(isinstance(t, str) for t in texts)
+            equal = Cmp(value.field, "eq", texts, cased=cased) if texts else FALSE
+            return equal if want else and_(present(value.field), not_(equal))
         tests = [self._logic_compare(value, item) for item in items]
         truths = [t for t, _ in tests]
         falsities = [f for _, f in tests]
@@ -340,26 +353,33 @@ class RowLowerer:
     def _string_test(self, node: Tree, want: bool) -> Expr:
         name_token, *args = node.children
         name = str(name_token).lower()
-        if len(args) < 2:
+        if len(args) < 2 or (name != "cidr_match" and len(args) != 2):
             raise self.unsupported(f"ES|QL function {name.upper()} with {len(args)} argument(s)", node)
-        value = self.value(args[0])
         needles = [self.value(a) for a in args[1:]]
-        if not isinstance(value, FieldValue) or not all(isinstance(n, Literal) and isinstance(n.value, str)
-                                                        for n in needles):
-            raise self.unsupported(f"ES|QL function {name.upper()} on anything but a field and text", node)
-        if name != "cidr_match" and len(needles) != 1:
-            raise self.unsupported(f"ES|QL function {name.upper()} with {len(args)} arguments", node)
+        if not all(isinstance(n, Literal) and isinstance(n.value, str) for n in needles):
+            raise self.unsupported(f"ES|QL function {name.upper()} with a second argument that is not text", node)
         texts = tuple(n.value for n in needles)  # type: ignore[union-attr]
+        return self._string_test_value(self.value(args[0]), name, texts, want, node)
+
+    def _string_test_value(self, value: Value, name: str, texts: tuple[str, ...], want: bool,
+                           node: Tree) -> Expr:
+        if isinstance(value, Choice):
+            return or_(*(and_(g, self._string_test_value(v, name, texts, want, node)) for g, v in value.branches))
+        if isinstance(value, Literal):
+            if not isinstance(value.value, str):
+                if value.value is None:
+                    return FALSE
+                raise self.unsupported(f"ES|QL function {name.upper()} on a value that is not text", node)
+            if name == "cidr_match":
+                raise self.unsupported("ES|QL function CIDR_MATCH on a constant", node)
+            hit = value.value.startswith(texts[0]) if name == "starts_with" else value.value.endswith(texts[0])
+            return Const(hit == want)
         if name == "cidr_match":
             holds: Expr = Cmp(value.field, "cidr", texts)
+        elif value.fold is not None and _folds_away(texts[0], value.fold):
+            return FALSE if want else present(value.field)
         else:
-            op = _STRING_TESTS[name]
-            if value.fold is not None:
-                if _folds_away(texts[0], value.fold):
-                    return FALSE if want else present(value.field)
-                holds = Cmp(value.field, op, texts, cased=False)
-            else:
-                holds = Cmp(value.field, op, texts, cased=True)
+            holds = Cmp(value.field, _STRING_TESTS[name], texts, cased=value.fold is None)
         return holds if want else and_(present(value.field), not_(holds))
 
 
