@@ -12,10 +12,12 @@ naming the construct and its line (``LiftFailure``); the rule keeps running as P
 Meaning, as the Python evaluates it on JSON events: a field read gives the value, or the default
 when the key is absent (``deep_get`` and ``x or ""``: when absent or null). Comparisons of text
 are case-sensitive unless the field went through ``.lower()``/``.upper()``. The truth of a field
-value is "present, not null and not empty text". Where the Python would raise (``None.lower()``,
-``"x" in None``), no alert is raised either way. Two differences are left by design: the IR
-compares a JSON number with its decimal text as equal (``5 == "5"``), and a list met in a path is
-fanned out (Python ``.get`` on a list fails). ``in`` on a field is read as a substring test when
+value is "present, not null, not empty text, not false, not 0". Where the Python would raise
+(``None.lower()``, ``"x" in None``), no alert is raised either way. Differences left by design,
+as the IR compares values across JSON types: a JSON ``true`` equals the text ``"true"`` and a
+number its decimal text (``5 == "5"``), so the texts ``"false"`` and ``"0"`` count as false;
+and a list, at the end of a path or on the way, is fanned out: a comparison holds when it holds
+for one element (the Python compares the list itself, or fails calling ``.get`` on it). ``in`` on a field is read as a substring test when
 the field is known to be text (a text default, ``or ""``, ``.lower()``), as element membership
 when its default is a list or tuple, and stops the lift otherwise.
 """
@@ -243,7 +245,7 @@ class _Lifter:
             if node.id in ("True", "False", "None"):
                 return _Const({"True": True, "False": False, "None": None}[node.id])
             raise LiftFailure(f"name {node.id} that is not a constant of the module", node)
-        if isinstance(node, ast.List | ast.Tuple | ast.Set):
+        if isinstance(node, ast.List | ast.Tuple | ast.Set | ast.Dict):
             return _Const(_literal(node))
         if isinstance(node, ast.Subscript):
             return self.subscript(node, env)
@@ -381,7 +383,8 @@ class _Lifter:
         if isinstance(value, _Const):
             return Const(bool(value.value))
         if isinstance(value, _Field):
-            filled = and_(Exists(value.name, non_null=True), not_(Cmp(value.name, "eq", ("",), cased=True)))
+            falsy = Cmp(value.name, "eq", ("", False, 0), cased=True)
+            filled = and_(Exists(value.name, non_null=True), not_(falsy))
             return or_(filled, self.default_holds(value, bool(value.default)))
         raise LiftFailure("truth of the event itself", node)
 
@@ -417,9 +420,9 @@ class _Lifter:
         if not isinstance(left, _Field) or not isinstance(right, _Const):
             raise LiftFailure("comparison of two fields", node)
         if isinstance(op, ast.Is):
-            if right.value is not None:
-                raise LiftFailure("'is' with a constant other than None", node)
-            return self.equal(left, None)
+            if right.value is not None and not isinstance(right.value, bool):
+                raise LiftFailure("'is' with a constant other than None, True or False", node)
+            return self.equal(left, right.value)
         if isinstance(op, ast.Eq):
             return self.equal(left, right.value)
         if type(op) in _ORDER:
