@@ -28,7 +28,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput
 
 from tokentrail.errors import UnsupportedFeature
-from tokentrail.formats.elastic.diagnostics import QueryPosition
+from tokentrail.formats.elastic.diagnostics import QueryPosition, position_of
 from tokentrail.formats.elastic.durations import UNIT_SECONDS
 from tokentrail.formats.elastic.esql_expr import (
     TRUE,
@@ -40,7 +40,6 @@ from tokentrail.formats.elastic.esql_expr import (
     field_name,
     not_,
     or_,
-    position_of,
     present,
     string_value,
 )

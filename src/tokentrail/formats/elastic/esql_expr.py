@@ -24,7 +24,7 @@ from typing import Any as AnyType
 from lark import Token, Tree
 
 from tokentrail.errors import UnsupportedFeature
-from tokentrail.rules.ir import All, Any, Cmp, Const, Exists, Expr, FieldRef, Not, Op
+from tokentrail.rules.ir import All, Cmp, Const, Exists, Expr, FieldRef, Op, all_of, any_of, negate
 
 _ORDER: dict[str, Op] = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 _FLIP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
@@ -62,15 +62,6 @@ Value = FieldValue | Literal | Choice
 Column = tuple[Tree, "Mapping[str, Column]"]
 
 
-def position_of(node: Tree | Token | None) -> tuple[int | None, int | None]:
-    """Line and column where ``node`` starts in the query (``None`` when unknown)."""
-    if isinstance(node, Token):
-        return node.line, node.column
-    if isinstance(node, Tree) and not node.meta.empty:
-        return node.meta.line, node.meta.column
-    return None, None
-
-
 def field_name(token: Token | str) -> str:
     """A field name as written, back-quoted parts unquoted (``source.`as`.number``)."""
     parts = re.findall(r"`((?:``|[^`])+)`|([^.`]+)", str(token))
@@ -86,41 +77,17 @@ def string_value(token: Token | str) -> str:
 
 
 def and_(*items: Expr) -> Expr:
-    """``All`` of the items, flattened, constants folded."""
-    flat: list[Expr] = []
-    for item in items:
-        if item == FALSE:
-            return FALSE
-        if item == TRUE:
-            continue
-        flat.extend(item.items if isinstance(item, All) else (item,))
-    # A comparison with a value already says its field is present.
-    compared = {i.field for i in flat if isinstance(i, Cmp) and None not in i.values}
-    flat = [i for i in flat if not (isinstance(i, Exists) and i.non_null and i.field in compared)]
-    if not flat:
-        return TRUE
-    return flat[0] if len(flat) == 1 else All(tuple(flat))
+    """``all_of`` the items, without the presence tests a comparison on the same field implies."""
+    joined = all_of(*items)
+    if not isinstance(joined, All):
+        return joined
+    compared = {i.field for i in joined.items if isinstance(i, Cmp) and None not in i.values}
+    kept = [i for i in joined.items if not (isinstance(i, Exists) and i.non_null and i.field in compared)]
+    return all_of(*kept) if len(kept) != len(joined.items) else joined
 
 
-def or_(*items: Expr) -> Expr:
-    """``Any`` of the items, flattened, constants folded."""
-    flat: list[Expr] = []
-    for item in items:
-        if item == TRUE:
-            return TRUE
-        if item == FALSE:
-            continue
-        flat.extend(item.items if isinstance(item, Any) else (item,))
-    if not flat:
-        return FALSE
-    return flat[0] if len(flat) == 1 else Any(tuple(flat))
-
-
-def not_(item: Expr) -> Expr:
-    """``Not`` of the item, constants folded, double negation removed."""
-    if isinstance(item, Const):
-        return Const(not item.value)
-    return item.item if isinstance(item, Not) else Not(item)
+or_ = any_of
+not_ = negate
 
 
 def present(field: str) -> Expr:
@@ -333,9 +300,7 @@ class RowLowerer:
         if isinstance(value, Literal):
             if value.value is None:
                 return FALSE
-            hit = any((re.fullmatch(lucene_regex(t, self.unsupported, node), str(value.value), re.S)
-                       if regex else _glob_match(t, str(value.value))) for t in texts)
-            return Const(hit == want)
+            raise self.unsupported(f"ES|QL {'RLIKE' if regex else 'LIKE'} on a constant", node)
         cased = value.fold is None
         if not cased and any(_folds_away(t, value.fold) for t in texts):
             # TO_LOWER(f) LIKE "A*" can never hold: keep only the patterns that could.
@@ -413,24 +378,6 @@ def _literal_compare(a: AnyType, op: str, b: AnyType, want: bool) -> Expr:
     except TypeError:
         return FALSE
     return Const(result == want)
-
-
-def _glob_match(pattern: str, text: str) -> bool:
-    return re.fullmatch(glob_regex(pattern), text, re.S) is not None
-
-
-def glob_regex(pattern: str) -> str:
-    """A Python regex for an ES|QL ``LIKE`` pattern (``*``, ``?``, ``\\`` escapes the next)."""
-    out, i = [], 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        out.append(".*" if ch == "*" else "." if ch == "?" else re.escape(ch))
-        i += 1
-    return "".join(out)
 
 
 _SHORTHANDS = set("dDsSwW")

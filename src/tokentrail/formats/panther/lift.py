@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any as AnyType
 
-from tokentrail.rules.ir import All, Any, Cmp, Const, Exists, Expr, Not, Op
+from tokentrail.rules.ir import Cmp, Const, Exists, Expr, Op, all_of, any_of, negate
 
 TRUE, FALSE = Const(True), Const(False)
 MAX_INLINE_DEPTH = 8
@@ -122,30 +122,7 @@ def _kind_of(value: AnyType) -> str | None:
     return None
 
 
-def and_(*items: Expr) -> Expr:
-    flat: list[Expr] = []
-    for item in items:
-        if item == FALSE:
-            return FALSE
-        if item != TRUE:
-            flat.extend(item.items if isinstance(item, All) else (item,))
-    return TRUE if not flat else flat[0] if len(flat) == 1 else All(tuple(flat))
-
-
-def or_(*items: Expr) -> Expr:
-    flat: list[Expr] = []
-    for item in items:
-        if item == TRUE:
-            return TRUE
-        if item != FALSE:
-            flat.extend(item.items if isinstance(item, Any) else (item,))
-    return FALSE if not flat else flat[0] if len(flat) == 1 else Any(tuple(flat))
-
-
-def not_(item: Expr) -> Expr:
-    if isinstance(item, Const):
-        return Const(not item.value)
-    return item.item if isinstance(item, Not) else Not(item)
+and_, or_, not_ = all_of, any_of, negate
 
 
 class _Shared:
