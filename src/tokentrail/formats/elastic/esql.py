@@ -14,6 +14,7 @@ Aggregates that only shape the alert (``VALUES``, ``MIN``, ``MAX``...) and ``KEE
 ``SORT``, ``LIMIT`` after ``STATS`` do not change which events alert and are ignored. Whatever
 cannot be lowered (a second ``STATS``, ``OR`` or arithmetic over aggregates, upper bounds, other
 commands and functions) raises ``UnsupportedFeature`` naming it, with its line in the file.
+``DISSECT`` and ``GROK`` columns are read as regexes over their source field (``esql_extract``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from tokentrail.formats.elastic.esql_expr import (
     present,
     string_value,
 )
+from tokentrail.formats.elastic.esql_extract import dissect_columns, grok_columns
 from tokentrail.rules.ir import All, Expr
 from tokentrail.rules.model import Grouping, OutputField
 
@@ -143,12 +145,26 @@ class _Planner:
             for item in command.children:
                 old, new = (field_name(t) for t in item.children)
                 self.columns[new] = self.columns.pop(old, None) or (_field_tree(old, item), {})
+        elif kind in ("dissect", "grok"):
+            self.extract(command)
         elif kind in ("keep", "drop", "sort"):
             pass  # which columns are shown, and their order, do not change which rows match
         elif kind == "limit" and last:
             pass  # caps the alerts of one run, as max_signals does; every match still alerts
         else:
             raise self.unsupported(f"ES|QL command {_command_name(command)}", command)
+
+    def extract(self, command: Tree) -> None:
+        """Columns made by ``DISSECT``/``GROK`` on a field (see ``esql_extract``)."""
+        source, pattern, *options = command.children
+        if options:
+            raise self.unsupported("ES|QL DISSECT APPEND_SEPARATOR", command)
+        value = self.rows().value(source)
+        if not isinstance(value, FieldValue) or value.fold is not None:
+            raise self.unsupported(f"ES|QL {command.data.upper()} of a computed value", command)
+        make = dissect_columns if command.data == "dissect" else grok_columns
+        for name, key in make(value.field, string_value(pattern), self.unsupported, command).items():
+            self.columns[name] = (key, {})
 
     # -- STATS ------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from typing import Any as AnyType
 from lark import Token, Tree
 
 from tokentrail.errors import UnsupportedFeature
+from tokentrail.formats.elastic.esql_extract import Extracted
 from tokentrail.rules.ir import All, Cmp, Const, Exists, Expr, FieldRef, Op, all_of, any_of, negate
 
 _ORDER: dict[str, Op] = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
@@ -57,9 +58,10 @@ class Choice:
     branches: tuple[tuple[Expr, Value], ...]
 
 
-Value = FieldValue | Literal | Choice
-# A column made by EVAL or RENAME: its defining expression and the columns known at that point.
-Column = tuple[Tree, "Mapping[str, Column]"]
+Value = FieldValue | Literal | Choice | Extracted
+# A column made by EVAL or RENAME (its defining expression and the columns known at that point),
+# or by DISSECT or GROK (the extraction itself).
+Column = tuple["Tree | Extracted", "Mapping[str, Column]"]
 
 
 def field_name(token: Token | str) -> str:
@@ -153,6 +155,8 @@ class RowLowerer:
             return not_(present(value.field))
         if isinstance(value, Literal):
             return Const(value.value is None)
+        if isinstance(value, Extracted):
+            return not_(Cmp(value.field, "regex", (value.regex(),), cased=True))
         return or_(*(and_(guard, self._value_null(v)) for guard, v in value.branches))
 
     # -- values -----------------------------------------------------------------------------
@@ -168,6 +172,8 @@ class RowLowerer:
             if defined is None:
                 return FieldValue(name)
             tree, scope = defined  # lowered in the columns known where it was defined
+            if isinstance(tree, Extracted):
+                return tree
             return RowLowerer(scope, self.unsupported).value(tree)
         if kind == "string":
             return Literal(string_value(node.children[0]))
@@ -246,6 +252,19 @@ class RowLowerer:
             return _literal_compare(left.value, op, right.value, want)
         if isinstance(left, Literal):
             return self._compare(right, _FLIP[op], left, want, node)
+        if isinstance(left, Extracted) or isinstance(right, Extracted):
+            if not (isinstance(left, Extracted) and isinstance(right, Literal)):
+                raise self.unsupported("ES|QL comparison of a DISSECT/GROK key with a field", node)
+            if op not in ("==", "!="):
+                raise self.unsupported(f"ES|QL {op} on a DISSECT/GROK key (keys compare as text)", node)
+            if right.value is None:
+                return FALSE
+            text = str(right.value)
+            if (left.fold is not None and _folds_away(text, left.fold)) or (left.stop and left.stop in text):
+                equal: Expr = FALSE
+            else:
+                equal = Cmp(left.field, "regex", (left.regex(re.escape(text)),), cased=True)
+            return self._extracted_holds(left, equal if op == "==" else None, equal, want)
         assert isinstance(left, FieldValue)
         if isinstance(right, FieldValue):
             if left.fold != right.fold:
@@ -256,6 +275,14 @@ class RowLowerer:
             holds = not_(base) if op == "!=" else base
             return and_(both, holds) if want else and_(both, not_(holds))
         return self._field_literal(left, op, right.value, want)
+
+    def _extracted_holds(self, key: Extracted, holds: Expr | None, equal: Expr, want: bool) -> Expr:
+        """Truth or falsity of a test on an extracted key: ``holds`` the test (None: "not
+        ``equal``"); the key is null, so neither, when the pattern does not match."""
+        matched = Cmp(key.field, "regex", (key.regex(),), cased=True)
+        if holds is None:  # a != test
+            return and_(matched, not_(equal)) if want else equal
+        return holds if want else and_(matched, not_(holds))
 
     def _field_literal(self, left: FieldValue, op: str, value: AnyType, want: bool) -> Expr:
         if value is None:
@@ -301,6 +328,17 @@ class RowLowerer:
             if value.value is None:
                 return FALSE
             raise self.unsupported(f"ES|QL {'RLIKE' if regex else 'LIKE'} on a constant", node)
+        if regex and value.fold is not None and any(_folds_away(t, value.fold) for t in texts):
+            # A regex is not a literal: "b|A" still matches a lowered "b". RE2's (?i) says the same
+            # only for patterns written in the folded case.
+            raise self.unsupported(f"ES|QL RLIKE on TO_{value.fold.upper()}() with letters of the other case", node)
+        if isinstance(value, Extracted):
+            if regex and value.stop:
+                raise self.unsupported("ES|QL RLIKE on a DISSECT key that ends at a delimiter", node)
+            inners = [lucene_regex(t, self.unsupported, node) if regex else like_regex(t, value.any_char)
+                      for t in texts if value.fold is None or not _folds_away(t, value.fold)]
+            holds = Cmp(value.field, "regex", tuple(value.regex(i) for i in inners), cased=True) if inners else FALSE
+            return self._extracted_holds(value, holds, holds, want)
         cased = value.fold is None
         if not cased and any(_folds_away(t, value.fold) for t in texts):
             # TO_LOWER(f) LIKE "A*" can never hold: keep only the patterns that could.
@@ -330,6 +368,15 @@ class RowLowerer:
                            node: Tree) -> Expr:
         if isinstance(value, Choice):
             return or_(*(and_(g, self._string_test_value(v, name, texts, want, node)) for g, v in value.branches))
+        if isinstance(value, Extracted):
+            if name == "cidr_match":
+                raise self.unsupported("ES|QL CIDR_MATCH on a DISSECT/GROK key", node)
+            text, rest = re.escape(texts[0]), value.any_char + "*"
+            inner = text + rest if name == "starts_with" else rest + text
+            folds = (value.fold is not None and _folds_away(texts[0], value.fold)) \
+                or bool(value.stop and value.stop in texts[0])
+            holds = FALSE if folds else Cmp(value.field, "regex", (value.regex(inner),), cased=True)
+            return self._extracted_holds(value, holds, holds, want)
         if isinstance(value, Literal):
             if not isinstance(value.value, str):
                 if value.value is None:
@@ -351,6 +398,8 @@ class RowLowerer:
 def _fold(value: Value, fold: str) -> Value:
     if isinstance(value, FieldValue):
         return FieldValue(value.field, fold)
+    if isinstance(value, Extracted):
+        return value.folded(fold)
     if isinstance(value, Literal):
         v = value.value
         return Literal(v.lower() if fold == "lower" else v.upper()) if isinstance(v, str) else value
@@ -378,6 +427,13 @@ def _literal_compare(a: AnyType, op: str, b: AnyType, want: bool) -> Expr:
     except TypeError:
         return FALSE
     return Const(result == want)
+
+
+def like_regex(pattern: str, any_char: str = ".") -> str:
+    """RE2 syntax for an ES|QL ``LIKE`` pattern (``*``, ``?``; ``\\`` makes the next character
+    plain); ``any_char`` is what a wildcard character may be."""
+    return "".join(any_char + "*" if token == "*" else any_char if token == "?" else re.escape(token[-1])
+                   for token in re.findall(r"\\.|.", pattern, flags=re.S))
 
 
 _SHORTHANDS = set("dDsSwW")
