@@ -50,6 +50,15 @@ def test_equality_membership_and_affixes():
         Cmp("t", "contains", ("oauth",), cased=False)
 
 
+def test_any_and_all_over_constants_unroll():
+    expr = lifted('PREFIXES = ("svc-", "bot-")\ndef rule(e):\n'
+                  '    return any(e.get("user", "").startswith(p) for p in PREFIXES)')
+    assert expr == Any((Cmp("user", "startswith", ("svc-",), cased=True),
+                        Cmp("user", "startswith", ("bot-",), cased=True)))
+    assert "comprehension over anything but a constant" in refused(
+        'def rule(e):\n    return any(x == "a" for x in e.get("xs", []))')
+
+
 def test_paths_defaults_and_early_returns():
     expr = lifted('''
         from panther_base_helpers import deep_get
@@ -169,8 +178,12 @@ CORPUS = {
                 return bool(event.get("force")) if event.get("mode") == "x" else False
     ''',
     "all_of": '''
+        SUFFIXES = ["ne", "wo"]
+
         def rule(event):
-            return all([event.get("a") == "one", not event.get("b"), "k" in event.get("c", {})])
+            return all([event.get("a") == "one", not event.get("b"), "k" in event.get("c", {})]) or any(
+                event.get("a", "").endswith(s) for s in SUFFIXES
+            )
     ''',
 }
 YAML = """AnalysisType: rule

@@ -277,9 +277,8 @@ class _Lifter:
                 return self.deep_get(node.args[1:], node, env)
             if func.id == "bool" and len(node.args) == 1:
                 return _Pred(self.truth(node.args[0], env))
-            if func.id in ("all", "any") and len(node.args) == 1 and not node.keywords \
-                    and isinstance(node.args[0], ast.List | ast.Tuple):
-                parts = [self.truth(item, env) for item in node.args[0].elts]
+            if func.id in ("all", "any") and len(node.args) == 1 and not node.keywords:
+                parts = self.items_truth(node.args[0], env)
                 return _Pred(and_(*parts) if func.id == "all" else or_(*parts))
             if func.id in self.functions:
                 return self.inline(self, self.functions[func.id], node, env)
@@ -291,6 +290,21 @@ class _Lifter:
                 return helper.inline(self, helper.functions[name], node, env)
             raise LiftFailure(f"call of {func.id}()", node)
         raise LiftFailure("call of a computed function", node)
+
+    def items_truth(self, node: ast.expr, env: Mapping[str, AnyType]) -> list[Expr]:
+        """The truth of each item of ``all(...)``/``any(...)``: a list or tuple written out, or a
+        comprehension over a constant collection (one ``for``, no ``if``)."""
+        if isinstance(node, ast.List | ast.Tuple):
+            return [self.truth(item, env) for item in node.elts]
+        if isinstance(node, ast.GeneratorExp | ast.ListComp) and len(node.generators) == 1:
+            loop = node.generators[0]
+            values = self.value(loop.iter, env)
+            if loop.ifs or loop.is_async or not isinstance(loop.target, ast.Name) or not isinstance(values, _Const) \
+                    or not isinstance(values.value, list | tuple | set | frozenset):
+                raise LiftFailure("comprehension over anything but a constant collection", node)
+            items = values.value.order if isinstance(values.value, _SourceSet) else values.value
+            return [self.truth(node.elt, {**env, loop.target.id: _Const(v)}) for v in items]
+        raise LiftFailure("all()/any() of anything but a list or a comprehension over constants", node)
 
     def get(self, target: AnyType, node: ast.Call, env: Mapping[str, AnyType]) -> _Field:
         if not node.args or len(node.args) > 2 or node.keywords:
