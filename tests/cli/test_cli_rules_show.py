@@ -54,7 +54,12 @@ def test_seed_002_output_fields_and_runbook(cli):
     labels = [o["label"] for o in shown["output_fields"]]
     assert labels[:3] == ["EVENT_TYPE", "USER_ID", "USER_NAME"] and "SESSION_KEY" in labels
     assert shown["guide"]["runbook"].startswith("1. Identify the event type")
-    assert shown["stages"] == [{"name": "python", "logic": str(PANTHER / "salesforce_oauth_credential_abuse.py")}]
+    assert shown["stages"] == [
+        {"name": "python", "logic": str(PANTHER / "salesforce_oauth_credential_abuse.py")},
+        {"name": "condition (lifted)",
+         "logic": "EVENT_TYPE|cased: [OAuthTokenRevoked, OAuthTokenRefreshFailed, ApiTotalUsage, ApiConnectedApp]"
+                  " or EVENT_TYPE|contains: oauth"},
+    ]
 
 
 def test_table_view_and_unknown_rule(cli):

@@ -202,7 +202,8 @@ sequence by okta.actor.id with maxspan=10m
 
 
 @pytest.mark.parametrize(("extra", "reason"), [
-    ('type = "esql"\nlanguage = "esql"\nquery = "from logs-* | limit 1"\n', "ES|QL"),
+    ('type = "esql"\nlanguage = "esql"\nquery = "from logs-* | stats c = count(*) | stats d = count(*)"\n',
+     "a second ES|QL STATS"),
     ('type = "machine_learning"\nmachine_learning_job_id = "x"\nanomaly_threshold = 50\n', "machine learning"),
     ('type = "threat_match"\nquery = "a:b"\n', "indicator match"),
     ('type = "query"\nlanguage = "lucene"\nquery = "a:b"\n', "Lucene"),

@@ -6,7 +6,7 @@ family (an Elastic rule's ``event.action`` on Okta is ``eventType``, as a Sigma 
 A rule whose log types span several families, or none TokenTrail knows, keeps its fields as
 written. Values compare with the rule's own case semantics: a case-insensitive indicator counts
 another rule's value equal regardless of case; a case-sensitive one needs the exact value.
-Python rules have no indicators here (they are not lowered to the IR).
+Python rules have the indicators of their lifted condition, when their ``rule()`` lifts.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class IndicatorCorpus:
     titles: Mapping[str, str]
 
     def for_rule(self, rule_id: str) -> tuple[IndicatorRow, ...]:
-        """A rule's rows in the order of its detection (empty for Python rules)."""
+        """A rule's rows in the order of its detection (empty for Python rules that do not lift)."""
         return self.rows.get(rule_id, ())
 
     def shared(self, *, top: int | None = None, min_rules: int = 2) -> list[SharedIndicator]:

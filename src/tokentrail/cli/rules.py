@@ -220,6 +220,14 @@ AllowUnknownOpt = Annotated[bool, typer.Option(
     help="Report fields the rules' log types do not have as warnings instead of errors.")]
 
 
+def _lift_report(rules) -> list[dict]:
+    """For each Python rule: whether its ``rule()`` lifted into the IR, or what stopped it."""
+    from tokentrail.rules.model import PythonLogic
+
+    return [{"rule": r.id, "path": r.path, "lifted": r.logic.lifted is not None, "reason": r.logic.not_lifted}
+            for r in rules if isinstance(r.logic, PythonLogic)]
+
+
 @app.command("validate", cls=Command)
 def rules_validate(rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
                    helpers: HelpersOpt = None, data_models: DataModelsOpt = None, sigma_config: ConfigOpt = None,
@@ -239,7 +247,8 @@ def rules_validate(rules: RulesOpt = None, fmt: FormatOpt = OutputFormat.table,
         problems += [str(u) for u in unknown]
     if fmt is not OutputFormat.table:
         write_json_stdout({"rules": len(loaded.rules), "ok": len(loaded.runnable), "problems": problems,
-                           "warnings": warnings, "unknown_fields": [u.as_dict() for u in unknown]})
+                           "warnings": warnings, "unknown_fields": [u.as_dict() for u in unknown],
+                           "python_lifted": _lift_report(loaded.rules)})
     else:
         for p in problems:
             ui.err.print(f"[red]error[/]: {escape(p)}", highlight=False, soft_wrap=True)

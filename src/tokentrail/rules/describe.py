@@ -77,7 +77,9 @@ def logic_stages(rule: Rule) -> list[tuple[str, str]]:
     """(stage name, rendering) pairs: one for a plain rule, one per step for a correlation."""
     logic = rule.logic
     if isinstance(logic, PythonLogic):
-        return [("python", logic.path)]
+        if logic.lifted is not None:
+            return [("python", logic.path), ("condition (lifted)", render(logic.lifted))]
+        return [("python", logic.path), *([("not lifted", logic.not_lifted)] if logic.not_lifted else [])]
     if isinstance(logic, Correlation):
         head = f"{logic.kind}"
         if logic.condition:
@@ -99,12 +101,15 @@ def logic_stages(rule: Rule) -> list[tuple[str, str]]:
 
 
 def rule_indicators(rule: Rule) -> list[Indicator]:
-    """Indicators of a rule's declarative logic (every step of a correlation)."""
+    """Indicators of a rule's declarative logic (every step of a correlation; a Python rule's
+    lifted condition)."""
     logic = rule.logic
     if isinstance(logic, Correlation):
         exprs = [s.expr for s in logic.steps if s.expr is not None]
         return [i for e in exprs for i in indicators(e)]
-    if logic is None or isinstance(logic, PythonLogic):
+    if isinstance(logic, PythonLogic):
+        return indicators(logic.lifted) if logic.lifted is not None else []
+    if logic is None:
         return []
     return indicators(logic)
 

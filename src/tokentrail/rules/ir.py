@@ -135,6 +135,35 @@ class Const:
 Expr: TypeAlias = All | Any | Not | Cmp | Exists | FieldRef | Keywords | Const
 
 
+def all_of(*items: Expr) -> Expr:
+    """``All`` of the items, nested ``All`` flattened and constants folded (for front-ends)."""
+    flat: list[Expr] = []
+    for item in items:
+        if item == Const(False):
+            return Const(False)
+        if item != Const(True):
+            flat.extend(item.items if isinstance(item, All) else (item,))
+    return Const(True) if not flat else flat[0] if len(flat) == 1 else All(tuple(flat))
+
+
+def any_of(*items: Expr) -> Expr:
+    """``Any`` of the items, nested ``Any`` flattened and constants folded (for front-ends)."""
+    flat: list[Expr] = []
+    for item in items:
+        if item == Const(True):
+            return Const(True)
+        if item != Const(False):
+            flat.extend(item.items if isinstance(item, Any) else (item,))
+    return Const(False) if not flat else flat[0] if len(flat) == 1 else Any(tuple(flat))
+
+
+def negate(item: Expr) -> Expr:
+    """``Not`` of the item, a constant folded and a double negation removed."""
+    if isinstance(item, Const):
+        return Const(not item.value)
+    return item.item if isinstance(item, Not) else Not(item)
+
+
 def fields_of(expr: Expr) -> set[str]:
     """Every field name the expression reads (for indexes, mappings and indicator tables)."""
     match expr:

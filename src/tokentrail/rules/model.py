@@ -101,10 +101,17 @@ class PythonDetection(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class PythonLogic:
-    """A Python rule: ``load()`` imports it once and returns its ``PythonDetection``."""
+    """A Python rule: ``load()`` imports it once and returns its ``PythonDetection``.
+
+    ``lifted`` is the same predicate in the IR when the rule's source is a pure predicate over
+    event fields (read, never run: ``formats/panther/lift.py``), for indicators, stages and
+    conversions; engines may keep running the Python. ``not_lifted`` says what stopped the lift.
+    """
 
     path: str
     load: Callable[[], PythonDetection] = field(compare=False, repr=False)
+    lifted: Expr | None = field(default=None, compare=False)
+    not_lifted: str | None = field(default=None, compare=False)
 
 
 Logic: TypeAlias = Expr | PythonLogic | Correlation

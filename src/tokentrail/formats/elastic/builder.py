@@ -6,8 +6,9 @@ Mapping into the common model:
   * ``threat`` -> ``tactics`` (TA ids) and ``techniques`` (T ids, sub-techniques included);
   * ``index`` patterns (else ``[metadata] integration``) -> ``log_types``; rules are written with
     ECS names, so ``metadata["field_dialect"] = "ecs"``;
-  * ``query`` (KQL), ``eql`` (event query or sequence), ``threshold`` and ``new_terms`` rules run;
-    ``esql``, ``machine_learning``, ``threat_match``, Lucene queries and constructs the IR cannot
+  * ``query`` (KQL), ``eql`` (event query or sequence), ``threshold``, ``new_terms`` and ``esql``
+    rules run (ES|QL: the ``FROM`` indices route it, ``STATS ... BY`` makes its grouping, see
+    ``esql.py``); ``machine_learning``, ``threat_match``, Lucene queries and constructs the IR cannot
     express load with ``Rule.unsupported`` set to the reason and no logic;
   * ``threshold``: ``Grouping(group_by=field, threshold=value, window=look-back)``; with a
     cardinality, ``distinct_field`` is its field and ``distinct_threshold`` the number
@@ -26,15 +27,15 @@ from tokentrail.errors import UnsupportedFeature
 from tokentrail.formats.elastic.diagnostics import QueryPosition
 from tokentrail.formats.elastic.durations import lookback_seconds, span_seconds, value_unit_seconds
 from tokentrail.formats.elastic.eql import eql_to_logic
+from tokentrail.formats.elastic.esql import esql_to_plan
 from tokentrail.formats.elastic.indices import log_types_for_indices
 from tokentrail.formats.elastic.kql import kql_to_ir
-from tokentrail.rules.model import SEVERITIES, Grouping, Logic, Rule, RuleTest
+from tokentrail.rules.model import SEVERITIES, Grouping, Logic, OutputField, Rule, RuleTest
 
 DEFAULT_FROM_SECONDS = 360.0  # Kibana's default look-back, "now-6m"
 DEFAULT_INTERVAL_SECONDS = 300.0  # Kibana's default schedule, every 5m
 _MATURITY_STATUS = {"production": "stable", "development": "experimental", "deprecated": "deprecated"}
 _UNSUPPORTED_TYPES = {
-    "esql": "TokenTrail has no ES|QL engine yet",
     "machine_learning": "machine learning rules need Elastic ML jobs",
     "threat_match": "indicator match rules need a threat intelligence index",
 }
@@ -78,9 +79,15 @@ def build_rule(spec: Mapping[str, Any], *, path: str, position: QueryPosition,
     logic: Logic | None = None
     unsupported: str | None = None
     grouping = Grouping()
+    output_fields: tuple[OutputField, ...] = ()
     try:
-        logic = _logic(spec, rule_type, position)
-        grouping = _grouping(spec, rule_type, lookback, interval, position)
+        if rule_type == "esql":
+            logic, grouping, from_indices, output_fields = _esql(spec, lookback, position)
+            indices = indices or from_indices
+            metadata["index"] = indices
+        else:
+            logic = _logic(spec, rule_type, position)
+            grouping = _grouping(spec, rule_type, lookback, interval, position)
     except UnsupportedFeature as exc:
         logic, unsupported = None, exc.reason
 
@@ -98,6 +105,7 @@ def build_rule(spec: Mapping[str, Any], *, path: str, position: QueryPosition,
         tactics=tactics,
         log_types=log_types_for_indices(indices, integrations),
         grouping=grouping,
+        output_fields=output_fields,
         references=tuple(_strings(spec.get("references"), "references", position)),
         false_positives=tuple(_strings(spec.get("false_positives"), "false_positives", position)),
         tests=tuple(tests),
@@ -181,6 +189,18 @@ def _logic(spec: Mapping[str, Any], rule_type: str, position: QueryPosition) -> 
     if language != "kuery":
         raise position.error(f"unknown query language {language!r}")
     return kql_to_ir(query, position=position)
+
+
+def _esql(spec: Mapping[str, Any], lookback: float, position: QueryPosition
+          ) -> tuple[Logic, Grouping, tuple[str, ...], tuple[OutputField, ...]]:
+    query = spec.get("query")
+    if not isinstance(query, str):
+        raise position.error("esql rule has no query")
+    language = str(spec.get("language") or "esql")
+    if language != "esql":
+        raise position.error(f"language {language} does not fit rule type esql")
+    plan = esql_to_plan(query, lookback=lookback, position=position)
+    return plan.expr, plan.grouping, plan.indices, plan.output_fields
 
 
 def _grouping(spec: Mapping[str, Any], rule_type: str, lookback: float, interval: float,

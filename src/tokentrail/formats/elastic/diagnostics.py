@@ -6,6 +6,7 @@ plus the line within the query) and, in the message, the column within that line
 
 from __future__ import annotations
 
+from lark import Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from tokentrail.errors import RuleLoadError, UnsupportedFeature
@@ -19,6 +20,15 @@ _TERMINAL_NAMES = {
     "COMPOP": "a comparison", "WHERE": "'where'", "TIMESPAN": "a duration such as 5m",
     "INT": "a whole number", "VBAR": "'|'", "$END": "end of query",
 }
+
+
+def position_of(node: Tree | Token | None) -> tuple[int | None, int | None]:
+    """Line and column where a parse-tree node starts in the query (``None`` when unknown)."""
+    if isinstance(node, Token):
+        return node.line, node.column
+    if isinstance(node, Tree) and not node.meta.empty:
+        return node.meta.line, node.meta.column
+    return None, None
 
 
 class QueryPosition:

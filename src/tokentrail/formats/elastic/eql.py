@@ -26,7 +26,7 @@ from typing import Any as AnyType
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput
 
-from tokentrail.formats.elastic.diagnostics import QueryPosition
+from tokentrail.formats.elastic.diagnostics import QueryPosition, position_of
 from tokentrail.formats.elastic.durations import span_seconds
 from tokentrail.rules.ir import All, Any, Cmp, Const, Exists, Expr, FieldRef, Not, Op
 from tokentrail.rules.model import Correlation, CorrelationStep
@@ -116,15 +116,6 @@ class _Call:
 _Value = _Field | _Literal | _Call
 
 
-def _position(node: Tree | Token | None) -> tuple[int | None, int | None]:
-    """Line and column where ``node`` starts in the query (``None`` when unknown)."""
-    if isinstance(node, Token):
-        return node.line, node.column
-    if isinstance(node, Tree) and not node.meta.empty:
-        return node.meta.line, node.meta.column
-    return None, None
-
-
 def _pattern_items(node: Tree) -> list[Tree | Token]:
     """The values of a ``pattern_values`` node: one value, or the items of a parenthesised list."""
     (inner,) = node.children
@@ -150,10 +141,10 @@ class _Lowerer:
     # -- errors ---------------------------------------------------------------------------------
 
     def unsupported(self, feature: str, node: Tree | Token | None):
-        return self.position.unsupported(feature, *_position(node))
+        return self.position.unsupported(feature, *position_of(node))
 
     def error(self, message: str, node: Tree | Token | None):
-        return self.position.error(message, *_position(node))
+        return self.position.error(message, *position_of(node))
 
     # -- queries --------------------------------------------------------------------------------
 

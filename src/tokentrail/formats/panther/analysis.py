@@ -21,12 +21,14 @@ from tokentrail.formats.panther.correlation import NotDeclarative, lower_detecti
 from tokentrail.formats.panther.datamodel import DataModel, ModelField, Registry
 from tokentrail.formats.panther.detection import SEVERITY_NAMES, PantherDetection, RuleSpec
 from tokentrail.formats.panther.filters import lower_inline_filters
-from tokentrail.formats.panther.imports import add_global_module, import_file
+from tokentrail.formats.panther.imports import add_global_module, helper_source, import_file
 from tokentrail.formats.panther.jsonpath import JSONPathError, compile_path
 from tokentrail.formats.panther.keys import KNOWN_KEYS, MOCK_KEYS, TEST_KEYS
+from tokentrail.formats.panther.lift import lift_rule
 from tokentrail.formats.panther.logtypes import tokentrail_log_types
 from tokentrail.formats.panther.outputs import output_fields_from_source
 from tokentrail.formats.panther.yaml12 import Document
+from tokentrail.rules.ir import All, Expr
 from tokentrail.rules.loader import LoadContext
 from tokentrail.rules.model import Correlation, Grouping, PythonLogic, Rule, RuleTest
 
@@ -204,6 +206,16 @@ def _loader(spec: RuleSpec, registry: Registry) -> Callable[[], PantherDetection
     return load
 
 
+def _lift(source: str, analysis_type: str, inline: Expr | None) -> tuple[Expr | None, str | None]:
+    """The rule's ``rule()`` as IR (with its inline filters), or why it cannot be."""
+    if analysis_type != "rule":
+        return None, f"a {analysis_type.replace('_', ' ')} is not lifted"
+    result = lift_rule(source, modules=helper_source)
+    if result.expr is None:
+        return None, result.reason
+    return (result.expr if inline is None else All((inline, result.expr))), None
+
+
 def detection_rule(item: Item, analysis_type: str, context: LoadContext, registry: Registry) -> Rule:
     """A ``rule``, ``scheduled_rule`` or ``policy`` item."""
     check_keys(item, analysis_type)
@@ -241,7 +253,8 @@ def detection_rule(item: Item, analysis_type: str, context: LoadContext, registr
         unsupported = NO_PYTHON
     else:
         assert python_file is not None
-        output_fields = output_fields_from_source(python_file.read_text(encoding="utf-8", errors="replace"))
+        source = python_file.read_text(encoding="utf-8", errors="replace")
+        output_fields = output_fields_from_source(source)
         spec = RuleSpec(
             rule_id=rule_id,
             python_file=python_file,
@@ -256,7 +269,9 @@ def detection_rule(item: Item, analysis_type: str, context: LoadContext, registr
             inline_filter=inline,
             analysis_type=analysis_type,
         )
-        logic = PythonLogic(path=str(python_file), load=_loader(spec, registry))
+        lifted, not_lifted = _lift(source, analysis_type, inline)
+        logic = PythonLogic(path=str(python_file), load=_loader(spec, registry), lifted=lifted,
+                            not_lifted=not_lifted)
         if analysis_type == "scheduled_rule":
             unsupported = SCHEDULED
         elif is_policy:

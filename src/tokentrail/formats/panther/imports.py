@@ -83,6 +83,19 @@ def add_global_module(name: str, file: Path) -> None:
         _FINDER.files[name] = file.resolve()
 
 
+def helper_source(name: str) -> str | None:
+    """The source of the global helper module ``name`` (read, not imported), if registered."""
+    with _lock:
+        file = _FINDER.files.get(name)
+        candidates = [file] if file is not None else [d / f"{name}.py" for d in _FINDER.dirs]
+    for candidate in candidates:
+        try:
+            return candidate.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+    return None
+
+
 def find_helpers_root(start: Path) -> Path | None:
     """The nearest ``global_helpers/`` directory in ``start``'s folder or any parent folder."""
     for folder in (start.parent, *start.parent.parents):
