@@ -31,16 +31,15 @@ from tokentrail.sources.collectors.common import (
 from tokentrail.sources.collectors.http import (
     AUTH0_RATE,
     Backoff,
-    CollectorAuthError,
     HttpApi,
     Stopped,
     Timing,
     base_url,
 )
+from tokentrail.sources.collectors.tokens import BearerToken, TokenRequest
 from tokentrail.sources.limits import DEFAULT_LIMITS, ReadLimits
 
 MAX_TAKE = 100
-_EXPIRY_MARGIN = 60.0  # seconds before a token's expiry at which a new one is fetched
 
 
 class Auth0LogCollector:
@@ -54,27 +53,24 @@ class Auth0LogCollector:
                  limits: ReadLimits = DEFAULT_LIMITS, timeout: float = 30.0,
                  transport: httpx.BaseTransport | None = None) -> None:
         self.origin = base_url(domain, what="Auth0 domain")
-        if not token and not (client_id and client_secret):
-            raise ConfigError("Auth0 needs a Management API token, or a client id and client secret")
         check_positive("Auth0 take", take, MAX_TAKE)
         check_positive("batch size", batch_size)
         host = urlsplit(self.origin).netloc
         self.name = f"auth0:{host}"
         self.audience = audience or f"https://{host}/api/v2/"
-        self._given, self._client_id, self._client_secret = token, client_id, client_secret
-        self._token: str | None = token
-        self._expires = float("inf")
+        self.timing = timing or Timing()
+        self.token = BearerToken(vendor="Auth0", token=token, client_id=client_id, client_secret=client_secret,
+                                 request=self._token_request, clock=self.timing.clock)
         self.since = parse_since(since)
         self.take, self.batch_size, self.poll_interval = take, batch_size, poll_interval
-        self.timing = timing or Timing()
         self._http: dict[str, Any] = dict(backoff=backoff, timing=self.timing, limits=limits, timeout=timeout,
                                           transport=transport)
 
     def batches(self, checkpoint: str | None, stop: threading.Event) -> Iterator[Batch]:
         """Yield the logs page by page from ``checkpoint``; see ``Collector.batches``."""
         last = self._resume(checkpoint)
-        api = HttpApi(self.origin, auth=lambda: {"Authorization": f"Bearer {self._current(api, stop)}"},
-                      secrets=self._secrets, rate=AUTH0_RATE, on_unauthorized=self._forget, **self._http)
+        api = HttpApi(self.origin, auth=lambda: self.token.headers(api, stop), secrets=self.token.secrets,
+                      rate=AUTH0_RATE, on_unauthorized=self.token.forget, **self._http)
         try:
             while not stop.is_set():
                 try:
@@ -117,31 +113,6 @@ class Auth0LogCollector:
             return None
         raise ConfigError("Auth0 checkpoint lacks a log id; refusing to guess where to resume")
 
-    # -- the token -----------------------------------------------------------------------------
-
-    def _secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in (self._given, self._token, self._client_secret) if s)
-
-    def _forget(self) -> bool:
-        """A 401: fetch a new token once, when there are credentials to fetch it with."""
-        if self._client_id is None:
-            return False
-        self._token = None
-        return True
-
-    def _current(self, api: HttpApi, stop: threading.Event) -> str:
-        if self._token is not None and self.timing.clock() < self._expires:
-            return self._token
-        if self._client_id is None:  # a given token that expired: the API says so with a 401
-            return self._given or ""
-        body, _ = api.json_object("POST", f"{self.origin}/oauth/token", stop, authorized=False, json={
-            "grant_type": "client_credentials", "client_id": self._client_id,
-            "client_secret": self._client_secret, "audience": self.audience})
-        token = body.get("access_token") if isinstance(body, dict) else None
-        if not isinstance(token, str) or not token:
-            raise api.error(f"{self.origin}/oauth/token answered without an access_token", CollectorAuthError)
-        self._token = token
-        expires_in = body.get("expires_in")
-        lifetime = float(expires_in) if isinstance(expires_in, int | float) else 86400.0
-        self._expires = self.timing.clock() + max(0.0, lifetime - _EXPIRY_MARGIN)
-        return token
+    def _token_request(self, client_id: str, client_secret: str) -> TokenRequest:
+        return TokenRequest("/oauth/token", json={"grant_type": "client_credentials", "client_id": client_id,
+                                                  "client_secret": client_secret, "audience": self.audience})

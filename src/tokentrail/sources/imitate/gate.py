@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from starlette.requests import Request
@@ -16,7 +16,6 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from tokentrail.sources.imitate.faults import Faults, RateWindow
-from tokentrail.sources.imitate.store import EventStore
 
 Body = Callable[[int, str], bytes]  # (status, message) -> the vendor's JSON error body
 Answer = Callable[[Request], tuple[bytes, tuple[str, ...]]]  # -> (body, Link headers)
@@ -100,7 +99,15 @@ class Gate:
         return {limit_name: str(self.window.limit), remaining_name: str(max(0, remaining)), reset_name: str(reset)}
 
 
-def append_route(store: EventStore, authorized: Callable[[Request], bool],
+class Appendable(Protocol):
+    """What takes events while an imitation serves."""
+
+    def extend(self, events: Iterable[dict[str, Any]]) -> int: ...
+
+    def __len__(self) -> int: ...
+
+
+def append_route(store: Appendable, authorized: Callable[[Request], bool],
                  shape: Callable[[dict[str, Any]], dict[str, Any]] = lambda e: e) -> Route:
     """``POST /_imitate/events``: JSON lines appended to the store while it serves (so a polling
     collector has something new to find)."""
