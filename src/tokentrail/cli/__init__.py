@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from tokentrail import __version__
-from tokentrail.cli import attack, coverage, feed, indicators, rules, scan, simulate, testing
+from tokentrail.cli import attack, coverage, feed, imitate, indicators, rules, scan, simulate, testing
 from tokentrail.cli.common import ui
 from tokentrail.cli.help import Group
 from tokentrail.cli.streams import guard_closed_streams, output_failed
@@ -39,6 +39,7 @@ testing.register(app)
 simulate.register(app)
 coverage.register(app)
 indicators.register(app)
+imitate.register(app)
 app.add_typer(rules.app, name="rules")
 app.add_typer(attack.app, name="attack")
 app.add_typer(feed.app, name="feed")
