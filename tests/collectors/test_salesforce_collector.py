@@ -82,10 +82,10 @@ def test_rows_appended_later_come_as_a_new_sequence_and_are_read_once(fake_time)
     with running(app) as srv:
         c = collector(srv.url, fake_time)
         batches = until_caught_up(c)
-        app.state.data.extend(later)
+        app.state.store.extend(later)
         more = until_caught_up(c, batches[-1].checkpoint)
     assert sorted(ids(batches, "REQUEST_ID") + ids(more, "REQUEST_ID")) == ALL_IDS
-    assert max(f["Sequence"] for f in app.state.data.files) >= 2
+    assert max(f["Sequence"] for f in app.state.store.files) >= 2
 
 
 def test_cut_off_log_files_and_5xx_are_retried_and_nothing_repeats(fake_time):

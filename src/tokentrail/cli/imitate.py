@@ -91,30 +91,31 @@ def imitate(
     try:
         plan = FaultPlan(fail_rate=fail_rate, kinds=tuple(k.strip() for k in fail_kinds.split(",") if k.strip()),
                          slow_rate=slow_rate, slow_seconds=slow_seconds, seed=fault_seed, reset_after=reset_after)
-        errors = 0
+        stats = None
         if events:
             served, stats = read_events(vendor.value, events)
-            for error in stats.errors:
-                report("error", "red", error)
-            errors = stats.skipped
         else:
-            served = list(simulated_events(vendor.value, simulate, seed))
+            served = simulated_events(vendor.value, simulate, seed)
         client = (client_id, client_secret) if client_id and client_secret else None
         app = imitation_app(vendor.value, served, tokens=[token] if token else [], client=client, faults=plan,
                             rate_limit=rate_limit)
         running = RunningImitation(app, port)
     except TokenTrailError as exc:
         fail(str(exc))
+    errors = stats.skipped if stats is not None else 0
+    for error in stats.errors if stats is not None else ():
+        report("error", "red", error)
+    size = len(app.state.store)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     if fmt is ImitateFormat.json:
         # one line, flushed: a parent reading the pipe needs the address now
         sys.stdout.buffer.write(orjson.dumps({"vendor": vendor.value, "url": running.url, "port": running.port,
-                                              "events": len(served), "skipped": errors}) + b"\n")
+                                              "events": size, "skipped": errors}) + b"\n")
         sys.stdout.flush()
     else:
-        note(f"{vendor.value} imitation on {running.url} with {len(served)} events"
+        note(f"{vendor.value} imitation on {running.url} with {size} events"
              f"{f' ({errors} unreadable skipped)' if errors else ''}; Ctrl-C stops")
     try:
         stop.wait()

@@ -30,6 +30,9 @@ from tokentrail.sources.lines import CHUNK_BYTES, Read, line_batches
 from tokentrail.sources.rejects import KeptRecord, Reject
 
 T = TypeVar("T")
+# A JSON body up to this size (and the record limit) is parsed whole, in C; a larger one is
+# scanned element by element, so memory stays bounded whatever a server sends.
+WHOLE_BODY_BYTES = 64 << 20
 Clock = Callable[[], float]
 Sleep = Callable[[float, threading.Event], None]
 
@@ -213,8 +216,12 @@ class HttpApi:
 
         def read(response: httpx.Response) -> JsonPage:
             rejects = _Rejects(f"{what} {_path(url)}")
-            scanner = DocumentScanner(_reader(response), b"", 1,
-                                      limit=self.limits.max_document_bytes,
+            read_on = _reader(response)
+            head = _head(read_on, min(self.limits.max_document_bytes, WHOLE_BODY_BYTES))
+            whole = _whole_array(head)
+            if whole is not None:  # a body within the record limit holds no record over it
+                return JsonPage(whole, response.headers, ())
+            scanner = DocumentScanner(read_on, head, 1, limit=self.limits.max_document_bytes,
                                       line_limit=self.limits.max_line_bytes, reject=rejects)
             items = tuple(event for event, _ in scanner.events())
             if rejects.truncated:
@@ -392,6 +399,29 @@ def _reader(response: httpx.Response) -> Read:
         return data
 
     return read
+
+
+def _head(read: Read, most: int) -> bytes:
+    """The body up to ``most`` bytes and one read past them (all of it, when it is shorter)."""
+    head = bytearray()
+    while len(head) <= most:
+        data = read(CHUNK_BYTES)
+        if not data:
+            return bytes(head)
+        head += data
+    return bytes(head)
+
+
+def _whole_array(body: bytes) -> tuple[dict[str, Any], ...] | None:
+    """The elements of ``body`` parsed in one go when it is a whole JSON array of objects (the
+    common page); None sends it to the element-by-element scanner, which reports what is wrong."""
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if value.__class__ is list and all(item.__class__ is dict for item in value):
+        return tuple(value)
+    return None
 
 
 def _after(delivered: int, reject: Reject) -> Reject:

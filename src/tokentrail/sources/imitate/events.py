@@ -19,12 +19,12 @@ from tokentrail.sources.imitate.salesforce import salesforce_app
 VENDORS = ("okta", "auth0", "salesforce")
 
 
-def read_events(vendor: str, paths: Sequence[str | Path]) -> tuple[list[dict[str, Any]], ReadStats]:
-    """Every event in ``paths`` in ``vendor``'s API form, and the read's counts and errors."""
+def read_events(vendor: str, paths: Sequence[str | Path]) -> tuple[Iterator[dict[str, Any]], ReadStats]:
+    """Every event in ``paths`` in ``vendor``'s API form, as they are read (so a big file is
+    never held as objects), and the read's counts and errors, complete once they are all read."""
     reader = LogReader()
     shape = api_form if vendor == "auth0" else _same
-    events = [shape(event) for event, _source, _line in reader.records(paths)]
-    return events, reader.stats
+    return (shape(event) for event, _source, _line in reader.records(paths)), reader.stats
 
 
 def simulated_events(vendor: str, events: int, seed: int) -> Iterator[dict[str, Any]]:

@@ -68,9 +68,11 @@ class SalesforceData:
         self.bodies: dict[str, bytes] = {}
         self.objects: dict[str, list[dict[str, Any]]] = {}
         self._sequences: dict[tuple[str, str, str], int] = {}
+        self._events = 0
 
     def __len__(self) -> int:
-        return len(self.files) + sum(len(r) for r in self.objects.values())
+        """Events published: log file rows and storage records."""
+        return self._events
 
     def extend(self, events: Iterable[dict[str, Any]]) -> int:
         """Publish ``events``: Event Log File rows as new files, storage records as records."""
@@ -91,6 +93,7 @@ class SalesforceData:
                     groups.setdefault((str(event.get("EVENT_TYPE", "")), interval, sf_datetime(start)), []).append(event)
             for key in sorted(groups, key=lambda k: (k[2], k[0], k[1])):
                 self._publish(key, groups[key])
+            self._events += added
         return added
 
     def _add_record(self, kind: str, event: dict[str, Any]) -> None:
@@ -137,7 +140,7 @@ def salesforce_app(events: Iterable[dict[str, Any]] = (), *, tokens: Iterable[st
                    client: tuple[str, str] | None = None, faults: FaultPlan = FaultPlan(),
                    rate_limit: int = 1_000_000, clock: Callable[[], float] = time.time,
                    query_batch: int = 2000, api_version: str = API_VERSION) -> Starlette:
-    """The imitation as an ASGI app; ``app.state.data.extend`` publishes more events while it serves."""
+    """The imitation as an ASGI app; ``app.state.store.extend`` publishes more events while it serves."""
     data = SalesforceData(api_version)
     data.extend(events)
     accepted = set(tokens)
@@ -211,6 +214,6 @@ def salesforce_app(events: Iterable[dict[str, Any]] = (), *, tokens: Iterable[st
         Route(data_path + "/sobjects/EventLogFile/{file_id}/LogFile", serve_log_file),
         append_route(data, authorized),
     ])
-    app.state.data = data
+    app.state.store = data
     app.state.faults = gate.faults
     return app
