@@ -25,10 +25,12 @@ def start(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Pop
     process = subprocess.Popen([str(SCRIPT), "imitate", *args, "--format", "json"], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, env={**os.environ, "IMITATE_TOKEN": TOKEN, **(env or {})})
     line = process.stdout.readline() if process.stdout else b""
-    if not line:
+    try:
+        return process, orjson.loads(line)
+    except orjson.JSONDecodeError:
         process.kill()
-        pytest.fail(f"imitate did not start: {process.stderr.read().decode() if process.stderr else ''}")
-    return process, orjson.loads(line)
+        process.wait(timeout=20)
+        pytest.fail(f"imitate did not start: {line!r} {process.stderr.read().decode() if process.stderr else ''}")
 
 
 def stop(process: subprocess.Popen[bytes]) -> int:
