@@ -14,6 +14,7 @@ from tokentrail.sources.collectors.http import CollectorAuthError
 from tokentrail.sources.collectors.salesforce import SalesforceLogCollector
 from tokentrail.sources.imitate import FaultPlan, running
 from tokentrail.sources.imitate.salesforce import salesforce_app
+from tokentrail.sources.limits import ReadLimits
 
 EVENTS = simulated("salesforce")
 CLIENT = ("3MVG9-connected-app", "sf-client-secret-51ac")
@@ -125,12 +126,24 @@ def test_client_credentials_and_a_refused_client(fake_time):
 def test_an_unreadable_row_is_reported_and_the_file_goes_on(fake_time):
     rows = [dict(e) for e in EVENTS if e["EVENT_TYPE"] == "Login"]
     rows[3]["USER_AGENT"] = "z" * 5000
-    from tokentrail.sources.limits import ReadLimits
     with running(salesforce_app(rows, tokens=[TOKEN])) as srv:
         batches = until_caught_up(collector(srv.url, fake_time, limits=ReadLimits(max_line_bytes=4096)))
     assert request_ids(batches) == sorted(r["REQUEST_ID"] for r in rows if r is not rows[3])
     rejected = [r for b in batches for r in b.rejected]
     assert len(rejected) == 1 and "(Login) line" in rejected[0] and "4096-byte limit" in rejected[0]
+
+
+def test_a_bad_row_before_the_resume_point_is_not_reported_again(fake_time):
+    rows = [dict(e) for e in EVENTS if e["EVENT_TYPE"] == "LightningPageView"][:40]
+    rows[2]["USER_AGENT"] = "z" * 5000
+    limits = ReadLimits(max_line_bytes=4096)
+    with running(salesforce_app(rows, tokens=[TOKEN])) as srv:
+        batches = until_caught_up(collector(srv.url, fake_time, limits=limits, batch_size=5))
+        first = batches[0]
+        assert len(first.rejected) == 1 and "row" in orjson.loads(first.checkpoint)["files"]["LightningPageView"]
+        rest = until_caught_up(collector(srv.url, fake_time, limits=limits, batch_size=5), first.checkpoint)
+    assert [r for b in rest for r in b.rejected] == []
+    assert ids(batches[1:], "REQUEST_ID") == ids(rest, "REQUEST_ID")
 
 
 def test_configuration_errors():

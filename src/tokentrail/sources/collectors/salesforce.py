@@ -130,16 +130,17 @@ class SalesforceLogCollector:
               skip: int, stop: threading.Event) -> Iterator[Batch]:
         """The rows of one log file after the first ``skip``, in batches."""
         rejected: list[str] = []
+        read = 0
 
         def reject(message: str, line: int | None) -> KeptRecord | None:
-            rejected.append(f"EventLogFile {file_id} ({kind}) line {line}: {message}")
+            if read >= skip:  # a bad row before the resume point was reported the first time
+                rejected.append(f"EventLogFile {file_id} ({kind}) line {line}: {message}")
             return None
 
         url = f"{self.origin}/services/data/v{self.api_version}/sobjects/EventLogFile/{file_id}/LogFile"
         rows = csv_rows(api.lines(url, stop, reject), row_limit=self.limits.max_line_bytes,
                         cell_limit=self.limits.max_cell_bytes, reject=reject)
         pending: list[dict[str, Any]] = []
-        read = 0
         for row, _line in rows:
             read += 1
             if read <= skip:
