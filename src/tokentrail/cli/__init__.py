@@ -14,6 +14,7 @@ from tokentrail.cli import (
     convert,
     coverage,
     feed,
+    imitate,
     indicators,
     logs,
     rules,
@@ -52,6 +53,7 @@ simulate.register(app)
 coverage.register(app)
 indicators.register(app)
 convert.register(app)
+imitate.register(app)
 app.add_typer(rules.app, name="rules")
 app.add_typer(attack.app, name="attack")
 app.add_typer(feed.app, name="feed")
