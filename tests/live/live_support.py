@@ -1,0 +1,129 @@
+"""Shared by the live tests: events, rules, and a paged log API on a real local HTTP server with
+a small collector for it (the vendor collectors are tested in tests/sources)."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+
+from tokentrail.sources.collectors.base import Batch
+
+RULES = """\
+title: Okta API token created
+id: 7d1e0c1a-0000-4000-8000-0000000000a1
+name: token_created
+level: high
+logsource: {product: okta}
+detection:
+  selection: {eventType: system.api_token.create}
+  condition: selection
+---
+title: Okta session from a new place
+id: 7d1e0c1a-0000-4000-8000-0000000000a2
+level: medium
+logsource: {product: okta}
+detection:
+  selection: {eventType: user.session.start}
+  condition: selection
+---
+title: Token burst
+id: 5b0e7c1a-0000-4000-8000-0000000000b1
+level: critical
+correlation:
+  type: event_count
+  rules: token_created
+  group-by: [actor.alternateId]
+  timespan: 10m
+  condition: {gte: 3}
+"""
+
+
+def okta_event(n: int, event_type: str = "system.api_token.create", user: str = "alice@example.com",
+               minute: int | None = None) -> dict:
+    """An Okta System Log record; ``n`` makes its uuid and (unless ``minute``) its time."""
+    m = n // 60 if minute is None else minute
+    return {
+        "uuid": f"okta-{n}",
+        "published": f"2024-05-01T{10 + m // 60:02d}:{m % 60:02d}:{n % 60:02d}.000Z",
+        "eventType": event_type,
+        "actor": {"id": "00u1", "type": "User", "alternateId": user},
+        "client": {"ipAddress": "198.51.100.7"},
+    }
+
+
+def mixed_events(count: int) -> list[dict]:
+    """Token creations by a few users (bursts for the correlation), sessions and noise, in time order."""
+    kinds = ["system.api_token.create", "user.session.start", "user.authentication.sso", "system.api_token.create"]
+    users = ["alice@example.com", "bob@example.com", "carol@example.com"]
+    return [okta_event(n, kinds[n % 4], users[(n // 4) % 3], minute=n // 7) for n in range(count)]
+
+
+def write_rules(tmp_path: Path) -> Path:
+    path = tmp_path / "rules.yml"
+    path.write_text(RULES)
+    return path
+
+
+class PageServer:
+    """A log API on 127.0.0.1: ``GET /page/N`` gives page N of ``events`` (``size`` each) as
+    ``{"events": [...], "next": N+1}``; a page past the end is empty."""
+
+    def __init__(self, events: list[dict], size: int) -> None:
+        self.events, self.size = events, size
+        self.requests = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server name
+                outer.requests += 1
+                n = int(self.path.rsplit("/", 1)[1])
+                page = outer.events[n * outer.size:(n + 1) * outer.size]
+                body = orjson.dumps({"events": page, "next": n + 1 if page else n})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> PageServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class PageCollector:
+    """Pulls a ``PageServer``; the checkpoint is the next page number. Stops after ``pages``
+    pages when given (a run cut short)."""
+
+    def __init__(self, url: str, name: str = "test", pages: int | None = None) -> None:
+        self.url, self.name, self.pages = url, name, pages
+
+    def batches(self, checkpoint: str | None, stop: threading.Event) -> Iterator[Batch]:
+        n = int(checkpoint or 0)
+        taken = 0
+        while not stop.is_set():
+            with urllib.request.urlopen(f"{self.url}/page/{n}", timeout=10) as response:
+                doc = orjson.loads(response.read())
+            events = tuple(doc["events"])
+            n = doc["next"]
+            yield Batch(events, str(n), self.name, caught_up=not events)
+            taken += 1
+            if self.pages is not None and taken >= self.pages:
+                return
+            if not events:
+                stop.wait(0.05)
