@@ -9,7 +9,19 @@ from typing import Annotated
 import typer
 
 from tokentrail import __version__
-from tokentrail.cli import attack, coverage, feed, indicators, rules, scan, simulate, testing
+from tokentrail.cli import (
+    alerts,
+    attack,
+    coverage,
+    feed,
+    indicators,
+    rules,
+    scan,
+    serve,
+    simulate,
+    testing,
+    watch,
+)
 from tokentrail.cli.common import ui
 from tokentrail.cli.help import Group
 from tokentrail.cli.streams import guard_closed_streams, output_failed
@@ -42,6 +54,9 @@ indicators.register(app)
 app.add_typer(rules.app, name="rules")
 app.add_typer(attack.app, name="attack")
 app.add_typer(feed.app, name="feed")
+watch.register(app)
+serve.register(app)
+alerts.register(app)
 
 
 def main() -> None:
