@@ -127,3 +127,61 @@ class PageCollector:
                 return
             if not events:
                 stop.wait(0.05)
+
+
+AUTH0_RULE = """\
+title: Auth0 failed login
+id: 7d1e0c1a-0000-4000-8000-0000000000c1
+level: medium
+logsource: {product: auth0}
+detection:
+  selection: {data.type: f}
+  condition: selection
+"""
+
+
+def auth0_event(n: int, kind: str = "f") -> dict:
+    """An Auth0 log stream record (envelope with ``log_id`` and ``data``)."""
+    log_id = f"9001{n:08d}"
+    return {"log_id": log_id, "data": {"log_id": log_id, "type": kind, "date": f"2024-05-01T10:00:{n % 60:02d}.000Z",
+                                       "user_name": f"user{n % 3}@example.com", "ip": "198.51.100.7"}}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def post(url: str, body: bytes, token: str | None, content_type: str = "application/json") -> tuple[int, bytes]:
+    """POST ``body``; (status, response body), HTTP errors included."""
+    import urllib.error
+
+    headers = {"Content-Type": content_type}
+    if token is not None:
+        headers["Authorization"] = token
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def wait_listening(url: str, proc, timeout: float = 30.0) -> None:
+    """Wait until ``url``/health answers (or the process died)."""
+    import time
+    import urllib.error
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"receiver exited {proc.returncode}: {proc.stderr.read().decode()}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.1)
+    raise AssertionError("receiver did not start listening")

@@ -94,9 +94,13 @@ def serve_auth0_stream(
 
 
 class _Server:
-    """uvicorn's server, whose SIGINT/SIGTERM also stops a batch waiting for a sink."""
+    """uvicorn's server, whose SIGINT/SIGTERM also stops a batch waiting for a sink, and which
+    ends the command normally (exit 0) instead of raising the signal again once it has stopped."""
 
     def __new__(cls, config, stop: threading.Event):
+        import contextlib
+        import signal
+
         import uvicorn
 
         class Server(uvicorn.Server):
@@ -104,5 +108,13 @@ class _Server:
                 stop.set()
                 super().handle_exit(sig, frame)
 
-        return Server(config)
+            @contextlib.contextmanager
+            def capture_signals(self):
+                previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+                try:
+                    yield
+                finally:
+                    for sig, handler in previous.items():
+                        signal.signal(sig, handler)
 
+        return Server(config)
