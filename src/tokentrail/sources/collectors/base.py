@@ -21,13 +21,16 @@ class Batch:
     ``checkpoint`` is opaque to the caller (a JSON string the collector understands: the Okta next
     URL, the Auth0 last ``log_id``, Salesforce's last ``LogDate``/``Id`` per event type). It never
     holds a secret. ``caught_up`` is true on the page that reached the present (an empty or short
-    page): ``--once`` stops after it.
+    page): ``--once`` stops after it. ``rejected`` holds one line per record of the page that
+    could not be read (too big, malformed): counted and reported, never silently dropped. A page
+    bigger than the collector's batch size comes as several batches, each resumable.
     """
 
     events: tuple[Mapping[str, Any], ...]
     checkpoint: str
     source: str
     caught_up: bool = False
+    rejected: tuple[str, ...] = ()
 
 
 class Collector(Protocol):

@@ -1,0 +1,115 @@
+"""Okta System Log (``GET /api/v1/logs``) as polling requests.
+
+A polling request has no ``until`` and ``sortOrder=ASCENDING``; its ``Link: rel="next"`` is always
+there, even on an empty page, and is followed whole (the ``after`` cursor is Okta's, never built
+here). The checkpoint is the next URL, plus how many events of that page were already handed on
+when a page was split into several batches.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from tokentrail.errors import ConfigError
+from tokentrail.sources.collectors.base import Batch
+from tokentrail.sources.collectors.common import (
+    DEFAULT_BATCH,
+    check_positive,
+    chunks,
+    decode_checkpoint,
+    encode_checkpoint,
+    iso_z,
+    parse_since,
+)
+from tokentrail.sources.collectors.http import (
+    OKTA_RATE,
+    Backoff,
+    HttpApi,
+    Stopped,
+    Timing,
+    base_url,
+    link_next,
+    same_origin,
+)
+from tokentrail.sources.limits import DEFAULT_LIMITS, ReadLimits
+
+MAX_LIMIT = 1000
+
+
+class OktaLogCollector:
+    """Pulls one Okta org's System Log. ``token`` is an API token (``SSWS``) or, with
+    ``scheme="Bearer"``, an OAuth access token of a service app."""
+
+    def __init__(self, org_url: str, token: str, *, scheme: str = "SSWS",
+                 since: datetime | str | None = None, limit: int = MAX_LIMIT, poll_interval: float = 10.0,
+                 batch_size: int = DEFAULT_BATCH, backoff: Backoff = Backoff(), timing: Timing | None = None,
+                 limits: ReadLimits = DEFAULT_LIMITS, timeout: float = 30.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.origin = base_url(org_url, what="Okta org URL")
+        if scheme not in ("SSWS", "Bearer"):
+            raise ConfigError(f"Okta token scheme must be SSWS or Bearer, not {scheme!r}")
+        if not token:
+            raise ConfigError("no Okta token given")
+        check_positive("Okta limit", limit, MAX_LIMIT)
+        check_positive("batch size", batch_size)
+        self.name = f"okta:{self.origin.split('://', 1)[1]}"
+        self._token, self._scheme = token, scheme
+        self.since = parse_since(since)
+        self.limit, self.batch_size, self.poll_interval = limit, batch_size, poll_interval
+        self._http: dict[str, Any] = dict(backoff=backoff, timing=timing or Timing(), limits=limits, timeout=timeout,
+                          transport=transport)
+
+    def first_url(self) -> str:
+        """The polling request a first start sends."""
+        query = {"sortOrder": "ASCENDING", "limit": str(self.limit)}
+        if self.since is not None:
+            query["since"] = iso_z(self.since)
+        return f"{self.origin}/api/v1/logs?{urlencode(query)}"
+
+    def batches(self, checkpoint: str | None, stop: threading.Event) -> Iterator[Batch]:
+        """Yield the log page by page from ``checkpoint``; see ``Collector.batches``."""
+        url, skip = self._resume(checkpoint)
+        api = HttpApi(self.origin, auth=lambda: {"Authorization": f"{self._scheme} {self._token}"},
+                      secrets=lambda: (self._token,), rate=OKTA_RATE, **self._http)
+        try:
+            while not stop.is_set():
+                try:
+                    page = api.json_array(url, stop, what="Okta System Log")
+                except Stopped:
+                    return
+                following = link_next(page.headers)
+                if following is None:
+                    raise api.error(f"{self.origin}/api/v1/logs answered a polling request without a "
+                                    "Link rel=next; cannot resume without building a cursor")
+                if not same_origin(following, self.origin):
+                    raise api.error(f"Okta next link points away from {self.origin}")
+                caught_up = len(page.items) < self.limit
+                parts = list(chunks(page.items[skip:], self.batch_size))
+                for n, (at, events) in enumerate(parts):
+                    last = n == len(parts) - 1
+                    state = {"next": following, "skip": 0} if last else \
+                        {"next": url, "skip": skip + at + len(events)}
+                    yield Batch(events, encode_checkpoint("okta", state), self.name,
+                                caught_up=caught_up and last, rejected=page.rejected if n == 0 else ())
+                url, skip = following, 0
+                if caught_up:
+                    self._http["timing"].sleep(self.poll_interval, stop)
+        finally:
+            api.close()
+
+    def _resume(self, checkpoint: str | None) -> tuple[str, int]:
+        state = decode_checkpoint("okta", checkpoint)
+        if state is None:
+            return self.first_url(), 0
+        url, skip = state.get("next"), state.get("skip", 0)
+        if not isinstance(url, str) or not isinstance(skip, int) or skip < 0:
+            raise ConfigError("Okta checkpoint lacks a next URL; refusing to guess where to resume")
+        if not same_origin(url, self.origin):
+            raise ConfigError(f"Okta checkpoint is for another org than {self.origin}")
+        return url, skip
