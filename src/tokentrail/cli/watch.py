@@ -198,7 +198,8 @@ def run_watch(tenants, rules: Sequence[Path] | None, state: Path, sink_specs: Se
                 show(status_line(sources, rate.update(sum(s.events for s in sources))))
 
             try:
-                run = LiveRun(loaded.rules, session.state, session.sinks, collectors, once=once, on_status=on_status)
+                run = LiveRun(loaded.rules, session.state, session.sinks, collectors, once=once, on_status=on_status,
+                              on_error=say)
                 with stop_on_signals() as stop:
                     result = run.run(stop)
             except TokenTrailError as exc:
@@ -219,7 +220,8 @@ def finish_report(sources, errors: Sequence[str], stopped: bool, left: int, fmt:
                            "stopped": stopped, "webhook_outbox": left})
         return
     for s in sources:
-        note(f"{s.source}: {s.events} events read, {s.duplicates} duplicate(s) dropped, {s.alerts} alert(s), "
+        note(f"{s.source}: {s.events} events read, {s.duplicates} duplicate(s) dropped, {s.rejected} unreadable, "
+             f"{s.alerts} alert(s), "
              f"{s.batches} page(s)" + (", caught up" if s.caught_up else ""))
     if left:
         note(f"{left} alert(s) still in the webhook outbox; the next run sends them")

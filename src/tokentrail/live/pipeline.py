@@ -39,6 +39,7 @@ class SourceStatus:
     source: str
     events: int = 0
     duplicates: int = 0
+    rejected: int = 0  # records of the API's pages that could not be read (each reported)
     alerts: int = 0
     batches: int = 0
     newest_event: float | None = None  # epoch seconds of the newest event read
@@ -47,6 +48,7 @@ class SourceStatus:
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "events": self.events, "duplicate_events": self.duplicates,
+                "rejected_records": self.rejected,
                 "alerts": self.alerts, "batches": self.batches, "caught_up": self.caught_up}
 
 

@@ -45,7 +45,7 @@ class LiveRun:
     def __init__(self, rules: Sequence[Rule], state: StateStore, sinks: SinkSet,
                  collectors: Sequence[Collector], *, once: bool = False,
                  on_status: Callable[[list[SourceStatus]], None] | None = None,
-                 status_every: float = 1.0) -> None:
+                 on_error: Callable[[str], None] | None = None, status_every: float = 1.0) -> None:
         names = [c.name for c in collectors]
         if len(set(names)) != len(names):
             raise TokenTrailError(f"two sources share a name: {', '.join(sorted(names))}")
@@ -54,6 +54,7 @@ class LiveRun:
         self.collectors = list(collectors)
         self.once = once
         self.on_status = on_status or (lambda statuses: None)
+        self.on_error = on_error or (lambda message: None)
         self.status_every = status_every
         sinks.recover(state)
         self.pipelines = {c.name: Pipeline(rules, state, sinks, c.name) for c in collectors}
@@ -82,6 +83,9 @@ class LiveRun:
                         break
                 elif item is not None:
                     name, batch = item
+                    for line in batch.rejected:  # records the API sent that could not be read
+                        self.on_error(line)
+                    self.pipelines[name].status.rejected += len(batch.rejected)
                     self.pipelines[name].run_batch(batch.events, batch.checkpoint, stop, caught_up=batch.caught_up)
                 if time.monotonic() - last_status >= self.status_every or item is not None:
                     last_status = time.monotonic()
