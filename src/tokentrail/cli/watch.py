@@ -70,13 +70,15 @@ def watch_okta(
     once: OnceOpt = False,
     interval: IntervalOpt = 30.0,
     since: SinceOpt = None,
+    page_size: Annotated[int, typer.Option(
+        "--page-size", metavar="N", help="Events per request (Okta's limit, at most 1000).")] = 1000,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Watch an Okta org's System Log (GET /api/v1/logs, polling)."""
     from tokentrail.live.tenants import Tenant
 
     tenant = Tenant("okta", org_url, token=_secret(token_env, token_file, "--token-env or --token-file"),
-                    since=since, interval=interval, scheme="Bearer" if bearer else "SSWS")
+                    since=since, interval=interval, scheme="Bearer" if bearer else "SSWS", page_size=page_size)
     run_watch([tenant], rules, state, sink, webhook_secret_env, once, fmt)
 
 

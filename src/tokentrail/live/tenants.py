@@ -63,6 +63,7 @@ class Tenant:
     since: str | None = None
     interval: float = 30.0
     scheme: str | None = None  # Okta: SSWS (default) or Bearer
+    page_size: int | None = None  # events per request (the vendor's default when None)
 
     def secrets(self) -> list[str]:
         """Every secret this tenant uses that is set, to scrub from what the run prints."""
@@ -120,7 +121,8 @@ def _tenant(entry: Any, path: Path, n: int) -> Tenant:
     return Tenant(vendor=vendor, url=url, token=ref("token"), client_id=ref("client_id"),
                   client_secret=ref("client_secret"), name=entry.get("name"),
                   since=None if entry.get("since") is None else str(entry.get("since")),
-                  interval=interval, scheme=entry.get("scheme"))
+                  interval=interval, scheme=entry.get("scheme"),
+                  page_size=entry.get("page_size") if isinstance(entry.get("page_size"), int) else None)
 
 
 def build_collector(tenant: Tenant) -> Collector:
@@ -130,7 +132,7 @@ def build_collector(tenant: Tenant) -> Collector:
 
         collector: Any = OktaLogCollector(tenant.url, tenant.token.read("Okta token"),
                                           scheme=tenant.scheme or "SSWS", since=tenant.since,
-                                          poll_interval=tenant.interval)
+                                          poll_interval=tenant.interval, limit=tenant.page_size or 1000)
     elif tenant.vendor == "auth0":
         from tokentrail.sources.collectors.auth0 import Auth0LogCollector
 
