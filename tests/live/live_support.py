@@ -8,6 +8,7 @@ import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -190,8 +191,8 @@ def wait_listening(url: str, proc, timeout: float = 30.0) -> None:
 class HookReceiver:
     """A webhook receiver on 127.0.0.1 that records each POST's headers and JSON body."""
 
-    def __init__(self, fail_first: int = 0) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
+    def __init__(self, fail_first: int = 0, port: int = 0) -> None:
+        self.received: list[tuple[Any, bytes]] = []
         self.fail_first = fail_first
         outer = self
 
@@ -202,7 +203,7 @@ class HookReceiver:
                     outer.fail_first -= 1
                     self.send_response(503)
                 else:
-                    outer.received.append((dict(self.headers), body))
+                    outer.received.append((self.headers, body))  # names case-blind, as in HTTP
                     self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -210,7 +211,7 @@ class HookReceiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hooks/secret-path"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
