@@ -69,6 +69,8 @@ class Pipeline:
         self.engine = StreamingEngine(rules, state=state, seen=SeenEvents(memory_ids))
         self.delivered: set[str] = set()  # this run's alert ids (the state holds the earlier ones)
         self.status = SourceStatus(source)
+        self._stored: set[str] = set()  # the rules whose open windows are in the state
+        self._matches_stored: dict[str, int] = {}  # matches per rule when their windows were stored
         self._restore_windows()
 
     @property
@@ -102,18 +104,19 @@ class Pipeline:
     def finish(self, stop: threading.Event) -> list[Alert]:
         """Close every open window (the end of a ``--once`` run, as at the end of a scan), deliver
         what that raised and commit."""
-        return self._commit(self.engine.finish(), None, stop)
+        return self._commit(self.engine.finish(), None, stop, closing=True)
 
-    def _commit(self, alerts: list[Alert], checkpoint: str | None, stop: threading.Event) -> list[Alert]:
+    def _commit(self, alerts: list[Alert], checkpoint: str | None, stop: threading.Event, *,
+                closing: bool = False) -> list[Alert]:
         fresh = self._new(alerts)
         if fresh:
             self.sinks.deliver([self._record(a) for a in fresh], stop)
         state = self.state
         for alert in fresh:
-            state.put(ALERTS_NS, alert.id, self.source)
+            state.put(ALERTS_NS, f"{self.source}\x1f{alert.id}", 1)
         if checkpoint is not None:
             state.put(CHECKPOINT_NS, self.source, checkpoint)
-        state.put(WINDOWS_NS, self.source, self._windows())
+        self._store_windows(everything=closing)
         self.sinks.store_marks(state)
         state.commit()
         stats = self.engine.stats
@@ -123,10 +126,11 @@ class Pipeline:
         return fresh
 
     def _new(self, alerts: list[Alert]) -> list[Alert]:
-        """The alerts whose id was never delivered, by this run or an earlier one, each once."""
+        """The alerts whose id was never delivered for this source, by this run or an earlier one,
+        each once (two tenants may raise alerts of one id: same rule, group and window)."""
         fresh = []
         for alert in alerts:
-            if alert.id in self.delivered or self.state.get(ALERTS_NS, alert.id) is not None:
+            if alert.id in self.delivered or self.state.get(ALERTS_NS, f"{self.source}\x1f{alert.id}") is not None:
                 continue
             self.delivered.add(alert.id)
             fresh.append(alert)
@@ -137,21 +141,37 @@ class Pipeline:
         record["source"] = self.source
         return record
 
-    def _windows(self) -> dict[str, Any]:
-        engine = self.engine
-        held = {f"g:{rid}": a.snapshot() for rid, a in engine.alerters.items() if a.groups or a.ends}
-        held.update({f"c:{rid}": c.snapshot() for rid, c in engine.correlators.items()
-                     if c.windows or c.sequences or c.ends})
-        # Event values in a group's fields may be anything JSON can carry, or not: stored as text then.
-        return orjson.loads(dumps_line(held))
+    def _store_windows(self, everything: bool = False) -> None:
+        """Put the open groups of each rule whose matches changed since the last commit (and of
+        every correlation) in the state, one key per rule, so a commit costs what changed."""
+        engine, state, prefix = self.engine, self.state, self.source + "\x1f"
+        by_rule = engine.stats.by_rule
+        changed = [(f"g:{rid}", a) for rid, a in engine.alerters.items()
+                   if everything or by_rule.get(rid, 0) != self._matches_stored.get(rid, 0)]
+        changed += [(f"c:{rid}", c) for rid, c in engine.correlators.items()]
+        self._matches_stored = dict(by_rule)
+        for name, alerter in changed:
+            data = alerter.snapshot()
+            if not any(data[k] for k in data if k != "newest"):
+                if name in self._stored:
+                    state.delete(WINDOWS_NS, prefix + name)
+                    self._stored.discard(name)
+                continue
+            # Event values in a group's fields may be anything, not only JSON: stored as text then.
+            state.put(WINDOWS_NS, prefix + name, orjson.loads(dumps_line(data)))
+            self._stored.add(name)
 
     def _restore_windows(self) -> None:
-        held = self.state.get(WINDOWS_NS, self.source) or {}
-        for name, data in held.items():
+        prefix = self.source + "\x1f"
+        for key, data in self.state.items(WINDOWS_NS):
+            if not key.startswith(prefix):
+                continue
+            name = key[len(prefix):]
             kind, rid = name.split(":", 1)
             target = (self.engine.alerters if kind == "g" else self.engine.correlators).get(rid)
             if target is not None:  # a rule no longer loaded: its windows are dropped with it
                 target.restore(data)
+                self._stored.add(name)
 
 
 def _event_time(event: Mapping[str, Any]) -> float | None:

@@ -1,4 +1,4 @@
-"""The SQLite alert store: every alert of a live run, one row per alert id, queried by
+"""The SQLite alert store: every alert of a live run, one row per (source, alert id), queried by
 ``tokentrail alerts list``.
 
 An alert raised again (a batch read twice after a crash) replaces its row, so the store holds each
@@ -19,12 +19,13 @@ from tokentrail.sinks.base import SinkError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT '',
     rule_id TEXT NOT NULL,
     severity TEXT NOT NULL,
     first_time TEXT,
-    source TEXT NOT NULL DEFAULT '',
-    document BLOB NOT NULL
+    document BLOB NOT NULL,
+    PRIMARY KEY (source, id)
 )
 """
 _INDEXES = ("CREATE INDEX IF NOT EXISTS alerts_rule ON alerts(rule_id)",
@@ -64,7 +65,7 @@ class AlertStore:
             raise SinkError(_explain(exc), file=str(self.path)) from None
 
     def deliver(self, records: Sequence[Mapping[str, Any]]) -> None:
-        """Insert or replace each record by its id, in one transaction synced to disk."""
+        """Insert or replace each record by its source and id, in one transaction synced to disk."""
         if not records:
             return
         rows = [(r["id"], r["rule_id"], r["severity"], r.get("first_time"), r.get("source") or "",
@@ -73,7 +74,7 @@ class AlertStore:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.executemany(
                 "INSERT INTO alerts(id, rule_id, severity, first_time, source, document) VALUES (?,?,?,?,?,?) "
-                "ON CONFLICT(id) DO UPDATE SET rule_id=excluded.rule_id, severity=excluded.severity, "
+                "ON CONFLICT(source, id) DO UPDATE SET rule_id=excluded.rule_id, severity=excluded.severity, "
                 "first_time=excluded.first_time, source=excluded.source, document=excluded.document", rows)
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -104,7 +105,7 @@ class AlertStore:
             where.append("source = ?")
             args.append(q.source)
         sql = "SELECT document FROM alerts" + (" WHERE " + " AND ".join(where) if where else "")
-        sql += " ORDER BY first_time, rule_id, id"
+        sql += " ORDER BY first_time, rule_id, id, source"
         if q.limit is not None:
             sql += " LIMIT ?"
             args.append(q.limit)

@@ -25,7 +25,7 @@ class JsonlSink:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.name = f"jsonl:{self.path}"
-        self.unsynced: set[str] = set()  # ids already in the file past the last checkpoint
+        self.unsynced: set[tuple[str, str]] = set()  # (source, id) in the file past the last checkpoint
         try:
             self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
@@ -48,15 +48,16 @@ class JsonlSink:
             raise SinkError(f"cannot read back: {exc.strerror}", file=str(self.path)) from None
         for line in tail.splitlines():
             try:
-                ident = orjson.loads(line).get("id")
-            except (orjson.JSONDecodeError, AttributeError):
+                doc = orjson.loads(line)
+            except orjson.JSONDecodeError:
                 continue  # a line that is no alert of ours: left as it is
-            if isinstance(ident, str):
-                self.unsynced.add(ident)
+            if isinstance(doc, dict) and isinstance(doc.get("id"), str):
+                self.unsynced.add((str(doc.get("source") or ""), doc["id"]))
 
     def deliver(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Append the records not in the file yet, then sync the file to disk."""
-        data = b"".join(dumps_line(r) for r in records if r["id"] not in self.unsynced)
+        unsynced = self.unsynced
+        data = b"".join(dumps_line(r) for r in records if (r.get("source") or "", r["id"]) not in unsynced)
         try:
             if data:
                 view = memoryview(data)
