@@ -83,10 +83,9 @@ def main() -> None:
     rows, rss = [], {}
     for n in sizes:
         path = write_events(data / f"okta_{n}.jsonl", n, args.seed)
-        with open(path, "rb") as fh:
-            events = [orjson.loads(line) for line in fh]
-        with running(okta_app(events, tokens=[TOKEN])) as imitation:
-            del events
+        with open(path, "rb") as fh:  # the imitation keeps each event's bytes, not the dicts
+            app = okta_app((orjson.loads(line) for line in fh), tokens=[TOKEN])
+        with running(app) as imitation:
             if n != args.events:
                 rss[n] = watch_once(imitation.url)[1]
                 continue
