@@ -11,6 +11,7 @@ import pytest
 from conftest import TOKEN, FakeTime, ids, simulated, until_caught_up
 
 from tokentrail.errors import ConfigError
+from tokentrail.schemas.detect import detect_log_type
 from tokentrail.sources.collectors.http import Backoff, CollectorAuthError, CollectorError
 from tokentrail.sources.collectors.okta import OktaLogCollector
 from tokentrail.sources.imitate import FaultPlan, running
@@ -36,6 +37,7 @@ def test_pages_deliver_every_event_once_in_order(fake_time):
     assert all(len(b.events) <= 200 for b in batches)
     assert [b.caught_up for b in batches].count(True) == 1 and batches[-1].caught_up
     assert len(batches) == len(EVENTS) // 200 + 1
+    assert {detect_log_type(e) for b in batches for e in b.events} == {"okta"}
 
 
 def test_empty_log_is_caught_up_with_a_next_url_to_poll(fake_time):

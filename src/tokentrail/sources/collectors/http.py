@@ -14,7 +14,8 @@ import ipaddress
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -25,8 +26,8 @@ import orjson
 from tokentrail.errors import ConfigError, TokenTrailError
 from tokentrail.sources.jsondoc import DocumentScanner
 from tokentrail.sources.limits import DEFAULT_LIMITS, ReadLimits
-from tokentrail.sources.lines import CHUNK_BYTES
-from tokentrail.sources.rejects import KeptRecord
+from tokentrail.sources.lines import CHUNK_BYTES, Read, line_batches
+from tokentrail.sources.rejects import KeptRecord, Reject
 
 T = TypeVar("T")
 Clock = Callable[[], float]
@@ -212,8 +213,7 @@ class HttpApi:
 
         def read(response: httpx.Response) -> JsonPage:
             rejects = _Rejects(f"{what} {_path(url)}")
-            chunks = response.iter_bytes()  # as it arrives: memory is the record limit plus one read
-            scanner = DocumentScanner(lambda _n: next(chunks, b""), b"", 1,
+            scanner = DocumentScanner(_reader(response), b"", 1,
                                       limit=self.limits.max_document_bytes,
                                       line_limit=self.limits.max_line_bytes, reject=rejects)
             items = tuple(event for event, _ in scanner.events())
@@ -224,8 +224,8 @@ class HttpApi:
         return self.send("GET", url, stop, read)
 
     def json_object(self, method: str, url: str, stop: threading.Event, *,
-                    data: Mapping[str, str] | None = None, json: Any = None,
-                    authorized: bool = True) -> tuple[Any, httpx.Headers]:
+                    data: Mapping[str, str] | None = None, json: Any = None, authorized: bool = True,
+                    refused: tuple[int, ...] = (401, 403)) -> tuple[Any, httpx.Headers]:
         """A small JSON answer (a token, one query page), its body held to the document limit."""
 
         def read(response: httpx.Response) -> tuple[Any, httpx.Headers]:
@@ -240,57 +240,95 @@ class HttpApi:
             except orjson.JSONDecodeError:
                 raise _Retry("the response is not JSON (cut off?)") from None
 
-        return self.send(method, url, stop, read, data=data, json=json, authorized=authorized)
+        return self.send(method, url, stop, read, data=data, json=json, authorized=authorized, refused=refused)
 
     def send(self, method: str, url: str, stop: threading.Event, consume: Callable[[httpx.Response], T], *,
              data: Mapping[str, str] | None = None, json: Any = None, authorized: bool = True,
-             accept: str | None = None) -> T:
+             refused: tuple[int, ...] = (401, 403)) -> T:
         """Send one request, retrying as described above, and hand the 2xx response to ``consume``
-        while its body streams. Raises ``Stopped`` when ``stop`` is set while waiting."""
+        while its body streams (a body that breaks off is asked for again). Raises ``Stopped``
+        when ``stop`` is set while waiting."""
+        tries = _Tries(self, url, stop)
+        while True:
+            try:
+                with self.opened(method, url, stop, data=data, json=json, authorized=authorized,
+                                 tries=tries, refused=refused) as response:
+                    return consume(response)
+            except (httpx.TransportError, _Retry) as exc:
+                tries.failed(f"{type(exc).__name__}: {exc}")
+
+    def lines(self, url: str, stop: threading.Event, reject: Reject, *,
+              accept: str = "text/csv") -> Iterator[tuple[int, list[bytes]]]:
+        """The body of ``url`` as numbered batches of lines, as they arrive (memory: one line
+        limit plus one read). A body that breaks off is asked for again and goes on after the
+        last line already handed on."""
+        delivered = 0
+        tries = _Tries(self, url, stop)
+        while True:
+            try:
+                with self.opened("GET", url, stop, accept=accept, tries=tries) as response:
+                    for first, batch in line_batches(_reader(response), self.limits.max_line_bytes,
+                                                     _after(delivered, reject)):
+                        skip = max(0, delivered + 1 - first)
+                        if skip < len(batch):
+                            yield first + skip, batch[skip:]
+                            delivered = first + len(batch) - 1
+                    return
+            except httpx.TransportError as exc:
+                tries.failed(f"{type(exc).__name__}: {exc}")
+
+    @contextmanager
+    def opened(self, method: str, url: str, stop: threading.Event, *, data: Mapping[str, str] | None = None,
+               json: Any = None, authorized: bool = True, accept: str | None = None,
+               tries: _Tries | None = None, refused: tuple[int, ...] = (401, 403)) -> Iterator[httpx.Response]:
+        """The 2xx response to one request, its body not read yet; ``refused`` statuses raise
+        ``CollectorAuthError`` and other 4xx a ``CollectorError``,
+        429s wait for the reset, 5xx and broken connections are tried again."""
         if not same_origin(url, self.origin):
             raise self.error(f"refusing to send credentials to {_origin(url)} (expected {self.origin})")
-        failures = limited = 0
+        tries = tries or _Tries(self, url, stop)
+        limited = 0
         reauthorized = False
         while True:
             self._wait(self._not_before - self.timing.clock(), stop)
             headers = dict(self._auth()) if authorized else {}
             if accept:
                 headers["Accept"] = accept
-            delay: float | None = None
             try:
-                with self._client.stream(method, url, headers=headers, data=data, json=json) as response:
+                with ExitStack() as open_response:
+                    response = open_response.enter_context(
+                        self._client.stream(method, url, headers=headers, data=data, json=json))
                     status = response.status_code
                     self._note_allowance(response.headers)
                     if status < 300:
-                        return consume(response)
-                    body = _excerpt(response)
-            except (httpx.TimeoutException, httpx.TransportError, _Retry) as exc:
-                failures += 1
-                problem = f"{type(exc).__name__}: {exc}"
-            else:
-                if status == 401 and not reauthorized and self._on_unauthorized is not None \
-                        and self._on_unauthorized():
-                    reauthorized = True
-                    continue
-                if status in (401, 403):
-                    raise self.error(f"{_origin(url)} refused the credentials ({status} {body})",
-                                     CollectorAuthError)
-                if status == 429:
-                    limited += 1
-                    if limited > self.backoff.rate_limited:
-                        raise self.error(f"{_path(url)}: still rate-limited after {limited - 1} waits")
-                    delay = self._reset_wait(response.headers)
-                    if delay is None:
-                        delay = self._exponential(limited)
-                    self._wait(delay + self.timing.rng.uniform(0, self.backoff.jitter), stop)
-                    continue
-                if status < 500 and status != 408:
-                    raise self.error(f"{_path(url)}: HTTP {status} {body}")
-                failures += 1
-                problem = f"HTTP {status} {body}"
-            if failures >= self.backoff.attempts:
-                raise self.error(f"{_path(url)}: gave up after {failures} tries; last: {problem}")
-            self._wait(self._exponential(failures) + self.timing.rng.uniform(0, self.backoff.jitter), stop)
+                        opened_ok = open_response.pop_all()
+                    else:
+                        body = _excerpt(response)
+            except httpx.TransportError as exc:
+                tries.failed(f"{type(exc).__name__}: {exc}")
+                continue
+            if status < 300:
+                with opened_ok:
+                    yield response
+                return
+            if status == 401 and not reauthorized and self._on_unauthorized is not None \
+                    and self._on_unauthorized():
+                reauthorized = True
+                continue
+            if status in refused:
+                raise self.error(f"{_origin(url)} refused the credentials ({status} {body})", CollectorAuthError)
+            if status == 429:
+                limited += 1
+                if limited > self.backoff.rate_limited:
+                    raise self.error(f"{_path(url)}: still rate-limited after {limited - 1} waits")
+                delay = self._reset_wait(response.headers)
+                if delay is None:
+                    delay = self._exponential(limited)
+                self._wait(delay + self.timing.rng.uniform(0, self.backoff.jitter), stop)
+                continue
+            if status < 500 and status != 408:
+                raise self.error(f"{_path(url)}: HTTP {status} {body}")
+            tries.failed(f"HTTP {status} {body}")
 
     # -- waiting -------------------------------------------------------------------------------
 
@@ -322,6 +360,48 @@ class HttpApi:
             self.timing.sleep(seconds, stop)
             if stop.is_set():
                 raise Stopped
+
+
+class _Tries:
+    """The failed tries of one request, wherever they failed (status, connection, body)."""
+
+    def __init__(self, api: HttpApi, url: str, stop: threading.Event) -> None:
+        self.api, self.url, self.stop = api, url, stop
+        self.failures = 0
+
+    def failed(self, problem: str) -> None:
+        """Count one more: give up after the attempts, else wait exponentially longer."""
+        self.failures += 1
+        api = self.api
+        if self.failures >= api.backoff.attempts:
+            raise api.error(f"{_path(self.url)}: gave up after {self.failures} tries; last: {problem}")
+        api._wait(api._exponential(self.failures) + api.timing.rng.uniform(0, api.backoff.jitter), self.stop)
+
+
+def _reader(response: httpx.Response) -> Read:
+    """``read(n)`` over the body as it arrives, at most ``n`` bytes a call (the readers' limits
+    count on it): memory is one record limit plus one network read."""
+    chunks = response.iter_bytes()
+    rest = b""
+
+    def read(n: int) -> bytes:
+        nonlocal rest
+        if not rest:
+            rest = next(chunks, b"")
+        data, rest = rest[:n], rest[n:]
+        return data
+
+    return read
+
+
+def _after(delivered: int, reject: Reject) -> Reject:
+    """``reject`` for the lines after ``delivered`` only: a body asked for again does not report
+    the bad lines before that twice."""
+
+    def on_reject(message: str, line: int | None) -> KeptRecord | None:
+        return reject(message, line) if line is None or line > delivered else None
+
+    return on_reject
 
 
 def _number(value: str | None) -> float | None:

@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from tokentrail.sources.imitate.faults import Faults, RateWindow
 
-Body = Callable[[int], bytes]  # status -> the vendor's JSON error body
+Body = Callable[[int, str], bytes]  # (status, message) -> the vendor's JSON error body
+Answer = Callable[[Request], tuple[bytes, tuple[str, ...]]]  # -> (body, Link headers)
+
+
+class BadRequest(Exception):
+    """A query the API refuses with a 400; the message says which parameter."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,20 @@ class Gate:
 
     def json(self, status: int, headers: dict[str, str] | None = None) -> Response:
         """The vendor's error answer for ``status``."""
-        return Response(self.style.error_body(status), status, headers=headers, media_type="application/json")
+        return Response(self.style.error_body(status, ""), status, headers=headers, media_type="application/json")
+
+    async def serve(self, request: Request, authorized: bool, answer: Answer,
+                    media_type: str = "application/json") -> Response:
+        """The whole answer to a data request: admitted, answered, faults applied."""
+        refusal, headers, fault = await self.admit(authorized)
+        if refusal is not None:
+            return refusal
+        try:
+            body, links = answer(request)
+        except BadRequest as exc:
+            return Response(self.style.error_body(400, str(exc)), 400, headers=headers,
+                            media_type="application/json")
+        return await self.finish(body, fault, headers, links, media_type)
 
     async def admit(self, authorized: bool) -> tuple[Response | None, dict[str, str], str | None]:
         """``(refusal or None, rate headers, fault to apply to the answer)``."""
@@ -77,6 +97,32 @@ class Gate:
             return {}
         limit_name, remaining_name, reset_name = self.style.rate_headers
         return {limit_name: str(self.window.limit), remaining_name: str(max(0, remaining)), reset_name: str(reset)}
+
+
+class Appendable(Protocol):
+    """What takes events while an imitation serves."""
+
+    def extend(self, events: Iterable[dict[str, Any]]) -> int: ...
+
+    def __len__(self) -> int: ...
+
+
+def append_route(store: Appendable, authorized: Callable[[Request], bool],
+                 shape: Callable[[dict[str, Any]], dict[str, Any]] = lambda e: e) -> Route:
+    """``POST /_imitate/events``: JSON lines appended to the store while it serves (so a polling
+    collector has something new to find)."""
+
+    async def append(request: Request) -> Response:
+        if not authorized(request):
+            return Response(b'{"error":"unauthorized"}', 401, media_type="application/json")
+        lines = (await request.body()).splitlines()
+        try:
+            added = store.extend(shape(orjson.loads(line)) for line in lines if line.strip())
+        except orjson.JSONDecodeError as exc:
+            return Response(dumps({"error": f"not JSON lines: {exc}"}), 400, media_type="application/json")
+        return Response(dumps({"added": added, "total": len(store)}), media_type="application/json")
+
+    return Route("/_imitate/events", append, methods=["POST"])
 
 
 def bearer(request: Request, schemes: tuple[str, ...] = ("Bearer",)) -> str | None:

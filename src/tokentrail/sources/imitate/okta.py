@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tokentrail.sources.imitate.faults import FaultPlan, Faults, RateWindow
-from tokentrail.sources.imitate.gate import Gate, Style, bearer, dumps
+from tokentrail.sources.imitate.gate import BadRequest, Gate, Style, append_route, bearer, dumps
 from tokentrail.sources.imitate.store import EventStore, Key, json_array
 
 MAX_LIMIT = 1000
@@ -51,10 +51,6 @@ def _error_body(status: int, what: str = "") -> bytes:
                   "errorId": "oaeImitation", "errorCauses": []})
 
 
-class _BadRequest(Exception):
-    pass
-
-
 def okta_app(events: Iterable[dict[str, Any]] = (), *, tokens: Iterable[str], faults: FaultPlan = FaultPlan(),
              rate_limit: int = 1_000_000, clock: Callable[[], float] = time.time) -> Starlette:
     """The imitation as an ASGI app; ``app.state.store`` takes more events while it serves."""
@@ -63,23 +59,13 @@ def okta_app(events: Iterable[dict[str, Any]] = (), *, tokens: Iterable[str], fa
     gate = Gate(Style(("X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset"), _error_body),
                 Faults(faults), RateWindow(rate_limit, 60.0, clock))
 
+    def authorized(request: Request) -> bool:
+        return bearer(request, ("SSWS", "Bearer")) in accepted
+
     async def logs(request: Request) -> Response:
-        refusal, headers, fault = await gate.admit(bearer(request, ("SSWS", "Bearer")) in accepted)
-        if refusal is not None:
-            return refusal
-        try:
-            body, links = _page(store, request)
-        except _BadRequest as exc:
-            return Response(_error_body(400, str(exc)), 400, headers=headers, media_type="application/json")
-        return await gate.finish(body, fault, headers, links)
+        return await gate.serve(request, authorized(request), lambda r: _page(store, r))
 
-    async def append(request: Request) -> Response:
-        if bearer(request, ("SSWS", "Bearer")) not in accepted:
-            return gate.json(401)
-        added = store.extend(orjson.loads(line) for line in (await request.body()).splitlines() if line.strip())
-        return Response(dumps({"added": added, "total": len(store)}), media_type="application/json")
-
-    app = Starlette(routes=[Route("/api/v1/logs", logs), Route("/_imitate/events", append, methods=["POST"])])
+    app = Starlette(routes=[Route("/api/v1/logs", logs), append_route(store, authorized)])
     app.state.store = store
     app.state.faults = gate.faults
     return app
@@ -91,18 +77,18 @@ def _page(store: EventStore, request: Request) -> tuple[bytes, tuple[str, ...]]:
     try:
         limit = int(q.get("limit", "100"))
     except ValueError:
-        raise _BadRequest("limit") from None
+        raise BadRequest("limit") from None
     if not 1 <= limit <= MAX_LIMIT:
-        raise _BadRequest("limit")
+        raise BadRequest("limit")
     order = q.get("sortOrder", "ASCENDING").upper()
     if order not in ("ASCENDING", "DESCENDING"):
-        raise _BadRequest("sortOrder")
+        raise BadRequest("sortOrder")
     try:
         low = store.after((_epoch_ms(q["since"]), "\uffff")) if "since" in q else 0
         high = store.before((_epoch_ms(q["until"]), "")) if "until" in q else len(store)
         cursor = _cursor(q["after"]) if "after" in q else None
     except (ValueError, KeyError):
-        raise _BadRequest("since, until or after") from None
+        raise BadRequest("since, until or after") from None
     if order == "ASCENDING":
         start = max(low, store.after(cursor)) if cursor else low
         stop = min(high, start + limit)
