@@ -122,19 +122,37 @@ def watch_salesforce(
     state: StateOpt,
     token_env: TokenEnvOpt = None,
     token_file: TokenFileOpt = None,
+    client_id_env: Annotated[str | None, typer.Option(
+        "--client-id-env", metavar="NAME",
+        help="Environment variable holding the connected app's consumer key (client credentials flow).")] = None,
+    client_secret_env: Annotated[str | None, typer.Option(
+        "--client-secret-env", metavar="NAME",
+        help="Environment variable holding the connected app's consumer secret.")] = None,
+    log_interval: Annotated[str, typer.Option(
+        "--log-interval", metavar="Hourly|Daily", help="Which EventLogFiles to read.")] = "Hourly",
+    objects: Annotated[list[str] | None, typer.Option(
+        "--object", metavar="NAME",
+        help="A Real-Time Event Monitoring storage object to query too, e.g. LoginEvent (repeatable).")] = None,
     rules: RulesOpt = None,
     sink: SinkOpt = None,
     webhook_secret_env: WebhookSecretOpt = None,
     once: OnceOpt = False,
-    interval: IntervalOpt = 30.0,
+    interval: IntervalOpt = 60.0,
     since: SinceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Watch a Salesforce org's EventLogFiles and real-time event objects."""
-    from tokentrail.live.tenants import Tenant
+    """Watch a Salesforce org's EventLogFiles and real-time event storage objects; an access
+    token, or a connected app's client credentials to get one."""
+    from tokentrail.live.tenants import SecretRef, Tenant
 
-    tenant = Tenant("salesforce", instance_url, token=_secret(token_env, token_file, "--token-env or --token-file"),
-                    since=since, interval=interval)
+    if token_env or token_file:
+        token, client_id, client_secret = _secret(token_env, token_file, ""), SecretRef(), SecretRef()
+    elif client_id_env and client_secret_env:
+        token, client_id, client_secret = SecretRef(), SecretRef(env=client_id_env), SecretRef(env=client_secret_env)
+    else:
+        fail("give --token-env/--token-file, or --client-id-env and --client-secret-env")
+    tenant = Tenant("salesforce", instance_url, token=token, client_id=client_id, client_secret=client_secret,
+                    since=since, interval=interval, log_interval=log_interval, objects=tuple(objects or ()))
     run_watch([tenant], rules, state, sink, webhook_secret_env, once, fmt)
 
 

@@ -64,6 +64,8 @@ class Tenant:
     interval: float = 30.0
     scheme: str | None = None  # Okta: SSWS (default) or Bearer
     page_size: int | None = None  # events per request (the vendor's default when None)
+    log_interval: str | None = None  # Salesforce: the EventLogFile interval, Hourly (default) or Daily
+    objects: tuple[str, ...] = ()  # Salesforce: Real-Time Event Monitoring storage objects to query
 
     def secrets(self) -> list[str]:
         """Every secret this tenant uses that is set, to scrub from what the run prints."""
@@ -122,7 +124,8 @@ def _tenant(entry: Any, path: Path, n: int) -> Tenant:
                   client_secret=ref("client_secret"), name=entry.get("name"),
                   since=None if entry.get("since") is None else str(entry.get("since")),
                   interval=interval, scheme=entry.get("scheme"),
-                  page_size=entry.get("page_size") if isinstance(entry.get("page_size"), int) else None)
+                  page_size=entry.get("page_size") if isinstance(entry.get("page_size"), int) else None,
+                  log_interval=entry.get("log_interval"), objects=tuple(map(str, entry.get("objects") or ())))
 
 
 def build_collector(tenant: Tenant) -> Collector:
@@ -133,21 +136,21 @@ def build_collector(tenant: Tenant) -> Collector:
         collector: Any = OktaLogCollector(tenant.url, tenant.token.read("Okta token"),
                                           scheme=tenant.scheme or "SSWS", since=tenant.since,
                                           poll_interval=tenant.interval, limit=tenant.page_size or 1000)
-    elif tenant.vendor == "auth0":
-        from tokentrail.sources.collectors.auth0 import Auth0LogCollector
-
-        if tenant.token.given:
-            collector = Auth0LogCollector(tenant.url, token=tenant.token.read("Auth0 token"),
-                                          since=tenant.since, poll_interval=tenant.interval)
-        else:
-            collector = Auth0LogCollector(tenant.url, client_id=tenant.client_id.read("Auth0 client id"),
-                                          client_secret=tenant.client_secret.read("Auth0 client secret"),
-                                          since=tenant.since, poll_interval=tenant.interval)
     else:
-        from tokentrail.sources.collectors.salesforce import SalesforceCollector
-
-        collector = SalesforceCollector(tenant.url, tenant.token.read("Salesforce token"), since=tenant.since,
-                                        poll_interval=tenant.interval)
+        if tenant.vendor == "auth0":
+            from tokentrail.sources.collectors.auth0 import Auth0LogCollector as cls
+        else:
+            from tokentrail.sources.collectors.salesforce import SalesforceLogCollector as cls  # type: ignore[no-redef]
+        what = "Auth0" if tenant.vendor == "auth0" else "Salesforce"
+        extra: dict[str, Any] = {}
+        if tenant.vendor == "salesforce":
+            extra = {"interval": tenant.log_interval or "Hourly", "objects": tenant.objects}
+        if tenant.token.given:
+            secrets = {"token": tenant.token.read(f"{what} token")}
+        else:
+            secrets = {"client_id": tenant.client_id.read(f"{what} client id"),
+                       "client_secret": tenant.client_secret.read(f"{what} client secret")}
+        collector = cls(tenant.url, **secrets, since=tenant.since, poll_interval=tenant.interval, **extra)
     if tenant.name:
         collector.name = tenant.name
     return collector
