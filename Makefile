@@ -16,6 +16,7 @@ $(VENV)/.dev: $(BIN)/tokentrail
 
 demo: $(BIN)/tokentrail
 	$(BIN)/tokentrail demo
+	$(BIN)/tokentrail watch demo --seconds 5
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check src tests bench tools

@@ -33,10 +33,8 @@ def alerts_list(
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """List stored alerts, oldest first."""
-    from tokentrail.alerting.models import Alert
     from tokentrail.sinks.alert_store import SEVERITIES, AlertQuery, AlertStore
     from tokentrail.sinks.base import SinkError
-    from tokentrail.sinks.table import alerts_table
     from tokentrail.sinks.writers import write_json_lines
 
     if severity is not None and severity.lower() not in SEVERITIES:
@@ -58,7 +56,15 @@ def alerts_list(
 
         write_json_lines(found, sys.stdout.buffer)
     else:
-        ui.out.print(alerts_table([_alert(a, Alert) for a in found]))
+        show_alerts(found)
+
+
+def show_alerts(found: list[dict]) -> None:
+    """Stored alert documents as the alert table on stdout."""
+    from tokentrail.alerting.models import Alert
+    from tokentrail.sinks.table import alerts_table
+
+    ui.out.print(alerts_table([_alert(a, Alert) for a in found]))
 
 
 def _iso(text: str) -> str:

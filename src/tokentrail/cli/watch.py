@@ -179,6 +179,39 @@ def watch_tenants(
     run_watch(tenants, rules, state, sink, webhook_secret_env, once, fmt)
 
 
+@app.command("demo", cls=Command)
+def watch_demo(
+    out_dir: Annotated[Path, typer.Option(
+        "--out", "-o", metavar="DIR", help="Where the demo's state and alerts go.")] = Path("tokentrail-demo/live"),
+    seconds: Annotated[float, typer.Option(
+        "--seconds", metavar="SECONDS", help="How long to watch.")] = 5.0,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Random seed (same seed, same logs).")] = 7,
+) -> None:
+    """Watch a local imitation of an Okta org whose log grows while it is watched, for a few
+    seconds, and show the alerts (no account needed)."""
+    from tokentrail.live.demo import run_live_demo
+    from tokentrail.live.status import Rate, status_line
+    from tokentrail.sinks.alert_store import AlertQuery, AlertStore
+
+    rate = Rate()
+    with status_display() as show:
+        result = run_live_demo(out_dir, seconds=seconds, seed=seed, on_status=lambda sources: show(
+            status_line(sources, rate.update(sum(s.events for s in sources)))))
+    store = AlertStore(out_dir / "alerts.sqlite", create=False)
+    try:
+        found = list(store.query(AlertQuery()))
+    finally:
+        store.close()
+    from tokentrail.cli.alerts import show_alerts
+
+    show_alerts(found)
+    finish_report(result.sources, result.errors, result.stopped, 0, OutputFormat.table)
+    note(f"alerts in {out_dir / 'alerts.jsonl'}; query them with: tokentrail alerts list --store "
+         f"{out_dir / 'alerts.sqlite'}")
+    if result.errors:
+        raise typer.Exit(1)
+
+
 def _secret(env: str | None, file: Path | None, missing: str):
     from tokentrail.live.tenants import SecretRef
 
