@@ -12,7 +12,16 @@ import time
 from pathlib import Path
 
 import orjson
-from live_support import AUTH0_RULE, HookReceiver, auth0_event, free_port, mixed_events, post, wait_listening, write_rules
+from live_support import (
+    AUTH0_RULE,
+    HookReceiver,
+    auth0_event,
+    free_port,
+    mixed_events,
+    post,
+    wait_listening,
+    write_rules,
+)
 
 from tokentrail.sources.imitate.faults import FaultPlan
 from tokentrail.sources.imitate.okta import okta_app

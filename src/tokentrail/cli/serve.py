@@ -79,7 +79,10 @@ def serve_auth0_stream(
                                         access_log=False, lifespan="off", log_config=None,
                                         timeout_graceful_shutdown=10), stop)
         note(f"listening on http://{host}:{port}/ (auth0 log stream)")
-        server.run()
+        try:
+            server.run()
+        finally:
+            pipeline.close()
         session.clean = not receiver.dirty
         status = pipeline.status
     summary = {"batches": receiver.batches, "events": status.events, "redelivered": receiver.redelivered,

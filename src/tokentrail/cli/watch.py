@@ -103,15 +103,11 @@ def watch_auth0(
 ) -> None:
     """Watch an Auth0 tenant's logs (GET /api/v2/logs, checkpoint paging); a Management API token,
     or client credentials to get one."""
-    from tokentrail.live.tenants import SecretRef, Tenant
+    from tokentrail.live.tenants import Tenant
 
-    if token_env or token_file:
-        tenant = Tenant("auth0", domain, token=_secret(token_env, token_file, ""), since=since, interval=interval)
-    elif client_id_env and client_secret_env:
-        tenant = Tenant("auth0", domain, client_id=SecretRef(env=client_id_env),
-                        client_secret=SecretRef(env=client_secret_env), since=since, interval=interval)
-    else:
-        fail("give --token-env/--token-file, or --client-id-env and --client-secret-env")
+    token, client_id, client_secret = _credentials(token_env, token_file, client_id_env, client_secret_env)
+    tenant = Tenant("auth0", domain, token=token, client_id=client_id, client_secret=client_secret, since=since,
+                    interval=interval)
     run_watch([tenant], rules, state, sink, webhook_secret_env, once, fmt)
 
 
@@ -143,14 +139,9 @@ def watch_salesforce(
 ) -> None:
     """Watch a Salesforce org's EventLogFiles and real-time event storage objects; an access
     token, or a connected app's client credentials to get one."""
-    from tokentrail.live.tenants import SecretRef, Tenant
+    from tokentrail.live.tenants import Tenant
 
-    if token_env or token_file:
-        token, client_id, client_secret = _secret(token_env, token_file, ""), SecretRef(), SecretRef()
-    elif client_id_env and client_secret_env:
-        token, client_id, client_secret = SecretRef(), SecretRef(env=client_id_env), SecretRef(env=client_secret_env)
-    else:
-        fail("give --token-env/--token-file, or --client-id-env and --client-secret-env")
+    token, client_id, client_secret = _credentials(token_env, token_file, client_id_env, client_secret_env)
     tenant = Tenant("salesforce", instance_url, token=token, client_id=client_id, client_secret=client_secret,
                     since=since, interval=interval, log_interval=log_interval, objects=tuple(objects or ()))
     run_watch([tenant], rules, state, sink, webhook_secret_env, once, fmt)
@@ -212,6 +203,18 @@ def watch_demo(
         raise typer.Exit(1)
 
 
+def _credentials(token_env: str | None, token_file: Path | None, client_id_env: str | None,
+                 client_secret_env: str | None):
+    """(token, client id, client secret) references: a token, or client credentials to get one."""
+    from tokentrail.live.tenants import SecretRef
+
+    if token_env or token_file:
+        return _secret(token_env, token_file, ""), SecretRef(), SecretRef()
+    if client_id_env and client_secret_env:
+        return SecretRef(), SecretRef(env=client_id_env), SecretRef(env=client_secret_env)
+    fail("give --token-env/--token-file, or --client-id-env and --client-secret-env")
+
+
 def _secret(env: str | None, file: Path | None, missing: str):
     from tokentrail.live.tenants import SecretRef
 
@@ -258,7 +261,7 @@ def run_watch(tenants, rules: Sequence[Path] | None, state: Path, sink_specs: Se
             except TokenTrailError as exc:
                 session.clean = False
                 fail(scrub(str(exc)), 1)
-            session.clean = not result.errors
+            session.clean = not result.partial
     for error in result.errors:
         say(error)
     finish_report(result.sources, result.errors, result.stopped, session.left_in_outbox, fmt)

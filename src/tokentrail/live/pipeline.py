@@ -19,7 +19,7 @@ import orjson
 
 from tokentrail import schemas
 from tokentrail.alerting.models import Alert
-from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents
+from tokentrail.engine.dedup import SeenEvents
 from tokentrail.engine.stream import StreamingEngine
 from tokentrail.errors import StateError
 from tokentrail.live.sinkset import SinkSet
@@ -27,6 +27,9 @@ from tokentrail.rules.model import Rule
 from tokentrail.sinks.writers import dumps_line
 from tokentrail.state import StateStore
 
+# Event ids a run keeps in memory to drop an event the API sends twice; older ones go to a
+# temporary file behind a Bloom filter (engine/dedup.py), so memory stays flat however long it runs.
+LIVE_MEMORY_IDS = 100_000
 CHECKPOINT_NS = "\x00live.checkpoint"
 ALERTS_NS = "\x00live.alerts"
 WINDOWS_NS = "\x00live.windows"
@@ -60,7 +63,7 @@ class Pipeline:
     """
 
     def __init__(self, rules: Sequence[Rule], state: StateStore, sinks: SinkSet, source: str, *,
-                 memory_ids: int = DEFAULT_MEMORY_IDS) -> None:
+                 memory_ids: int = LIVE_MEMORY_IDS) -> None:
         if not state.held:
             raise StateError("a live run needs the state held", file=state.path)
         self.state = state
@@ -105,6 +108,11 @@ class Pipeline:
         """Close every open window (the end of a ``--once`` run, as at the end of a scan), deliver
         what that raised and commit."""
         return self._commit(self.engine.finish(), None, stop, closing=True)
+
+    def close(self) -> None:
+        """Drop the run's event ids (and their temporary file)."""
+        if self.engine.seen is not None:
+            self.engine.seen.close()
 
     def _commit(self, alerts: list[Alert], checkpoint: str | None, stop: threading.Event, *,
                 closing: bool = False) -> list[Alert]:

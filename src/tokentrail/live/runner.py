@@ -31,6 +31,7 @@ class RunResult:
     sources: list[SourceStatus]
     errors: list[str] = field(default_factory=list)  # a collector that failed, a sink given up on
     stopped: bool = False  # ended by a stop rather than by catching up (``--once``)
+    partial: bool = False  # stopped inside a page: the state holds part of it, never to be committed
 
 
 @dataclass(frozen=True)
@@ -95,12 +96,14 @@ class LiveRun:
                 for pipeline in self.pipelines.values():
                     pipeline.finish(stop)
         except Stopped as exc:
-            result.stopped = True
+            result.stopped = result.partial = True
             result.errors.append(str(exc))
         finally:
             halt.set()
             for thread in threads:
                 thread.join(timeout=5)
+            for pipeline in self.pipelines.values():
+                pipeline.close()
         self.on_status(result.sources)
         return result
 
