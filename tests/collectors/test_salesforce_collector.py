@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from conftest import TOKEN, FakeTime, ids, simulated, until_caught_up
 
+from collect_support import TOKEN, FakeTime, ids, simulated, until_caught_up
 from tokentrail.errors import ConfigError
 from tokentrail.schemas.detect import detect_log_type
 from tokentrail.sources.collectors.http import CollectorAuthError

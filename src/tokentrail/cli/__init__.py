@@ -14,6 +14,7 @@ from tokentrail.cli import (
     attack,
     coverage,
     feed,
+    imitate,
     indicators,
     rules,
     scan,
@@ -51,6 +52,7 @@ testing.register(app)
 simulate.register(app)
 coverage.register(app)
 indicators.register(app)
+imitate.register(app)
 app.add_typer(rules.app, name="rules")
 app.add_typer(attack.app, name="attack")
 app.add_typer(feed.app, name="feed")
