@@ -125,3 +125,30 @@ def test_a_torn_last_line_is_cut_and_alerts_past_the_mark_are_not_written_again(
     sink.deliver([{"id": "a2"}, {"id": "a3"}])
     sink.close()
     assert [orjson.loads(line)["id"] for line in path.read_bytes().splitlines()] == ["a1", "a2", "a3"]
+
+
+def test_a_failed_append_is_cut_back_and_the_retry_leaves_whole_lines(tmp_path, monkeypatch):
+    import os as os_module
+
+    from tokentrail.sinks.base import SinkError
+
+    path = tmp_path / "alerts.jsonl"
+    sink = JsonlSink(path)
+    sink.deliver([{"id": "a1"}])
+    real_write = os_module.write
+    calls = []
+
+    def half_then_full(fd, data):  # the disk fills after half of the batch
+        calls.append(len(data))
+        if len(calls) == 1:
+            return real_write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os_module, "write", half_then_full)
+    with pytest.raises(SinkError, match="No space left"):
+        sink.deliver([{"id": "a2", "title": "x" * 100}, {"id": "a3"}])
+    monkeypatch.setattr(os_module, "write", real_write)
+    assert path.read_bytes() == b'{"id":"a1"}\n'
+    sink.deliver([{"id": "a2"}, {"id": "a3"}])
+    sink.close()
+    assert [orjson.loads(line)["id"] for line in path.read_bytes().splitlines()] == ["a1", "a2", "a3"]

@@ -55,15 +55,20 @@ class JsonlSink:
                 self.unsynced.add((str(doc.get("source") or ""), doc["id"]))
 
     def deliver(self, records: Sequence[Mapping[str, Any]]) -> None:
-        """Append the records not in the file yet, then sync the file to disk."""
+        """Append the records not in the file yet, then sync the file to disk. A write that
+        fails part-way (a full disk) is cut back off, so a retry does not leave a torn line."""
         unsynced = self.unsynced
         data = b"".join(dumps_line(r) for r in records if (r.get("source") or "", r["id"]) not in unsynced)
         try:
-            if data:
+            size = os.fstat(self.fd).st_size
+            try:
                 view = memoryview(data)
                 while view:
                     view = view[os.write(self.fd, view):]
-            os.fsync(self.fd)
+                os.fsync(self.fd)
+            except OSError:
+                os.ftruncate(self.fd, size)
+                raise
         except OSError as exc:
             raise SinkError(f"cannot write: {exc.strerror}", file=str(self.path)) from None
 
