@@ -86,10 +86,11 @@ def serve_auth0_stream(
         session.clean = not receiver.dirty
         status = pipeline.status
     summary = {"batches": receiver.batches, "events": status.events, "redelivered": receiver.redelivered,
-               "rejected": receiver.rejected, "alerts": status.alerts}
+               "rejected": receiver.rejected, "unknown_events": status.unknown, "alerts": status.alerts}
     if fmt is OutputFormat.table:
         note(f"auth0-stream: {receiver.batches} batch(es), {status.events} events, {receiver.redelivered} "
-             f"redelivered dropped, {receiver.rejected} rejected, {status.alerts} alert(s)")
+             f"redelivered dropped, {receiver.rejected} rejected, {status.unknown} of no known log type, "
+             f"{status.alerts} alert(s)")
     else:
         write_json_stdout(summary)
     if receiver.dirty or not server.started:

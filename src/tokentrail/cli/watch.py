@@ -277,6 +277,7 @@ def finish_report(sources, errors: Sequence[str], stopped: bool, left: int, fmt:
         return
     for s in sources:
         note(f"{s.source}: {s.events} events read, {s.duplicates} duplicate(s) dropped, {s.rejected} unreadable, "
+             f"{s.unknown} of no known log type, "
              f"{s.alerts} alert(s), "
              f"{s.batches} page(s)" + (", caught up" if s.caught_up else ""))
     if left:

@@ -43,6 +43,7 @@ class SourceStatus:
     events: int = 0
     duplicates: int = 0
     rejected: int = 0  # records of the API's pages that could not be read (each reported)
+    unknown: int = 0  # events of no known log type (no rule can read them)
     alerts: int = 0
     batches: int = 0
     newest_event: float | None = None  # epoch seconds of the newest event read
@@ -51,7 +52,7 @@ class SourceStatus:
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "events": self.events, "duplicate_events": self.duplicates,
-                "rejected_records": self.rejected,
+                "rejected_records": self.rejected, "unknown_events": self.unknown,
                 "alerts": self.alerts, "batches": self.batches, "caught_up": self.caught_up}
 
 
@@ -129,6 +130,7 @@ class Pipeline:
         state.commit()
         stats = self.engine.stats
         self.status.events, self.status.duplicates = stats.events, stats.duplicates
+        self.status.unknown = stats.unknown_events
         self.status.alerts += len(fresh)
         self.status.last_commit = time.time()
         return fresh
