@@ -3,6 +3,7 @@ alerts on standard output."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -99,3 +100,25 @@ def test_alerts_go_to_standard_output_and_json_output_there_is_refused(tmp_path)
         scan_alert_ids(tmp_path, events, rules)
     assert b"100 events read" in done.stderr
     assert clash.returncode == 2 and b"standard output" in clash.stderr
+
+
+def test_on_a_terminal_a_status_line_shows_rate_lag_checkpoint_and_alerts(tmp_path):
+    import pty
+
+    rules = write_rules(tmp_path)
+    with running(okta_app(mixed_events(300), tokens=["token-a-0001"])) as imitation:
+        leader, follower = pty.openpty()
+        done = subprocess.run([str(SCRIPT), "watch", "okta", "--org-url", imitation.url, "--token-env", "TOKEN_A",
+                               "-r", str(rules), "--state", str(tmp_path / "state.sqlite"), "--sink",
+                               f"jsonl:{tmp_path / 'a.jsonl'}", "--once"],
+                              env={**ENV, "COLUMNS": "200", "TERM": "xterm"}, stderr=follower,
+                              stdout=subprocess.DEVNULL, timeout=120)
+        os.close(follower)
+        seen = b""
+        with contextlib.suppress(OSError):
+            while chunk := os.read(leader, 65536):
+                seen += chunk
+        os.close(leader)
+    assert done.returncode == 0
+    text = seen.decode(errors="replace")
+    assert "events/s · 300 events · lag " in text and "checkpoint " in text and "alerts · caught up" in text
