@@ -47,7 +47,7 @@ def alerts_of(work: Path) -> tuple[list[tuple[str, tuple[str, ...]]], list[tuple
 
 def test_killed_and_restarted_watch_ends_with_the_alerts_of_one_run_and_of_scan(tmp_path):
     rng = random.Random(20261202)
-    events = mixed_events(2400)
+    events = mixed_events(1800)
     rules = write_rules(tmp_path)
     plan = FaultPlan(fail_rate=0.12, kinds=("429", "5xx", "cut"), seed=7, reset_after=0.2)
     kills = 0
@@ -62,23 +62,29 @@ def test_killed_and_restarted_watch_ends_with_the_alerts_of_one_run_and_of_scan(
         # The same, killed at random moments and started again until it ends by itself.
         work = tmp_path / "killed"
         work.mkdir()
-        for attempt in range(40):
+        alerts = work / "alerts.jsonl"
+        for _ in range(40):
+            # Each start is killed a random moment after it has written alerts (so mid-page or
+            # mid-write, not while still importing), until one run ends by itself.
+            size = alerts.stat().st_size if alerts.exists() else 0
             proc = subprocess.Popen(watch_command(imitation.url, work, rules, hook.url), env=ENV,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            delay = rng.uniform(0.3, 2.0) if attempt < 12 else None
-            try:
-                out, err = proc.communicate(timeout=delay if delay is not None else 120)
-            except subprocess.TimeoutExpired:
-                proc.kill()  # SIGKILL: no handler runs, no buffer is flushed
-                proc.communicate()
-                kills += 1
-                continue
+            while proc.poll() is None and (not alerts.exists() or alerts.stat().st_size == size):
+                time.sleep(0.01)
+            if proc.poll() is None and kills < 6:
+                time.sleep(rng.uniform(0.0, 0.5))
+                if proc.poll() is None:
+                    proc.kill()  # SIGKILL: no handler runs, no buffer is flushed
+                    proc.communicate()
+                    kills += 1
+                    continue
+            out, err = proc.communicate(timeout=120)
             assert proc.returncode == 0, err.decode()
             break
         else:
             raise AssertionError("watch never caught up")
         assert orjson.loads(out)["sources"][0]["caught_up"] is True
-    assert kills >= 3, "the seeded delays should kill the run several times"
+    assert kills >= 3, "the run should have been killed several times while writing alerts"
     assert plan.fail_rate and sum(imitation_faults(imitation).values()) > 0
 
     expected_jsonl, expected_sqlite = alerts_of(whole)
