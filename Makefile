@@ -20,6 +20,7 @@ demo: $(BIN)/tokentrail
 	$(BIN)/tokentrail demo --out $(DEMO)
 	$(BIN)/tokentrail scan $(DEMO)/logs --report $(DEMO)/report --format jsonl --output $(DEMO)/scan-alerts.jsonl
 	$(BIN)/tokentrail site build $(DEMO)/site --report $(DEMO)/report
+	$(BIN)/tokentrail watch demo --seconds 5
 	@echo "catalog site: file://$(abspath $(DEMO))/site/index.html"
 	@echo "scan report:  file://$(abspath $(DEMO))/site/report/index.html (alone: $(DEMO)/report/index.html)"
 

@@ -91,6 +91,26 @@ class CorrelationAlerter:
         self.sequences.clear()
         return out
 
+    def snapshot(self) -> dict[str, Any]:
+        """Open windows and partial sequences as plain JSON-ready data (see GroupingAlerter)."""
+        return {
+            "newest": None if self.newest == float("-inf") else self.newest,
+            "ends": [[end, start, list(key)] for end, start, key in self.ends],
+            "windows": [[list(key), w.start, [_signal_data(s) for s in w.signals]] for key, w in self.windows.items()],
+            "sequences": [[list(key), [None if p is None else [p.start, [_signal_data(s) for s in p.signals]]
+                                       for p in stages]] for key, stages in self.sequences.items()],
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Reopen what a ``snapshot`` held."""
+        newest = data.get("newest")
+        self.newest = float("-inf") if newest is None else float(newest)
+        self.ends = [(end, start, tuple(key)) for end, start, key in data.get("ends", ())]
+        self.windows = {tuple(key): _Window(start, [_signal_of(s) for s in signals])
+                        for key, start, signals in data.get("windows", ())}
+        self.sequences = {tuple(key): [None if p is None else _Partial(p[0], [_signal_of(s) for s in p[1]])
+                                       for p in stages] for key, stages in data.get("sequences", ())}
+
     def _size(self, window: _Window) -> int:
         if self.corr.kind == "value_count":
             return len({s.value for s in window.signals if s.value is not None})
@@ -207,3 +227,12 @@ class _Partial:
     start: float
     signals: list[Signal]
 
+
+
+def _signal_data(s: Signal) -> list[Any]:
+    return [s.step, list(s.key), s.time, list(s.event_ids), s.value, s.fields]
+
+
+def _signal_of(data: list[Any]) -> Signal:
+    step, key, time, event_ids, value, fields = data
+    return Signal(step, tuple(key), time, tuple(event_ids), value, dict(fields))

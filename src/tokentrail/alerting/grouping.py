@@ -112,6 +112,24 @@ class GroupingAlerter:
         self.ends.clear()
         return out
 
+    def snapshot(self) -> dict[str, Any]:
+        """The open groups as plain JSON-ready data, for a live run to store with its checkpoint."""
+        return {
+            "newest": None if self.newest == float("-inf") else self.newest,
+            "ends": [[end, start, list(key)] for end, start, key in self.ends],
+            "groups": [[list(key), g.start, dict(g.first), g.event_ids, sorted(g.distinct), g.first_time,
+                        g.last_time] for key, g in self.groups.items()],
+        }
+
+    def restore(self, data: Mapping[str, Any]) -> None:
+        """Reopen the groups a ``snapshot`` held (a live run restarting from its checkpoint)."""
+        newest = data.get("newest")
+        self.newest = float("-inf") if newest is None else float(newest)
+        self.ends = [(end, start, tuple(key)) for end, start, key in data.get("ends", ())]
+        self.groups = {}
+        for key, start, first, event_ids, distinct, first_time, last_time in data.get("groups", ()):
+            self.groups[tuple(key)] = _Group(start, first, list(event_ids), set(distinct), first_time, last_time)
+
     def _close(self, key: tuple[str, ...], group: _Group, *, remove: bool = True) -> Alert | None:
         if remove:
             del self.groups[key]

@@ -10,6 +10,7 @@ import typer
 
 from tokentrail import __version__
 from tokentrail.cli import (
+    alerts,
     attack,
     convert,
     coverage,
@@ -19,9 +20,11 @@ from tokentrail.cli import (
     logs,
     rules,
     scan,
+    serve,
     simulate,
     site,
     testing,
+    watch,
 )
 from tokentrail.cli.common import ui
 from tokentrail.cli.help import Group
@@ -59,6 +62,9 @@ app.add_typer(attack.app, name="attack")
 app.add_typer(feed.app, name="feed")
 app.add_typer(logs.app, name="logs")
 app.add_typer(site.app, name="site")
+watch.register(app)
+serve.register(app)
+alerts.register(app)
 
 
 def main() -> None:

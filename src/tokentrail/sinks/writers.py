@@ -22,6 +22,11 @@ def _dumps(document: Any, option: int = _OPTS) -> bytes:
         return orjson.dumps(json_safe(document), option=option, default=str)
 
 
+def dumps_line(document: Any) -> bytes:
+    """``document`` as one JSON line, newline included."""
+    return _dumps(document) + b"\n"
+
+
 def write_alerts_jsonl(alerts: Iterable[Alert], out: IO[bytes]) -> int:
     """One JSON object per alert per line; returns how many were written."""
     n = 0

@@ -1,0 +1,132 @@
+"""The running loop of ``tokentrail watch``: one thread per collector pulls pages into a bounded
+queue; the loop takes each page through its source's pipeline (rules, sinks, checkpoint).
+
+The queue is the back-pressure: when sinks are slow the collectors stop pulling, and every wait
+wakes when the run is stopped. A stop (SIGINT, SIGTERM) lets the page in hand finish and commit;
+pages queued behind it are dropped uncommitted, so the next start pulls them again.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from tokentrail.errors import TokenTrailError, summarize_exception
+from tokentrail.live.pipeline import Pipeline, SourceStatus
+from tokentrail.live.sinkset import SinkSet, Stopped
+from tokentrail.rules.model import Rule
+from tokentrail.sources.collectors.base import Batch, Collector
+from tokentrail.state import StateStore
+
+QUEUE_PAGES = 4  # pages waiting per run: enough to overlap a fetch with the rules, no more
+
+
+@dataclass
+class RunResult:
+    """How a live run ended."""
+
+    sources: list[SourceStatus]
+    errors: list[str] = field(default_factory=list)  # a collector that failed, a sink given up on
+    stopped: bool = False  # ended by a stop rather than by catching up (``--once``)
+    partial: bool = False  # stopped inside a page: the state holds part of it, never to be committed
+
+
+@dataclass(frozen=True)
+class _Done:
+    source: str
+    error: str | None = None
+
+
+class LiveRun:
+    """Collectors → pipelines → sinks; see the module docstring."""
+
+    def __init__(self, rules: Sequence[Rule], state: StateStore, sinks: SinkSet,
+                 collectors: Sequence[Collector], *, once: bool = False,
+                 on_status: Callable[[list[SourceStatus]], None] | None = None,
+                 on_error: Callable[[str], None] | None = None, status_every: float = 1.0) -> None:
+        names = [c.name for c in collectors]
+        if len(set(names)) != len(names):
+            raise TokenTrailError(f"two sources share a name: {', '.join(sorted(names))}")
+        self.state = state
+        self.sinks = sinks
+        self.collectors = list(collectors)
+        self.once = once
+        self.on_status = on_status or (lambda statuses: None)
+        self.on_error = on_error or (lambda message: None)
+        self.status_every = status_every
+        sinks.recover(state)
+        self.pipelines = {c.name: Pipeline(rules, state, sinks, c.name) for c in collectors}
+
+    def run(self, stop: threading.Event) -> RunResult:
+        """Run until ``stop`` is set, or with ``once`` until every source has caught up."""
+        pages: queue.Queue[tuple[str, Batch] | _Done] = queue.Queue(QUEUE_PAGES)
+        halt = threading.Event()  # the collectors' stop: the run's, or the loop ending on its own
+        threads = [threading.Thread(target=self._pull, args=(c, pages, halt), name=f"collect {c.name}",
+                                    daemon=True) for c in self.collectors]
+        for thread in threads:
+            thread.start()
+        result = RunResult([p.status for p in self.pipelines.values()])
+        running = {c.name for c in self.collectors}
+        last_status = 0.0
+        try:
+            while running and not stop.is_set():
+                try:
+                    item = pages.get(timeout=0.2)
+                except queue.Empty:
+                    item = None
+                if isinstance(item, _Done):
+                    running.discard(item.source)
+                    if item.error:
+                        result.errors.append(f"{item.source}: {item.error}")
+                        break
+                elif item is not None:
+                    name, batch = item
+                    for line in batch.rejected:  # records the API sent that could not be read
+                        self.on_error(line)
+                    self.pipelines[name].status.rejected += len(batch.rejected)
+                    self.pipelines[name].run_batch(batch.events, batch.checkpoint, stop, caught_up=batch.caught_up)
+                if time.monotonic() - last_status >= self.status_every or item is not None:
+                    last_status = time.monotonic()
+                    self.on_status(result.sources)
+            result.stopped = stop.is_set()
+            if self.once and not running and not result.errors:
+                for pipeline in self.pipelines.values():
+                    pipeline.finish(stop)
+        except Stopped as exc:
+            result.stopped = result.partial = True
+            result.errors.append(str(exc))
+        finally:
+            halt.set()
+            for thread in threads:
+                thread.join(timeout=5)
+            for pipeline in self.pipelines.values():
+                pipeline.close()
+        self.on_status(result.sources)
+        return result
+
+    def _pull(self, collector: Collector, pages: queue.Queue, halt: threading.Event) -> None:
+        """A collector thread: pages into the queue until caught up (``once``) or halted."""
+        error = None
+        try:
+            for batch in collector.batches(self.pipelines[collector.name].checkpoint, halt):
+                while not halt.is_set():
+                    try:
+                        pages.put((collector.name, batch), timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if halt.is_set() or (self.once and batch.caught_up):
+                    break
+        except TokenTrailError as exc:
+            error = str(exc)
+        except Exception as exc:  # a collector's bug must end the run with a line, not a hung loop
+            error = summarize_exception(exc)
+        while not halt.is_set():
+            try:
+                pages.put(_Done(collector.name, error), timeout=0.2)
+                return
+            except queue.Full:
+                continue
