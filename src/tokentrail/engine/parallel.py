@@ -33,7 +33,7 @@ import orjson
 
 from tokentrail.alerting.models import Alert
 from tokentrail.compile.regex import RegexTimeLimitExceeded
-from tokentrail.engine.dedup import SeenEvents
+from tokentrail.engine.dedup import SeenEvents, dedup_key
 from tokentrail.engine.digest import Digest
 from tokentrail.engine.plan import UNKNOWN
 from tokentrail.engine.stream import StreamingEngine, unknown_event_error
@@ -100,9 +100,19 @@ def _scan_range(task: tuple[str, int, int, bool, bool, bool]) -> ChunkResult:
     # The parse of LogReader's JSON-lines reader, unrolled too: a generator between the lines and
     # this loop costs a tenth of the parse itself.
     spans = (lambda offset, length: dead.append((offset, length))) if keep_dead else None
+    take = _ENGINE.prefilter.take
+    indexes = _ENGINE.plan.indexes
     for first, batch in reader.range_lines(path, start, end, spans=spans):
         for line, raw in enumerate(batch, first):
             if not raw:  # blank, or a line past the limit (reported by range_lines)
+                continue
+            if take is not None and (got := take(raw)) is not None:
+                # Proved to match no rule, and validated: counted, its key kept, not parsed.
+                events += 1
+                if key_of is not None:
+                    keys.append(dedup_key(*got))
+                if got[0] not in indexes:
+                    no_rules[got[0]] = no_rules.get(got[0], 0) + 1
                 continue
             try:
                 event = loads(raw)

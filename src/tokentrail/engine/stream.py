@@ -16,10 +16,11 @@ from tokentrail.alerting.correlation import CorrelationAlerter, Signal
 from tokentrail.alerting.grouping import GroupingAlerter, NewTermsFilter
 from tokentrail.alerting.models import Alert, Match
 from tokentrail.compile.regex import RegexTimeLimitExceeded
-from tokentrail.engine.dedup import SeenEvents
+from tokentrail.engine.dedup import SeenEvents, dedup_key
 from tokentrail.engine.digest import Digest, build_digester
 from tokentrail.engine.limits import RuleTimeLimitExceeded
 from tokentrail.engine.plan import DEFAULT_PYTHON_TIME_LIMIT, UNKNOWN, Plan, Unit, build_plan
+from tokentrail.engine.prefilter import Prefilter, build_prefilter
 from tokentrail.errors import LogParseError, TokenTrailError, summarize_exception
 from tokentrail.rules.model import Correlation, Rule
 from tokentrail.state import StateStore
@@ -101,7 +102,9 @@ class StreamingEngine:
     of detecting it; an unknown name raises ``UnknownLogType`` listing the known ones. Events of
     no known log type are counted in ``stats.unknown``; with ``strict_unknown`` the first one
     raises ``LogParseError`` naming its file and line; ``on_unknown(event, source, line)`` sees
-    each of them (a dead-letter writer, for instance).
+    each of them (a dead-letter writer, for instance). ``prefilter`` (default on) lets
+    ``take_line`` and parallel workers take raw JSON lines no rule can match without parsing
+    them into objects (``engine.prefilter``); off, every line takes the plain path.
     """
 
     def __init__(self, rules: Sequence[Rule], *, state: StateStore | None = None,
@@ -109,12 +112,14 @@ class StreamingEngine:
                  python_time_limit: float = DEFAULT_PYTHON_TIME_LIMIT,
                  log_type: str | None = None, strict_unknown: bool = False,
                  on_unknown: Callable[[Mapping[str, Any], str, int], None] | None = None,
-                 seen: SeenEvents | None = None) -> None:
+                 seen: SeenEvents | None = None, prefilter: bool = True) -> None:
         self._detect = schemas.forced_detector(log_type) if log_type else schemas.detector()
         self.strict_unknown = strict_unknown
         self.on_unknown = on_unknown
         self.rules = {r.id: r for r in rules}
         self.plan: Plan = build_plan(rules, python_time_limit=python_time_limit)
+        forced = schemas.resolve_log_type_name(log_type) if log_type else None
+        self.prefilter = build_prefilter(self.plan, forced) if prefilter else Prefilter(None)
         self.state = state or StateStore()
         for index in self.plan.indexes.values():
             for unit in index.python:
@@ -176,6 +181,23 @@ class StreamingEngine:
             for unit, summary in failures:
                 self._rule_error(unit, event, source, line, summary)
         return self.accept(event, log_type, hits, source, line)
+
+    def take_line(self, raw: bytes) -> bool:
+        """Take one raw JSON line by the fast path when it proves no rule can match it: count
+        it (or its duplicate) as ``process`` would and give True; False when the line must be
+        parsed and given to ``process``. Always False with the prefilter off."""
+        take = self.prefilter.take
+        got = None if take is None else take(raw)
+        if got is None:
+            return False
+        log_type, ident = got
+        if self.seen is not None and self.seen.seen_key(dedup_key(log_type, ident)):
+            self.stats.duplicates += 1
+            return True
+        self.stats.events += 1
+        if log_type not in self.plan.indexes:
+            self.stats.no_rules[log_type] = self.stats.no_rules.get(log_type, 0) + 1
+        return True
 
     def unrecognised(self, event: Mapping[str, Any], source: str, line: int) -> str:
         """Account for an event of no known log type (see the class docstring); gives ``UNKNOWN``."""
