@@ -84,7 +84,8 @@ def build_prefilter(plan: Plan, forced_log_type: str | None = None) -> Prefilter
             return None
         try:
             doc = parse(raw)
-        except ValueError:  # not JSON (or not as simdjson reads it): the plain path reports it
+        except (ValueError, RuntimeError):  # not JSON, or not as simdjson reads it (a number
+            # past 64 bits): the plain path decides and reports it
             return None
         try:
             if doc.__class__ is not _OBJECT:
@@ -116,9 +117,10 @@ def _defeated_by(index: LogTypeIndex) -> str:
 
 
 _TEXT_OPS = frozenset(["eq", "contains", "startswith", "endswith"])
-# What the text of a number can hold (``text_of``): a literal made of these alone could be in a
-# number's text but not in its raw JSON spelling (1e2 is compared as "100").
-_NUMBER_CHARS = frozenset("0123456789+-.eEinfa")
+# What the text of a JSON number can hold (``text_of``: decimal, or a float's repr such as
+# 1e-05): a literal made of these alone could be in a number's text but not in its raw JSON
+# spelling (1E2 is compared as "100").
+_NUMBER_CHARS = frozenset("0123456789+-.e")
 
 
 def required_literals(expr: Expr) -> frozenset[str] | None:
@@ -197,7 +199,7 @@ def _taker(log_type: str, index: LogTypeIndex | None,
     if index is not None and index.key_path is None:
         return None  # rules anchored on several fields: the general path decides
     anchor = index.key_path if index is not None else None
-    # Each key the proof reads, and the heads the detection read, must be there once.
+    # Each key the proof reads, and the heads the detection read, must be there at most once.
     needles = tuple(dict.fromkeys([*heads, *map(_needle, id_path), *map(_needle, anchor or ())]))
     table: dict[str, tuple[bytes, ...] | None] = {}  # anchor value -> _value_literals
     name = ".".join(anchor or ())
@@ -235,7 +237,7 @@ def _taker(log_type: str, index: LogTypeIndex | None,
         if ident.__class__ is not str or not ident:
             return None
         for needle in needles:
-            if raw.count(needle) != 1:
+            if raw.count(needle) > 1:
                 return None
         return log_type, ident
 
