@@ -33,7 +33,7 @@ import orjson
 
 from tokentrail.alerting.models import Alert
 from tokentrail.compile.regex import RegexTimeLimitExceeded
-from tokentrail.engine.dedup import SeenEvents, dedup_key
+from tokentrail.engine.dedup import SeenEvents
 from tokentrail.engine.digest import Digest
 from tokentrail.engine.plan import UNKNOWN
 from tokentrail.engine.stream import StreamingEngine, unknown_event_error
@@ -110,7 +110,7 @@ def _scan_range(task: tuple[str, int, int, bool, bool, bool]) -> ChunkResult:
                 # Proved to match no rule, and validated: counted, its key kept, not parsed.
                 events += 1
                 if key_of is not None:
-                    keys.append(dedup_key(*got))
+                    keys.append(got[1])
                 if got[0] not in indexes:
                     no_rules[got[0]] = no_rules.get(got[0], 0) + 1
                 continue

@@ -11,10 +11,10 @@ key-presence tests, in the same order; any other shape goes the plain way); its 
 a string whose per-value function in the log type's index (``LogTypeIndex.by_value``, which
 holds the unanchored rules too, already decided for that value) is "nothing can match"; and its
 id is what the plain id reader gives. Where orjson and simdjson could read a line differently,
-the line goes the plain way: a backslash anywhere (escaped keys such as ``\\u0075uid``), a first
-byte other than ``{`` (a byte order mark, which simdjson accepts and orjson does not), and any
-key the proof reads that occurs more than once in the raw line (orjson keeps the last of
-duplicate keys, simdjson finds the first).
+the line goes the plain way: a backslash anywhere (escapes, such as a lone surrogate), a first
+byte other than ``{`` (a byte order mark, which simdjson accepts and orjson does not), and a key
+twice in the top-level object or in an object on the way to a nested anchor or id (orjson keeps
+the last of duplicate keys, simdjson finds the first).
 
 A rule set defeats the fast path when some rule could match an event whatever its event type
 (a Python rule, or a declarative rule with no condition that pins the event type): the scan then
@@ -31,6 +31,7 @@ import simdjson
 
 from tokentrail import schemas
 from tokentrail.engine.anchors import assume_anchor_value
+from tokentrail.engine.dedup import dedup_key
 from tokentrail.engine.plan import LogTypeIndex, Plan
 from tokentrail.rules.ir import All, Cmp, Const, Expr, Keywords
 from tokentrail.rules.ir import Any as AnyOf
@@ -46,7 +47,7 @@ Quick = Callable[[bytes], "tuple[str, str] | None"]
 
 @dataclass(frozen=True)
 class Prefilter:
-    """The fast path of one engine: ``take(raw)`` gives ``(log type, vendor id)`` for a line it
+    """The fast path of one engine: ``take(raw)`` gives ``(log type, dedup key)`` for a line it
     proved no rule can match (already validated as a JSON object), or None for a line that must
     take the plain path. ``take`` is None when the fast path is off; ``off`` then says why, in
     one line (empty when it was not asked for)."""
@@ -63,43 +64,131 @@ def build_prefilter(plan: Plan, forced_log_type: str | None = None) -> Prefilter
         why = _defeated_by(index)
         if why:
             return Prefilter(None, f"prefilter off: {why}")
-    reg = schemas.registry()
-    native = [lt for lt in reg.log_types if not lt.is_ecs and lt.detect]
-    claims: list[tuple[Callable[[Any], bool], Callable[[Any, bytes], str | None]]] = []
-    names: list[str] = []
-    heads: list[bytes] = []  # heads of nested detection keys of this log type and those before it
-    for lt in native:
-        for keys in lt.detect:
-            heads += [_needle(k.partition(".")[0]) for k in keys if "." in k]
-        names.append(lt.name)
-        take = None
+    namespace: dict[str, Any] = {"parse": simdjson.Parser().parse, "Object": _OBJECT, "has": _has,
+                                 "read": _read, "unseen": _UNSEEN}
+    # Generated: one call per line, the plain detector's key tests inline and in its order, then
+    # the claimed log type's proof inline too (this runs once per line of the file).
+    lines = [
+        "def quick(raw):",
+        "    if raw[:1] != b'{' or b'\\\\' in raw:",
+        "        return None",
+        "    try:",
+        "        doc = parse(raw)",
+        # Not JSON, or not as simdjson reads it (a number past 64 bits): the plain path decides.
+        "    except (ValueError, RuntimeError):",
+        "        return None",
+        "    try:",
+        "        if doc.__class__ is not Object:",
+        "            return None",
+    ]
+    for n, lt in enumerate(t for t in schemas.registry().log_types if not t.is_ecs and t.detect):
+        test = " or ".join("(" + " and ".join(map(_present, keys)) + ")" for keys in lt.detect)
+        lines.append(f"        if {test}:")
+        proof = None
         if forced_log_type is None or lt.name == forced_log_type:
-            take = _taker(lt.name, plan.indexes.get(lt.name), tuple(dict.fromkeys(heads)))
-        claims.append((_presence_test(lt.detect), take))
-    parser = simdjson.Parser()
-    parse = parser.parse
+            proof = _proof(lt.name, plan.indexes.get(lt.name), n, namespace)
+        lines += proof or ["            return None"]
+    lines += [
+        "        return None",
+        "    finally:",
+        "        del doc",  # the parser is reused for the next line only once nothing refers to this one
+    ]
+    exec("\n".join(lines), namespace)  # noqa: S102 - built above from the registry's key names via repr()
+    return Prefilter(namespace["quick"])
 
-    def quick(raw: bytes) -> tuple[str, str] | None:
-        if raw[:1] != b"{" or b"\\" in raw:
-            return None
-        try:
-            doc = parse(raw)
-        except (ValueError, RuntimeError):  # not JSON, or not as simdjson reads it (a number
-            # past 64 bits): the plain path decides and reports it
-            return None
-        try:
-            if doc.__class__ is not _OBJECT:
-                return None
-            for present, take in claims:
-                if present(doc):
-                    if take is None:
-                        return None
-                    return take(doc, raw)
-            return None
-        finally:
-            del doc  # the parser is reused for the next line only once nothing refers to this one
 
-    return Prefilter(quick)
+def _present(key: str) -> str:
+    """The plain detector's test that ``key`` is in ``doc`` (schemas/detect.py ``_present``), on a
+    simdjson object. A nested key is decided on the first of duplicate heads, which the proof's
+    check for duplicate top-level keys rules out."""
+    if "." not in key:
+        return f"{key!r} in doc"
+    head, _, rest = key.partition(".")
+    return f"(has(doc.get({head!r}), {tuple(rest.split('.'))!r}) or {key!r} in doc)"
+
+
+def _has(value: Any, path: tuple[str, ...]) -> bool:
+    for part in path:
+        if value.__class__ is not _OBJECT or part not in value:
+            return False
+        value = value.get(part)
+    return True
+
+
+def _read(doc: Any, path: tuple[str, ...]) -> Any:
+    value = doc.get(path[0])
+    for part in path[1:]:
+        value = value.get(part) if value.__class__ is _OBJECT else None
+    return value
+
+
+def _get(path: tuple[str, ...]) -> str:
+    """Source reading ``path`` from ``doc`` (the first of duplicate keys: see the checks)."""
+    return f"doc.get({path[0]!r})" if len(path) == 1 else f"read(doc, {path!r})"
+
+
+def _proof(log_type: str, index: LogTypeIndex | None, n: int,
+           namespace: dict[str, Any]) -> list[str] | None:
+    """Source lines that return ``(log_type, dedup key)`` for a line of ``log_type`` when no unit
+    of ``index`` can match it and its id is read as the plain reader reads it, else None; None
+    when no line of this log type can be taken."""
+    info = schemas.get_log_type(log_type)
+    if not info.id_fields:
+        return None  # no id to deduplicate on: rare, and the plain path has the general reader
+    if index is not None and index.key_path is None:
+        return None  # rules anchored on several fields: the general path decides
+    id_path = tuple(info.id_fields[0].split("."))
+    anchor = index.key_path if index is not None else None
+    out: list[str] = []
+    pad = " " * 12
+    if anchor is not None:
+        table: dict[str, tuple[bytes, ...] | None] = {}  # anchor value -> _value_literals
+        name = ".".join(anchor)
+
+        def learn(low: str) -> tuple[bytes, ...] | None:
+            if len(table) >= LogTypeIndex.MAX_VALUES or len(low) > LogTypeIndex.MAX_KEY:
+                return None  # as many values as the index keeps: the others take the plain path
+            texts = table[low] = _value_literals(index, name, low)  # type: ignore[arg-type]
+            return texts
+
+        namespace[f"table{n}"], namespace[f"learn{n}"] = table, learn
+        out += [
+            f"value = {_get(anchor)}",
+            "if value.__class__ is not str:",
+            "    return None",
+            "low = value.lower()",
+            f"texts = table{n}.get(low, unseen)",
+            "if texts is unseen:",
+            f"    texts = learn{n}(low)",
+            "if texts:",
+            # Without a backslash the line spells every string as it is; ASCII, its lower case
+            # is every value's lower case.
+            "    if not raw.isascii():",
+            "        return None",
+            "    lowered = raw.lower()",
+            "    for text in texts:",
+            "        if text in lowered:",
+            "            return None",
+            "elif texts is None:",
+            "    return None",  # some rule could match with no text to look for
+        ]
+    # No key twice in any object the proof read from: the top level (which holds the heads the
+    # detection read) and each object on the way to a nested anchor or id.
+    out += [
+        f"ident = {_get(id_path)}",
+        "if ident.__class__ is not str or not ident:",
+        "    return None",
+        "if len(doc) != len(set(doc.keys())):",
+        "    return None",
+    ]
+    for prefix in dict.fromkeys(path[:i] for path in (id_path, anchor or ()) for i in range(1, len(path))):
+        out += [
+            f"obj = {_get(prefix)}",
+            "if obj.__class__ is Object and len(obj) != len(set(obj.keys())):",
+            "    return None",
+        ]
+    out.append(f"return {log_type!r}, {dedup_key(log_type, '')!r} + ident")
+    return [pad + line for line in out]
 
 
 def _defeated_by(index: LogTypeIndex) -> str:
@@ -107,7 +196,7 @@ def _defeated_by(index: LogTypeIndex) -> str:
     for unit in index.python:
         return f"rule {unit.rule.id} has no required literal"
     if index.key_path is None:
-        return ""  # such a log type's lines take the plain path (see _taker)
+        return ""  # such a log type's lines take the plain path (see _proof)
     name = ".".join(index.key_path)
     for unit in index.unanchored:
         expr = assume_anchor_value(unit.expr if unit.expr is not None else Const(False), name, _ANY_VALUE)
@@ -159,87 +248,4 @@ def _value_literals(index: LogTypeIndex, name: str, value: str) -> tuple[bytes, 
             return None
         found |= texts
     return tuple(t.encode() for t in sorted(found))
-
-
-def _needle(key: str) -> bytes:
-    """The bytes of ``key`` as a JSON key without escapes (a line with a backslash is never taken)."""
-    return b'"' + key.encode() + b'"'
-
-
-def _presence_test(key_sets: tuple[tuple[str, ...], ...]) -> Callable[[Any], bool]:
-    """The plain detector's key-presence test for one log type, on a simdjson object (its nested
-    keys are decided on the first of duplicate heads, which ``_taker``'s needles rule out)."""
-
-    def present(doc: Any, key: str) -> bool:
-        if "." not in key:
-            return key in doc
-        head, _, rest = key.partition(".")
-        value = doc.get(head)
-        for part in rest.split("."):
-            if value.__class__ is not _OBJECT or part not in value:
-                value = _UNSEEN
-                break
-            value = value.get(part)
-        return value is not _UNSEEN or key in doc
-
-    def test(doc: Any) -> bool:
-        return any(all(present(doc, key) for key in keys) for keys in key_sets)
-
-    return test
-
-
-def _taker(log_type: str, index: LogTypeIndex | None,
-           heads: tuple[bytes, ...]) -> Callable[[Any, bytes], tuple[str, str] | None] | None:
-    """For a line of ``log_type``: ``(log_type, id)`` when no unit of ``index`` can match it and
-    its id is read as the plain reader reads it, else None."""
-    info = schemas.get_log_type(log_type)
-    id_path = tuple(info.id_fields[0].split(".")) if info.id_fields else None
-    if id_path is None:
-        return None  # no id to deduplicate on: rare, and the plain path has the general reader
-    if index is not None and index.key_path is None:
-        return None  # rules anchored on several fields: the general path decides
-    anchor = index.key_path if index is not None else None
-    # Each key the proof reads, and the heads the detection read, must be there at most once.
-    needles = tuple(dict.fromkeys([*heads, *map(_needle, id_path), *map(_needle, anchor or ())]))
-    table: dict[str, tuple[bytes, ...] | None] = {}  # anchor value -> _value_literals
-    name = ".".join(anchor or ())
-    max_values, max_key = LogTypeIndex.MAX_VALUES, LogTypeIndex.MAX_KEY
-
-    def read(doc: Any, path: tuple[str, ...]) -> Any:
-        value = doc.get(path[0])
-        for part in path[1:]:
-            value = value.get(part) if value.__class__ is _OBJECT else None
-        return value
-
-    def take(doc: Any, raw: bytes) -> tuple[str, str] | None:
-        if anchor is not None:
-            value = read(doc, anchor)
-            if value.__class__ is not str:
-                return None
-            low = value.lower()
-            texts = table.get(low, _UNSEEN)
-            if texts is _UNSEEN:
-                if len(table) >= max_values or len(low) > max_key:
-                    return None
-                texts = table[low] = _value_literals(index, name, low)  # type: ignore[arg-type]
-            if texts:
-                # Without a backslash the line spells every string as it is; ASCII, its lower
-                # case is every value's lower case.
-                if not raw.isascii():
-                    return None
-                lowered = raw.lower()
-                for text in texts:  # type: ignore[union-attr]
-                    if text in lowered:
-                        return None
-            elif texts is None:
-                return None  # some rule could match with no text to look for: the plain path runs it
-        ident = read(doc, id_path)
-        if ident.__class__ is not str or not ident:
-            return None
-        for needle in needles:
-            if raw.count(needle) > 1:
-                return None
-        return log_type, ident
-
-    return take
 

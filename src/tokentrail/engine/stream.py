@@ -16,7 +16,7 @@ from tokentrail.alerting.correlation import CorrelationAlerter, Signal
 from tokentrail.alerting.grouping import GroupingAlerter, NewTermsFilter
 from tokentrail.alerting.models import Alert, Match
 from tokentrail.compile.regex import RegexTimeLimitExceeded
-from tokentrail.engine.dedup import SeenEvents, dedup_key
+from tokentrail.engine.dedup import SeenEvents
 from tokentrail.engine.digest import Digest, build_digester
 from tokentrail.engine.limits import RuleTimeLimitExceeded
 from tokentrail.engine.plan import DEFAULT_PYTHON_TIME_LIMIT, UNKNOWN, Plan, Unit, build_plan
@@ -190,8 +190,8 @@ class StreamingEngine:
         got = None if take is None else take(raw)
         if got is None:
             return False
-        log_type, ident = got
-        if self.seen is not None and self.seen.seen_key(dedup_key(log_type, ident)):
+        log_type, key = got
+        if self.seen is not None and self.seen.seen_key(key):
             self.stats.duplicates += 1
             return True
         self.stats.events += 1
