@@ -352,6 +352,7 @@ def test_required_literals_are_only_texts_every_match_carries():
     (b'{"log_id":"a-1","data":{"type":"f","type":"s","date":"x"}}', None),
     (b'{"log_id":"a-1","data":{"type":"s","date":"x","x":{"a":1,"a":2}}}', ("auth0", "auth0\x1fa-1")),
     (b"\xef\xbb\xbf{}", None),
+    (b'{"uuid":"u-1","published":"x","eventType":"zone.update","x":"' + b"y" * (1 << 20) + b'"}', None),
     (b'{"uuid":"u-1","published":"x","eventType":"zone.update"', None),
 ])
 def test_which_lines_are_taken(engine, raw, taken):

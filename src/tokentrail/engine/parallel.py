@@ -371,12 +371,16 @@ def _copy_line(path: str, offset: int, length: int, out: IO[bytes]) -> None:
 
 
 def _warm(engine: StreamingEngine, path: str) -> None:
-    """Match the file's first lines in the parent before forking: the plan builds its per-value
-    functions on first sight, and workers forked afterwards inherit them rather than each
-    building its own. Matching has no side effect; nothing found here is reported."""
+    """Match the file's first lines in the parent before forking: the plan (and the fast path)
+    build their per-value functions on first sight, and workers forked afterwards inherit them
+    rather than each building its own. Matching has no side effect; nothing found here is
+    reported."""
     with open(path, "rb") as fh:
         lines = fh.read(WARM_BYTES).split(b"\n")  # bounded, however long a line is
+    take = engine.prefilter.take
     for line in lines:
+        if take is not None and take(line) is not None:
+            continue  # the fast path learnt what it needs of this event type
         try:
             event = orjson.loads(line)
         except orjson.JSONDecodeError:

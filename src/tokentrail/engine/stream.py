@@ -118,8 +118,8 @@ class StreamingEngine:
         self.on_unknown = on_unknown
         self.rules = {r.id: r for r in rules}
         self.plan: Plan = build_plan(rules, python_time_limit=python_time_limit)
-        forced = schemas.resolve_log_type_name(log_type) if log_type else None
-        self.prefilter = build_prefilter(self.plan, forced) if prefilter else Prefilter(None)
+        self._forced = schemas.resolve_log_type_name(log_type) if log_type else None
+        self._prefilter: Prefilter | None = None if prefilter else Prefilter(None)
         self.state = state or StateStore()
         for index in self.plan.indexes.values():
             for unit in index.python:
@@ -142,6 +142,19 @@ class StreamingEngine:
                            None if u.python is None else partial(self._describe, u))
             for u in self.plan.units
         ]
+
+    @property
+    def prefilter(self) -> Prefilter:
+        """The fast path for raw JSON lines (built on first use: rule tests and the batch engine
+        never need it)."""
+        if self._prefilter is None:
+            self._prefilter = build_prefilter(self.plan, self._forced)
+        return self._prefilter
+
+    @property
+    def prefilter_off(self) -> str:
+        """Why the fast path was off, once a scan asked for it ("" when it ran, or was not used)."""
+        return "" if self._prefilter is None else self._prefilter.off
 
     @property
     def load_errors(self) -> list[TokenTrailError]:
