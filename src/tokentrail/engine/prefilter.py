@@ -79,22 +79,18 @@ def build_prefilter(plan: Plan, forced_log_type: str | None = None) -> Prefilter
         # Not JSON, or not as simdjson reads it (a number past 64 bits): the plain path decides.
         "    except (ValueError, RuntimeError):",
         "        return None",
-        "    try:",
-        "        if doc.__class__ is not Object:",
-        "            return None",
+        # The parser is reused for the next line once nothing refers to this one: only locals do.
+        "    if doc.__class__ is not Object:",
+        "        return None",
     ]
     for n, lt in enumerate(t for t in schemas.registry().log_types if not t.is_ecs and t.detect):
         test = " or ".join("(" + " and ".join(map(_present, keys)) + ")" for keys in lt.detect)
-        lines.append(f"        if {test}:")
+        lines.append(f"    if {test}:")
         proof = None
         if forced_log_type is None or lt.name == forced_log_type:
             proof = _proof(lt.name, plan.indexes.get(lt.name), n, namespace)
-        lines += proof or ["            return None"]
-    lines += [
-        "        return None",
-        "    finally:",
-        "        del doc",  # the parser is reused for the next line only once nothing refers to this one
-    ]
+        lines += proof or ["        return None"]
+    lines.append("    return None")
     exec("\n".join(lines), namespace)  # noqa: S102 - built above from the registry's key names via repr()
     return Prefilter(namespace["quick"])
 
@@ -142,7 +138,7 @@ def _proof(log_type: str, index: LogTypeIndex | None, n: int,
     id_path = tuple(info.id_fields[0].split("."))
     anchor = index.key_path if index is not None else None
     out: list[str] = []
-    pad = " " * 12
+    pad = " " * 8
     if anchor is not None:
         table: dict[str, tuple[bytes, ...] | None] = {}  # anchor value -> _value_literals
         name = ".".join(anchor)
