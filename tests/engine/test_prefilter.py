@@ -73,6 +73,14 @@ EXTRA_RULES = {
 }
 
 
+@pytest.fixture(scope="module", autouse=True)
+def short_lines_too():
+    """The hand-written lines here are short: let the fast path take lines of any length."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("tokentrail.engine.prefilter.MIN_LINE_BYTES", 0)
+        yield
+
+
 @pytest.fixture(scope="module")
 def rules(tmp_path_factory):
     folder = tmp_path_factory.mktemp("rules")
@@ -357,3 +365,14 @@ def test_required_literals_are_only_texts_every_match_carries():
 ])
 def test_which_lines_are_taken(engine, raw, taken):
     assert engine.prefilter.take(raw) == taken
+
+
+def test_short_lines_go_plain_by_default(monkeypatch):
+    """Below MIN_LINE_BYTES orjson builds the record faster than the fast path proves it away."""
+    from tokentrail.engine import prefilter
+
+    monkeypatch.setattr(prefilter, "MIN_LINE_BYTES", 1024)
+    take = StreamingEngine(load_rules([PUBLIC_MIX]).rules).prefilter.take
+    line = b'{"uuid":"u-1","published":"x","eventType":"zone.update","x":"%s"}'
+    assert take(line % b"y") is None
+    assert take(line % (b"y" * 1000)) == ("okta", "okta\x1fu-1")

@@ -41,6 +41,7 @@ _UNSEEN = object()
 # A value no rule names: a unit whose expression still holds once the event type is assumed to be
 # this can match events of any event type.
 _ANY_VALUE = "\x00 any event type \x00"
+MIN_LINE_BYTES = 1024  # shortest line the fast path parses (measured: below, orjson is cheaper)
 MAX_LINE_BYTES = 1 << 20  # longest line the fast path parses
 
 Quick = Callable[[bytes], "tuple[str, str] | None"]
@@ -71,8 +72,10 @@ def build_prefilter(plan: Plan, forced_log_type: str | None = None) -> Prefilter
     # the claimed log type's proof inline too (this runs once per line of the file).
     lines = [
         "def quick(raw):",
-        # Longer lines go plain: the parser would keep a buffer the size of the longest line.
-        f"    if raw[:1] != b'{{' or len(raw) > {MAX_LINE_BYTES} or b'\\\\' in raw:",
+        # Shorter lines go plain: orjson builds a small record faster than simdjson and the key
+        # checks prove it needs no building. Longer ones too: the parser would keep a buffer the
+        # size of the longest line.
+        f"    if raw[:1] != b'{{' or not {MIN_LINE_BYTES} <= len(raw) <= {MAX_LINE_BYTES} or b'\\\\' in raw:",
         "        return None",
         "    try:",
         "        doc = parse(raw)",
@@ -81,6 +84,12 @@ def build_prefilter(plan: Plan, forced_log_type: str | None = None) -> Prefilter
         "        return None",
         # The parser is reused for the next line once nothing refers to this one: only locals do.
         "    if doc.__class__ is not Object:",
+        "        return None",
+        # The top-level keys, once: a key twice goes plain (orjson keeps the last of duplicate
+        # keys, simdjson finds the first), and a test for a key simdjson lacks costs an
+        # exception inside it, one for a key of this set does not.
+        "    keys = set(doc.keys())",
+        "    if len(keys) != len(doc):",
         "        return None",
     ]
     for n, lt in enumerate(t for t in schemas.registry().log_types if not t.is_ecs and t.detect):
@@ -100,9 +109,9 @@ def _present(key: str) -> str:
     simdjson object. A nested key is decided on the first of duplicate heads, which the proof's
     check for duplicate top-level keys rules out."""
     if "." not in key:
-        return f"{key!r} in doc"
+        return f"{key!r} in keys"
     head, _, rest = key.partition(".")
-    return f"(has(doc.get({head!r}), {tuple(rest.split('.'))!r}) or {key!r} in doc)"
+    return f"(({head!r} in keys and has(doc.get({head!r}), {tuple(rest.split('.'))!r})) or {key!r} in keys)"
 
 
 def _has(value: Any, path: tuple[str, ...]) -> bool:
@@ -121,8 +130,10 @@ def _read(doc: Any, path: tuple[str, ...]) -> Any:
 
 
 def _get(path: tuple[str, ...]) -> str:
-    """Source reading ``path`` from ``doc`` (the first of duplicate keys: see the checks)."""
-    return f"doc.get({path[0]!r})" if len(path) == 1 else f"read(doc, {path!r})"
+    """Source reading ``path`` from ``doc`` (the first of duplicate keys: see the checks); None
+    when its top-level key is not in ``keys``."""
+    read = f"doc.get({path[0]!r})" if len(path) == 1 else f"read(doc, {path!r})"
+    return f"({read} if {path[0]!r} in keys else None)"
 
 
 def _proof(log_type: str, index: LogTypeIndex | None, n: int,
@@ -170,13 +181,11 @@ def _proof(log_type: str, index: LogTypeIndex | None, n: int,
             "elif texts is None:",
             "    return None",  # some rule could match with no text to look for
         ]
-    # No key twice in any object the proof read from: the top level (which holds the heads the
-    # detection read) and each object on the way to a nested anchor or id.
+    # No key twice in any object the proof read from: the top level (checked for every line)
+    # and each object on the way to a nested anchor or id.
     out += [
         f"ident = {_get(id_path)}",
         "if ident.__class__ is not str or not ident:",
-        "    return None",
-        "if len(doc) != len(set(doc.keys())):",
         "    return None",
     ]
     for prefix in dict.fromkeys(path[:i] for path in (id_path, anchor or ()) for i in range(1, len(path))):
