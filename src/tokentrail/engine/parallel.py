@@ -379,8 +379,8 @@ def _warm(engine: StreamingEngine, path: str) -> None:
         lines = fh.read(WARM_BYTES).split(b"\n")  # bounded, however long a line is
     take = engine.prefilter.take
     for line in lines:
-        if take is not None and take(line) is not None:
-            continue  # the fast path learnt what it needs of this event type
+        if take is not None:
+            take(line)  # the fast path learns its event types too
         try:
             event = orjson.loads(line)
         except orjson.JSONDecodeError:
