@@ -7,14 +7,18 @@ nothing), and only the few fields the proof needs are read from it lazily: the k
 its log type, the anchor field (the event type) and the vendor id.
 
 The proof, for a line taken here: its log type is the one the plain detector gives (the same
-key-presence tests, in the same order; any other shape goes the plain way); its anchor field is
-a string whose per-value function in the log type's index (``LogTypeIndex.by_value``, which
-holds the unanchored rules too, already decided for that value) is "nothing can match"; and its
-id is what the plain id reader gives. Where orjson and simdjson could read a line differently,
-the line goes the plain way: a backslash anywhere (escapes, such as a lone surrogate), a first
-byte other than ``{`` (a byte order mark, which simdjson accepts and orjson does not), and a key
-twice in the top-level object or in an object on the way to a nested anchor or id (orjson keeps
-the last of duplicate keys, simdjson finds the first).
+key-presence tests, in the same order, on the line's top-level keys; any other shape goes the
+plain way); its anchor field (event type) is a string for which no unit of the log type's index
+can match — the units anchored on that value and the unanchored ones, each decided for that
+value as ``LogTypeIndex`` decides them (``assume_anchor_value``) — or for which every unit left
+needs a text (``required_literals``) that the line, lower-cased, does not hold (ASCII lines
+only); and its id is what the plain id reader gives. Where orjson and simdjson could read a line
+differently, the line goes the plain way: a backslash anywhere (escapes, such as a lone
+surrogate), a first byte other than ``{`` (a byte order mark, which simdjson accepts and orjson
+does not), and a key twice in the top-level object or in an object on the way to a nested anchor
+or id (orjson keeps the last of duplicate keys, simdjson finds the first). Lines under
+``MIN_LINE_BYTES`` go plain too: orjson builds such small records faster than this proves them
+away.
 
 A rule set defeats the fast path when some rule could match an event whatever its event type
 (a Python rule, or a declarative rule with no condition that pins the event type): the scan then
