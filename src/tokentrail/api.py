@@ -50,7 +50,7 @@ def scan(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, *, str
          progress: Callable[[int], None] | None = None, workers: int = DEFAULT_WORKERS,
          min_parallel_bytes: int = MIN_PARALLEL_BYTES, log_type: str | None = None,
          limits: ReadLimits | None = None, keep_duplicates: bool = False,
-         memory_ids: int = DEFAULT_MEMORY_IDS) -> ScanResult:
+         memory_ids: int = DEFAULT_MEMORY_IDS, prefilter: bool = True) -> ScanResult:
     """Scan log files (``-`` for stdin) with ``rules``; return alerts, counts and every error.
 
     Each event is taken once: a second event of the same log type and event id (one file named
@@ -74,7 +74,9 @@ def scan(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, *, str
     Panther name) for all input; an unknown name raises ``UnknownLogType`` listing the known
     ones. Events of no known log type are counted per file (``stats.unknown``), written to
     ``dead_letter`` too, and fatal with ``strict``. ``limits`` bounds what one line, cell,
-    document or compressed member may take (default: ``ReadLimits()``).
+    document or compressed member may take (default: ``ReadLimits()``). ``prefilter`` (default
+    on) takes JSON lines no rule can match without parsing them into objects (same results);
+    ``ScanResult.prefilter_off`` says when a rule set defeats it.
     """
     load_errors = []
     if isinstance(rules, LoadResult):
@@ -86,7 +88,9 @@ def scan(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, *, str
     with scan_session(state, keep_duplicates, memory_ids) as seen:
         engine = StreamingEngine(rules, state=state, on_match=on_match, seen=seen, log_type=log_type,
                                  strict_unknown=strict,
-                                 on_unknown=unknown_keeper(dead_letter))
+                                 on_unknown=unknown_keeper(dead_letter), prefilter=prefilter)
+        if engine.prefilter.take is not None:
+            reader.take_line = engine.take_line
         workers = worker_count(workers, engine)
         process = engine.process
         with scan_gc(), ParallelFileScanner(engine, reader, workers) as parallel:

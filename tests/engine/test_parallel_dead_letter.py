@@ -62,6 +62,7 @@ def test_two_workers_write_the_dead_letter_bytes_of_one_process(log_file, rules,
 
 def test_a_workers_result_holds_no_bytes_of_the_long_line(log_file, rules, monkeypatch):
     engine = StreamingEngine(rules.rules)
+    assert engine.prefilter  # built in the parent before workers fork, as api.scan does
     monkeypatch.setattr(parallel, "_ENGINE", engine)
     monkeypatch.setattr(parallel, "_LIMITS", ReadLimits(max_line_bytes=LIMIT))
     data = log_file.read_bytes()

@@ -95,6 +95,9 @@ def scan(
     max_document_size: Annotated[str | None, typer.Option(
         "--max-document-size", metavar="SIZE",
         help="Largest JSON value read whole from a .json file (default 256MiB).")] = None,
+    no_prefilter: Annotated[bool, typer.Option(
+        "--no-prefilter", help="Parse every JSON line whole, even one no rule can match (same results, slower).")
+    ] = False,
     max_expanded_size: Annotated[str | None, typer.Option(
         "--max-expanded-size", metavar="SIZE",
         help="Most bytes one compressed file or archive member may expand to (default 64GiB).")] = None,
@@ -158,7 +161,8 @@ def scan(
             else:
                 result = api.scan(paths, loaded, strict=strict, dead_letter=dead, state=store,
                                   on_match=on_match, on_alert=on_alert, progress=progress, workers=workers,
-                                  log_type=log_type, limits=limits, keep_duplicates=keep_duplicates)
+                                  log_type=log_type, limits=limits, keep_duplicates=keep_duplicates,
+                                  prefilter=not no_prefilter)
         except TokenTrailError as exc:
             fail(str(exc), 1)
         report_problems(result, loaded)
@@ -174,6 +178,8 @@ def scan(
                 store.commit()
             except StateError as exc:
                 fail(str(exc), 1)
+    if result.prefilter_off:
+        note(result.prefilter_off)
     for line in summary_lines(result):
         note(line)
     if report_dir is not None:

@@ -63,6 +63,7 @@ class ScanResult:
     rule_counts: RuleCounts = RuleCounts()
     alerts_delivered: int = 0
     repeated_alerts: int = 0
+    prefilter_off: str = ""  # why the fast path did not run, when a rule set defeated it
 
 
 def scan_events(rules: Sequence[Rule], events: Iterable[Mapping[str, Any]], *,

@@ -60,6 +60,11 @@ class _Bloom:
         return True
 
 
+def dedup_key(log_type: str, ident: str) -> str:
+    """The key of an event of ``log_type`` whose vendor id is ``ident`` (see ``SeenEvents.key``)."""
+    return f"{log_type}\x1f{ident}"
+
+
 class SeenEvents:
     """The keys of the events a scan has taken. ``is_duplicate`` answers and records at once."""
 

@@ -100,9 +100,19 @@ def _scan_range(task: tuple[str, int, int, bool, bool, bool]) -> ChunkResult:
     # The parse of LogReader's JSON-lines reader, unrolled too: a generator between the lines and
     # this loop costs a tenth of the parse itself.
     spans = (lambda offset, length: dead.append((offset, length))) if keep_dead else None
+    take = _ENGINE.prefilter.take
+    indexes = _ENGINE.plan.indexes
     for first, batch in reader.range_lines(path, start, end, spans=spans):
         for line, raw in enumerate(batch, first):
             if not raw:  # blank, or a line past the limit (reported by range_lines)
+                continue
+            if take is not None and (got := take(raw)) is not None:
+                # Proved to match no rule, and validated: counted, its key kept, not parsed.
+                events += 1
+                if key_of is not None:
+                    keys.append(got[1])
+                if got[0] not in indexes:
+                    no_rules[got[0]] = no_rules.get(got[0], 0) + 1
                 continue
             try:
                 event = loads(raw)
@@ -361,12 +371,16 @@ def _copy_line(path: str, offset: int, length: int, out: IO[bytes]) -> None:
 
 
 def _warm(engine: StreamingEngine, path: str) -> None:
-    """Match the file's first lines in the parent before forking: the plan builds its per-value
-    functions on first sight, and workers forked afterwards inherit them rather than each
-    building its own. Matching has no side effect; nothing found here is reported."""
+    """Match the file's first lines in the parent before forking: the plan (and the fast path)
+    build their per-value functions on first sight, and workers forked afterwards inherit them
+    rather than each building its own. Matching has no side effect; nothing found here is
+    reported."""
     with open(path, "rb") as fh:
         lines = fh.read(WARM_BYTES).split(b"\n")  # bounded, however long a line is
+    take = engine.prefilter.take
     for line in lines:
+        if take is not None:
+            take(line)  # the fast path learns its event types too
         try:
             event = orjson.loads(line)
         except orjson.JSONDecodeError:

@@ -68,4 +68,5 @@ def scan_result(kept: list[Alert], gate: AlertGate, engine: StreamingEngine, rea
         rule_counts=RuleCounts.of(rules, engine.plan),
         alerts_delivered=gate.delivered,
         repeated_alerts=gate.repeats,
+        prefilter_off=engine.prefilter_off,
     )

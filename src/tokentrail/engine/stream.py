@@ -20,6 +20,7 @@ from tokentrail.engine.dedup import SeenEvents
 from tokentrail.engine.digest import Digest, build_digester
 from tokentrail.engine.limits import RuleTimeLimitExceeded
 from tokentrail.engine.plan import DEFAULT_PYTHON_TIME_LIMIT, UNKNOWN, Plan, Unit, build_plan
+from tokentrail.engine.prefilter import Prefilter, build_prefilter
 from tokentrail.errors import LogParseError, TokenTrailError, summarize_exception
 from tokentrail.rules.model import Correlation, Rule
 from tokentrail.state import StateStore
@@ -103,7 +104,9 @@ class StreamingEngine:
     raises ``LogParseError`` naming its file and line; ``on_unknown(event, source, line)`` sees
     each of them (a dead-letter writer, for instance). ``plan``: ``build_plan(rules)`` made
     before, shared by engines that run one after another (never at once: Python rules are bound
-    to the state of the engine made last).
+    to the state of the engine made last). ``prefilter`` (default on) lets ``take_line`` and
+    parallel workers take raw JSON lines no rule can match without parsing them into objects
+    (``engine.prefilter``); off, every line takes the plain path.
     """
 
     def __init__(self, rules: Sequence[Rule], *, state: StateStore | None = None,
@@ -111,7 +114,7 @@ class StreamingEngine:
                  python_time_limit: float = DEFAULT_PYTHON_TIME_LIMIT,
                  log_type: str | None = None, strict_unknown: bool = False,
                  on_unknown: Callable[[Mapping[str, Any], str, int], None] | None = None,
-                 seen: SeenEvents | None = None, plan: Plan | None = None) -> None:
+                 seen: SeenEvents | None = None, plan: Plan | None = None, prefilter: bool = True) -> None:
         self._detect = schemas.forced_detector(log_type) if log_type else schemas.detector()
         self.strict_unknown = strict_unknown
         self.on_unknown = on_unknown
@@ -119,6 +122,8 @@ class StreamingEngine:
         # A plan built before for the same rules may be given: runs one after another (coverage
         # verification) then compile the rules once.
         self.plan: Plan = plan if plan is not None else build_plan(rules, python_time_limit=python_time_limit)
+        self._forced = schemas.resolve_log_type_name(log_type) if log_type else None
+        self._prefilter: Prefilter | None = None if prefilter else Prefilter(None)
         self.state = state or StateStore()
         for index in self.plan.indexes.values():
             for unit in index.python:
@@ -141,6 +146,19 @@ class StreamingEngine:
                            None if u.python is None else partial(self._describe, u))
             for u in self.plan.units
         ]
+
+    @property
+    def prefilter(self) -> Prefilter:
+        """The fast path for raw JSON lines (built on first use: rule tests and the batch engine
+        never need it)."""
+        if self._prefilter is None:
+            self._prefilter = build_prefilter(self.plan, self._forced)
+        return self._prefilter
+
+    @property
+    def prefilter_off(self) -> str:
+        """Why the fast path was off, once a scan asked for it ("" when it ran, or was not used)."""
+        return "" if self._prefilter is None else self._prefilter.off
 
     @property
     def load_errors(self) -> list[TokenTrailError]:
@@ -180,6 +198,23 @@ class StreamingEngine:
             for unit, summary in failures:
                 self._rule_error(unit, event, source, line, summary)
         return self.accept(event, log_type, hits, source, line)
+
+    def take_line(self, raw: bytes) -> bool:
+        """Take one raw JSON line by the fast path when it proves no rule can match it: count
+        it (or its duplicate) as ``process`` would and give True; False when the line must be
+        parsed and given to ``process``. Always False with the prefilter off."""
+        take = self.prefilter.take
+        got = None if take is None else take(raw)
+        if got is None:
+            return False
+        log_type, key = got
+        if self.seen is not None and self.seen.seen_key(key):
+            self.stats.duplicates += 1
+            return True
+        self.stats.events += 1
+        if log_type not in self.plan.indexes:
+            self.stats.no_rules[log_type] = self.stats.no_rules.get(log_type, 0) + 1
+        return True
 
     def unrecognised(self, event: Mapping[str, Any], source: str, line: int) -> str:
         """Account for an event of no known log type (see the class docstring); gives ``UNKNOWN``."""

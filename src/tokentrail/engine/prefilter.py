@@ -1,0 +1,262 @@
+"""The fast path: take a JSON line no loaded rule can match without building its Python objects.
+
+A scan must still validate, count, recognise and deduplicate every event, but for most lines of a
+busy log no rule can match, and building the full dict (``orjson.loads``) is then most of the
+cost. Here such a line is validated by simdjson instead (a full, strict parse that builds
+nothing), and only the few fields the proof needs are read from it lazily: the keys that decide
+its log type, the anchor field (the event type) and the vendor id.
+
+The proof, for a line taken here: its log type is the one the plain detector gives (the same
+key-presence tests, in the same order, on the line's top-level keys; any other shape goes the
+plain way); its anchor field (event type) is a string for which no unit of the log type's index
+can match — the units anchored on that value and the unanchored ones, each decided for that
+value as ``LogTypeIndex`` decides them (``assume_anchor_value``) — or for which every unit left
+needs a text (``required_literals``) that the line, lower-cased, does not hold (ASCII lines
+only); and its id is what the plain id reader gives. Where orjson and simdjson could read a line
+differently, the line goes the plain way: a backslash anywhere (escapes, such as a lone
+surrogate), a first byte other than ``{`` (a byte order mark, which simdjson accepts and orjson
+does not), and a key twice in the top-level object or in an object on the way to a nested anchor
+or id (orjson keeps the last of duplicate keys, simdjson finds the first). Lines under
+``MIN_LINE_BYTES`` go plain too: orjson builds such small records faster than this proves them
+away.
+
+A rule set defeats the fast path when some rule could match an event whatever its event type
+(a Python rule, or a declarative rule with no condition that pins the event type): the scan then
+runs as before and says so once (``Prefilter.off``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import simdjson
+
+from tokentrail import schemas
+from tokentrail.engine.anchors import assume_anchor_value
+from tokentrail.engine.dedup import dedup_key
+from tokentrail.engine.plan import LogTypeIndex, Plan
+from tokentrail.rules.ir import All, Cmp, Const, Expr, Keywords
+from tokentrail.rules.ir import Any as AnyOf
+
+_OBJECT = simdjson.Object
+_UNSEEN = object()
+# A value no rule names: a unit whose expression still holds once the event type is assumed to be
+# this can match events of any event type.
+_ANY_VALUE = "\x00 any event type \x00"
+MIN_LINE_BYTES = 1024  # shortest line the fast path parses (measured: below, orjson is cheaper)
+MAX_LINE_BYTES = 1 << 20  # longest line the fast path parses
+
+Quick = Callable[[bytes], "tuple[str, str] | None"]
+
+
+@dataclass(frozen=True)
+class Prefilter:
+    """The fast path of one engine: ``take(raw)`` gives ``(log type, dedup key)`` for a line it
+    proved no rule can match (already validated as a JSON object), or None for a line that must
+    take the plain path. ``take`` is None when the fast path is off; ``off`` then says why, in
+    one line (empty when it was not asked for)."""
+
+    take: Quick | None
+    off: str = ""
+
+
+def build_prefilter(plan: Plan, forced_log_type: str | None = None) -> Prefilter:
+    """The fast path for ``plan``'s rules (see the module docstring). With ``forced_log_type``
+    (a resolved log type name) a line is taken only when its detected log type is that one, as
+    the forced detector then leaves the event as it is."""
+    for index in plan.indexes.values():
+        why = _defeated_by(index)
+        if why:
+            return Prefilter(None, f"prefilter off: {why}")
+    namespace: dict[str, Any] = {"parse": simdjson.Parser().parse, "Object": _OBJECT, "has": _has,
+                                 "read": _read, "unseen": _UNSEEN}
+    # Generated: one call per line, the plain detector's key tests inline and in its order, then
+    # the claimed log type's proof inline too (this runs once per line of the file).
+    lines = [
+        "def quick(raw):",
+        # Shorter lines go plain: orjson builds a small record faster than simdjson and the key
+        # checks prove it needs no building. Longer ones too: the parser would keep a buffer the
+        # size of the longest line.
+        f"    if raw[:1] != b'{{' or not {MIN_LINE_BYTES} <= len(raw) <= {MAX_LINE_BYTES} or b'\\\\' in raw:",
+        "        return None",
+        "    try:",
+        "        doc = parse(raw)",
+        # Not JSON, or not as simdjson reads it (a number past 64 bits): the plain path decides.
+        "    except (ValueError, RuntimeError):",
+        "        return None",
+        # The parser is reused for the next line once nothing refers to this one: only locals do.
+        "    if doc.__class__ is not Object:",
+        "        return None",
+        # The top-level keys, once: a key twice goes plain (orjson keeps the last of duplicate
+        # keys, simdjson finds the first), and a test for a key simdjson lacks costs an
+        # exception inside it, one for a key of this set does not.
+        "    keys = set(doc.keys())",
+        "    if len(keys) != len(doc):",
+        "        return None",
+    ]
+    for n, lt in enumerate(t for t in schemas.registry().log_types if not t.is_ecs and t.detect):
+        test = " or ".join("(" + " and ".join(map(_present, keys)) + ")" for keys in lt.detect)
+        lines.append(f"    if {test}:")
+        proof = None
+        if forced_log_type is None or lt.name == forced_log_type:
+            proof = _proof(lt.name, plan.indexes.get(lt.name), n, namespace)
+        lines += proof or ["        return None"]
+    lines.append("    return None")
+    exec("\n".join(lines), namespace)  # noqa: S102 - built above from the registry's key names via repr()
+    return Prefilter(namespace["quick"])
+
+
+def _present(key: str) -> str:
+    """The plain detector's test that ``key`` is in ``doc`` (schemas/detect.py ``_present``), on a
+    simdjson object. A nested key is decided on the first of duplicate heads, which the proof's
+    check for duplicate top-level keys rules out."""
+    if "." not in key:
+        return f"{key!r} in keys"
+    head, _, rest = key.partition(".")
+    return f"(({head!r} in keys and has(doc.get({head!r}), {tuple(rest.split('.'))!r})) or {key!r} in keys)"
+
+
+def _has(value: Any, path: tuple[str, ...]) -> bool:
+    for part in path:
+        if value.__class__ is not _OBJECT or part not in value:
+            return False
+        value = value.get(part)
+    return True
+
+
+def _read(doc: Any, path: tuple[str, ...]) -> Any:
+    value = doc.get(path[0])
+    for part in path[1:]:
+        value = value.get(part) if value.__class__ is _OBJECT else None
+    return value
+
+
+def _get(path: tuple[str, ...]) -> str:
+    """Source reading ``path`` from ``doc`` (the first of duplicate keys: see the checks); None
+    when its top-level key is not in ``keys``."""
+    read = f"doc.get({path[0]!r})" if len(path) == 1 else f"read(doc, {path!r})"
+    return f"({read} if {path[0]!r} in keys else None)"
+
+
+def _proof(log_type: str, index: LogTypeIndex | None, n: int,
+           namespace: dict[str, Any]) -> list[str] | None:
+    """Source lines that return ``(log_type, dedup key)`` for a line of ``log_type`` when no unit
+    of ``index`` can match it and its id is read as the plain reader reads it, else None; None
+    when no line of this log type can be taken."""
+    info = schemas.get_log_type(log_type)
+    if not info.id_fields:
+        return None  # no id to deduplicate on: rare, and the plain path has the general reader
+    if index is not None and index.key_path is None:
+        return None  # rules anchored on several fields: the general path decides
+    id_path = tuple(info.id_fields[0].split("."))
+    anchor = index.key_path if index is not None else None
+    out: list[str] = []
+    pad = " " * 8
+    if anchor is not None:
+        table: dict[str, tuple[bytes, ...] | None] = {}  # anchor value -> _value_literals
+        name = ".".join(anchor)
+
+        def learn(low: str) -> tuple[bytes, ...] | None:
+            if len(table) >= LogTypeIndex.MAX_VALUES or len(low) > LogTypeIndex.MAX_KEY:
+                return None  # as many values as the index keeps: the others take the plain path
+            texts = table[low] = _value_literals(index, name, low)  # type: ignore[arg-type]
+            return texts
+
+        namespace[f"table{n}"], namespace[f"learn{n}"] = table, learn
+        out += [
+            f"value = {_get(anchor)}",
+            "if value.__class__ is not str:",
+            "    return None",
+            "low = value.lower()",
+            f"texts = table{n}.get(low, unseen)",
+            "if texts is unseen:",
+            f"    texts = learn{n}(low)",
+            "if texts:",
+            # Without a backslash the line spells every string as it is; ASCII, its lower case
+            # is every value's lower case.
+            "    if not raw.isascii():",
+            "        return None",
+            "    lowered = raw.lower()",
+            "    for text in texts:",
+            "        if text in lowered:",
+            "            return None",
+            "elif texts is None:",
+            "    return None",  # some rule could match with no text to look for
+        ]
+    # No key twice in any object the proof read from: the top level (checked for every line)
+    # and each object on the way to a nested anchor or id.
+    out += [
+        f"ident = {_get(id_path)}",
+        "if ident.__class__ is not str or not ident:",
+        "    return None",
+    ]
+    for prefix in dict.fromkeys(path[:i] for path in (id_path, anchor or ()) for i in range(1, len(path))):
+        out += [
+            f"obj = {_get(prefix)}",
+            "if obj.__class__ is Object and len(obj) != len(set(obj.keys())):",
+            "    return None",
+        ]
+    out.append(f"return {log_type!r}, {dedup_key(log_type, '')!r} + ident")
+    return [pad + line for line in out]
+
+
+def _defeated_by(index: LogTypeIndex) -> str:
+    """Why ``index`` lets no event be skipped whatever its event type ("" when it does)."""
+    for unit in index.python:
+        return f"rule {unit.rule.id} has no required literal"
+    if index.key_path is None:
+        return ""  # such a log type's lines take the plain path (see _proof)
+    name = ".".join(index.key_path)
+    for unit in index.unanchored:
+        expr = assume_anchor_value(unit.expr if unit.expr is not None else Const(False), name, _ANY_VALUE)
+        if expr != Const(False) and required_literals(expr) is None:
+            return f"rule {unit.rule.id} has no required literal"
+    return ""
+
+
+_TEXT_OPS = frozenset(["eq", "contains", "startswith", "endswith"])
+# What the text of a JSON number can hold (``text_of``: decimal, or a float's repr such as
+# 1e-05): a literal made of these alone could be in a number's text but not in its raw JSON
+# spelling (1E2 is compared as "100").
+_NUMBER_CHARS = frozenset("0123456789+-.e")
+
+
+def required_literals(expr: Expr) -> frozenset[str] | None:
+    """Lower-cased texts one of which every event ``expr`` holds for carries in some string (or
+    boolean) value; None when there is no such set. Comparisons of numbers, patterns (glob,
+    regex, CIDR), negations and field presence give none."""
+    match expr:
+        case Cmp(op=op, values=values) if op in _TEXT_OPS and values and all(v.__class__ is str for v in values):
+            texts = frozenset(v.lower() for v in values)  # type: ignore[union-attr]
+            return None if any(not t or set(t) <= _NUMBER_CHARS for t in texts) else texts
+        case Keywords(values=values, op="contains") if values:
+            return required_literals(Cmp("", "eq", values))
+        case All(items):
+            sets = [s for s in map(required_literals, items) if s is not None]
+            # The most telling conjunct: the fewest texts, then the longest shortest one.
+            return min(sets, key=lambda s: (len(s), -min(map(len, s), default=0)), default=None)
+        case AnyOf(items) if items:
+            sets = list(map(required_literals, items))
+            return None if any(s is None for s in sets) else frozenset().union(*sets)  # type: ignore[arg-type]
+        case Const(value=False):
+            return frozenset()
+        case _:
+            return None
+
+
+def _value_literals(index: LogTypeIndex, name: str, value: str) -> tuple[bytes, ...] | None:
+    """For events whose anchor field lower-cases to ``value``: the texts one of which must be in
+    the line for some unit to match (empty: no unit can), or None when some unit has none."""
+    found: set[str] = set()
+    for unit in (*index.anchored.get(name, {}).get(value, ()), *index.unanchored):
+        expr = assume_anchor_value(unit.expr if unit.expr is not None else Const(False), name, value)
+        if expr == Const(False):
+            continue
+        texts = required_literals(expr)
+        if texts is None:
+            return None
+        found |= texts
+    return tuple(t.encode() for t in sorted(found))
+
