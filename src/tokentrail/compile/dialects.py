@@ -144,8 +144,10 @@ def _bigquery_functions(node: sx.Expression) -> sx.Expression:
         parts = sx.Split(this=node.this, expression=node.args["delimiter"])
         return sx.Bracket(this=parts, expressions=[sx.Anonymous(this="SAFE_OFFSET", expressions=[sx.Literal.number(index)])])
     if isinstance(node, sx.TimeToUnix):
-        return sx.Anonymous(this="UNIX_SECONDS", expressions=[sx.Cast(this=node.this.this if isinstance(node.this, sx.Cast) else node.this,
-                                                                      to=sx.DataType.build("TIMESTAMP"))])
+        # TIMESTAMPTZ: BigQuery's TIMESTAMP (sqlglot writes a plain TIMESTAMP as DATETIME, which
+        # UNIX_SECONDS does not take).
+        value = node.this.this if isinstance(node.this, sx.Cast) else node.this
+        return sx.Anonymous(this="UNIX_SECONDS", expressions=[sx.Cast(this=value, to=sx.DataType.build("TIMESTAMPTZ"))])
     if isinstance(node, sx.Escape) and isinstance(node.this, sx.Like):
         return node.this
     return node

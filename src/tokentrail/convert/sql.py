@@ -39,6 +39,8 @@ ARRAY_FIELDS: dict[str, frozenset[str]] = {
     "ecs": frozenset({"related.ip", "related.user", "event.category", "event.type", "tags"}),
 }
 _IPV4 = r"^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$"
+_NUMERIC_CAVEAT = ("numeric text is read as a number by the target's TRY_CAST, which may accept other "
+                   "spellings than TokenTrail does (such as ' 5' or '1_0')")
 _COUNT_OPS = {"gt": sx.GT, "gte": sx.GTE, "lt": sx.LT, "lte": sx.LTE, "eq": sx.EQ, "neq": sx.NEQ}
 
 
@@ -320,8 +322,7 @@ class _QueryBuilder:
         test: sx.Expression = sx.In(this=probe, expressions=[sx.Literal.string(t) for t in texts])
         numbers = sorted({n for v in values if not isinstance(v, str) and (n := number_of(v)) is not None})
         if numbers:
-            self.caveats.append("numeric text is read as a number by the target's TRY_CAST, which may accept "
-                                "other spellings than TokenTrail does")
+            self.caveats.append(_NUMERIC_CAVEAT)
             test = sx.or_(test, sx.In(this=_number(s), expressions=[_num(n) for n in numbers]))
         return test
 
@@ -340,12 +341,12 @@ class _QueryBuilder:
 
     def _order(self, op: str, values: tuple[Scalar, ...], s: sx.Expression) -> sx.Expression:
         cls = {"lt": sx.LT, "le": sx.LTE, "gt": sx.GT, "ge": sx.GTE}[op]
+        # Which texts are numbers decides how they order: the target's TRY_CAST tells.
+        self.caveats.append(_NUMERIC_CAVEAT)
         tests = []
         for v in values:
             n = number_of(v)
             if n is not None:
-                self.caveats.append("numeric text is read as a number by the target's TRY_CAST, which may accept "
-                                    "other spellings than TokenTrail does")
                 tests.append(cls(this=_number(s), expression=_num(n)))
             elif text_of(v) is not None:
                 tests.append(sx.and_(sx.Is(this=_number(s), expression=sx.null()),

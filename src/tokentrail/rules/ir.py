@@ -165,7 +165,7 @@ def map_fields(expr: Expr, rename: dict[str, str]) -> Expr:
         case Cmp(field=f):
             return replace(expr, field=rename.get(f, f))
         case Exists(field=f):
-            return Exists(rename.get(f, f))
+            return replace(expr, field=rename.get(f, f))
         case FieldRef(field=f, other=o):
             return replace(expr, field=rename.get(f, f), other=rename.get(o, o))
         case _:
