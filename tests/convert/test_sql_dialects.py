@@ -68,7 +68,8 @@ def _duckdb_calls() -> sx.Expression:
               "AND OCTET_LENGTH(s) = LENGTH(s)"),
     ("trino", "CARDINALITY(a) > 0 AND CONTAINS(a, 'x') AND ARRAYS_OVERLAP(a, ARRAY['y']) AND STARTS_WITH(s, 'p') "
               "AND OCTET_LENGTH(s) = LENGTH(s)"),
-    ("bigquery", "ARRAY_LENGTH(a) > 0 AND 'x' IN UNNEST(a) AND EXISTS(SELECT 1 FROM UNNEST(a) AS _e "
+    ("bigquery", "ARRAY_LENGTH(a) > 0 AND EXISTS(SELECT 1 FROM UNNEST(a) AS _col WHERE _col = 'x') AND "
+                 "EXISTS(SELECT 1 FROM UNNEST(a) AS _e "
                  "WHERE _e IN UNNEST(['y'])) AND STARTS_WITH(s, 'p') AND OCTET_LENGTH(s) = LENGTH(s)"),
 ])
 def test_duckdb_function_names_become_each_dialects(dialect, text):
