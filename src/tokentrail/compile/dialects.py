@@ -48,9 +48,20 @@ def render(expr: sx.Expression, dialect: str, *, pretty: bool = False) -> str:
         raise ValueError(f"unknown SQL dialect {dialect!r} (known: {', '.join(DIALECTS)})")
     tree = expr.copy()
     for rewrite in _REWRITES.get(dialect, ()):
-        tree = tree.transform(rewrite)
+        tree = _rewrite_all(tree, rewrite)
     writer = _SnowflakeVariant if dialect == "snowflake" else dialect
     return tree.sql(dialect=writer, pretty=pretty)
+
+
+def _rewrite_all(tree: sx.Expression, rewrite: Rewrite) -> sx.Expression:
+    """``tree`` with ``rewrite`` applied everywhere. sqlglot's ``transform`` does not look inside
+    a node it has just replaced (a lambda in a rewritten call), so it runs until nothing changes."""
+    for _ in range(64):
+        before = tree.sql()
+        tree = tree.transform(rewrite)
+        if tree.sql() == before:
+            break
+    return tree
 
 
 # -- DuckDB function names ---------------------------------------------------------------------

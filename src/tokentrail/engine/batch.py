@@ -220,9 +220,11 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
         if lines:
             yield numbers, lines
 
-    def _run_batch(self, batch: tuple[list[int], list[bytes]], source: str, reader: LogReader) -> list[Alert]:
-        numbers, lines = batch
-        table = pa.table({"line": pa.array(range(len(lines)), pa.int64()), "j": pa.array(lines, pa.binary())})
+    def match_rows(self, table: pa.Table) -> list[tuple[Any, ...]]:
+        """SQL's verdicts on a batch (``line``: position, ``j``: JSON bytes): ``(position, log type,
+        codes, 1)`` for each event Python must see, ``(None, log type, None, count)`` for the rest
+        of each log type, and ``(position, None, None, 1)`` for events SQL did not recognise.
+        The Spark engine gives the same rows from Spark."""
         con = self.con
         con.execute("DELETE FROM batch")
         con.register("incoming", table)
@@ -230,7 +232,12 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
             con.execute("INSERT INTO batch SELECT line, j FROM incoming")
         finally:
             con.unregister("incoming")
-        rows = con.execute("EXECUTE match_events").fetchall()
+        return con.execute("EXECUTE match_events").fetchall()
+
+    def _run_batch(self, batch: tuple[list[int], list[bytes]], source: str, reader: LogReader) -> list[Alert]:
+        numbers, lines = batch
+        table = pa.table({"line": pa.array(range(len(lines)), pa.int64()), "j": pa.array(lines, pa.binary())})
+        rows = self.match_rows(table)
         stream, stats = self.stream, self.stream.stats
         indexes = stream.plan.indexes
         raw = source != "-" and splittable(source)
