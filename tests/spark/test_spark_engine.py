@@ -22,7 +22,6 @@ if shutil.which("java") is None:
 pytest.importorskip("pyspark", reason="the Spark tests need PySpark: pip install 'tokentrail[spark]'")
 
 from batch.test_batch_engine import events, rules  # noqa: E402
-
 from tokentrail.engine.spark import parse_conf, scan_spark, spark_session, variant_path  # noqa: E402
 
 
@@ -85,3 +84,44 @@ def test_spark_conf_and_paths():
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         parse_conf(["novalue"])
     assert variant_path('$."client"."ip.addr"') == '$["client"]["ip.addr"]'
+
+
+RULE_YML = """AnalysisType: rule
+RuleID: Test.Spark.Python
+DisplayName: Token grants by a service account
+Enabled: true
+Filename: spark_rule.py
+LogTypes:
+  - Okta.SystemLog
+Severity: Medium
+"""
+RULE_PY = """def rule(event):
+    return event.get("eventType") == "app.oauth2.token.grant" and event.deep_get("actor", "type") == "Service"
+
+
+def title(event):
+    return f"grant by {event.deep_get('actor', 'alternateId')}"
+"""
+
+
+def test_python_rules_run_in_the_executors(spark, tmp_path):
+    """A Panther rule runs in mapInArrow: only the events it may match reach the driver, and the
+    alerts are the streaming engine's."""
+    from tokentrail.engine.spark import SparkEngine
+    from tokentrail.sources.files import LogReader
+
+    (tmp_path / "spark_rule.yml").write_text(RULE_YML)
+    (tmp_path / "spark_rule.py").write_text(RULE_PY)
+    loaded = api.load_rules([tmp_path / "spark_rule.yml"], context=LoadContext(allow_python=True))
+    assert [r.id for r in loaded.rules] == ["Test.Spark.Python"], loaded.errors
+    events = [{"eventType": "app.oauth2.token.grant" if i % 3 == 0 else "user.session.start", "uuid": f"e{i}",
+               "published": f"2026-01-01T00:00:{i:02d}Z",
+               "actor": {"type": "Service" if i % 2 == 0 else "User", "alternateId": f"a{i % 4}@x.io"}}
+              for i in range(48)]
+    path = tmp_path / "okta.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
+    stream, _ = assert_same([str(path)], loaded, spark)
+    assert len(stream.alerts) == 8  # events 0, 6, 12, ..., 42
+    engine = SparkEngine(loaded.rules, spark)
+    engine.scan_paths([str(path)], LogReader())
+    assert engine.to_driver == 8

@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
 import pyarrow as pa
 import sqlglot.expressions as sx
 
+from tokentrail import schemas
 from tokentrail.alerting.delivery import AlertGate
 from tokentrail.alerting.models import Match
 from tokentrail.compile.dialects import render
@@ -34,8 +37,9 @@ from tokentrail.engine.batch import BatchEngine, _anchors, detection_sql, unit_e
 from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS
 from tokentrail.engine.plan import UNKNOWN
 from tokentrail.engine.session import scan_result, scan_session, unknown_keeper
+from tokentrail.engine.stream import StreamingEngine
 from tokentrail.errors import ConfigError
-from tokentrail.rules.loader import LoadResult
+from tokentrail.rules.loader import LoadContext, LoadResult, load_rules
 from tokentrail.rules.model import Rule
 from tokentrail.sources.files import LogReader, ReadLimits
 from tokentrail.state import StateStore
@@ -63,6 +67,9 @@ def spark_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None =
                 "spark.sql.session.timeZone": "UTC"}
     if master.startswith("local"):
         settings |= {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
+        # Local Python workers must run this interpreter (the one TokenTrail is installed in);
+        # PySpark reads its choice from the environment when the context starts.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(master).appName("tokentrail")
     for key, value in (settings | dict(conf or {})).items():
         builder = builder.config(key, value)
@@ -85,19 +92,23 @@ def variant_path(duckdb_path: str) -> str:
     return "$" + "".join(f'["{key}"]' for key in re.findall(r'\."([^"]*)"', duckdb_path))
 
 
-def _type_of(path: str) -> sx.Expression:
-    """The JSON type at ``path`` in DuckDB's names (VARCHAR, BOOLEAN, NULL, OBJECT, ARRAY; any
-    number is NUMBER), NULL when the path is absent."""
-    s = sx.Anonymous(this="schema_of_variant", expressions=[
+def _schema_of(path: str) -> sx.Expression:
+    """Spark's name for the type of the VARIANT at ``path`` (NULL when the path is absent)."""
+    return sx.Anonymous(this="schema_of_variant", expressions=[
         sx.Anonymous(this="variant_get", expressions=[sx.column("v"), sx.Literal.string(variant_path(path)),
                                                       sx.Literal.string("variant")])])
-    names = [("STRING", "VARCHAR"), ("BOOLEAN", "BOOLEAN"), ("VOID", "NULL")]
-    ifs = [sx.If(this=sx.EQ(this=s.copy(), expression=sx.Literal.string(a)), true=sx.Literal.string(b))
-           for a, b in names]
+
+
+def _duckdb_type_names() -> sx.Expression:
+    """A lambda from Spark's type names to DuckDB's JSON type names, which the compiled SQL
+    tests (VARCHAR, BOOLEAN, NULL, OBJECT, ARRAY; any number is NUMBER); NULL stays NULL."""
+    s = sx.column("s")
+    ifs = [sx.If(this=sx.Is(this=s.copy(), expression=sx.null()), true=sx.null())]
+    ifs += [sx.If(this=sx.EQ(this=s.copy(), expression=sx.Literal.string(a)), true=sx.Literal.string(b))
+            for a, b in (("STRING", "VARCHAR"), ("BOOLEAN", "BOOLEAN"), ("VOID", "NULL"))]
     ifs += [sx.If(this=sx.Like(this=s.copy(), expression=sx.Literal.string(f"{a}%")), true=sx.Literal.string(a))
             for a in ("OBJECT", "ARRAY")]
-    return sx.Case(ifs=[sx.If(this=sx.Is(this=s.copy(), expression=sx.null()), true=sx.null()), *ifs],
-                   default=sx.Literal.string("NUMBER"))
+    return sx.Lambda(this=sx.Case(ifs=ifs, default=sx.Literal.string("NUMBER")), expressions=[sx.to_identifier("s")])
 
 
 def _text_of(path: str) -> sx.Expression:
@@ -109,9 +120,14 @@ class SparkEngine(BatchEngine):
     """Runs a rule set over files with Spark deciding the matches; the alerts are the streaming
     engine's. ``session`` is a SparkSession (``spark_session()``)."""
 
-    def __init__(self, rules: Sequence[Rule], session, **kwargs: Any) -> None:
+    def __init__(self, rules: Sequence[Rule], session, *, context: LoadContext | None = None, **kwargs: Any) -> None:
         super().__init__(rules, **kwargs)
         self.spark = session
+        self.to_driver = 0  # events the driver had to see (matched, unsure, or a Python rule's)
+        # Python rules run in the executors from their files (with ``context``, as loaded here).
+        self.context = context or LoadContext(allow_python=True)
+        self.python_rules = tuple(sorted({(u.rule.id, u.rule.path) for ix in self.stream.plan.indexes.values()
+                                          for u in ix.python}))
         self.spark_sql = self._build_spark_sql()
 
     def _build_spark_sql(self) -> str:
@@ -133,37 +149,122 @@ class SparkEngine(BatchEngine):
         top = sx.EQ(this=fields.type_of("$"), expression=sx.Literal.string("OBJECT"))
         detect = render(detection_sql(fields), "spark")
         codes_sql = render(sx.Case(ifs=branches, default=sx.null()), "spark") if branches else "NULL"
-        types = ", ".join(render(_type_of(p), "spark") for p in fields.types) or "NULL"
+        schemas_sql = ", ".join(render(_schema_of(p), "spark") for p in fields.types) or "NULL"
+        names = render(_duckdb_type_names(), "spark")
         texts = ", ".join(render(_text_of(p), "spark") for p in fields.texts) or "NULL"
         lowered = render(fields.lowered_column(), "spark")
         leaf_cols = "".join(", " + render(c, "spark") for c in leaves.columns())
-        python = ", ".join(f"'{lt}'" for lt in sorted(self.python_types)) or "''"
         top_sql = render(top, "spark")
+        lenient = _sql_text(_LENIENT)
+        # One chain of steps, each read once (Spark would analyse a step read twice twice),
+        # every event kept to the end: an odd or unrecognised one has no log type (need: TRUE).
         return f"""
 WITH s AS (SELECT line, CASE WHEN is_valid_utf8(CAST(j AS STRING)) THEN CAST(j AS STRING) END AS j FROM batch),
-p AS (SELECT line, j, try_parse_json(j) AS v,
-      j RLIKE '{_sql_text(_DOTTED)}' OR INSTR(j, '\\\\"') > 0 AS dotted FROM s),
-r AS (SELECT line, v, dotted, array({types}) AS t FROM p WHERE j IS NOT NULL AND NOT j RLIKE '{_sql_text(_LENIENT)}'),
-d AS (SELECT line, v, dotted, t, CASE WHEN {top_sql} THEN {detect} END AS lt FROM r),
-f AS (SELECT line, lt, dotted, t, array({texts}) AS {TEXTS} FROM d WHERE lt IS NOT NULL),
+p AS (SELECT line, j, j IS NULL OR j RLIKE '{lenient}' AS odd FROM s),
+q AS (SELECT line, j, odd, CASE WHEN NOT odd THEN try_parse_json(j) END AS v,
+      j RLIKE '{_sql_text(_DOTTED)}' OR INSTR(j, '\\\\"') > 0 AS dotted FROM p),
+r AS (SELECT line, j, odd, v, dotted, transform(array({schemas_sql}), {names}) AS t FROM q),
+d AS (SELECT line, j, v, dotted, t, CASE WHEN NOT odd AND {top_sql} THEN {detect} END AS lt FROM r),
+f AS (SELECT line, j, lt, dotted, t, array({texts}) AS {TEXTS} FROM d),
 h AS (SELECT *, {lowered} FROM f),
-g AS (SELECT line, lt{leaf_cols} FROM h),
-c AS (SELECT line, lt, {codes_sql} AS h FROM g)
-SELECT line, lt, h, 1 AS n FROM c WHERE lt IN ({python}) OR array_contains(h, CAST(1 AS TINYINT))
-    OR array_contains(h, CAST(-1 AS TINYINT))
-UNION ALL SELECT NULL, lt, NULL, count(*) FROM c
-    WHERE NOT (lt IN ({python}) OR coalesce(array_contains(h, CAST(1 AS TINYINT))
-        OR array_contains(h, CAST(-1 AS TINYINT)), FALSE)) GROUP BY lt
-UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
-UNION ALL SELECT line, NULL, NULL, 1 FROM p WHERE j IS NULL OR j RLIKE '{_sql_text(_LENIENT)}'
+g AS (SELECT line, j, lt{leaf_cols} FROM h),
+c AS (SELECT line, j, lt, {codes_sql} AS h FROM g)
+SELECT line, lt, h, j, lt IS NULL OR coalesce(array_contains(h, CAST(1 AS TINYINT))
+       OR array_contains(h, CAST(-1 AS TINYINT)), FALSE) AS need FROM c
 """
 
     def match_rows(self, table: pa.Table) -> list[tuple[Any, ...]]:
-        """The batch engine's rows for ``table``, decided by Spark."""
-        frame = self.spark.createDataFrame(table)
-        frame.createOrReplaceTempView("batch")
-        rows = self.spark.sql(self.spark_sql).collect()
-        return [(r[0], r[1], None if r[2] is None else list(r[2]), r[3]) for r in rows]
+        """The batch engine's rows for ``table``, decided by Spark: per event whether the driver
+        must see it (``need``); events of log types with Python rules are asked of those rules
+        in the executors (``mapInArrow``) first, and only those a rule may match come back."""
+        from pyspark.sql import functions as F
+
+        self.spark.createDataFrame(table).createOrReplaceTempView("batch")
+        base = self.spark.sql(self.spark_sql)
+        if self.python_types:
+            asks_python = F.col("lt").isin(sorted(self.python_types)) & ~F.col("need")
+            # Their codes are all 0 (or there are none): the driver needs no codes for them.
+            flagged = (base.filter(asks_python).select("line", "lt", "j")
+                       .mapInArrow(python_flags(self.python_rules, self.context), "line long, lt string, need boolean")
+                       .withColumn("h", F.lit(None).cast("array<tinyint>")))
+            rows = base.filter(~asks_python).drop("j").unionByName(flagged)
+        else:
+            rows = base.drop("j")
+        need = F.col("need")
+        counted = rows.groupBy(F.when(need, F.col("line")).alias("line"), "lt",
+                               F.when(need, F.col("h")).alias("h")).count()
+        out = [(r[0], r[1], None if r[2] is None else list(r[2]), r[3]) for r in counted.collect()]
+        self.to_driver += sum(1 for r in out if r[0] is not None)
+        return out
+
+
+class _StateTouched(Exception):
+    """A Python rule reached for the scan's state, which only the driver holds."""
+
+
+class _NoState:
+    """The state store Python rules see in an executor: any use stops the rule, and the event
+    goes to the driver, whose streaming engine runs the rule with the scan's state."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise _StateTouched(name)
+
+
+class _PythonVerdicts:
+    """In an executor: whether any Python rule of an event's log type may match it."""
+
+    def __init__(self, wanted: tuple[tuple[str, str], ...], context: LoadContext) -> None:
+        loaded = load_rules(sorted({path for _, path in wanted}), context=context)
+        ids = {rule_id for rule_id, _ in wanted}
+        rules = [r for r in loaded.rules if r.id in ids]
+        self.engine = StreamingEngine(rules)
+        units = [u for ix in self.engine.plan.indexes.values() for u in ix.python]
+        # Loaded here as on the driver, or every event is sent back (the driver decides).
+        self.ok = {u.rule.id for u in units} == ids
+        for unit in units:
+            unit.python.bind_state(_NoState())
+
+    def __call__(self, line: str | None, log_type: str) -> bool:
+        if not self.ok or line is None:
+            return True
+        try:
+            event = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return True
+        found, event, _ = self.engine.match(event)
+        index = self.engine.plan.indexes.get(found)
+        if found != log_type or index is None or not index.python:
+            return True
+        event = schemas.with_panther_fields(event, log_type)
+        for unit in index.python:
+            try:
+                if unit.python.matches(event):
+                    return True
+            except Exception:  # noqa: BLE001 - a failure (state, time limit, bug) is the driver's to report
+                return True
+        return False
+
+
+_VERDICTS: dict[str, _PythonVerdicts] = {}
+
+
+def python_flags(wanted: tuple[tuple[str, str], ...], context: LoadContext):
+    """The ``mapInArrow`` function that runs the Python rules (``(id, file)`` pairs, loaded
+    once per executor process) on each event and keeps the event's row, with ``need`` set when
+    one of them may match."""
+    key = repr((wanted, context))
+
+    def run(batches):
+        verdicts = _VERDICTS.get(key)
+        if verdicts is None:
+            verdicts = _VERDICTS[key] = _PythonVerdicts(wanted, context)
+        for batch in batches:
+            lines, types = batch.column("j").to_pylist(), batch.column("lt").to_pylist()
+            need = pa.array([verdicts(j, lt) for j, lt in zip(lines, types, strict=True)], pa.bool_())
+            yield pa.RecordBatch.from_arrays([batch.column("line"), batch.column("lt"), need],
+                                             names=["line", "lt", "need"])
+
+    return run
 
 
 def _sql_text(pattern: str) -> str:
