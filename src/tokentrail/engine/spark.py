@@ -10,8 +10,11 @@ The predicates are the portable ones: regex, glob, CIDR and ordering tests and w
 arrays of objects are left unsure, because Spark's regexes are Java's, not RE2. Only the events
 that matched, or that Spark was unsure of, come back to the driver, where the batch engine's
 own code digests them (``BatchEngine._run_batch``): the alerts are the streaming engine's.
-Events of log types with Panther Python rules come back too, and the streaming engine runs
-those rules on the driver.
+Panther Python rules run in the executors (``mapInArrow``) on the events of their log types,
+and only events one of them may match (or that touched the scan's state, or raised) come back
+to the driver, whose streaming engine runs them with the scan's state — unless a duplicate
+filter is on (the default), which must see every such event: then they all come back, as in
+the DuckDB engine.
 """
 
 from __future__ import annotations
@@ -148,7 +151,8 @@ class SparkEngine(BatchEngine):
                                       true=sx.Array(expressions=codes)))
         top = sx.EQ(this=fields.type_of("$"), expression=sx.Literal.string("OBJECT"))
         detect = render(detection_sql(fields), "spark")
-        codes_sql = render(sx.Case(ifs=branches, default=sx.null()), "spark") if branches else "NULL"
+        codes_sql = (render(sx.Case(ifs=branches, default=sx.null()), "spark") if branches
+                     else "CAST(NULL AS ARRAY<TINYINT>)")
         schemas_sql = ", ".join(render(_schema_of(p), "spark") for p in fields.types) or "NULL"
         names = render(_duckdb_type_names(), "spark")
         texts = ", ".join(render(_text_of(p), "spark") for p in fields.texts) or "NULL"
@@ -181,7 +185,10 @@ SELECT line, lt, h, j, lt IS NULL OR coalesce(array_contains(h, CAST(1 AS TINYIN
 
         self.spark.createDataFrame(table).createOrReplaceTempView("batch")
         base = self.spark.sql(self.spark_sql)
-        if self.python_types:
+        # With a duplicate filter, every event of those log types goes to the driver (as in the
+        # DuckDB engine): the filter keys the events it is shown, and its counts must be the
+        # streaming engine's.
+        if self.python_types and self.stream.seen is None:
             asks_python = F.col("lt").isin(sorted(self.python_types)) & ~F.col("need")
             # Their codes are all 0 (or there are none): the driver needs no codes for them.
             flagged = (base.filter(asks_python).select("line", "lt", "j")
