@@ -125,8 +125,12 @@ class _QueryBuilder:
         self.refs = refs
         self.caveats: list[str] = []
         self.dialect_of_rule = str(rule.metadata.get("field_dialect", "native"))
-        family = "ecs" if self.info.is_ecs else self.info.family
-        self.arrays = table.arrays if table.arrays is not None else ARRAY_FIELDS.get(family, frozenset())
+        self.arrays = table.arrays if table.arrays is not None else self._known_arrays()
+
+    def _known_arrays(self) -> frozenset[str]:
+        """The family's list-valued fields, named as this log type names them (plus ECS's own)."""
+        native = {schemas.field_for(self.log_type, f, "native") for f in ARRAY_FIELDS.get(self.info.family, ())}
+        return frozenset(native | (ARRAY_FIELDS["ecs"] if self.info.is_ecs else set()))
 
     # -- the query -----------------------------------------------------------------------------
     def query(self) -> sx.Expression:
