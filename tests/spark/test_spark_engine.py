@@ -125,3 +125,19 @@ def test_python_rules_run_in_the_executors(spark, tmp_path):
     engine = SparkEngine(loaded.rules, spark)
     engine.scan_paths([str(path)], LogReader())
     assert engine.to_driver == 8  # no duplicate filter: the executors keep the other 40
+
+
+def test_cli_spark_engine_prints_the_streaming_alerts(spark, tmp_path):
+    """``tokentrail scan --engine spark`` (the session of this test run is reused) prints what
+    ``--engine stream`` prints, summary and errors included."""
+    from batch.test_cli_engine import scan
+
+    write_logs(tmp_path / "day", ["all"], 400, 3, sources=("okta",))
+    (tmp_path / "day" / "broken.jsonl").write_text('{"eventType": "user.session.start", "uuid": "z"\n',
+                                                   encoding="utf-8")
+    stream = scan(tmp_path / "day", "--format", "jsonl", "--engine", "stream")
+    on_spark = scan(tmp_path / "day", "--format", "jsonl", "--engine", "spark", "--spark-conf",
+                    "spark.sql.shuffle.partitions=2")
+    assert on_spark == stream
+    assert on_spark[0] == 1 and "broken.jsonl:1" in on_spark[2]
+    assert scan(tmp_path / "day", "--engine", "spark", "--spark-conf", "novalue")[0] == 1

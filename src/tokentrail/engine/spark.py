@@ -197,6 +197,8 @@ SELECT line, lt, h, j, lt IS NULL OR coalesce(array_contains(h, CAST(1 AS TINYIN
             rows = base.filter(~asks_python).drop("j").unionByName(flagged)
         else:
             rows = base.drop("j")
+            if self.python_types:
+                rows = rows.withColumn("need", F.col("need") | F.col("lt").isin(sorted(self.python_types)))
         need = F.col("need")
         counted = rows.groupBy(F.when(need, F.col("line")).alias("line"), "lt",
                                F.when(need, F.col("h")).alias("h")).count()
