@@ -27,5 +27,5 @@ def test_duckdb_engine_prints_the_streaming_alerts(tmp_path):
 
 
 def test_unknown_engine_is_refused(tmp_path):
-    code, _, err = scan(tmp_path, "--engine", "spark")
-    assert code == 2 and "spark" in err
+    code, _, err = scan(tmp_path, "--engine", "flink")
+    assert code == 2 and "flink" in err

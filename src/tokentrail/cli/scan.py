@@ -43,6 +43,7 @@ class Engine(enum.StrEnum):
 
     stream = "stream"
     duckdb = "duckdb"
+    spark = "spark"
 
 
 def register(app: typer.Typer) -> None:
@@ -79,9 +80,13 @@ def scan(
         help="Processes for big JSON-lines files (0: one per core; 1: no workers; at most 4 per core).")
     ] = api.DEFAULT_WORKERS,
     engine: Annotated[Engine | None, typer.Option(
-        "--engine", metavar="stream|duckdb",
-        help="stream (default; pure Python) or duckdb (rules matched in SQL; same alerts; "
-             "the default for Parquet input).")] = None,
+        "--engine", metavar="stream|duckdb|spark",
+        help="stream (default; pure Python), duckdb (rules matched in SQL; same alerts; "
+             "the default for Parquet input) or spark (matched in Apache Spark; same alerts).")] = None,
+    spark_master: Annotated[str, typer.Option(
+        "--spark-master", metavar="URL", help="Spark master for --engine spark (default local[2]).")] = "local[2]",
+    spark_conf: Annotated[list[str] | None, typer.Option(
+        "--spark-conf", metavar="K=V", help="A Spark setting for --engine spark (repeatable).")] = None,
     memory_limit: Annotated[str, typer.Option(
         "--memory-limit", metavar="SIZE",
         help="Most memory the duckdb engine may use, as DuckDB writes sizes (e.g. 2GB, 500MB).")] = "2GB",
@@ -152,7 +157,13 @@ def scan(
         try:
             from tokentrail.engine.batch_input import wants_batch
 
-            if engine is Engine.duckdb or (engine is None and wants_batch(paths)):
+            if engine is Engine.spark:
+                from tokentrail.engine.spark import parse_conf, scan_spark
+
+                result = scan_spark(paths, loaded, master=spark_master, conf=parse_conf(spark_conf or ()),
+                                    strict=strict, dead_letter=dead, state=store, on_match=on_match,
+                                    on_alert=on_alert, limits=limits, keep_duplicates=keep_duplicates)
+            elif engine is Engine.duckdb or (engine is None and wants_batch(paths)):
                 from tokentrail.engine.batch import scan_batch
 
                 result = scan_batch(paths, loaded, strict=strict, dead_letter=dead, state=store,

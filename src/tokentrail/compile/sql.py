@@ -142,11 +142,14 @@ class LeafTable:
 
 
 def compile_sql(expr: Expr, fields: FieldTable, *, ci_fields: bool = False,
-                leaves: LeafTable | None = None) -> sx.Expression:
+                leaves: LeafTable | None = None, portable: bool = False) -> sx.Expression:
     """A three-valued SQL condition for ``expr``: TRUE/FALSE where decided, NULL where the event
     must be matched in Python. Field reads are registered in ``fields``; with ``leaves``, every
-    comparison is a column of that table, and the condition reads those columns."""
-    return _Compiler(fields, ci_fields, leaves).compile(expr)
+    comparison is a column of that table, and the condition reads those columns. ``portable``
+    keeps to what every dialect ``compile/dialects.py`` writes means alike: no regex (glob,
+    regex, cidr and ordering tests need RE2 or DuckDB's casts) and no walk over arrays of
+    objects (DuckDB's JSON path wildcards) — those leaves are unsure, and Python decides."""
+    return _Compiler(fields, ci_fields, leaves, portable).compile(expr)
 
 
 def _call(name: str, *args: sx.Expression) -> sx.Expression:
@@ -189,10 +192,11 @@ def _regex(text: sx.Expression, pattern: str) -> sx.Expression:
 
 
 class _Compiler:
-    def __init__(self, fields: FieldTable, ci: bool, leaves: LeafTable | None = None) -> None:
+    def __init__(self, fields: FieldTable, ci: bool, leaves: LeafTable | None = None, portable: bool = False) -> None:
         self.fields = fields
         self.ci = ci
         self.leaves = leaves
+        self.portable = portable
 
     def compile(self, expr: Expr) -> sx.Expression:
         match expr:
@@ -264,7 +268,7 @@ class _Compiler:
                     if values else sx.false())
             null_result = missing_result = wants_null
         branches: list[tuple[sx.Expression, sx.Expression]] = []
-        if len(parts) == 2 and test is not None:
+        if len(parts) == 2 and test is not None and not self.portable:
             fanned = self._over_objects(node, parts, values, missing_result)
             if fanned is not None:
                 branches.append(fanned)
@@ -336,6 +340,8 @@ class _Compiler:
             probe = s if cased else (lowered or _ascii_lower(s))
             fn = {"contains": "contains", "startswith": "starts_with", "endswith": "ends_with"}[op]
             return _any([_call(fn, probe.copy(), _lit(n)) for n in needles])
+        if self.portable and op in ("glob", "regex", "cidr", "lt", "le", "gt", "ge"):
+            return None
         if op in ("glob", "regex"):
             patterns = [glob_to_regex(t, cased=cased) if op == "glob" else t for t in (str(text_of(v)) for v in values)]
             if not all(_re2_ok(p) for p in patterns):

@@ -208,23 +208,9 @@ UNION ALL SELECT {LINE_COLUMN}, NULL, NULL, 1 FROM d WHERE __tt_lt IS NULL
         """A Parquet file matched over its own typed columns, batch by batch (row numbers for
         lines); only the rows Python must see are turned into events. A NULL cell is a missing
         field: Parquet gives every row every column, so NULL is how a row lacks one."""
-        try:
-            # A cursor of its own: the matching queries run on the main connection meanwhile.
-            cursor = self.con.cursor()
-            relation = cursor.sql("SELECT * FROM read_parquet($path)", params={"path": str(path)})
-            # The partition columns our own dataset writer adds are no part of the events.
-            ours = [c for c in relation.columns if c in PARTITION_COLUMNS]
-            if ours:
-                relation = relation.select(*(duckdb.ColumnExpression(c) for c in relation.columns if c not in ours))
-            batches = relation.to_arrow_reader(BATCH_ROWS)
-        except duckdb.Error as exc:
-            error = LogParseError(f"cannot read Parquet: {str(exc).splitlines()[0]}", file=str(path))
-            if reader.strict:
-                raise error from None
-            reader.stats.errors.append(error)
-            reader.stats.skipped += 1
+        batches = self._open_parquet(reader, path)
+        if batches is None:
             return []
-        reader.stats.files += 1
         statement = self._typed_statement(batches.schema)
         source = str(path)
         alerts: list[Alert] = []
@@ -244,6 +230,40 @@ UNION ALL SELECT {LINE_COLUMN}, NULL, NULL, 1 FROM d WHERE __tt_lt IS NULL
             alerts.extend(self._route(rows, events, source, reader, counts_reads=False))
             first += rows_in
         return alerts
+
+    def _open_parquet(self, reader: LogReader, path: str | Path) -> pa.RecordBatchReader | None:
+        """A Parquet file's batches (without our dataset writer's partition columns), or None
+        when it cannot be read (reported as the readers report a file)."""
+        try:
+            # A cursor of its own: the matching queries run on the main connection meanwhile.
+            cursor = self.con.cursor()
+            relation = cursor.sql("SELECT * FROM read_parquet($path)", params={"path": str(path)})
+            # The partition columns our own dataset writer adds are no part of the events.
+            ours = [c for c in relation.columns if c in PARTITION_COLUMNS]
+            if ours:
+                relation = relation.select(*(duckdb.ColumnExpression(c) for c in relation.columns if c not in ours))
+            batches = relation.to_arrow_reader(BATCH_ROWS)
+        except duckdb.Error as exc:
+            error = LogParseError(f"cannot read Parquet: {str(exc).splitlines()[0]}", file=str(path))
+            if reader.strict:
+                raise error from None
+            reader.stats.errors.append(error)
+            reader.stats.skipped += 1
+            return None
+        reader.stats.files += 1
+        return batches
+
+    def _parquet_as_json(self, reader: LogReader, path: str | Path) -> Iterable[tuple[list[int], list[bytes]]]:
+        """A Parquet file's rows as JSON text batches (row numbers for lines), for an engine
+        that matches JSON text (Spark)."""
+        batches = self._open_parquet(reader, path)
+        if batches is None:
+            return
+        row = 0
+        for record_batch in batches:
+            events = _events_of(pa.Table.from_batches([record_batch]))
+            yield list(range(row + 1, row + 1 + len(events))), [orjson.dumps(e) for e in events]
+            row += len(events)
 
     def _rows_as_events(self, table: pa.Table, wanted: list[tuple]) -> list[Mapping[str, Any]]:
         """The events of the ``wanted`` query rows (position, log type, codes) of ``table``.
@@ -356,9 +376,11 @@ UNION ALL SELECT {LINE_COLUMN}, NULL, NULL, 1 FROM d WHERE __tt_lt IS NULL
         if lines:
             yield numbers, lines
 
-    def _run_batch(self, batch: tuple[list[int], list[bytes]], source: str, reader: LogReader) -> list[Alert]:
-        numbers, lines = batch
-        table = pa.table({"line": pa.array(range(len(lines)), pa.int64()), "j": pa.array(lines, pa.binary())})
+    def match_rows(self, table: pa.Table) -> list[tuple[Any, ...]]:
+        """SQL's verdicts on a batch (``line``: position, ``j``: JSON bytes): ``(position, log type,
+        codes, 1)`` for each event Python must see, ``(None, log type, None, count)`` for the rest
+        of each log type, and ``(position, None, None, 1)`` for events SQL did not recognise.
+        The Spark engine gives the same rows from Spark."""
         con = self.con
         if not self._json_prepared:
             # Planned once, when JSON text first comes: the query of a large rule set takes
@@ -372,7 +394,12 @@ UNION ALL SELECT {LINE_COLUMN}, NULL, NULL, 1 FROM d WHERE __tt_lt IS NULL
             con.execute("INSERT INTO batch SELECT line, j FROM incoming")
         finally:
             con.unregister("incoming")
-        rows = con.execute("EXECUTE match_events").fetchall()
+        return con.execute("EXECUTE match_events").fetchall()
+
+    def _run_batch(self, batch: tuple[list[int], list[bytes]], source: str, reader: LogReader) -> list[Alert]:
+        numbers, lines = batch
+        table = pa.table({"line": pa.array(range(len(lines)), pa.int64()), "j": pa.array(lines, pa.binary())})
+        rows = self.match_rows(table)
         loads = orjson.loads
 
         def events(wanted: list[tuple]) -> Iterable[tuple[Mapping[str, Any] | None, int]]:

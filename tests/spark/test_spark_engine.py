@@ -1,0 +1,144 @@
+"""The Spark engine against the streaming engine: the same alerts (ids, event ids), the same
+matches, the same counts and the same read errors. One local[2] session serves every test."""
+
+from __future__ import annotations
+
+import shutil
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from tokentrail import api
+from tokentrail.content import RULES_DIR
+from tokentrail.errors import ConfigError
+from tokentrail.rules.ir import Cmp
+from tokentrail.rules.loader import LoadContext
+from tokentrail.rules.model import LogSource, Rule
+from tokentrail.simulate import write_logs
+
+if shutil.which("java") is None:
+    pytest.skip("the Spark tests need Java (java not on PATH)", allow_module_level=True)
+pytest.importorskip("pyspark", reason="the Spark tests need PySpark: pip install 'tokentrail[spark]'")
+
+from batch.test_batch_engine import events, rules  # noqa: E402
+from tokentrail.engine.spark import parse_conf, scan_spark, spark_session, variant_path  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def spark():
+    session = spark_session("local[2]")
+    yield session
+    session.stop()
+
+
+def assert_same(paths, rules, spark):
+    seen_stream: list = []
+    seen_spark: list = []
+    stream = api.scan(paths, rules, workers=1, on_match=seen_stream.append)
+    result = scan_spark(paths, rules, session=spark, on_match=seen_spark.append)
+    assert [(a.id, a.rule_id, a.event_ids, a.count) for a in result.alerts] == \
+        [(a.id, a.rule_id, a.event_ids, a.count) for a in stream.alerts]
+    assert [(m.rule_id, m.event_id, m.source, m.line) for m in seen_spark] == \
+        [(m.rule_id, m.event_id, m.source, m.line) for m in seen_stream]
+    assert result.stats == stream.stats
+    assert [str(e) for e in result.read_errors] == [str(e) for e in stream.read_errors]
+    assert result.events_skipped == stream.events_skipped
+    return stream, result
+
+
+def test_bundled_pack_over_a_simulated_day(spark, tmp_path):
+    paths = write_logs(tmp_path, ["all"], 800, 11, salesforce_csv=True)
+    loaded = api.load_rules([RULES_DIR], context=LoadContext(allow_python=True))
+    stream, _ = assert_same([str(p) for p in paths.values()], loaded, spark)
+    assert len(stream.alerts) >= 3 and stream.stats.matches > 20
+
+
+def test_malformed_lines_and_odd_json_are_reported_as_in_streaming(spark, tmp_path):
+    okta = {"eventType": "user.session.start", "published": "2026-01-01T00:00:00Z", "uuid": "u1",
+            "actor": {"alternateId": "a@x"}}
+    lines = [orjson.dumps(okta), b"", b'{"eventType": "user.session.start", "published": NaN, "uuid": "u2"}',
+             b'{"eventType": "x", "uuid": "u3",}', b"[1, 2]", b"not json", b'{"uuid": "\xff"}',
+             b'{"eventType": "user.session.start", "published": "2026-01-01T00:00:01Z", "uuid": "u6", "a": "\\ud800"}',
+             orjson.dumps({**okta, "uuid": "u5", "actor.alternateId": "dotted"}),
+             orjson.dumps({"unknown": "shape"})]
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    rule = Rule(id="start", title="start", format="sigma", logsource=LogSource(product="okta"),
+                logic=Cmp("eventType", "eq", ("user.session.start",)))
+    _, result = assert_same([str(path)], [rule], spark)
+    assert result.stats.matches >= 2 and result.stats.unknown_events == 1
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                HealthCheck.too_slow])
+@given(rules(4), events(30))
+def test_generated_rules_and_events(spark, tmp_path_factory, rule_list, event_list):
+    path = tmp_path_factory.mktemp("gen") / "okta.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(e) for e in event_list) + b"\n")
+    assert_same([str(path)], rule_list, spark)
+
+
+def test_spark_conf_and_paths():
+    assert parse_conf(["spark.executor.memory=4g", "a.b=x=y"]) == {"spark.executor.memory": "4g", "a.b": "x=y"}
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_conf(["novalue"])
+    assert variant_path('$."client"."ip.addr"') == '$["client"]["ip.addr"]'
+
+
+RULE_YML = """AnalysisType: rule
+RuleID: Test.Spark.Python
+DisplayName: Token grants by a service account
+Enabled: true
+Filename: spark_rule.py
+LogTypes:
+  - Okta.SystemLog
+Severity: Medium
+"""
+RULE_PY = """def rule(event):
+    return event.get("eventType") == "app.oauth2.token.grant" and event.deep_get("actor", "type") == "Service"
+
+
+def title(event):
+    return f"grant by {event.deep_get('actor', 'alternateId')}"
+"""
+
+
+def test_python_rules_run_in_the_executors(spark, tmp_path):
+    """A Panther rule runs in mapInArrow: only the events it may match reach the driver, and the
+    alerts are the streaming engine's."""
+    from tokentrail.engine.spark import SparkEngine
+    from tokentrail.sources.files import LogReader
+
+    (tmp_path / "spark_rule.yml").write_text(RULE_YML)
+    (tmp_path / "spark_rule.py").write_text(RULE_PY)
+    loaded = api.load_rules([tmp_path / "spark_rule.yml"], context=LoadContext(allow_python=True))
+    assert [r.id for r in loaded.rules] == ["Test.Spark.Python"], loaded.errors
+    events = [{"eventType": "app.oauth2.token.grant" if i % 3 == 0 else "user.session.start", "uuid": f"e{i}",
+               "published": f"2026-01-01T00:00:{i:02d}Z",
+               "actor": {"type": "Service" if i % 2 == 0 else "User", "alternateId": f"a{i % 4}@x.io"}}
+              for i in range(48)]
+    path = tmp_path / "okta.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
+    stream, _ = assert_same([str(path)], loaded, spark)
+    # Events 0, 6, ..., 42 match; the title dedups them into one alert per actor (a0, a2).
+    assert len(stream.alerts) == 2 and sum(a.count for a in stream.alerts) == 8
+    engine = SparkEngine(loaded.rules, spark)
+    engine.scan_paths([str(path)], LogReader())
+    assert engine.to_driver == 8  # no duplicate filter: the executors keep the other 40
+
+
+def test_cli_spark_engine_prints_the_streaming_alerts(spark, tmp_path):
+    """``tokentrail scan --engine spark`` (the session of this test run is reused) prints what
+    ``--engine stream`` prints, summary and errors included."""
+    from batch.test_cli_engine import scan
+
+    write_logs(tmp_path / "day", ["all"], 400, 3, sources=("okta",))
+    (tmp_path / "day" / "broken.jsonl").write_text('{"eventType": "user.session.start", "uuid": "z"\n',
+                                                   encoding="utf-8")
+    stream = scan(tmp_path / "day", "--format", "jsonl", "--engine", "stream")
+    on_spark = scan(tmp_path / "day", "--format", "jsonl", "--engine", "spark", "--spark-conf",
+                    "spark.sql.shuffle.partitions=2")
+    assert on_spark == stream
+    assert on_spark[0] == 1 and "broken.jsonl:1" in on_spark[2]
+    assert scan(tmp_path / "day", "--engine", "spark", "--spark-conf", "novalue")[0] == 1
