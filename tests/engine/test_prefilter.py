@@ -26,6 +26,8 @@ from tokentrail.engine.dedup import dedup_key
 from tokentrail.engine.prefilter import required_literals
 from tokentrail.rules.ir import All, Cmp, Const, Keywords, Not
 from tokentrail.rules.ir import Any as AnyOf
+from tokentrail.schemas.access import event_id
+from tokentrail.schemas.detect import recognise
 
 HERE = Path(__file__).resolve().parent
 PUBLIC_MIX = HERE.parent.parent / "bench" / "okta_public_mix"
@@ -274,6 +276,11 @@ def test_parallel_scan_is_the_same_either_way(rules, tmp_path, lines):
     assert fast == plain
 
 
+def vendor_id(event: dict) -> str | None:
+    log_type, shaped = recognise(event)
+    return event_id(shaped, log_type) if log_type else None
+
+
 @pytest.mark.parametrize("name", ["sim.jsonl", "sim.jsonl.gz"])
 def test_a_simulated_log_twice_over_gives_the_same_scan(rules, tmp_path, name, monkeypatch):
     """Every log type and scenario, each event twice (duplicates dropped), broken lines between;
@@ -289,7 +296,10 @@ def test_a_simulated_log_twice_over_gives_the_same_scan(rules, tmp_path, name, m
     fast, plain = scan_both(path, rules, workers=2)
     assert fast == plain
     alerts, _, counts, errors, *_ = fast
-    assert alerts and counts[1] == len(repeated)
+    # Events of a log type with vendor ids are dropped the second time; Azure resource logs have
+    # none (every copy is kept).
+    with_ids = [line for line in repeated if vendor_id(orjson.loads(line)) is not None]
+    assert alerts and counts[1] == len(with_ids) > 0
     assert [line for _, line, _ in errors] == [41, 43]
 
 

@@ -142,7 +142,7 @@ class SparkEngine(BatchEngine):
             if lt == UNKNOWN:
                 continue
             anchors = _anchors(index)
-            codes = [sx.Coalesce(this=sx.Cast(this=compile_sql(unit_expr(u, anchors.get(id(u))), fields, ci_fields=index.ci,
+            codes = [sx.Coalesce(this=sx.Cast(this=compile_sql(unit_expr(u, anchors), fields, ci_fields=index.ci,
                                                                 leaves=leaves, portable=True),
                                               to=sx.DataType.build("TINYINT")),
                                  expressions=[sx.Literal.number(-1)]) for u in self.by_type[lt]]
