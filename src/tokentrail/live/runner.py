@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from tokentrail.engine.gcpolicy import scan_gc
 from tokentrail.errors import TokenTrailError, summarize_exception
 from tokentrail.live.pipeline import Pipeline, SourceStatus
 from tokentrail.live.sinkset import SinkSet, Stopped
@@ -62,6 +63,10 @@ class LiveRun:
 
     def run(self, stop: threading.Event) -> RunResult:
         """Run until ``stop`` is set, or with ``once`` until every source has caught up."""
+        with scan_gc():  # pages of parsed events, as in a scan: the rule plan need not be walked
+            return self._run(stop)
+
+    def _run(self, stop: threading.Event) -> RunResult:
         pages: queue.Queue[tuple[str, Batch] | _Done] = queue.Queue(QUEUE_PAGES)
         halt = threading.Event()  # the collectors' stop: the run's, or the loop ending on its own
         threads = [threading.Thread(target=self._pull, args=(c, pages, halt), name=f"collect {c.name}",
