@@ -7,11 +7,11 @@ import threading
 
 import orjson
 import pytest
-from live_support import PageCollector, PageServer, mixed_events, write_rules
+from live_support import PageCollector, PageServer, mixed_events, okta_event, write_rules
 
 from tokentrail import api
 from tokentrail.live.pipeline import CHECKPOINT_NS
-from tokentrail.live.runner import LiveRun
+from tokentrail.live.runner import COMMIT_SECONDS, LiveRun
 from tokentrail.live.sinkset import SinkSet
 from tokentrail.sinks.alert_store import AlertQuery, AlertStore
 from tokentrail.sinks.jsonl import JsonlSink
@@ -29,12 +29,12 @@ def file_alerts(path):
     return [orjson.loads(line) for line in path.read_bytes().splitlines()]
 
 
-def watch(tmp_path, url, rules, *, pages=None, once=True, extra_sinks=()):
+def watch(tmp_path, url, rules, *, pages=None, once=True, extra_sinks=(), commit_every=COMMIT_SECONDS):
     state = StateStore(tmp_path / "state.sqlite")
     state.hold()
     sinks = SinkSet([JsonlSink(tmp_path / "alerts.jsonl"), AlertStore(tmp_path / "alerts.sqlite"), *extra_sinks])
     try:
-        run = LiveRun(rules, state, sinks, [PageCollector(url, pages=pages)], once=once)
+        run = LiveRun(rules, state, sinks, [PageCollector(url, pages=pages)], once=once, commit_every=commit_every)
         result = run.run(threading.Event())
     finally:
         sinks.close()
@@ -103,14 +103,15 @@ class CrashAfter:
         pass
 
 
-def test_a_crash_after_the_jsonl_write_repeats_no_alert(tmp_path, rules):
+@pytest.mark.parametrize("commit_every", [0.0, 3600.0], ids=["a commit per page", "pages committed together"])
+def test_a_crash_after_the_jsonl_write_repeats_no_alert(tmp_path, rules, commit_every):
     events = mixed_events(200)
     expected = scan_ids(tmp_path, events, rules)
     with PageServer(events, 20) as server:
-        for n in (2, 3, 1):
+        for n in ((2, 3, 1) if commit_every == 0 else (1, 1)):
             with pytest.raises(SystemExit):
-                watch(tmp_path, server.url, rules, extra_sinks=[CrashAfter(n)])
-        watch(tmp_path, server.url, rules)
+                watch(tmp_path, server.url, rules, extra_sinks=[CrashAfter(n)], commit_every=commit_every)
+        watch(tmp_path, server.url, rules, commit_every=commit_every)
     alerts = file_alerts(tmp_path / "alerts.jsonl")
     assert len(alerts) == len({a["id"] for a in alerts})
     assert sorted((a["id"], tuple(sorted(a["event_ids"]))) for a in alerts) == expected
@@ -152,3 +153,41 @@ def test_a_failed_append_is_cut_back_and_the_retry_leaves_whole_lines(tmp_path, 
     sink.deliver([{"id": "a2"}, {"id": "a3"}])
     sink.close()
     assert [orjson.loads(line)["id"] for line in path.read_bytes().splitlines()] == ["a1", "a2", "a3"]
+
+
+class CountingState(StateStore):
+    """The real store, counting its commits."""
+
+    commits = 0
+
+    def commit(self) -> None:
+        self.commits += 1
+        super().commit()
+
+
+def test_quiet_pages_share_commits_yet_give_the_alerts_of_a_scan(tmp_path, rules):
+    # Five pages with alerts, then ten that no rule matches.
+    events = mixed_events(100) + [okta_event(n, "user.account.lock", "dave@example.com", minute=n // 7)
+                                  for n in range(100, 300)]
+    expected = scan_ids(tmp_path, events, rules)
+    commits = {}
+    with PageServer(events, 20) as server:
+        for commit_every in (0.0, 3600.0):
+            where = tmp_path / str(commit_every)
+            where.mkdir()
+            state = CountingState(where / "state.sqlite")
+            state.hold()
+            sinks = SinkSet([JsonlSink(where / "alerts.jsonl")])
+            try:
+                result = LiveRun(rules, state, sinks, [PageCollector(server.url)], once=True,
+                                 commit_every=commit_every).run(threading.Event())
+            finally:
+                sinks.close()
+            assert result.sources[0].batches == 16  # 15 pages of events, the empty one says caught up
+            assert state.get(CHECKPOINT_NS, "test") == "15"  # the empty page points at itself
+            state.close()
+            commits[commit_every] = state.commits
+            got = sorted((a["id"], tuple(sorted(a["event_ids"]))) for a in file_alerts(where / "alerts.jsonl"))
+            assert got == expected
+    assert commits[0.0] >= 16  # one a page, and the closing of the windows
+    assert commits[3600.0] <= commits[0.0] - 8  # not the quiet pages, but idle moments may add one

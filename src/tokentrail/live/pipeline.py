@@ -75,6 +75,9 @@ class Pipeline:
         self.status = SourceStatus(source)
         self._stored: set[str] = set()  # the rules whose open windows are in the state
         self._matches_stored: dict[str, int] = {}  # matches per rule when their windows were stored
+        self._pending: list[Alert] = []  # alerts of the batches run since the last commit
+        self._pending_checkpoint: str | None = None
+        self._uncommitted = False
         self._restore_windows()
 
     @property
@@ -83,13 +86,15 @@ class Pipeline:
         return self.state.get(CHECKPOINT_NS, self.source)
 
     def run_batch(self, events: Iterable[Mapping[str, Any]], checkpoint: str | None,
-                  stop: threading.Event, *, caught_up: bool = False) -> list[Alert]:
-        """Run the rules on ``events``, deliver the new alerts, store ``checkpoint`` and commit.
+                  stop: threading.Event, *, caught_up: bool = False, commit: bool = True) -> list[Alert]:
+        """Run the rules on ``events``; with ``commit``, deliver the new alerts, store
+        ``checkpoint`` and commit (see ``commit``). Without it, the alerts and the checkpoint wait
+        for the next ``commit`` (nothing of the batch is durable before), and none are returned.
 
         Raises ``Stopped`` (nothing stored) when ``stop`` is set while a sink refuses the alerts.
         """
         process, source = self.engine.process, self.source
-        alerts: list[Alert] = []
+        alerts = self._pending
         first = self.engine.stats.events + self.engine.stats.duplicates + 1
         event = None
         for n, event in enumerate(events, first):
@@ -100,37 +105,50 @@ class Pipeline:
             newest = _event_time(event)
             if newest is not None:
                 self.status.newest_event = max(newest, self.status.newest_event or newest)
-        fresh = self._commit(alerts, checkpoint, stop)
+        if checkpoint is not None:
+            self._pending_checkpoint = checkpoint
+        self._uncommitted = True
+        stats = self.engine.stats
+        self.status.events, self.status.duplicates = stats.events, stats.duplicates
+        self.status.unknown = stats.unknown_events
         self.status.batches += 1
         self.status.caught_up = caught_up
-        return fresh
+        return self.commit(stop) if commit else []
+
+    @property
+    def alerts_waiting(self) -> int:
+        """How many alerts the batches run since the last commit raised (before the id check)."""
+        return len(self._pending)
+
+    def commit(self, stop: threading.Event) -> list[Alert]:
+        """Deliver the new alerts of the batches run since the last commit, then store their last
+        checkpoint, the delivered ids and the changed windows, and commit; return those alerts."""
+        return self._commit(stop) if self._uncommitted else []
 
     def finish(self, stop: threading.Event) -> list[Alert]:
         """Close every open window (the end of a ``--once`` run, as at the end of a scan), deliver
-        what that raised and commit."""
-        return self._commit(self.engine.finish(), None, stop, closing=True)
+        what that raised (with anything not committed yet) and commit."""
+        self._pending.extend(self.engine.finish())
+        return self._commit(stop, closing=True)
 
     def close(self) -> None:
         """Drop the run's event ids (and their temporary file)."""
         if self.engine.seen is not None:
             self.engine.seen.close()
 
-    def _commit(self, alerts: list[Alert], checkpoint: str | None, stop: threading.Event, *,
-                closing: bool = False) -> list[Alert]:
-        fresh = self._new(alerts)
+    def _commit(self, stop: threading.Event, *, closing: bool = False) -> list[Alert]:
+        fresh = self._new(self._pending)
         if fresh:
             self.sinks.deliver([self._record(a) for a in fresh], stop)
         state = self.state
         for alert in fresh:
             state.put(ALERTS_NS, f"{self.source}\x1f{alert.id}", 1)
-        if checkpoint is not None:
-            state.put(CHECKPOINT_NS, self.source, checkpoint)
+        if self._pending_checkpoint is not None:
+            state.put(CHECKPOINT_NS, self.source, self._pending_checkpoint)
         self._store_windows(everything=closing)
         self.sinks.store_marks(state)
         state.commit()
-        stats = self.engine.stats
-        self.status.events, self.status.duplicates = stats.events, stats.duplicates
-        self.status.unknown = stats.unknown_events
+        self._pending, self._pending_checkpoint, self._uncommitted = [], None, False
         self.status.alerts += len(fresh)
         self.status.last_commit = time.time()
         return fresh

@@ -1,6 +1,13 @@
 """The running loop of ``tokentrail watch``: one thread per collector pulls pages into a bounded
 queue; the loop takes each page through its source's pipeline (rules, sinks, checkpoint).
 
+A page that raised alerts is committed at once (the alerts leave, then its checkpoint is
+stored). Pages without alerts are committed together, at most ``commit_every`` seconds apart (and
+when the source catches up, when no page came for a moment, and when the run ends): each commit
+stores the open windows of the rules that matched and the state, which per page of 1000 events
+cost as much as the rules. Nothing is durable before its commit, so a crash loses no more than
+the restart pulls again.
+
 The queue is the back-pressure: when sinks are slow the collectors stop pulling, and every wait
 wakes when the run is stopped. A stop (SIGINT, SIGTERM) lets the page in hand finish and commit;
 pages queued behind it are dropped uncommitted, so the next start pulls them again.
@@ -14,6 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from tokentrail.engine.gcpolicy import scan_gc
 from tokentrail.errors import TokenTrailError, summarize_exception
 from tokentrail.live.pipeline import Pipeline, SourceStatus
 from tokentrail.live.sinkset import SinkSet, Stopped
@@ -22,6 +30,7 @@ from tokentrail.sources.collectors.base import Batch, Collector
 from tokentrail.state import StateStore
 
 QUEUE_PAGES = 4  # pages waiting per run: enough to overlap a fetch with the rules, no more
+COMMIT_SECONDS = 1.0  # the longest pages without alerts wait for their commit while pages keep coming
 
 
 @dataclass
@@ -46,7 +55,8 @@ class LiveRun:
     def __init__(self, rules: Sequence[Rule], state: StateStore, sinks: SinkSet,
                  collectors: Sequence[Collector], *, once: bool = False,
                  on_status: Callable[[list[SourceStatus]], None] | None = None,
-                 on_error: Callable[[str], None] | None = None, status_every: float = 1.0) -> None:
+                 on_error: Callable[[str], None] | None = None, status_every: float = 1.0,
+                 commit_every: float = COMMIT_SECONDS) -> None:
         names = [c.name for c in collectors]
         if len(set(names)) != len(names):
             raise TokenTrailError(f"two sources share a name: {', '.join(sorted(names))}")
@@ -57,11 +67,16 @@ class LiveRun:
         self.on_status = on_status or (lambda statuses: None)
         self.on_error = on_error or (lambda message: None)
         self.status_every = status_every
+        self.commit_every = commit_every
         sinks.recover(state)
         self.pipelines = {c.name: Pipeline(rules, state, sinks, c.name) for c in collectors}
 
     def run(self, stop: threading.Event) -> RunResult:
         """Run until ``stop`` is set, or with ``once`` until every source has caught up."""
+        with scan_gc():  # pages of parsed events, as in a scan: the rule plan need not be walked
+            return self._run(stop)
+
+    def _run(self, stop: threading.Event) -> RunResult:
         pages: queue.Queue[tuple[str, Batch] | _Done] = queue.Queue(QUEUE_PAGES)
         halt = threading.Event()  # the collectors' stop: the run's, or the loop ending on its own
         threads = [threading.Thread(target=self._pull, args=(c, pages, halt), name=f"collect {c.name}",
@@ -70,13 +85,15 @@ class LiveRun:
             thread.start()
         result = RunResult([p.status for p in self.pipelines.values()])
         running = {c.name for c in self.collectors}
-        last_status = 0.0
+        last_status, last_commit = 0.0, time.monotonic()
         try:
             while running and not stop.is_set():
                 try:
                     item = pages.get(timeout=0.2)
                 except queue.Empty:
                     item = None
+                    self._commit(stop)  # idle: nothing to share the commit with
+                    last_commit = time.monotonic()
                 if isinstance(item, _Done):
                     running.discard(item.source)
                     if item.error:
@@ -87,10 +104,16 @@ class LiveRun:
                     for line in batch.rejected:  # records the API sent that could not be read
                         self.on_error(line)
                     self.pipelines[name].status.rejected += len(batch.rejected)
-                    self.pipelines[name].run_batch(batch.events, batch.checkpoint, stop, caught_up=batch.caught_up)
+                    pipeline = self.pipelines[name]
+                    pipeline.run_batch(batch.events, batch.checkpoint, stop, caught_up=batch.caught_up, commit=False)
+                    if pipeline.alerts_waiting or batch.caught_up or \
+                            time.monotonic() - last_commit >= self.commit_every:
+                        self._commit(stop)
+                        last_commit = time.monotonic()
                 if time.monotonic() - last_status >= self.status_every or item is not None:
                     last_status = time.monotonic()
                     self.on_status(result.sources)
+            self._commit(stop)  # the pages in hand at a stop, an error or the end
             result.stopped = stop.is_set()
             if self.once and not running and not result.errors:
                 for pipeline in self.pipelines.values():
@@ -106,6 +129,10 @@ class LiveRun:
                 pipeline.close()
         self.on_status(result.sources)
         return result
+
+    def _commit(self, stop: threading.Event) -> None:
+        for pipeline in self.pipelines.values():
+            pipeline.commit(stop)
 
     def _pull(self, collector: Collector, pages: queue.Queue, halt: threading.Event) -> None:
         """A collector thread: pages into the queue until caught up (``once``) or halted."""
