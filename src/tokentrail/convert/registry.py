@@ -69,8 +69,8 @@ def _declarative(rule: Rule) -> tuple[Rule, bool]:
     if not isinstance(logic, PythonLogic):
         return rule, False
     if logic.lifted is None:
-        reason = logic.not_lifted or "its rule() was not lifted"
-        raise Unconvertible(f"Python logic cannot be converted: {reason}")
+        raise Unconvertible("Python logic cannot be converted"
+                            + (f": {logic.not_lifted}" if logic.not_lifted else ""))
     return _lifted(rule), True
 
 
@@ -86,6 +86,9 @@ def _query(rule: Rule, target: str, schema: str | None, resolve: Callable[[str],
            rules: Sequence[Rule]) -> tuple[str | Conversion, list[str]]:
     if rule.logic is None:
         raise Unconvertible(f"the rule did not load: {rule.unsupported or 'it has no logic'}")
+    unknown = rule.metadata.get("unmapped_log_types")
+    if unknown and not rule.log_types:  # else its empty log types would read as "every log type"
+        raise Unconvertible(f"the rule reads only log types TokenTrail does not know ({', '.join(unknown)})")
     if target.startswith("sql:"):
         return _sql(rule, target.split(":", 1)[1], schema, rules), []
     if target == "sigma":
