@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import replace
 
 import pytest
 
 from tokentrail import convert, load_rules
 from tokentrail.convert import Conversion, portability
+from tokentrail.convert.registry import LIFTED_CAVEAT
 from tokentrail.errors import ConfigError
 from tokentrail.rules.ir import All, Any, Cmp, Exists, FieldRef, Keywords, Not
 from tokentrail.rules.model import Grouping, LogSource, PythonLogic, Rule
@@ -137,6 +139,13 @@ def test_python_rules_sql_and_unknown_targets():
     rule = Rule(id="py", title="py", format="panther", logic=PythonLogic("x.py", load=lambda: None))
     c = convert(rule, "splunk")
     assert (c.status, c.caveats) == ("not_convertible", ("Python logic cannot be converted",))
+    stopped = replace(rule, logic=PythonLogic("x.py", load=lambda: None, not_lifted="a for loop (line 3)"))
+    assert convert(stopped, "esql").caveats == ("Python logic cannot be converted: a for loop (line 3)",)
+    lifted = replace(rule, log_types=("okta",), logic=PythonLogic(
+        "x.py", load=lambda: None, lifted=Cmp("eventType", "eq", ("user.session.start",), cased=True)))
+    for target in ("splunk", "sql:duckdb"):
+        c = convert(lifted, target)
+        assert c.status == "caveats" and c.caveats[0] == LIFTED_CAVEAT and "user.session.start" in c.query, c
     sql = convert(okta(Cmp("eventType", "eq", ("x",))), "sql:duckdb")
     if importlib.util.find_spec("tokentrail.convert.sql") is None:
         assert (sql.status, sql.caveats) == ("not_convertible", ("SQL targets not installed",))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 
 from tokentrail.convert import siem, vendor
 from tokentrail.convert.errors import Unconvertible
@@ -20,6 +21,8 @@ SQL_DIALECTS = ("duckdb", "spark", "snowflake", "bigquery", "trino")
 TARGETS: tuple[str, ...] = ("sigma", *siem.TARGETS, *(f"sql:{d}" for d in SQL_DIALECTS), *vendor.TARGETS)
 SCHEMAS = ("native", "ecs")
 SQL_MISSING = "SQL targets not installed"
+LIFTED_CAVEAT = ("the condition was lifted from the rule's Python rule(); its Python alert functions "
+                 "(title, dedup, alert_context, severity) are not carried")
 
 
 def convert(rule: Rule, target: str, *, schema: str | None = None,
@@ -34,15 +37,19 @@ def convert(rule: Rule, target: str, *, schema: str | None = None,
     if schema is not None and schema not in SCHEMAS:
         raise ConfigError(f"unknown schema {schema!r} (known: {', '.join(SCHEMAS)})")
     try:
-        query, caveats = _query(rule, target, schema, _resolver([rule, *rules]), rules)
+        declarative, lifted = _declarative(rule)
+        rules = [_lifted(r) for r in rules]  # a correlation may name a lifted Python rule
+        query, caveats = _query(declarative, target, schema, _resolver([declarative, *rules]), rules)
     except Unconvertible as exc:
         return Conversion(rule.id, target, "", "not_convertible", (exc.message,), rule.path)
     except Exception as exc:  # a backend surprise on one rule must not stop the others
         return Conversion(rule.id, target, "", "not_convertible",
                           (f"conversion failed: {type(exc).__name__}: {exc}",), rule.path)
     if isinstance(query, Conversion):
-        return query
-    caveats = tuple(dict.fromkeys(caveats))
+        if not lifted or query.status == "not_convertible":
+            return query
+        return replace(query, status="caveats", caveats=tuple(dict.fromkeys((LIFTED_CAVEAT, *query.caveats))))
+    caveats = tuple(dict.fromkeys([LIFTED_CAVEAT, *caveats] if lifted else caveats))
     return Conversion(rule.id, target, query, "caveats" if caveats else "exact", caveats, rule.path)
 
 
@@ -53,12 +60,35 @@ def convert_all(rules: Sequence[Rule], targets: Iterable[str], *,
     return [convert(rule, t, schema=schema, rules=rules) for rule in rules for t in wanted]
 
 
+def _declarative(rule: Rule) -> tuple[Rule, bool]:
+    """The rule with IR logic, and whether that logic was lifted from its Python ``rule()``.
+
+    Raises ``Unconvertible`` for a Python rule that did not lift, with the lift's reason.
+    """
+    logic = rule.logic
+    if not isinstance(logic, PythonLogic):
+        return rule, False
+    if logic.lifted is None:
+        raise Unconvertible("Python logic cannot be converted"
+                            + (f": {logic.not_lifted}" if logic.not_lifted else ""))
+    return _lifted(rule), True
+
+
+def _lifted(rule: Rule) -> Rule:
+    """The rule with its lifted condition as its logic, when it is a Python rule that lifted."""
+    logic = rule.logic
+    if isinstance(logic, PythonLogic) and logic.lifted is not None:
+        return replace(rule, logic=logic.lifted)
+    return rule
+
+
 def _query(rule: Rule, target: str, schema: str | None, resolve: Callable[[str], Rule | None],
            rules: Sequence[Rule]) -> tuple[str | Conversion, list[str]]:
-    if isinstance(rule.logic, PythonLogic):
-        raise Unconvertible("Python logic cannot be converted")
     if rule.logic is None:
         raise Unconvertible(f"the rule did not load: {rule.unsupported or 'it has no logic'}")
+    unknown = rule.metadata.get("unmapped_log_types")
+    if unknown and not rule.log_types:  # else its empty log types would read as "every log type"
+        raise Unconvertible(f"the rule reads only log types TokenTrail does not know ({', '.join(unknown)})")
     if target.startswith("sql:"):
         return _sql(rule, target.split(":", 1)[1], schema, rules), []
     if target == "sigma":
