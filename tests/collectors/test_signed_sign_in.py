@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import httpx
 import jwt
-import orjson
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -189,9 +188,8 @@ def test_salesforce_audience_is_the_login_url(fake_time):
     ({"username": "intruder@acme.example"}, "assertion subject is not allowed"),
 ])
 def test_salesforce_refuses_a_wrong_assertion_without_leaking_it(fake_time, kw, why):
-    with running(sf_app(fake_time)) as srv:
-        with pytest.raises(CollectorAuthError, match=why) as caught:
-            until_caught_up(salesforce(srv.url, fake_time, **kw))
+    with running(sf_app(fake_time)) as srv, pytest.raises(CollectorAuthError, match=why) as caught:
+        until_caught_up(salesforce(srv.url, fake_time, **kw))
     assert "invalid_grant" in str(caught.value) and not leaked(str(caught.value))
 
 
