@@ -75,7 +75,8 @@ def test_okta_service_app_signs_in_once_and_reads_the_whole_log(fake_time):
         c = okta(srv.url, fake_time)
         batches = until_caught_up(c)
         assert app.state.tokens.issued == 1  # one token for the four pages
-        tokens = c._bearer.secrets()
+        tokens = c.secrets()
+        assert len(tokens) == 2  # the access token and the assertion that got it
     assert ids(batches, "uuid") == [e["uuid"] for e in sorted(OKTA_EVENTS, key=okta_key)]
     assert all(not leaked(b.checkpoint + "".join(b.rejected), *tokens) for b in batches)
 
@@ -225,3 +226,22 @@ def test_half_given_signed_credentials_are_configuration_errors():
     with pytest.raises(ConfigError, match="needs the consumer key and a username"):
         SalesforceLogCollector("acme.my.salesforce.com", client_id=CONSUMER_KEY, private_key=signing())
 
+
+
+def test_a_tenants_file_names_the_key_and_the_collector_signs_in_with_it(tmp_path, monkeypatch):
+    from tokentrail.live.tenants import build_collector, load_tenants
+
+    (tmp_path / "app.pem").write_bytes(private_pem(KEY))
+    monkeypatch.setenv("SF_KEY_ID", CONSUMER_KEY)
+    config = tmp_path / "tenants.yml"
+    # real time on both sides: the collector is built as `watch tenants` builds it
+    with running(salesforce_app(SF_EVENTS, signed_app=SignedApp(CONSUMER_KEY, public_pem(KEY), USER))) as srv:
+        config.write_text(f"tenants:\n  - vendor: salesforce\n    instance_url: {srv.url}\n    client_id_env: SF_KEY_ID\n"
+                          f"    username: {USER}\n    private_key_file: app.pem\n")
+        tenant, = load_tenants(config)
+        collector = build_collector(tenant)
+        assert private_pem(KEY).decode().strip() in tenant.secrets()
+        assert len(ids(until_caught_up(collector), "REQUEST_ID")) == len(SF_EVENTS)
+    config.write_text("tenants:\n  - vendor: okta\n    org_url: https://acme.okta.com\n    private_key: x\n")
+    with pytest.raises(ConfigError, match="private_key_env"):
+        load_tenants(config)

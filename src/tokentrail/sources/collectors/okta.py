@@ -114,11 +114,15 @@ class OktaLogCollector:
         finally:
             api.close()
 
+    def secrets(self) -> tuple[str, ...]:
+        """What must never appear in a message: the token, or the service app's tokens and assertions."""
+        return self._bearer.secrets() if self._bearer is not None else (self._token or "",)
+
     def _api(self, stop: threading.Event) -> HttpApi:
         bearer = self._bearer
         if bearer is None:
             return HttpApi(self.origin, auth=lambda: {"Authorization": f"{self._scheme} {self._token}"},
-                           secrets=lambda: (self._token or "",), rate=OKTA_RATE, **self._http)
+                           secrets=self.secrets, rate=OKTA_RATE, **self._http)
         api = HttpApi(self.origin, auth=lambda: bearer.headers(api, stop), secrets=bearer.secrets,
                       on_unauthorized=bearer.forget, rate=OKTA_RATE, **self._http)
         return api
