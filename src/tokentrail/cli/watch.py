@@ -90,7 +90,8 @@ def watch_okta(
         token, client_id, key = SecretRef(), *_signed(client_id_env, private_key_file)
     else:
         token, client_id, key = _secret(token_env, token_file, "--token-env or --token-file"), SecretRef(), SecretRef()
-    tenant = Tenant("okta", org_url, token=token, client_id=client_id, private_key=key, since=since, interval=interval, scheme="Bearer" if bearer else "SSWS", page_size=page_size)
+    tenant = Tenant("okta", org_url, token=token, client_id=client_id, private_key=key, since=since,
+                    interval=interval, scheme="Bearer" if bearer else "SSWS", page_size=page_size)
     run_watch([tenant], rules, state, sink, webhook_secret_env, once, fmt)
 
 
