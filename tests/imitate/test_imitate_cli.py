@@ -90,3 +90,33 @@ def test_missing_credentials_are_one_clear_error():
                             timeout=60)
     assert result.returncode == 2
     assert b"NO_SUCH_VARIABLE_SET is not set" in result.stderr and result.stderr.count(b"\n") == 1
+
+
+def test_salesforce_imitation_and_watch_sign_in_with_a_private_key(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private, public = tmp_path / "app.pem", tmp_path / "app.pub.pem"
+    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                          serialization.NoEncryption()))
+    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
+    env = {"SF_CONSUMER_KEY": "3MVG9-cli-app"}
+    process, info = start("salesforce", "--simulate", "300", "--client-id-env", "SF_CONSUMER_KEY",
+                          "--public-key-file", str(public), "--username", "ops@acme.example", env=env)
+    try:
+        def watch(user: str) -> subprocess.CompletedProcess[bytes]:
+            return subprocess.run([str(SCRIPT), "watch", "salesforce", "--instance-url", info["url"],
+                                   "--client-id-env", "SF_CONSUMER_KEY", "--username", user,
+                                   "--private-key-file", str(private), "--state", str(tmp_path / f"{user}.sqlite"),
+                                   "--sink", f"jsonl:{tmp_path / 'alerts.jsonl'}", "--once", "--format", "json"],
+                                  env={**os.environ, **env}, capture_output=True, timeout=120)
+
+        good, stranger = watch("ops@acme.example"), watch("stranger@acme.example")
+    finally:
+        assert stop(process) == 0
+    assert good.returncode == 0, good.stderr.decode()
+    assert orjson.loads(good.stdout)["sources"][0]["events"] == info["events"] > 0
+    assert stranger.returncode == 1 and b"invalid_grant" in stranger.stderr + stranger.stdout
+    assert b"eyJ" not in stranger.stderr + stranger.stdout + good.stderr + good.stdout

@@ -111,3 +111,41 @@ def test_a_tenants_file_holding_a_token_is_refused(tmp_path):
                            str(tmp_path / "s.sqlite")], capture_output=True, timeout=60)
     assert done.returncode == 2
     assert b"token_env" in done.stderr and TOKEN.encode() not in done.stderr + done.stdout
+
+
+def test_watch_keeps_the_private_key_and_its_assertions_out_of_every_output(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from tokentrail.sources.imitate.assertions import SignedApp
+
+    def pem(key) -> bytes:
+        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption())
+
+    key, other = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
+    key_file, other_file = tmp_path / "app.pem", tmp_path / "other.pem"
+    key_file.write_bytes(pem(key))
+    other_file.write_bytes(pem(other))
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    work = tmp_path / "run"
+    work.mkdir()
+    rules = write_rules(tmp_path)
+    env = {**os.environ, "OKTA_CLIENT_ID": "0oaServiceApp81", "NO_COLOR": "1"}
+    app = okta_app(mixed_events(300), service_app=SignedApp("0oaServiceApp81", public))
+    with running(app) as imitation:
+        command = [str(SCRIPT), "watch", "okta", "--org-url", imitation.url, "--client-id-env", "OKTA_CLIENT_ID",
+                   "--private-key-file", str(key_file), "-r", str(rules), "--state", str(work / "state.sqlite"),
+                   "--sink", f"jsonl:{work / 'a.jsonl'}", "--once", "--page-size", "100", "--format", "json"]
+        done = subprocess.run(command, env=env, capture_output=True, timeout=120)
+        wrong = subprocess.run([*command[:8], str(other_file), *command[9:]], env=env, capture_output=True,
+                               timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    assert orjson.loads(done.stdout)["sources"][0]["events"] == 300 and app.state.tokens.issued == 1
+    assert wrong.returncode == 1 and b"signature is invalid" in wrong.stderr + wrong.stdout
+    body = pem(key).split(b"\n")[1]  # a line of the key's base64
+    for stream in (done.stdout, done.stderr, wrong.stdout, wrong.stderr):
+        assert body not in stream and b"PRIVATE KEY" not in stream and b"eyJ" not in stream  # no JWT
+    for path in work.rglob("*"):
+        if path.is_file():
+            assert body not in path.read_bytes() and b"eyJhbGciOiJSUzI1NiIs" not in path.read_bytes()

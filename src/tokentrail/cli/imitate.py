@@ -59,6 +59,12 @@ def imitate(
         "--client-id-env", metavar="NAME", help="Auth0/Salesforce: variable holding the client id that may get tokens.")] = None,
     client_secret_env: Annotated[str | None, typer.Option(
         "--client-secret-env", metavar="NAME", help="Auth0/Salesforce: variable holding that client's secret.")] = None,
+    public_key_file: Annotated[Path | None, typer.Option(
+        "--public-key-file", metavar="PATH",
+        help="Okta/Salesforce: the app's RSA public key (PEM) that checks its signed JWT assertions; "
+             "the app's id comes from --client-id-env.")] = None,
+    username: Annotated[str | None, typer.Option(
+        "--username", metavar="NAME", help="Salesforce JWT bearer: the user the app may act as.")] = None,
     fail_rate: Annotated[float, typer.Option(
         "--fail-rate", metavar="P", help="Chance (0..1) a data request fails with one of --fail-kinds.")] = 0.0,
     fail_kinds: Annotated[str, typer.Option(
@@ -82,12 +88,13 @@ def imitate(
 
     token = _secret(token_env, "--token-env")
     client_id, client_secret = _secret(client_id_env, "--client-id-env"), _secret(client_secret_env, "--client-secret-env")
-    if (client_id is None) != (client_secret is None):
+    signed = _signed_app(vendor, client_id, public_key_file, username)
+    if signed is None and (client_id is None) != (client_secret is None):
         fail("--client-id-env and --client-secret-env go together")
     if token is None and client_id is None:
         fail("give --token-env (and for auth0 or salesforce, or instead, --client-id-env/--client-secret-env)")
-    if client_id is not None and vendor is Vendor.okta:
-        fail("the Okta imitation takes API tokens only (--token-env)")
+    if client_id is not None and vendor is Vendor.okta and signed is None:
+        fail("the Okta imitation takes API tokens (--token-env) or a service app (--client-id-env, --public-key-file)")
     try:
         plan = FaultPlan(fail_rate=fail_rate, kinds=tuple(k.strip() for k in fail_kinds.split(",") if k.strip()),
                          slow_rate=slow_rate, slow_seconds=slow_seconds, seed=fault_seed, reset_after=reset_after)
@@ -98,7 +105,7 @@ def imitate(
             served = simulated_events(vendor.value, simulate, seed)
         client = (client_id, client_secret) if client_id and client_secret else None
         app = imitation_app(vendor.value, served, tokens=[token] if token else [], client=client, faults=plan,
-                            rate_limit=rate_limit)
+                            rate_limit=rate_limit, signed=signed)
         running = RunningImitation(app, port)
     except TokenTrailError as exc:
         fail(str(exc))
@@ -123,3 +130,19 @@ def imitate(
         running.close()
     if errors:
         raise typer.Exit(1)
+
+
+def _signed_app(vendor: Vendor, client_id: str | None, public_key_file: Path | None, username: str | None):
+    """The app that may sign in with a private key, or None when no public key is given."""
+    from tokentrail.sources.imitate.assertions import SignedApp
+
+    if public_key_file is None:
+        return None
+    if vendor is Vendor.auth0 or client_id is None:
+        fail("--public-key-file is for okta or salesforce, with --client-id-env")
+    if vendor is Vendor.salesforce and not username:
+        fail("the Salesforce JWT bearer flow needs --username")
+    try:
+        return SignedApp(client_id, public_key_file.read_bytes(), username)
+    except OSError as exc:
+        fail(f"cannot read {public_key_file}: {exc.strerror}")

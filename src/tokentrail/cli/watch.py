@@ -46,6 +46,12 @@ OnceOpt = Annotated[bool, typer.Option(
     "--once", help="Poll until caught up, close open windows, then exit (cron mode).")]
 IntervalOpt = Annotated[float, typer.Option(
     "--interval", metavar="SECONDS", help="Seconds between polls once caught up.")]
+ClientIdEnvOpt = Annotated[str | None, typer.Option(
+    "--client-id-env", metavar="NAME",
+    help="Environment variable holding the app's client id (with --private-key-file: private-key JWT sign-in).")]
+PrivateKeyOpt = Annotated[Path | None, typer.Option(
+    "--private-key-file", metavar="PATH",
+    help="The app's RSA private key (PEM) that signs the JWT assertion; needs --client-id-env.")]
 SinceOpt = Annotated[str | None, typer.Option(
     "--since", metavar="TIME",
     help="ISO-8601 time to start from on the first run (later runs resume at the checkpoint).")]
@@ -64,6 +70,8 @@ def watch_okta(
     token_file: TokenFileOpt = None,
     bearer: Annotated[bool, typer.Option(
         "--bearer", help="The token is an OAuth access token (Bearer), not an API token (SSWS).")] = False,
+    client_id_env: ClientIdEnvOpt = None,
+    private_key_file: PrivateKeyOpt = None,
     rules: RulesOpt = None,
     sink: SinkOpt = None,
     webhook_secret_env: WebhookSecretOpt = None,
@@ -74,11 +82,16 @@ def watch_okta(
         "--page-size", metavar="N", help="Events per request (Okta's limit, at most 1000).")] = 1000,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Watch an Okta org's System Log (GET /api/v1/logs, polling)."""
-    from tokentrail.live.tenants import Tenant
+    """Watch an Okta org's System Log (GET /api/v1/logs, polling); an API token, an OAuth access
+    token, or a service app's client id and private key to get tokens (scope okta.logs.read)."""
+    from tokentrail.live.tenants import SecretRef, Tenant
 
-    tenant = Tenant("okta", org_url, token=_secret(token_env, token_file, "--token-env or --token-file"),
-                    since=since, interval=interval, scheme="Bearer" if bearer else "SSWS", page_size=page_size)
+    if private_key_file is not None or client_id_env:
+        token, client_id, key = SecretRef(), *_signed(client_id_env, private_key_file)
+    else:
+        token, client_id, key = _secret(token_env, token_file, "--token-env or --token-file"), SecretRef(), SecretRef()
+    tenant = Tenant("okta", org_url, token=token, client_id=client_id, private_key=key, since=since,
+                    interval=interval, scheme="Bearer" if bearer else "SSWS", page_size=page_size)
     run_watch([tenant], rules, state, sink, webhook_secret_env, once, fmt)
 
 
@@ -120,10 +133,13 @@ def watch_salesforce(
     token_file: TokenFileOpt = None,
     client_id_env: Annotated[str | None, typer.Option(
         "--client-id-env", metavar="NAME",
-        help="Environment variable holding the connected app's consumer key (client credentials flow).")] = None,
+        help="Environment variable holding the connected app's consumer key (client credentials or JWT bearer).")] = None,
     client_secret_env: Annotated[str | None, typer.Option(
         "--client-secret-env", metavar="NAME",
         help="Environment variable holding the connected app's consumer secret.")] = None,
+    username: Annotated[str | None, typer.Option(
+        "--username", metavar="NAME", help="JWT bearer flow: the Salesforce user the connected app acts as.")] = None,
+    private_key_file: PrivateKeyOpt = None,
     log_interval: Annotated[str, typer.Option(
         "--log-interval", metavar="Hourly|Daily", help="Which EventLogFiles to read.")] = "Hourly",
     objects: Annotated[list[str] | None, typer.Option(
@@ -138,11 +154,19 @@ def watch_salesforce(
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Watch a Salesforce org's EventLogFiles and real-time event storage objects; an access
-    token, or a connected app's client credentials to get one."""
-    from tokentrail.live.tenants import Tenant
+    token, a connected app's client credentials, or its JWT bearer flow (consumer key, username,
+    private key) to get one."""
+    from tokentrail.live.tenants import SecretRef, Tenant
 
-    token, client_id, client_secret = _credentials(token_env, token_file, client_id_env, client_secret_env)
+    key = SecretRef()
+    if private_key_file is not None:
+        if not username:
+            fail("the JWT bearer flow needs --username")
+        (client_id, key), token, client_secret = _signed(client_id_env, private_key_file), SecretRef(), SecretRef()
+    else:
+        token, client_id, client_secret = _credentials(token_env, token_file, client_id_env, client_secret_env)
     tenant = Tenant("salesforce", instance_url, token=token, client_id=client_id, client_secret=client_secret,
+                    private_key=key, username=username,
                     since=since, interval=interval, log_interval=log_interval, objects=tuple(objects or ()))
     run_watch([tenant], rules, state, sink, webhook_secret_env, once, fmt)
 
@@ -213,6 +237,15 @@ def _credentials(token_env: str | None, token_file: Path | None, client_id_env: 
     if client_id_env and client_secret_env:
         return SecretRef(), SecretRef(env=client_id_env), SecretRef(env=client_secret_env)
     fail("give --token-env/--token-file, or --client-id-env and --client-secret-env")
+
+
+def _signed(client_id_env: str | None, private_key_file: Path | None):
+    """(client id, private key) references for a private-key JWT sign-in."""
+    from tokentrail.live.tenants import SecretRef
+
+    if not client_id_env or private_key_file is None:
+        fail("private-key sign-in needs both --client-id-env and --private-key-file")
+    return SecretRef(env=client_id_env), SecretRef(file=private_key_file)
 
 
 def _secret(env: str | None, file: Path | None, missing: str):

@@ -18,7 +18,7 @@ from tokentrail.sources.collectors.base import Collector
 
 VENDORS = ("okta", "auth0", "salesforce")
 _URL_KEYS = {"okta": "org_url", "auth0": "domain", "salesforce": "instance_url"}
-_SECRET_KEYS = ("token", "client_secret", "password", "api_token", "secret")
+_SECRET_KEYS = ("token", "client_secret", "password", "api_token", "secret", "private_key")
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,8 @@ class Tenant:
     token: SecretRef = SecretRef()
     client_id: SecretRef = SecretRef()
     client_secret: SecretRef = SecretRef()
+    private_key: SecretRef = SecretRef()  # Okta service app / Salesforce JWT bearer: an RSA PEM
+    username: str | None = None  # Salesforce JWT bearer: the user the connected app acts as
     name: str | None = None  # the source name alerts and checkpoints carry (default: the collector's)
     since: str | None = None
     interval: float = 30.0
@@ -70,7 +72,7 @@ class Tenant:
     def secrets(self) -> list[str]:
         """Every secret this tenant uses that is set, to scrub from what the run prints."""
         found = []
-        for ref in (self.token, self.client_id, self.client_secret):
+        for ref in (self.token, self.client_id, self.client_secret, self.private_key):
             if ref.given:
                 try:
                     found.append(ref.read("secret"))
@@ -121,7 +123,9 @@ def _tenant(entry: Any, path: Path, n: int) -> Tenant:
     except (TypeError, ValueError):
         raise ConfigError(f"{where}: interval must be a number of seconds", file=str(path)) from None
     return Tenant(vendor=vendor, url=url, token=ref("token"), client_id=ref("client_id"),
-                  client_secret=ref("client_secret"), name=entry.get("name"),
+                  client_secret=ref("client_secret"), private_key=ref("private_key"),
+                  username=None if entry.get("username") is None else str(entry.get("username")),
+                  name=entry.get("name"),
                   since=None if entry.get("since") is None else str(entry.get("since")),
                   interval=interval, scheme=entry.get("scheme"),
                   page_size=entry.get("page_size") if isinstance(entry.get("page_size"), int) else None,
@@ -133,8 +137,9 @@ def build_collector(tenant: Tenant) -> Collector:
     if tenant.vendor == "okta":
         from tokentrail.sources.collectors.okta import OktaLogCollector
 
-        collector: Any = OktaLogCollector(tenant.url, tenant.token.read("Okta token"),
-                                          scheme=tenant.scheme or "SSWS", since=tenant.since,
+        signed: dict[str, Any] = {"token": tenant.token.read("Okta token")} if not tenant.private_key.given else \
+            {"client_id": tenant.client_id.read("Okta client id"), "private_key": _signing_key(tenant.private_key)}
+        collector: Any = OktaLogCollector(tenant.url, **signed, scheme=tenant.scheme or "SSWS", since=tenant.since,
                                           poll_interval=tenant.interval, limit=tenant.page_size or 1000)
     else:
         if tenant.vendor == "auth0":
@@ -147,6 +152,9 @@ def build_collector(tenant: Tenant) -> Collector:
             extra = {"interval": tenant.log_interval or "Hourly", "objects": tenant.objects}
         if tenant.token.given:
             secrets = {"token": tenant.token.read(f"{what} token")}
+        elif tenant.private_key.given:
+            secrets = {"client_id": tenant.client_id.read(f"{what} consumer key"), "username": tenant.username,
+                       "private_key": _signing_key(tenant.private_key)}
         else:
             secrets = {"client_id": tenant.client_id.read(f"{what} client id"),
                        "client_secret": tenant.client_secret.read(f"{what} client secret")}
@@ -154,3 +162,11 @@ def build_collector(tenant: Tenant) -> Collector:
     if tenant.name:
         collector.name = tenant.name
     return collector
+
+
+def _signing_key(ref: SecretRef) -> Any:
+    """The RSA private key ``ref`` names, parsed now (errors name the file or variable)."""
+    from tokentrail.sources.collectors.assertions import load_signing_key
+
+    source = str(ref.file) if ref.file is not None else f"environment variable {ref.env}"
+    return load_signing_key(ref.read("private key").encode(), source)

@@ -36,7 +36,7 @@ from tokentrail.sources.collectors.http import (
     Timing,
     base_url,
 )
-from tokentrail.sources.collectors.tokens import BearerToken, TokenRequest
+from tokentrail.sources.collectors.tokens import BearerToken, TokenRequest, client_credentials
 from tokentrail.sources.limits import DEFAULT_LIMITS, ReadLimits
 
 MAX_TAKE = 100
@@ -59,8 +59,8 @@ class Auth0LogCollector:
         self.name = f"auth0:{host}"
         self.audience = audience or f"https://{host}/api/v2/"
         self.timing = timing or Timing()
-        self.token = BearerToken(vendor="Auth0", token=token, client_id=client_id, client_secret=client_secret,
-                                 request=self._token_request, clock=self.timing.clock)
+        self.token = BearerToken(vendor="Auth0", token=token, clock=self.timing.clock,
+                                 grant=client_credentials("Auth0", client_id, client_secret, self._token_request))
         self.since = parse_since(since)
         self.take, self.batch_size, self.poll_interval = take, batch_size, poll_interval
         self._http: dict[str, Any] = dict(backoff=backoff, timing=self.timing, limits=limits, timeout=timeout,
@@ -115,4 +115,5 @@ class Auth0LogCollector:
 
     def _token_request(self, client_id: str, client_secret: str) -> TokenRequest:
         return TokenRequest("/oauth/token", json={"grant_type": "client_credentials", "client_id": client_id,
-                                                  "client_secret": client_secret, "audience": self.audience})
+                                                  "client_secret": client_secret, "audience": self.audience},
+                            secrets=(client_secret,))

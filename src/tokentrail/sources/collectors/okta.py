@@ -9,7 +9,7 @@ when a page was split into several batches.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import httpx
 
 from tokentrail.errors import ConfigError
+from tokentrail.sources.collectors.assertions import JWT_CLIENT_ASSERTION, SigningKey, okta_client_assertion
 from tokentrail.sources.collectors.base import Batch
 from tokentrail.sources.collectors.common import (
     DEFAULT_BATCH,
@@ -30,6 +31,7 @@ from tokentrail.sources.collectors.common import (
 from tokentrail.sources.collectors.http import (
     OKTA_RATE,
     Backoff,
+    Clock,
     HttpApi,
     Stopped,
     Timing,
@@ -37,16 +39,22 @@ from tokentrail.sources.collectors.http import (
     link_next,
     same_origin,
 )
+from tokentrail.sources.collectors.tokens import BearerToken, TokenRequest
 from tokentrail.sources.limits import DEFAULT_LIMITS, ReadLimits
 
 MAX_LIMIT = 1000
+TOKEN_PATH = "/oauth2/v1/token"
+LOGS_SCOPE = "okta.logs.read"
 
 
 class OktaLogCollector:
     """Pulls one Okta org's System Log. ``token`` is an API token (``SSWS``) or, with
-    ``scheme="Bearer"``, an OAuth access token of a service app."""
+    ``scheme="Bearer"``, an OAuth access token of a service app; or give the service app's
+    ``client_id`` and ``private_key`` and the collector gets its own access tokens
+    (``okta.logs.read``, private-key JWT client credentials)."""
 
-    def __init__(self, org_url: str, token: str, *, scheme: str = "SSWS",
+    def __init__(self, org_url: str, token: str | None = None, *, scheme: str = "SSWS",
+                 client_id: str | None = None, private_key: SigningKey | None = None,
                  since: datetime | str | None = None, limit: int = MAX_LIMIT, poll_interval: float = 10.0,
                  batch_size: int = DEFAULT_BATCH, backoff: Backoff = Backoff(), timing: Timing | None = None,
                  limits: ReadLimits = DEFAULT_LIMITS, timeout: float = 30.0,
@@ -54,16 +62,20 @@ class OktaLogCollector:
         self.origin = base_url(org_url, what="Okta org URL")
         if scheme not in ("SSWS", "Bearer"):
             raise ConfigError(f"Okta token scheme must be SSWS or Bearer, not {scheme!r}")
-        if not token:
-            raise ConfigError("no Okta token given")
+        if not token and not (client_id and private_key):
+            raise ConfigError("no Okta token given, nor a service app's client id and private key")
         check_positive("Okta limit", limit, MAX_LIMIT)
         check_positive("batch size", batch_size)
         self.name = f"okta:{self.origin.split('://', 1)[1]}"
+        timing = timing or Timing()
         self._token, self._scheme = token, scheme
+        self._bearer = None if token or client_id is None or private_key is None else \
+            BearerToken(vendor="Okta", token=None, clock=timing.clock,
+                        grant=_service_app(private_key, client_id, self.origin + TOKEN_PATH, timing.clock))
         self.since = parse_since(since)
         self.limit, self.batch_size, self.poll_interval = limit, batch_size, poll_interval
-        self._http: dict[str, Any] = dict(backoff=backoff, timing=timing or Timing(), limits=limits, timeout=timeout,
-                          transport=transport)
+        self._http: dict[str, Any] = dict(backoff=backoff, timing=timing, limits=limits, timeout=timeout,
+                                          transport=transport)
 
     def first_url(self) -> str:
         """The polling request a first start sends."""
@@ -75,8 +87,7 @@ class OktaLogCollector:
     def batches(self, checkpoint: str | None, stop: threading.Event) -> Iterator[Batch]:
         """Yield the log page by page from ``checkpoint``; see ``Collector.batches``."""
         url, skip = self._resume(checkpoint)
-        api = HttpApi(self.origin, auth=lambda: {"Authorization": f"{self._scheme} {self._token}"},
-                      secrets=lambda: (self._token,), rate=OKTA_RATE, **self._http)
+        api = self._api(stop)
         try:
             while not stop.is_set():
                 try:
@@ -103,6 +114,19 @@ class OktaLogCollector:
         finally:
             api.close()
 
+    def secrets(self) -> tuple[str, ...]:
+        """What must never appear in a message: the token, or the service app's tokens and assertions."""
+        return self._bearer.secrets() if self._bearer is not None else (self._token or "",)
+
+    def _api(self, stop: threading.Event) -> HttpApi:
+        bearer = self._bearer
+        if bearer is None:
+            return HttpApi(self.origin, auth=lambda: {"Authorization": f"{self._scheme} {self._token}"},
+                           secrets=self.secrets, rate=OKTA_RATE, **self._http)
+        api = HttpApi(self.origin, auth=lambda: bearer.headers(api, stop), secrets=bearer.secrets,
+                      on_unauthorized=bearer.forget, rate=OKTA_RATE, **self._http)
+        return api
+
     def _resume(self, checkpoint: str | None) -> tuple[str, int]:
         state = decode_checkpoint("okta", checkpoint)
         if state is None:
@@ -113,3 +137,16 @@ class OktaLogCollector:
         if not same_origin(url, self.origin):
             raise ConfigError(f"Okta checkpoint is for another org than {self.origin}")
         return url, skip
+
+
+def _service_app(key: SigningKey, client_id: str, token_url: str, clock: Clock) -> Callable[[], TokenRequest]:
+    """Okta's client credentials grant for a service app, authenticated by a signed assertion."""
+
+    def grant() -> TokenRequest:
+        assertion = okta_client_assertion(key, client_id, token_url, clock())
+        return TokenRequest(TOKEN_PATH, form={"grant_type": "client_credentials", "scope": LOGS_SCOPE,
+                                              "client_assertion_type": JWT_CLIENT_ASSERTION,
+                                              "client_assertion": assertion},
+                            refused=(400, 401, 403), secrets=(assertion,))
+
+    return grant

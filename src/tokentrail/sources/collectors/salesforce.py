@@ -12,7 +12,7 @@ and per object the last record's ``EventDate`` and ``Id``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 import httpx
 
 from tokentrail.errors import ConfigError
+from tokentrail.sources.collectors.assertions import JWT_BEARER_GRANT, SigningKey, salesforce_bearer_assertion
 from tokentrail.sources.collectors.base import Batch
 from tokentrail.sources.collectors.common import (
     DEFAULT_BATCH,
@@ -31,12 +32,13 @@ from tokentrail.sources.collectors.common import (
 )
 from tokentrail.sources.collectors.http import (
     Backoff,
+    Clock,
     HttpApi,
     Stopped,
     Timing,
     base_url,
 )
-from tokentrail.sources.collectors.tokens import BearerToken, TokenRequest
+from tokentrail.sources.collectors.tokens import BearerToken, TokenRequest, client_credentials
 from tokentrail.sources.csvrows import csv_rows
 from tokentrail.sources.limits import DEFAULT_LIMITS, ReadLimits
 from tokentrail.sources.rejects import KeptRecord
@@ -54,11 +56,16 @@ _ELF_FIELDS = "Id, EventType, LogDate, Interval, Sequence, LogFileLength"
 
 
 class SalesforceLogCollector:
-    """Pulls one org's Event Monitoring logs. Give ``token`` (an access token) or ``client_id``
-    and ``client_secret`` of a connected app with the client-credentials flow enabled."""
+    """Pulls one org's Event Monitoring logs. Give ``token`` (an access token); or ``client_id``
+    and ``client_secret`` of a connected app with the client-credentials flow enabled; or
+    ``client_id`` (the consumer key), ``username`` and the app's ``private_key`` for the JWT bearer
+    flow, its assertion's audience ``login_url`` (default: the instance URL, where the token is
+    asked for)."""
 
     def __init__(self, instance_url: str, *, token: str | None = None, client_id: str | None = None,
-                 client_secret: str | None = None, api_version: str = "59.0", interval: str = "Hourly",
+                 client_secret: str | None = None, username: str | None = None,
+                 private_key: SigningKey | None = None, login_url: str | None = None,
+                 api_version: str = "59.0", interval: str = "Hourly",
                  event_types: Sequence[str] | None = None,
                  objects: Sequence[str] | Mapping[str, Sequence[str]] = (),
                  since: datetime | str | None = None, poll_interval: float = 60.0,
@@ -80,8 +87,14 @@ class SalesforceLogCollector:
                 raise ConfigError(f"no default fields for {', '.join(unknown)}; name the fields to query")
             self.objects = {name: OBJECT_FIELDS[name] for name in objects}
         self.timing = timing or Timing()
-        self.token = BearerToken(vendor="Salesforce", token=token, client_id=client_id,
-                                 client_secret=client_secret, request=_token_request, clock=self.timing.clock)
+        if private_key is not None:
+            if not (client_id and username):
+                raise ConfigError("the Salesforce JWT bearer flow needs the consumer key and a username")
+            audience = base_url(login_url, what="Salesforce login URL") if login_url else self.origin
+            grant = _jwt_bearer(private_key, client_id, username, audience, self.timing.clock)
+        else:
+            grant = client_credentials("Salesforce", client_id, client_secret, _token_request)
+        self.token = BearerToken(vendor="Salesforce", token=token, grant=grant, clock=self.timing.clock)
         self.since = parse_since(since)
         self.batch_size, self.poll_interval, self.limits = batch_size, poll_interval, limits
         self._http: dict[str, Any] = dict(backoff=backoff, timing=self.timing, limits=limits, timeout=timeout,
@@ -201,9 +214,23 @@ class SalesforceLogCollector:
         return state
 
 
+_TOKEN_PATH = "/services/oauth2/token"
+_REFUSED = (400, 401, 403)
+
+
 def _token_request(client_id: str, client_secret: str) -> TokenRequest:
-    return TokenRequest("/services/oauth2/token", form={"grant_type": "client_credentials", "client_id": client_id,
-                                                         "client_secret": client_secret}, refused=(400, 401, 403))
+    return TokenRequest(_TOKEN_PATH, form={"grant_type": "client_credentials", "client_id": client_id,
+                                           "client_secret": client_secret}, refused=_REFUSED, secrets=(client_secret,))
+
+
+def _jwt_bearer(key: SigningKey, consumer_key: str, username: str, audience: str,
+                clock: Clock) -> Callable[[], TokenRequest]:
+    def grant() -> TokenRequest:
+        assertion = salesforce_bearer_assertion(key, consumer_key, username, audience, clock())
+        return TokenRequest(_TOKEN_PATH, form={"grant_type": JWT_BEARER_GRANT, "assertion": assertion},
+                            refused=_REFUSED, secrets=(assertion,))
+
+    return grant
 
 
 def _when(text: Any) -> datetime | None:

@@ -1,5 +1,6 @@
-"""A bearer token for an API: given as it is, or fetched with OAuth client credentials and kept
-until shortly before it expires (or until the API answers 401, once)."""
+"""A bearer token for an API: given as it is, or fetched with an OAuth grant (client credentials,
+a signed JWT assertion) and kept until shortly before it expires (or until the API answers 401,
+once)."""
 
 from __future__ import annotations
 
@@ -15,34 +16,37 @@ _EXPIRY_MARGIN = 60.0  # seconds before a token's expiry at which a new one is f
 
 @dataclass(frozen=True)
 class TokenRequest:
-    """How a vendor hands out a token: the path, a JSON or form body, and which statuses mean
-    the client was refused (Salesforce says 400)."""
+    """How a vendor hands out a token: the path, a JSON or form body, which statuses mean the
+    client was refused (Salesforce says 400), and the secrets the body carries (a client secret,
+    a signed assertion) that must never appear in a message."""
 
     path: str
     json: Mapping[str, str] | None = None
     form: Mapping[str, str] | None = None
     refused: tuple[int, ...] = field(default=(401, 403))
+    secrets: tuple[str, ...] = ()
 
 
 class BearerToken:
-    """The current token: ``token`` when given, else one fetched with ``request(id, secret)``."""
+    """The current token: ``token`` when given, else one fetched with the request ``grant()``
+    builds (called per fetch, so a signed assertion is fresh each time)."""
 
-    def __init__(self, *, vendor: str, token: str | None, client_id: str | None, client_secret: str | None,
-                 request: Callable[[str, str], TokenRequest], clock: Clock) -> None:
-        if not token and not (client_id and client_secret):
-            raise ConfigError(f"{vendor} needs a token, or a client id and client secret")
-        self._given, self._client_id, self._client_secret = token, client_id, client_secret
-        self._request, self._clock = request, clock
+    def __init__(self, *, vendor: str, token: str | None, grant: Callable[[], TokenRequest] | None,
+                 clock: Clock) -> None:
+        if not token and grant is None:
+            raise ConfigError(f"{vendor} needs a token, or a client id and the credentials to get one")
+        self._given, self._grant, self._clock = token, grant, clock
         self._token: str | None = token
         self._expires = float("inf")
+        self._sent: tuple[str, ...] = ()
 
     def secrets(self) -> tuple[str, ...]:
         """What must never appear in a message."""
-        return tuple(s for s in (self._given, self._token, self._client_secret) if s)
+        return tuple(s for s in (self._given, self._token, *self._sent) if s)
 
     def forget(self) -> bool:
         """A 401: fetch a new token once, when there are credentials to fetch it with."""
-        if self._client_id is None:
+        if self._grant is None:
             return False
         self._token = None
         return True
@@ -54,9 +58,10 @@ class BearerToken:
     def _current(self, api: HttpApi, stop: threading.Event) -> str:
         if self._token is not None and self._clock() < self._expires:
             return self._token
-        if self._client_id is None or self._client_secret is None:
+        if self._grant is None:
             return self._given or ""
-        ask = self._request(self._client_id, self._client_secret)
+        ask = self._grant()
+        self._sent = ask.secrets
         body, _ = api.json_object("POST", api.origin + ask.path, stop, authorized=False, json=ask.json,
                                   data=ask.form, refused=ask.refused)
         token = body.get("access_token") if isinstance(body, dict) else None
@@ -67,3 +72,13 @@ class BearerToken:
         self._expires = self._clock() + max(0.0, float(lifetime) - _EXPIRY_MARGIN) \
             if isinstance(lifetime, int | float) else float("inf")
         return token
+
+
+def client_credentials(vendor: str, client_id: str | None, client_secret: str | None,
+                       request: Callable[[str, str], TokenRequest]) -> Callable[[], TokenRequest] | None:
+    """The grant of a client id and secret (None when neither is given; ``ConfigError`` for half)."""
+    if not client_id and not client_secret:
+        return None
+    if not (client_id and client_secret):
+        raise ConfigError(f"{vendor} needs both a client id and a client secret")
+    return lambda: request(client_id, client_secret)

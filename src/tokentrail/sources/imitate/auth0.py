@@ -11,8 +11,6 @@ which expire after ``token_ttl`` seconds. ``x-ratelimit-*`` headers on every dat
 from __future__ import annotations
 
 import re
-import secrets
-import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -28,6 +26,7 @@ from starlette.routing import Route
 from tokentrail.sources.imitate.faults import FaultPlan, Faults, RateWindow
 from tokentrail.sources.imitate.gate import BadRequest, Gate, Style, append_route, bearer, dumps
 from tokentrail.sources.imitate.store import EventStore, Key, json_array
+from tokentrail.sources.imitate.tokens import IssuedTokens
 
 MAX_TAKE = 100
 MAX_SEARCH_RESULTS = 1000
@@ -54,49 +53,13 @@ def _error_body(status: int, message: str = "") -> bytes:
                   "message": message or _MESSAGES.get(status, "Error"), "errorCode": f"imitation_{status}"})
 
 
-class _Tokens:
-    """The tokens the imitation accepts: given ones, and issued ones until they expire."""
-
-    def __init__(self, given: Iterable[str], clock: Callable[[], float], ttl: int) -> None:
-        self.given = frozenset(given)
-        self.clock, self.ttl = clock, ttl
-        self._issued: dict[str, float] = {}
-        self._count = 0
-        self._lock = threading.Lock()
-
-    def issue(self) -> str:
-        token = "imitated-" + secrets.token_urlsafe(24)
-        with self._lock:
-            self._issued[token] = self.clock() + self.ttl
-            self._count += 1
-        return token
-
-    @property
-    def issued(self) -> int:
-        """How many tokens were issued."""
-        return self._count
-
-    def revoke_all(self) -> None:
-        """Make every issued token invalid (as a rotated signing key or a revocation does)."""
-        with self._lock:
-            self._issued.clear()
-
-    def valid(self, token: str | None) -> bool:
-        if token is None:
-            return False
-        if token in self.given:
-            return True
-        with self._lock:
-            return self._issued.get(token, 0.0) > self.clock()
-
-
 def auth0_app(events: Iterable[dict[str, Any]] = (), *, tokens: Iterable[str] = (),
               client: tuple[str, str] | None = None, token_ttl: int = 86400, faults: FaultPlan = FaultPlan(),
               rate_limit: int = 1_000_000, clock: Callable[[], float] = time.time) -> Starlette:
     """The imitation as an ASGI app. ``client`` is the (id, secret) that may get tokens;
     ``app.state.store`` takes more events while it serves."""
     store = EventStore(auth0_key, (api_form(e) for e in events))
-    accepted = _Tokens(tokens, clock, token_ttl)
+    accepted = IssuedTokens(tokens, clock, token_ttl)
     gate = Gate(Style(("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"), _error_body),
                 Faults(faults), RateWindow(rate_limit, 60.0, clock))
 

@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 
 from tokentrail.errors import ConfigError
 from tokentrail.sources.files import LogReader, ReadStats
+from tokentrail.sources.imitate.assertions import SignedApp
 from tokentrail.sources.imitate.auth0 import api_form, auth0_app
 from tokentrail.sources.imitate.faults import FaultPlan
 from tokentrail.sources.imitate.okta import okta_app
@@ -42,12 +43,14 @@ def _same(event: dict[str, Any]) -> dict[str, Any]:
 
 def imitation_app(vendor: str, events: Iterable[dict[str, Any]], *, tokens: Sequence[str],
                   client: tuple[str, str] | None = None, faults: FaultPlan = FaultPlan(),
-                  rate_limit: int = 1_000_000) -> Starlette:
-    """The imitation of ``vendor``'s log API over ``events``."""
+                  rate_limit: int = 1_000_000, signed: SignedApp | None = None) -> Starlette:
+    """The imitation of ``vendor``'s log API over ``events``; ``signed`` is an app that may sign in
+    with its private key (Okta service app, Salesforce JWT bearer)."""
     if vendor == "okta":
-        return okta_app(events, tokens=tokens, faults=faults, rate_limit=rate_limit)
+        return okta_app(events, tokens=tokens, faults=faults, rate_limit=rate_limit, service_app=signed)
     if vendor == "auth0":
         return auth0_app(events, tokens=tokens, client=client, faults=faults, rate_limit=rate_limit)
     if vendor == "salesforce":
-        return salesforce_app(events, tokens=tokens, client=client, faults=faults, rate_limit=rate_limit)
+        return salesforce_app(events, tokens=tokens, client=client, faults=faults, rate_limit=rate_limit,
+                              signed_app=signed)
     raise ConfigError(f"no imitation of {vendor!r}; choose from {', '.join(VENDORS)}")

@@ -3,7 +3,9 @@
 Faithful where the collector and the SDK depend on it: ``since``/``after`` exclusive, ``until``,
 ``limit`` (default 100, at most 1000), ``sortOrder``; on a polling request (no ``until``,
 ascending) a ``Link: rel="next"`` always, even on an empty page; ``X-Rate-Limit-*`` headers; a 401
-with Okta's error body for a missing or wrong ``SSWS``/``Bearer`` token. The ``after`` cursor is
+with Okta's error body for a missing or wrong ``SSWS``/``Bearer`` token; ``POST /oauth2/v1/token``
+for a service app signing in with a private-key JWT (signature, iss/sub, aud, expiry within the
+hour and a fresh ``jti`` checked; errors as Okta's OAuth ``error``/``error_description``). The ``after`` cursor is
 opaque to clients (here ``<published ms>_<uuid>`` of the last event sent). One deliberate
 difference: without ``since`` every stored event is served, not only the last seven days, so
 simulated logs of any date can be pulled.
@@ -15,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
 from starlette.applications import Starlette
@@ -23,11 +25,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tokentrail.sources.imitate.assertions import AssertionCheck, Rejected, SignedApp
 from tokentrail.sources.imitate.faults import FaultPlan, Faults, RateWindow
 from tokentrail.sources.imitate.gate import BadRequest, Gate, Style, append_route, bearer, dumps
 from tokentrail.sources.imitate.store import EventStore, Key, json_array
+from tokentrail.sources.imitate.tokens import IssuedTokens
 
 MAX_LIMIT = 1000
+JWT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 _ERRORS = {
     400: ("E0000001", "Api validation failed: {what}"),
     401: ("E0000011", "Invalid token provided"),
@@ -51,24 +56,51 @@ def _error_body(status: int, what: str = "") -> bytes:
                   "errorId": "oaeImitation", "errorCauses": []})
 
 
-def okta_app(events: Iterable[dict[str, Any]] = (), *, tokens: Iterable[str], faults: FaultPlan = FaultPlan(),
-             rate_limit: int = 1_000_000, clock: Callable[[], float] = time.time) -> Starlette:
-    """The imitation as an ASGI app; ``app.state.store`` takes more events while it serves."""
+def okta_app(events: Iterable[dict[str, Any]] = (), *, tokens: Iterable[str] = (), faults: FaultPlan = FaultPlan(),
+             rate_limit: int = 1_000_000, clock: Callable[[], float] = time.time,
+             service_app: SignedApp | None = None, token_ttl: int = 3600) -> Starlette:
+    """The imitation as an ASGI app; ``app.state.store`` takes more events while it serves.
+    ``service_app`` may get access tokens from ``POST /oauth2/v1/token`` (client credentials with
+    a private-key JWT client assertion, scope ``okta.logs.read``), valid ``token_ttl`` seconds."""
     store = EventStore(okta_key, events)
-    accepted = frozenset(tokens)
+    accepted = IssuedTokens(tokens, clock, token_ttl)
+    check = None if service_app is None else \
+        AssertionCheck(service_app, max_lifetime=3600.0, unique=True, clock=clock)
     gate = Gate(Style(("X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset"), _error_body),
                 Faults(faults), RateWindow(rate_limit, 60.0, clock))
 
     def authorized(request: Request) -> bool:
-        return bearer(request, ("SSWS", "Bearer")) in accepted
+        return accepted.valid(bearer(request, ("SSWS", "Bearer")))
+
+    async def token(request: Request) -> Response:
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+        if form.get("grant_type") != "client_credentials":
+            return _oauth_error(400, "unsupported_grant_type", "The authorization grant type is not supported.")
+        if form.get("client_assertion_type") != JWT_ASSERTION_TYPE or check is None:
+            return _oauth_error(401, "invalid_client", "Client authentication failed.")
+        audience = f"{request.url.scheme}://{request.url.netloc}/oauth2/v1/token"
+        try:
+            check.verify(form.get("client_assertion"), audience=audience, subject=check.app.client_id)
+        except Rejected as exc:
+            return _oauth_error(401, "invalid_client", f"The client_assertion {exc}.")
+        if form.get("scope") != "okta.logs.read":
+            return _oauth_error(400, "invalid_scope", "The requested scope is invalid, unknown, or malformed.")
+        return Response(dumps({"token_type": "Bearer", "expires_in": token_ttl, "access_token": accepted.issue(),
+                               "scope": "okta.logs.read"}), media_type="application/json")
 
     async def logs(request: Request) -> Response:
         return await gate.serve(request, authorized(request), lambda r: _page(store, r))
 
-    app = Starlette(routes=[Route("/api/v1/logs", logs), append_route(store, authorized)])
+    app = Starlette(routes=[Route("/oauth2/v1/token", token, methods=["POST"]), Route("/api/v1/logs", logs),
+                            append_route(store, authorized)])
     app.state.store = store
+    app.state.tokens = accepted
     app.state.faults = gate.faults
     return app
+
+
+def _oauth_error(status: int, error: str, description: str) -> Response:
+    return Response(dumps({"error": error, "error_description": description}), status, media_type="application/json")
 
 
 def _page(store: EventStore, request: Request) -> tuple[bytes, tuple[str, ...]]:

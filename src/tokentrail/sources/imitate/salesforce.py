@@ -1,6 +1,7 @@
 """The Salesforce REST API parts a log collector uses, over given or simulated events.
 
-``POST /services/oauth2/token`` (client credentials); ``GET /services/data/vXX.X/query?q=SOQL``
+``POST /services/oauth2/token`` (client credentials, or the JWT bearer flow with the assertion's
+signature, issuer, user, audience and three-minute expiry checked); ``GET /services/data/vXX.X/query?q=SOQL``
 with ``nextRecordsUrl`` paging (``…/query/<locator>``); ``GET …/sobjects/EventLogFile/{Id}/LogFile``
 answering the CSV. Event Log File rows (events with ``EVENT_TYPE``) are grouped into one Hourly
 and one Daily file per event type and period, published as ``EventLogFile`` records; rows appended
@@ -26,11 +27,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tokentrail.sources.imitate.assertions import AssertionCheck, Rejected, SignedApp
 from tokentrail.sources.imitate.faults import FaultPlan, Faults, RateWindow
 from tokentrail.sources.imitate.gate import BadRequest, Gate, Style, append_route, bearer, dumps
 from tokentrail.sources.imitate.soql import parse, parse_datetime, run
 
 API_VERSION = "59.0"
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 INTERVALS = ("Hourly", "Daily")
 _ERROR_CODES = {400: "MALFORMED_QUERY", 401: "INVALID_SESSION_ID", 404: "NOT_FOUND",
                 429: "REQUEST_LIMIT_EXCEEDED", 503: "SERVER_UNAVAILABLE"}
@@ -42,6 +45,10 @@ _ERROR_TEXT = {401: "Session expired or invalid", 404: "The requested resource d
 def _error_body(status: int, message: str = "") -> bytes:
     return dumps([{"message": message or _ERROR_TEXT.get(status, "Error"),
                    "errorCode": _ERROR_CODES.get(status, "UNKNOWN_EXCEPTION")}])
+
+
+def _oauth_error(error: str, description: str) -> Response:
+    return Response(dumps({"error": error, "error_description": description}), 400, media_type="application/json")
 
 
 def sf_datetime(moment: datetime) -> str:
@@ -139,8 +146,13 @@ class SalesforceData:
 def salesforce_app(events: Iterable[dict[str, Any]] = (), *, tokens: Iterable[str] = (),
                    client: tuple[str, str] | None = None, faults: FaultPlan = FaultPlan(),
                    rate_limit: int = 1_000_000, clock: Callable[[], float] = time.time,
-                   query_batch: int = 2000, api_version: str = API_VERSION) -> Starlette:
-    """The imitation as an ASGI app; ``app.state.store.extend`` publishes more events while it serves."""
+                   query_batch: int = 2000, api_version: str = API_VERSION,
+                   signed_app: SignedApp | None = None, login_url: str | None = None) -> Starlette:
+    """The imitation as an ASGI app; ``app.state.store.extend`` publishes more events while it serves.
+    ``client`` (consumer key, secret) may use the client credentials flow; ``signed_app`` the JWT
+    bearer flow, its assertion's audience ``login_url`` (default: this server's own URL)."""
+    check = None if signed_app is None else \
+        AssertionCheck(signed_app, max_lifetime=180.0, unique=False, clock=clock)
     data = SalesforceData(api_version)
     data.extend(events)
     accepted = set(tokens)
@@ -151,14 +163,7 @@ def salesforce_app(events: Iterable[dict[str, Any]] = (), *, tokens: Iterable[st
     def authorized(request: Request) -> bool:
         return bearer(request, ("Bearer", "OAuth")) in accepted
 
-    async def token(request: Request) -> Response:
-        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
-        if form.get("grant_type") != "client_credentials":
-            return Response(dumps({"error": "unsupported_grant_type", "error_description": "grant type not supported"}),
-                            400, media_type="application/json")
-        if client is None or (form.get("client_id"), form.get("client_secret")) != client:
-            return Response(dumps({"error": "invalid_client", "error_description": "invalid client credentials"}),
-                            400, media_type="application/json")
+    def issue(request: Request) -> Response:
         issued = f"00Dimitation!{next(cursor_ids):08d}.{time.time_ns()}"
         accepted.add(issued)
         base = f"{request.url.scheme}://{request.url.netloc}"
@@ -166,6 +171,28 @@ def salesforce_app(events: Iterable[dict[str, Any]] = (), *, tokens: Iterable[st
                                "instance_url": base, "id": f"{base}/id/00D000000000001/005000000000001",
                                "token_type": "Bearer", "issued_at": str(int(clock() * 1000))}),
                         media_type="application/json")
+
+    def jwt_bearer(request: Request, assertion: str | None) -> Response:
+        if check is None:
+            return _oauth_error("invalid_client_id", "client identifier invalid")
+        audience = login_url or f"{request.url.scheme}://{request.url.netloc}"
+        try:
+            check.verify(assertion, audience=audience.rstrip("/"), subject=str(check.app.username))
+        except Rejected as exc:
+            return _oauth_error("invalid_grant", f"assertion {exc}")
+        return issue(request)
+
+    async def token(request: Request) -> Response:
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+        if form.get("grant_type") == JWT_BEARER_GRANT:
+            return jwt_bearer(request, form.get("assertion"))
+        if form.get("grant_type") != "client_credentials":
+            return Response(dumps({"error": "unsupported_grant_type", "error_description": "grant type not supported"}),
+                            400, media_type="application/json")
+        if client is None or (form.get("client_id"), form.get("client_secret")) != client:
+            return Response(dumps({"error": "invalid_client", "error_description": "invalid client credentials"}),
+                            400, media_type="application/json")
+        return issue(request)
 
     def page(version: str, locator: str, records: list[dict[str, Any]], offset: int) -> bytes:
         chunk = records[offset:offset + query_batch]
