@@ -12,6 +12,7 @@ from tokentrail.compile.python import compile_expr
 from tokentrail.engine.testing import run_rule_tests
 from tokentrail.formats.panther.analysis import SIMPLE, SIMPLE_TESTS_SKIPPED
 from tokentrail.formats.panther.simple import MAX_ONLY_ONE
+from tokentrail.formats.panther.testing import run_panther_tests
 from tokentrail.rules.ir import Cmp
 from tokentrail.rules.loader import load_rules
 
@@ -240,3 +241,11 @@ def test_the_rules_own_tests_run(tmp_path):
         "token from outside": True, "token from inside": True, "another event": True,
         "wrong expectation": False,
     }
+
+
+def test_pat_style_runner_skips_simple_detection_tests_as_pat_does(tmp_path):
+    path = tmp_path / "t.yml"
+    path.write_text(RULE_WITH_TESTS, encoding="utf-8")
+    (rule,) = load_rules([path]).rules
+    outcomes = run_panther_tests([rule])
+    assert len(outcomes) == 4 and all(o.skipped and o.detail == SIMPLE_TESTS_SKIPPED for o in outcomes)

@@ -306,8 +306,11 @@ def detection_rule(item: Item, analysis_type: str, context: LoadContext, registr
         "inline_filters": item.data.get("InlineFilters"),  # as written; lowered IR is on the spec
         "status": item.text("Status"),
     }
-    if simple and logic is None:
-        metadata["tests_skipped"] = SIMPLE_TESTS_SKIPPED
+    if simple:
+        # pat test (run_panther_tests) skips them all; TokenTrail runs those it lowered.
+        metadata["pat_tests_skipped"] = SIMPLE_TESTS_SKIPPED
+        if logic is None:
+            metadata["tests_skipped"] = SIMPLE_TESTS_SKIPPED
     if is_policy:
         metadata["resource_types"] = item.strings("ResourceTypes")
     if derived:
