@@ -33,13 +33,16 @@ Enabled: true
 LogTypes: [GitHub.Audit]
 Severity: Low
 Detection:
-  - Key: action
-    Condition: Equals
-    Value: repo.archived
+  - DeepKey: [repos]
+    Condition: AnyElement
+    Expressions:
+      - Key: action
+        Condition: Equals
+        Value: repo.archived
 Tests:
   - Name: archived
     ExpectedResult: true
-    Log: {action: repo.archived}
+    Log: {repos: [{action: repo.archived}]}
 """
 
 UDM_RULE = """\
@@ -68,8 +71,8 @@ Mappings:
 
 @pytest.fixture
 def repo(cli) -> Path:
-    """A Panther repository: a rule with over 100 tests (one wrong), a simple detection (its
-    test skipped), a rule reading a data model kept outside the repository, and files pat test
+    """A Panther repository: a rule with over 100 tests (one wrong), a simple detection TokenTrail
+    cannot lower (its test skipped), a rule reading a data model kept outside the repository, and files pat test
     does not read."""
     cli.write("repo/global_helpers/README.md", "helpers live here\n")
     cli.write("repo/rules/many.py", "def rule(event):\n    return event.get('action') == 'bad'\n")

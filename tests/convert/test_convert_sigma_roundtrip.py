@@ -85,9 +85,28 @@ Detection:
       - Key: eventType
         Condition: StartsWith
         Value: app.oauth2.
-      - Key: outcome.result
+      - KeyPath: outcome.result
         Condition: DoesNotEqual
         Value: FAILURE
+  - Any:
+      - DeepKey: [actor, alternateId]
+        Condition: EndsWith
+        Value: '@example.com'
+      - KeyPath: client.ipAddress
+        Condition: IsIPAddressInCIDR
+        Value: 10.0.0.0/8
+      - OnlyOne:
+          - KeyPath: target.displayName
+            Condition: Contains
+            Value: admin
+          - KeyPath: securityContext.isProxy
+            Condition: IsNotNull
+      - None:
+          - KeyPath: authenticationContext.credentialType
+            Condition: IsIn
+            Values: [PASSWORD, password]
+          - KeyPath: displayMessage
+            Condition: IsNullOrEmpty
 """
 
 FIELDS = ["eventType", "actor.alternateId", "authenticationContext.credentialType", "client.ipAddress",

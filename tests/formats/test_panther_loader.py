@@ -7,9 +7,9 @@ from textwrap import dedent
 
 import pytest
 
-from tokentrail.errors import RuleLoadError, UnsupportedFeature
+from tokentrail.errors import RuleLoadError
 from tokentrail.formats.panther import PantherFormat
-from tokentrail.formats.panther.analysis import CORRELATION, NO_PYTHON, SCHEDULED, SIMPLE
+from tokentrail.formats.panther.analysis import CORRELATION, NO_PYTHON, SCHEDULED
 from tokentrail.rules.ir import All, Cmp, Not
 from tokentrail.rules.loader import LoadContext, load_rules
 from tokentrail.rules.model import PythonLogic
@@ -197,7 +197,7 @@ def test_correlation_rule_that_cannot_be_lowered_is_unsupported(tmp_path: Path) 
     assert rule.severity == "critical" and rule.techniques == ("T1528",) and rule.logic is None
 
 
-def test_simple_detection_is_unsupported(tmp_path: Path) -> None:
+def test_simple_detection_lowers_to_ir(tmp_path: Path) -> None:
     text = dedent("""\
         AnalysisType: rule
         RuleID: Simple
@@ -210,7 +210,7 @@ def test_simple_detection_is_unsupported(tmp_path: Path) -> None:
             Value: x
     """)
     [rule] = load(write(tmp_path, "s.yml", text))
-    assert rule.unsupported == SIMPLE
+    assert rule.unsupported is None and rule.logic == Cmp("eventType", "eq", ("x",), cased=True)
 
 
 def test_unknown_log_type_routes_by_p_log_type(tmp_path: Path) -> None:
@@ -264,9 +264,9 @@ def test_inline_filter_with_unknown_condition(tmp_path: Path) -> None:
     text = RULE_YML.replace(
         "Tags:", "InlineFilters:\n  All:\n    - {KeyPath: a, Condition: IsFuzzy, Value: x}\nTags:"
     )
-    with pytest.raises(UnsupportedFeature) as err:
+    with pytest.raises(RuleLoadError) as err:
         load(write(tmp_path, "r.yml", text))
-    assert "IsFuzzy" in str(err.value)
+    assert "unknown Condition 'IsFuzzy'" in str(err.value)
 
 
 def test_datamodel_and_global_items(tmp_path: Path) -> None:

@@ -103,13 +103,16 @@ def repo(tmp_path: Path) -> tuple[Path, str, str]:
         LogTypes: [GitHub.Audit]
         Severity: Low
         Detection:
-          - Key: action
-            Condition: Equals
-            Value: repo.archived
+          - DeepKey: [repos]
+            Condition: AnyElement
+            Expressions:
+              - Key: action
+                Condition: Equals
+                Value: repo.archived
         Tests:
           - Name: archived
             ExpectedResult: true
-            Log: {action: repo.archived}
+            Log: {repos: [{action: repo.archived}]}
         """,
     )
     # What pat test leaves unread at the root: other folders, non-YAML files.

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tokentrail.errors import RuleLoadError
+from tokentrail.errors import RuleLoadError, UnsupportedFeature
 from tokentrail.formats.panther.correlation import NotDeclarative, lower_detection
 from tokentrail.formats.panther.datamodel import DataModel, ModelField, Registry
 from tokentrail.formats.panther.detection import SEVERITY_NAMES, PantherDetection, RuleSpec
@@ -27,8 +27,9 @@ from tokentrail.formats.panther.keys import KNOWN_KEYS, MOCK_KEYS, TEST_KEYS
 from tokentrail.formats.panther.lift import lift_rule
 from tokentrail.formats.panther.logtypes import tokentrail_log_types
 from tokentrail.formats.panther.outputs import output_fields_from_source
+from tokentrail.formats.panther.simple import lower_simple_detection
 from tokentrail.formats.panther.yaml12 import Document
-from tokentrail.rules.ir import All, Expr
+from tokentrail.rules.ir import All, Expr, all_of
 from tokentrail.rules.loader import LoadContext
 from tokentrail.rules.model import Correlation, Grouping, PythonLogic, Rule, RuleTest
 
@@ -38,9 +39,10 @@ NO_PYTHON = "python rules run only from paths given with -r"
 SCHEDULED = "scheduled rules need a query backend"
 CORRELATION = "this correlation rule cannot be lowered"
 CORRELATION_TESTS_SKIPPED = "skipped, as pat test skips it without a Panther backend"
-SIMPLE = "Panther simple detections (Detection:) are not supported yet"
+SIMPLE = "this Panther simple detection cannot be lowered"
 DERIVED = "derived detections (BaseDetection) are not supported yet"
-# Why a test is skipped where pat test (without a Panther backend) skips it too.
+# Why a test of a simple detection TokenTrail cannot lower is skipped (pat test, without a
+# Panther backend, skips every simple detection's tests).
 SIMPLE_TESTS_SKIPPED = "skipped, as pat test skips it: a simple detection's tests run only in a Panther backend"
 # The reason on a policy: its tests run, a scan never applies it.
 POLICY = "unsupported-for-scan: Panther policies evaluate cloud resources, not log events"
@@ -216,6 +218,16 @@ def _lift(source: str, analysis_type: str, inline: Expr | None) -> tuple[Expr | 
     return (result.expr if inline is None else All((inline, result.expr))), None
 
 
+def _simple_logic(item: Item, inline: Expr | None) -> tuple[Expr | None, str | None]:
+    """A simple detection's ``Detection`` (after its inline filters) as IR, or why TokenTrail
+    cannot run it; a malformed one is a load error."""
+    try:
+        expr = lower_simple_detection(item.data["Detection"], file=item.file, line=item.doc.line("Detection"))
+    except UnsupportedFeature as exc:
+        return None, f"{SIMPLE}: {exc.reason}"
+    return (expr if inline is None else all_of(inline, expr)), None
+
+
 def detection_rule(item: Item, analysis_type: str, context: LoadContext, registry: Registry) -> Rule:
     """A ``rule``, ``scheduled_rule`` or ``policy`` item."""
     check_keys(item, analysis_type)
@@ -243,12 +255,12 @@ def detection_rule(item: Item, analysis_type: str, context: LoadContext, registr
     simple = "Detection" in item.data and "Filename" not in item.data
     python_file = None if simple or derived else item.python_file(required=True)
     output_fields: tuple = ()
-    logic: PythonLogic | None = None
+    logic: PythonLogic | Expr | None = None
     unsupported: str | None = None
     if derived:
         unsupported = DERIVED
     elif simple:
-        unsupported = SIMPLE
+        logic, unsupported = _simple_logic(item, inline)
     elif not context.allow_python:
         unsupported = NO_PYTHON
     else:
@@ -295,7 +307,10 @@ def detection_rule(item: Item, analysis_type: str, context: LoadContext, registr
         "status": item.text("Status"),
     }
     if simple:
-        metadata["tests_skipped"] = SIMPLE_TESTS_SKIPPED
+        # pat test (run_panther_tests) skips them all; TokenTrail runs those it lowered.
+        metadata["pat_tests_skipped"] = SIMPLE_TESTS_SKIPPED
+        if logic is None:
+            metadata["tests_skipped"] = SIMPLE_TESTS_SKIPPED
     if is_policy:
         metadata["resource_types"] = item.strings("ResourceTypes")
     if derived:

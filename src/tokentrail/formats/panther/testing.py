@@ -132,7 +132,7 @@ def run_panther_tests(
     for rule in rules:
         if rule.format != "panther" or not rule.tests or not matches_filter(rule, filter):
             continue
-        skip = rule.metadata.get("tests_skipped")
+        skip = rule.metadata.get("tests_skipped") or rule.metadata.get("pat_tests_skipped")
         if skip:
             outcomes.extend(TestOutcome(rule.id, t.name, True, t.expected, None, skip, skipped=True) for t in rule.tests)
             continue
