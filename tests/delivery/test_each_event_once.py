@@ -100,7 +100,7 @@ def test_the_spilled_filter_answers_exactly():
     seen = SeenEvents(memory_ids=100)
     try:
         assert not any(seen.seen_key(f"okta\x1f{n}") for n in range(1000))
-        assert seen.spilled == 1000 and not seen.recent and seen.bloom.capacity >= 1000
+        assert seen.spilled == 1000 and not seen.recent and seen.frozen.bloom.capacity >= 1000
         assert all(seen.seen_key(f"okta\x1f{n}") for n in range(1000))
         assert not any(seen.seen_key(f"okta\x1f{n}") for n in range(1000, 1200))
     finally:
