@@ -5,11 +5,13 @@ as CSV — has the same log type and the same vendor id (Okta ``uuid``, Auth0 ``
 Salesforce ``REQUEST_ID``, ...), so a key of both finds it wherever it comes from. Events whose
 log type names no id, or that do not carry it, have no key and are never dropped.
 
-The newest keys (at most ``memory_ids``) are a Python set; when it is full they are frozen
-(``tokentrail.engine.keyruns``): packed exactly into fixed-width bytes (a canonical UUID id into
-its 16 bytes), in sorted numpy runs behind a Bloom filter. Keys are exact, never hashes, so two
-different events can never be taken for one, and no key is ever dropped. Measured: about 124
-bytes per key in the set, about 24 frozen (Okta keys; see docs/benchmarks.md).
+Keys are frozen (``tokentrail.engine.keyruns``): packed exactly into fixed-width bytes (a
+canonical UUID id into its 16 bytes), in sorted numpy runs behind a Bloom filter. A batch of
+keys (``duplicates_among``, a worker's result) is frozen at once; keys taken one at a time
+(``is_duplicate``, ``seen_key``) wait in a Python set of at most ``memory_ids`` first. Keys are
+exact, never hashes, so two different events can never be taken for one, and no key is ever
+dropped. Measured: about 124 bytes per key in the set, about 24 frozen (Okta keys; see
+docs/benchmarks.md).
 
 The keys live for one scan, not in the ``--state`` file: a scan's state commits only with its
 alerts (see ``tokentrail.state``), so a rerun after a crash must take the same events again.
@@ -67,28 +69,16 @@ class SeenEvents:
 
     def duplicates_among(self, keys: list[str]) -> set[int]:
         """The positions in ``keys`` (``""``: no id) of keys taken before, earlier in the list
-        included; the others are taken. A batch with no duplicate costs a few set operations
-        and, once keys are frozen, a vectorised look at the Bloom filter."""
+        included; the others are taken, frozen at once as one run (a worker's batch of keys is
+        never held as strings)."""
         present = [k for k in keys if k]
-        recent = self.recent
-        old = self.frozen.among(present) if self.frozen.count else None
-        dups: set[int] = set()
-        if old is None and recent.isdisjoint(present) and len(set(present)) == len(present):
-            recent.update(present)
-        else:
-            j = 0
-            for n, key in enumerate(keys):
-                if not key:
-                    continue
-                if (old is not None and old[j]) or key in recent:
-                    dups.add(n)
-                else:
-                    recent.add(key)
-                j += 1
-        # Frozen only after the batch: its later keys were checked against the set, not the runs.
-        if len(recent) >= self.memory_ids:
-            self._freeze()
-        return dups
+        found = self.frozen.take_batch(present, self.recent)
+        if not found:
+            return set()
+        if len(present) == len(keys):
+            return set(found)
+        where = [n for n, k in enumerate(keys) if k]
+        return {where[i] for i in found}
 
     def _reader(self, log_type: str) -> Callable[[Mapping[str, Any]], str | None]:
         """The log type's id reader, with a direct read first when its first id field is a

@@ -16,6 +16,7 @@ packs a single key in Python, to exactly the same bucket and bytes.
 
 from __future__ import annotations
 
+import binascii
 import re
 from dataclasses import dataclass
 
@@ -32,7 +33,9 @@ _UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 # In the last 37 bytes of a UUID key: the separator, the hyphens, and the 32 hex digits.
 _HYPHENS = np.array([9, 14, 19, 24])
 _HEX = np.array([i for i in range(1, 37) if i not in (9, 14, 19, 24)])
-_SPAN = np.arange(37)
+_HEX_DIGITS = b"0123456789abcdef"
+_IS_HEX = np.zeros(256, bool)
+_IS_HEX[np.frombuffer(_HEX_DIGITS, np.uint8)] = True
 
 
 def bucket_dtype(bucket: int) -> np.dtype:
@@ -95,69 +98,92 @@ def pack_one(key: str, codes: PrefixCodes, assign: bool = False) -> tuple[int, b
 
 
 def pack_many(keys: list[str], codes: PrefixCodes, assign: bool = False) -> Packed:
-    """Pack ``keys`` as ``pack_one`` does each, with array operations over the whole batch."""
+    """Pack ``keys`` as ``pack_one`` does each, with array operations over each group of keys of
+    one byte length (a batch of Okta keys is one group: one matrix, no gathering)."""
     n = len(keys)
     text = "".join(keys)
     blob = text.encode("utf-8", "surrogatepass")
+    encoded: list[bytes] | None = None
     if len(blob) == len(text):  # all ASCII: a key's bytes are its characters
         lengths = np.fromiter(map(len, keys), np.int64, n)
     else:
         encoded = [k.encode("utf-8", "surrogatepass") for k in keys]
         lengths = np.fromiter(map(len, encoded), np.int64, n)
-    buf = np.frombuffer(blob, np.uint8)
-    ends = np.cumsum(lengths)
-    starts = ends - lengths
-    todo = np.ones(n, bool)
-    buckets: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    cand = np.flatnonzero((lengths >= 38) & (lengths <= 37 + MAX_PREFIX))
-    if cand.size:
-        tail = buf[(ends[cand] - 37)[:, None] + _SPAN]
-        hexes = tail[:, _HEX]
-        digit = (hexes >= 48) & (hexes <= 57)
-        ok = (tail[:, 0] == 0x1F) & (tail[:, _HYPHENS] == 0x2D).all(1) & (digit | ((hexes >= 97) & (hexes <= 102))).all(1)
-        cand, hexes, digit = cand[ok], hexes[ok], digit[ok]
-        if cand.size:
-            code = _codes_of(buf, starts[cand], lengths[cand] - 37, codes, assign)
-            keep = code >= 0
-            todo[cand[(code != -1)]] = False  # coded, or ABSENT: not text
-            cand, hexes, digit, code = cand[keep], hexes[keep], digit[keep], code[keep]
-            nibble = np.where(digit, hexes - 48, hexes - 87).astype(np.uint8)
-            packed = np.empty((cand.size, 17), np.uint8)
-            packed[:, 0] = code
-            packed[:, 1:] = (nibble[:, 0::2] << 4) | nibble[:, 1::2]
-            if cand.size:
-                buckets[UUID_BUCKET] = (cand, packed.view("S17").ravel())
-    low = 0
-    for b, width in enumerate(TEXT_WIDTHS, 1):
-        sel = np.flatnonzero(todo & (lengths > low) & (lengths <= width))
-        low = width
-        if not sel.size:
+    parts: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
+    others: list[int] = []
+    sizes = np.unique(lengths).tolist()
+    for size in sizes:
+        if size == 0 or size > TEXT_WIDTHS[-1]:
+            others.extend(np.flatnonzero(lengths == size).tolist())
             continue
-        size = lengths[sel]
-        packed = np.zeros((sel.size, width + 1), np.uint8)
-        packed[:, 0] = size
-        cols = np.arange(width)
-        inside = cols < size[:, None]
-        where = np.minimum(starts[sel][:, None] + cols, max(buf.size - 1, 0))
-        packed[:, 1:] = np.where(inside, buf[where], 0)
-        buckets[b] = (sel, packed.view(f"S{width + 1}").ravel())
-    others = np.flatnonzero(todo & ((lengths == 0) | (lengths > TEXT_WIDTHS[-1]))).tolist()
+        if len(sizes) == 1:
+            sel, rows = np.arange(n), np.frombuffer(blob, np.uint8).reshape(n, size)
+        else:
+            sel = np.flatnonzero(lengths == size)
+            picked = b"".join(map(encoded.__getitem__, sel)) if encoded is not None else \
+                "".join(map(keys.__getitem__, sel)).encode("ascii")
+            rows = np.frombuffer(picked, np.uint8).reshape(sel.size, size)
+        text_rows = np.ones(sel.size, bool)
+        if 38 <= size <= 37 + MAX_PREFIX:
+            uuid_at, code, value, absent = _uuid_rows(rows, codes, assign)
+            text_rows[uuid_at] = False
+            text_rows[absent] = False
+            if uuid_at.size:
+                packed = np.empty((uuid_at.size, 17), np.uint8)
+                packed[:, 0] = code
+                packed[:, 1:] = value
+                _add(parts, UUID_BUCKET, sel[uuid_at], packed.view("S17").ravel())
+        if text_rows.any():
+            at = np.flatnonzero(text_rows) if not text_rows.all() else slice(None)
+            bucket = _text_bucket(size)
+            width = TEXT_WIDTHS[bucket - 1]
+            chosen = rows[at]
+            packed = np.zeros((chosen.shape[0], width + 1), np.uint8)
+            packed[:, 0] = size
+            packed[:, 1:size + 1] = chosen
+            _add(parts, bucket, sel[at], packed.view(f"S{width + 1}").ravel())
+    buckets = {b: (np.concatenate(p) if len(p) > 1 else p[0], np.concatenate(v) if len(v) > 1 else v[0])
+               for b, (p, v) in parts.items()}
     return Packed(buckets, others)
 
 
-def _codes_of(buf: np.ndarray, starts: np.ndarray, sizes: np.ndarray, codes: PrefixCodes,
-              assign: bool) -> np.ndarray:
-    """Each UUID key's log type code (``ABSENT``; -1: text), from the prefix bytes."""
-    cols = np.arange(MAX_PREFIX)
-    rows = np.zeros((starts.size, MAX_PREFIX + 1), np.uint8)
-    rows[:, 0] = sizes
-    rows[:, 1:] = np.where(cols < sizes[:, None], buf[np.minimum(starts[:, None] + cols, buf.size - 1)], 0)
-    if (rows == rows[0]).all():  # the usual batch: one log type
-        uniq, inverse = rows[:1], np.zeros(starts.size, np.int64)
+def _add(parts: dict[int, tuple[list[np.ndarray], list[np.ndarray]]], bucket: int,
+         positions: np.ndarray, values: np.ndarray) -> None:
+    got = parts.setdefault(bucket, ([], []))
+    got[0].append(positions)
+    got[1].append(values)
+
+
+def _uuid_rows(rows: np.ndarray, codes: PrefixCodes,
+               assign: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Of keys of one length (``rows``), those of UUID form with a coded log type, their codes
+    and UUID bytes (one row of 16 each), and those of UUID form whose log type is uncoded
+    (``ABSENT``)."""
+    size = rows.shape[1]
+    tail = rows[:, size - 37:]
+    hexes = tail[:, _HEX]
+    ok = (tail[:, 0] == 0x1F) & (tail[:, _HYPHENS] == 0x2D).all(1)
+    digits = hexes.tobytes()
+    if digits.translate(None, _HEX_DIGITS):  # some byte is no lowercase hex digit: which rows
+        ok &= _IS_HEX[hexes].all(1)
+    at = np.flatnonzero(ok)
+    none = np.empty(0, np.int64)
+    if not at.size:
+        return at, none, hexes[:0, :16], none
+    if at.size < ok.size:
+        hexes, digits = hexes[at], hexes[at].tobytes()
+    value = np.frombuffer(binascii.unhexlify(digits), np.uint8).reshape(at.size, 16)
+    prefixes = rows[at, :size - 37]
+    if (prefixes == prefixes[0]).all():  # the usual batch: one log type
+        firsts, inverse = np.zeros(1, np.int64), np.zeros(at.size, np.int64)
     else:
-        uniq, inverse = np.unique(rows, axis=0, return_inverse=True)
+        _, firsts, inverse = np.unique(prefixes, axis=0, return_index=True, return_inverse=True)
     table = []
-    for row in uniq:
-        got = codes.code(row[1:1 + row[0]].tobytes(), assign)
+    for first in firsts.tolist():
+        got = codes.code(prefixes[first].tobytes(), assign)
         table.append(-1 if got is None else got)
-    return np.asarray(table, np.int64)[inverse.ravel()]
+    code = np.asarray(table, np.int64)[inverse.ravel()]
+    coded = code >= 0
+    if coded.all():
+        return at, code, value, none
+    return at[coded], code[coded], value[coded], at[code == ABSENT]

@@ -2,22 +2,27 @@
 
 A run holds the low 32 bits of each key's ``hash()`` (sorted) and the packed key beside it
 (``tokentrail.engine.keypack``): a lookup finds the hash by binary search and then compares the
-packed bytes, so a hash collision costs a comparison, never a wrong answer. Runs merge, LSM
-style, while the newer one is at least half the size of the one before it (each run then more
-than twice the next: a few runs per bucket), up to ``MAX_MERGE`` keys: bigger ones stay as
-they are, so a merge never holds more than two of those at once. The Bloom filter (two probes
-from the same 32 bits, 16 to 48 bits per key) answers most lookups of new keys without a search.
+packed bytes, so a hash collision costs a comparison, never a wrong answer. A batch of keys
+(``take_batch``: a worker's result) becomes a run at once, its strings never kept; runs merge
+size-tiered, LSM style: ``FANIN`` runs of one size class (powers of ``FANIN``) merge into one
+of the next, so a key is merged a few times and a bucket has a few runs per class. A merge never
+makes a run of more than ``MAX_MERGE`` keys, so it never holds much more than that twice. The
+Bloom filter (two probes from the same 32 bits, 16 to 48 bits per key) answers most lookups of
+new keys without a search.
 
 The hashes are Python's, salted per process: runs live in one process, for one scan.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from tokentrail.engine.keypack import ABSENT, UNPACKED, PrefixCodes, pack_many, pack_one
 
 MAX_MERGE = 1 << 20
+FANIN = 8
 _MASK32 = 0xFFFFFFFF
 _MIX = 0x45D9F3B
 _BITS_PER_KEY = 16  # the least: the filter is rebuilt before it holds more
@@ -83,7 +88,37 @@ class FrozenKeys:
 
     def add(self, keys: list[str]) -> None:
         """Freeze ``keys``: distinct, and none of them frozen before."""
+        self._store(keys, hashes32(keys))
+
+    def take_batch(self, keys: list[str], recent: set[str]) -> list[int]:
+        """The positions in ``keys`` (all non-empty) of keys frozen, in ``recent``, or earlier in
+        the batch; the others are frozen, as one new run."""
+        n = len(keys)
+        if not n:
+            return []
         h = hashes32(keys)
+        dup = np.zeros(n, bool)
+        sorted_h = np.sort(h)
+        if (sorted_h[1:] == sorted_h[:-1]).any():  # equal hashes: maybe equal keys
+            _mark_repeats(keys, h, dup)
+        if recent and not recent.isdisjoint(keys):
+            dup |= np.fromiter((k in recent for k in keys), bool, n)
+        if self.count:
+            maybe = np.flatnonzero(self.bloom.may_hold_many(h) & ~dup)
+            if maybe.size:
+                found = self._find_many([keys[i] for i in maybe])
+                dup[maybe[found]] = True
+            if self.unpacked and not self.unpacked.isdisjoint(keys):
+                dup |= np.fromiter((k in self.unpacked for k in keys), bool, n)
+        if not dup.any():
+            self._store(keys, h)
+            return []
+        new = np.flatnonzero(~dup)
+        if new.size:
+            self._store([keys[i] for i in new], h[new])
+        return np.flatnonzero(dup).tolist()
+
+    def _store(self, keys: list[str], h: np.ndarray) -> None:
         packed = pack_many(keys, self.codes, assign=True)
         for bucket, (pos, vals) in packed.buckets.items():
             hb = h[pos]
@@ -101,45 +136,43 @@ class FrozenKeys:
 
     def _add_run(self, bucket: int, h: np.ndarray, vals: np.ndarray) -> None:
         runs = self.runs.setdefault(bucket, [])
-        while runs and len(runs[-1][0]) <= 2 * len(h) and len(runs[-1][0]) + len(h) <= MAX_MERGE:
-            oh, ov = runs.pop()
-            h, vals = _merge(oh, ov, h, vals)
         runs.append((h, vals))
-
-    def among(self, keys: list[str]) -> list[bool] | None:
-        """For each key, whether it is frozen; None when none is."""
-        n = len(keys)
-        if not n:
-            return None
-        maybe = np.flatnonzero(self.bloom.may_hold_many(hashes32(keys))) if self.count else np.empty(0, np.int64)
-        found = np.zeros(n, bool)
-        hit = False
-        if maybe.size:
-            sub = [keys[i] for i in maybe]
-            got = self._find_many(sub)
-            if got.any():
-                found[maybe[got]] = True
-                hit = True
-        if self.unpacked and not self.unpacked.isdisjoint(keys):
-            for i, key in enumerate(keys):
-                if key in self.unpacked:
-                    found[i] = hit = True
-        return found.tolist() if hit else None
+        while True:
+            # The newest runs of the last one's size class or smaller: merged when FANIN.
+            top = _size_class(len(runs[-1][0]))
+            k = 1
+            while k < len(runs) and _size_class(len(runs[-1 - k][0])) <= top:
+                k += 1
+            if k < FANIN or sum(len(r[0]) for r in runs[-k:]) > MAX_MERGE:
+                return
+            merged = _merge(runs[-k:])
+            del runs[-k:]
+            runs.append(merged)
 
     def _find_many(self, keys: list[str]) -> np.ndarray:
+        """For each key, whether it is frozen. Only keys whose hash some run holds are packed."""
         h = hashes32(keys)
+        hashed = np.zeros(len(keys), bool)
+        for runs in self.runs.values():
+            for rh, _ in runs:
+                lo = np.minimum(np.searchsorted(rh, h), len(rh) - 1)
+                hashed |= rh[lo] == h
         found = np.zeros(len(keys), bool)
-        for bucket, (pos, vals) in pack_many(keys, self.codes).buckets.items():
-            qh = h[pos]
+        at = np.flatnonzero(hashed)
+        if not at.size:
+            return found
+        sub = [keys[i] for i in at] if at.size < len(keys) else keys
+        for bucket, (pos, vals) in pack_many(sub, self.codes).buckets.items():
+            qh = h[at[pos]]
             for rh, rv in self.runs.get(bucket, ()):
                 lo = np.searchsorted(rh, qh, "left")
                 hi = np.searchsorted(rh, qh, "right")
                 one = np.flatnonzero(hi - lo == 1)
                 if one.size:
-                    found[pos[one]] |= rv[lo[one]] == vals[one]
+                    found[at[pos[one]]] |= rv[lo[one]] == vals[one]
                 for i in np.flatnonzero(hi - lo > 1).tolist():  # 32-bit hash collisions
                     if (rv[lo[i]:hi[i]] == vals[i]).any():
-                        found[pos[i]] = True
+                        found[at[pos[i]]] = True
         return found
 
     def holds(self, key: str) -> bool:
@@ -155,9 +188,10 @@ class FrozenKeys:
         if bucket in (UNPACKED, ABSENT):
             return False
         packed = packed.rstrip(b"\0")  # numpy gives S items without their NUL padding
+        h32 = np.uint32(h)  # a Python int would make numpy convert the whole run
         for rh, rv in self.runs.get(bucket, ()):
-            i = int(np.searchsorted(rh, h))
-            while i < len(rh) and rh[i] == h:
+            i = int(rh.searchsorted(h32))
+            while i < len(rh) and rh[i] == h32:
                 if rv[i] == packed:
                     return True
                 i += 1
@@ -169,13 +203,30 @@ class FrozenKeys:
         return runs + len(self.bloom.array)
 
 
-def _merge(ah: np.ndarray, av: np.ndarray, bh: np.ndarray, bv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two runs as one, sorted by hash, in linear time (the newer keys after equal hashes)."""
-    pos = np.searchsorted(ah, bh, "right") + np.arange(len(bh))
-    old = np.ones(len(ah) + len(bh), bool)
-    old[pos] = False
-    h = np.empty(old.size, ah.dtype)
-    v = np.empty(old.size, av.dtype)
-    h[old], v[old] = ah, av
-    h[pos], v[pos] = bh, bv
-    return h, v
+def _size_class(size: int) -> int:
+    return int(math.log(max(size, 1), FANIN))
+
+
+def _merge(runs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Runs as one, sorted by hash (a stable sort of sorted pieces: their merge)."""
+    h = np.concatenate([r[0] for r in runs])
+    order = np.argsort(h, kind="stable")
+    return h[order], np.concatenate([r[1] for r in runs])[order]
+
+
+def _mark_repeats(keys: list[str], h: np.ndarray, dup: np.ndarray) -> None:
+    """Mark in ``dup`` each key equal to one before it in ``keys``, among keys of equal hashes."""
+    order = np.argsort(h, kind="stable")  # stable: within one hash, in batch order
+    hs = h[order]
+    same = np.flatnonzero(hs[1:] == hs[:-1])
+    starts = same[np.concatenate(([True], same[1:] != same[:-1] + 1))]
+    for start in starts.tolist():
+        end = start + 1
+        while end < len(hs) and hs[end] == hs[start]:
+            end += 1
+        firsts: set[str] = set()
+        for i in order[start:end].tolist():
+            if keys[i] in firsts:
+                dup[i] = True
+            else:
+                firsts.add(keys[i])
