@@ -69,11 +69,13 @@ class Bloom32:
         return ((view[i1 >> 3] >> (i1 & 7)) & (view[i2 >> 3] >> (i2 & 7)) & 1).astype(bool)
 
     def may_hold(self, h: int) -> bool:
-        """``may_hold_many`` of one hash, in Python."""
-        i2 = (((h ^ (h >> 16)) * _MIX) & _MASK32) & self.mask
-        i1 = h & self.mask
-        array = self.array
-        return bool(array[i1 >> 3] >> (i1 & 7) & array[i2 >> 3] >> (i2 & 7) & 1)
+        """``may_hold_many`` of one hash, in Python: most new keys miss at the first probe."""
+        mask, array = self.mask, self.array
+        i = h & mask
+        if not array[i >> 3] >> (i & 7) & 1:
+            return False
+        i = ((h ^ (h >> 16)) * _MIX) & mask  # the mask keeps 32 bits at most, as uint32 does
+        return bool(array[i >> 3] >> (i & 7) & 1)
 
 
 class FrozenKeys:
@@ -106,7 +108,7 @@ class FrozenKeys:
         if self.count:
             maybe = np.flatnonzero(self.bloom.may_hold_many(h) & ~dup)
             if maybe.size:
-                found = self._find_many([keys[i] for i in maybe])
+                found = self._find_many([keys[i] for i in maybe], h[maybe])
                 dup[maybe[found]] = True
             if self.unpacked and not self.unpacked.isdisjoint(keys):
                 dup |= np.fromiter((k in self.unpacked for k in keys), bool, n)
@@ -149,30 +151,32 @@ class FrozenKeys:
             del runs[-k:]
             runs.append(merged)
 
-    def _find_many(self, keys: list[str]) -> np.ndarray:
-        """For each key, whether it is frozen. Only keys whose hash some run holds are packed."""
-        h = hashes32(keys)
-        hashed = np.zeros(len(keys), bool)
-        for runs in self.runs.values():
-            for rh, _ in runs:
-                lo = np.minimum(np.searchsorted(rh, h), len(rh) - 1)
-                hashed |= rh[lo] == h
+    def _find_many(self, keys: list[str], h: np.ndarray) -> np.ndarray:
+        """For each key (``h``: their hashes), whether it is frozen. A frozen key is in one run
+        only: the largest runs are searched first, and a key found is not searched again."""
         found = np.zeros(len(keys), bool)
-        at = np.flatnonzero(hashed)
-        if not at.size:
-            return found
-        sub = [keys[i] for i in at] if at.size < len(keys) else keys
-        for bucket, (pos, vals) in pack_many(sub, self.codes).buckets.items():
-            qh = h[at[pos]]
-            for rh, rv in self.runs.get(bucket, ()):
-                lo = np.searchsorted(rh, qh, "left")
-                hi = np.searchsorted(rh, qh, "right")
-                one = np.flatnonzero(hi - lo == 1)
-                if one.size:
-                    found[at[pos[one]]] |= rv[lo[one]] == vals[one]
-                for i in np.flatnonzero(hi - lo > 1).tolist():  # 32-bit hash collisions
-                    if (rv[lo[i]:hi[i]] == vals[i]).any():
-                        found[at[pos[i]]] = True
+        for bucket, (pos, vals) in pack_many(keys, self.codes).buckets.items():
+            runs = sorted(self.runs.get(bucket, ()), key=lambda run: -len(run[0]))
+            order = np.argsort(h[pos])  # searches in ascending order touch fewer cache lines
+            pos, vals = pos[order], vals[order]
+            qh = h[pos]
+            for rh, rv in runs:
+                at = np.minimum(np.searchsorted(rh, qh), len(rh) - 1)
+                same = rh[at] == qh
+                if not same.any():
+                    continue
+                hit = same & (rv[at] == vals)
+                # A 32-bit hash collision: more keys of this hash follow in the run.
+                after = np.minimum(at + 1, len(rh) - 1)
+                for i in np.flatnonzero(same & ~hit & (after > at) & (rh[after] == qh)).tolist():
+                    end = int(np.searchsorted(rh, qh[i], "right"))
+                    hit[i] = bool((rv[at[i]:end] == vals[i]).any())
+                if hit.any():
+                    found[pos[hit]] = True
+                    keep = ~hit
+                    pos, vals, qh = pos[keep], vals[keep], qh[keep]
+                    if not pos.size:
+                        break
         return found
 
     def holds(self, key: str) -> bool:
