@@ -6,7 +6,9 @@ packed bytes, so a hash collision costs a comparison, never a wrong answer. A ba
 (``take_batch``: a worker's result) becomes a run at once, its strings never kept; runs merge
 size-tiered, LSM style: ``FANIN`` runs of one size class (powers of ``FANIN``) merge into one
 of the next, so a key is merged a few times and a bucket has a few runs per class. A merge never
-makes a run of more than ``MAX_MERGE`` keys, so it never holds much more than that twice. The
+makes a run of more than ``MAX_MERGE`` keys or an eighth of all keys, whichever is more: its
+copies (about 50 bytes per key merged) stay a small part of the whole, and the largest runs
+are about eight to sixteen. The
 Bloom filter (two probes from the same 32 bits, 16 to 48 bits per key) answers most lookups of
 new keys without a search.
 
@@ -21,7 +23,7 @@ import numpy as np
 
 from tokentrail.engine.keypack import ABSENT, UNPACKED, PrefixCodes, pack_many, pack_one
 
-MAX_MERGE = 1 << 20
+MAX_MERGE = 1 << 18  # keys a merge may make, or an eighth of all keys when that is more
 FANIN = 8
 _MASK32 = 0xFFFFFFFF
 _MIX = 0x45D9F3B
@@ -145,7 +147,7 @@ class FrozenKeys:
             k = 1
             while k < len(runs) and _size_class(len(runs[-1 - k][0])) <= top:
                 k += 1
-            if k < FANIN or sum(len(r[0]) for r in runs[-k:]) > MAX_MERGE:
+            if k < FANIN or sum(len(r[0]) for r in runs[-k:]) > max(MAX_MERGE, self.count // 8):
                 return
             merged = _merge(runs[-k:])
             del runs[-k:]
