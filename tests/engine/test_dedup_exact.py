@@ -152,3 +152,15 @@ def test_uuid_keys_pack_into_17_bytes():
     assert bucket == UUID_BUCKET and value == b"\x01" + uuid.UUID(CANONICAL).bytes
     assert pack_one("auth0\x1f" + CANONICAL, codes) == (ABSENT, b"")  # no auth0 UUID key stored yet
     assert pack_one("okta\x1f" + CANONICAL.upper(), codes)[0] != UUID_BUCKET
+
+
+def test_past_255_log_types_uuid_keys_are_text_and_still_found():
+    """Log-type codes are one byte: the 256th log type's UUID keys pack as text, before and after."""
+    seen = SeenEvents(memory_ids=7)
+    keys = [f"t{n}\x1f{uuid.UUID(int=n, version=4)}" for n in range(300)]
+    assert seen.duplicates_among(keys[:150]) == set()
+    assert not any(seen.seen_key(k) for k in keys[150:])  # frozen every 7: codes run out here
+    assert len(seen.frozen.codes.codes) == 255 and set(seen.frozen.runs) > {UUID_BUCKET}
+    assert seen.duplicates_among(keys) == set(range(300))
+    assert all(seen.seen_key(k) for k in keys)
+    assert not seen.seen_key("t299\x1f" + CANONICAL)
