@@ -56,7 +56,7 @@ def scan(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, *, str
     Each event is taken once: a second event of the same log type and event id (one file named
     twice, overlapping exports, the same rows as JSON and CSV) is counted in
     ``stats.duplicates`` and goes no further, unless ``keep_duplicates``. At most
-    ``memory_ids`` event ids stay in memory; older ones move to a temporary file.
+    ``memory_ids`` event ids stay in memory as strings; older ones are packed into compact arrays.
 
     Alerts leave when final, each id once: pass ``on_alert`` to get each one the moment nothing
     can change it (a single-event alert at once, a grouped one when its event-time window has

@@ -100,7 +100,7 @@ def test_the_spilled_filter_answers_exactly():
     seen = SeenEvents(memory_ids=100)
     try:
         assert not any(seen.seen_key(f"okta\x1f{n}") for n in range(1000))
-        assert seen.spilled == 1000 and not seen.recent and seen.bloom.capacity >= 1000
+        assert seen.spilled == 1000 and not seen.recent and seen.frozen.bloom.capacity >= 1000
         assert all(seen.seen_key(f"okta\x1f{n}") for n in range(1000))
         assert not any(seen.seen_key(f"okta\x1f{n}") for n in range(1000, 1200))
     finally:
@@ -120,17 +120,18 @@ def test_a_batch_of_keys_finds_repeats_within_it_and_before_it():
 
 def test_memory_stays_bounded_by_the_cap():
     """The in-memory part is capped: 20k Okta-shaped keys under a 4k cap keep under 4k keys in
-    memory plus the Bloom filter of the spilled ones (10 bits each, sized for 4 times as many)."""
+    memory as strings plus the frozen ones, packed (about 21 bytes each) behind a Bloom filter."""
     tracemalloc.start()
     seen = SeenEvents(memory_ids=4_000)
     try:
         for n in range(20_000):
             seen.seen_key(f"okta\x1f{n:08x}-0000-4000-8000-000000000000")
         current, _ = tracemalloc.get_traced_memory()
+        recent, spilled = len(seen.recent), seen.spilled
     finally:
         tracemalloc.stop()
         seen.close()
-    assert len(seen.recent) < 4_000 and seen.spilled == 20_000
+    assert recent < 4_000 and spilled == 20_000
     assert current < 4_000 * 200 + 20_000 * 6
 
 
