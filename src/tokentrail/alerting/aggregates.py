@@ -34,7 +34,7 @@ from tokentrail.rules.aggregates import (
 )
 from tokentrail.rules.ir import map_fields
 
-Number = int | float
+Number = int | float | str  # str: MIN/MAX of a text field
 
 
 class _Acc:
@@ -49,14 +49,16 @@ class _Acc:
     def add(self, kind: str, value: Any) -> None:
         if kind == "count":
             self.n += 1
+        elif value is None:
+            return  # a null counts for nothing but COUNT(*)
         elif kind == "distinct":
             assert self.seen is not None
             self.seen.add(value)
-        elif value is not None:
+        else:
             self.n += 1
             if kind in ("sum", "avg"):
                 self.total += value
-            elif self.best is None or (value < self.best if kind == "min" else value > self.best):
+            elif self.best is None or _before(value, self.best) == (kind == "min") and value != self.best:
                 self.best = value
 
     def value(self, kind: str) -> Number | None:
@@ -93,6 +95,20 @@ class QueryProgram:
         self.level = query.inner if query.sub_keys else query.aggregates
         self.rows = [None if a.rows is None else compile_expr(map_fields(a.rows, slots)) for a in self.level]
         self.slots = slots
+        self.keys = [[(compile_expr(map_fields(b.when, slots)), b) for b in key.branches] for key in query.keys]
+
+    def key_of(self, fields: Mapping[str, Any]) -> tuple[str, ...]:
+        """The computed keys of a match (text; "" for null, as a missing group-by field is)."""
+        row = {self.slots[f]: fields.get(label) for f, label in self.labels}
+        out = []
+        for branches in self.keys:
+            value: str | None = None
+            for test, branch in branches:
+                if test(row):
+                    value = branch.text if branch.field is None else _fold(row[self.slots[branch.field]], branch.fold)
+                    break
+            out.append("" if value is None else value)
+        return tuple(out)
 
     def new_state(self) -> QueryState:
         return QueryState(self)
@@ -168,6 +184,13 @@ class QueryState:
         self.subgroups = {tuple(k): [_Acc.of(a) for a in v] for k, v in subgroups}
 
 
+def _fold(value: Any, fold: str | None) -> str | None:
+    if value is None:
+        return None
+    text = _text(value)
+    return text.lower() if fold == "lower" else text.upper() if fold == "upper" else text
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
@@ -188,7 +211,16 @@ def _input(agg: Aggregate, row: Mapping[str, Any], slots: Mapping[str, str], tim
         return None
     if isinstance(raw, int | float):
         return raw
+    if agg.kind in ("min", "max") and isinstance(raw, str):
+        return raw  # MIN/MAX of text (a keyword or an IP) order it as text
     return number_of(raw)
+
+
+def _before(a: Any, b: Any) -> bool:
+    """Whether ``a`` orders before ``b``: numbers as numbers, anything else as text."""
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a < b
+    return _text(a) < _text(b)
 
 
 def evaluate(value: Value, env: Sequence[Number | None]) -> Number | None:
@@ -199,9 +231,13 @@ def evaluate(value: Value, env: Sequence[Number | None]) -> Number | None:
         return value.value
     if isinstance(value, DateDiff):
         start, end = evaluate(value.start, env), evaluate(value.end, env)
-        return None if start is None or end is None else int((end - start) / value.unit)
+        if not (isinstance(start, int | float) and isinstance(end, int | float)):
+            return None
+        return int((end - start) / value.unit)
     assert isinstance(value, Arith)
     a, b = evaluate(value.left, env), evaluate(value.right, env)
+    if isinstance(a, str) or isinstance(b, str):
+        a, b = number_of(a), number_of(b)
     if a is None or b is None:
         return None
     op = value.op
@@ -225,6 +261,10 @@ def truth(cond: Condition, env: Sequence[Number | None]) -> bool | None:
         a, b = evaluate(cond.left, env), evaluate(cond.right, env)
         if a is None or b is None:
             return None
+        if isinstance(a, str) or isinstance(b, str):  # MIN/MAX of text: compare as numbers if both are
+            a, b = number_of(a), number_of(b)
+            if a is None or b is None:
+                return None
         return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[cond.op]
     if isinstance(cond, IsNull):
         return evaluate(cond.value, env) is None

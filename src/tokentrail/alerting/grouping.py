@@ -88,6 +88,8 @@ class GroupingAlerter:
             group.add(time, event_id, extras, False)
             return [self._alert((event_id,), time, group)]
         key = tuple(extras.get("group_key", ()))
+        if self.program is not None and self.program.keys:
+            key += self.program.key_of(extras.get("fields") or {})
         t = time if time is not None else 0.0
         out: list[Alert] = []
         if self.window is not None and t > self.newest:
@@ -165,7 +167,10 @@ class GroupingAlerter:
         extras = group.first
         fields = extras.get("fields", {})
         if group.query is not None:
-            fields = {k: v for k, v in fields.items() if not k.startswith(READ_PREFIX)} | group.query.shown()
+            fields = {k: v for k, v in fields.items() if not k.startswith(READ_PREFIX)}
+            computed = self.program.query.keys if self.program is not None else ()
+            fields |= {k.name: v for k, v in zip(computed, key[len(key) - len(computed):], strict=True)}
+            fields |= group.query.shown()
         return Alert(
             id=alert_id(self.rule.id, key, start),
             rule_id=self.rule.id,

@@ -5,7 +5,8 @@ A group (the rule's ``Grouping``: keys and window) holds ``aggregates`` over its
 ``sub_keys`` (a second ``STATS``: ``STATS ... BY a, b | STATS ... BY a``) the matches are first
 split by those fields; ``inner`` aggregates are kept per sub-group and ``aggregates`` are taken
 over the sub-groups (their count, the sum/min/max/avg of a value of theirs, a count of those for
-which a condition holds, the distinct values of a sub-key). The group alerts when ``condition``
+which a condition holds, the distinct values of a sub-key). ``keys`` computed from each match
+(``BY COALESCE(a, b)``) extend the grouping's keys. The group alerts when ``condition``
 is true when its window closes; ``shown`` are the named values the alert reports.
 
 Values follow ES|QL: an aggregate of no values (``MIN`` of no rows, ``SUM`` of no numbers) is
@@ -109,6 +110,26 @@ class Aggregate:
 
 
 @dataclass(frozen=True, slots=True)
+class Branch:
+    """One way a computed key takes its value: when ``when`` holds for the match, the text of
+    ``field`` (folded to ``fold`` case), or ``text`` when no field is named (None: null)."""
+
+    when: Expr
+    field: str | None = None
+    text: str | None = None
+    fold: Literal["lower", "upper"] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ComputedKey:
+    """A ``BY`` key computed from each match (``COALESCE``, ``CASE``, ``TO_LOWER`` of fields):
+    the first branch whose condition holds gives its value; none: null."""
+
+    name: str
+    branches: tuple[Branch, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class AggregateQuery:
     """The aggregates of a group, the condition on them, and the values an alert shows (those
     named in ``times`` are event times, shown as ISO-8601)."""
@@ -119,10 +140,16 @@ class AggregateQuery:
     times: tuple[str, ...] = ()
     sub_keys: tuple[str, ...] = ()
     inner: tuple[Aggregate, ...] = ()
+    keys: tuple[ComputedKey, ...] = ()
 
     def fields(self) -> tuple[str, ...]:
-        """The event fields the aggregates read (not ``TIME``), rows conditions included."""
+        """The event fields the aggregates and computed keys read (not ``TIME``), row conditions
+        included."""
         names: list[str] = [*self.sub_keys]
+        for key in self.keys:
+            for branch in key.branches:
+                names.extend(sorted(fields_of(branch.when)))
+                names.extend([branch.field] if branch.field else [])
         for agg in (*self.inner, *(() if self.sub_keys else self.aggregates)):
             names.extend(f for f in agg.fields if f != TIME)
             if agg.rows is not None:

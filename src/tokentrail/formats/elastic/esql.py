@@ -106,6 +106,7 @@ class _Planner:
         self.lookback = lookback
         self.columns: dict[str, Column] = {}
         self.filters: list[Expr] = []
+        self.indices: tuple[str, ...] = ()
 
     def unsupported(self, feature: str, node: Tree | Token | None) -> UnsupportedFeature:
         """A located error; its reason names the file line too (a rule's status shows only that)."""
@@ -121,6 +122,7 @@ class _Planner:
         source, *commands = tree.children
         indices = tuple(field_name(i.children[0]) if i.children[0].type != "STRING"
                         else string_value(i.children[0]) for i in source.children if i.data == "index")
+        self.indices = indices
         stats_at = next((n for n, c in enumerate(commands) if c.data == "stats"), None)
         before = commands if stats_at is None else commands[:stats_at]
         for command in before:

@@ -29,22 +29,28 @@ from lark import Token, Tree
 
 from tokentrail.errors import UnsupportedFeature
 from tokentrail.formats.elastic.esql_expr import (
+    TRUE,
     Choice,
     Column,
     FieldValue,
     Literal,
+    and_,
     field_name,
     not_,
     or_,
+    present,
     string_value,
 )
+from tokentrail.formats.elastic.indices import log_types_for_indices
 from tokentrail.rules.aggregates import (
     TIME,
     Aggregate,
     AggregateQuery,
     Arith,
     Both,
+    Branch,
     Compare,
+    ComputedKey,
     Condition,
     DateDiff,
     IsNull,
@@ -54,8 +60,9 @@ from tokentrail.rules.aggregates import (
     Value,
     read_label,
 )
-from tokentrail.rules.ir import Expr
+from tokentrail.rules.ir import Expr, fields_of
 from tokentrail.rules.model import Grouping, OutputField
+from tokentrail.schemas.specialize import ecs_constants, fold_constants
 
 if TYPE_CHECKING:
     from tokentrail.formats.elastic.esql import _Planner
@@ -89,6 +96,8 @@ class _Level:
     aggregates: list[Aggregate] = field(default_factory=list)
     names: dict[str, _Name] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
+    computed: list[ComputedKey] = field(default_factory=list)  # BY keys computed per match
+    key_columns: dict[str, Column] = field(default_factory=dict)  # how computed keys are defined
 
 
 def lower_stats(planner: _Planner, command: Tree, after: list[Tree]) -> tuple[Grouping, tuple[OutputField, ...]]:
@@ -102,6 +111,7 @@ class _Stats:
         self.unsupported = planner.unsupported
         self.window = planner.lookback
         self.bucket: float | None = None
+        self.constants = _fixed_fields(planner.indices)
 
     def lower(self, command: Tree, after: list[Tree]) -> tuple[Grouping, tuple[OutputField, ...]]:
         level = self.first_level(command)
@@ -129,6 +139,8 @@ class _Stats:
                         level.names[new] = level.names.pop(old)
                     if old in level.keys:
                         level.keys[new] = level.keys.pop(old)
+                    if old in level.key_columns:
+                        level.key_columns[new] = level.key_columns.pop(old)
             elif kind in ("keep", "drop", "sort", "limit"):
                 pass  # which columns and rows an alert shows, not which groups alert
             else:
@@ -141,6 +153,7 @@ class _Stats:
             times=tuple(n for n, v in level.names.items() if v.value is not None and v.time),
             sub_keys=tuple(f for n, f in inner.keys.items() if n not in level.keys) if inner else (),
             inner=tuple(inner.aggregates) if inner else (),
+            keys=tuple(level.computed),
         )
         aligned = self.bucket is not None and self.bucket <= self.planner.lookback
         grouping = Grouping(group_by=tuple(level.keys.values()), window=self.window, aligned=aligned, query=query)
@@ -163,10 +176,37 @@ class _Stats:
                 self.window = min(self.window, bucket)
                 continue
             value = self.planner.rows().value(node)
-            if not isinstance(value, FieldValue) or value.fold is not None:
-                raise self.unsupported("ES|QL STATS ... BY on a computed value", node)
-            level.keys[name] = value.field
+            if isinstance(value, FieldValue) and value.fold is None:
+                level.keys[name] = value.field
+                continue
+            defined = self.planner.columns.get(name) if item.data == "unnamed_group" else None
+            level.computed.append(ComputedKey(name, self.branches(value, node)))
+            level.key_columns[name] = defined or (node, dict(self.planner.columns))
         return level
+
+    def branches(self, value: object, node: Tree | Token) -> tuple[Branch, ...]:
+        """How a computed ``BY`` key takes its value, branch by branch."""
+        if isinstance(value, FieldValue):
+            return (Branch(TRUE, value.field, fold=value.fold),)  # type: ignore[arg-type]
+        if isinstance(value, Literal):
+            return (Branch(TRUE, text=None if value.value is None else str(value.value)),)
+        if isinstance(value, Choice):
+            out: list[Branch] = []
+            for guard, chosen in value.branches:
+                for branch in self.branches(chosen, node):
+                    out.append(Branch(self.native(and_(guard, branch.when)), branch.field, branch.text, branch.fold))
+            return tuple(out)
+        raise self.unsupported("ES|QL STATS ... BY on a computed value (a DISSECT/GROK key)", node)
+
+    def native(self, expr: Expr) -> Expr:
+        """A row condition that also holds on native events, which lack the ECS fields their log
+        type fixes (``data_stream.dataset``): absent there, such a field has that value."""
+        fixed = sorted(fields_of(expr) & self.constants.keys())
+        if not fixed:
+            return expr
+        carried = and_(*(present(f) for f in fixed))
+        lacking = and_(*(not_(present(f)) for f in fixed))
+        return or_(and_(carried, expr), and_(lacking, fold_constants(expr, {f: self.constants[f] for f in fixed})))
 
     def row_aggregate(self, node: Tree | Token, level: _Level) -> _Name:
         if not (isinstance(node, Tree) and node.data == "call"):
@@ -177,7 +217,7 @@ class _Stats:
         if name == "count":
             if not args or (isinstance(args[0], Token) and args[0].type == "STAR"):
                 return self.add(level, Aggregate("count"))
-            return self.add(level, Aggregate("count", rows=not_(rows.null(args[0]))))
+            return self.add(level, Aggregate("count", rows=self.native(not_(rows.null(args[0])))))
         if name == "count_distinct" and args:
             value = rows.value(args[0])
             if not isinstance(value, FieldValue) or value.fold is not None:
@@ -201,12 +241,12 @@ class _Stats:
         literals = [v for _, v in value.branches if isinstance(v, Literal)]
         if name == "sum" and len(literals) == len(value.branches) and all(v.value in (0, 1, None) for v in literals):
             ones: list[Expr] = [g for g, v in value.branches if v.value == 1]  # type: ignore[union-attr]
-            return self.add(level, Aggregate("count", rows=or_(*ones)))
+            return self.add(level, Aggregate("count", rows=self.native(or_(*ones))))
         fields = [(g, v) for g, v in value.branches if not (isinstance(v, Literal) and v.value is None)]
         if len(fields) == 1 and isinstance(fields[0][1], FieldValue) and fields[0][1].fold is None:
             guard, chosen = fields[0]
             assert isinstance(chosen, FieldValue)
-            return self.add(level, Aggregate(name, (_field(chosen.field),), rows=guard),  # type: ignore[arg-type]
+            return self.add(level, Aggregate(name, (_field(chosen.field),), rows=self.native(guard)),  # type: ignore[arg-type]
                             time=name in ("min", "max") and chosen.field == _TIMESTAMP)
         raise self.unsupported(f"ES|QL {name.upper()} of a CASE choosing more than one value", node)
 
@@ -219,6 +259,8 @@ class _Stats:
             if item in stats:
                 continue
             name, node = self.planner._named(item)
+            if inner.computed:
+                raise self.unsupported("ES|QL second STATS after a first BY a computed value", node)
             if not (isinstance(node, Tree) and node.data == "field") or field_name(node.children[0]) not in inner.keys:
                 raise self.unsupported("ES|QL second STATS ... BY other than keys of the first", node)
             level.keys[name] = inner.keys[field_name(node.children[0])]
@@ -286,6 +328,7 @@ class _Stats:
     def conditions(self, nodes: list[Tree | Token], level: _Level) -> Condition:
         planner = self.planner
         key_columns: dict[str, Column] = {n: (Tree("field", [Token("FIELD", f)]), {}) for n, f in level.keys.items()}
+        key_columns.update(level.key_columns)
         kept: list[Condition] = []
         for node in nodes:
             referenced = _fields_in(node)
@@ -337,7 +380,7 @@ class _Stats:
         raise self.unsupported(f"ES|QL {_describe(node)} over aggregates", node)
 
     def named(self, name: str, level: _Level, node: Tree) -> Value:
-        if name in level.keys:
+        if name in level.keys or name in level.key_columns:
             raise self.unsupported(f"ES|QL BY key {name} in a condition on aggregates", node)
         known = level.names.get(name)
         if known is None:
@@ -360,6 +403,16 @@ class _Stats:
         if name == "to_double" and len(args) == 1:
             return Arith("*", Num(1.0), self.value(args[0], level))
         raise self.unsupported(f"ES|QL function {name.upper()} over aggregates", node)
+
+
+def _fixed_fields(indices: tuple[str, ...]) -> dict[str, object]:
+    """ECS fields fixed alike for every native log type the indices name (``data_stream.dataset``
+    of Okta's System Log), which native events therefore do not carry."""
+    native = [t for t in log_types_for_indices(indices) if not t.startswith("ecs.")]
+    tables = [ecs_constants(t) for t in native]
+    if not tables:
+        return {}
+    return {f: v for f, v in tables[0].items() if all(t.get(f) == v for t in tables[1:])}
 
 
 def _field(name: str) -> str:
