@@ -137,7 +137,7 @@ def test_a_query_without_stats_alerts_on_every_match():
      "SUM(CASE(...)) after STATS other than CASE(cond, 1, 0)"),
     ("| STATS n = COUNT(*) BY a, b | STATS m = COUNT_DISTINCT(a) BY a | WHERE m > 1",
      "COUNT_DISTINCT after STATS of other than a first-level key"),
-    ("| STATS n = COUNT(*) BY TO_LOWER(a)", "BY on a computed value"),
+    ('| DISSECT a "%{b}@%{c}" | STATS n = COUNT(*) BY c | WHERE n > 1', "BY on a computed value"),
     ('| WHERE LENGTH(a) > 3', "ES|QL function LENGTH"),
     ('| WHERE a + 1 > 3', "arithmetic (+)"),
     ('| DISSECT a "%{b} %{c}" | WHERE b > "x"', "> on a DISSECT/GROK key"),
