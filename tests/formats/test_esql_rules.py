@@ -193,3 +193,73 @@ def test_elastic_okta_esql_rules_load_or_name_what_stops_them_and_the_loaded_one
     # The same alerts from DuckDB: every condition is evaluated by the one alerting code.
     assert sorted((a.id, a.event_ids, tuple(sorted(a.fields.items()))) for a in batch.alerts) == \
         sorted((a.id, a.event_ids, tuple(sorted(a.fields.items()))) for a in stream.alerts)
+
+
+# -- the bundled rules that use aggregate queries, on a simulated day ---------------------------
+
+BURST_RULE = "29b059e1-8288-420d-becb-3548b14823bd"  # conditional counts, an EVAL'd share
+ANONYMIZER_RULE = "f7c1add3-9425-4447-80b2-9be7a6a1e50f"  # a second STATS
+REUSE_RULE = "2309ace4-cae8-4df3-a62a-eeabc2d34b32"  # times of some rows compared, DATE_DIFF, OR
+AGGREGATE_RULES = (BURST_RULE, ANONYMIZER_RULE, REUSE_RULE)
+
+
+@pytest.fixture(scope="module")
+def simulated_day(tmp_path_factory):
+    from tokentrail.simulate import write_logs
+
+    out = tmp_path_factory.mktemp("esql-day")
+    paths = write_logs(out / "all", ["all"], 6000, 11)
+    quiet = write_logs(out / "benign", ["benign"], 6000, 11)
+    return out, [paths["okta"], paths["auth0"]], [quiet["okta"], quiet["auth0"]]
+
+
+def _signature(alerts) -> list:
+    return [(a.id, a.rule_id, a.window_start, a.event_ids, a.count, json.dumps(a.fields, sort_keys=True))
+            for a in alerts]
+
+
+def test_aggregate_rules_fire_once_on_their_attacks_and_duckdb_gives_the_same_alerts(simulated_day):
+    _, files, _ = simulated_day
+    rules = [r for r in load_rules([PACK]).rules if r.runnable]
+    stream, batch = scan(files, rules, workers=1), scan_batch(files, rules)
+    assert not stream.rule_errors and not batch.rule_errors
+    assert _signature(batch.alerts) == _signature(stream.alerts)
+    fired = {rid: [a for a in stream.alerts if a.rule_id == rid] for rid in AGGREGATE_RULES}
+    assert {rid: len(found) for rid, found in fired.items()} == dict.fromkeys(AGGREGATE_RULES, 1)
+    (burst,), (anonymized,), (reuse,) = fired[BURST_RULE], fired[ANONYMIZER_RULE], fired[REUSE_RULE]
+    # The simulated burst: 24 refresh exchanges from one host, every eighth accepted.
+    assert (burst.count, burst.fields["refused"], burst.fields["accepted"]) == (24, 21, 3)
+    assert burst.fields["refused_share"] == 21 / 24
+    assert anonymized.fields["networks"] >= 3 and anonymized.fields["proxied_networks"] >= 3
+    assert reuse.fields["reuses"] == 1 and 0 <= reuse.fields["minutes"] <= 30
+
+
+def test_aggregate_rules_stay_quiet_on_benign_traffic(simulated_day):
+    _, _, quiet = simulated_day
+    rules = [r for r in load_rules([PACK]).rules if r.id in AGGREGATE_RULES]
+    assert len(rules) == 3 and all(r.runnable for r in rules)
+    result = scan(quiet, rules, workers=1)
+    assert result.stats.matches > 500  # the rules read plenty of benign grants and exchanges
+    assert result.alerts == []
+
+
+def test_scan_engine_duckdb_prints_the_stream_alerts_of_the_aggregate_rules(simulated_day):
+    from typer.testing import CliRunner
+
+    from tokentrail.cli import app
+
+    out, _, _ = simulated_day
+    folder = out / "aggregate-rules"
+    folder.mkdir(exist_ok=True)
+    for path in PACK.glob("*_esql.*"):
+        shutil.copy(path, folder / path.name)
+
+    def run(engine: str) -> list[dict]:
+        result = CliRunner().invoke(app, ["scan", str(out / "all"), "-r", str(folder), "--format", "jsonl",
+                                          "--engine", engine], catch_exceptions=False)
+        assert result.exit_code == 0, result.stderr
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+    stream = run("stream")
+    assert {a["rule_id"] for a in stream} >= set(AGGREGATE_RULES)
+    assert run("duckdb") == stream
