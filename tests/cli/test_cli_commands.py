@@ -61,7 +61,9 @@ def test_kinds_are_words():
 
     result = CliRunner().invoke(app, ["rules", "list", "--format", "json"])
     kinds = {row["title"]: row["kind"] for row in json.loads(result.stdout)}
-    assert set(kinds.values()) == {"expression", "correlation", "new terms", "threshold", "sequence"}
+    assert set(kinds.values()) == {"expression", "correlation", "new terms", "threshold", "sequence",
+                                   "aggregate condition"}
+    assert kinds["Okta Access Tokens Granted Through Several Anonymizers (ES|QL)"] == "aggregate condition"
     assert kinds["Okta API Token Created"] == "expression"
     assert kinds["Okta API Token Created After a Proxied Admin Sign-in"] == "sequence"
     assert kinds["Auth0 Burst Of Failed Refresh Token Exchanges From One Address"] == "correlation"

@@ -2,8 +2,8 @@
 through the rule-test runner as its event written as one log line gives through a real scan.
 
 Covers Sigma ``tests:``, Elastic sidecar tests and Panther ``Tests`` (those without ``Mocks``: a
-mock replaces code a scan runs for real). A correlation test's events are written one per line
-and the scan must raise the correlation's alert.
+mock replaces code a scan runs for real). A correlation test's events (or a grouped rule's, such
+as an ES|QL STATS) are written one per line and the scan must raise the rule's alert.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ SHAPES = TEST_DATA / "parity"
 
 
 def _scan_verdict(rule: Rule, test: RuleTest, pool: list[Rule], path: Path) -> bool:
-    correlation = isinstance(rule.logic, Correlation)
+    # A correlation's test, or a grouped rule's test of several events, must raise the alert.
+    correlation = isinstance(rule.logic, Correlation) or (
+        rule.grouping.window is not None and set(test.event) == {"events"})
     events = test.event.get("events") if correlation else [test.event]
     path.write_bytes(b"".join(orjson.dumps(event) + b"\n" for event in events))
     if correlation:

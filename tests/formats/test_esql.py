@@ -106,10 +106,10 @@ def test_a_count_of_some_rows_moves_its_condition_into_the_filter():
     assert p.grouping.threshold == 5
 
 
-def test_conditions_on_keys_after_stats_filter_events_and_date_trunc_sets_the_window():
+def test_conditions_on_keys_after_stats_filter_events_and_date_trunc_sets_aligned_windows():
     p = plan('FROM logs-* | EVAL bucket = DATE_TRUNC(15 minutes, @timestamp) '
              '| STATS n = COUNT(*) BY bucket, user.id | WHERE user.id != "system" AND n > 4', lookback=3600)
-    assert p.grouping == Grouping(group_by=("user.id",), window=900, threshold=5)
+    assert p.grouping == Grouping(group_by=("user.id",), window=900, threshold=5, aligned=True)
     assert p.expr == All((Exists("user.id", non_null=True), Not(Cmp("user.id", "eq", ("system",), cased=True))))
 
 
@@ -121,14 +121,23 @@ def test_a_query_without_stats_alerts_on_every_match():
 # -- what cannot be lowered names itself ------------------------------------------------------
 
 @pytest.mark.parametrize(("tail", "named"), [
-    ("| STATS n = COUNT(*) BY a | STATS m = COUNT(*)", "a second ES|QL STATS"),
-    ("| STATS n = COUNT(*), c = COUNT_DISTINCT(b) BY a | WHERE n > 5 OR c > 2", "OR over aggregates"),
-    ("| STATS n = COUNT(*) BY a | EVAL r = n * 2 | WHERE r > 5", "computed from aggregates by EVAL"),
-    ("| STATS n = COUNT(*) BY a | WHERE n < 5", "only lower bounds"),
-    ("| STATS lo = MIN(@timestamp), hi = MAX(@timestamp) BY a | WHERE hi > lo", "comparison of two aggregates"),
-    ("| STATS x = COUNT_DISTINCT(b), y = COUNT_DISTINCT(c) BY a | WHERE x > 1 AND y > 1", "two fields"),
-    ("| STATS m = MAX(bytes) BY a | WHERE m > 5", "condition on MAX"),
-    ("| STATS n = COUNT(*) BY TO_LOWER(a)", "BY on a computed value"),
+    ("| STATS n = COUNT(*) BY a | STATS m = COUNT(*) BY b", "second STATS ... BY other than keys of the first"),
+    ("| STATS n = COUNT(*) BY a, b | WHERE n > 1 | STATS m = COUNT(*) BY a", "WHERE between two STATS"),
+    ("| STATS n = COUNT(*) BY a, b | STATS m = COUNT(*) BY a | STATS k = COUNT(*)", "a third ES|QL STATS"),
+    ("| STATS n = COUNT(*) BY a, b | STATS m = COUNT(*) BY a, b", "BY the same keys as the first"),
+    ("| STATS n = COUNT(*) BY a | WHERE n > 5 OR a == \"x\"", "BY key a in a condition on aggregates"),
+    ("| STATS n = COUNT(*) BY a | EVAL r = CONCAT(n, \"x\") | WHERE r > 5", "function CONCAT over aggregates"),
+    ("| STATS v = VALUES(b) BY a | WHERE v > 5", "condition on VALUES"),
+    ("| STATS x = MEDIAN(b) BY a | WHERE x > 5", "condition on MEDIAN"),
+    ("| STATS x = SUM(CASE(b == 1, c, d)) BY a | WHERE x > 5", "SUM of a CASE choosing more than one value"),
+    ("| STATS n = COUNT(*) BY a | WHERE z > 5", "condition on z, which STATS does not make"),
+    ("| STATS n = COUNT(*) BY a | EVAL d = DATE_DIFF(\"month\", n, n) | WHERE d > 1", "DATE_DIFF in month"),
+    ("| STATS n = COUNT(*) BY a | WHERE n > 5 | ENRICH p ON a", "ES|QL command ENRICH after STATS"),
+    ("| STATS n = COUNT(*) BY a, b | STATS m = SUM(CASE(n > 1, 2, 0)) BY a | WHERE m > 1",
+     "SUM(CASE(...)) after STATS other than CASE(cond, 1, 0)"),
+    ("| STATS n = COUNT(*) BY a, b | STATS m = COUNT_DISTINCT(a) BY a | WHERE m > 1",
+     "COUNT_DISTINCT after STATS of other than a first-level key"),
+    ('| DISSECT a "%{b}@%{c}" | STATS n = COUNT(*) BY c | WHERE n > 1', "BY on a computed value"),
     ('| WHERE LENGTH(a) > 3', "ES|QL function LENGTH"),
     ('| WHERE a + 1 > 3', "arithmetic (+)"),
     ('| DISSECT a "%{b} %{c}" | WHERE b > "x"', "> on a DISSECT/GROK key"),
@@ -194,10 +203,10 @@ def test_esql_rule_files_route_by_their_from_indices(tmp_path: Path):
 
 def test_an_esql_rule_that_cannot_be_lowered_loads_as_unsupported_with_its_file_line(tmp_path: Path):
     path = tmp_path / "r.toml"
-    path.write_text(ESQL_RULE.format(tail="STATS n = COUNT(*) BY b | WHERE n > 3 OR n < 1"))
+    path.write_text(ESQL_RULE.format(tail="STATS v = VALUES(a) BY b | WHERE v > 3 OR v < 1"))
     (rule,) = load_rules([path]).rules
     assert not rule.runnable
-    assert "OR over aggregates" in rule.unsupported and "file line 17" in rule.unsupported
+    assert "condition on VALUES" in rule.unsupported and "file line 17" in rule.unsupported
 
 
 # -- differential: lowered IR against a three-valued evaluator of the parse tree -------------

@@ -114,6 +114,52 @@ def _ecs(n: int, minute: int, **okta) -> dict:
             "data_stream": {"dataset": "okta.system"}, **okta}
 
 
+def _native(n: int, second: int, event_type: str, user: str, ip: str, **extra) -> dict:
+    return {"uuid": f"n-{n}", "published": f"2026-12-01T10:{second // 60:02d}:{second % 60:02d}.000Z",
+            "eventType": event_type, "actor": {"id": "00u" + user, "alternateId": user, "type": "User"},
+            "client": {"ipAddress": ip, "userAgent": {"rawUserAgent": extra.pop("agent", "Mozilla/5.0")}},
+            "outcome": {"result": "FAILURE", "reason": "INVALID_CREDENTIALS"},
+            "debugContext": {"debugData": {"requestUri": "/api/v1/authn", **extra}}}
+
+
+def _elastic_patterns() -> list[dict]:
+    """Events enacting six of Elastic's Okta ES|QL patterns (ECS documents and native events)."""
+    events = [
+        _ecs(1, 0, okta={"actor": {"id": "00uTRAVEL", "alternate_id": "t@example.com"},
+                         "security_context": {"is_proxy": False}}, client={"geo": {"country_name": "France"}}),
+        _ecs(2, 5, okta={"actor": {"id": "00uTRAVEL", "alternate_id": "t@example.com"},
+                         "security_context": {"is_proxy": False}}, client={"geo": {"country_name": "Brazil"}}),
+    ]
+    for n in range(21):  # one device token failing for many users
+        events.append({
+            "@timestamp": f"2026-12-01T10:00:{n:02d}.000Z",
+            "event": {"dataset": "okta.system", "id": f"dt-{n}", "action": "user.authentication.sso"},
+            "data_stream": {"dataset": "okta.system"},
+            "okta": {"actor": {"id": f"00uVICTIM{n}", "alternate_id": "spray@example.com"},
+                     "outcome": {"reason": "INVALID_CREDENTIALS"},
+                     "debug_context": {"debug_data": {"dt_hash": "f00dcafe"}}},
+        })
+    for k in range(4):  # one session, four device tokens, two addresses
+        events.append({
+            "@timestamp": f"2026-12-01T10:20:0{k}.000Z",
+            "event": {"dataset": "okta.system", "id": f"sess-{k}", "action": "user.session.access_admin_app"},
+            "data_stream": {"dataset": "okta.system"},
+            "okta": {"actor": {"alternate_id": "victim@example.com"},
+                     "authentication_context": {"external_session_id": "102abc"},
+                     "debug_context": {"debug_data": {"dt_hash": f"hash{k}"}},
+                     "client": {"ip": f"203.0.113.{k % 2}", "user_agent": {"raw_user_agent": "Mozilla/5.0"}}},
+        })
+    # Credential stuffing from one address: 20 users, one or two attempts each (native events).
+    n = 100
+    for user in range(20):
+        for _ in range(1 + user % 2):
+            n += 1
+            events.append(_native(n, 600 + n, "user.authentication.sso", f"stuffed{user}@example.com", "198.51.100.9"))
+    # Twelve failures of one user from one address, never with a device token.
+    events += [_native(200 + k, 1500 + k, "user.session.start", "forced@example.com", "192.0.2.200") for k in range(12)]
+    return sorted(events, key=lambda e: e.get("published") or e["@timestamp"])
+
+
 def test_elastic_okta_esql_rules_load_or_name_what_stops_them_and_the_loaded_ones_fire(tmp_path: Path):
     files = _elastic_okta_esql()
     folder = tmp_path / "rules"
@@ -130,25 +176,90 @@ def test_elastic_okta_esql_rules_load_or_name_what_stops_them_and_the_loaded_one
     for rule in result.rules:
         print(f"  {'runs' if rule.runnable else 'not lowered'}: {rule.title}"
               + ("" if rule.runnable else f" -- {rule.unsupported}"))
-    # The two rules of the subset lowered today (sessions from two countries; one device token
-    # hash failing for many users): each fires on its pattern.
-    titles = {r.title for r in runnable}
-    assert len(runnable) >= 2
-    events = [
-        _ecs(1, 0, okta={"actor": {"id": "00uTRAVEL", "alternate_id": "t@example.com"},
-                         "security_context": {"is_proxy": False}}, client={"geo": {"country_name": "France"}}),
-        _ecs(2, 5, okta={"actor": {"id": "00uTRAVEL", "alternate_id": "t@example.com"},
-                         "security_context": {"is_proxy": False}}, client={"geo": {"country_name": "Brazil"}}),
-    ]
-    for n in range(21):
-        events.append({
-            "@timestamp": f"2026-12-01T10:00:{n:02d}.000Z",
-            "event": {"dataset": "okta.system", "id": f"dt-{n}", "action": "user.authentication.sso"},
-            "data_stream": {"dataset": "okta.system"},
-            "okta": {"actor": {"id": f"00uVICTIM{n}", "alternate_id": "spray@example.com"},
-                     "outcome": {"reason": "INVALID_CREDENTIALS"},
-                     "debug_context": {"debug_data": {"dt_hash": "f00dcafe"}}},
-        })
-    alerts = scan([_write(tmp_path, events)], runnable).alerts
-    fired = {next(r.title for r in runnable if r.id == a.rule_id) for a in alerts}
-    assert fired == titles
+    # At 14cf530 (Aug 2026) all ten load; before the aggregate queries two did.
+    assert len(runnable) >= 9
+    path = _write(tmp_path, _elastic_patterns())
+    stream, batch = scan([path], runnable), scan_batch([path], runnable)
+    assert not stream.rule_errors and not batch.rule_errors
+    fired = {next(r.title for r in runnable if r.id == a.rule_id): a for a in stream.alerts}
+    assert fired["Okta User Sessions Started from Different Geolocations"].group_key == ("00uTRAVEL", "t@example.com")
+    assert fired["Potential Okta Credential Stuffing (Single Source)"].fields["Esql.unique_users"] == 20
+    assert fired["Potential Okta Credential Stuffing (Single Source)"].count == 30
+    assert fired["Multiple Device Token Hashes for Single Okta Session"].group_key == ("victim@example.com", "102abc")
+    rotation = fired["Potential Okta Brute Force (Device Token Rotation)"]
+    assert rotation.group_key == ("192.0.2.200", "forced@example.com")
+    assert (rotation.fields["Esql.total_attempts"], rotation.fields["Esql.dt_coverage"]) == (12, 0.0)
+    assert any("Device Token Hash" in title for title in fired)
+    # The same alerts from DuckDB: every condition is evaluated by the one alerting code.
+    assert sorted((a.id, a.event_ids, tuple(sorted(a.fields.items()))) for a in batch.alerts) == \
+        sorted((a.id, a.event_ids, tuple(sorted(a.fields.items()))) for a in stream.alerts)
+
+
+# -- the bundled rules that use aggregate queries, on a simulated day ---------------------------
+
+BURST_RULE = "29b059e1-8288-420d-becb-3548b14823bd"  # conditional counts, an EVAL'd share
+ANONYMIZER_RULE = "f7c1add3-9425-4447-80b2-9be7a6a1e50f"  # a second STATS
+REUSE_RULE = "2309ace4-cae8-4df3-a62a-eeabc2d34b32"  # times of some rows compared, DATE_DIFF, OR
+AGGREGATE_RULES = (BURST_RULE, ANONYMIZER_RULE, REUSE_RULE)
+
+
+@pytest.fixture(scope="module")
+def simulated_day(tmp_path_factory):
+    from tokentrail.simulate import write_logs
+
+    out = tmp_path_factory.mktemp("esql-day")
+    paths = write_logs(out / "all", ["all"], 6000, 11)
+    quiet = write_logs(out / "benign", ["benign"], 6000, 11)
+    return out, [paths["okta"], paths["auth0"]], [quiet["okta"], quiet["auth0"]]
+
+
+def _signature(alerts) -> list:
+    return [(a.id, a.rule_id, a.window_start, a.event_ids, a.count, json.dumps(a.fields, sort_keys=True))
+            for a in alerts]
+
+
+def test_aggregate_rules_fire_once_on_their_attacks_and_duckdb_gives_the_same_alerts(simulated_day):
+    _, files, _ = simulated_day
+    rules = [r for r in load_rules([PACK]).rules if r.runnable]
+    stream, batch = scan(files, rules, workers=1), scan_batch(files, rules)
+    assert not stream.rule_errors and not batch.rule_errors
+    assert _signature(batch.alerts) == _signature(stream.alerts)
+    fired = {rid: [a for a in stream.alerts if a.rule_id == rid] for rid in AGGREGATE_RULES}
+    assert {rid: len(found) for rid, found in fired.items()} == dict.fromkeys(AGGREGATE_RULES, 1)
+    (burst,), (anonymized,), (reuse,) = fired[BURST_RULE], fired[ANONYMIZER_RULE], fired[REUSE_RULE]
+    # The simulated burst: 24 refresh exchanges from one host, every eighth accepted.
+    assert (burst.count, burst.fields["refused"], burst.fields["accepted"]) == (24, 21, 3)
+    assert burst.fields["refused_share"] == 21 / 24
+    assert anonymized.fields["networks"] >= 3 and anonymized.fields["proxied_networks"] >= 3
+    assert reuse.fields["reuses"] == 1 and 0 <= reuse.fields["minutes"] <= 30
+
+
+def test_aggregate_rules_stay_quiet_on_benign_traffic(simulated_day):
+    _, _, quiet = simulated_day
+    rules = [r for r in load_rules([PACK]).rules if r.id in AGGREGATE_RULES]
+    assert len(rules) == 3 and all(r.runnable for r in rules)
+    result = scan(quiet, rules, workers=1)
+    assert result.stats.matches > 500  # the rules read plenty of benign grants and exchanges
+    assert result.alerts == []
+
+
+def test_scan_engine_duckdb_prints_the_stream_alerts_of_the_aggregate_rules(simulated_day):
+    from typer.testing import CliRunner
+
+    from tokentrail.cli import app
+
+    out, _, _ = simulated_day
+    folder = out / "aggregate-rules"
+    folder.mkdir(exist_ok=True)
+    for path in PACK.glob("*_esql.*"):
+        shutil.copy(path, folder / path.name)
+
+    def run(engine: str) -> list[dict]:
+        result = CliRunner().invoke(app, ["scan", str(out / "all"), "-r", str(folder), "--format", "jsonl",
+                                          "--engine", engine], catch_exceptions=False)
+        assert result.exit_code == 0, result.stderr
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+    stream = run("stream")
+    assert {a["rule_id"] for a in stream} >= set(AGGREGATE_RULES)
+    assert run("duckdb") == stream

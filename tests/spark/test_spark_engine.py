@@ -142,3 +142,16 @@ def test_cli_spark_engine_prints_the_streaming_alerts(spark, tmp_path):
     assert on_spark == stream
     assert on_spark[0] == 1 and "broken.jsonl:1" in on_spark[2]
     assert scan(tmp_path / "day", "--engine", "spark", "--spark-conf", "novalue")[0] == 1
+
+
+def test_esql_aggregate_rules_give_the_streaming_alerts_and_their_values(spark, tmp_path):
+    """ES|QL STATS conditions are evaluated by alerting on the digests Spark's matches give."""
+    paths = write_logs(tmp_path, ["okta-refresh-token-reuse", "okta-token-grant-anonymizer",
+                                  "auth0-refresh-failure-burst"], 1500, 11)
+    loaded = api.load_rules([RULES_DIR / "elastic"])
+    rules = [r for r in loaded.rules if r.grouping.query is not None]
+    assert len(rules) >= 3
+    files = [str(paths["okta"]), str(paths["auth0"])]
+    stream, result = assert_same(files, rules, spark)
+    assert len(stream.alerts) >= 3
+    assert [a.fields for a in result.alerts] == [a.fields for a in stream.alerts]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tokentrail.alerting.aggregates import QueryProgram, QueryState
 from tokentrail.alerting.models import Alert, Match, alert_id
 from tokentrail.alerting.windows import WindowEnd, ended, note_window
+from tokentrail.rules.aggregates import READ_PREFIX
 from tokentrail.rules.model import Rule
 
 
@@ -22,11 +25,14 @@ class _Group:
     distinct: set[str] = field(default_factory=set)
     first_time: float | None = None
     last_time: float | None = None
+    query: QueryState | None = None  # the aggregates of a rule with an AggregateQuery
 
     def add(self, t: float | None, event_id: str, extras: Mapping[str, Any], distinct: bool) -> None:
         self.event_ids.append(event_id)
         if distinct:
             self.distinct.add(str(extras.get("distinct")))
+        if self.query is not None:
+            self.query.add(t, extras.get("fields") or {})
         if t is not None:
             if self.first_time is None or t < self.first_time:
                 self.first_time = t
@@ -46,7 +52,11 @@ class GroupingAlerter:
 
     A windowed group is final once its window has closed in event time: when a match of this rule
     at or past the window's end arrives, every group whose window ended by then is closed and
-    returned, so an alert leaves as soon as nothing can change it. Event time is taken as
+    returned, so an alert leaves as soon as nothing can change it. With ``aligned`` the windows
+    are the ``window``-long periods since the epoch a match falls in (ES|QL ``DATE_TRUNC``). With
+    a ``query`` (ES|QL ``STATS``) the group alerts when the query's condition over its aggregates
+    holds at the close, in place of the thresholds; the alert shows the BY keys and the named
+    aggregates. Event time is taken as
     non-decreasing per rule; a match older than the rule's newest one (a second, earlier file)
     joins the open group of its key, or opens one that the next newer match closes.
     """
@@ -58,7 +68,10 @@ class GroupingAlerter:
         self.threshold = max(1, g.threshold)
         self.distinct = g.distinct_field is not None
         self.distinct_threshold = max(1, g.distinct_threshold) if self.distinct else 0
-        self.immediate = self.window is None and self.threshold == 1 and not self.distinct and not g.group_by
+        self.aligned = g.aligned and self.window is not None
+        self.program = QueryProgram(g.query) if g.query is not None else None
+        self.immediate = self.window is None and self.threshold == 1 and not self.distinct and not g.group_by \
+            and self.program is None
         self.groups: dict[tuple[str, ...], _Group] = {}
         # Windows by end time (end, start, key); an entry whose group has gone is skipped.
         self.ends: list[WindowEnd] = []
@@ -75,6 +88,8 @@ class GroupingAlerter:
             group.add(time, event_id, extras, False)
             return [self._alert((event_id,), time, group)]
         key = tuple(extras.get("group_key", ()))
+        if self.program is not None and self.program.keys:
+            key += self.program.key_of(extras.get("fields") or {})
         t = time if time is not None else 0.0
         out: list[Alert] = []
         if self.window is not None and t > self.newest:
@@ -88,9 +103,12 @@ class GroupingAlerter:
                 out.append(alert)
             group = None
         if group is None:
-            group = self.groups[key] = _Group(t, extras)
+            start = math.floor(t / self.window) * self.window if self.aligned else t  # type: ignore[operator]
+            group = self.groups[key] = _Group(start, extras)
+            if self.program is not None:
+                group.query = self.program.new_state()
             if self.window is not None:
-                note_window(self.ends, t, self.window, key)
+                note_window(self.ends, start, self.window, key)
         group.add(time, event_id, extras, self.distinct)
         return out
 
@@ -118,7 +136,7 @@ class GroupingAlerter:
             "newest": None if self.newest == float("-inf") else self.newest,
             "ends": [[end, start, list(key)] for end, start, key in self.ends],
             "groups": [[list(key), g.start, dict(g.first), g.event_ids, sorted(g.distinct), g.first_time,
-                        g.last_time] for key, g in self.groups.items()],
+                        g.last_time, None if g.query is None else g.query.data()] for key, g in self.groups.items()],
         }
 
     def restore(self, data: Mapping[str, Any]) -> None:
@@ -127,18 +145,32 @@ class GroupingAlerter:
         self.newest = float("-inf") if newest is None else float(newest)
         self.ends = [(end, start, tuple(key)) for end, start, key in data.get("ends", ())]
         self.groups = {}
-        for key, start, first, event_ids, distinct, first_time, last_time in data.get("groups", ()):
-            self.groups[tuple(key)] = _Group(start, first, list(event_ids), set(distinct), first_time, last_time)
+        for key, start, first, event_ids, distinct, first_time, last_time, *rest in data.get("groups", ()):
+            group = self.groups[tuple(key)] = _Group(start, first, list(event_ids), set(distinct), first_time,
+                                                     last_time)
+            if self.program is not None:
+                group.query = self.program.new_state()
+                if rest and rest[0] is not None:
+                    group.query.restore(rest[0])
 
     def _close(self, key: tuple[str, ...], group: _Group, *, remove: bool = True) -> Alert | None:
         if remove:
             del self.groups[key]
-        if len(group.event_ids) < self.threshold or len(group.distinct) < self.distinct_threshold:
+        if group.query is not None:
+            if not group.query.holds():
+                return None
+        elif len(group.event_ids) < self.threshold or len(group.distinct) < self.distinct_threshold:
             return None
         return self._alert(key, group.start if self.window is not None else None, group)
 
     def _alert(self, key: tuple[str, ...], start: float | None, group: _Group) -> Alert:
         extras = group.first
+        fields = extras.get("fields", {})
+        if group.query is not None:
+            fields = {k: v for k, v in fields.items() if not k.startswith(READ_PREFIX)}
+            computed = self.program.query.keys if self.program is not None else ()
+            fields |= {k.name: v for k, v in zip(computed, key[len(key) - len(computed):], strict=True)}
+            fields |= group.query.shown()
         return Alert(
             id=alert_id(self.rule.id, key, start),
             rule_id=self.rule.id,
@@ -150,7 +182,7 @@ class GroupingAlerter:
             event_ids=tuple(dict.fromkeys(group.event_ids)),
             first_time=group.first_time,
             last_time=group.last_time,
-            fields=extras.get("fields", {}),
+            fields=fields,
             techniques=self.rule.techniques,
         )
 

@@ -100,7 +100,10 @@ def to_sigma(rule: Rule, form: Form, resolve: Callable[[str], Rule | None],
     if grouping.new_terms:
         caveats.append(f"new_terms on {', '.join(grouping.new_terms)} has no Sigma equivalent: the "
                        "query matches every event of the rule, seen before or not")
-    if grouping.threshold <= 1 and grouping.distinct_field is None:
+    if grouping.query is not None:
+        caveats.append("the ES|QL condition over aggregates (STATS ... | WHERE) has no Sigma equivalent: "
+                       "the query matches every event the rule groups")
+    if grouping.query is not None or (grouping.threshold <= 1 and grouping.distinct_field is None):
         return SigmaRule(({**meta, "detection": body, **_tail(rule)},), tuple(caveats))
     # The event rule needs a name and id of its own: a reference to the rule's id would name the
     # correlation itself.

@@ -141,6 +141,9 @@ class _QueryBuilder:
         g = self.rule.grouping
         if g.new_terms:
             self.caveats.append("new_terms: the query lists every match; whether its terms are new is not checked")
+        if g.query is not None:
+            self.caveats.append("ES|QL condition over aggregates: the query lists every match; the groups' "
+                                "condition is not checked")
         if g.threshold > 1 or g.distinct_field:
             having = [sx.GTE(this=sx.Count(this=sx.Star()), expression=sx.Literal.number(g.threshold))]
             if g.distinct_field:

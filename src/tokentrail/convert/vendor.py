@@ -45,7 +45,7 @@ def to_vendor(target: VendorTarget, form: Form) -> tuple[str, list[str]]:
                             f"{form.family} logs")
     caveats: list[str] = []
     grouping = form.grouping
-    if grouping.threshold > 1 or grouping.distinct_field or grouping.new_terms:
+    if grouping.threshold > 1 or grouping.distinct_field or grouping.new_terms or grouping.query is not None:
         caveats.append(f"the {target.title} selects the rule's events; its threshold or new-terms "
                        "condition over them is not part of the search")
     writer = _Okta(caveats) if target.name == "okta" else _Auth0(caveats)

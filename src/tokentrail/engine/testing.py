@@ -74,11 +74,18 @@ def _run_one(rule: Rule, test: RuleTest, pool: Sequence[Rule]) -> TestResult:
                                        what=f"test {test.name!r}")
                 return verdict(getattr(outcome, "actual", None), getattr(outcome, "detail", ""),
                                passed=bool(outcome.passed))
-        if isinstance(rule.logic, Correlation):
+        if isinstance(rule.logic, Correlation) or _group_test(rule, test):
             return verdict(*_correlation_fires(rule, test, pool))
         return verdict(_fires(rule, test.event))
     except Exception as exc:  # a test that crashes fails; the others still run
         return verdict(None, f"{type(exc).__name__}: {exc}", passed=False)
+
+
+def _group_test(rule: Rule, test: RuleTest) -> bool:
+    """A test of a grouped rule (an ES|QL STATS, a threshold) may give a list of events
+    (``events:``): it passes if they raise the rule's alert, as a correlation test does."""
+    return rule.grouping.window is not None and isinstance(test.event, Mapping) \
+        and set(test.event) == {"events"} and isinstance(test.event["events"], list)
 
 
 def _fires(rule: Rule, event: Mapping[str, Any]) -> bool:
@@ -102,8 +109,8 @@ def _fires(rule: Rule, event: Mapping[str, Any]) -> bool:
 
 
 def _correlation_fires(rule: Rule, test: RuleTest, pool: Sequence[Rule]) -> tuple[bool, str]:
-    """A correlation test gives a list of events (``events:``), or its steps' matches directly
-    (``RuleOutputs``, Panther's form); it passes if an alert is raised."""
+    """A correlation (or group) test gives a list of events (``events:``), or its steps' matches
+    directly (``RuleOutputs``, Panther's form); it passes if an alert is raised."""
     if isinstance(test.event, Mapping) and "RuleOutputs" in test.event:
         return _step_outputs_fire(rule, test.event["RuleOutputs"])
     events = test.event.get("events") if isinstance(test.event, Mapping) else test.event

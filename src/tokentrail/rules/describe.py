@@ -127,6 +127,8 @@ def rule_kind(rule: Rule) -> str:
     g = rule.grouping
     if g.new_terms:
         return "new terms"
+    if g.query is not None:
+        return "aggregate condition"
     if g.threshold > 1 or g.distinct_field:
         return "threshold"
     return "expression"
@@ -146,4 +148,9 @@ def grouping_text(rule: Rule) -> str:
         parts.append(f">= {g.distinct_threshold} distinct {g.distinct_field}")
     if g.new_terms:
         parts.append(f"new terms {', '.join(g.new_terms)} (history {g.history or 0:g}s)")
+    if g.query is not None:
+        parts.append(f"a condition on {len(g.query.aggregates)} aggregate(s)"
+                     + (f" of sub-groups by {', '.join(g.query.sub_keys)}" if g.query.sub_keys else ""))
+    if g.aligned:
+        parts.append("windows aligned to the epoch")
     return "; ".join(parts)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeAlias
 
+from tokentrail.rules.aggregates import AggregateQuery
 from tokentrail.rules.ir import Expr
 
 Severity: TypeAlias = Literal["info", "low", "medium", "high", "critical"]
@@ -38,7 +39,10 @@ class Grouping:
     once it holds ``threshold`` matches and, when ``distinct_field`` is set, at least
     ``distinct_threshold`` distinct values of it (Elastic threshold cardinality).
     ``new_terms`` names fields whose combination must not have been seen within ``history``
-    seconds before (Elastic new_terms).
+    seconds before (Elastic new_terms). ``aligned`` windows start at multiples of ``window``
+    since the epoch (ES|QL ``DATE_TRUNC`` buckets) rather than at a group's first match.
+    ``query`` (ES|QL ``STATS``) replaces the thresholds: the group alerts when its condition over
+    the group's aggregates holds as the window closes (see ``rules/aggregates.py``).
     """
 
     group_by: tuple[str, ...] = ()
@@ -48,6 +52,8 @@ class Grouping:
     distinct_threshold: int = 1
     new_terms: tuple[str, ...] = ()
     history: float | None = None
+    aligned: bool = False
+    query: AggregateQuery | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ from tokentrail.formats.elastic.esql_expr import (
     string_value,
 )
 from tokentrail.formats.elastic.esql_extract import dissect_columns, grok_columns
+from tokentrail.formats.elastic.esql_stats import lower_stats
 from tokentrail.rules.ir import All, Expr
 from tokentrail.rules.model import Grouping, OutputField
 
@@ -105,6 +106,7 @@ class _Planner:
         self.lookback = lookback
         self.columns: dict[str, Column] = {}
         self.filters: list[Expr] = []
+        self.indices: tuple[str, ...] = ()
 
     def unsupported(self, feature: str, node: Tree | Token | None) -> UnsupportedFeature:
         """A located error; its reason names the file line too (a rule's status shows only that)."""
@@ -120,13 +122,20 @@ class _Planner:
         source, *commands = tree.children
         indices = tuple(field_name(i.children[0]) if i.children[0].type != "STRING"
                         else string_value(i.children[0]) for i in source.children if i.data == "index")
+        self.indices = indices
         stats_at = next((n for n, c in enumerate(commands) if c.data == "stats"), None)
         before = commands if stats_at is None else commands[:stats_at]
         for command in before:
             self.row_command(command, last=stats_at is None and command is commands[-1])
         if stats_at is None:
             return EsqlPlan(_all(self.filters), Grouping(), indices)
-        grouping, outputs = self.stats(commands[stats_at], commands[stats_at + 1:])
+        saved = list(self.filters)
+        try:
+            grouping, outputs = self.stats(commands[stats_at], commands[stats_at + 1:])
+        except UnsupportedFeature:
+            # More than thresholds: a condition over aggregates that alerting evaluates.
+            self.filters = saved
+            grouping, outputs = lower_stats(self, commands[stats_at], commands[stats_at + 1:])
         return EsqlPlan(_all(self.filters), grouping, indices, outputs)
 
     # -- before STATS -----------------------------------------------------------------------
@@ -172,15 +181,17 @@ class _Planner:
         aggregates: dict[str, _Aggregate] = {}
         keys: dict[str, str] = {}  # key name after STATS -> the event field it groups by
         window = self.lookback
+        bucket: float | None = None
         for item in command.children:
             if item.data in ("stat", "unnamed_stat"):
                 name, node = self._named(item)
                 aggregates[name] = self.aggregate(node)
             else:
                 name, node = self._named(item)
-                bucket = self.time_bucket(node)
-                if bucket is not None:
-                    window = min(window, bucket)
+                span = self.time_bucket(node)
+                if span is not None:
+                    window = min(window, span)
+                    bucket = span if bucket is None else min(bucket, span)
                     continue
                 value = self.rows().value(node)
                 if not isinstance(value, FieldValue) or value.fold is not None:
@@ -210,7 +221,8 @@ class _Planner:
         threshold, distinct = self.conditions(conditions, aggregates, keys, names)
         grouping = Grouping(group_by=tuple(keys.values()), window=window, threshold=threshold,
                             distinct_field=distinct[0] if distinct else None,
-                            distinct_threshold=distinct[1] if distinct else 1)
+                            distinct_threshold=distinct[1] if distinct else 1,
+                            aligned=bucket is not None and bucket <= self.lookback)
         return grouping, tuple(OutputField(name, f) for name, f in keys.items())
 
     def _named(self, item: Tree) -> tuple[str, Tree]:

@@ -1,0 +1,283 @@
+"""Evaluate an ``AggregateQuery`` (``rules/aggregates.py``) on one group of matches.
+
+Each match brings the values of the fields the query reads, as the digest read them (its output
+fields labelled by ``read_label``), and its event time. A ``QueryProgram`` is built once per
+rule (row conditions compiled to predicates over those values); a ``QueryState`` per open group
+folds each match in and, when the window closes, says whether the condition holds and what the
+alert shows. Only running totals are kept: counts, sums, extremes and the distinct values asked
+for — never the matches.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tokentrail.alerting.models import iso
+from tokentrail.compile.fields import number_of, text_of
+from tokentrail.compile.python import compile_expr
+from tokentrail.rules.aggregates import (
+    TIME,
+    Aggregate,
+    AggregateQuery,
+    Arith,
+    Compare,
+    Condition,
+    DateDiff,
+    IsNull,
+    Negate,
+    Num,
+    Ref,
+    Value,
+    read_label,
+)
+from tokentrail.rules.ir import map_fields
+
+Number = int | float | str  # str: MIN/MAX of a text field
+
+
+class _Acc:
+    """The running state of one aggregate: a count, a sum, an extreme, or distinct values."""
+
+    __slots__ = ("best", "n", "seen", "total")
+
+    def __init__(self, n: int = 0, total: Number = 0, best: Number | None = None,
+                 seen: set[tuple[str, ...]] | None = None) -> None:
+        self.n, self.total, self.best, self.seen = n, total, best, seen
+
+    def add(self, kind: str, value: Any) -> None:
+        if kind == "count":
+            self.n += 1
+        elif value is None:
+            return  # a null counts for nothing but COUNT(*)
+        elif kind == "distinct":
+            assert self.seen is not None
+            self.seen.add(value)
+        else:
+            self.n += 1
+            if kind in ("sum", "avg"):
+                self.total += value
+            elif self.best is None or _before(value, self.best) == (kind == "min") and value != self.best:
+                self.best = value
+
+    def value(self, kind: str) -> Number | None:
+        if kind == "count":
+            return self.n
+        if kind == "distinct":
+            return len(self.seen or ())
+        if kind == "sum":
+            return self.total if self.n else None
+        if kind == "avg":
+            return self.total / self.n if self.n else None
+        return self.best
+
+    def data(self) -> list[Any]:
+        return [self.n, self.total, self.best, None if self.seen is None else sorted(map(list, self.seen))]
+
+    @classmethod
+    def of(cls, data: Sequence[Any]) -> _Acc:
+        n, total, best, seen = data
+        return cls(n, total, best, None if seen is None else {tuple(v) for v in seen})
+
+
+def _accs(aggregates: Sequence[Aggregate]) -> list[_Acc]:
+    return [_Acc(seen=set() if a.kind == "distinct" else None) for a in aggregates]
+
+
+class QueryProgram:
+    """One rule's query, ready to fold matches: each row condition is compiled once."""
+
+    def __init__(self, query: AggregateQuery) -> None:
+        self.query = query
+        self.labels = [(f, read_label(f)) for f in query.fields()]
+        slots = {f: f"s{n}" for n, (f, _) in enumerate(self.labels)}
+        self.level = query.inner if query.sub_keys else query.aggregates
+        self.rows = [None if a.rows is None else compile_expr(map_fields(a.rows, slots)) for a in self.level]
+        self.slots = slots
+        self.keys = [[(compile_expr(map_fields(b.when, slots)), b) for b in key.branches] for key in query.keys]
+
+    def key_of(self, fields: Mapping[str, Any]) -> tuple[str, ...]:
+        """The computed keys of a match (text; "" for null, as a missing group-by field is)."""
+        row = {self.slots[f]: fields.get(label) for f, label in self.labels}
+        out = []
+        for branches in self.keys:
+            value: str | None = None
+            for test, branch in branches:
+                if test(row):
+                    value = branch.text if branch.field is None else _fold(row[self.slots[branch.field]], branch.fold)
+                    break
+            out.append("" if value is None else value)
+        return tuple(out)
+
+    def new_state(self) -> QueryState:
+        return QueryState(self)
+
+
+class QueryState:
+    """The aggregates of one open group."""
+
+    __slots__ = ("accs", "program", "subgroups")
+
+    def __init__(self, program: QueryProgram) -> None:
+        self.program = program
+        self.accs = [] if program.query.sub_keys else _accs(program.level)
+        self.subgroups: dict[tuple[str, ...], list[_Acc]] = {}
+
+    def add(self, time: float | None, fields: Mapping[str, Any]) -> None:
+        """Fold in one match: its event time and the values its digest read."""
+        program = self.program
+        row = {program.slots[f]: fields.get(label) for f, label in program.labels}
+        accs = self.accs
+        if program.query.sub_keys:
+            key = tuple(_text(row[program.slots[f]]) for f in program.query.sub_keys)
+            accs = self.subgroups.get(key)  # type: ignore[assignment]
+            if accs is None:
+                accs = self.subgroups[key] = _accs(program.level)
+        for agg, test, acc in zip(program.level, program.rows, accs, strict=True):
+            if test is not None and not test(row):
+                continue
+            acc.add(agg.kind, _input(agg, row, program.slots, time))
+
+    def values(self) -> list[Number | None]:
+        """The value of each of the query's aggregates, now."""
+        query = self.program.query
+        if not query.sub_keys:
+            return [acc.value(a.kind) for a, acc in zip(query.aggregates, self.accs, strict=True)]
+        inner = [(key, [acc.value(a.kind) for a, acc in zip(query.inner, accs, strict=True)])
+                 for key, accs in self.subgroups.items()]
+        out: list[Number | None] = []
+        for agg in query.aggregates:
+            if agg.kind == "count":
+                out.append(sum(1 for _, env in inner if agg.when is None or holds(agg.when, env)))
+            elif agg.kind == "distinct":
+                at = [query.sub_keys.index(f) for f in agg.fields]
+                out.append(len({tuple(key[i] for i in at) for key, _ in inner}))
+            else:
+                assert agg.of is not None
+                acc = _Acc()
+                for _, env in inner:
+                    acc.add(agg.kind, evaluate(agg.of, env))
+                out.append(acc.value(agg.kind))
+        return out
+
+    def holds(self) -> bool:
+        """Whether the query's condition is true for the group."""
+        return holds(self.program.query.condition, self.values())
+
+    def shown(self) -> dict[str, Any]:
+        """The named values the alert reports (times as ISO-8601)."""
+        query, env = self.program.query, self.values()
+        out: dict[str, Any] = {}
+        for name, value in query.shown:
+            result = evaluate(value, env)
+            out[name] = iso(result) if name in query.times else result
+        return out
+
+    def data(self) -> list[Any]:
+        """JSON-ready state, for a live run's checkpoint."""
+        return [[a.data() for a in self.accs], [[list(k), [a.data() for a in accs]] for k, accs in self.subgroups.items()]]
+
+    def restore(self, data: Sequence[Any]) -> None:
+        accs, subgroups = data
+        self.accs = [_Acc.of(a) for a in accs]
+        self.subgroups = {tuple(k): [_Acc.of(a) for a in v] for k, v in subgroups}
+
+
+def _fold(value: Any, fold: str | None) -> str | None:
+    if value is None:
+        return None
+    text = _text(value)
+    return text.lower() if fold == "lower" else text.upper() if fold == "upper" else text
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    text = text_of(value)
+    return text if text is not None else str(value)
+
+
+def _input(agg: Aggregate, row: Mapping[str, Any], slots: Mapping[str, str], time: float | None) -> Any:
+    """What one match adds to ``agg``: None adds nothing (a null)."""
+    if agg.kind == "count":
+        return None
+    if agg.kind == "distinct":
+        values = [row[slots[f]] for f in agg.fields]
+        return None if any(v is None for v in values) else tuple(_text(v) for v in values)
+    field = agg.fields[0]
+    raw = time if field == TIME else row[slots[field]]
+    if raw is None or isinstance(raw, bool):
+        return None
+    if isinstance(raw, int | float):
+        return raw
+    if agg.kind in ("min", "max") and isinstance(raw, str):
+        return raw  # MIN/MAX of text (a keyword or an IP) order it as text
+    return number_of(raw)
+
+
+def _before(a: Any, b: Any) -> bool:
+    """Whether ``a`` orders before ``b``: numbers as numbers, anything else as text."""
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a < b
+    return _text(a) < _text(b)
+
+
+def evaluate(value: Value, env: Sequence[Number | None]) -> Number | None:
+    """A value over the aggregates ``env`` (null as None)."""
+    if isinstance(value, Ref):
+        return env[value.index]
+    if isinstance(value, Num):
+        return value.value
+    if isinstance(value, DateDiff):
+        start, end = evaluate(value.start, env), evaluate(value.end, env)
+        if not (isinstance(start, int | float) and isinstance(end, int | float)):
+            return None
+        return int((end - start) / value.unit)
+    assert isinstance(value, Arith)
+    a, b = evaluate(value.left, env), evaluate(value.right, env)
+    if isinstance(a, str) or isinstance(b, str):
+        a, b = number_of(a), number_of(b)
+    if a is None or b is None:
+        return None
+    op = value.op
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if b == 0:
+        return None  # ES|QL: division by zero is null (with a warning)
+    if isinstance(a, int) and isinstance(b, int):  # integer division truncates toward zero
+        quotient = abs(a) // abs(b) * (1 if (a < 0) == (b < 0) else -1)
+        return quotient if op == "/" else a - b * quotient
+    return a / b if op == "/" else math.fmod(a, b)
+
+
+def truth(cond: Condition, env: Sequence[Number | None]) -> bool | None:
+    """Three-valued: True, False, or None (null)."""
+    if isinstance(cond, Compare):
+        a, b = evaluate(cond.left, env), evaluate(cond.right, env)
+        if a is None or b is None:
+            return None
+        if isinstance(a, str) or isinstance(b, str):  # MIN/MAX of text: compare as numbers if both are
+            a, b = number_of(a), number_of(b)
+            if a is None or b is None:
+                return None
+        return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[cond.op]
+    if isinstance(cond, IsNull):
+        return evaluate(cond.value, env) is None
+    if isinstance(cond, Negate):
+        inner = truth(cond.item, env)
+        return None if inner is None else not inner
+    results = [truth(item, env) for item in cond.items]
+    decisive = cond.op == "or"  # or: any True decides; and: any False decides
+    if decisive in results:
+        return decisive
+    return None if None in results else not decisive
+
+
+def holds(cond: Condition, env: Sequence[Number | None]) -> bool:
+    """Whether the condition is true (null is not)."""
+    return truth(cond, env) is True
