@@ -33,7 +33,9 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.error import HTTPError
+from urllib.parse import quote, urlsplit
+from urllib.request import urlopen
 
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run", "--disable-sync", "--hide-scrollbars",
@@ -382,6 +384,21 @@ def context_links(page: Page, x: float, y: float) -> tuple[list[str], str | None
     return labels, opened
 
 
+def link_status(url: str, opened: str | None) -> str:
+    """What following a link gives: the HTTP status for a loopback URL (nothing else is fetched),
+    and a note when the layer's URL is relative, so the Navigator resolves it against itself."""
+    note = "(relative in the layer: resolved against the Navigator)" if "://" not in url else ""
+    if opened and urlsplit(opened).hostname in ("127.0.0.1", "localhost", "::1"):
+        try:
+            with urlopen(opened, timeout=10) as resp:  # noqa: S310 - loopback only, checked above
+                note += f" HTTP {resp.status}"
+        except HTTPError as exc:
+            note += f" HTTP {exc.code}"
+        except OSError as exc:
+            note += f" unreachable ({exc})"
+    return note.strip()
+
+
 def check_layer(browser: Chromium, args: argparse.Namespace, layer_path: Path, layer_url: str) -> Report:
     """Open one layer and compare what the Navigator shows with the layer file."""
     layer = json.loads(layer_path.read_text())
@@ -531,7 +548,7 @@ def _check_popups(report: Report, page: Page, layer: dict, state: dict, samples:
                     report.fail(f"{entry['techniqueID']} context-menu links {labels}, layer {want_labels}")
                 else:
                     report.say(f"{entry['techniqueID']} ({tactic}): tooltip {tip[:160]!r}; links {labels}; "
-                               f"first opens {opened}")
+                               f"first opens {opened} {link_status(entry['links'][0]['url'], opened)}")
             else:
                 report.say(f"{entry['techniqueID']} ({tactic}): tooltip {tip[:160]!r}")
     report.say(f"tooltips checked: {checked}")
