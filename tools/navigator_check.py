@@ -19,9 +19,11 @@ import argparse
 import base64
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import queue
+import re
 import shutil
 import subprocess
 import sys
@@ -57,11 +59,13 @@ PAGE_STATE_JS = r"""
   const cells = [];
   columns.forEach((col, i) => {
     col.querySelectorAll('.technique-cell').forEach((cell) => {
-      // The ID and the name are separated by a <div>, not a space: take the ID by its pattern.
+      // The label is "T1078Valid Accounts" (ID and name split by a <div>), or the name alone
+      // when the layer hides IDs; a sub-technique's parent label tells same-named ones apart.
       const label = text(cell.querySelector('span'));
-      const id = (label.match(/^T\d{4}(\.\d{3})?/) || [label])[0];
+      const row = cell.closest('.subtechnique') && cell.closest('tr.technique-row');
+      const parent = row ? text(row.querySelector('td.technique .technique-cell span')) : '';
       cells.push({
-        id, tactic: heads[i] || '', classes: cell.className,
+        label, parent, column: i, tactic: heads[i] || '', classes: cell.className,
         background: getComputedStyle(cell).backgroundColor,
         shown: !cell.closest('.subtechniques.hidden'),
         sub: !!cell.closest('.subtechnique'),
@@ -304,17 +308,14 @@ def open_by_upload(page: Page, navigator_url: str, layer: Path, timeout: float) 
     page.cmd("DOM.setFileInputFiles", {"nodeId": node, "files": [str(layer.resolve())]})
 
 
-def cell_center(page: Page, tid: str, tactic_name: str) -> tuple[float, float] | None:
-    """Scroll the technique's cell (in the tactic's column) into view; a point on it that no
+def cell_center(page: Page, index: int) -> tuple[float, float] | None:
+    """Scroll the ``index``-th cell (in PAGE_STATE_JS's order) into view; a point on it that no
     other element covers, or None when it is not drawn."""
     js = """
-    ((tid, tacticName, scroll) => {
-      const heads = [...document.querySelectorAll('table.matrix.side thead tr.tactic td.tactic.name')]
-        .map((h) => h.textContent.replace(/\\s+/g, ' ').trim().replace(/^TA\\d+\\s*/, ''));
-      const col = [...document.querySelectorAll('table.matrix.side > tbody > tr > td.tactic')][heads.indexOf(tacticName)];
-      if (!col) return null;
-      const cell = [...col.querySelectorAll('.technique-cell')].find((c) =>
-        (c.querySelector('span').textContent.trim().match(/^T\\d{4}(\\.\\d{3})?/) || [''])[0] === tid);
+    ((index, scroll) => {
+      const cells = [...document.querySelectorAll('table.matrix.side > tbody > tr > td.tactic')]
+        .flatMap((col) => [...col.querySelectorAll('.technique-cell')]);
+      const cell = cells[index];
       if (!cell || cell.closest('.subtechniques.hidden')) return null;
       const target = cell.firstElementChild;
       if (scroll) target.scrollIntoView({block: 'center', inline: 'center', behavior: 'instant'});
@@ -322,7 +323,7 @@ def cell_center(page: Page, tid: str, tactic_name: str) -> tuple[float, float] |
       const x = r.left + Math.min(r.width / 2, 40), y = r.top + r.height / 2;
       return target.contains(document.elementFromPoint(x, y)) ? [x, y] : 'covered';
     })"""
-    call = f"{js}({json.dumps(tid)}, {json.dumps(tactic_name)}, %s)"
+    call = f"{js}({index}, %s)"
     # Scroll once, then wait for the point to settle: scrolling re-lays out the sticky headers.
     last = page.eval(call % "true")
     for _ in range(8):
@@ -416,13 +417,16 @@ def check_layer(browser: Chromium, args: argparse.Namespace, layer_path: Path, l
         if layer["name"] not in state.get("tabs", []):
             report.fail(f"no layer tab named {layer['name']!r}")
             return report
+        resolve_ids(state["cells"])
+        layer["techniques"] = per_tactic(layer["techniques"], state["cells"])
         _check_cells(report, layer, state)
         _check_popups(report, page, layer, state, args.samples)
         _check_legend(report, page, layer)
         if args.screenshots:
             args.screenshots.mkdir(parents=True, exist_ok=True)
-            page.eval("window.scrollTo(0, 0); document.querySelectorAll('.matrix-container, .scroll')"
-                      ".forEach((e) => { e.scrollTop = 0; e.scrollLeft = 0; })")
+            # Hovering scrolled the matrix's own scroll container: scroll everything back.
+            page.eval("window.scrollTo(0, 0); document.querySelectorAll('*').forEach((e) => {"
+                      " if (e.scrollTop || e.scrollLeft) { e.scrollTop = 0; e.scrollLeft = 0; } })")
             page.mouse("mouseMoved", 1, 1)
             time.sleep(1.0)
             out = args.screenshots / f"navigator-{layer_path.stem}.png"
@@ -439,6 +443,39 @@ def check_layer(browser: Chromium, args: argparse.Namespace, layer_path: Path, l
     finally:
         page.close()
     return report
+
+
+def resolve_ids(cells: list[dict]) -> None:
+    """Give each cell its ATT&CK ``id`` (from the label, or by name when IDs are hidden: a
+    sub-technique by its parent's name and its own) and its ``index`` for cell_center."""
+    by_name: dict[tuple[str, str], str] = {}
+    for tech in _attack_data()["techniques"]:
+        by_name[("", tech["name"])] = tech["id"]
+        for sub in tech.get("subtechniques", []):
+            by_name[(tech["name"], sub["name"])] = sub["id"]
+    pattern = re.compile(r"^(T\d{4}(?:\.\d{3})?)")
+    for i, cell in enumerate(cells):
+        cell["index"] = i
+        found = pattern.match(cell["label"])
+        if found:
+            cell["id"] = found.group(1)
+            continue
+        parent = pattern.sub("", cell["parent"]).strip()
+        cell["id"] = by_name.get((parent, cell["label"]), cell["label"])
+
+
+def per_tactic(entries: list[dict], cells: list[dict]) -> list[dict]:
+    """The entries with one tactic each: an entry without ``tactic`` applies to the technique in
+    every tactic, so it stands for each column the Navigator draws it in (or one unnamed column
+    when it draws none, so the check reports it missing)."""
+    out = []
+    for entry in entries:
+        if entry.get("tactic"):
+            out.append(entry)
+            continue
+        columns = sorted({c["tactic"] for c in cells if c["id"] == entry["techniqueID"]}) or [""]
+        out.extend({**entry, "tactic": column} for column in columns)
+    return out
 
 
 def _check_messages(report: Report, page: Page, state: dict) -> None:
@@ -511,7 +548,7 @@ def _check_cells(report: Report, layer: dict, state: dict) -> None:
 
 def _check_popups(report: Report, page: Page, layer: dict, state: dict, samples: int) -> None:
     tactic_names = {t["shortname"]: t["name"] for t in _attack_tactics()}
-    shown = {(c["id"], c["tactic"]) for c in state["cells"] if c["shown"]}
+    shown = {(c["id"], c["tactic"]): c["index"] for c in state["cells"] if c["shown"]}
     picked: dict[int, list[dict]] = {}
     seen: set[str] = set()
     for entry in layer["techniques"]:
@@ -525,13 +562,14 @@ def _check_popups(report: Report, page: Page, layer: dict, state: dict, samples:
     for entries in picked.values():
         for entry in entries:
             tactic = tactic_names.get(entry["tactic"], entry["tactic"])
-            pos = cell_center(page, entry["techniqueID"], tactic)
+            page.mouse("mouseMoved", 1, 1)  # the last tooltip may cover this cell
+            pos = cell_center(page, shown[(entry["techniqueID"], tactic)])
             if pos is None:
                 report.say(f"{entry['techniqueID']} ({tactic}): could not point at its cell; not hovered")
                 continue
             tip = tooltip_text(page, entry["techniqueID"], *pos)
             if f"({entry['techniqueID']})" not in tip:
-                pos = cell_center(page, entry["techniqueID"], tactic) or pos
+                pos = cell_center(page, shown[(entry["techniqueID"], tactic)]) or pos
                 tip = tooltip_text(page, entry["techniqueID"], *pos)
             checked += 1
             want = [f"({entry['techniqueID']})"]
@@ -554,10 +592,16 @@ def _check_popups(report: Report, page: Page, layer: dict, state: dict, samples:
     report.say(f"tooltips checked: {checked}")
 
 
-def _attack_tactics() -> list[dict]:
-    # The tactic names as the Navigator shows them, from our ATT&CK data (derived from the same bundle).
+@functools.cache
+def _attack_data() -> dict:
+    # Tactic and technique names as the Navigator shows them, from our ATT&CK data (derived from
+    # the same STIX bundle the Navigator is given).
     path = Path(__file__).resolve().parents[1] / "src/tokentrail/content/attack/enterprise-attack.json"
-    return json.loads(path.read_text())["tactics"]
+    return json.loads(path.read_text())
+
+
+def _attack_tactics() -> list[dict]:
+    return _attack_data()["tactics"]
 
 
 def main(argv: list[str] | None = None) -> int:
