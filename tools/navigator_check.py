@@ -431,6 +431,7 @@ def check_layer(browser: Chromium, args: argparse.Namespace, layer_path: Path, l
             time.sleep(1.0)
             out = args.screenshots / f"navigator-{layer_path.stem}.png"
             report.say(f"screenshot {out} ({page.screenshot(out) // 1024} KB)")
+            _menu_screenshot(report, page, layer, state, args.screenshots / f"navigator-{layer_path.stem}-menu.png")
         page.pump()
         errors = [e for e in page.console_errors if e]
         report.say(f"console errors: {len(errors)}")
@@ -476,6 +477,25 @@ def per_tactic(entries: list[dict], cells: list[dict]) -> list[dict]:
         columns = sorted({c["tactic"] for c in cells if c["id"] == entry["techniqueID"]}) or [""]
         out.extend({**entry, "tactic": column} for column in columns)
     return out
+
+
+def _menu_screenshot(report: Report, page: Page, layer: dict, state: dict, out: Path) -> None:
+    # The first drawn entry with links: its tooltip (score, comment) and context menu (links) in one picture.
+    tactic_names = {t["shortname"]: t["name"] for t in _attack_tactics()}
+    shown = {(c["id"], c["tactic"]): c["index"] for c in state["cells"] if c["shown"]}
+    entry = next((e for e in layer["techniques"] if e.get("links") and e.get("enabled", True)
+                  and (e["techniqueID"], tactic_names.get(e["tactic"], e["tactic"])) in shown), None)
+    if entry is None:
+        return
+    pos = cell_center(page, shown[(entry["techniqueID"], tactic_names.get(entry["tactic"], entry["tactic"]))])
+    if pos is None:
+        return
+    page.mouse("mouseMoved", *pos)
+    page.mouse("mousePressed", *pos, "right")
+    page.mouse("mouseReleased", *pos, "right")
+    time.sleep(1.0)
+    report.say(f"screenshot {out} ({page.screenshot(out) // 1024} KB): context menu of {entry['techniqueID']}")
+    page.eval("(() => { const c = document.querySelector('app-contextmenu .cover'); if (c) c.click(); })()")
 
 
 def _check_messages(report: Report, page: Page, state: dict) -> None:

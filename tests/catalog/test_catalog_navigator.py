@@ -96,8 +96,11 @@ def test_an_off_platform_tagged_technique_is_drawn_and_nothing_else_comes_with_i
     # would show the parent only and bring in three.
     assert layer["filters"]["platforms"] == ["SaaS", "Network Devices"]
     assert layer["hideDisabled"] is True
-    disabled = {(e["techniqueID"], e["tactic"]) for e in layer["techniques"] if not e["enabled"]}
-    assert disabled == {("T1090", "initial-access"), ("T1200", "initial-access"), ("T1200", "defense-evasion")}
+    disabled = {(e["techniqueID"], e["tactic"]): e.get("showSubtechniques") for e in layer["techniques"]
+                if not e["enabled"]}
+    # The greyed parent opens to show its verified sub-technique.
+    assert disabled == {("T1090", "initial-access"): True, ("T1200", "initial-access"): None,
+                        ("T1200", "defense-evasion"): None}
     # What the Navigator draws: our entries, plus the disabled parent greyed out above its enabled sub.
     assert drawn(layer, attack) == _enabled(layer) | {("T1090", "initial-access")}
 
@@ -115,6 +118,8 @@ def test_an_on_platform_sub_technique_of_an_off_platform_parent_is_drawn():
     assert ("T1036.010", "defense-evasion") in drawn(layer, attack)
     assert drawn(layer, attack) == _enabled(layer) | {("T1036", "defense-evasion")}
     assert {e["techniqueID"] for e in layer["techniques"] if not e["enabled"]} == {"T1036", "T1036.005", "T1610"}
+    # Its only listed sub-technique is a gap: the greyed parent stays closed.
+    assert not any(e.get("showSubtechniques") for e in layer["techniques"])
 
 
 def test_greedy_prefers_platforms_that_bring_in_less():

@@ -143,13 +143,19 @@ def _rank(platform: str, *, needs: list[frozenset[str]], attack: AttackData,
 
 
 def _disabled_entries(cov: Coverage, attack: AttackData, platforms: list[str]) -> list[dict[str, Any]]:
-    # The techniques the widened filter shows beyond the coverage, disabled so hideDisabled hides them.
+    # The techniques the widened filter shows beyond the coverage, disabled so hideDisabled hides
+    # them. A disabled parent of a listed sub-technique stays drawn (greyed); it opens when that
+    # sub-technique is covered, as a listed parent does.
     listed = {t.id for t in cov.techniques}
+    covered_parents = {t.id.split(".")[0] for t in cov.techniques if "." in t.id and t.status != "gap"}
     selected = set(platforms)
-    return [{"techniqueID": tech.id, "tactic": tactic, "enabled": False}
-            for tech in sorted(attack.techniques.values(), key=lambda t: t.id)
-            if tech.id not in listed and shown_by(tech, attack, selected)
-            for tactic in tech.tactics]
+    out: list[dict[str, Any]] = []
+    for tech in sorted(attack.techniques.values(), key=lambda t: t.id):
+        if tech.id in listed or not shown_by(tech, attack, selected):
+            continue
+        extra = {"showSubtechniques": True} if tech.id in covered_parents else {}
+        out.extend({"techniqueID": tech.id, "tactic": tactic, "enabled": False, **extra} for tactic in tech.tactics)
+    return out
 
 
 def read_layer_techniques(path: Path) -> list[str]:
