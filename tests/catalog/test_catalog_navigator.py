@@ -81,7 +81,7 @@ def test_everything_on_the_platforms_keeps_the_filter_and_hides_nothing():
     attack = _attack(_tech("T1528", ("SaaS",)), _tech("T1110", ("Linux",)))
     layer = navigator_layer(_cov(attack, {"T1528": "verified"}), attack=attack)
     assert layer["filters"]["platforms"] == ["SaaS"]
-    assert layer["hideDisabled"] is False
+    assert layer["hideDisabled"] is False and "filter adds" not in layer["description"]
     assert all(e["enabled"] for e in layer["techniques"])
     assert drawn(layer, attack) == _enabled(layer) == {("T1528", "initial-access")}
 
@@ -96,6 +96,7 @@ def test_an_off_platform_tagged_technique_is_drawn_and_nothing_else_comes_with_i
     # would show the parent only and bring in three.
     assert layer["filters"]["platforms"] == ["SaaS", "Network Devices"]
     assert layer["hideDisabled"] is True
+    assert "The filter adds Network Devices" in layer["description"]
     disabled = {(e["techniqueID"], e["tactic"]): e.get("showSubtechniques") for e in layer["techniques"]
                 if not e["enabled"]}
     # The greyed parent opens to show its verified sub-technique.

@@ -66,13 +66,18 @@ def navigator_layer(cov: Coverage, *, name: str = "TokenTrail coverage",
         platforms += extra_platforms(cov, attack)
         if len(platforms) > len(cov.platforms):
             hidden = _disabled_entries(cov, attack, platforms)
+    description = (f"TokenTrail coverage for {', '.join(cov.platforms)} (ATT&CK {cov.attack_version}): "
+                   "2 verified by simulation, 1 tagged only, 0 gap.")
+    if hidden:
+        description += (f" The filter adds {', '.join(platforms[len(cov.platforms):])} so that techniques off those "
+                        "platforms (or under an off-platform parent) show; the other techniques it brings in are "
+                        "disabled and hidden.")
     major = cov.attack_version.split(".")[0]
     return {
         "name": name,
         "versions": {"attack": major, "navigator": NAVIGATOR_VERSION, "layer": LAYER_VERSION},
         "domain": "enterprise-attack",
-        "description": f"TokenTrail coverage for {', '.join(cov.platforms)} (ATT&CK {cov.attack_version}): "
-                       "2 verified by simulation, 1 tagged only, 0 gap.",
+        "description": description,
         "filters": {"platforms": platforms},
         "sorting": 3,
         # "none" keeps each entry's showSubtechniques: "annotated" would open every parent, since
