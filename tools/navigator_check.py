@@ -31,7 +31,6 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -227,8 +226,9 @@ class Page:
         self.b.call("Target.closeTarget", {"targetId": self.target})
 
 
-def serve_files(paths: list[Path]) -> tuple[ThreadingHTTPServer, dict[Path, str]]:
-    """Serve ``paths`` on 127.0.0.1 (ephemeral port) with CORS, so the Navigator may fetch them."""
+def serve_files(paths: list[Path]) -> tuple[ThreadingHTTPServer, dict[Path, str], Path]:
+    """Serve copies of ``paths`` on 127.0.0.1 (ephemeral port) with CORS, so the Navigator may
+    fetch them: the server, each path's URL, and the folder of copies."""
     root = Path(tempfile.mkdtemp(prefix="navcheck-layers-"))
     urls = {}
     for i, path in enumerate(paths):
@@ -245,10 +245,10 @@ def serve_files(paths: list[Path]) -> tuple[ThreadingHTTPServer, dict[Path, str]
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(root)))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}/"
-    return server, {p: base + quote(n) for p, n in urls.items()}
+    return server, {p: base + quote(n) for p, n in urls.items()}, root
 
 
 def hex_to_rgb(color: str) -> str:
@@ -645,7 +645,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no Chromium at {args.chromium} (Debian: apt-get install -y chromium)", file=sys.stderr)
         return 2
     browser = Chromium(args.chromium, (args.width, args.height))
-    server, urls = serve_files(args.layers)
+    server, urls, served = serve_files(args.layers)
     failed = 0
     try:
         for path in args.layers:
@@ -662,6 +662,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.shutdown()
         browser.close()
+        shutil.rmtree(served, ignore_errors=True)
     print(f"{len(args.layers) - failed} passed, {failed} failed")
     return 1 if failed else 0
 
