@@ -443,8 +443,7 @@ def test_required_literals_are_only_texts_every_match_carries():
     (b'{"log_id":"a-1","data":{"type":"s","type":"f","date":"x"}}', None),
     (b'{"log_id":"a-1","data":{"type":"s","date":"x","x":{"a":1,"a":2}}}', ("auth0", "auth0\x1fa-1")),
     (b"\xef\xbb\xbf{}", None),
-    (b'{"uuid":"u-1","published":"x","eventType":"zone.update","x":"' + b"y" * (1 << 20) + b'"}',
-     ("okta", "okta\x1fu-1")),
+    (b'{"uuid":"u-1","published":"x","eventType":"zone.update","x":"' + b"y" * (1 << 20) + b'"}', None),
     # What msgspec skips without the checks orjson makes: the plain path gives orjson's verdict.
     (b'{"uuid":"u-1","published":"x","eventType":"zone.update","x":"\xff"}', None),
     (b'{"uuid":"u-1","published":"x","eventType":"zone.update","\xed\xa0\x80":1}', None),

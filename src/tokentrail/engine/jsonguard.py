@@ -1,50 +1,49 @@
-"""Where msgspec's skipping of unknown fields accepts a line that orjson rejects.
+"""Validate a JSON line as strictly as ``orjson.loads`` does, building no Python objects.
 
-The fast path validates a line by decoding it with ``msgspec`` into a struct of a few fields
-(``linefields``); every other value is skipped, checked for JSON syntax only. Measured against
-``orjson.loads`` (tests/engine/test_jsonguard.py), such a decode accepts three kinds of line that
-orjson rejects, and only three once a line holds no backslash (the fast path sends escapes the
-plain way):
-
-- bytes that are not UTF-8 inside a skipped string or key (orjson checks the whole line);
-- a number too large for a double (``1e400``, 310 digits): orjson rejects it as infinite;
-- nesting deeper than orjson's limit of 1,024, when Python's recursion limit (msgspec's bound)
-  has been raised past it.
-
-``orjson_agrees`` rules those out from the raw bytes, cheaply and conservatively: a line it
-refuses takes the plain path, which gives orjson's verdict.
+The fast path reads a line's few fields with msgspec (``linefields``), whose skipping of the
+other fields checks JSON syntax only: it lets through bytes that are not UTF-8 inside a skipped
+string or key, numbers too large for a double (``1e400``, which orjson rejects as infinite) and,
+under a raised recursion limit, nesting deeper than orjson's 1,024. simdjson (``pysimdjson``)
+parses the whole line strictly and builds nothing: a line both accept is one orjson accepts, once
+the line holds no backslash (orjson and simdjson read some escapes, such as lone surrogates,
+differently) and starts with ``{`` (simdjson accepts a byte order mark, orjson does not). Measured
+against orjson in tests/engine/test_prefilter_jsonguard.py.
 """
 
 from __future__ import annotations
 
-# Digits to "0" and "E" to "e": an exponent of three or more digits is then "e000" or "e+000".
-_DIGITS = bytes.maketrans(b"0123456789E", b"0000000000e")
-# Below 200 integer digits and with an exponent under 100 (two digits) a number is under 1e300.
-_LONG_NUMBER = b"0" * 200
-ORJSON_MAX_DEPTH = 1024
+from collections.abc import Callable
+
+import simdjson
+
+MAX_LINE_BYTES = 1 << 20  # longer lines go plain: the parser keeps a buffer the size of the longest
 
 
-def orjson_agrees(raw: bytes) -> bool:
-    """Whether orjson accepts ``raw``, given that it holds no backslash and msgspec decoded it
-    (see the module docstring); False also for some lines orjson accepts (a three-digit
-    exponent, a 200-digit number, 1,024 brackets)."""
-    if not raw.isascii():
-        try:
-            raw.decode()
-        except UnicodeDecodeError:
-            return False
-    # Each level of nesting takes two bytes; only a long line needs its brackets counted.
-    if len(raw) >= 2 * ORJSON_MAX_DEPTH and raw.count(b"{") + raw.count(b"[") >= ORJSON_MAX_DEPTH:
-        return False
-    digits = raw.translate(_DIGITS)
-    if _LONG_NUMBER in digits:
-        return False
-    for exponent in (b"e000", b"e+000"):
-        at = digits.find(exponent)
-        while at >= 0:
-            # With no backslash every quote opens or closes a string: after an even number of
-            # them the "e" is outside strings, so it is a number's exponent.
-            if not raw.count(b'"', 0, at) & 1:
-                return False
-            at = digits.find(exponent, at + 1)
-    return True
+NOT_STRICT = (ValueError, RuntimeError)  # not JSON, or not as simdjson reads it (past 64 bits)
+# Source over ``raw``, true for a line that must go plain before any parse (generated code, such
+# as the fast path's, inlines it).
+GUARD = f"raw[:1] != b'{{' or len(raw) > {MAX_LINE_BYTES} or b'\\\\' in raw"
+
+
+def strict_parser() -> Callable[[bytes], object]:
+    """simdjson's parse with a parser of its own, raising one of ``NOT_STRICT`` for a line it
+    rejects. What it returns must be dropped before the next call: the parser is reused only
+    once nothing refers to the previous line."""
+    return simdjson.Parser().parse
+
+
+def strict_check() -> Callable[[bytes], bool]:
+    """Whether a line passes ``GUARD`` and simdjson accepts it (see the module docstring)."""
+    namespace: dict[str, object] = {"parse": strict_parser(), "NOT_STRICT": NOT_STRICT}
+    source = "\n".join([
+        "def check(raw):",
+        f"    if {GUARD}:",
+        "        return False",
+        "    try:",
+        "        parse(raw)",
+        "    except NOT_STRICT:",
+        "        return False",
+        "    return True",
+    ])
+    exec(source, namespace)  # noqa: S102 - the constant source above
+    return namespace["check"]  # type: ignore[return-value]
