@@ -477,6 +477,10 @@ def test_required_literals_are_only_texts_every_match_carries():
     (b'{"uuid":7,"published":"x","eventType":"zone.update"}', None),
     (b'{"log_id":"a-1","data":[],"type":"s","date":"x"}', None),
     (b'{"uuid":"u-1","published":"x","eventType":"zone.update"', None),
+    # A literal dotted key stands for one key of a detection set, not for the whole set.
+    (b'{"identity.claims":{},"eventDataId":"e-1","operationName":"x"}', None),
+    (b'{"identity.claims":{},"eventDataId":"e-1","operationName":"x","time":"t","resourceId":"r"}',
+     ("azure.activitylogs", "azure.activitylogs\x1fe-1")),
 ])
 def test_which_lines_are_taken(engine, raw, taken):
     assert engine.prefilter.take(raw) == taken

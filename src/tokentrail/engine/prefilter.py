@@ -106,7 +106,7 @@ def _detect_paths(key: str) -> list[Path]:
 
 
 def _present(fields: LineFields, key: str) -> str:
-    return " or ".join(map(fields.present, _detect_paths(key)))
+    return "(" + " or ".join(map(fields.present, _detect_paths(key))) + ")"
 
 
 def _fields(native: list[Any], plan: Plan) -> LineFields:
