@@ -6,8 +6,9 @@ cost. Here such a line is decoded by msgspec into a struct of only the fields th
 (``linefields``): the keys that decide its log type, the anchor field (the event type) and the
 vendor id; every other value is skipped, not built. simdjson then validates the whole line
 (``jsonguard``: a strict parse that builds nothing), as msgspec's skipping does not check all
-that orjson does. Both cost less than orjson building the line's objects, short Auth0 and
-Salesforce records included.
+that orjson does. Together they cost less than building the line (orjson) and detecting and
+matching it for Okta and Auth0 records; for Salesforce's flat rows about the same (measured:
+docs/benchmarks.md, "The fast path for small records").
 
 The proof, for a line taken here: orjson accepts it as an object (msgspec decoded it, simdjson
 accepts it, it holds no backslash and starts with ``{``: see ``jsonguard``); its log type is the
