@@ -2,23 +2,24 @@
 
 A scan must still validate, count, recognise and deduplicate every event, but for most lines of a
 busy log no rule can match, and building the full dict (``orjson.loads``) is then most of the
-cost. Here such a line is validated by simdjson instead (a full, strict parse that builds
-nothing), and only the few fields the proof needs are read from it lazily: the keys that decide
-its log type, the anchor field (the event type) and the vendor id.
+cost. Here such a line is decoded by msgspec into a struct of only the fields the proof needs
+(``linefields``): the keys that decide its log type, the anchor field (the event type) and the
+vendor id; every other value is skipped, not built. simdjson then validates the whole line
+(``jsonguard``: a strict parse that builds nothing), as msgspec's skipping does not check all
+that orjson does. Together they cost less than building the line (orjson) and detecting and
+matching it for Okta and Auth0 records; for Salesforce's flat rows about the same (measured:
+docs/benchmarks.md, "The fast path for small records").
 
-The proof, for a line taken here: its log type is the one the plain detector gives (the same
-key-presence tests, in the same order, on the line's top-level keys; any other shape goes the
-plain way); its anchor field (event type) is a string for which no unit of the log type's index
-can match — the units anchored on that value and the unanchored ones, each decided for that
-value as ``LogTypeIndex`` decides them (``assume_anchor_value``) — or for which every unit left
-needs a text (``required_literals``) that the line, lower-cased, does not hold (ASCII lines
-only); and its id is what the plain id reader gives. Where orjson and simdjson could read a line
-differently, the line goes the plain way: a backslash anywhere (escapes, such as a lone
-surrogate), a first byte other than ``{`` (a byte order mark, which simdjson accepts and orjson
-does not), and a key twice in the top-level object or in an object on the way to a nested anchor
-or id (orjson keeps the last of duplicate keys, simdjson finds the first). Lines under
-``MIN_LINE_BYTES`` go plain too: orjson builds such small records faster than this proves them
-away.
+The proof, for a line taken here: orjson accepts it as an object (msgspec decoded it, simdjson
+accepts it, it holds no backslash and starts with ``{``: see ``jsonguard``); its log type is the
+one the plain detector gives (the same key-presence tests, in the same order; of duplicate keys
+the last counts, as in orjson's dict; any other shape goes the plain way); its anchor field
+(event type) is a string for which no unit of the log type's index can match — the units
+anchored on that value and the unanchored ones, each decided for that value as
+``LogTypeIndex`` decides them (``assume_anchor_value``) — or for which every unit left needs a
+text (``required_literals``) that the line, lower-cased, does not hold (ASCII lines only); and its
+id is what the plain id reader gives. Without a backslash the line spells every key and string
+as orjson reads it; a line with one (an escape, such as a lone surrogate) goes plain.
 
 A rule set defeats the fast path when some rule could match an event whatever its event type
 (a Python rule, or a declarative rule with no condition that pins the event type): the scan then
@@ -31,22 +32,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import simdjson
+import msgspec
 
 from tokentrail import schemas
 from tokentrail.engine.anchors import assume_anchor_value
 from tokentrail.engine.dedup import dedup_key
+from tokentrail.engine.jsonguard import GUARD, NOT_STRICT, strict_parser
+from tokentrail.engine.linefields import ABSENT, UNSET, LineFields, Path, line_fields
 from tokentrail.engine.plan import LogTypeIndex, Plan
 from tokentrail.rules.ir import All, Cmp, Const, Expr, Keywords
 from tokentrail.rules.ir import Any as AnyOf
 
-_OBJECT = simdjson.Object
 _UNSEEN = object()
 # A value no rule names: a unit whose expression still holds once the event type is assumed to be
 # this can match events of any event type.
 _ANY_VALUE = "\x00 any event type \x00"
-MIN_LINE_BYTES = 1024  # shortest line the fast path parses (measured: below, orjson is cheaper)
-MAX_LINE_BYTES = 1 << 20  # longest line the fast path parses
 
 Quick = Callable[[bytes], "tuple[str, str] | None"]
 
@@ -70,91 +70,79 @@ def build_prefilter(plan: Plan, forced_log_type: str | None = None) -> Prefilter
         why = _defeated_by(index)
         if why:
             return Prefilter(None, f"prefilter off: {why}")
-    namespace: dict[str, Any] = {"parse": simdjson.Parser().parse, "Object": _OBJECT, "has": _has,
-                                 "read": _read, "unseen": _UNSEEN}
+    native = [t for t in schemas.registry().log_types if not t.is_ecs and t.detect]
+    fields = _fields(native, plan)
+    namespace: dict[str, Any] = {"decode": fields.decode, "not_json": (msgspec.DecodeError, RecursionError),
+                                 "parse": strict_parser(), "not_strict": NOT_STRICT,
+                                 "UNSET": UNSET, "ABSENT": ABSENT, "unseen": _UNSEEN}
     # Generated: one call per line, the plain detector's key tests inline and in its order, then
     # the claimed log type's proof inline too (this runs once per line of the file).
     lines = [
         "def quick(raw):",
-        # Shorter lines go plain: orjson builds a small record faster than simdjson and the key
-        # checks prove it needs no building. Longer ones too: the parser would keep a buffer the
-        # size of the longest line.
-        f"    if raw[:1] != b'{{' or not {MIN_LINE_BYTES} <= len(raw) <= {MAX_LINE_BYTES} or b'\\\\' in raw:",
+        f"    if {GUARD}:",
         "        return None",
         "    try:",
-        "        doc = parse(raw)",
-        # Not JSON, or not as simdjson reads it (a number past 64 bits): the plain path decides.
-        "    except (ValueError, RuntimeError):",
-        "        return None",
-        # The parser is reused for the next line once nothing refers to this one: only locals do.
-        "    if doc.__class__ is not Object:",
-        "        return None",
-        # The top-level keys, once: a key twice goes plain (orjson keeps the last of duplicate
-        # keys, simdjson finds the first), and a test for a key simdjson lacks costs an
-        # exception inside it, one for a key of this set does not.
-        "    keys = set(doc.keys())",
-        "    if len(keys) != len(doc):",
+        "        doc = decode(raw)",
+        # Not JSON, not an object, or a field of another type than the struct's: plain.
+        "    except not_json:",
         "        return None",
     ]
-    for n, lt in enumerate(t for t in schemas.registry().log_types if not t.is_ecs and t.detect):
-        test = " or ".join("(" + " and ".join(map(_present, keys)) + ")" for keys in lt.detect)
+    for n, lt in enumerate(native):
+        test = " or ".join("(" + " and ".join(_present(fields, key) for key in keys) + ")" for keys in lt.detect)
         lines.append(f"    if {test}:")
         proof = None
         if forced_log_type is None or lt.name == forced_log_type:
-            proof = _proof(lt.name, plan.indexes.get(lt.name), n, namespace)
+            proof = _proof(lt.name, plan.indexes.get(lt.name), n, namespace, fields)
         lines += proof or ["        return None"]
     lines.append("    return None")
     exec("\n".join(lines), namespace)  # noqa: S102 - built above from the registry's key names via repr()
     return Prefilter(namespace["quick"])
 
 
-def _present(key: str) -> str:
-    """The plain detector's test that ``key`` is in ``doc`` (schemas/detect.py ``_present``), on a
-    simdjson object. A nested key is decided on the first of duplicate heads, which the proof's
-    check for duplicate top-level keys rules out."""
-    if "." not in key:
-        return f"{key!r} in keys"
-    head, _, rest = key.partition(".")
-    return f"(({head!r} in keys and has(doc.get({head!r}), {tuple(rest.split('.'))!r})) or {key!r} in keys)"
+def _detect_paths(key: str) -> list[Path]:
+    """The paths at which the plain detector finds ``key`` (schemas/detect.py ``_present``):
+    through nested objects, or as a literal dotted key."""
+    path = tuple(key.split("."))
+    return [path] if len(path) == 1 else [path, (key,)]
 
 
-def _has(value: Any, path: tuple[str, ...]) -> bool:
-    for part in path:
-        if value.__class__ is not _OBJECT or part not in value:
-            return False
-        value = value.get(part)
-    return True
+def _present(fields: LineFields, key: str) -> str:
+    return "(" + " or ".join(map(fields.present, _detect_paths(key))) + ")"
 
 
-def _read(doc: Any, path: tuple[str, ...]) -> Any:
-    value = doc.get(path[0])
-    for part in path[1:]:
-        value = value.get(part) if value.__class__ is _OBJECT else None
-    return value
+def _fields(native: list[Any], plan: Plan) -> LineFields:
+    """The decoder for every key the detector tests and every anchor and id the proofs read."""
+    present = [p for lt in native for keys in lt.detect for key in keys for p in _detect_paths(key)]
+    values = [p for lt in native if (p := _id_path(lt.name)) is not None]
+    values += [index.key_path for lt in native
+               if (index := plan.indexes.get(lt.name)) is not None and index.key_path is not None]
+    return line_fields(present, values)
 
 
-def _get(path: tuple[str, ...]) -> str:
-    """Source reading ``path`` from ``doc`` (the first of duplicate keys: see the checks); None
-    when its top-level key is not in ``keys``."""
-    read = f"doc.get({path[0]!r})" if len(path) == 1 else f"read(doc, {path!r})"
-    return f"({read} if {path[0]!r} in keys else None)"
+def _id_path(log_type: str) -> Path | None:
+    """The path of the log type's first id field when the plain id reader reads it as one
+    top-level key (a dotted one would also be looked up as a literal dotted key: not here)."""
+    info = schemas.get_log_type(log_type)
+    return (info.id_fields[0],) if info.id_fields and "." not in info.id_fields[0] else None
 
 
-def _proof(log_type: str, index: LogTypeIndex | None, n: int,
-           namespace: dict[str, Any]) -> list[str] | None:
+def _proof(log_type: str, index: LogTypeIndex | None, n: int, namespace: dict[str, Any],
+           fields: LineFields) -> list[str] | None:
     """Source lines that return ``(log_type, dedup key)`` for a line of ``log_type`` when no unit
     of ``index`` can match it and its id is read as the plain reader reads it, else None; None
     when no line of this log type can be taken."""
-    info = schemas.get_log_type(log_type)
-    if not info.id_fields:
-        return None  # no id to deduplicate on: rare, and the plain path has the general reader
+    id_path = _id_path(log_type)
+    ident = fields.value(id_path) if id_path is not None else None
+    if ident is None:
+        return None  # no id the proof can read: rare, and the plain path has the general reader
     if index is not None and index.key_path is None:
         return None  # rules anchored on several fields: the general path decides
-    id_path = tuple(info.id_fields[0].split("."))
     anchor = index.key_path if index is not None else None
     out: list[str] = []
-    pad = " " * 8
     if anchor is not None:
+        value = fields.value(anchor)
+        if value is None:
+            return None
         table: dict[str, tuple[bytes, ...] | None] = {}  # anchor value -> _value_literals
         name = ".".join(anchor)
 
@@ -166,7 +154,7 @@ def _proof(log_type: str, index: LogTypeIndex | None, n: int,
 
         namespace[f"table{n}"], namespace[f"learn{n}"] = table, learn
         out += [
-            f"value = {_get(anchor)}",
+            f"value = {value}",
             "if value.__class__ is not str:",
             "    return None",
             "low = value.lower()",
@@ -185,21 +173,18 @@ def _proof(log_type: str, index: LogTypeIndex | None, n: int,
             "elif texts is None:",
             "    return None",  # some rule could match with no text to look for
         ]
-    # No key twice in any object the proof read from: the top level (checked for every line)
-    # and each object on the way to a nested anchor or id.
     out += [
-        f"ident = {_get(id_path)}",
+        f"ident = {ident}",
         "if ident.__class__ is not str or not ident:",
         "    return None",
+        # Last, as most lines get this far: the strict parse (its document dropped at once).
+        "try:",
+        "    parse(raw)",
+        "except not_strict:",
+        "    return None",
+        f"return {log_type!r}, {dedup_key(log_type, '')!r} + ident",
     ]
-    for prefix in dict.fromkeys(path[:i] for path in (id_path, anchor or ()) for i in range(1, len(path))):
-        out += [
-            f"obj = {_get(prefix)}",
-            "if obj.__class__ is Object and len(obj) != len(set(obj.keys())):",
-            "    return None",
-        ]
-    out.append(f"return {log_type!r}, {dedup_key(log_type, '')!r} + ident")
-    return [pad + line for line in out]
+    return [" " * 8 + line for line in out]
 
 
 def _defeated_by(index: LogTypeIndex) -> str:
