@@ -203,7 +203,7 @@ sequence by okta.actor.id with maxspan=10m
 
 @pytest.mark.parametrize(("extra", "reason"), [
     ('type = "esql"\nlanguage = "esql"\nquery = "from logs-* | stats c = count(*) | stats d = count(*)"\n',
-     "a second ES|QL STATS"),
+     "ES|QL second STATS ... BY the same keys as the first"),
     ('type = "machine_learning"\nmachine_learning_job_id = "x"\nanomaly_threshold = 50\n', "machine learning"),
     ('type = "threat_match"\nquery = "a:b"\n', "indicator match"),
     ('type = "query"\nlanguage = "lucene"\nquery = "a:b"\n', "Lucene"),
