@@ -307,10 +307,15 @@ def test_the_proof_takes_most_lines_of_a_busy_okta_log():
 def test_the_proof_takes_most_short_records_too(source, share):
     """Auth0 and Salesforce records are 600-900 bytes: the fast path takes them as it takes
     Okta's (the bundled pack's rules watch a few of their event types: REST API calls are a
-    good part of the simulated Salesforce traffic)."""
+    good part of the simulated Salesforce traffic). The bundled ES|QL rule that counts every
+    refresh-token exchange is left out: a third of the simulated Auth0 traffic is those exchanges,
+    and each of them must reach its aggregate, so no proof can take them."""
     from tokentrail.simulate import generate
 
-    engine = StreamingEngine(load_rules(list(default_rule_paths())).rules)
+    rules = [r for r in load_rules(list(default_rule_paths())).rules
+             if not (r.path or "").endswith("auth0_refresh_token_burst_esql.toml")]
+    assert len(rules) == len(load_rules(list(default_rule_paths())).rules) - 1
+    engine = StreamingEngine(rules)
     lines = [orjson.dumps(e) for e in generate(["all"], events=2000, seed=5, sources=(source,))]
     assert sorted(map(len, lines))[len(lines) // 2] < 1024
     taken = [engine.prefilter.take(raw) for raw in lines]
