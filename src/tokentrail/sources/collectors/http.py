@@ -191,12 +191,19 @@ class HttpApi:
         self.limits = limits
         self._on_unauthorized = on_unauthorized
         self._not_before = 0.0
+        self._timeout, self._transport = timeout, transport
         self._client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False,
                                     headers={"Accept": "application/json", "User-Agent": "tokentrail"})
 
     def close(self) -> None:
         """Close the connection pool."""
         self._client.close()
+
+    def sibling(self, origin: str) -> HttpApi:
+        """An API at another origin with this one's retry, size and secret rules and no
+        credentials of its own (a token endpoint on a separate login server); close it after use."""
+        return HttpApi(origin, auth=dict, secrets=self._secrets, backoff=self.backoff, timing=self.timing,
+                       limits=self.limits, timeout=self._timeout, transport=self._transport)
 
     def scrub(self, text: str) -> str:
         """``text`` with every secret replaced by ``***``."""
