@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,10 +86,12 @@ class Pipeline:
         return self.state.get(CHECKPOINT_NS, self.source)
 
     def run_batch(self, events: Iterable[Mapping[str, Any]], checkpoint: str | None,
-                  stop: threading.Event, *, caught_up: bool = False, commit: bool = True) -> list[Alert]:
-        """Run the rules on ``events``; with ``commit``, deliver the new alerts, store
-        ``checkpoint`` and commit (see ``commit``). Without it, the alerts and the checkpoint wait
-        for the next ``commit`` (nothing of the batch is durable before), and none are returned.
+                  stop: threading.Event, *, caught_up: bool = False, commit: bool = True,
+                  raw: Sequence[bytes] = (), on_reject: Callable[[str], None] | None = None) -> list[Alert]:
+        """Run the rules on ``events`` (or on ``raw``, the events' JSON texts: see ``_run_raw``);
+        with ``commit``, deliver the new alerts, store ``checkpoint`` and commit (see
+        ``commit``). Without it, the alerts and the checkpoint wait for the next ``commit``
+        (nothing of the batch is durable before), and none are returned.
 
         Raises ``Stopped`` (nothing stored) when ``stop`` is set while a sink refuses the alerts.
         """
@@ -101,6 +103,8 @@ class Pipeline:
             found = process(event, source, n)
             if found:
                 alerts.extend(found)
+        if raw:
+            event = self._run_raw(raw, first, on_reject or (lambda line: None))
         if event is not None:  # the lag the status line shows: the page's last event against now
             newest = _event_time(event)
             if newest is not None:
@@ -114,6 +118,32 @@ class Pipeline:
         self.status.batches += 1
         self.status.caught_up = caught_up
         return self.commit(stop) if commit else []
+
+    def _run_raw(self, texts: Sequence[bytes], first: int, on_reject: Callable[[str], None]) -> Mapping[str, Any] | None:
+        """The engine's fast path on each text (one that no rule can match is counted and
+        deduplicated there, never parsed), the rules on the others; gives the last event, parsed."""
+        engine, source, alerts = self.engine, self.source, self._pending
+        take, process, loads = engine.take_line, engine.process, orjson.loads
+        last, last_at = None, -1
+        for n, text in enumerate(texts):
+            if take(text):
+                continue
+            try:
+                event = loads(text)
+            except orjson.JSONDecodeError as exc:  # simdjson took a text orjson refuses
+                self.status.rejected += 1
+                on_reject(f"{source}: record {first + n}: not readable as JSON ({exc})")
+                continue
+            last, last_at = event, n
+            found = process(event, source, first + n)
+            if found:
+                alerts.extend(found)
+        if last_at == len(texts) - 1:
+            return last
+        try:
+            return loads(texts[-1])
+        except orjson.JSONDecodeError:
+            return None
 
     @property
     def alerts_waiting(self) -> int:

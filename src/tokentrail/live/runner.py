@@ -112,7 +112,8 @@ class LiveRun:
                         self.on_error(line)
                     self.pipelines[name].status.rejected += len(batch.rejected)
                     pipeline = self.pipelines[name]
-                    pipeline.run_batch(batch.events, batch.checkpoint, stop, caught_up=batch.caught_up, commit=False)
+                    pipeline.run_batch(batch.events, batch.checkpoint, stop, caught_up=batch.caught_up, commit=False,
+                                       raw=batch.raw, on_reject=self.on_error)
                     caught_up = batch.caught_up
                     item = batch = None  # the page's events go now, not when the next page comes
                     if pipeline.alerts_waiting or caught_up or time.monotonic() - last_commit >= gap:

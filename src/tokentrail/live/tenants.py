@@ -153,7 +153,8 @@ def build_collector(tenant: Tenant) -> Collector:
         signed: dict[str, Any] = {"token": tenant.token.read("Okta token")} if not tenant.private_key.given else \
             {"client_id": tenant.client_id.read("Okta client id"), "private_key": _signing_key(tenant.private_key)}
         collector: Any = OktaLogCollector(tenant.url, **signed, scheme=tenant.scheme or "SSWS", since=tenant.since,
-                                          poll_interval=tenant.interval, limit=tenant.page_size or 1000)
+                                          poll_interval=tenant.interval, limit=tenant.page_size or 1000,
+                                          raw_pages=True)  # the live pipeline reads events' texts
     else:
         if tenant.vendor == "auth0":
             from tokentrail.sources.collectors.auth0 import Auth0LogCollector as cls
