@@ -29,7 +29,9 @@ from tokentrail.state import StateStore
 
 # Event ids a run keeps in memory to drop an event the API sends twice; older ones go to a
 # temporary file behind a Bloom filter (engine/dedup.py), so memory stays flat however long it runs.
-LIVE_MEMORY_IDS = 100_000
+# Few: past them every id costs the same (the spill, the Bloom probe), and each one held is about
+# 124 bytes that a long run would otherwise carry as growth (100,000 were 12 MB).
+LIVE_MEMORY_IDS = 25_000
 CHECKPOINT_NS = "\x00live.checkpoint"
 ALERTS_NS = "\x00live.alerts"
 WINDOWS_NS = "\x00live.windows"
