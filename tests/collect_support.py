@@ -9,6 +9,8 @@ from contextlib import closing
 from functools import cache
 from typing import Any
 
+import orjson
+
 from tokentrail.simulate import generate_items
 from tokentrail.sources.collectors.base import Batch, Collector
 from tokentrail.sources.collectors.http import Timing
@@ -56,6 +58,11 @@ def until_caught_up(collector: Collector, checkpoint: str | None = None,
     return got
 
 
+def events_of(batch: Batch) -> list[Any]:
+    """A batch's events, parsed from its texts when it carries them (``Batch.raw``)."""
+    return list(batch.events) or [orjson.loads(text) for text in batch.raw]
+
+
 def ids(batches: list[Batch], key: str) -> list[str]:
     """The id of every event in the batches, in order."""
-    return [e[key] for b in batches for e in b.events]
+    return [e[key] for b in batches for e in events_of(b)]

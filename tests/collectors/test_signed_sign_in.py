@@ -176,12 +176,49 @@ def test_salesforce_jwt_bearer_reads_every_file(fake_time):
     assert all(not leaked(b.checkpoint + "".join(b.rejected), *tokens) for b in batches)
 
 
-def test_salesforce_audience_is_the_login_url(fake_time):
-    with running(sf_app(fake_time, login_url="https://login.salesforce.com")) as srv:
-        with pytest.raises(CollectorAuthError, match="audience is invalid"):
-            until_caught_up(salesforce(srv.url, fake_time))
-        batches = until_caught_up(salesforce(srv.url, fake_time, login_url="https://login.salesforce.com"))
-    assert len(ids(batches, "REQUEST_ID")) == len(SF_EVENTS)
+def test_salesforce_audience_must_be_what_the_login_server_expects(fake_time):
+    with running(sf_app(fake_time, login_url="https://login.salesforce.com")) as srv, \
+            pytest.raises(CollectorAuthError, match="audience is invalid"):
+        until_caught_up(salesforce(srv.url, fake_time))
+
+
+def test_salesforce_login_url_is_the_audience_and_the_token_endpoint(fake_time):
+    app = sf_app(fake_time)
+    with running(app) as instance, running(app.state.login_app) as login:
+        assert instance.url != login.url  # two origins: the instance and its login server
+        through_login = until_caught_up(salesforce(instance.url, fake_time, login_url=login.url + "/"))
+        signed_in = list(app.state.sign_ins)
+        until_caught_up(salesforce(instance.url, fake_time))  # no login URL: the instance signs in
+        default = app.state.sign_ins[len(signed_in):]
+    assert sorted(ids(through_login, "REQUEST_ID")) == sorted(e["REQUEST_ID"] for e in SF_EVENTS)
+    jwt_grant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    assert [(s.origin, s.grant_type, s.audience) for s in signed_in] == [(login.url, jwt_grant, login.url)]
+    assert [(s.origin, s.audience) for s in default] == [(instance.url, instance.url)]
+
+
+def test_salesforce_client_credentials_ask_the_login_url_too(fake_time):
+    app = salesforce_app(SF_EVENTS, client=(CONSUMER_KEY, "consumer-secret-9f"), clock=fake_time.clock)
+    with running(app) as instance, running(app.state.login_app) as login:
+        c = SalesforceLogCollector(instance.url, client_id=CONSUMER_KEY, client_secret="consumer-secret-9f",
+                                   login_url=login.url, timing=fake_time.timing(), poll_interval=5.0)
+        assert len(ids(until_caught_up(c), "REQUEST_ID")) == len(SF_EVENTS)
+    assert [(s.origin, s.grant_type, s.audience) for s in app.state.sign_ins] == \
+        [(login.url, "client_credentials", None)]
+
+
+@pytest.mark.parametrize(("login_url", "why"), [
+    ("http://login.salesforce.com", "must use https"),
+    ("https://acme.my.site.com/customers", "must be an origin"),
+    ("https://login.salesforce.com?x=1", "must be an origin"),
+    ("ftp://login.salesforce.com", "is not an http"),
+])
+def test_salesforce_login_url_must_be_an_https_origin(login_url, why):
+    with pytest.raises(ConfigError, match=why):
+        SalesforceLogCollector("https://acme.my.salesforce.com", client_id=CONSUMER_KEY, username=USER,
+                               private_key=signing(), login_url=login_url)
+    assert SalesforceLogCollector("https://acme.my.salesforce.com", client_id=CONSUMER_KEY, username=USER,
+                                  private_key=signing(), login_url="test.salesforce.com").login_origin \
+        == "https://test.salesforce.com"
 
 
 @pytest.mark.parametrize(("kw", "why"), [
@@ -244,4 +281,24 @@ def test_a_tenants_file_names_the_key_and_the_collector_signs_in_with_it(tmp_pat
         assert len(ids(until_caught_up(collector), "REQUEST_ID")) == len(SF_EVENTS)
     config.write_text("tenants:\n  - vendor: okta\n    org_url: https://acme.okta.com\n    private_key: x\n")
     with pytest.raises(ConfigError, match="private_key_env"):
+        load_tenants(config)
+
+
+def test_a_tenants_file_gives_the_salesforce_login_url(tmp_path, monkeypatch):
+    from tokentrail.live.tenants import build_collector, load_tenants
+
+    (tmp_path / "app.pem").write_bytes(private_pem(KEY))
+    monkeypatch.setenv("SF_KEY_ID", CONSUMER_KEY)
+    config = tmp_path / "tenants.yml"
+    app = salesforce_app(SF_EVENTS, signed_app=SignedApp(CONSUMER_KEY, public_pem(KEY), USER))
+    with running(app) as srv, running(app.state.login_app) as login:
+        config.write_text(f"tenants:\n  - vendor: salesforce\n    instance_url: {srv.url}\n    client_id_env: SF_KEY_ID\n"
+                          f"    username: {USER}\n    private_key_file: app.pem\n    login_url: {login.url}\n")
+        tenant, = load_tenants(config)
+        assert tenant.login_url == login.url
+        assert len(ids(until_caught_up(build_collector(tenant)), "REQUEST_ID")) == len(SF_EVENTS)
+    assert [(s.origin, s.audience) for s in app.state.sign_ins] == [(login.url, login.url)]
+    config.write_text("tenants:\n  - vendor: okta\n    org_url: https://acme.okta.com\n    token_env: T\n"
+                      "    login_url: https://login.salesforce.com\n")
+    with pytest.raises(ConfigError, match="'login_url' is for salesforce tenants only"):
         load_tenants(config)

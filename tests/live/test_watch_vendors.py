@@ -68,3 +68,32 @@ def test_watch_salesforce_event_log_files(tmp_path):
     got = [orjson.loads(line)["id"] for line in alerts.read_bytes().splitlines()]
     assert got and len(got) == len(set(got))
     assert sorted(got) == scan_ids(tmp_path, events)
+
+
+def test_watch_salesforce_signs_in_at_the_login_url(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from tokentrail.sources.imitate.assertions import SignedApp
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = tmp_path / "app.pem"
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    events = simulated("salesforce")
+    app = salesforce_app(events, signed_app=SignedApp(CLIENT[0], public, "ops@acme.example"))
+    with running(app) as instance, running(app.state.login_app) as login:
+        status = watch("salesforce", "--instance-url", instance.url, "--login-url", login.url,
+                       "--client-id-env", "CID", "--username", "ops@acme.example", "--private-key-file", str(pem),
+                       "--state", str(tmp_path / "state.sqlite"), "--sink", f"jsonl:{tmp_path / 'alerts.jsonl'}")
+        refused = subprocess.run([str(SCRIPT), "watch", "salesforce", "--instance-url", instance.url,
+                                  "--login-url", "http://login.salesforce.com", "--client-id-env", "CID",
+                                  "--username", "ops@acme.example", "--private-key-file", str(pem),
+                                  "--state", str(tmp_path / "other.sqlite"), "--once"],
+                                 env=ENV, capture_output=True, timeout=120)
+    assert status["events"] == len(events)
+    assert [(s.origin, s.grant_type, s.audience) for s in app.state.sign_ins] == \
+        [(login.url, "urn:ietf:params:oauth:grant-type:jwt-bearer", login.url)]
+    assert refused.returncode != 0 and b"must use https" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1

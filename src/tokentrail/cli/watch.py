@@ -140,6 +140,11 @@ def watch_salesforce(
     username: Annotated[str | None, typer.Option(
         "--username", metavar="NAME", help="JWT bearer flow: the Salesforce user the connected app acts as.")] = None,
     private_key_file: PrivateKeyOpt = None,
+    login_url: Annotated[str | None, typer.Option(
+        "--login-url", metavar="URL",
+        help="The login server tokens are asked of (<URL>/services/oauth2/token) and the JWT assertion's "
+             "audience: https://login.salesforce.com, https://test.salesforce.com (sandboxes) or the My Domain "
+             "URL. Default: the instance URL.")] = None,
     log_interval: Annotated[str, typer.Option(
         "--log-interval", metavar="Hourly|Daily", help="Which EventLogFiles to read.")] = "Hourly",
     objects: Annotated[list[str] | None, typer.Option(
@@ -166,7 +171,7 @@ def watch_salesforce(
     else:
         token, client_id, client_secret = _credentials(token_env, token_file, client_id_env, client_secret_env)
     tenant = Tenant("salesforce", instance_url, token=token, client_id=client_id, client_secret=client_secret,
-                    private_key=key, username=username,
+                    private_key=key, username=username, login_url=login_url,
                     since=since, interval=interval, log_interval=log_interval, objects=tuple(objects or ()))
     run_watch([tenant], rules, state, sink, webhook_secret_env, once, fmt)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,9 @@ from tokentrail.state import StateStore
 
 # Event ids a run keeps in memory to drop an event the API sends twice; older ones go to a
 # temporary file behind a Bloom filter (engine/dedup.py), so memory stays flat however long it runs.
-LIVE_MEMORY_IDS = 100_000
+# Few: past them every id costs the same (the spill, the Bloom probe), and each one held is about
+# 124 bytes that a long run would otherwise carry as growth (100,000 were 12 MB).
+LIVE_MEMORY_IDS = 25_000
 CHECKPOINT_NS = "\x00live.checkpoint"
 ALERTS_NS = "\x00live.alerts"
 WINDOWS_NS = "\x00live.windows"
@@ -86,10 +88,12 @@ class Pipeline:
         return self.state.get(CHECKPOINT_NS, self.source)
 
     def run_batch(self, events: Iterable[Mapping[str, Any]], checkpoint: str | None,
-                  stop: threading.Event, *, caught_up: bool = False, commit: bool = True) -> list[Alert]:
-        """Run the rules on ``events``; with ``commit``, deliver the new alerts, store
-        ``checkpoint`` and commit (see ``commit``). Without it, the alerts and the checkpoint wait
-        for the next ``commit`` (nothing of the batch is durable before), and none are returned.
+                  stop: threading.Event, *, caught_up: bool = False, commit: bool = True,
+                  raw: Sequence[bytes] = (), on_reject: Callable[[str], None] | None = None) -> list[Alert]:
+        """Run the rules on ``events`` (or on ``raw``, the events' JSON texts: see ``_run_raw``);
+        with ``commit``, deliver the new alerts, store ``checkpoint`` and commit (see
+        ``commit``). Without it, the alerts and the checkpoint wait for the next ``commit``
+        (nothing of the batch is durable before), and none are returned.
 
         Raises ``Stopped`` (nothing stored) when ``stop`` is set while a sink refuses the alerts.
         """
@@ -101,6 +105,8 @@ class Pipeline:
             found = process(event, source, n)
             if found:
                 alerts.extend(found)
+        if raw:
+            event = self._run_raw(raw, first, on_reject or (lambda line: None))
         if event is not None:  # the lag the status line shows: the page's last event against now
             newest = _event_time(event)
             if newest is not None:
@@ -114,6 +120,32 @@ class Pipeline:
         self.status.batches += 1
         self.status.caught_up = caught_up
         return self.commit(stop) if commit else []
+
+    def _run_raw(self, texts: Sequence[bytes], first: int, on_reject: Callable[[str], None]) -> Mapping[str, Any] | None:
+        """The engine's fast path on each text (one that no rule can match is counted and
+        deduplicated there, never parsed), the rules on the others; gives the last event, parsed."""
+        engine, source, alerts = self.engine, self.source, self._pending
+        take, process, loads = engine.take_line, engine.process, orjson.loads
+        last, last_at = None, -1
+        for n, text in enumerate(texts):
+            if take(text):
+                continue
+            try:
+                event = loads(text)
+            except orjson.JSONDecodeError as exc:  # simdjson took a text orjson refuses
+                self.status.rejected += 1
+                on_reject(f"{source}: record {first + n}: not readable as JSON ({exc})")
+                continue
+            last, last_at = event, n
+            found = process(event, source, first + n)
+            if found:
+                alerts.extend(found)
+        if last_at == len(texts) - 1:
+            return last
+        try:
+            return loads(texts[-1])
+        except orjson.JSONDecodeError:
+            return None
 
     @property
     def alerts_waiting(self) -> int:
@@ -185,8 +217,10 @@ class Pipeline:
                     state.delete(WINDOWS_NS, prefix + name)
                     self._stored.discard(name)
                 continue
-            # Event values in a group's fields may be anything, not only JSON: stored as text then.
-            state.put(WINDOWS_NS, prefix + name, orjson.loads(dumps_line(data)))
+            try:  # encoded once; a few thousand open groups make this the commit's biggest cost
+                state.put(WINDOWS_NS, prefix + name, data)
+            except TypeError:  # an event value in a group's fields that is not JSON: stored as text
+                state.put(WINDOWS_NS, prefix + name, orjson.loads(dumps_line(data)))
             self._stored.add(name)
 
     def _restore_windows(self) -> None:

@@ -5,7 +5,9 @@ A page that raised alerts is committed at once (the alerts leave, then its check
 stored). Pages without alerts are committed together, at most ``commit_every`` seconds apart (and
 when the source catches up, when no page came for a moment, and when the run ends): each commit
 stores the open windows of the rules that matched and the state, which per page of 1000 events
-cost as much as the rules. Nothing is durable before its commit, so a crash loses no more than
+cost as much as the rules. While pages keep coming, the gap also grows with what the last commit
+took (``COMMIT_SHARE``): a backlog with thousands of open groups would otherwise spend most of
+its time storing them again. Nothing is durable before its commit, so a crash loses no more than
 the restart pulls again.
 
 The queue is the back-pressure: when sinks are slow the collectors stop pulling, and every wait
@@ -29,8 +31,12 @@ from tokentrail.rules.model import Rule
 from tokentrail.sources.collectors.base import Batch, Collector
 from tokentrail.state import StateStore
 
-QUEUE_PAGES = 4  # pages waiting per run: enough to overlap a fetch with the rules, no more
+# Pages waiting per run: enough to overlap a fetch with the rules, no more (each page of 1000
+# Okta events is about 8 MB of parsed objects: the queue is most of a run's peak memory).
+QUEUE_PAGES = 2
 COMMIT_SECONDS = 1.0  # the longest pages without alerts wait for their commit while pages keep coming
+COMMIT_SHARE = 0.05  # ... unless commits would take more than this share of the time
+COMMIT_MOST_SECONDS = 30.0  # the gap between commits never grows past this
 
 
 @dataclass
@@ -85,7 +91,7 @@ class LiveRun:
             thread.start()
         result = RunResult([p.status for p in self.pipelines.values()])
         running = {c.name for c in self.collectors}
-        last_status, last_commit = 0.0, time.monotonic()
+        last_status, last_commit, gap = 0.0, time.monotonic(), self.commit_every
         try:
             while running and not stop.is_set():
                 try:
@@ -94,6 +100,7 @@ class LiveRun:
                     item = None
                     self._commit(stop)  # idle: nothing to share the commit with
                     last_commit = time.monotonic()
+                came = item is not None
                 if isinstance(item, _Done):
                     running.discard(item.source)
                     if item.error:
@@ -105,12 +112,18 @@ class LiveRun:
                         self.on_error(line)
                     self.pipelines[name].status.rejected += len(batch.rejected)
                     pipeline = self.pipelines[name]
-                    pipeline.run_batch(batch.events, batch.checkpoint, stop, caught_up=batch.caught_up, commit=False)
-                    if pipeline.alerts_waiting or batch.caught_up or \
-                            time.monotonic() - last_commit >= self.commit_every:
+                    pipeline.run_batch(batch.events, batch.checkpoint, stop, caught_up=batch.caught_up, commit=False,
+                                       raw=batch.raw, on_reject=self.on_error)
+                    caught_up = batch.caught_up
+                    item = batch = None  # the page's events go now, not when the next page comes
+                    if pipeline.alerts_waiting or caught_up or time.monotonic() - last_commit >= gap:
+                        started = time.monotonic()
                         self._commit(stop)
                         last_commit = time.monotonic()
-                if time.monotonic() - last_status >= self.status_every or item is not None:
+                        if self.commit_every > 0:  # 0: a commit per page, whatever it costs
+                            gap = min(COMMIT_MOST_SECONDS,
+                                      max(self.commit_every, (last_commit - started) / COMMIT_SHARE))
+                if time.monotonic() - last_status >= self.status_every or came:
                     last_status = time.monotonic()
                     self.on_status(result.sources)
             self._commit(stop)  # the pages in hand at a stop, an error or the end

@@ -61,6 +61,7 @@ class Tenant:
     client_secret: SecretRef = SecretRef()
     private_key: SecretRef = SecretRef()  # Okta service app / Salesforce JWT bearer: an RSA PEM
     username: str | None = None  # Salesforce JWT bearer: the user the connected app acts as
+    login_url: str | None = None  # Salesforce: the login server (token endpoint, JWT audience)
     name: str | None = None  # the source name alerts and checkpoints carry (default: the collector's)
     since: str | None = None
     interval: float = 30.0
@@ -125,11 +126,23 @@ def _tenant(entry: Any, path: Path, n: int) -> Tenant:
     return Tenant(vendor=vendor, url=url, token=ref("token"), client_id=ref("client_id"),
                   client_secret=ref("client_secret"), private_key=ref("private_key"),
                   username=None if entry.get("username") is None else str(entry.get("username")),
+                  login_url=_login_url(entry, vendor, where, path),
                   name=entry.get("name"),
                   since=None if entry.get("since") is None else str(entry.get("since")),
                   interval=interval, scheme=entry.get("scheme"),
                   page_size=entry.get("page_size") if isinstance(entry.get("page_size"), int) else None,
                   log_interval=entry.get("log_interval"), objects=tuple(map(str, entry.get("objects") or ())))
+
+
+def _login_url(entry: Mapping[str, Any], vendor: str, where: str, path: Path) -> str | None:
+    url = entry.get("login_url")
+    if url is None:
+        return None
+    if vendor != "salesforce":
+        raise ConfigError(f"{where}: 'login_url' is for salesforce tenants only", file=str(path))
+    if not isinstance(url, str) or not url:
+        raise ConfigError(f"{where}: 'login_url' must be a URL", file=str(path))
+    return url
 
 
 def build_collector(tenant: Tenant) -> Collector:
@@ -140,7 +153,8 @@ def build_collector(tenant: Tenant) -> Collector:
         signed: dict[str, Any] = {"token": tenant.token.read("Okta token")} if not tenant.private_key.given else \
             {"client_id": tenant.client_id.read("Okta client id"), "private_key": _signing_key(tenant.private_key)}
         collector: Any = OktaLogCollector(tenant.url, **signed, scheme=tenant.scheme or "SSWS", since=tenant.since,
-                                          poll_interval=tenant.interval, limit=tenant.page_size or 1000)
+                                          poll_interval=tenant.interval, limit=tenant.page_size or 1000,
+                                          raw_pages=True)  # the live pipeline reads events' texts
     else:
         if tenant.vendor == "auth0":
             from tokentrail.sources.collectors.auth0 import Auth0LogCollector as cls
@@ -149,7 +163,8 @@ def build_collector(tenant: Tenant) -> Collector:
         what = "Auth0" if tenant.vendor == "auth0" else "Salesforce"
         extra: dict[str, Any] = {}
         if tenant.vendor == "salesforce":
-            extra = {"interval": tenant.log_interval or "Hourly", "objects": tenant.objects}
+            extra = {"interval": tenant.log_interval or "Hourly", "objects": tenant.objects,
+                     "login_url": tenant.login_url}
         if tenant.token.given:
             secrets = {"token": tenant.token.read(f"{what} token")}
         elif tenant.private_key.given:

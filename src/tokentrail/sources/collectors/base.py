@@ -23,7 +23,10 @@ class Batch:
     holds a secret. ``caught_up`` is true on the page that reached the present (an empty or short
     page): ``--once`` stops after it. ``rejected`` holds one line per record of the page that
     could not be read (too big, malformed): counted and reported, never silently dropped. A page
-    bigger than the collector's batch size comes as several batches, each resumable.
+    bigger than the collector's batch size comes as several batches, each resumable. ``raw``,
+    from a collector asked for it, holds the page's records instead of ``events``: each the
+    compact JSON text of one object (validated), so the caller's engine may prove most of them
+    away without parsing them (``StreamingEngine.take_line``) and parse the rest.
     """
 
     events: tuple[Mapping[str, Any], ...]
@@ -31,6 +34,7 @@ class Batch:
     source: str
     caught_up: bool = False
     rejected: tuple[str, ...] = ()
+    raw: tuple[bytes, ...] = ()
 
 
 class Collector(Protocol):

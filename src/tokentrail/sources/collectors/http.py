@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import orjson
+import simdjson
 
 from tokentrail.errors import ConfigError, TokenTrailError
 from tokentrail.sources.jsondoc import DocumentScanner
@@ -160,11 +161,14 @@ class _Rejects:
 
 @dataclass(frozen=True)
 class JsonPage:
-    """The records of one JSON response and what came with them."""
+    """The records of one JSON response and what came with them. ``raw``, when asked for and the
+    body is a JSON array of objects within the record limit: each record as its compact JSON
+    text instead of ``items`` (see ``object_texts``)."""
 
     items: tuple[dict[str, Any], ...]
     headers: httpx.Headers
     rejected: tuple[str, ...]
+    raw: tuple[bytes, ...] | None = None
 
 
 class HttpApi:
@@ -191,12 +195,20 @@ class HttpApi:
         self.limits = limits
         self._on_unauthorized = on_unauthorized
         self._not_before = 0.0
+        self._timeout, self._transport = timeout, transport
+        self._simdjson: simdjson.Parser | None = None  # made on first use, by the thread that reads
         self._client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False,
                                     headers={"Accept": "application/json", "User-Agent": "tokentrail"})
 
     def close(self) -> None:
         """Close the connection pool."""
         self._client.close()
+
+    def sibling(self, origin: str) -> HttpApi:
+        """An API at another origin with this one's retry, size and secret rules and no
+        credentials of its own (a token endpoint on a separate login server); close it after use."""
+        return HttpApi(origin, auth=dict, secrets=self._secrets, backoff=self.backoff, timing=self.timing,
+                       limits=self.limits, timeout=self._timeout, transport=self._transport)
 
     def scrub(self, text: str) -> str:
         """``text`` with every secret replaced by ``***``."""
@@ -211,13 +223,21 @@ class HttpApi:
 
     # -- requests ------------------------------------------------------------------------------
 
-    def json_array(self, url: str, stop: threading.Event, *, what: str) -> JsonPage:
-        """GET ``url`` (whose body is a JSON array, or a wrapper holding one), element by element."""
+    def json_array(self, url: str, stop: threading.Event, *, what: str, raw: bool = False) -> JsonPage:
+        """GET ``url`` (whose body is a JSON array, or a wrapper holding one), element by element;
+        with ``raw``, an array of objects comes as their texts (``JsonPage.raw``)."""
 
         def read(response: httpx.Response) -> JsonPage:
             rejects = _Rejects(f"{what} {_path(url)}")
             read_on = _reader(response)
-            head = _head(read_on, min(self.limits.max_document_bytes, WHOLE_BODY_BYTES))
+            most = min(self.limits.max_document_bytes, WHOLE_BODY_BYTES)
+            head = _head(read_on, most)
+            if raw and len(head) <= most:  # the whole body, within the record limit
+                if self._simdjson is None:
+                    self._simdjson = simdjson.Parser()
+                texts = object_texts(self._simdjson, head)
+                if texts is not None:
+                    return JsonPage((), response.headers, (), raw=texts)
             whole = _whole_array(head)
             if whole is not None:  # a body within the record limit holds no record over it
                 return JsonPage(whole, response.headers, ())
@@ -422,6 +442,35 @@ def _whole_array(body: bytes) -> tuple[dict[str, Any], ...] | None:
     if value.__class__ is list and all(item.__class__ is dict for item in value):
         return tuple(value)
     return None
+
+
+_ARRAY_STARTS = (b"[", b" ", b"\t", b"\r", b"\n")
+
+
+def object_texts(parser: simdjson.Parser, body: bytes) -> tuple[bytes, ...] | None:
+    """The elements of ``body``, a JSON array of objects, each as its compact JSON text, or None
+    when ``body`` is anything else (the caller then parses it as before, which reports what is
+    wrong). simdjson validates the whole body strictly and builds no Python objects; each text
+    is simdjson's own minified form of one element, whose ``orjson.loads`` is the dict the
+    element gives in ``orjson.loads(body)`` (same keys in order, duplicates included, same
+    strings, same numbers and number types), so nothing about the records changes, only that
+    the caller may prove most of them away without building them (``StreamingEngine.take_line``)."""
+    if body[:1] not in _ARRAY_STARTS:  # a byte order mark: simdjson skips it, orjson refuses it
+        return None
+    # The parser takes a new body only once nothing refers to the last one's document: ``doc``
+    # and ``element`` are locals, gone when this returns.
+    try:
+        doc = parser.parse(body)
+    except (ValueError, RuntimeError):  # not JSON, or a number simdjson cannot hold (BIGINT_ERROR)
+        return None
+    if doc.__class__ is not simdjson.Array:
+        return None
+    texts = []
+    for element in doc:
+        if element.__class__ is not simdjson.Object:
+            return None
+        texts.append(element.mini)
+    return tuple(texts)
 
 
 def _after(delivered: int, reject: Reject) -> Reject:

@@ -51,15 +51,17 @@ class OktaLogCollector:
     """Pulls one Okta org's System Log. ``token`` is an API token (``SSWS``) or, with
     ``scheme="Bearer"``, an OAuth access token of a service app; or give the service app's
     ``client_id`` and ``private_key`` and the collector gets its own access tokens
-    (``okta.logs.read``, private-key JWT client credentials)."""
+    (``okta.logs.read``, private-key JWT client credentials). With ``raw_pages`` the batches
+    carry each event's JSON text (``Batch.raw``) instead of the parsed events."""
 
     def __init__(self, org_url: str, token: str | None = None, *, scheme: str = "SSWS",
                  client_id: str | None = None, private_key: SigningKey | None = None,
                  since: datetime | str | None = None, limit: int = MAX_LIMIT, poll_interval: float = 10.0,
                  batch_size: int = DEFAULT_BATCH, backoff: Backoff = Backoff(), timing: Timing | None = None,
                  limits: ReadLimits = DEFAULT_LIMITS, timeout: float = 30.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, raw_pages: bool = False) -> None:
         self.origin = base_url(org_url, what="Okta org URL")
+        self.raw_pages = raw_pages
         if scheme not in ("SSWS", "Bearer"):
             raise ConfigError(f"Okta token scheme must be SSWS or Bearer, not {scheme!r}")
         if not token and not (client_id and private_key):
@@ -91,7 +93,7 @@ class OktaLogCollector:
         try:
             while not stop.is_set():
                 try:
-                    page = api.json_array(url, stop, what="Okta System Log")
+                    page = api.json_array(url, stop, what="Okta System Log", raw=self.raw_pages)
                 except Stopped:
                     return
                 following = link_next(page.headers)
@@ -100,14 +102,16 @@ class OktaLogCollector:
                                     "Link rel=next; cannot resume without building a cursor")
                 if not same_origin(following, self.origin):
                     raise api.error(f"Okta next link points away from {self.origin}")
-                caught_up = len(page.items) < self.limit
-                parts = list(chunks(page.items[skip:], self.batch_size))
+                records: tuple[Any, ...] = page.items if page.raw is None else page.raw
+                caught_up = len(records) < self.limit
+                parts = list(chunks(records[skip:], self.batch_size))
                 for n, (at, events) in enumerate(parts):
                     last = n == len(parts) - 1
                     state = {"next": following, "skip": 0} if last else \
                         {"next": url, "skip": skip + at + len(events)}
-                    yield Batch(events, encode_checkpoint("okta", state), self.name,
-                                caught_up=caught_up and last, rejected=page.rejected if n == 0 else ())
+                    yield Batch(events if page.raw is None else (), encode_checkpoint("okta", state), self.name,
+                                caught_up=caught_up and last, rejected=page.rejected if n == 0 else (),
+                                raw=events if page.raw is not None else ())
                 url, skip = following, 0
                 if caught_up:
                     self._http["timing"].sleep(self.poll_interval, stop)

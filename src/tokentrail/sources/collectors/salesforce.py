@@ -59,8 +59,9 @@ class SalesforceLogCollector:
     """Pulls one org's Event Monitoring logs. Give ``token`` (an access token); or ``client_id``
     and ``client_secret`` of a connected app with the client-credentials flow enabled; or
     ``client_id`` (the consumer key), ``username`` and the app's ``private_key`` for the JWT bearer
-    flow, its assertion's audience ``login_url`` (default: the instance URL, where the token is
-    asked for)."""
+    flow. ``login_url`` (e.g. ``https://login.salesforce.com``, ``https://test.salesforce.com`` or
+    the My Domain URL) is the JWT assertion's audience and where tokens are asked for
+    (``<login url>/services/oauth2/token``); default: the instance URL."""
 
     def __init__(self, instance_url: str, *, token: str | None = None, client_id: str | None = None,
                  client_secret: str | None = None, username: str | None = None,
@@ -87,13 +88,15 @@ class SalesforceLogCollector:
                 raise ConfigError(f"no default fields for {', '.join(unknown)}; name the fields to query")
             self.objects = {name: OBJECT_FIELDS[name] for name in objects}
         self.timing = timing or Timing()
+        self.login_origin = _login_origin(login_url) if login_url else self.origin
         if private_key is not None:
             if not (client_id and username):
                 raise ConfigError("the Salesforce JWT bearer flow needs the consumer key and a username")
-            audience = base_url(login_url, what="Salesforce login URL") if login_url else self.origin
-            grant = _jwt_bearer(private_key, client_id, username, audience, self.timing.clock)
+            grant = _jwt_bearer(private_key, client_id, username, self.login_origin, self.timing.clock)
         else:
-            grant = client_credentials("Salesforce", client_id, client_secret, _token_request)
+            login = self.login_origin
+            grant = client_credentials("Salesforce", client_id, client_secret,
+                                       lambda cid, secret: _token_request(cid, secret, login))
         self.token = BearerToken(vendor="Salesforce", token=token, grant=grant, clock=self.timing.clock)
         self.since = parse_since(since)
         self.batch_size, self.poll_interval, self.limits = batch_size, poll_interval, limits
@@ -218,17 +221,33 @@ _TOKEN_PATH = "/services/oauth2/token"
 _REFUSED = (400, 401, 403)
 
 
-def _token_request(client_id: str, client_secret: str) -> TokenRequest:
+def _login_origin(url: str) -> str:
+    """The login server's ``scheme://host[:port]``: https except to loopback, and no path — the
+    assertion's audience must be exactly that origin, so a path is refused rather than dropped."""
+    origin = base_url(url, what="Salesforce login URL")
+    rest = url.strip().rstrip("/")
+    if "://" not in rest:
+        rest = "https://" + rest
+    if rest.lower() != origin.lower():
+        raise ConfigError(f"Salesforce login URL {url!r} must be an origin such as https://login.salesforce.com "
+                          "(no path, query or fragment)")
+    return origin
+
+
+def _token_request(client_id: str, client_secret: str, origin: str) -> TokenRequest:
     return TokenRequest(_TOKEN_PATH, form={"grant_type": "client_credentials", "client_id": client_id,
-                                           "client_secret": client_secret}, refused=_REFUSED, secrets=(client_secret,))
+                                           "client_secret": client_secret}, refused=_REFUSED,
+                        secrets=(client_secret,), origin=origin)
 
 
-def _jwt_bearer(key: SigningKey, consumer_key: str, username: str, audience: str,
+def _jwt_bearer(key: SigningKey, consumer_key: str, username: str, login: str,
                 clock: Clock) -> Callable[[], TokenRequest]:
+    """The JWT bearer grant: the assertion's audience is the login server, which the token is asked of."""
+
     def grant() -> TokenRequest:
-        assertion = salesforce_bearer_assertion(key, consumer_key, username, audience, clock())
+        assertion = salesforce_bearer_assertion(key, consumer_key, username, login, clock())
         return TokenRequest(_TOKEN_PATH, form={"grant_type": JWT_BEARER_GRANT, "assertion": assertion},
-                            refused=_REFUSED, secrets=(assertion,))
+                            refused=_REFUSED, secrets=(assertion,), origin=login)
 
     return grant
 

@@ -18,13 +18,15 @@ _EXPIRY_MARGIN = 60.0  # seconds before a token's expiry at which a new one is f
 class TokenRequest:
     """How a vendor hands out a token: the path, a JSON or form body, which statuses mean the
     client was refused (Salesforce says 400), and the secrets the body carries (a client secret,
-    a signed assertion) that must never appear in a message."""
+    a signed assertion) that must never appear in a message. ``origin`` is where the token
+    endpoint lives when it is not the API's own origin (Salesforce's login server)."""
 
     path: str
     json: Mapping[str, str] | None = None
     form: Mapping[str, str] | None = None
     refused: tuple[int, ...] = field(default=(401, 403))
     secrets: tuple[str, ...] = ()
+    origin: str | None = None
 
 
 class BearerToken:
@@ -62,11 +64,16 @@ class BearerToken:
             return self._given or ""
         ask = self._grant()
         self._sent = ask.secrets
-        body, _ = api.json_object("POST", api.origin + ask.path, stop, authorized=False, json=ask.json,
-                                  data=ask.form, refused=ask.refused)
+        token_api = api.sibling(ask.origin) if ask.origin is not None and ask.origin != api.origin else api
+        try:
+            body, _ = token_api.json_object("POST", token_api.origin + ask.path, stop, authorized=False,
+                                            json=ask.json, data=ask.form, refused=ask.refused)
+        finally:
+            if token_api is not api:
+                token_api.close()
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
-            raise api.error(f"{api.origin}{ask.path} answered without an access_token", CollectorAuthError)
+            raise api.error(f"{token_api.origin}{ask.path} answered without an access_token", CollectorAuthError)
         lifetime = body.get("expires_in")
         self._token = token
         self._expires = self._clock() + max(0.0, float(lifetime) - _EXPIRY_MARGIN) \

@@ -18,10 +18,12 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+import jwt
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -150,7 +152,11 @@ def salesforce_app(events: Iterable[dict[str, Any]] = (), *, tokens: Iterable[st
                    signed_app: SignedApp | None = None, login_url: str | None = None) -> Starlette:
     """The imitation as an ASGI app; ``app.state.store.extend`` publishes more events while it serves.
     ``client`` (consumer key, secret) may use the client credentials flow; ``signed_app`` the JWT
-    bearer flow, its assertion's audience ``login_url`` (default: this server's own URL)."""
+    bearer flow, its assertion's audience ``login_url`` (default: the URL of the server the token
+    request came to). ``app.state.login_app`` is the login server (``login.salesforce.com``): only
+    the token endpoint, its tokens good at this app; serve it on a second port. Every token
+    request is noted in ``app.state.sign_ins``: the origin it came to, the grant, and the
+    assertion's audience."""
     check = None if signed_app is None else \
         AssertionCheck(signed_app, max_lifetime=180.0, unique=False, clock=clock)
     data = SalesforceData(api_version)
@@ -159,6 +165,7 @@ def salesforce_app(events: Iterable[dict[str, Any]] = (), *, tokens: Iterable[st
     gate = Gate(Style(None, _error_body), Faults(faults), RateWindow(rate_limit, 60.0, clock))
     cursors: dict[str, list[dict[str, Any]]] = {}
     cursor_ids = itertools.count(1)
+    sign_ins: list[SignIn] = []
 
     def authorized(request: Request) -> bool:
         return bearer(request, ("Bearer", "OAuth")) in accepted
@@ -184,6 +191,8 @@ def salesforce_app(events: Iterable[dict[str, Any]] = (), *, tokens: Iterable[st
 
     async def token(request: Request) -> Response:
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+        sign_ins.append(SignIn(f"{request.url.scheme}://{request.url.netloc}", form.get("grant_type", ""),
+                               _audience(form.get("assertion"))))
         if form.get("grant_type") == JWT_BEARER_GRANT:
             return jwt_bearer(request, form.get("assertion"))
         if form.get("grant_type") != "client_credentials":
@@ -243,4 +252,26 @@ def salesforce_app(events: Iterable[dict[str, Any]] = (), *, tokens: Iterable[st
     ])
     app.state.store = data
     app.state.faults = gate.faults
+    app.state.sign_ins = sign_ins
+    app.state.login_app = Starlette(routes=[Route("/services/oauth2/token", token, methods=["POST"])])
     return app
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """One token request the imitation got: where, which grant, the assertion's ``aud`` (if any)."""
+
+    origin: str
+    grant_type: str
+    audience: str | None
+
+
+def _audience(assertion: str | None) -> str | None:
+    """The ``aud`` claim of an assertion, unverified (what was asked for, good or not)."""
+    if not assertion:
+        return None
+    try:
+        aud = jwt.decode(assertion, options={"verify_signature": False}).get("aud")
+    except jwt.PyJWTError:
+        return None
+    return aud if isinstance(aud, str) else None
