@@ -4,8 +4,10 @@ Events are read as JSON text, one row per event (line number kept), and matched 
 JSON functions, not through an inferred table schema: heterogeneous events keep every key
 however late it first appears, and the IR's field routes (nested, literal dotted keys, lists)
 stay visible. Plain JSON-lines files go in as their raw lines (the readers' line splitting,
-limits and reports); every other input the readers know (compressed, CSV, JSON documents,
-archives) goes in as each event re-serialised.
+limits and reports) and first through a cheaper triage (``engine/batch_json.py``): SQL settles
+the events no rule can match by their log type and anchor value, and hands the rest whole to
+the streaming engine. Every other input the readers know (compressed, CSV, JSON documents,
+archives) goes in as each event re-serialised, to the JSON-text query below.
 
 SQL decides, per event, its log type and each declarative unit's predicate, three-valued (see
 ``compile/sql.py``). Only events that matched, or that SQL was unsure of, come back to Python, in
