@@ -2,6 +2,7 @@
 
     python bench/batch_throughput.py [--events 200000] [--seed 7] [--rounds 3] [--synthetic 200]
     python bench/batch_throughput.py --parquet 10000000 [--events 200000] [--synthetic 200]
+    python bench/batch_throughput.py --jsonl [--gz] [--events 1000000] [--synthetic 200]
 
 Writes N simulated Okta events (JSON lines, cached under bench/data/), loads the bundled pack
 plus a synthetic Sigma pack of ``--synthetic`` rules, then times, in turn for each round:
@@ -94,6 +95,49 @@ def parquet_pass(path: Path, loaded, events: int) -> None:
         print(f"| {name} | {w:.2f} | {events / w:,.0f} | {c:.2f} | {events / max(c, 1e-9):,.0f} |")
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process (all threads) and of its reaped children (scan workers)."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def jsonl_pass(path: Path, loaded, events: int) -> None:
+    """Floor, streaming scan and duckdb engine over one JSON-lines file, in wall and CPU time."""
+    import os
+
+    import duckdb
+
+    from tokentrail import api
+    from tokentrail.engine.batch import scan_batch
+
+    def measured(run):
+        wall, cpu = time.perf_counter(), cpu_seconds()
+        out = run()
+        return out, time.perf_counter() - wall, cpu_seconds() - cpu
+
+    con = duckdb.connect(config={"threads": 2})
+    _, *floor = measured(lambda: con.execute(
+        "SELECT count(*) FROM read_json_objects(?, format='newline_delimited') WHERE json_valid(json)",
+        [str(path)]).fetchall())
+    stream, *t_stream = measured(lambda: api.scan([str(path)], loaded))
+    batch, *t_batch = measured(lambda: scan_batch([str(path)], loaded))
+    if [(a.id, a.event_ids) for a in stream.alerts] != [(a.id, a.event_ids) for a in batch.alerts]:
+        raise SystemExit("the engines disagree: batch alerts differ from streaming alerts")
+    if batch.stats.events != events:
+        raise SystemExit(f"read {batch.stats.events} events of {events}")
+    print(f"{events} Okta events from {path.name}, {len(loaded.runnable)} rules, {stream.stats.matches} matches, "
+          f"{len(stream.alerts)} alerts (the same in both scans); load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} cores at the start\n")
+    print("| pass | wall s | events/s (wall) | CPU s | events per CPU-second | vs streaming (wall) | vs streaming (CPU) |")
+    print("|---|---|---|---|---|---|---|")
+    for name, (w, c) in (("DuckDB count(*) of valid JSON lines (floor)", floor), ("streaming, one worker per core", t_stream),
+                         ("duckdb engine", t_batch)):
+        print(f"| {name} | {w:.2f} | {events / w:,.0f} | {c:.2f} | {events / max(c, 1e-9):,.0f} | "
+              f"{t_stream[0] / w:.2f}x | {t_stream[1] / max(c, 1e-9):.2f}x |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
@@ -102,6 +146,9 @@ def main() -> None:
     parser.add_argument("--synthetic", type=int, default=200, help="synthetic rules added to the bundled pack")
     parser.add_argument("--parquet", type=int, default=0, metavar="N",
                         help="time the duckdb engine over N events from Parquet instead")
+    parser.add_argument("--jsonl", action="store_true",
+                        help="one pass over scan_throughput's cached JSON-lines file: floor, streaming, duckdb")
+    parser.add_argument("--gz", action="store_true", help="with --jsonl: its gzip copy")
     args = parser.parse_args()
 
     from tokentrail import api
@@ -109,6 +156,17 @@ def main() -> None:
     from tokentrail.engine.batch import scan_batch
 
     data = HERE / "data"
+    if args.jsonl:
+        from scan_throughput import gzip_copy
+
+        rule_paths = list(default_rule_paths())
+        if args.synthetic:
+            rule_paths.append(write_pack(data / f"synthetic_pack_{args.synthetic}", args.synthetic))
+        path = write_events(data / f"okta_{args.events}.jsonl", args.events, args.seed)
+        path = gzip_copy(path) if args.gz else path
+        warm_cache(path)
+        jsonl_pass(path, api.load_rules(rule_paths), args.events)
+        return
     path = write_events(data / f"okta_{args.events}_{args.seed}.jsonl", args.events, args.seed)
     rule_paths = list(default_rule_paths())
     if args.synthetic:

@@ -4,8 +4,10 @@ Events are read as JSON text, one row per event (line number kept), and matched 
 JSON functions, not through an inferred table schema: heterogeneous events keep every key
 however late it first appears, and the IR's field routes (nested, literal dotted keys, lists)
 stay visible. Plain JSON-lines files go in as their raw lines (the readers' line splitting,
-limits and reports); every other input the readers know (compressed, CSV, JSON documents,
-archives) goes in as each event re-serialised.
+limits and reports) and first through a cheaper triage (``engine/batch_json.py``): SQL settles
+the events no rule can match by their log type and anchor value, and hands the rest whole to
+the streaming engine. Every other input the readers know (compressed, CSV, JSON documents,
+archives) goes in as each event re-serialised, to the JSON-text query below.
 
 SQL decides, per event, its log type and each declarative unit's predicate, three-valued (see
 ``compile/sql.py``). Only events that matched, or that SQL was unsure of, come back to Python, in
@@ -37,6 +39,7 @@ from tokentrail.compile.sql import FieldTable, LeafTable, compile_sql, enable_ar
 from tokentrail.compile.sql_typed import TypedFieldTable, compile_typed, with_dotted
 from tokentrail.engine import ScanResult
 from tokentrail.engine.batch_input import PARQUET, inputs
+from tokentrail.engine.batch_json import JsonLinesTriage, parsed_events, run_lines
 from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents
 from tokentrail.engine.plan import UNKNOWN, LogTypeIndex, Unit
 from tokentrail.engine.session import scan_result, scan_session, unknown_keeper
@@ -120,6 +123,7 @@ class BatchEngine:
         self._json_prepared = False
         self._typed: dict[str, str] = {}
         self._digest_cols: dict[tuple[str, str], list[str]] = {}
+        self._lines_triage: JsonLinesTriage | None = None
 
     def _codes(self, compile_unit: Callable[[Expr, bool], sx.Expression]) -> str:
         """Per event of a log type with rules, one code per unit of that log type (1 matched,
@@ -195,12 +199,17 @@ UNION ALL SELECT {LINE_COLUMN}, NULL, NULL, 1 FROM d WHERE __tt_lt IS NULL
             if name.endswith(PARQUET):
                 alerts.extend(self._scan_parquet(reader, item))
                 continue
-            if name != "-" and splittable(item):
-                batches = self._raw_lines(reader, item)
-            else:
-                batches = self._records(reader, item)
-            for batch in batches:
-                alerts.extend(self._run_batch(batch, name, reader))
+            raw = name != "-" and splittable(item)
+            if not raw:
+                for numbers, lines in self._records(reader, item):
+                    alerts.extend(self.run_text(numbers, lines, name, reader, counts_reads=False))
+            elif type(self).match_rows is BatchEngine.match_rows:
+                triage = self._triage()
+                for numbers, lines in self._raw_lines(reader, item):
+                    alerts.extend(run_lines(self, triage, numbers, lines, name, reader))
+            else:  # an engine matching elsewhere (Spark overrides match_rows) sees every line itself
+                for numbers, lines in self._raw_lines(reader, item):
+                    alerts.extend(self.run_text(numbers, lines, name, reader))
         alerts.extend(self.stream.finish())
         return alerts
 
@@ -396,28 +405,29 @@ UNION ALL SELECT {LINE_COLUMN}, NULL, NULL, 1 FROM d WHERE __tt_lt IS NULL
             con.unregister("incoming")
         return con.execute("EXECUTE match_events").fetchall()
 
+    def _triage(self) -> JsonLinesTriage:
+        """The JSON-lines triage of this engine's rules (built when raw lines first come)."""
+        if self._lines_triage is None:
+            self._lines_triage = JsonLinesTriage(self)
+        return self._lines_triage
+
     def _run_batch(self, batch: tuple[list[int], list[bytes]], source: str, reader: LogReader) -> list[Alert]:
         numbers, lines = batch
+        return self.run_text(numbers, lines, source, reader, counts_reads=False)
+
+    def run_text(self, numbers: list[int], lines: list[bytes], source: str, reader: LogReader, *,
+                 counts_reads: bool = True) -> list[Alert]:
+        """A batch of JSON lines (``numbers``: their line numbers) through the JSON-text query and
+        on to alerting; ``counts_reads``: the readers never counted these events."""
         table = pa.table({"line": pa.array(range(len(lines)), pa.int64()), "j": pa.array(lines, pa.binary())})
-        rows = self.match_rows(table)
-        loads = orjson.loads
+        return self.route_lines(self.match_rows(table), numbers, lines, source, reader, counts_reads=counts_reads)
 
-        def events(wanted: list[tuple]) -> Iterable[tuple[Mapping[str, Any] | None, int]]:
-            for pos, *_ in wanted:
-                line, lineno = lines[pos], numbers[pos]
-                try:
-                    event = loads(line)
-                except orjson.JSONDecodeError as exc:
-                    reader.reject_line(line, source, lineno, exc)
-                    yield None, lineno
-                    continue
-                if event.__class__ is not dict:
-                    reader.reject_line(line, source, lineno, None)
-                    yield None, lineno
-                    continue
-                yield event, lineno
-
-        return self._route(rows, events, source, reader, counts_reads=source != "-" and splittable(source))
+    def route_lines(self, rows: list[tuple], numbers: list[int], lines: list[bytes], source: str, reader: LogReader,
+                    *, counts_reads: bool = True) -> list[Alert]:
+        """Query rows over a batch of JSON lines (positions into ``lines``) to alerting: see
+        ``_route``; the lines the rows want are parsed as the streaming reader parses them."""
+        return self._route(rows, lambda wanted: parsed_events(lines, numbers, wanted, source, reader),
+                           source, reader, counts_reads=counts_reads)
 
     def _route(self, rows: list[tuple], events: Callable[[list[tuple]], Iterable[tuple[Mapping[str, Any] | None, int]]],
                source: str, reader: LogReader, *, counts_reads: bool) -> list[Alert]:
