@@ -60,6 +60,9 @@ from tokentrail.sources.files import LogReader, ReadLimits, splittable
 from tokentrail.state import StateStore
 
 BATCH_ROWS = 100_000  # events per DuckDB query: bounds memory, costs a query plan per batch
+# Rows per typed (Parquet) query: each execution re-binds the query to its Arrow batch (about
+# 0.2 CPU-seconds for the bundled pack), so batches are larger; about 1 KB of Arrow per Okta row.
+TYPED_BATCH_ROWS = 250_000
 TYPED_INPUT = "typed_input"  # the Arrow batch a typed query reads
 LINE_COLUMN = "__tt_line"  # its row numbers
 DEFAULT_MEMORY_LIMIT = "2GB"
@@ -145,6 +148,33 @@ class BatchEngine:
                                       true=sx.Array(expressions=codes)))
         return sx.Case(ifs=branches, default=sx.null()).sql("duckdb") if branches else "NULL"
 
+    def _typed_codes(self, fields: TypedFieldTable, leaves: LeafTable) -> str:
+        """``_codes`` over typed columns, each anchored unit's residual tested only on the rows
+        its anchor holds for: a ``CASE`` evaluates its branch on the rows it selects alone,
+        where a shared leaf column is computed for every row. Anchors and unanchored units'
+        comparisons stay shared columns (``leaves``)."""
+        branches = []
+        for lt, units in self.by_type.items():
+            index = self.stream.plan.indexes[lt]
+            anchors = _anchors(index)
+            codes = []
+            for unit in units:
+                residual = unit.expr if unit.expr is not None else Const(False)
+                anchor = anchors.get(id(unit))
+                if anchor is None:
+                    cond = compile_typed(residual, fields, ci_fields=index.ci, leaves=leaves)
+                else:
+                    field, values = anchor
+                    held = compile_typed(Cmp(field, "eq", tuple(sorted(values))), fields, ci_fields=index.ci,
+                                         leaves=leaves)
+                    cond = _and_then(held, compile_typed(residual, fields, ci_fields=index.ci))
+                codes.append(sx.Coalesce(this=sx.Cast(this=cond, to=sx.DataType.build("TINYINT")),
+                                         expressions=[sx.Literal.number(-1)]))
+            if codes:
+                branches.append(sx.If(this=sx.EQ(this=sx.column("__tt_lt"), expression=sx.Literal.string(lt)),
+                                      true=sx.Array(expressions=codes)))
+        return sx.Case(ifs=branches, default=sx.null()).sql("duckdb") if branches else "NULL"
+
     def _python_types_sql(self) -> str:
         return ", ".join(f"'{lt}'" for lt in sorted(self.python_types)) or "''"
 
@@ -185,32 +215,37 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
         ``xv``: the texts the digest reads; ``ov``: its output fields as JSON). Rows come in
         input order, a row's units in unit order."""
         fields = TypedFieldTable(schema)
-        leaves = LeafTable()
-        codes_sql = self._codes(lambda expr, ci: compile_typed(expr, fields, ci_fields=ci, leaves=leaves))
+        leaves = LeafTable("__tt_l")  # beside the event's own columns: a name of ours
+        codes_sql = self._typed_codes(fields, leaves)
         detect = with_dotted(detection_sql(fields), fields.has_dotted_keys).sql("duckdb")
         leaf_cols = "".join(", " + with_dotted(c, fields.has_dotted_keys).sql("duckdb") for c in leaves.columns())
         python = self._python_types_sql()
         carried = sorted({c for plan in digests.values() for c in plan.columns})
         carry = "".join(f", {_quoted(c)} AS {_quoted(_carried(c))}" for c in carried)
-        carry_names = "".join(f", {_quoted(_carried(c))}" for c in carried)
         want = f"(lt IN ({python}) OR list_contains(h, 1) OR list_contains(h, -1))"
         dig = digest_condition(self.by_type, digests).sql("duckdb")
         pad = ", NULL::INTEGER, NULL::VARCHAR[], NULL::VARCHAR[], NULL::VARCHAR[], NULL::VARCHAR"
+        digest_cols = ", NULL AS tv, NULL AS iv, NULL AS outs"
         digest_rows = ""
         if digests:
-            u, tv, iv, xv, ov = (e.sql("duckdb") for e in digest_columns(self.by_type, digests))
-            digest_rows = f"""
-UNION ALL SELECT line, lt, NULL, 1, {u}, {tv}, {iv}, {xv}, {ov} FROM (
-    SELECT line, lt{carry_names}, unnest(list_filter(range(1, len(h) + 1), __tt_k -> h[__tt_k] = 1)) AS k
-    FROM c WHERE {dig})"""
+            tv, iv, outs = digest_columns(self.by_type, digests)
+            digest_cols = f", CASE WHEN {dig} THEN {tv} END AS tv, CASE WHEN {dig} THEN {iv} END AS iv, " \
+                          f"CASE WHEN {dig} THEN {outs} END AS outs"
+            digest_rows = """
+UNION ALL SELECT line, lt, NULL, 1, o.u, tv, iv, o.xv, o.ov FROM (
+    SELECT line, lt, tv, iv, unnest(outs) AS o FROM c WHERE outs IS NOT NULL)"""
+        # Only ``c`` is read more than once, and it holds no event column: the event's columns
+        # flow through the projections below it and are never copied.
         return f"""
-WITH d AS MATERIALIZED (SELECT *, {detect} AS __tt_lt FROM {table}),
-g AS (SELECT {LINE_COLUMN} AS line, __tt_lt AS lt{leaf_cols}{carry} FROM d WHERE __tt_lt IS NOT NULL),
-c AS MATERIALIZED (SELECT line, lt, {codes_sql} AS h{carry_names} FROM g)
-SELECT line, lt, h, 1 AS n{pad.replace("::INTEGER", "::INTEGER AS u", 1)} FROM c WHERE {want} AND NOT ({dig})
-UNION ALL SELECT NULL, lt, NULL, count(*){pad} FROM c
-    WHERE NOT (lt IN ({python}) OR coalesce(list_contains(h, 1) OR list_contains(h, -1), FALSE)) GROUP BY lt
-UNION ALL SELECT {LINE_COLUMN}, NULL, NULL, 1{pad} FROM d WHERE __tt_lt IS NULL{digest_rows}
+WITH d AS (SELECT *, {detect} AS __tt_lt FROM {table}),
+g AS (SELECT *{leaf_cols} FROM d),
+h AS (SELECT {LINE_COLUMN} AS line, __tt_lt AS lt, {codes_sql} AS h{carry} FROM g),
+c AS MATERIALIZED (SELECT line, lt, h{digest_cols} FROM h)
+SELECT line, lt, h, 1 AS n{pad.replace("::INTEGER", "::INTEGER AS u", 1)} FROM c
+    WHERE lt IS NOT NULL AND {want} AND outs IS NULL
+UNION ALL SELECT NULL, lt, NULL, count(*){pad} FROM c WHERE lt IS NOT NULL
+    AND NOT (lt IN ({python}) OR coalesce(list_contains(h, 1) OR list_contains(h, -1), FALSE)) GROUP BY lt
+UNION ALL SELECT line, NULL, NULL, 1{pad} FROM c WHERE lt IS NULL{digest_rows}
 ORDER BY line NULLS FIRST, u NULLS FIRST
 """
 
@@ -251,7 +286,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         """A Parquet file matched over its own typed columns, batch by batch (row numbers for
         lines); only the rows Python must see are turned into events. A NULL cell is a missing
         field: Parquet gives every row every column, so NULL is how a row lacks one."""
-        batches = self._open_parquet(reader, path)
+        batches = self._open_parquet(reader, path, TYPED_BATCH_ROWS)
         if batches is None:
             return []
         statement, digests = self._typed_statement(batches.schema)
@@ -274,7 +309,9 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
                      source: str, reader: LogReader) -> list[Alert]:
         """``_route`` for the typed query's rows: the events SQL digested become their units'
         ``Digest`` straight from the digest columns, in input order with the rest."""
-        line, lt, h, n, u, tv, iv, xv, ov = (c.to_pylist() for c in result.columns)
+        line, lt, h, n, u, ov = (result.column(c).to_pylist() for c in (0, 1, 2, 3, 4, 8))
+        # Lists of text as one flat list and offsets: far cheaper out of Arrow than a list each.
+        (tv, t_at), (iv, i_at), (xv, x_at) = (_flat(result.column(c)) for c in (5, 6, 7))
         rows = list(zip(line, lt, h, n, strict=True))
         self._count_unmatched(rows, reader, counts_reads=False)
         wanted = [r for r, unit in zip(rows, u, strict=True) if r[0] is not None and unit is None]
@@ -299,22 +336,22 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
                 if at >= 0 and not skip:
                     stats.matched_events += 1
                 at = pos
-                ident = event_id(iv[i])
+                ident = event_id(iv[i_at[i]:i_at[i + 1]])
                 skip = seen is not None and ident is not None and seen.seen_key(dedup_key(lt[i], ident))
                 if skip:
                     stats.duplicates += 1
                     continue
                 stats.events += 1
-                when = event_time(tv[i])
+                when = event_time(tv[t_at[i]:t_at[i + 1]])
             elif skip:
                 continue
-            digest = digests[index].build(when, ident, xv[i], ov[i])
+            digest = digests[index].build(when, ident, xv[x_at[i]:x_at[i + 1]], ov[i])
             alerts.extend(route(units[index], digest, _NO_EVENT, source, first + pos))
         if at >= 0 and not skip:
             stats.matched_events += 1
         return alerts
 
-    def _open_parquet(self, reader: LogReader, path: str | Path) -> pa.RecordBatchReader | None:
+    def _open_parquet(self, reader: LogReader, path: str | Path, rows: int = BATCH_ROWS) -> pa.RecordBatchReader | None:
         """A Parquet file's batches (without our dataset writer's partition columns), or None
         when it cannot be read (reported as the readers report a file)."""
         try:
@@ -325,7 +362,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
             ours = [c for c in relation.columns if c in PARTITION_COLUMNS]
             if ours:
                 relation = relation.select(*(duckdb.ColumnExpression(c) for c in relation.columns if c not in ours))
-            batches = relation.to_arrow_reader(BATCH_ROWS)
+            batches = relation.to_arrow_reader(rows)
         except duckdb.Error as exc:
             error = LogParseError(f"cannot read Parquet: {str(exc).splitlines()[0]}", file=str(path))
             if reader.strict:
@@ -548,7 +585,23 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         return stream.accept(event, lt, hits or None, source, lineno)
 
 
+def _and_then(first: sx.Expression, then: sx.Expression) -> sx.Expression:
+    """Three-valued ``first AND then`` that evaluates ``then`` only where ``first`` is not FALSE."""
+    unsure = sx.Case(ifs=[sx.If(this=sx.not_(sx.paren(then.copy())), true=sx.false())], default=sx.null())
+    return sx.Case(ifs=[sx.If(this=first, true=then), sx.If(this=sx.not_(sx.paren(first.copy())), true=sx.false())],
+                   default=unsure)
+
+
 _NO_EVENT: Mapping[str, Any] = {}  # a digested match's event: its rule reads nothing more of it
+
+
+def _flat(column: pa.ChunkedArray) -> tuple[list[Any], list[int]]:
+    """A list column's values, flat, and each row's offsets into them (row i: ``[at[i]:at[i+1]]``)."""
+    array = column.combine_chunks()
+    if len(array) == 0:
+        return [], [0]
+    offsets = pc.subtract(array.offsets, array.offsets[0])
+    return array.flatten().to_pylist(), offsets.to_pylist()
 
 
 def _quoted(name: str) -> str:

@@ -347,30 +347,25 @@ def digest_condition(by_type: Mapping[str, Sequence[Unit]], digests: Mapping[str
     return sx.Coalesce(this=body, expressions=[sx.false()])
 
 
-def digest_columns(by_type: Mapping[str, Sequence[Unit]], digests: Mapping[str, TypeDigest]) -> list[sx.Expression]:
-    """The digest rows' columns over (``lt``, ``k``: the matched unit's position): the unit's
-    index, its time and id field values, its texts and its output fields as JSON text."""
-    k = sx.column("k")
+def digest_columns(by_type: Mapping[str, Sequence[Unit]], digests: Mapping[str, TypeDigest]) -> tuple[str, str, str]:
+    """SQL over the query's rows (``lt``, codes ``h``, the event's columns as carried): the
+    time and id field values of the row's log type, and its digests — a list with one
+    ``{u, xv, ov}`` per matched unit (its index, its texts, its output fields as JSON text), in
+    unit order. Each unit's values are computed only on the rows it matched."""
 
-    def per_unit(lt: str, plan: TypeDigest, value: Callable[[UnitDigest], sx.Expression | None]) -> sx.Expression:
-        ifs = [sx.If(this=sx.EQ(this=k.copy(), expression=sx.Literal.number(p)), true=expr)
-               for p, d in plan.units.items() if (expr := value(d)) is not None]
-        return sx.Case(ifs=ifs, default=sx.null()) if ifs else sx.null()
+    def per_type(value: Callable[[str, TypeDigest], str]) -> str:
+        ifs = " ".join(f"WHEN {_lt_is(lt).sql('duckdb')} THEN {value(lt, plan)}" for lt, plan in digests.items())
+        return f"CASE {ifs} ELSE NULL END"
 
-    def per_type(value: Callable[[str, TypeDigest], sx.Expression]) -> sx.Expression:
-        return sx.Case(ifs=[sx.If(this=_lt_is(lt), true=value(lt, plan)) for lt, plan in digests.items()],
-                       default=sx.null())
+    def outs(lt: str, plan: TypeDigest) -> str:
+        items = []
+        for position, d in plan.units.items():
+            texts = _list(d.texts).sql("duckdb")
+            output = "NULL" if d.outputs is None else d.outputs.sql("duckdb")
+            items.append(f"CASE WHEN h[{position}] = 1 THEN {{'u': CAST({d.unit.index} AS INTEGER), 'xv': {texts}, "
+                         f"'ov': CAST({output} AS VARCHAR)}} END")
+        return f"list_filter([{', '.join(items)}], __tt_o -> __tt_o IS NOT NULL)"
 
-    def unit_index(lt: str, plan: TypeDigest) -> sx.Expression:
-        indexes = sx.Array(expressions=[sx.Literal.number(u.index) for u in by_type[lt]])
-        return sx.Bracket(this=indexes, expressions=[k.copy()])
-
-    return [
-        sx.Cast(this=per_type(unit_index), to=sx.DataType.build("INTEGER")),
-        per_type(lambda lt, plan: _list(plan.times)),
-        per_type(lambda lt, plan: _list(plan.ids)),
-        per_type(lambda lt, plan: per_unit(lt, plan, lambda d: _list(d.texts))),
-        sx.Cast(this=per_type(lambda lt, plan: per_unit(
-            lt, plan, lambda d: None if d.outputs is None else sx.Cast(
-                this=d.outputs, to=sx.DataType.build("VARCHAR")))), to=sx.DataType.build("VARCHAR")),
-    ]
+    return (per_type(lambda lt, plan: _list(plan.times).sql("duckdb")),
+            per_type(lambda lt, plan: _list(plan.ids).sql("duckdb")),
+            per_type(outs))
