@@ -136,7 +136,7 @@ class _Resolver:
             values = sx.Anonymous(this="list_transform", expressions=[expr, _lambda(inner)])
             kept = sx.Anonymous(this="list_filter", expressions=[
                 values, _lambda(sx.not_(sx.Is(this=sx.column("__tt_x"), expression=sx.null())))])
-            return sx.Bracket(this=kept, expressions=[sx.Literal.number(1)]), kind, True
+            return _first(kept), kind, True
         return expr, kind, False
 
     def first_value(self, field: str) -> tuple[sx.Expression, pa.DataType | None]:
@@ -155,7 +155,7 @@ class _Resolver:
             if _is_list(kind):
                 # A leaf list: its elements are the values (a NULL element is a value too).
                 kind = kind.value_type
-                expr = sx.Bracket(this=expr, expressions=[sx.Literal.number(1)])
+                expr = _first(expr)
             if not _scalar(kind):
                 raise _Unsupported(field)
             exprs.append(expr)
@@ -189,6 +189,11 @@ def _family(kind: pa.DataType) -> str:
     if pa.types.is_integer(kind):
         return "int"
     return "str"
+
+
+def _first(items: sx.Expression) -> sx.Expression:
+    """A list's first element (NULL when empty), spelled out: a bracket would be re-based."""
+    return sx.Anonymous(this="list_extract", expressions=[items, sx.Literal.number(1)])
 
 
 def _lambda(body: sx.Expression) -> sx.Expression:
