@@ -54,8 +54,12 @@ def timed(scan, path: Path, loaded) -> tuple[float, list]:
 
 
 def parquet_of(jsonl: Path, events: int) -> Path:
-    """A Parquet file of ``events`` Okta events: the JSON-lines file's, repeated with fresh ids."""
+    """A Parquet file of ``events`` Okta events: the JSON-lines file's (through ``tokentrail
+    logs to-parquet``), repeated with fresh ids (copy ``c`` of an event has uuid ``<uuid>-c``)."""
     import duckdb
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
     from tokentrail.api import logs_to_parquet
 
@@ -68,11 +72,24 @@ def parquet_of(jsonl: Path, events: int) -> Path:
     con = duckdb.connect(config={"threads": 2})
     source = f"read_parquet('{base}/**/*.parquet', hive_partitioning = false)"
     per_copy = con.execute(f"SELECT count(*) FROM {source}").fetchone()[0]
-    copies = -(-events // per_copy)
     tmp = out.with_suffix(".tmp")
-    con.execute(f"""COPY (SELECT * REPLACE (uuid || '-' || copy AS uuid)
-                    FROM {source}, range({copies}) AS c(copy) LIMIT {events})
-                    TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)""")
+    if events <= per_copy:
+        con.execute(f"""COPY (SELECT * REPLACE (uuid || '-0' AS uuid) FROM {source} LIMIT {events})
+                        TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)""")
+    else:  # copies of the one-copy file, written batch by batch (DuckDB's COPY of a cross join is slow)
+        one = pq.ParquetFile(parquet_of(jsonl, per_copy))
+        writer = pq.ParquetWriter(tmp, one.schema_arrow, compression="zstd")
+        left = events
+        for copy in range(-(-events // per_copy)):
+            for batch in one.iter_batches(100_000):
+                table = pa.Table.from_batches([batch]).slice(0, left)
+                uuid = pc.replace_substring_regex(table.column("uuid"), "-0$", f"-{copy}")
+                writer.write_table(table.set_column(table.schema.get_field_index("uuid"), "uuid", uuid),
+                                   row_group_size=100_000)
+                left -= table.num_rows
+                if not left:
+                    break
+        writer.close()
     tmp.rename(out)
     return out
 
@@ -128,7 +145,8 @@ def child_pass(path: Path, spec: str, memory_limit: str, alerting: bool) -> None
         setattr(cls, name, wrapper)
 
     timed_method(B.BatchEngine, "_typed_statement", "plan")
-    timed_method(B.BatchEngine, "_route_typed", "python")
+    # A baseline interpreter may run older code, whose typed rows go through ``_route``.
+    timed_method(B.BatchEngine, "_route_typed" if hasattr(B.BatchEngine, "_route_typed") else "_route", "python")
     if alerting:
         timed_method(StreamingEngine, "route", "alerting")
     wall, cpu = time.perf_counter(), time.process_time()
@@ -141,12 +159,12 @@ def child_pass(path: Path, spec: str, memory_limit: str, alerting: bool) -> None
                         "alerts": len(result.alerts), "rss_mb": hwm / 1024}).decode())
 
 
-def run_child(path: Path, spec: str, memory_limit: str, alerting: bool = False) -> dict:
+def run_child(path: Path, spec: str, memory_limit: str, alerting: bool = False, python: str = sys.executable) -> dict:
     import subprocess
 
     import orjson
 
-    args = [sys.executable, __file__, "--child", str(path), "--rules", spec, "--memory-limit", memory_limit]
+    args = [python, __file__, "--child", str(path), "--rules", spec, "--memory-limit", memory_limit]
     out = subprocess.run(args + (["--alerting"] if alerting else []), check=True, capture_output=True, text=True)
     return orjson.loads(out.stdout.strip().splitlines()[-1])
 
@@ -178,34 +196,45 @@ def check_same(jsonl: Path, events: int, spec: str) -> str:
 
 
 def parquet_passes(jsonl: Path, sizes: list[int], packs: list[str], scaling: list[int], check: int,
-                   memory_limit: str) -> None:
-    """The Parquet table: the count(*) floor and the engine per size and rule pack, then the
-    rule-count scaling at the first size, then the stage split and the streaming check."""
+                   memory_limit: str, baseline: str = "", stages: bool = True) -> None:
+    """The Parquet table: the count(*) floor and the engine per size and rule pack (and, with
+    ``baseline``, the same scan by that Python interpreter's tokentrail: another checkout's
+    code), then the rule-count scaling at the first size, then the stage split and the
+    streaming check."""
     print("| input | rules | wall s | events/s (wall) | CPU s | events per CPU-second | matches | alerts | peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|---|")
-    runs = [(n, spec) for n in sizes for spec in packs] + [(sizes[0], f"synthetic:{r}") for r in scaling]
-    for n, spec in runs:
+    runs = [(n, spec, "") for n in sizes for spec in packs] + [(sizes[0], f"synthetic:{r}", "") for r in scaling]
+    if baseline:
+        runs[len(packs):len(packs)] = [(sizes[0], spec, baseline) for spec in packs]
+    for n, spec, python in runs:
         path = parquet_of(jsonl, n)
         w, c = parquet_floor(path)
         print(f"| {n:,} | DuckDB count(*) (floor) | {w:.2f} | {n / w:,.0f} | {c:.2f} | {n / max(c, 1e-9):,.0f} | | | |")
-        r = run_child(path, spec, memory_limit)
+        r = run_child(path, spec, memory_limit, python=python or sys.executable)
         if r["events"] != n:
             raise SystemExit(f"read {r['events']} events of {n}")
-        print(f"| {n:,} | {spec} ({r['rules']}) | {r['wall']:.2f} | {n / r['wall']:,.0f} | {r['cpu']:.2f} | "
+        label = f"{spec} ({r['rules']})" + (" **baseline**" if python else "")
+        print(f"| {n:,} | {label} | {r['wall']:.2f} | {n / r['wall']:,.0f} | {r['cpu']:.2f} | "
               f"{n / r['cpu']:,.0f} | {r['matches']:,} | {r['alerts']} | {r['rss_mb']:.0f} |", flush=True)
-    print("\nCPU seconds by stage (alerting timed per call, so its own timer adds to it):\n")
-    print("| input | rules | CPU s | planning | SQL + Parquet read | Python: Arrow, digests | of which alerting |")
-    print("|---|---|---|---|---|---|---|")
-    for spec in packs:
-        r = run_child(parquet_of(jsonl, sizes[0]), spec, memory_limit, alerting=True)
-        st = r["stages"]
-        sql = r["cpu"] - st["plan"] - st["python"]
-        print(f"| {sizes[0]:,} | {spec} ({r['rules']}) | {r['cpu']:.2f} | {st['plan']:.2f} | {sql:.2f} | "
-              f"{st['python'] - st['alerting']:.2f} | {st['alerting']:.2f} |", flush=True)
+    if stages:
+        stage_split(jsonl, sizes[0], packs, memory_limit)
     if check:
         print()
         for spec in packs:
             print(check_same(jsonl, check, spec), flush=True)
+
+
+def stage_split(jsonl: Path, events: int, packs: list[str], memory_limit: str) -> None:
+    """CPU seconds by stage of the engine's scan of ``events`` events, per rule pack."""
+    print("\nCPU seconds by stage (alerting timed per call, so its own timer adds to it):\n")
+    print("| input | rules | CPU s | planning | SQL + Parquet read | Python: Arrow, digests | of which alerting |")
+    print("|---|---|---|---|---|---|---|")
+    for spec in packs:
+        r = run_child(parquet_of(jsonl, events), spec, memory_limit, alerting=True)
+        st = r["stages"]
+        sql = r["cpu"] - st["plan"] - st["python"]
+        print(f"| {events:,} | {spec} ({r['rules']}) | {r['cpu']:.2f} | {st['plan']:.2f} | {sql:.2f} | "
+              f"{st['python'] - st['alerting']:.2f} | {st['alerting']:.2f} |", flush=True)
 
 
 def main() -> None:
@@ -220,6 +249,9 @@ def main() -> None:
     parser.add_argument("--scaling", default="20,200,2000", help="synthetic pack sizes timed at the first size")
     parser.add_argument("--check", type=int, default=200_000, help="events of the streaming check (0: none)")
     parser.add_argument("--memory-limit", default="2GB")
+    parser.add_argument("--baseline", default="", metavar="PYTHON",
+                        help="also time the Parquet passes at the first size with this interpreter's tokentrail")
+    parser.add_argument("--no-stages", action="store_true", help="skip the stage split")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--rules", default="bundled", help=argparse.SUPPRESS)
     parser.add_argument("--alerting", action="store_true", help=argparse.SUPPRESS)
@@ -236,7 +268,8 @@ def main() -> None:
     path = write_events(data / f"okta_{args.events}_{args.seed}.jsonl", args.events, args.seed)
     if args.parquet:
         parquet_passes(path, [int(n) for n in args.parquet.split(",")], args.packs.split(","),
-                       [int(n) for n in args.scaling.split(",") if n], args.check, args.memory_limit)
+                       [int(n) for n in args.scaling.split(",") if n], args.check, args.memory_limit,
+                       args.baseline, not args.no_stages)
         return
     pack = list(default_rule_paths())
     if args.synthetic:

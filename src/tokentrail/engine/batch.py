@@ -14,6 +14,11 @@ input order; there the streaming engine's own code digests them and routes them 
 predicate), the streaming engine handles the whole event (``StreamingEngine.process``). Panther
 Python rules run in Python too: every event of a log type that has Python rules is handed to
 the streaming engine, which runs them. Alerts are therefore the streaming engine's.
+
+Parquet is matched over its typed columns, and a matched row whose units' digests are plain
+field reads is not turned into an event at all: SQL selects what each digest reads, one row per
+(event, matched unit), and Python assembles the streaming engine's ``Digest`` tuples from those
+columns and routes them (``engine/batch_digest.py``).
 """
 
 from __future__ import annotations
@@ -239,8 +244,8 @@ UNION ALL SELECT line, lt, NULL, 1, o.u, tv, iv, o.xv, o.ov FROM (
         return f"""
 WITH d AS (SELECT *, {detect} AS __tt_lt FROM {table}),
 g AS (SELECT *{leaf_cols} FROM d),
-h AS (SELECT {LINE_COLUMN} AS line, __tt_lt AS lt, {codes_sql} AS h{carry} FROM g),
-c AS MATERIALIZED (SELECT line, lt, h{digest_cols} FROM h)
+m AS (SELECT {LINE_COLUMN} AS line, __tt_lt AS lt, {codes_sql} AS h{carry} FROM g),
+c AS MATERIALIZED (SELECT line, lt, h{digest_cols} FROM m)
 SELECT line, lt, h, 1 AS n{pad.replace("::INTEGER", "::INTEGER AS u", 1)} FROM c
     WHERE lt IS NOT NULL AND {want} AND outs IS NULL
 UNION ALL SELECT NULL, lt, NULL, count(*){pad} FROM c WHERE lt IS NOT NULL
