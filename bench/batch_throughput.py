@@ -10,10 +10,15 @@ DuckDB's ``SELECT count(*)`` over the same file read as JSON text (the floor: re
 parse, no rules), the streaming scan with one process, and the DuckDB scan. Both scans must give
 the same alerts, or the run stops. The median round is the result; prints a Markdown table.
 
-With ``--parquet N``, the JSON-lines file is turned into a Parquet file of N events (the file's
-events repeated, each copy's ``uuid`` made its own, so nothing is a duplicate) and the pass
-times DuckDB's ``count(*)`` over it (the floor) and the duckdb engine's scan of it, in wall
-time and in CPU time (the process's, all threads: on a shared machine the steadier measure).
+With ``--parquet N[,N...]`` (e.g. ``--events 1000000 --parquet 1000000,10000000``), the
+JSON-lines file is turned into Parquet files of N events (``tokentrail logs to-parquet``'s
+dataset, its events repeated, each copy's ``uuid`` made its own, so nothing is a duplicate).
+For each size and rule pack (``--packs``: ``bundled``, ``bundled+200``, ``synthetic:N``) the
+run times DuckDB's ``count(*)`` over the file (the floor) and the duckdb engine's scan of it in
+a child process of its own: wall and CPU seconds (the process's, all threads: on a shared
+machine the steadier measure), peak RSS (VmHWM) under ``--memory-limit``. Then synthetic packs
+of ``--scaling`` sizes at the first size, CPU seconds by stage at the first size, and a check
+that the engine gives the streaming engine's alerts over ``--check`` events.
 """
 
 from __future__ import annotations
@@ -50,8 +55,12 @@ def timed(scan, path: Path, loaded) -> tuple[float, list]:
 
 
 def parquet_of(jsonl: Path, events: int) -> Path:
-    """A Parquet file of ``events`` Okta events: the JSON-lines file's, repeated with fresh ids."""
+    """A Parquet file of ``events`` Okta events: the JSON-lines file's (through ``tokentrail
+    logs to-parquet``), repeated with fresh ids (copy ``c`` of an event has uuid ``<uuid>-c``)."""
     import duckdb
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
     from tokentrail.api import logs_to_parquet
 
@@ -64,35 +73,169 @@ def parquet_of(jsonl: Path, events: int) -> Path:
     con = duckdb.connect(config={"threads": 2})
     source = f"read_parquet('{base}/**/*.parquet', hive_partitioning = false)"
     per_copy = con.execute(f"SELECT count(*) FROM {source}").fetchone()[0]
-    copies = -(-events // per_copy)
     tmp = out.with_suffix(".tmp")
-    con.execute(f"""COPY (SELECT * REPLACE (uuid || '-' || copy AS uuid)
-                    FROM {source}, range({copies}) AS c(copy) LIMIT {events})
-                    TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)""")
+    if events <= per_copy:
+        con.execute(f"""COPY (SELECT * REPLACE (uuid || '-0' AS uuid) FROM {source} LIMIT {events})
+                        TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)""")
+    else:  # copies of the one-copy file, written batch by batch (DuckDB's COPY of a cross join is slow)
+        one = pq.ParquetFile(parquet_of(jsonl, per_copy))
+        writer = pq.ParquetWriter(tmp, one.schema_arrow, compression="zstd")
+        left = events
+        for copy in range(-(-events // per_copy)):
+            for batch in one.iter_batches(100_000):
+                table = pa.Table.from_batches([batch]).slice(0, left)
+                uuid = pc.replace_substring_regex(table.column("uuid"), "-0$", f"-{copy}")
+                writer.write_table(table.set_column(table.schema.get_field_index("uuid"), "uuid", uuid),
+                                   row_group_size=100_000)
+                left -= table.num_rows
+                if not left:
+                    break
+        writer.close()
     tmp.rename(out)
     return out
 
 
-def parquet_pass(path: Path, loaded, events: int) -> None:
+def parquet_floor(path: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of DuckDB's own ``count(*)`` over the file (2 threads)."""
     import duckdb
-
-    from tokentrail.engine.batch import scan_batch
 
     con = duckdb.connect(config={"threads": 2})
     wall, cpu = time.perf_counter(), time.process_time()
     con.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchall()
-    floor = (time.perf_counter() - wall, time.process_time() - cpu)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def rule_paths(spec: str) -> list[Path]:
+    """``bundled``, ``bundled+N`` (with an N-rule synthetic pack) or ``synthetic:N`` (alone)."""
+    from tokentrail.content import default_rule_paths
+
+    data = HERE / "data"
+    if spec.startswith("synthetic:"):
+        n = int(spec.split(":", 1)[1])
+        return [write_pack(data / f"synthetic_pack_{n}", n)]
+    paths = list(default_rule_paths())
+    if "+" in spec:
+        n = int(spec.split("+", 1)[1])
+        paths.append(write_pack(data / f"synthetic_pack_{n}", n))
+    return paths
+
+
+def child_pass(path: Path, spec: str, memory_limit: str, alerting: bool) -> None:
+    """One duckdb-engine scan of ``path`` in this process; prints its numbers as one JSON line:
+    wall and CPU seconds, CPU seconds per stage (planning, Python: Arrow to digests to alerting;
+    with ``alerting`` the alerting code alone too, timed per call), peak RSS (VmHWM)."""
+    import orjson
+
+    from tokentrail import api
+    from tokentrail.engine import batch as B
+    from tokentrail.engine.stream import StreamingEngine
+
+    loaded = api.load_rules(rule_paths(spec))
+    stages = {"plan": 0.0, "python": 0.0, "alerting": 0.0}
+
+    def timed_method(cls, name, stage):
+        original = getattr(cls, name)
+
+        def wrapper(*args, **kwargs):
+            started = time.process_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                stages[stage] += time.process_time() - started
+
+        setattr(cls, name, wrapper)
+
+    timed_method(B.BatchEngine, "_typed_statement", "plan")
+    # A baseline interpreter may run older code, whose typed rows go through ``_route``.
+    timed_method(B.BatchEngine, "_route_typed" if hasattr(B.BatchEngine, "_route_typed") else "_route", "python")
+    if alerting:
+        timed_method(StreamingEngine, "route", "alerting")
     wall, cpu = time.perf_counter(), time.process_time()
-    result = scan_batch([str(path)], loaded)
-    scan = (time.perf_counter() - wall, time.process_time() - cpu)
-    if result.stats.events != events:
-        raise SystemExit(f"read {result.stats.events} events of {events}")
-    print(f"{events} Okta events from Parquet, {len(loaded.runnable)} rules, {result.stats.matches} matches, "
-          f"{len(result.alerts)} alerts\n")
-    print("| pass | wall s | events/s (wall) | CPU s | events per CPU-second |")
-    print("|---|---|---|---|---|")
-    for name, (w, c) in (("DuckDB count(*) (floor)", floor), ("duckdb engine", scan)):
-        print(f"| {name} | {w:.2f} | {events / w:,.0f} | {c:.2f} | {events / max(c, 1e-9):,.0f} |")
+    result = B.scan_batch([str(path)], loaded, memory_limit=memory_limit)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    status = Path("/proc/self/status").read_text().splitlines()
+    hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    print(orjson.dumps({"wall": wall, "cpu": cpu, "stages": stages, "rules": len(loaded.runnable),
+                        "events": result.stats.events, "matches": result.stats.matches,
+                        "alerts": len(result.alerts), "rss_mb": hwm / 1024}).decode())
+
+
+def run_child(path: Path, spec: str, memory_limit: str, alerting: bool = False, python: str = sys.executable) -> dict:
+    import subprocess
+
+    import orjson
+
+    args = [python, __file__, "--child", str(path), "--rules", spec, "--memory-limit", memory_limit]
+    out = subprocess.run(args + (["--alerting"] if alerting else []), check=True, capture_output=True, text=True)
+    return orjson.loads(out.stdout.strip().splitlines()[-1])
+
+
+def check_same(jsonl: Path, events: int, spec: str) -> str:
+    """The duckdb engine over a Parquet file of ``events`` events gives the streaming engine's
+    alerts over the same events as the engine reads them back (JSON lines); stops if not."""
+    import orjson
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tokentrail import api
+    from tokentrail.engine.batch import _events_of, scan_batch
+
+    parquet = parquet_of(jsonl, events)
+    back = parquet.with_suffix(".readback.jsonl")
+    if not back.exists():
+        with open(back, "wb") as fh:
+            for batch in pq.ParquetFile(parquet).iter_batches(100_000):
+                fh.write(b"".join(orjson.dumps(e) + b"\n" for e in _events_of(pa.Table.from_batches([batch]))))
+    loaded = api.load_rules(rule_paths(spec))
+    stream = api.scan([str(back)], loaded, workers=1)
+    batch = scan_batch([str(parquet)], loaded)
+    same = [(a.id, a.event_ids, a.count, a.fields) for a in stream.alerts] == \
+        [(a.id, a.event_ids, a.count, a.fields) for a in batch.alerts]
+    if not same or stream.stats.matches != batch.stats.matches:
+        raise SystemExit(f"the engines disagree on {events} events, {spec}")
+    return f"{events:,} events, {spec}: {len(batch.alerts)} alerts, {batch.stats.matches:,} matches, same as streaming"
+
+
+def parquet_passes(jsonl: Path, sizes: list[int], packs: list[str], scaling: list[int], check: int,
+                   memory_limit: str, baseline: str = "", stages: bool = True) -> None:
+    """The Parquet table: the count(*) floor and the engine per size and rule pack (and, with
+    ``baseline``, the same scan by that Python interpreter's tokentrail: another checkout's
+    code), then the rule-count scaling at the first size, then the stage split and the
+    streaming check."""
+    print("| input | rules | wall s | events/s (wall) | CPU s | events per CPU-second | matches | alerts | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    runs = [(n, spec, "") for n in sizes for spec in packs] + [(sizes[0], f"synthetic:{r}", "") for r in scaling]
+    if baseline:
+        runs[len(packs):len(packs)] = [(sizes[0], spec, baseline) for spec in packs]
+    for n, spec, python in runs:
+        path = parquet_of(jsonl, n)
+        w, c = parquet_floor(path)
+        print(f"| {n:,} | DuckDB count(*) (floor) | {w:.2f} | {n / w:,.0f} | {c:.2f} | {n / max(c, 1e-9):,.0f} | | | |")
+        r = run_child(path, spec, memory_limit, python=python or sys.executable)
+        if r["events"] != n:
+            raise SystemExit(f"read {r['events']} events of {n}")
+        label = f"{spec} ({r['rules']})" + (" **baseline**" if python else "")
+        print(f"| {n:,} | {label} | {r['wall']:.2f} | {n / r['wall']:,.0f} | {r['cpu']:.2f} | "
+              f"{n / r['cpu']:,.0f} | {r['matches']:,} | {r['alerts']} | {r['rss_mb']:.0f} |", flush=True)
+    if stages:
+        stage_split(jsonl, sizes[0], packs, memory_limit)
+    if check:
+        print()
+        for spec in packs:
+            print(check_same(jsonl, check, spec), flush=True)
+
+
+def stage_split(jsonl: Path, events: int, packs: list[str], memory_limit: str) -> None:
+    """CPU seconds by stage of the engine's scan of ``events`` events, per rule pack."""
+    print("\nCPU seconds by stage (alerting timed per call, so its own timer adds to it):\n")
+    print("| input | rules | CPU s | planning | SQL + Parquet read | Python: Arrow, digests | of which alerting |")
+    print("|---|---|---|---|---|---|---|")
+    for spec in packs:
+        r = run_child(parquet_of(jsonl, events), spec, memory_limit, alerting=True)
+        st = r["stages"]
+        sql = r["cpu"] - st["plan"] - st["python"]
+        print(f"| {events:,} | {spec} ({r['rules']}) | {r['cpu']:.2f} | {st['plan']:.2f} | {sql:.2f} | "
+              f"{st['python'] - st['alerting']:.2f} | {st['alerting']:.2f} |", flush=True)
 
 
 def cpu_seconds() -> float:
@@ -144,12 +287,25 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--synthetic", type=int, default=200, help="synthetic rules added to the bundled pack")
-    parser.add_argument("--parquet", type=int, default=0, metavar="N",
-                        help="time the duckdb engine over N events from Parquet instead")
+    parser.add_argument("--parquet", default="", metavar="N[,N...]",
+                        help="time the duckdb engine over N events from Parquet instead (sizes, comma-separated)")
+    parser.add_argument("--packs", default="bundled,bundled+200", help="rule packs of the Parquet passes")
+    parser.add_argument("--scaling", default="20,200,2000", help="synthetic pack sizes timed at the first size")
+    parser.add_argument("--check", type=int, default=200_000, help="events of the streaming check (0: none)")
+    parser.add_argument("--memory-limit", default="2GB")
+    parser.add_argument("--baseline", default="", metavar="PYTHON",
+                        help="also time the Parquet passes at the first size with this interpreter's tokentrail")
+    parser.add_argument("--no-stages", action="store_true", help="skip the stage split")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--rules", default="bundled", help=argparse.SUPPRESS)
+    parser.add_argument("--alerting", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--jsonl", action="store_true",
                         help="one pass over scan_throughput's cached JSON-lines file: floor, streaming, duckdb")
     parser.add_argument("--gz", action="store_true", help="with --jsonl: its gzip copy")
     args = parser.parse_args()
+    if args.child:
+        child_pass(Path(args.child), args.rules, args.memory_limit, args.alerting)
+        return
 
     from tokentrail import api
     from tokentrail.content import default_rule_paths
@@ -168,13 +324,15 @@ def main() -> None:
         jsonl_pass(path, api.load_rules(rule_paths), args.events)
         return
     path = write_events(data / f"okta_{args.events}_{args.seed}.jsonl", args.events, args.seed)
-    rule_paths = list(default_rule_paths())
-    if args.synthetic:
-        rule_paths.append(write_pack(data / f"synthetic_pack_{args.synthetic}", args.synthetic))
-    loaded = api.load_rules(rule_paths)
     if args.parquet:
-        parquet_pass(parquet_of(path, args.parquet), loaded, args.parquet)
+        parquet_passes(path, [int(n) for n in args.parquet.split(",")], args.packs.split(","),
+                       [int(n) for n in args.scaling.split(",") if n], args.check, args.memory_limit,
+                       args.baseline, not args.no_stages)
         return
+    pack = list(default_rule_paths())
+    if args.synthetic:
+        pack.append(write_pack(data / f"synthetic_pack_{args.synthetic}", args.synthetic))
+    loaded = api.load_rules(pack)
     warm_cache(path)
     rounds = []
     for _ in range(args.rounds):

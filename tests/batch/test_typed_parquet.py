@@ -74,15 +74,24 @@ def test_plain_typed_fields_are_decided_in_sql():
                                               ("user.session.start", "A@X.IO", None),
                                               ("app.other", "a@x.io", "10.0.0.1")])]
     table = pa.Table.from_pylist(rows)
-    engine = BatchEngine([rule])
-    statement = engine._typed_statement(table.schema)
-    engine.con.register(TYPED_INPUT, table.append_column(LINE_COLUMN, pa.array(range(len(rows)), pa.int64())))
-    result = engine.con.execute(f"EXECUTE {statement}").fetchall()
-    # Row 0 matched; rows 1 and 2 are decided "no" in SQL (counted, not returned); row 3 (an
-    # event type no rule anchors on) likewise: only the match comes back, and it is certain.
-    returned = [(line, codes) for line, _lt, codes, _n in result if line is not None]
-    assert returned == [(0, [1])]
-    assert sum(n for line, _lt, _codes, n in result if line is None) == 3
+    for on_match in (None, print):
+        engine = BatchEngine([rule], on_match=on_match)
+        statement, digests = engine._typed_statement(table.schema)
+        engine.con.register(TYPED_INPUT, table.append_column(LINE_COLUMN, pa.array(range(len(rows)), pa.int64())))
+        result = engine.con.execute(f"EXECUTE {statement}").fetchall()
+        # Row 0 matched; rows 1 and 2 are decided "no" in SQL (counted, not returned); row 3 (an
+        # event type no rule anchors on) likewise: only the match comes back, and it is certain.
+        # Without on_match it comes back digested (the unit's index, its time and id fields);
+        # with on_match the whole event is needed, so its codes come back instead.
+        returned = [(line, codes, unit, times, ids) for line, _lt, codes, _n, unit, times, ids, _x, _o in result
+                    if line is not None]
+        if on_match is None:
+            assert set(digests) == {u.index for u in engine.units}
+            assert returned == [(0, None, 0, ["2026-01-01T00:00:00Z"], ["0"])]
+        else:
+            assert digests == {}
+            assert returned == [(0, [1], None, None, None)]
+        assert sum(row[3] for row in result if row[0] is None) == 3
 
 
 def test_timestamps_and_other_non_json_types_reach_rules_as_text(tmp_path):

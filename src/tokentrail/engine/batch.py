@@ -16,6 +16,11 @@ input order; there the streaming engine's own code digests them and routes them 
 predicate), the streaming engine handles the whole event (``StreamingEngine.process``). Panther
 Python rules run in Python too: every event of a log type that has Python rules is handed to
 the streaming engine, which runs them. Alerts are therefore the streaming engine's.
+
+Parquet is matched over its typed columns, and a matched row whose units' digests are plain
+field reads is not turned into an event at all: SQL selects what each digest reads, one row per
+(event, matched unit), and Python assembles the streaming engine's ``Digest`` tuples from those
+columns and routes them (``engine/batch_digest.py``).
 """
 
 from __future__ import annotations
@@ -38,9 +43,18 @@ from tokentrail.compile.fields import split_field
 from tokentrail.compile.sql import FieldTable, LeafTable, compile_sql, enable_arrow_lambdas, json_path
 from tokentrail.compile.sql_typed import TypedFieldTable, compile_typed, with_dotted
 from tokentrail.engine import ScanResult
+from tokentrail.engine.batch_digest import (
+    TypeDigest,
+    UnitDigest,
+    digest_columns,
+    digest_condition,
+    event_id,
+    event_time,
+    plan_type,
+)
 from tokentrail.engine.batch_input import PARQUET, inputs
 from tokentrail.engine.batch_json import JsonLinesTriage, parsed_events, run_lines
-from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents
+from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents, dedup_key
 from tokentrail.engine.plan import UNKNOWN, LogTypeIndex, Unit
 from tokentrail.engine.session import scan_result, scan_session, unknown_keeper
 from tokentrail.engine.stream import StreamingEngine
@@ -54,6 +68,9 @@ from tokentrail.sources.files import LogReader, ReadLimits, splittable
 from tokentrail.state import StateStore
 
 BATCH_ROWS = 100_000  # events per DuckDB query: bounds memory, costs a query plan per batch
+# Rows per typed (Parquet) query: each execution re-binds the query to its Arrow batch (about
+# 0.2 CPU-seconds for the bundled pack), so batches are larger; about 1 KB of Arrow per Okta row.
+TYPED_BATCH_ROWS = 250_000
 TYPED_INPUT = "typed_input"  # the Arrow batch a typed query reads
 LINE_COLUMN = "__tt_line"  # its row numbers
 DEFAULT_MEMORY_LIMIT = "2GB"
@@ -121,7 +138,7 @@ class BatchEngine:
                                           "threads": threads or min(2, os.cpu_count() or 1)})
         enable_arrow_lambdas(self.con)
         self._json_prepared = False
-        self._typed: dict[str, str] = {}
+        self._typed: dict[str, tuple[str, dict[int, UnitDigest]]] = {}
         self._digest_cols: dict[tuple[str, str], list[str]] = {}
         self._lines_triage: JsonLinesTriage | None = None
 
@@ -137,6 +154,33 @@ class BatchEngine:
                                  expressions=[sx.Literal.number(-1)]) for u in units]
             if codes:
                 branches.append(sx.If(this=sx.EQ(this=sx.column("lt"), expression=sx.Literal.string(lt)),
+                                      true=sx.Array(expressions=codes)))
+        return sx.Case(ifs=branches, default=sx.null()).sql("duckdb") if branches else "NULL"
+
+    def _typed_codes(self, fields: TypedFieldTable, leaves: LeafTable) -> str:
+        """``_codes`` over typed columns, each anchored unit's residual tested only on the rows
+        its anchor holds for: a ``CASE`` evaluates its branch on the rows it selects alone,
+        where a shared leaf column is computed for every row. Anchors and unanchored units'
+        comparisons stay shared columns (``leaves``)."""
+        branches = []
+        for lt, units in self.by_type.items():
+            index = self.stream.plan.indexes[lt]
+            anchors = _anchors(index)
+            codes = []
+            for unit in units:
+                residual = unit.expr if unit.expr is not None else Const(False)
+                anchor = anchors.get(id(unit))
+                if anchor is None:
+                    cond = compile_typed(residual, fields, ci_fields=index.ci, leaves=leaves)
+                else:
+                    field, values = anchor
+                    held = compile_typed(Cmp(field, "eq", tuple(sorted(values))), fields, ci_fields=index.ci,
+                                         leaves=leaves)
+                    cond = _and_then(held, compile_typed(residual, fields, ci_fields=index.ci))
+                codes.append(sx.Coalesce(this=sx.Cast(this=cond, to=sx.DataType.build("TINYINT")),
+                                         expressions=[sx.Literal.number(-1)]))
+            if codes:
+                branches.append(sx.If(this=sx.EQ(this=sx.column("__tt_lt"), expression=sx.Literal.string(lt)),
                                       true=sx.Array(expressions=codes)))
         return sx.Case(ifs=branches, default=sx.null()).sql("duckdb") if branches else "NULL"
 
@@ -170,24 +214,63 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
 """
 
 
-    def _typed_sql(self, schema: pa.Schema, table: str) -> str:
+    def _typed_sql(self, schema: pa.Schema, table: str, digests: Mapping[str, TypeDigest]) -> str:
         """The same query over typed columns (table ``table`` of ``schema``, plus the row number
-        ``{LINE_COLUMN}``): the schema decides which fields exist, so no JSON is parsed."""
+        ``{LINE_COLUMN}``): the schema decides which fields exist, so no JSON is parsed.
+
+        A matched row whose every matched unit has a digest in SQL (``digests``, see
+        ``engine/batch_digest.py``) comes back as one row per (event, matched unit) holding that
+        digest's values instead (``u``: the unit's index; ``tv``, ``iv``: the time and id fields;
+        ``xv``: the texts the digest reads; ``ov``: its output fields as JSON). Rows come in
+        input order, a row's units in unit order."""
         fields = TypedFieldTable(schema)
-        leaves = LeafTable()
-        codes_sql = self._codes(lambda expr, ci: compile_typed(expr, fields, ci_fields=ci, leaves=leaves))
+        leaves = LeafTable("__tt_l")  # beside the event's own columns: a name of ours
+        codes_sql = self._typed_codes(fields, leaves)
         detect = with_dotted(detection_sql(fields), fields.has_dotted_keys).sql("duckdb")
         leaf_cols = "".join(", " + with_dotted(c, fields.has_dotted_keys).sql("duckdb") for c in leaves.columns())
         python = self._python_types_sql()
+        carried = sorted({c for plan in digests.values() for c in plan.columns})
+        carry = "".join(f", {_quoted(c)} AS {_quoted(_carried(c))}" for c in carried)
+        want = f"(lt IN ({python}) OR list_contains(h, 1) OR list_contains(h, -1))"
+        dig = digest_condition(self.by_type, digests).sql("duckdb")
+        pad = ", NULL::INTEGER, NULL::VARCHAR[], NULL::VARCHAR[], NULL::VARCHAR[], NULL::VARCHAR"
+        digest_cols = ", NULL AS tv, NULL AS iv, NULL AS outs"
+        digest_rows = ""
+        if digests:
+            tv, iv, outs = digest_columns(self.by_type, digests)
+            digest_cols = f", CASE WHEN {dig} THEN {tv} END AS tv, CASE WHEN {dig} THEN {iv} END AS iv, " \
+                          f"CASE WHEN {dig} THEN {outs} END AS outs"
+            digest_rows = """
+UNION ALL SELECT line, lt, NULL, 1, o.u, tv, iv, o.xv, o.ov FROM (
+    SELECT line, lt, tv, iv, unnest(outs) AS o FROM c WHERE outs IS NOT NULL)"""
+        # Only ``c`` is read more than once, and it holds no event column: the event's columns
+        # flow through the projections below it and are never copied.
         return f"""
-WITH d AS MATERIALIZED (SELECT *, {detect} AS __tt_lt FROM {table}),
-g AS (SELECT {LINE_COLUMN} AS line, __tt_lt AS lt{leaf_cols} FROM d WHERE __tt_lt IS NOT NULL),
-c AS MATERIALIZED (SELECT line, lt, {codes_sql} AS h FROM g)
-SELECT line, lt, h, 1 FROM c WHERE lt IN ({python}) OR list_contains(h, 1) OR list_contains(h, -1)
-UNION ALL SELECT NULL, lt, NULL, count(*) FROM c
-    WHERE NOT (lt IN ({python}) OR coalesce(list_contains(h, 1) OR list_contains(h, -1), FALSE)) GROUP BY lt
-UNION ALL SELECT {LINE_COLUMN}, NULL, NULL, 1 FROM d WHERE __tt_lt IS NULL
+WITH d AS (SELECT *, {detect} AS __tt_lt FROM {table}),
+g AS (SELECT *{leaf_cols} FROM d),
+m AS (SELECT {LINE_COLUMN} AS line, __tt_lt AS lt, {codes_sql} AS h{carry} FROM g),
+c AS MATERIALIZED (SELECT line, lt, h{digest_cols} FROM m)
+SELECT line, lt, h, 1 AS n{pad.replace("::INTEGER", "::INTEGER AS u", 1)} FROM c
+    WHERE lt IS NOT NULL AND {want} AND outs IS NULL
+UNION ALL SELECT NULL, lt, NULL, count(*){pad} FROM c WHERE lt IS NOT NULL
+    AND NOT (lt IN ({python}) OR coalesce(list_contains(h, 1) OR list_contains(h, -1), FALSE)) GROUP BY lt
+UNION ALL SELECT line, NULL, NULL, 1{pad} FROM c WHERE lt IS NULL{digest_rows}
+ORDER BY line NULLS FIRST, u NULLS FIRST
 """
+
+    def _digest_plans(self, schema: pa.Schema) -> dict[str, TypeDigest]:
+        """The SQL digests of each log type's units over ``schema`` (none when ``on_match``
+        must see whole events, and none for log types with Python rules: those see every row)."""
+        if self.stream.on_match is not None:
+            return {}
+        plans: dict[str, TypeDigest] = {}
+        for lt, units in self.by_type.items():
+            if lt in self.python_types or not units:
+                continue
+            plan = plan_type(schema, lt, units, self.stream.plan.subscribers, _carried)
+            if plan is not None and plan.units:
+                plans[lt] = plan
+        return plans
 
     # -- scanning ------------------------------------------------------------------------------
     def scan_paths(self, paths: Iterable[str | Path], reader: LogReader) -> list[Alert]:
@@ -217,10 +300,10 @@ UNION ALL SELECT {LINE_COLUMN}, NULL, NULL, 1 FROM d WHERE __tt_lt IS NULL
         """A Parquet file matched over its own typed columns, batch by batch (row numbers for
         lines); only the rows Python must see are turned into events. A NULL cell is a missing
         field: Parquet gives every row every column, so NULL is how a row lacks one."""
-        batches = self._open_parquet(reader, path)
+        batches = self._open_parquet(reader, path, TYPED_BATCH_ROWS)
         if batches is None:
             return []
-        statement = self._typed_statement(batches.schema)
+        statement, digests = self._typed_statement(batches.schema)
         source = str(path)
         alerts: list[Alert] = []
         first = 1
@@ -229,18 +312,60 @@ UNION ALL SELECT {LINE_COLUMN}, NULL, NULL, 1 FROM d WHERE __tt_lt IS NULL
             rows_in = table.num_rows
             self.con.register(TYPED_INPUT, table.append_column(LINE_COLUMN, pa.array(range(rows_in), pa.int64())))
             try:
-                rows = self.con.execute(f"EXECUTE {statement}").fetchall()
+                result = self.con.sql(f"EXECUTE {statement}").to_arrow_table()
             finally:
                 self.con.unregister(TYPED_INPUT)
-
-            def events(wanted: list[tuple], table=table, first=first):
-                return zip(self._rows_as_events(table, wanted), (first + r[0] for r in wanted), strict=True)
-
-            alerts.extend(self._route(rows, events, source, reader, counts_reads=False))
+            alerts.extend(self._route_typed(result, table, digests, first, source, reader))
             first += rows_in
         return alerts
 
-    def _open_parquet(self, reader: LogReader, path: str | Path) -> pa.RecordBatchReader | None:
+    def _route_typed(self, result: pa.Table, table: pa.Table, digests: Mapping[int, UnitDigest], first: int,
+                     source: str, reader: LogReader) -> list[Alert]:
+        """``_route`` for the typed query's rows: the events SQL digested become their units'
+        ``Digest`` straight from the digest columns, in input order with the rest."""
+        line, lt, h, n, u, ov = (result.column(c).to_pylist() for c in (0, 1, 2, 3, 4, 8))
+        # Lists of text as one flat list and offsets: far cheaper out of Arrow than a list each.
+        (tv, t_at), (iv, i_at), (xv, x_at) = (_flat(result.column(c)) for c in (5, 6, 7))
+        rows = list(zip(line, lt, h, n, strict=True))
+        self._count_unmatched(rows, reader, counts_reads=False)
+        wanted = [r for r, unit in zip(rows, u, strict=True) if r[0] is not None and unit is None]
+        events = iter(self._rows_as_events(table, wanted))
+        stream, stats, units = self.stream, self.stream.stats, self.units
+        seen = stream.seen
+        route = stream.route
+        alerts: list[Alert] = []
+        at = -1  # the row of the event whose digests are being routed
+        skip = False
+        when: float | None = None
+        ident: str | None = None
+        for i in range(len(rows)):
+            pos = line[i]
+            if pos is None:
+                continue
+            index = u[i]
+            if index is None:
+                alerts.extend(self._take(next(events), lt[i], h[i], source, first + pos, reader, counts_reads=False))
+                continue
+            if pos != at:
+                if at >= 0 and not skip:
+                    stats.matched_events += 1
+                at = pos
+                ident = event_id(iv[i_at[i]:i_at[i + 1]])
+                skip = seen is not None and ident is not None and seen.seen_key(dedup_key(lt[i], ident))
+                if skip:
+                    stats.duplicates += 1
+                    continue
+                stats.events += 1
+                when = event_time(tv[t_at[i]:t_at[i + 1]])
+            elif skip:
+                continue
+            digest = digests[index].build(when, ident, xv[x_at[i]:x_at[i + 1]], ov[i])
+            alerts.extend(route(units[index], digest, _NO_EVENT, source, first + pos))
+        if at >= 0 and not skip:
+            stats.matched_events += 1
+        return alerts
+
+    def _open_parquet(self, reader: LogReader, path: str | Path, rows: int = BATCH_ROWS) -> pa.RecordBatchReader | None:
         """A Parquet file's batches (without our dataset writer's partition columns), or None
         when it cannot be read (reported as the readers report a file)."""
         try:
@@ -251,7 +376,7 @@ UNION ALL SELECT {LINE_COLUMN}, NULL, NULL, 1 FROM d WHERE __tt_lt IS NULL
             ours = [c for c in relation.columns if c in PARTITION_COLUMNS]
             if ours:
                 relation = relation.select(*(duckdb.ColumnExpression(c) for c in relation.columns if c not in ours))
-            batches = relation.to_arrow_reader(BATCH_ROWS)
+            batches = relation.to_arrow_reader(rows)
         except duckdb.Error as exc:
             error = LogParseError(f"cannot read Parquet: {str(exc).splitlines()[0]}", file=str(path))
             if reader.strict:
@@ -343,19 +468,22 @@ UNION ALL SELECT {LINE_COLUMN}, NULL, NULL, 1 FROM d WHERE __tt_lt IS NULL
         found = self._digest_cols[key] = ([n for n in schema.names if n in columns], kept)
         return found
 
-    def _typed_statement(self, schema: pa.Schema) -> str:
-        """The prepared matching query for inputs of ``schema`` (one per schema met)."""
+    def _typed_statement(self, schema: pa.Schema) -> tuple[str, dict[int, UnitDigest]]:
+        """The prepared matching query for inputs of ``schema`` (one per schema met) and the
+        SQL digests it reads, by unit index."""
         key = schema.to_string()
-        name = self._typed.get(key)
-        if name is None:
-            name = self._typed[key] = f"match_typed_{len(self._typed)}"
+        found = self._typed.get(key)
+        if found is None:
+            name = f"match_typed_{len(self._typed)}"
+            plans = self._digest_plans(schema)
             empty = pa.Table.from_batches([], schema=schema).append_column(LINE_COLUMN, pa.array([], pa.int64()))
             self.con.register(TYPED_INPUT, empty)
             try:
-                self.con.execute(f"PREPARE {name} AS " + self._typed_sql(schema, TYPED_INPUT))
+                self.con.execute(f"PREPARE {name} AS " + self._typed_sql(schema, TYPED_INPUT, plans))
             finally:
                 self.con.unregister(TYPED_INPUT)
-        return name
+            found = self._typed[key] = (name, {d.unit.index: d for p in plans.values() for d in p.units.values()})
+        return found
 
     def _raw_lines(self, reader: LogReader, path: str | Path) -> Iterable[tuple[list[int], list[bytes]]]:
         reader.stats.files += 1
@@ -435,33 +563,69 @@ UNION ALL SELECT {LINE_COLUMN}, NULL, NULL, 1 FROM d WHERE __tt_lt IS NULL
         match in, and for the rest, in input order, the events themselves (``events(rows)``
         gives each row's event, or None for a line the readers reject). ``counts_reads``: the events were
         never read by the readers (raw lines), so the read count is kept here."""
-        stream, stats = self.stream, self.stream.stats
-        indexes = stream.plan.indexes
+        self._count_unmatched(rows, reader, counts_reads=counts_reads)
+        wanted = sorted((r for r in rows if r[0] is not None), key=lambda r: r[0])
         alerts: list[Alert] = []
+        for (_pos, lt, codes, _count), (event, lineno) in zip(wanted, events(wanted), strict=True):
+            if event is not None:
+                alerts.extend(self._take(event, lt, codes, source, lineno, reader, counts_reads=counts_reads))
+        return alerts
+
+    def _count_unmatched(self, rows: list[tuple], reader: LogReader, *, counts_reads: bool) -> None:
+        """Count the events SQL found no match in (the rows without a position), per log type."""
+        stats, indexes = self.stream.stats, self.stream.plan.indexes
         for pos, lt, _codes, count in rows:
-            if pos is None:  # events SQL found no match in, counted per log type
+            if pos is None:
                 stats.events += count
                 if counts_reads:
                     reader.stats.events += count
                 if lt not in indexes:
                     stats.no_rules[lt] = stats.no_rules.get(lt, 0) + count
-        wanted = sorted((r for r in rows if r[0] is not None), key=lambda r: r[0])
-        for (_pos, lt, codes, _count), (event, lineno) in zip(wanted, events(wanted), strict=True):
-            if event is None:
-                continue
-            if counts_reads:
-                reader.stats.events += 1
-            if lt is None or (codes is not None and -1 in codes):
-                alerts.extend(stream.process(event, source, lineno))
-                continue
-            if stream.seen is not None and stream.seen.is_duplicate(event, lt):
-                stats.duplicates += 1  # matched events only: SQL's non-matching rows are not keyed
-                continue
-            stats.events += 1
-            hits = [u for u, code in zip(self.by_type.get(lt, ()), codes or (), strict=False) if code == 1]
-            hits.sort(key=lambda u: u.index)
-            alerts.extend(stream.accept(event, lt, hits or None, source, lineno))
-        return alerts
+
+    def _take(self, event: Mapping[str, Any], lt: str | None, codes: list[int] | None, source: str, lineno: int,
+              reader: LogReader, *, counts_reads: bool) -> list[Alert]:
+        """One event Python must see, to the streaming engine: whole (``process``) when SQL did
+        not recognise it or was unsure, else with the units SQL found (``accept``)."""
+        stream, stats = self.stream, self.stream.stats
+        if counts_reads:
+            reader.stats.events += 1
+        if lt is None or (codes is not None and -1 in codes):
+            return stream.process(event, source, lineno)
+        if stream.seen is not None and stream.seen.is_duplicate(event, lt):
+            stats.duplicates += 1  # matched events only: SQL's non-matching rows are not keyed
+            return []
+        stats.events += 1
+        hits = [u for u, code in zip(self.by_type.get(lt, ()), codes or (), strict=False) if code == 1]
+        hits.sort(key=lambda u: u.index)
+        return stream.accept(event, lt, hits or None, source, lineno)
+
+
+def _and_then(first: sx.Expression, then: sx.Expression) -> sx.Expression:
+    """Three-valued ``first AND then`` that evaluates ``then`` only where ``first`` is not FALSE."""
+    unsure = sx.Case(ifs=[sx.If(this=sx.not_(sx.paren(then.copy())), true=sx.false())], default=sx.null())
+    return sx.Case(ifs=[sx.If(this=first, true=then), sx.If(this=sx.not_(sx.paren(first.copy())), true=sx.false())],
+                   default=unsure)
+
+
+_NO_EVENT: Mapping[str, Any] = {}  # a digested match's event: its rule reads nothing more of it
+
+
+def _flat(column: pa.ChunkedArray) -> tuple[list[Any], list[int]]:
+    """A list column's values, flat, and each row's offsets into them (row i: ``[at[i]:at[i+1]]``)."""
+    array = column.combine_chunks()
+    if len(array) == 0:
+        return [], [0]
+    offsets = pc.subtract(array.offsets, array.offsets[0])
+    return array.flatten().to_pylist(), offsets.to_pylist()
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _carried(column: str) -> str:
+    """The query's own name for an event column the SQL digests read (no clash with its names)."""
+    return "__tt_c_" + column
 
 
 def _events_of(table: pa.Table) -> list[dict[str, Any]]:

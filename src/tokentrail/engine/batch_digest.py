@@ -1,0 +1,376 @@
+"""Digests read in SQL: what a match's alerting needs, selected by DuckDB from typed columns.
+
+For a Parquet file the batch engine would otherwise turn every matched row into a Python event
+and run the unit's digest function on it (``engine/digest.py``). For a unit whose digest is plain
+field reads — time, id, group-by keys, distinct and new-terms values, output fields, correlation
+keys — the same values are expressions over the file's columns, so DuckDB selects them for the
+matched rows alone and Python only assembles ``Digest`` tuples from the columns' lists.
+
+Every expression here must read exactly what the streaming engine's readers read from the event
+the batch engine would have built (a NULL cell is a missing field): ``compile.fields.make_first``
+for rule fields, ``schemas.access.reader`` for time and id. Where the schema leaves any doubt —
+a case-variant key, a route that needs Python's order over several lists, a type whose text
+DuckDB spells differently (floats, timestamps) — the unit has no SQL digest and keeps the
+Python path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import sqlglot.expressions as sx
+
+from tokentrail import schemas
+from tokentrail.compile.fields import split_field
+from tokentrail.engine.digest import Digest, SignalPart
+from tokentrail.engine.plan import Unit
+from tokentrail.rules.model import Correlation, Rule
+from tokentrail.schemas.timeparse import parse_time
+
+Build = Callable[[float | None, str | None, list[str], Any], Digest]
+
+
+@dataclass(frozen=True, slots=True)
+class UnitDigest:
+    """One unit's digest in SQL: the text expressions it reads (in ``build``'s order), its output
+    fields as one JSON object (None when it has none) and how a row's values become a Digest."""
+
+    unit: Unit
+    texts: tuple[sx.Expression, ...]
+    outputs: sx.Expression | None
+    build: Build
+
+
+@dataclass(frozen=True, slots=True)
+class TypeDigest:
+    """The digests in SQL of one log type's units for one schema: the raw time and id field
+    values every digest starts from, and the units (by position in the log type's unit list)
+    that have one."""
+
+    times: tuple[sx.Expression, ...]
+    ids: tuple[sx.Expression, ...]
+    units: dict[int, UnitDigest]
+    columns: frozenset[str]  # the top-level columns the expressions read
+
+
+class _Unsupported(Exception):
+    """The schema leaves a read in doubt: the unit keeps the Python digest."""
+
+
+def _scalar(kind: pa.DataType) -> bool:
+    """Types whose values DuckDB and the streaming engine spell alike (as text and as JSON)."""
+    return (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_boolean(kind)
+            or (pa.types.is_integer(kind) and not pa.types.is_uint64(kind)))
+
+
+def _is_list(kind: pa.DataType) -> bool:
+    return pa.types.is_list(kind) or pa.types.is_large_list(kind)
+
+
+def _splits(parts: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Every way to read ``parts`` as keys, some of them literal dotted keys, in the order the
+    streaming readers try them (at each level the shorter key first, depth first)."""
+    if not parts:
+        return [()]
+    out = []
+    for j in range(1, len(parts) + 1):
+        key = ".".join(parts[:j])
+        out.extend((key, *rest) for rest in _splits(parts[j:]))
+    return out
+
+
+class _Resolver:
+    """Answers, from a schema, what a path reads; ``alias`` names the CTE column of a top-level
+    column (the query renames them so they cannot collide with its own)."""
+
+    def __init__(self, schema: pa.Schema, alias: Callable[[str], str], ci: bool) -> None:
+        self.schema = schema
+        self.alias = alias
+        self.ci = ci
+        self.used: set[str] = set()
+
+    def _names_check(self, names: Sequence[str], key: str) -> None:
+        # Another spelling of the key would be read by a case-insensitive log type's readers.
+        if self.ci and any(n != key and n.casefold() == key.casefold() for n in names):
+            raise _Unsupported(key)
+
+    def _route(self, keys: tuple[str, ...]) -> tuple[sx.Expression, pa.DataType, bool] | None:
+        """The expression, type and list-crossing of one route of keys; None when the schema
+        lacks it. A route through a list of structs reads each element's value (first non-NULL
+        wins); anything deeper through lists is not expressible."""
+        self._names_check(self.schema.names, keys[0])
+        if keys[0] not in self.schema.names:
+            return None
+        head = keys[0]
+        kind = self.schema.field(head).type
+        expr: sx.Expression = sx.column(self.alias(head), quoted=True)
+        self.used.add(head)
+        crossed = False
+        path_in_list: list[str] = []
+        for key in keys[1:]:
+            if _is_list(kind):
+                if crossed:
+                    raise _Unsupported(".".join(keys))  # lists in lists: Python's order
+                crossed = True
+                kind = kind.value_type
+            if not pa.types.is_struct(kind):
+                return None
+            self._names_check([kind.field(i).name for i in range(kind.num_fields)], key)
+            if kind.get_field_index(key) < 0:
+                return None
+            kind = kind.field(key).type
+            if crossed:
+                path_in_list.append(key)
+            else:
+                expr = sx.Anonymous(this="struct_extract", expressions=[expr, sx.Literal.string(key)])
+        if crossed:
+            if not _scalar(kind):
+                raise _Unsupported(".".join(keys))
+            inner: sx.Expression = sx.column("__tt_x")
+            for key in path_in_list:
+                inner = sx.Anonymous(this="struct_extract", expressions=[inner, sx.Literal.string(key)])
+            values = sx.Anonymous(this="list_transform", expressions=[expr, _lambda(inner)])
+            kept = sx.Anonymous(this="list_filter", expressions=[
+                values, _lambda(sx.not_(sx.Is(this=sx.column("__tt_x"), expression=sx.null())))])
+            return _first(kept), kind, True
+        return expr, kind, False
+
+    def first_value(self, field: str) -> tuple[sx.Expression, pa.DataType | None]:
+        """``make_first(field)`` as SQL: the first value by every route, NULL when missing."""
+        parts = split_field(field)
+        if not parts or any(not p for p in parts):
+            raise _Unsupported(field)
+        found = [r for r in (self._route(keys) for keys in _splits(parts)) if r is not None]
+        if not found:
+            return sx.null(), None
+        if len(found) > 1 and any(crossed or _is_list(kind) for _e, kind, crossed in found):
+            raise _Unsupported(field)  # Python's order over several routes and lists
+        exprs = []
+        kinds = set()
+        for expr, kind, _crossed in found:
+            if _is_list(kind):
+                # A leaf list: its elements are the values (a NULL element is a value too).
+                kind = kind.value_type
+                expr = _first(expr)
+            if not _scalar(kind):
+                raise _Unsupported(field)
+            exprs.append(expr)
+            kinds.add(_family(kind))
+        if len(kinds) > 1:
+            raise _Unsupported(field)  # one column type for the routes' values
+        return (exprs[0] if len(exprs) == 1 else sx.Coalesce(this=exprs[0], expressions=exprs[1:])), found[0][1]
+
+    def scalar_at(self, path: str, allowed: Callable[[pa.DataType], bool]) -> sx.Expression:
+        """``schemas.access.reader(path)`` as SQL: the literal dotted key first, then nested
+        objects (no lists); every route that exists must hold an ``allowed`` scalar."""
+        parts = tuple(path.split("."))
+        order = [(path,), *(s for s in _splits(parts) if s != (path,))]
+        exprs = []
+        for keys in order:
+            found = self._route(keys)
+            if found is None:
+                continue
+            expr, kind, crossed = found
+            if crossed or not allowed(kind):
+                raise _Unsupported(path)
+            exprs.append(expr)
+        if not exprs:
+            return sx.null()
+        return exprs[0] if len(exprs) == 1 else sx.Coalesce(this=exprs[0], expressions=exprs[1:])
+
+
+def _family(kind: pa.DataType) -> str:
+    if pa.types.is_boolean(kind):
+        return "bool"
+    if pa.types.is_integer(kind):
+        return "int"
+    return "str"
+
+
+def _first(items: sx.Expression) -> sx.Expression:
+    """A list's first element (NULL when empty), spelled out: a bracket would be re-based."""
+    return sx.Anonymous(this="list_extract", expressions=[items, sx.Literal.number(1)])
+
+
+def _lambda(body: sx.Expression) -> sx.Expression:
+    return sx.Lambda(this=body, expressions=[sx.to_identifier("__tt_x")])
+
+
+def _as_text(expr: sx.Expression) -> sx.Expression:
+    """``digest.as_text`` in SQL: the value's text ('true'/'false', decimal digits), '' when
+    missing."""
+    return sx.Coalesce(this=sx.Cast(this=expr, to=sx.DataType.build("VARCHAR")), expressions=[sx.Literal.string("")])
+
+
+def _text_type(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def _id_type(kind: pa.DataType) -> bool:
+    return _text_type(kind) or (pa.types.is_integer(kind) and not pa.types.is_uint64(kind))
+
+
+def plan_type(schema: pa.Schema, log_type: str, units: Sequence[Unit],
+              subscribers: dict[str, list[tuple[Rule, int]]], alias: Callable[[str], str]) -> TypeDigest | None:
+    """The SQL digests of ``units`` (one log type's declarative units, in query order) over
+    ``schema``; None when the log type's time or id cannot be read in SQL."""
+    info = schemas.log_type_info(log_type)
+    if info is None:
+        return None
+    ci = info.case_insensitive_events
+    resolver = _Resolver(schema, alias, ci)
+    try:
+        times = tuple(sx.Cast(this=resolver.scalar_at(f, _text_type), to=sx.DataType.build("VARCHAR"))
+                      for f in info.time_fields)
+        ids = tuple(sx.Cast(this=resolver.scalar_at(f, _id_type), to=sx.DataType.build("VARCHAR"))
+                    for f in info.id_fields)
+    except _Unsupported:
+        return None
+    planned: dict[int, UnitDigest] = {}
+    for position, unit in enumerate(units, 1):
+        try:
+            planned[position] = _plan_unit(unit, resolver, subscribers.get(unit.rule.id, ()))
+        except _Unsupported:
+            continue
+    return TypeDigest(times, ids, planned, frozenset(resolver.used))
+
+
+def _plan_unit(unit: Unit, resolver: _Resolver, subscribers: Sequence[tuple[Rule, int]]) -> UnitDigest:
+    """One unit's SQL digest, the same ``Digest`` that ``digest.build_digester`` makes."""
+    if unit.python is not None:
+        raise _Unsupported(unit.rule.id)
+    texts: list[sx.Expression] = []
+
+    def text_slot(fields: Sequence[str]) -> slice:
+        start = len(texts)
+        for name in fields:
+            mapped = schemas.field_for(unit.log_type, name, unit.dialect)
+            texts.append(_as_text(resolver.first_value(mapped)[0]))
+        return slice(start, len(texts))
+
+    index, rule, logic = unit.index, unit.rule, unit.rule.logic
+    if unit.role == "until":
+        assert isinstance(logic, Correlation)
+        reset = text_slot(logic.steps[0].by)
+        return UnitDigest(unit, tuple(texts), None,
+                          lambda t, eid, txt, _raw: Digest(index, t, eid, reset_key=tuple(txt[reset])))
+    if unit.role == "step":
+        assert isinstance(logic, Correlation)
+        part = _signal_slots(rule.id, logic, unit.step, text_slot)
+        return UnitDigest(unit, tuple(texts), None,
+                          lambda t, eid, txt, _raw: Digest(index, t, eid, signals=(part(txt),)))
+    g = rule.grouping
+    key = text_slot(g.group_by)
+    distinct = text_slot([g.distinct_field]).start if g.distinct_field else None
+    terms = text_slot(g.new_terms) if g.new_terms else None
+    parts = [_signal_slots(corr.id, corr.logic, step, text_slot) for corr, step in subscribers]  # type: ignore[arg-type]
+    outputs = None
+    if rule.output_fields:
+        pairs: list[sx.Expression] = []
+        for o in rule.output_fields:
+            pairs += [sx.Literal.string(o.label),
+                      resolver.first_value(schemas.field_for(unit.log_type, o.field, unit.dialect))[0]]
+        outputs = sx.Anonymous(this="json_object", expressions=pairs)
+    loads = orjson.loads
+
+    def build(t: float | None, eid: str | None, txt: list[str], raw: Any) -> Digest:
+        extras: dict[str, Any] = {"group_key": tuple(txt[key])}
+        if distinct is not None:
+            extras["distinct"] = txt[distinct]
+        if terms is not None:
+            extras["terms"] = tuple(txt[terms])
+        if raw is not None:
+            extras["fields"] = loads(raw)
+        return Digest(index, t, eid, extras, tuple(p(txt) for p in parts))
+
+    return UnitDigest(unit, tuple(texts), outputs, build)
+
+
+def _signal_slots(corr_id: str, corr: Correlation, step: int,
+                  text_slot: Callable[[Sequence[str]], slice]) -> Callable[[list[str]], SignalPart]:
+    """``digest._signal_reader`` over a row's texts."""
+    by = corr.steps[step].by
+    key = text_slot(by)
+    value = text_slot([corr.value_field]).start if corr.value_field else None
+    names = corr.steps[0].by or by
+
+    def part(txt: list[str]) -> SignalPart:
+        k = tuple(txt[key])
+        return corr_id, step, k, (txt[value] if value is not None else None), dict(zip(names, k, strict=False))
+
+    return part
+
+
+def event_time(values: list[str | None]) -> float | None:
+    """``schemas.time_reader`` over a row's raw time field values (in the log type's order)."""
+    for value in values:
+        if value is not None:
+            parsed = parse_time(value)
+            if parsed is not None:
+                return parsed
+    return None
+
+
+def event_id(values: list[str | None]) -> str | None:
+    """``schemas.id_reader`` over a row's id field values as text (an empty string is none)."""
+    for value in values:
+        if value:
+            return value
+    return None
+
+
+def _list(items: Sequence[sx.Expression]) -> sx.Expression:
+    return sx.Cast(this=sx.Array(expressions=list(items)), to=sx.DataType.build("VARCHAR[]"))
+
+
+def _lt_is(name: str) -> sx.Expression:
+    return sx.EQ(this=sx.column("lt"), expression=sx.Literal.string(name))
+
+
+def digest_condition(by_type: Mapping[str, Sequence[Unit]], digests: Mapping[str, TypeDigest]) -> sx.Expression:
+    """Over the query's rows (``lt``, codes ``h``): TRUE for a row SQL digests — certain,
+    matched, of a log type with SQL digests (never one with Python rules) and matched by units
+    that all have one."""
+    branches = []
+    for lt, plan in digests.items():
+        others = [sx.Literal.number(p) for p in range(1, len(by_type[lt]) + 1) if p not in plan.units]
+        clean: sx.Expression = sx.true()
+        if others:
+            picked = sx.Anonymous(this="list_select", expressions=[sx.column("h"), sx.Array(expressions=others)])
+            clean = sx.not_(sx.Anonymous(this="list_contains", expressions=[picked, sx.Literal.number(1)]))
+        branches.append(sx.If(this=_lt_is(lt), true=clean))
+    if not branches:
+        return sx.false()
+    h = sx.column("h")
+    certain = sx.and_(sx.Anonymous(this="list_contains", expressions=[h, sx.Literal.number(1)]),
+                      sx.not_(sx.Anonymous(this="list_contains", expressions=[h.copy(), sx.Literal.number(-1)])))
+    body = sx.and_(certain, sx.Case(ifs=branches, default=sx.false()))
+    return sx.Coalesce(this=body, expressions=[sx.false()])
+
+
+def digest_columns(by_type: Mapping[str, Sequence[Unit]], digests: Mapping[str, TypeDigest]) -> tuple[str, str, str]:
+    """SQL over the query's rows (``lt``, codes ``h``, the event's columns as carried): the
+    time and id field values of the row's log type, and its digests — a list with one
+    ``{u, xv, ov}`` per matched unit (its index, its texts, its output fields as JSON text), in
+    unit order. Each unit's values are computed only on the rows it matched."""
+
+    def per_type(value: Callable[[str, TypeDigest], str]) -> str:
+        ifs = " ".join(f"WHEN {_lt_is(lt).sql('duckdb')} THEN {value(lt, plan)}" for lt, plan in digests.items())
+        return f"CASE {ifs} ELSE NULL END"
+
+    def outs(lt: str, plan: TypeDigest) -> str:
+        items = []
+        for position, d in plan.units.items():
+            texts = _list(d.texts).sql("duckdb")
+            output = "NULL" if d.outputs is None else d.outputs.sql("duckdb")
+            items.append(f"CASE WHEN h[{position}] = 1 THEN {{'u': CAST({d.unit.index} AS INTEGER), 'xv': {texts}, "
+                         f"'ov': CAST({output} AS VARCHAR)}} END")
+        return f"list_filter([{', '.join(items)}], __tt_o -> __tt_o IS NOT NULL)"
+
+    return (per_type(lambda lt, plan: _list(plan.times).sql("duckdb")),
+            per_type(lambda lt, plan: _list(plan.ids).sql("duckdb")),
+            per_type(outs))
