@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from tokentrail.alerting.delivery import AlertGate
 from tokentrail.alerting.models import Alert, Match
@@ -24,9 +24,11 @@ from tokentrail.rules.loader import load_rules as _load_rules
 from tokentrail.rules.model import Rule
 from tokentrail.schemas.access import event_time
 from tokentrail.schemas.detect import recognise
-from tokentrail.sinks.parquet_dataset import DatasetReport, ParquetDatasetWriter
 from tokentrail.sources.files import LogReader, ReadLimits, splittable
 from tokentrail.state import StateStore
+
+if TYPE_CHECKING:
+    from tokentrail.sinks.parquet_dataset import DatasetReport
 
 # Defaults that ``tokentrail scan`` shares with ``scan()``: 0 workers means one process per core
 # for big JSON-lines files (a scan with Python rules always runs in one process).
@@ -113,6 +115,8 @@ def logs_to_parquet(paths: Iterable[str | Path], out: str | Path, *, append: boo
     """Write every event in ``paths`` under ``out`` as a Parquet dataset partitioned by log type
     and day (see ``sinks/parquet_dataset.py``); events are stored in the form rules read them
     (a Panther export or a Splunk wrapper unwrapped). ``progress`` sees the events read so far."""
+    from tokentrail.sinks.parquet_dataset import ParquetDatasetWriter  # pyarrow: only here
+
     reader = LogReader(strict=strict, dead_letter=dead_letter, limits=limits or ReadLimits())
     writer = ParquetDatasetWriter(out, append=append, read=reader.stats)
     for n, (event, _source, _line) in enumerate(reader.records(paths), 1):

@@ -212,7 +212,9 @@ def test_convert_is_the_packages_function_and_its_modules_stay_importable():
     import tokentrail
     from tokentrail.convert import registry
 
-    assert tokentrail.convert is registry.convert
+    rule = okta(Cmp("eventType", "eq", ("system.api_token.create",)))
+    assert callable(tokentrail.convert)
+    assert tokentrail.convert(rule, "splunk") == registry.convert(rule, "splunk")
 
 
 def test_kusto_compares_booleans_with_double_equals_and_splunk_keywords_are_terms():

@@ -11,7 +11,7 @@ import typer
 
 from tokentrail.cli.common import ConfigOpt, RulesOpt, escape, fail, load, note, report, ui, write_json_stdout
 from tokentrail.cli.help import Command
-from tokentrail.convert import TARGETS, Conversion, convert_all, portability
+from tokentrail.convert import TARGETS, Conversion, portability
 from tokentrail.convert.fidelity import applies
 from tokentrail.rules.model import Rule
 
@@ -58,6 +58,8 @@ def convert(
     for error in loaded.errors:
         report("error", "red", error)
     chosen = [r for r in loaded.rules if r.enabled]
+    from tokentrail.convert.registry import convert_all  # pySigma's backends: only for this command
+
     conversions = convert_all(chosen, targets, schema=schema.value if schema else None)
     by_rule = {r.id: [c for c in conversions if c.rule_id == r.id] for r in chosen}
     failed = 0

@@ -14,12 +14,10 @@ from tokentrail.convert.errors import Unconvertible
 from tokentrail.convert.forms import form_of
 from tokentrail.convert.model import Conversion
 from tokentrail.convert.sigma import to_sigma
+from tokentrail.convert.targets import SCHEMAS, TARGETS
 from tokentrail.errors import ConfigError
 from tokentrail.rules.model import PythonLogic, Rule
 
-SQL_DIALECTS = ("duckdb", "spark", "snowflake", "bigquery", "trino")
-TARGETS: tuple[str, ...] = ("sigma", *siem.TARGETS, *(f"sql:{d}" for d in SQL_DIALECTS), *vendor.TARGETS)
-SCHEMAS = ("native", "ecs")
 SQL_MISSING = "SQL targets not installed"
 LIFTED_CAVEAT = ("the condition was lifted from the rule's Python rule(); its Python alert functions "
                  "(title, dedup, alert_context, severity) are not carried")
