@@ -19,18 +19,17 @@ import orjson
 
 from tokentrail import schemas
 from tokentrail.alerting.models import Alert
-from tokentrail.engine.dedup import SeenEvents
 from tokentrail.engine.stream import StreamingEngine
 from tokentrail.errors import StateError
+from tokentrail.live.recent_events import RecentEvents
 from tokentrail.live.sinkset import SinkSet
 from tokentrail.rules.model import Rule
 from tokentrail.sinks.writers import dumps_line
 from tokentrail.state import StateStore
 
-# Event ids a run keeps in memory to drop an event the API sends twice; older ones go to a
-# temporary file behind a Bloom filter (engine/dedup.py), so memory stays flat however long it runs.
-# Few: past them every id costs the same (the spill, the Bloom probe), and each one held is about
-# 124 bytes that a long run would otherwise carry as growth (100,000 were 12 MB).
+# Event ids a run keeps as strings before they are packed (engine/dedup.py); past the newest
+# one to two million ids the run forgets them (live/recent_events.py), so memory stays flat
+# however long it runs.
 LIVE_MEMORY_IDS = 25_000
 CHECKPOINT_NS = "\x00live.checkpoint"
 ALERTS_NS = "\x00live.alerts"
@@ -72,7 +71,7 @@ class Pipeline:
         self.state = state
         self.sinks = sinks
         self.source = source
-        self.engine = StreamingEngine(rules, state=state, seen=SeenEvents(memory_ids))
+        self.engine = StreamingEngine(rules, state=state, seen=RecentEvents(memory_ids))
         self.delivered: set[str] = set()  # this run's alert ids (the state holds the earlier ones)
         self.status = SourceStatus(source)
         self._stored: set[str] = set()  # the rules whose open windows are in the state
