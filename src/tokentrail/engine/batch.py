@@ -14,8 +14,10 @@ SQL decides, per event, its log type and each declarative unit's predicate, thre
 input order; there the streaming engine's own code digests them and routes them to alerting
 (``StreamingEngine.accept``), or, for an event SQL was unsure of (its log type, its JSON, or a
 predicate), the streaming engine handles the whole event (``StreamingEngine.process``). Panther
-Python rules run in Python too: every event of a log type that has Python rules is handed to
-the streaming engine, which runs them. Alerts are therefore the streaming engine's.
+Python rules run in Python too: a rule whose ``rule()`` lifted into the IR is decided in SQL
+first (``engine/lifted.py``), and only the events it may match are handed to the streaming
+engine, which runs it; for a rule that did not lift, every event of its log types is handed
+over. Alerts are therefore the streaming engine's.
 
 Parquet is matched over its typed columns, and a matched row whose units' digests are plain
 field reads is not turned into an event at all: SQL selects what each digest reads, one row per
@@ -55,9 +57,9 @@ from tokentrail.engine.batch_digest import (
 from tokentrail.engine.batch_input import PARQUET, inputs
 from tokentrail.engine.batch_json import JsonLinesTriage, parsed_events, run_lines
 from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents, dedup_key
+from tokentrail.engine.lifted import LiftedStream, lifted_condition, sql_condition
 from tokentrail.engine.plan import UNKNOWN, LogTypeIndex, Unit
 from tokentrail.engine.session import scan_result, scan_session, unknown_keeper
-from tokentrail.engine.stream import StreamingEngine
 from tokentrail.errors import LogParseError
 from tokentrail.rules.ir import All, Cmp, Const, Expr
 from tokentrail.rules.loader import LoadResult
@@ -87,6 +89,16 @@ def unit_expr(unit: Unit, anchors: dict[int, tuple[str, list[str]]]) -> Expr:
         return residual
     field, values = anchor
     return All((Cmp(field, "eq", tuple(sorted(values))), residual))
+
+
+def unit_condition(unit: Unit, anchors: dict[int, tuple[str, list[str]]], ci: bool) -> tuple[Expr, bool]:
+    """What SQL compiles for a unit of the query's codes, and with which key case: a declarative
+    unit's predicate, or a lifted Python rule's condition made sound against its Python."""
+    if unit.python is None:
+        return unit_expr(unit, anchors), ci
+    lifted = lifted_condition(unit)
+    assert lifted is not None  # only such Python units are coded
+    return sql_condition(lifted), True
 
 
 def _anchors(index: LogTypeIndex) -> dict[int, tuple[str, list[str]]]:
@@ -125,15 +137,23 @@ class BatchEngine:
                  on_match: Callable[[Match], None] | None = None, memory_limit: str = DEFAULT_MEMORY_LIMIT,
                  threads: int | None = None, strict: bool = False,
                  on_unknown: Callable[[Mapping[str, Any], str, int], None] | None = None,
-                 seen: SeenEvents | None = None) -> None:
-        self.stream = StreamingEngine(rules, state=state, on_match=on_match, strict_unknown=strict,
-                                      on_unknown=on_unknown, seen=seen)
+                 seen: SeenEvents | None = None, lift_python: bool = True) -> None:
+        self.stream = LiftedStream(rules, state=state, on_match=on_match, strict_unknown=strict,
+                                   on_unknown=on_unknown, seen=seen)
         self.units: list[Unit] = self.stream.plan.units
-        self.python_types = {lt for lt, ix in self.stream.plan.indexes.items() if ix.python}
-        # The declarative units of each log type with rules, in the order of the query's codes.
+        # The units SQL decides for each log type with rules, in the order of the query's codes:
+        # the declarative ones, then the Python rules that lifted (``engine/lifted.py``), which
+        # the streaming engine then runs only on the events SQL matched them on.
+        decided = [u for u in self.units if lift_python and lifted_condition(u) is not None]
+        self.stream.decided = frozenset(map(id, decided))
         self.by_type: dict[str, list[Unit]] = {
             lt: [u for u in self.units if u.log_type == lt and u.python is None]
+            + [u for u in decided if u.log_type == lt]
             for lt in self.stream.plan.indexes if lt != UNKNOWN}
+        # Log types with a Python rule SQL cannot decide: every event of them goes to Python.
+        self.python_types = {lt for lt, ix in self.stream.plan.indexes.items()
+                             if any(id(u) not in self.stream.decided for u in ix.python)}
+        self.python_read_types = {lt for lt, ix in self.stream.plan.indexes.items() if ix.python}  # read whole
         self.con = duckdb.connect(config={"memory_limit": memory_limit,
                                           "threads": threads or min(2, os.cpu_count() or 1)})
         enable_arrow_lambdas(self.con)
@@ -149,7 +169,7 @@ class BatchEngine:
         for lt, units in self.by_type.items():  # events of no known log type are never recognised in SQL
             index = self.stream.plan.indexes[lt]
             anchors = _anchors(index)
-            codes = [sx.Coalesce(this=sx.Cast(this=compile_unit(unit_expr(u, anchors), index.ci),
+            codes = [sx.Coalesce(this=sx.Cast(this=compile_unit(*unit_condition(u, anchors, index.ci)),
                                               to=sx.DataType.build("TINYINT")),
                                  expressions=[sx.Literal.number(-1)]) for u in units]
             if codes:
@@ -410,7 +430,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         projected: dict[str, list[int]] = {}
         full: list[int] = []
         for i, (_pos, lt, codes, _count) in enumerate(wanted):
-            if whole or lt is None or lt in self.python_types or codes is None or -1 in codes:
+            if whole or lt is None or lt in self.python_read_types or codes is None or -1 in codes:
                 full.append(i)
             else:
                 projected.setdefault(lt, []).append(i)

@@ -124,7 +124,7 @@ SELECT lt, {anchor_sql} AS a FROM d ORDER BY line
     def _table_applies(self, index: LogTypeIndex, lt: str) -> bool:
         """Whether events of ``lt`` can be settled by their anchor value alone: no Python rule,
         one plain anchor path, exact key reads (not a case-insensitive log type)."""
-        return (lt not in self.engine.python_types and index.key_path is not None and not index.ci
+        return (lt not in self.engine.python_read_types and index.key_path is not None and not index.ci
                 and json_path(index.key_path) is not None)
 
     def _literals(self, lt: str, value: str) -> tuple[bytes, ...] | None:

@@ -36,7 +36,7 @@ from tokentrail.alerting.models import Alert, Match
 from tokentrail.compile.dialects import render
 from tokentrail.compile.sql import TEXTS, FieldTable, LeafTable, compile_sql
 from tokentrail.engine import ScanResult
-from tokentrail.engine.batch import BatchEngine, _anchors, detection_sql, unit_expr
+from tokentrail.engine.batch import BatchEngine, _anchors, detection_sql, unit_condition
 from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS
 from tokentrail.engine.plan import UNKNOWN
 from tokentrail.engine.session import scan_result, scan_session, unknown_keeper
@@ -142,10 +142,13 @@ class SparkEngine(BatchEngine):
             if lt == UNKNOWN:
                 continue
             anchors = _anchors(index)
-            codes = [sx.Coalesce(this=sx.Cast(this=compile_sql(unit_expr(u, anchors), fields, ci_fields=index.ci,
-                                                                leaves=leaves, portable=True),
-                                              to=sx.DataType.build("TINYINT")),
-                                 expressions=[sx.Literal.number(-1)]) for u in self.by_type[lt]]
+            codes = []
+            for unit in self.by_type[lt]:
+                expr, ci = unit_condition(unit, anchors, index.ci)
+                codes.append(sx.Coalesce(this=sx.Cast(this=compile_sql(expr, fields, ci_fields=ci, leaves=leaves,
+                                                                       portable=True),
+                                                      to=sx.DataType.build("TINYINT")),
+                                         expressions=[sx.Literal.number(-1)]))
             if codes:
                 branches.append(sx.If(this=sx.EQ(this=sx.column("lt"), expression=sx.Literal.string(lt)),
                                       true=sx.Array(expressions=codes)))

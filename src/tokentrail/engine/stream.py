@@ -244,17 +244,20 @@ class StreamingEngine:
             return log_type, event, index.matching_each(event)[0]
 
     def accept(self, event: Mapping[str, Any], log_type: str, hits: list[Unit] | None,
-               source: str = "", line: int = 0) -> list[Alert]:
-        """Turn the units ``match`` found into matches and alerts; run the Python rules."""
+               source: str = "", line: int = 0, *, python: Sequence[Unit] | None = None) -> list[Alert]:
+        """Turn the units ``match`` found into matches and alerts; run the Python rules (those
+        of ``python``, else every one of the log type)."""
         alerts: list[Alert] = []
         if hits is not None:
             for unit in hits:
                 alerts.extend(self._on_unit_match(unit, event, source, line))
-        index = self._index_of(log_type)
-        if index is not None and index.python:
+        if python is None:
+            index = self._index_of(log_type)
+            python = index.python if index is not None else ()
+        if python:
             # Python (Panther) rules read the standard fields Panther adds; computed once here.
             event = schemas.with_panther_fields(event, log_type) if log_type != UNKNOWN else event
-            for unit in index.python:
+            for unit in python:
                 if not unit.disabled and self._run_python(unit, event, source, line):
                     hits = hits or []
                     alerts.extend(self._on_unit_match(unit, event, source, line))
