@@ -38,7 +38,9 @@ from tokentrail.formats.elastic.esql_expr import (
     FieldValue,
     Literal,
     RowLowerer,
+    conjuncts,
     field_name,
+    fields_in,
     not_,
     or_,
     present,
@@ -202,7 +204,7 @@ class _Planner:
         for step in after:
             kind = step.data
             if kind == "where":
-                conditions.extend(_conjuncts(step.children[0]))
+                conditions.extend(conjuncts(step.children[0]))
             elif kind == "stats":
                 raise self.unsupported("a second ES|QL STATS", step)
             elif kind == "eval":
@@ -283,7 +285,7 @@ class _Planner:
         key_columns: dict[str, Column] = {n: (_field_tree(f, None), {}) for n, f in keys.items()}
         key_columns.update({new: key_columns[old] for new, old in names.items() if old in key_columns})
         for cond in conditions:
-            referenced = _fields_in(cond)
+            referenced = fields_in(cond)
             if referenced and all(n in key_columns for n in referenced):
                 self.filters.append(self.rows(key_columns).truth(cond))
                 continue
@@ -350,20 +352,6 @@ def _not_null(rows: RowLowerer, node: Tree | Token) -> Expr:
 def _all(items: list[Expr]) -> Expr:
     flat = [i for i in items if i != TRUE]
     return flat[0] if len(flat) == 1 else All(tuple(flat))
-
-
-def _conjuncts(node: Tree | Token) -> list[Tree | Token]:
-    if isinstance(node, Tree) and node.data == "and_":
-        return [c for child in node.children for c in _conjuncts(child)]
-    return [node]
-
-
-def _fields_in(node: Tree | Token) -> set[str]:
-    if isinstance(node, Token):
-        return set()
-    if node.data == "field":
-        return {field_name(node.children[0])}
-    return {f for child in node.children if child is not None for f in _fields_in(child)}
 
 
 def _is_number(node: Tree | Token) -> bool:

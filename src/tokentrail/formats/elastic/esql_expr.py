@@ -488,3 +488,19 @@ def lucene_regex(pattern: str, unsupported: Callable[[str, Tree | Token | None],
             out.append(ch)
         i += 1
     return "".join(out)
+
+
+def conjuncts(node: Tree | Token) -> list[Tree | Token]:
+    """The parts of a condition joined by AND, flattened."""
+    if isinstance(node, Tree) and node.data == "and_":
+        return [c for child in node.children for c in conjuncts(child)]
+    return [node]
+
+
+def fields_in(node: Tree | Token) -> set[str]:
+    """The field names an expression reads."""
+    if isinstance(node, Token):
+        return set()
+    if node.data == "field":
+        return {field_name(node.children[0])}
+    return {f for child in node.children if child is not None for f in fields_in(child)}

@@ -35,7 +35,9 @@ from tokentrail.formats.elastic.esql_expr import (
     FieldValue,
     Literal,
     and_,
+    conjuncts,
     field_name,
+    fields_in,
     not_,
     or_,
     present,
@@ -131,7 +133,7 @@ class _Stats:
                         name = field_name(assign.children[0].children[0])
                         level.names[name] = self.deferred(lambda node=assign.children[1], lv=level: self.value(node, lv))
             elif kind == "where":
-                conditions.extend(_conjuncts(step.children[0]))
+                conditions.extend(conjuncts(step.children[0]))
             elif kind == "rename":
                 for item in step.children:
                     old, new = (field_name(t) for t in item.children)
@@ -331,7 +333,7 @@ class _Stats:
         key_columns.update(level.key_columns)
         kept: list[Condition] = []
         for node in nodes:
-            referenced = _fields_in(node)
+            referenced = fields_in(node)
             if referenced and all(n in key_columns for n in referenced):
                 planner.filters.append(planner.rows(key_columns).truth(node))
                 continue
@@ -425,20 +427,6 @@ def _number(node: Tree | Token) -> float | None:
     if isinstance(node, Tree) and node.data == "null":
         return None
     return float("nan")
-
-
-def _conjuncts(node: Tree | Token) -> list[Tree | Token]:
-    if isinstance(node, Tree) and node.data == "and_":
-        return [c for child in node.children for c in _conjuncts(child)]
-    return [node]
-
-
-def _fields_in(node: Tree | Token) -> set[str]:
-    if isinstance(node, Token):
-        return set()
-    if node.data == "field":
-        return {field_name(node.children[0])}
-    return {f for child in node.children if child is not None for f in _fields_in(child)}
 
 
 def _describe(node: Tree | Token) -> str:
