@@ -44,12 +44,12 @@ class GuardedLeaves(LeafTable):
         finally:
             names, self._reading = self._reading, None
         for name in names:
-            if name in self._guards and self._guards[name] is None:
-                continue
             if guard is None:
                 self._guards[name] = None
-            else:
-                self._guards.setdefault(name, {})[guard.sql("duckdb")] = guard  # type: ignore[index]
+            elif name not in self._guards:
+                self._guards[name] = {guard.sql("duckdb"): guard}
+            elif (known := self._guards[name]) is not None:
+                known[guard.sql("duckdb")] = guard
         return condition
 
     def columns(self) -> list[sx.Expression]:
