@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -54,6 +55,7 @@ from tokentrail.engine.batch_digest import (
     event_time,
     plan_type,
 )
+from tokentrail.engine.batch_guard import GuardedLeaves
 from tokentrail.engine.batch_input import PARQUET, inputs
 from tokentrail.engine.batch_json import JsonLinesTriage, parsed_events, run_lines
 from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents, dedup_key
@@ -177,26 +179,26 @@ class BatchEngine:
                                       true=sx.Array(expressions=codes)))
         return sx.Case(ifs=branches, default=sx.null()).sql("duckdb") if branches else "NULL"
 
-    def _typed_codes(self, fields: TypedFieldTable, leaves: LeafTable) -> str:
-        """``_codes`` over typed columns, each anchored unit's residual tested only on the rows
-        its anchor holds for: a ``CASE`` evaluates its branch on the rows it selects alone,
-        where a shared leaf column is computed for every row. Anchors and unanchored units'
-        comparisons stay shared columns (``leaves``)."""
+    def _typed_codes(self, fields: TypedFieldTable, leaves: GuardedLeaves) -> str:
+        """``_codes`` over typed columns, each comparison a shared column (``leaves``), and each
+        anchored unit's residual tested only on the rows its anchor holds for: a ``CASE``
+        evaluates its branch on the rows it selects alone. A column only anchored residuals
+        read is computed under their anchors (see ``engine/batch_guard.py``)."""
         branches = []
         for lt, units in self.by_type.items():
             index = self.stream.plan.indexes[lt]
             anchors = _anchors(index)
+            compiled = partial(compile_typed, fields=fields, ci_fields=index.ci, leaves=leaves)
             codes = []
             for unit in units:
                 residual = unit.expr if unit.expr is not None else Const(False)
                 anchor = anchors.get(id(unit))
                 if anchor is None:
-                    cond = compile_typed(residual, fields, ci_fields=index.ci, leaves=leaves)
+                    cond = leaves.read(compiled, residual, None)
                 else:
                     field, values = anchor
-                    held = compile_typed(Cmp(field, "eq", tuple(sorted(values))), fields, ci_fields=index.ci,
-                                         leaves=leaves)
-                    cond = _and_then(held, compile_typed(residual, fields, ci_fields=index.ci))
+                    held = leaves.read(compiled, Cmp(field, "eq", tuple(sorted(values))), None)
+                    cond = _and_then(held, leaves.read(compiled, residual, held))
                 codes.append(sx.Coalesce(this=sx.Cast(this=cond, to=sx.DataType.build("TINYINT")),
                                          expressions=[sx.Literal.number(-1)]))
             if codes:
@@ -244,10 +246,11 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
         ``xv``: the texts the digest reads; ``ov``: its output fields as JSON). Rows come in
         input order, a row's units in unit order."""
         fields = TypedFieldTable(schema)
-        leaves = LeafTable("__tt_l")  # beside the event's own columns: a name of ours
+        leaves = GuardedLeaves("__tt_l")  # beside the event's own columns: a name of ours
         codes_sql = self._typed_codes(fields, leaves)
         detect = with_dotted(detection_sql(fields), fields.has_dotted_keys).sql("duckdb")
-        leaf_cols = "".join(", " + with_dotted(c, fields.has_dotted_keys).sql("duckdb") for c in leaves.columns())
+        leaf_cols, guarded_cols = ("".join(", " + with_dotted(c, fields.has_dotted_keys).sql("duckdb") for c in cols)
+                                   for cols in (leaves.columns(), leaves.guarded_columns()))
         python = self._python_types_sql()
         carried = sorted({c for plan in digests.values() for c in plan.columns})
         carry = "".join(f", {_quoted(c)} AS {_quoted(_carried(c))}" for c in carried)
@@ -267,7 +270,8 @@ UNION ALL SELECT line, lt, NULL, 1, o.u, tv, iv, o.xv, o.ov FROM (
         # flow through the projections below it and are never copied.
         return f"""
 WITH d AS (SELECT *, {detect} AS __tt_lt FROM {table}),
-g AS (SELECT *{leaf_cols} FROM d),
+a AS (SELECT *{leaf_cols} FROM d),
+g AS (SELECT *{guarded_cols} FROM a),
 m AS (SELECT {LINE_COLUMN} AS line, __tt_lt AS lt, {codes_sql} AS h{carry} FROM g),
 c AS MATERIALIZED (SELECT line, lt, h{digest_cols} FROM m)
 SELECT line, lt, h, 1 AS n{pad.replace("::INTEGER", "::INTEGER AS u", 1)} FROM c
