@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import socket
 import threading
 import time
 
 import orjson
 import pytest
-from live_support import HookReceiver, free_port
+from live_support import HookReceiver
 
 from tokentrail.sinks.base import SinkError
 from tokentrail.sinks.webhook import SIGNATURE_HEADER, WebhookSink, redacted_url
@@ -78,13 +79,19 @@ def test_a_full_outbox_holds_the_caller_back_until_stopped(state):
 
 
 def test_the_outbox_a_run_left_is_sent_by_the_next(tmp_path):
-    port = free_port()
+    # The port is held bound but not listening while the first run delivers: connections are
+    # refused, and no other test's server can take the port in the meantime (a free port that was
+    # let go once received one of the four deliveries: flaky).
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    port = held.getsockname()[1]
     url = f"http://127.0.0.1:{port}/hooks/secret-path"
     store = StateStore(tmp_path / "state.sqlite")
     store.hold()
     sink = WebhookSink(url, store, max_backoff=0.1, timeout=0.5)  # nobody listens yet
     sink.deliver(records(4))
     sink.close()
+    held.close()
     store.commit()
     store.close()
     store = StateStore(tmp_path / "state.sqlite")
