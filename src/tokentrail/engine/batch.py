@@ -56,7 +56,7 @@ from tokentrail.engine.batch_digest import (
     plan_type,
 )
 from tokentrail.engine.batch_guard import GuardedLeaves
-from tokentrail.engine.batch_input import PARQUET, inputs, wants_batch
+from tokentrail.engine.batch_input import PARQUET, inputs
 from tokentrail.engine.batch_json import JsonLinesTriage, parsed_events, run_lines
 from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents, dedup_key
 from tokentrail.engine.lifted import LiftedStream, lifted_condition, sql_condition
@@ -193,7 +193,10 @@ class BatchEngine:
             for unit in units:
                 residual = unit.expr if unit.expr is not None else Const(False)
                 anchor = anchors.get(id(unit))
-                if anchor is None:
+                if unit.python is not None:  # a lifted Python rule: its condition, made sound
+                    expr, ci = unit_condition(unit, anchors, index.ci)
+                    cond = leaves.read(partial(compile_typed, fields=fields, ci_fields=ci, leaves=leaves), expr, None)
+                elif anchor is None:
                     cond = leaves.read(compiled, residual, None)
                 else:
                     field, values = anchor
@@ -733,11 +736,8 @@ def scan_batch(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, 
     kept: list[Alert] = []
     gate = AlertGate(on_alert or kept.append)
     reader = LogReader(strict=strict, dead_letter=dead_letter, limits=limits or ReadLimits())
-    paths = list(paths)
     with scan_session(state, keep_duplicates, DEFAULT_MEMORY_IDS) as seen:
-        # Lifted Python rules are decided in SQL on the JSON and CSV routes; the typed Parquet route
-        # (its SQL digests) does not know them yet, so with Parquet input they run as before.
         engine = BatchEngine(rules, state=state, on_match=on_match, memory_limit=memory_limit, strict=strict,
-                             on_unknown=unknown_keeper(dead_letter), seen=seen, lift_python=not wants_batch(paths))
+                             on_unknown=unknown_keeper(dead_letter), seen=seen)
         gate(engine.scan_paths(paths, reader))
     return scan_result(kept, gate, engine.stream, reader, load_errors, rules)
