@@ -97,8 +97,18 @@ class SeenEvents:
         self._readers[log_type] = read
         return read
 
+    @property
+    def count(self) -> int:
+        """How many keys are recorded."""
+        return len(self.recent) + self.frozen.count
+
+    def holds(self, key: str) -> bool:
+        """True when ``key`` was recorded before (nothing is recorded)."""
+        return key in self.recent or bool(self.frozen.count and self.frozen.holds(key))
+
     def seen_key(self, key: str) -> bool:
         """True when ``key`` was recorded before; else record it."""
+        # ``holds`` inlined: this runs once per event on the fast path.
         recent = self.recent
         if key in recent:
             return True

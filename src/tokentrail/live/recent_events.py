@@ -31,8 +31,7 @@ class RecentEvents(SeenEvents):
     @property
     def held(self) -> int:
         """How many ids are remembered (both generations)."""
-        older = 0 if self.older is None else len(self.older.recent) + self.older.frozen.count
-        return len(self.recent) + self.frozen.count + older
+        return self.count + (0 if self.older is None else self.older.count)
 
     def is_duplicate(self, event: Mapping[str, Any], log_type: str) -> bool:
         """True when an event of this log type and id was taken within the horizon; else take it."""
@@ -41,12 +40,11 @@ class RecentEvents(SeenEvents):
 
     def seen_key(self, key: str) -> bool:
         """True when ``key`` was recorded within the horizon; else record it."""
-        older = self.older
-        if older is not None and (key in older.recent or (older.frozen.count and older.frozen.holds(key))):
+        if self.older is not None and self.older.holds(key):
             return True
         if super().seen_key(key):
             return True
-        if len(self.recent) + self.frozen.count >= self.horizon:
+        if self.count >= self.horizon:
             generation = SeenEvents(self.memory_ids)
             generation.recent, generation.frozen = self.recent, self.frozen
             self.older, self.recent, self.frozen = generation, set(), FrozenKeys()
