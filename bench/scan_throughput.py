@@ -109,27 +109,29 @@ def library_scan(path: Path, loaded, prefilter: bool = True, workers: int = 0) -
 # The scan's own peak is VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork and exec, so
 # a probe started from this (large) benchmark process would report this process's size.
 _RSS_PROBE = """
-import resource, sys
+import resource, sys, time
 from tokentrail.cli import app
 try:
     app(sys.argv[1:], standalone_mode=False)
 finally:
     with open("/proc/self/status") as fh:
         hwm = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
-    print(hwm, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(hwm, kids.ru_maxrss, time.process_time(), kids.ru_utime + kids.ru_stime, file=sys.stderr)
 """
 
 
-def cli_peak_rss(path: Path, rule_dirs: list[Path]) -> tuple[float, float]:
-    """Peak RSS (MB) of one ``tokentrail scan`` process writing JSON lines to /dev/null, and the
-    largest of its worker processes."""
-    args = ["scan", str(path), "--format", "jsonl", "--output", "/dev/null"]
+def cli_peak_rss(path: Path, rule_dirs: list[Path], *extra: str) -> tuple[float, float, float, float]:
+    """Peak RSS (MB) of one ``tokentrail scan`` process writing JSON lines to /dev/null, the
+    largest of its worker processes', and the CPU seconds of the parent (start-up included) and
+    of its workers."""
+    args = ["scan", str(path), "--format", "jsonl", "--output", "/dev/null", *extra]
     for d in rule_dirs:
         args += ["-r", str(d)]
     proc = subprocess.run([sys.executable, "-c", _RSS_PROBE, *args], check=False,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    own, children = proc.stderr.strip().splitlines()[-1].split()
-    return int(own) / 1024, int(children) / 1024
+    own, children, cpu, kids = proc.stderr.strip().splitlines()[-1].split()
+    return int(own) / 1024, int(children) / 1024, float(cpu), float(kids)
 
 
 def rule_dirs(pack: str, data: Path) -> list[Path]:
@@ -213,13 +215,14 @@ def main() -> None:
           f"of the bare loop; load average {os.getloadavg()[0]:.1f}\n")
     if args.no_rss:
         return
-    rss_small = cli_peak_rss(small, dirs)
-    rss_big = cli_peak_rss(big, dirs)
-    print("| peak RSS, CLI scan | parent | largest worker |")
-    print("|---|---|---|")
-    for n, (own, worker) in ((args.events // 4, rss_small), (args.events, rss_big)):
-        print(f"| {n:,} events | {own:.0f} MB | {worker:.0f} MB |")
-    print("\n(goal: under 100 MB)")
+    runs = [(args.events // 4, "", cli_peak_rss(small, dirs)), (args.events, "", cli_peak_rss(big, dirs)),
+            (args.events, ", --keep-duplicates", cli_peak_rss(big, dirs, "--keep-duplicates"))]
+    print("| CLI scan | parent peak RSS | largest worker | parent CPU / event | workers' CPU / event |")
+    print("|---|---|---|---|---|")
+    for n, label, (own, worker, cpu, kids) in runs:
+        print(f"| {n:,} events{label} | {own:.0f} MB | {worker:.0f} MB | {cpu / n * 1e6:.2f} µs "
+              f"| {kids / n * 1e6:.2f} µs |")
+    print(f"\n(goal: under 100 MB; parent CPU includes its start-up; load average {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ log type names no id, or that do not carry it, have no key and are never dropped
 
 Keys are frozen (``tokentrail.engine.keyruns``): packed exactly into fixed-width bytes (a
 canonical UUID id into its 16 bytes), in sorted numpy runs behind a Bloom filter. A batch of
-keys (``duplicates_among``, a worker's result) is frozen at once; keys taken one at a time
-(``is_duplicate``, ``seen_key``) wait in a Python set of at most ``memory_ids`` first. Keys are
+keys (``duplicates_among``; ``duplicates_in`` for a worker's, packed by the worker) is frozen at
+once; keys taken one at a time (``is_duplicate``, ``seen_key``) wait in a Python set of at most
+``memory_ids`` first. Keys are
 exact, never hashes, so two different events can never be taken for one, and no key is ever
 dropped. Measured: about 124 bytes per key in the set, about 24 frozen (Okta keys; see
 docs/benchmarks.md).
@@ -23,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tokentrail import schemas
+from tokentrail.engine.keybatch import KeyBatch
 from tokentrail.engine.keyruns import FrozenKeys
 
 DEFAULT_MEMORY_IDS = 1 << 16  # keys kept as strings (~124 bytes each) before they are frozen
@@ -79,6 +81,14 @@ class SeenEvents:
             return set(found)
         where = [n for n, k in enumerate(keys) if k]
         return {where[i] for i in found}
+
+    def duplicates_in(self, batch: KeyBatch) -> set[int]:
+        """``duplicates_among`` of a worker's packed keys (``keybatch.pack_batch``): the same
+        positions for the same keys. Keys taken one at a time are frozen first, so that every
+        key is compared packed."""
+        if self.recent:
+            self._freeze()
+        return set(self.frozen.take_packed(batch))
 
     def _reader(self, log_type: str) -> Callable[[Mapping[str, Any]], str | None]:
         """The log type's id reader, with a direct read first when its first id field is a

@@ -27,7 +27,7 @@ UNPACKED = -1  # empty, or too long for any width class: the caller keeps the ke
 ABSENT = -2  # a UUID key of a log type never frozen (see ``PrefixCodes``): not in any array
 TEXT_WIDTHS = (16, 24, 32, 48, 64, 96, 128, 192, 255)  # key bytes per class; bucket = 1 + index
 MAX_PREFIX = 32  # log type bytes a UUID key may have; longer ones are text
-_MAX_CODES = 255
+MAX_CODES = 255
 
 _UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII)
 # In the last 37 bytes of a UUID key: the separator, the hyphens, and the 32 hex digits.
@@ -64,7 +64,7 @@ class PrefixCodes:
         got = self.codes.get(prefix)
         if got is not None:
             return got
-        if len(self.codes) >= _MAX_CODES:
+        if len(self.codes) >= MAX_CODES:
             return None
         if not assign:
             return ABSENT

@@ -21,19 +21,16 @@ import math
 
 import numpy as np
 
-from tokentrail.engine.keypack import ABSENT, UNPACKED, PrefixCodes, pack_many, pack_one
+from tokentrail.engine.keybatch import HASH_PROBE, KeyBatch, hashes32, unpack
+from tokentrail.engine.keypack import ABSENT, UNPACKED, UUID_BUCKET, PrefixCodes, pack_many, pack_one
 
-MAX_MERGE = 1 << 18  # keys a merge may make, or an eighth of all keys when that is more
-FANIN = 8
+MAX_MERGE = 1 << 17  # keys a merge may make, or an eighth of all keys when that is more
+FANIN = 4
 _MASK32 = 0xFFFFFFFF
+_SHIFT = np.uint64(32)
 _MIX = 0x45D9F3B
 _BITS_PER_KEY = 16  # the least: the filter is rebuilt before it holds more
 _REBUILD_BITS = 24  # bits per key right after a rebuild (rounded up to a power of two)
-
-
-def hashes32(keys: list[str]) -> np.ndarray:
-    """The low 32 bits of each key's ``hash()``."""
-    return (np.fromiter(map(hash, keys), np.int64, len(keys)) & _MASK32).astype(np.uint32)
 
 
 class Bloom32:
@@ -61,8 +58,17 @@ class Bloom32:
 
     def add_many(self, h: np.ndarray) -> None:
         """Record the hashes ``h`` (uint32)."""
+        view = self._view
         for i in self._probes(h):
-            np.bitwise_or.at(self._view, i >> 3, np.left_shift(1, i & 7).astype(np.uint8))
+            at, bit = i >> 3, np.left_shift(np.uint8(1), (i & 7).astype(np.uint8))
+            # A fancy-indexed |= keeps one write per repeated byte; write the lost bits again
+            # (a few rounds at most: several times faster than ufunc.at).
+            while at.size:
+                view[at] |= bit
+                lost = (view[at] & bit) == 0
+                if not lost.any():
+                    break
+                at, bit = at[lost], bit[lost]
 
     def may_hold_many(self, h: np.ndarray) -> np.ndarray:
         """For each hash, False when it was never recorded (True: it may have been)."""
@@ -122,6 +128,83 @@ class FrozenKeys:
             self._store([keys[i] for i in new], h[new])
         return np.flatnonzero(dup).tolist()
 
+    def take_packed(self, batch: KeyBatch) -> list[int]:
+        """``take_batch`` of a worker's packed keys (``keybatch``), by position: the positions of
+        keys frozen before or earlier in the batch, in order; the others are frozen. Keys taken
+        one at a time must be frozen first (a packed key is never compared with a string)."""
+        if batch.probe != hash(HASH_PROBE):  # hashed by another process: read back as strings
+            return self._take_strings(batch.keys())
+        table = np.zeros(256, np.uint8)
+        lost: list[int] = []  # worker codes of log types this filter has no code for
+        for n, prefix in enumerate(batch.prefixes, 1):
+            code = self.codes.code(prefix, assign=True)
+            if code is None:
+                lost.append(n)
+            else:
+                table[n] = code
+        strings = list(batch.others)
+        checked: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        for entry in batch.buckets:
+            pos, h, vals = batch.arrays(*entry)
+            bucket = entry[0]
+            if bucket == UUID_BUCKET:
+                pos, h, vals = self._recode(batch, table, lost, pos, h, vals, strings)
+            checked.append((bucket, pos, h, vals, self._known(bucket, h, vals)))
+        dups: list[np.ndarray] = []
+        new_keys = 0
+        for bucket, pos, h, vals, dup in checked:
+            new = ~dup
+            if new.all():
+                self._add_run(bucket, h, vals)  # sorted by hash already
+            elif new.any():
+                self._add_run(bucket, h[new], vals[new])
+            new_keys += int(new.sum())
+            dups.append(pos[dup])
+        self._count_new(new_keys, [h for _, _, h, _, _ in checked])
+        found = np.concatenate(dups).tolist() if dups else []
+        if strings:
+            found += self._take_strings(strings)
+        found.sort()
+        return found
+
+    def _recode(self, batch: KeyBatch, table: np.ndarray, lost: list[int], pos: np.ndarray,
+                h: np.ndarray, vals: np.ndarray,
+                strings: list[tuple[int, str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """UUID keys with the worker's codes replaced by this filter's; those of log types left
+        without a code are moved to ``strings`` (this filter keeps them as text)."""
+        rows = vals.view(np.uint8).reshape(len(vals), 17)
+        if lost:
+            gone = np.isin(rows[:, 0], lost)
+            if gone.any():
+                strings.extend(zip(pos[gone].tolist(),
+                                   (unpack(UUID_BUCKET, v, batch.prefixes) for v in vals[gone].tolist()),
+                                   strict=True))
+                keep = ~gone
+                pos, h, vals, rows = pos[keep], h[keep], vals[keep], rows[keep]
+        used = len(batch.prefixes) + 1
+        if not np.array_equal(table[1:used], np.arange(1, used)):  # else the codes are the same
+            rows = rows.copy()
+            rows[:, 0] = table[rows[:, 0]]
+            vals = rows.view("S17").ravel()
+        return pos, h, vals
+
+    def _known(self, bucket: int, h: np.ndarray, vals: np.ndarray) -> np.ndarray:
+        """For each key of one bucket, sorted by hash with equal hashes in batch order: whether
+        it is frozen or equal to one before it in the batch."""
+        dup = np.zeros(len(h), bool)
+        if len(h) > 1 and (h[1:] == h[:-1]).any():
+            _mark_packed_repeats(h, vals, dup)
+        if self.count:
+            maybe = np.flatnonzero(self.bloom.may_hold_many(h) & ~dup)
+            if maybe.size:
+                dup[maybe[self._search(bucket, h[maybe], vals[maybe])]] = True
+        return dup
+
+    def _take_strings(self, keyed: list[tuple[int, str]]) -> list[int]:
+        """``take_batch`` of ``(position, key)`` pairs, by position."""
+        found = self.take_batch([k for _, k in keyed], set())
+        return [keyed[i][0] for i in found]
+
     def _store(self, keys: list[str], h: np.ndarray) -> None:
         packed = pack_many(keys, self.codes, assign=True)
         for bucket, (pos, vals) in packed.buckets.items():
@@ -129,14 +212,20 @@ class FrozenKeys:
             order = np.argsort(hb, kind="stable")
             self._add_run(bucket, hb[order], vals[order])
         self.unpacked.update(keys[i] for i in packed.others)
-        self.count += len(keys)
+        self._count_new(len(keys), [h])
+
+    def _count_new(self, n: int, hashes: list[np.ndarray]) -> None:
+        """Count ``n`` keys just stored and keep the Bloom filter covering every frozen key;
+        ``hashes`` holds theirs, and may hold those of keys frozen before (the same bits)."""
+        self.count += n
         if self.count > self.bloom.capacity:
             self.bloom = Bloom32.for_keys(self.count)
             for runs in self.runs.values():
                 for rh, _ in runs:
                     self.bloom.add_many(rh)
         else:
-            self.bloom.add_many(h)
+            for h in hashes:
+                self.bloom.add_many(h)
 
     def _add_run(self, bucket: int, h: np.ndarray, vals: np.ndarray) -> None:
         runs = self.runs.setdefault(bucket, [])
@@ -158,27 +247,34 @@ class FrozenKeys:
         only: the largest runs are searched first, and a key found is not searched again."""
         found = np.zeros(len(keys), bool)
         for bucket, (pos, vals) in pack_many(keys, self.codes).buckets.items():
-            runs = sorted(self.runs.get(bucket, ()), key=lambda run: -len(run[0]))
             order = np.argsort(h[pos])  # searches in ascending order touch fewer cache lines
-            pos, vals = pos[order], vals[order]
-            qh = h[pos]
-            for rh, rv in runs:
-                at = np.minimum(np.searchsorted(rh, qh), len(rh) - 1)
-                same = rh[at] == qh
-                if not same.any():
-                    continue
-                hit = same & (rv[at] == vals)
-                # A 32-bit hash collision: more keys of this hash follow in the run.
-                after = np.minimum(at + 1, len(rh) - 1)
-                for i in np.flatnonzero(same & ~hit & (after > at) & (rh[after] == qh)).tolist():
-                    end = int(np.searchsorted(rh, qh[i], "right"))
-                    hit[i] = bool((rv[at[i]:end] == vals[i]).any())
-                if hit.any():
-                    found[pos[hit]] = True
-                    keep = ~hit
-                    pos, vals, qh = pos[keep], vals[keep], qh[keep]
-                    if not pos.size:
-                        break
+            pos = pos[order]
+            found[pos[self._search(bucket, h[pos], vals[order])]] = True
+        return found
+
+    def _search(self, bucket: int, qh: np.ndarray, vals: np.ndarray) -> np.ndarray:
+        """For packed keys of one bucket (``qh``: their hashes, best ascending), whether each is
+        frozen. A frozen key is in one run only: the largest runs are searched first, and a key
+        found is not searched again."""
+        found = np.zeros(len(qh), bool)
+        where = np.arange(len(qh))
+        for rh, rv in sorted(self.runs.get(bucket, ()), key=lambda run: -len(run[0])):
+            at = np.minimum(np.searchsorted(rh, qh), len(rh) - 1)
+            same = rh[at] == qh
+            if not same.any():
+                continue
+            hit = same & (rv[at] == vals)
+            # A 32-bit hash collision: more keys of this hash follow in the run.
+            after = np.minimum(at + 1, len(rh) - 1)
+            for i in np.flatnonzero(same & ~hit & (after > at) & (rh[after] == qh)).tolist():
+                end = int(np.searchsorted(rh, qh[i], "right"))
+                hit[i] = bool((rv[at[i]:end] == vals[i]).any())
+            if hit.any():
+                found[where[hit]] = True
+                keep = ~hit
+                where, vals, qh = where[keep], vals[keep], qh[keep]
+                if not where.size:
+                    break
         return found
 
     def holds(self, key: str) -> bool:
@@ -214,10 +310,44 @@ def _size_class(size: int) -> int:
 
 
 def _merge(runs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """Runs as one, sorted by hash (a stable sort of sorted pieces: their merge)."""
-    h = np.concatenate([r[0] for r in runs])
-    order = np.argsort(h, kind="stable")
-    return h[order], np.concatenate([r[1] for r in runs])[order]
+    """Runs as one, sorted by hash. One sort of (hash, place) pairs gives the order; each run's
+    values are then put in place from the run itself, so that no concatenated copy of the
+    values is made (a merge holds about 12 bytes per key besides its output, not 50)."""
+    n = sum(len(h) for h, _ in runs)
+    both = np.empty(n, np.uint64)
+    at = 0
+    for h, _ in runs:
+        both[at:at + len(h)] = h
+        at += len(h)
+    both <<= _SHIFT
+    both |= np.arange(n, dtype=np.uint64)
+    both.sort()  # the places make every pair distinct: which sort it is does not matter
+    h_out = (both >> _SHIFT).astype(np.uint32)
+    both &= np.uint64(_MASK32)  # now where each output key comes from
+    v_out = np.empty(n, runs[0][1].dtype)
+    at = 0
+    for _, v in runs:
+        taken = np.flatnonzero((both >= at) & (both < at + len(v)))
+        v_out[taken] = v[both[taken] - np.uint64(at)]
+        at += len(v)
+    return h_out, v_out
+
+
+def _mark_packed_repeats(h: np.ndarray, vals: np.ndarray, dup: np.ndarray) -> None:
+    """Mark in ``dup`` each packed key equal to one before it, among keys sorted by hash ``h``
+    with equal hashes in batch order (values of one width: equal items are equal keys)."""
+    same = np.flatnonzero(h[1:] == h[:-1])
+    starts = same[np.concatenate(([True], same[1:] != same[:-1] + 1))]
+    for start in starts.tolist():
+        end = start + 1
+        while end < len(h) and h[end] == h[start]:
+            end += 1
+        firsts: set[bytes] = set()
+        for value, i in zip(vals[start:end].tolist(), range(start, end), strict=True):
+            if value in firsts:
+                dup[i] = True
+            else:
+                firsts.add(value)
 
 
 def _mark_repeats(keys: list[str], h: np.ndarray, dup: np.ndarray) -> None:

@@ -35,6 +35,7 @@ from tokentrail.alerting.models import Alert
 from tokentrail.compile.regex import RegexTimeLimitExceeded
 from tokentrail.engine.dedup import SeenEvents
 from tokentrail.engine.digest import Digest
+from tokentrail.engine.keybatch import KeyBatch, pack_batch
 from tokentrail.engine.plan import UNKNOWN
 from tokentrail.engine.stream import StreamingEngine, unknown_event_error
 from tokentrail.errors import ConfigError, LogParseError, TokenTrailError
@@ -58,8 +59,8 @@ class ChunkResult:
 
     ``hits`` is JSON — ``[[line, ordinal, [digest fields...], ...], ...]`` — because orjson moves
     these small records between processes several times faster than pickle; ``raws`` holds the
-    raw lines of the hits when matches are written out with their events. ``keys`` is the JSON
-    list of every event's dedup key in order (``""`` for none; empty when duplicates are kept).
+    raw lines of the hits when matches are written out with their events. ``keys`` holds every
+    event's dedup key, packed by the worker (``keybatch``; None when duplicates are kept).
     ``dead`` holds what goes to the dead-letter file, in order: a bad record's bytes, or for a
     line past the read limit its ``(offset, length)`` in the file, which the parent copies from
     there — a worker never holds such a line, nor sends it.
@@ -68,7 +69,7 @@ class ChunkResult:
     lines: int
     events: int
     hits: bytes
-    keys: bytes
+    keys: KeyBatch | None
     raws: list[bytes] | None
     errors: list[tuple[int | None, str]]
     skipped: int
@@ -152,7 +153,8 @@ def _scan_range(task: tuple[str, int, int, bool, bool, bool]) -> ChunkResult:
                     raws.append(raw if event is original else orjson.dumps(event))
     errors = [(e.line, e.message) for e in reader.stats.errors]
     encoded = orjson.dumps(hits, default=_jsonable)
-    return ChunkResult(reader.lines_read, events, encoded, orjson.dumps(keys), raws, errors,
+    packed = pack_batch(keys) if key_of is not None else None
+    return ChunkResult(reader.lines_read, events, encoded, packed, raws, errors,
                        reader.stats.skipped, dead, rule_errors, unknown, first_unknown, no_rules)
 
 
@@ -344,7 +346,7 @@ class ParallelFileScanner:
     def _duplicates(self, result: ChunkResult) -> set[int]:
         """The ordinals of the range's events already taken, recording the others."""
         seen = self.engine.seen
-        return set() if seen is None else seen.duplicates_among(orjson.loads(result.keys))
+        return set() if seen is None or result.keys is None else seen.duplicates_in(result.keys)
 
 
 def _close_result_writer(pool: ProcessPoolExecutor) -> None:
