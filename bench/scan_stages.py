@@ -37,13 +37,13 @@ def cpu_per_event(loop, n: int, rounds: int) -> float:
 
 def stage_loops(engine, data: bytes):
     """Cumulative loops over the raw bytes of the lines: each does one stage more."""
-    from tokentrail.sources.lines import CHUNK_BYTES, LineSplitter
+    from tokentrail.sources.lines import READ_BYTES, LineSplitter
 
     def split():
         splitter = LineSplitter(1 << 25, lambda *a: None)
         out = []
-        for at in range(0, len(data), CHUNK_BYTES):
-            out.append(splitter.feed(data[at:at + CHUNK_BYTES])[1])
+        for at in range(0, len(data), READ_BYTES):
+            out.append(splitter.feed(data[at:at + READ_BYTES])[1])
         return out
 
     detect, index_of, digest = engine._detect, engine.plan.indexes.get, engine.digest
