@@ -26,6 +26,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
@@ -104,10 +105,23 @@ def _scan_range(task: tuple[str, int, int, bool, bool, bool]) -> ChunkResult:
     take = _ENGINE.prefilter.take
     indexes = _ENGINE.plan.indexes
     for first, batch in reader.range_lines(path, start, end, spans=spans):
+        taken = list(map(take, batch)) if take is not None else None
+        if taken is not None and None not in taken:
+            # Every line of the batch proved to match no rule (the usual case): counted and keyed
+            # by C-level loops, with no Python step per line.
+            events += len(taken)
+            if key_of is not None:
+                keys += map(_second, taken)
+            kinds = set(map(_first, taken))
+            if not kinds <= indexes.keys():
+                for kind in map(_first, taken):
+                    if kind not in indexes:
+                        no_rules[kind] = no_rules.get(kind, 0) + 1
+            continue
         for line, raw in enumerate(batch, first):
             if not raw:  # blank, or a line past the limit (reported by range_lines)
                 continue
-            if take is not None and (got := take(raw)) is not None:
+            if taken is not None and (got := taken[line - first]) is not None:
                 # Proved to match no rule, and validated: counted, its key kept, not parsed.
                 events += 1
                 if key_of is not None:
@@ -156,6 +170,9 @@ def _scan_range(task: tuple[str, int, int, bool, bool, bool]) -> ChunkResult:
     packed = pack_batch(keys) if key_of is not None else None
     return ChunkResult(reader.lines_read, events, encoded, packed, raws, errors,
                        reader.stats.skipped, dead, rule_errors, unknown, first_unknown, no_rules)
+
+
+_first, _second = itemgetter(0), itemgetter(1)
 
 
 def _jsonable(value: Any) -> str:
