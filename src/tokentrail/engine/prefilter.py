@@ -187,7 +187,9 @@ def _tables(index: LogTypeIndex | None, n: int, namespace: dict[str, Any]) -> No
             if len(by_low) >= LogTypeIndex.MAX_VALUES or len(low) > LogTypeIndex.MAX_KEY:
                 return False  # as many values as the index keeps: the others take the plain path
             texts = by_low[low] = _value_literals(index, name, low)  # type: ignore[arg-type]
-        verdict = False if texts is None else texts or True
+        # A text inside the value itself is in every line of that value (spelled as it is, the
+        # line holds the value): no need to look for it, line after line.
+        verdict = False if texts is None or any(t in low.encode() for t in texts) else texts or True
         if len(table) < LogTypeIndex.MAX_VALUES:  # spellings of the values kept, at most as many
             table[value] = verdict
         return verdict
