@@ -3,12 +3,16 @@
 A scan must still validate, count, recognise and deduplicate every event, but for most lines of a
 busy log no rule can match, and building the full dict (``orjson.loads``) is then most of the
 cost. Here such a line is decoded by msgspec into a struct of only the fields the proof needs
-(``linefields``): the keys that decide its log type, the anchor field (the event type) and the
-vendor id; every other value is skipped, not built. simdjson then validates the whole line
-(``jsonguard``: a strict parse that builds nothing), as msgspec's skipping does not check all
-that orjson does. Together they cost less than building the line (orjson) and detecting and
-matching it for Okta and Auth0 records; for Salesforce's flat rows about the same (measured:
-docs/benchmarks.md, "The fast path for small records").
+(``linefields``): the keys the plain detector tests up to the log type the line is taken as (its
+own and those of every log type tested before it), that log type's anchor field (the event type)
+and its vendor id; every other value is skipped, not built. msgspec looks each key of a line up
+among all the struct's fields, so each log type has a struct of its own, and a line is first
+decoded with the struct of the log type the previous lines were (a log file is mostly of one);
+a line of another log type is decoded once more with a struct of every log type's tested keys,
+to find its log type and switch to it. simdjson then validates the whole line (``jsonguard``: a
+strict parse that builds nothing), as msgspec's skipping does not check all that orjson does.
+Together they cost less than building the line (orjson) and detecting and matching it (measured:
+docs/benchmarks.md, "The fast path for small records" and "A cheaper proof").
 
 The proof, for a line taken here: orjson accepts it as an object (msgspec decoded it, simdjson
 accepts it, it holds no backslash and starts with ``{``: see ``jsonguard``); its log type is the
@@ -96,8 +100,7 @@ def build_prefilter(plan: Plan, forced_log_type: str | None = None) -> Prefilter
             f"    {'elif' if switch else 'if'} guess == {n}:",
             "        try:",
             f"            doc = decode{n}(raw)",
-            # Not JSON, not an object, or a field of another type than the struct's: plain (the
-            # struct of every test holds no field of a stricter type).
+            # Not JSON, not an object, or a field of another type than the struct's: plain.
             "        except not_json:",
             "            return None",
             f"        if {f'not ({earlier}) and ' if earlier else ''}{_detected(fields, lt)}:",
