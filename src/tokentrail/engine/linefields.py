@@ -41,22 +41,23 @@ class LineFields:
     _kinds: dict[Path, str]  # path -> "value", "present" or "object"
 
     def present(self, path: Path) -> str:
-        """Source that is true when the key at ``path`` is in the line (through nested objects)."""
+        """Source that is true when the key at ``path`` is in the line (through nested objects).
+
+        A truth test where it is exact, as it costs less than ``is not``: an absent presence-only
+        field is the empty ``ABSENT`` slice (a present value's slice never is empty), an absent
+        object is ``UNSET`` (false; a struct is true); a string field is compared with ``UNSET``,
+        since an empty string is a present key."""
         steps = [path[:i] for i in range(1, len(path) + 1)]
-        return "(" + " and ".join(f"{self._attrs[p]} is not {self._missing(p)}" for p in steps) + ")"
+        return "(" + " and ".join(self._attrs[p] if self._kinds[p] != "value" else f"{self._attrs[p]} is not UNSET"
+                                  for p in steps) + ")"
 
     def value(self, path: Path) -> str | None:
-        """Source giving the string at ``path`` (not a ``str`` when absent); None when ``path``
-        cannot be read as a string here (it also leads to a nested key)."""
+        """Source giving the string at ``path`` (``UNSET``, not a ``str``, when absent); None when
+        ``path`` cannot be read as a string here (it also leads to a nested key)."""
         if self._kinds.get(path) != "value":
             return None
-        if len(path) == 1:
-            return self._attrs[path]
-        guard = " and ".join(f"{self._attrs[path[:i]]} is not UNSET" for i in range(1, len(path)))
-        return f"({self._attrs[path]} if {guard} else UNSET)"
-
-    def _missing(self, path: Path) -> str:
-        return "ABSENT" if self._kinds[path] == "present" else "UNSET"
+        # An object on the way is a struct (true) or UNSET, which ``and`` then gives.
+        return "(" + " and ".join(self._attrs[path[:i]] for i in range(1, len(path) + 1)) + ")"
 
 
 def line_fields(present: Iterable[Path], values: Iterable[Path]) -> LineFields:

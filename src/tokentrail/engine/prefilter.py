@@ -3,12 +3,16 @@
 A scan must still validate, count, recognise and deduplicate every event, but for most lines of a
 busy log no rule can match, and building the full dict (``orjson.loads``) is then most of the
 cost. Here such a line is decoded by msgspec into a struct of only the fields the proof needs
-(``linefields``): the keys that decide its log type, the anchor field (the event type) and the
-vendor id; every other value is skipped, not built. simdjson then validates the whole line
-(``jsonguard``: a strict parse that builds nothing), as msgspec's skipping does not check all
-that orjson does. Together they cost less than building the line (orjson) and detecting and
-matching it for Okta and Auth0 records; for Salesforce's flat rows about the same (measured:
-docs/benchmarks.md, "The fast path for small records").
+(``linefields``): the keys the plain detector tests up to the log type the line is taken as (its
+own and those of every log type tested before it), that log type's anchor field (the event type)
+and its vendor id; every other value is skipped, not built. msgspec looks each key of a line up
+among all the struct's fields, so each log type has a struct of its own, and a line is first
+decoded with the struct of the log type the previous lines were (a log file is mostly of one);
+a line of another log type is decoded once more with a struct of every log type's tested keys,
+to find its log type and switch to it. simdjson then validates the whole line (``jsonguard``: a
+strict parse that builds nothing), as msgspec's skipping does not check all that orjson does.
+Together they cost less than building the line (orjson) and detecting and matching it (measured:
+docs/benchmarks.md, "The fast path for small records" and "A cheaper proof").
 
 The proof, for a line taken here: orjson accepts it as an object (msgspec decoded it, simdjson
 accepts it, it holds no backslash and starts with ``{``: see ``jsonguard``); its log type is the
@@ -38,7 +42,7 @@ from tokentrail import schemas
 from tokentrail.engine.anchors import assume_anchor_value
 from tokentrail.engine.dedup import dedup_key
 from tokentrail.engine.jsonguard import GUARD, NOT_STRICT, strict_parser
-from tokentrail.engine.linefields import ABSENT, UNSET, LineFields, Path, line_fields
+from tokentrail.engine.linefields import UNSET, LineFields, Path, line_fields
 from tokentrail.engine.plan import LogTypeIndex, Plan
 from tokentrail.rules.ir import All, Cmp, Const, Expr, Keywords
 from tokentrail.rules.ir import Any as AnyOf
@@ -71,30 +75,57 @@ def build_prefilter(plan: Plan, forced_log_type: str | None = None) -> Prefilter
         if why:
             return Prefilter(None, f"prefilter off: {why}")
     native = [t for t in schemas.registry().log_types if not t.is_ecs and t.detect]
-    fields = _fields(native, plan)
-    namespace: dict[str, Any] = {"decode": fields.decode, "not_json": (msgspec.DecodeError, RecursionError),
+    detect = _fields(native)
+    namespace: dict[str, Any] = {"detect": detect.decode, "not_json": (msgspec.DecodeError, RecursionError),
                                  "parse": strict_parser(), "not_strict": NOT_STRICT,
-                                 "UNSET": UNSET, "ABSENT": ABSENT, "unseen": _UNSEEN}
-    # Generated: one call per line, the plain detector's key tests inline and in its order, then
-    # the claimed log type's proof inline too (this runs once per line of the file).
-    lines = [
-        "def quick(raw):",
-        f"    if {GUARD}:",
-        "        return None",
+                                 "UNSET": UNSET, "guess": -1}
+    # Generated: one call per line. The line is decoded into the struct of the log type the last
+    # line switched to (``guess``): the keys the plain detector tests up to that log type, its
+    # anchor and its id. Its tests run inline in the detector's order, then that log type's proof.
+    # Any other outcome (another log type, or none) decodes the keys of every log type's tests to
+    # find the detector's answer, and when that log type has a proof, switches to it and runs it.
+    lines = ["def quick(raw):", "    global guess", f"    if {GUARD}:", "        return None"]
+    switch = []
+    for n, lt in enumerate(native):
+        proof = None
+        if forced_log_type is None or lt.name == forced_log_type:
+            fields = _fields(native[:n + 1], lt.name, plan.indexes.get(lt.name))
+            proof = _proof(lt.name, plan.indexes.get(lt.name), n, fields)
+        if proof is None:
+            continue
+        namespace[f"decode{n}"] = fields.decode
+        _tables(plan.indexes.get(lt.name), n, namespace)
+        earlier = " or ".join(_detected(fields, other) for other in native[:n])
+        lines += [
+            f"    {'elif' if switch else 'if'} guess == {n}:",
+            "        try:",
+            f"            doc = decode{n}(raw)",
+            # Not JSON, not an object, or a field of another type than the struct's: plain.
+            "        except not_json:",
+            "            return None",
+            f"        if {f'not ({earlier}) and ' if earlier else ''}{_detected(fields, lt)}:",
+            *(" " * 4 + line for line in proof),
+        ]
+        switch.append(n)
+    lines += [
         "    try:",
-        "        doc = decode(raw)",
-        # Not JSON, not an object, or a field of another type than the struct's: plain.
+        "        doc = detect(raw)",
         "    except not_json:",
         "        return None",
     ]
     for n, lt in enumerate(native):
-        test = " or ".join("(" + " and ".join(_present(fields, key) for key in keys) + ")" for keys in lt.detect)
-        lines.append(f"    if {test}:")
-        proof = None
-        if forced_log_type is None or lt.name == forced_log_type:
-            proof = _proof(lt.name, plan.indexes.get(lt.name), n, namespace, fields)
-        lines += proof or ["        return None"]
-    lines.append("    return None")
+        lines += [f"    {'elif' if n else 'if'} {_detected(detect, lt)}:",
+                  f"        found = {n}" if n in switch else "        return None"]
+    lines += [
+        "    else:",
+        "        return None",
+        # The struct of ``guess`` already gave another answer: its decode and this one differ in
+        # which keys are present only through a bug; the plain path decides.
+        "    if found == guess:",
+        "        return None",
+        "    guess = found",
+        "    return quick(raw)",
+    ]
     exec("\n".join(lines), namespace)  # noqa: S102 - built above from the registry's key names via repr()
     return Prefilter(namespace["quick"])
 
@@ -106,16 +137,29 @@ def _detect_paths(key: str) -> list[Path]:
     return [path] if len(path) == 1 else [path, (key,)]
 
 
+def _detected(fields: LineFields, lt: Any) -> str:
+    """Source that is true when the plain detector's key sets of ``lt`` hold for ``doc``: the
+    keys common to every set first, tested once (``(a and b) or (a and c)`` is ``a and (b or c)``)."""
+    common = [key for key in lt.detect[0] if all(key in keys for keys in lt.detect)]
+    rests = [[key for key in keys if key not in common] for keys in lt.detect]
+    terms = [_present(fields, key) for key in common]
+    if all(rests):
+        terms.append("(" + " or ".join("(" + " and ".join(_present(fields, key) for key in rest) + ")"
+                                       for rest in rests) + ")")
+    return "(" + " and ".join(terms) + ")"
+
+
 def _present(fields: LineFields, key: str) -> str:
     return "(" + " or ".join(map(fields.present, _detect_paths(key))) + ")"
 
 
-def _fields(native: list[Any], plan: Plan) -> LineFields:
-    """The decoder for every key the detector tests and every anchor and id the proofs read."""
-    present = [p for lt in native for keys in lt.detect for key in keys for p in _detect_paths(key)]
-    values = [p for lt in native if (p := _id_path(lt.name)) is not None]
-    values += [index.key_path for lt in native
-               if (index := plan.indexes.get(lt.name)) is not None and index.key_path is not None]
+def _fields(tested: list[Any], log_type: str | None = None, index: LogTypeIndex | None = None) -> LineFields:
+    """The decoder for every key the detector tests for the ``tested`` log types and, with
+    ``log_type``, that log type's id and anchor (``index``): msgspec looks each key of a line up
+    among all the struct's fields, so each log type has a struct of its own."""
+    present = [p for lt in tested for keys in lt.detect for key in keys for p in _detect_paths(key)]
+    values = [p for p in (_id_path(log_type) if log_type else None,
+                          index.key_path if index is not None else None) if p is not None]
     return line_fields(present, values)
 
 
@@ -126,8 +170,37 @@ def _id_path(log_type: str) -> Path | None:
     return (info.id_fields[0],) if info.id_fields and "." not in info.id_fields[0] else None
 
 
-def _proof(log_type: str, index: LogTypeIndex | None, n: int, namespace: dict[str, Any],
-           fields: LineFields) -> list[str] | None:
+def _tables(index: LogTypeIndex | None, n: int, namespace: dict[str, Any]) -> None:
+    """Put in ``namespace`` the table of the proof of log type ``n``: anchor value as the line
+    spells it -> True (no unit can match events of that value), the texts one of which the line
+    must hold for some unit to match, or False (the plain path decides); and the function that
+    gives (and keeps) the verdict of a value first seen."""
+    if index is None or index.key_path is None:
+        return
+    table: dict[Any, tuple[bytes, ...] | bool] = {}
+    by_low: dict[str, tuple[bytes, ...] | None] = {}  # lower-cased anchor value -> _value_literals
+    name = ".".join(index.key_path)
+
+    def learn(value: Any) -> tuple[bytes, ...] | bool:
+        if value.__class__ is not str:
+            return False  # absent: no event type to decide by
+        low = value.lower()
+        texts = by_low.get(low, _UNSEEN)
+        if texts is _UNSEEN:
+            if len(by_low) >= LogTypeIndex.MAX_VALUES or len(low) > LogTypeIndex.MAX_KEY:
+                return False  # as many values as the index keeps: the others take the plain path
+            texts = by_low[low] = _value_literals(index, name, low)  # type: ignore[arg-type]
+        # A text inside the value itself is in every line of that value (spelled as it is, the
+        # line holds the value): no need to look for it, line after line.
+        verdict = False if texts is None or any(t in low.encode() for t in texts) else texts or True
+        if len(table) < LogTypeIndex.MAX_VALUES:  # spellings of the values kept, at most as many
+            table[value] = verdict
+        return verdict
+
+    namespace[f"table{n}"], namespace[f"learn{n}"] = table, learn
+
+
+def _proof(log_type: str, index: LogTypeIndex | None, n: int, fields: LineFields) -> list[str] | None:
     """Source lines that return ``(log_type, dedup key)`` for a line of ``log_type`` when no unit
     of ``index`` can match it and its id is read as the plain reader reads it, else None; None
     when no line of this log type can be taken."""
@@ -143,39 +216,27 @@ def _proof(log_type: str, index: LogTypeIndex | None, n: int, namespace: dict[st
         value = fields.value(anchor)
         if value is None:
             return None
-        table: dict[str, tuple[bytes, ...] | None] = {}  # anchor value -> _value_literals
-        name = ".".join(anchor)
-
-        def learn(low: str) -> tuple[bytes, ...] | None:
-            if len(table) >= LogTypeIndex.MAX_VALUES or len(low) > LogTypeIndex.MAX_KEY:
-                return None  # as many values as the index keeps: the others take the plain path
-            texts = table[low] = _value_literals(index, name, low)  # type: ignore[arg-type]
-            return texts
-
-        namespace[f"table{n}"], namespace[f"learn{n}"] = table, learn
         out += [
             f"value = {value}",
-            "if value.__class__ is not str:",
-            "    return None",
-            "low = value.lower()",
-            f"texts = table{n}.get(low, unseen)",
-            "if texts is unseen:",
-            f"    texts = learn{n}(low)",
-            "if texts:",
+            f"texts = table{n}.get(value)",
+            "if texts is not True:",
+            "    if texts is None:",
+            f"        texts = learn{n}(value)",
+            "    if texts is not True:",
+            "        if texts is False:",
+            "            return None",  # some rule could match with no text to look for
             # Without a backslash the line spells every string as it is; ASCII, its lower case
             # is every value's lower case.
-            "    if not raw.isascii():",
-            "        return None",
-            "    lowered = raw.lower()",
-            "    for text in texts:",
-            "        if text in lowered:",
+            "        if not raw.isascii():",
             "            return None",
-            "elif texts is None:",
-            "    return None",  # some rule could match with no text to look for
+            "        lowered = raw.lower()",
+            "        for text in texts:",
+            "            if text in lowered:",
+            "                return None",
         ]
     out += [
         f"ident = {ident}",
-        "if ident.__class__ is not str or not ident:",
+        "if not ident:",  # UNSET (absent) or empty
         "    return None",
         # Last, as most lines get this far: the strict parse (its document dropped at once).
         "try:",
