@@ -28,6 +28,7 @@ docs/benchmarks.md). Alerts are the streaming engine's.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -41,11 +42,13 @@ import sqlglot.expressions as sx
 
 from tokentrail.compile.sql import json_path
 from tokentrail.engine.anchors import assume_anchor_value
+from tokentrail.engine.batch_lines import LineBatch, report_before
 from tokentrail.engine.plan import LogTypeIndex
 from tokentrail.engine.prefilter import required_literals
 from tokentrail.rules.ir import Const
 from tokentrail.schemas.registry import registry
 from tokentrail.sources.files import LogReader
+from tokentrail.sources.held import HeldReject
 
 if TYPE_CHECKING:
     from tokentrail.alerting.models import Alert
@@ -247,29 +250,44 @@ def _strict(lines: list[bytes], parser: simdjson.Parser) -> np.ndarray:
     return ok
 
 
-def run_lines(engine: BatchEngine, triage: JsonLinesTriage, numbers: list[int], lines: list[bytes],
-              source: str, reader: LogReader) -> list[Alert]:
-    """One batch of raw JSON lines (``numbers``: their line numbers) through the triage: the
-    settled ones counted, the rest handed whole to the streaming engine (``BatchEngine._route``)."""
-    try:
-        settled, lt = triage.settled(lines)
-    except duckdb.Error:
-        return engine.run_text(numbers, lines, source, reader)  # the JSON-text query decides them all
-    rows: list[tuple[Any, ...]] = []
-    if settled.any():
-        for entry in pc.value_counts(lt.filter(pa.array(settled))).to_pylist():
-            rows.append((None, entry["values"], None, entry["counts"]))
-    rows.extend((int(i), None, None, 1) for i in np.flatnonzero(~settled))
-    return engine.route_lines(rows, numbers, lines, source, reader)
+def run_lines(engine: BatchEngine, triage: JsonLinesTriage | None, batch: LineBatch, source: str,
+              reader: LogReader) -> list[Alert]:
+    """One batch of raw JSON lines through the triage (None: through the JSON-text query, for
+    an engine matching elsewhere): the settled ones counted, the rest handed whole to the
+    streaming engine (``BatchEngine._route``); the batch's over-long lines reported in order."""
+    numbers, lines, held = batch.numbers, batch.lines, batch.held
+    alerts: list[Alert] = []
+    if lines:
+        settled = None
+        if triage is not None:
+            try:
+                settled, lt = triage.settled(lines)
+            except duckdb.Error:
+                settled = None  # the JSON-text query decides them all
+        if settled is None:
+            alerts = engine.run_text(numbers, lines, source, reader, held=held)
+        else:
+            rows: list[tuple[Any, ...]] = []
+            if settled.any():
+                for entry in pc.value_counts(lt.filter(pa.array(settled))).to_pylist():
+                    rows.append((None, entry["values"], None, entry["counts"]))
+            rows.extend((int(i), None, None, 1) for i in np.flatnonzero(~settled))
+            alerts = engine.route_lines(rows, numbers, lines, source, reader, held=held)
+    report_before(held, None)
+    return alerts
 
 
 def parsed_events(lines: list[bytes], numbers: list[int], wanted: Iterable[tuple[Any, ...]], source: str,
-                  reader: LogReader) -> Iterable[tuple[Mapping[str, Any] | None, int]]:
+                  reader: LogReader, held: deque[HeldReject] | None = None,
+                  ) -> Iterable[tuple[Mapping[str, Any] | None, int]]:
     """The events of the ``wanted`` rows (position first) parsed as the streaming reader parses
-    them; a line it rejects is reported and gives None."""
+    them; a line it rejects is reported and gives None. The ``held`` over-long lines before each
+    line are reported first, as a streaming read meets them."""
     loads = orjson.loads
     for pos, *_ in wanted:
         line, lineno = lines[pos], numbers[pos]
+        if held:
+            report_before(held, lineno)
         try:
             event = loads(line)
         except orjson.JSONDecodeError as exc:
