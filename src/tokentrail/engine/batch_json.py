@@ -125,6 +125,8 @@ class JsonLinesTriage:
                 found = None
                 break
             found |= texts
+        if found is not None and any(text in low for text in found):
+            found = None  # every such line holds that text: its own anchor value spells it
         verdict = self.verdicts[key] = None if found is None else tuple(t.encode() for t in sorted(found))
         return verdict
 
