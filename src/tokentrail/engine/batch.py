@@ -5,8 +5,8 @@ JSON functions, not through an inferred table schema: heterogeneous events keep 
 however late it first appears, and the IR's field routes (nested, literal dotted keys, lists)
 stay visible. JSON-lines files, plain or compressed, go in as their raw lines (the readers' line
 splitting, decompression, limits and reports: ``engine/batch_lines.py``) and first through a
-cheaper triage (``engine/batch_json.py``): SQL settles the events no rule can match by their log
-type and anchor value, and hands the rest whole to the streaming engine. Every other input the
+cheaper triage (``engine/batch_json.py``): simdjson settles the events no rule can match by their
+log type and anchor value, and the rest go whole to the streaming engine. Every other input the
 readers know (CSV, JSON documents, archives) goes in as each event re-serialised, to the
 JSON-text query below.
 

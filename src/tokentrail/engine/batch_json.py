@@ -1,4 +1,4 @@
-"""JSON lines into the batch engine: the events no rule can match settled without parsing them.
+"""JSON lines into the batch engine: the events no rule can match are only counted.
 
 The JSON-text query (``BatchEngine.match_rows``) reads every path its rules read from every
 event: over a busy Okta log that costs several times the streaming engine. Most events need far
@@ -9,8 +9,8 @@ simdjson reads each line once (a strict parser that builds no Python objects: th
 decide its log type and its anchor field are looked up in its document), and per distinct
 anchor value Python decides, as ``LogTypeIndex`` and the fast path decide it, whether a unit
 could match — by the value, then by the texts the units left need (``required_literals``),
-which an ASCII line lower-cased must hold. (DuckDB's ``json_extract`` of the same keys, which
-this replaced, cost six times as much per line: docs/benchmarks.md.)
+which an ASCII line lower-cased must hold. (A DuckDB query doing the same with ``json_extract``
+on both cores, which this replaced, cost 2.4 times as much CPU per line: docs/benchmarks.md.)
 
 A line is *settled* (counted per log type, as the JSON-text query counts the events it finds no
 match in) when that proof holds, or when its log type has no rules; every other line goes whole
