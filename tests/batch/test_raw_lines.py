@@ -80,7 +80,7 @@ def files(draw):
     """A file's bytes: lines of every kind, each ended by LF or CRLF, the last one maybe not,
     maybe a byte-order mark and blank lines first."""
     kinds = st.one_of(st.sampled_from(EVENTS), st.sampled_from(BAD), st.sampled_from(LONG))
-    # Ids of their own: SQL keys no event it settles, so it drops no duplicate of one (see scan_batch).
+    # Ids of their own: the triage keys no event it settles, so it drops no duplicate of one (see scan_batch).
     lines = [raw.replace(b'"uuid":"', b'"uuid":"%d-' % i, 1)
              for i, raw in enumerate(draw(st.lists(kinds, min_size=1, max_size=14)))]
     ends = draw(st.lists(st.sampled_from([b"\n", b"\r\n"]), min_size=len(lines), max_size=len(lines)))
