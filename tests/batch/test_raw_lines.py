@@ -18,6 +18,7 @@ from test_json_triage import RULES, line, okta
 
 from tokentrail import api
 from tokentrail.engine import batch as batch_module
+from tokentrail.engine import batch_lines
 from tokentrail.engine.batch import scan_batch
 from tokentrail.engine.batch_json import JsonLinesTriage
 from tokentrail.errors import LogParseError
@@ -175,3 +176,15 @@ def test_a_file_that_is_not_gzip_reports_as_streaming(tmp_path):
     path.write_bytes(b"not gzip at all\n")
     stream, batch = assert_same_scans(path)
     assert len(batch.read_errors) == 1
+
+
+def test_many_over_long_lines_hand_the_batch_on_early(tmp_path, monkeypatch):
+    # Each held line may keep a spool file open: a batch holds at most MAX_HELD of them.
+    monkeypatch.setattr(batch_lines, "MAX_HELD", 2)
+    body = b"".join(line(okta("user.session.start", uuid=f"e{i}")) + b"\n" + LONG[i % 2] + b"\n" for i in range(7))
+    path = tmp_path / "okta.jsonl.gz"
+    path.write_bytes(gzip.compress(body))
+    seen = counting_triage(monkeypatch)
+    stream, _ = assert_same_scans(path)
+    assert len(stream.read_errors) == 7
+    assert sum(seen) == 7 and len(seen) >= 3

@@ -17,6 +17,9 @@ from pathlib import Path
 from tokentrail.sources.files import LogReader
 from tokentrail.sources.held import HeldReject, HeldRejects
 
+# Over-long lines a batch may hold before it is handed on: each may keep a spool file open.
+MAX_HELD = 64
+
 
 @dataclass(frozen=True)
 class LineBatch:
@@ -35,19 +38,21 @@ def line_batches(reader: LogReader, path: str | Path, size: int) -> Iterator[Lin
     held = HeldRejects()
     numbers: list[int] = []
     lines: list[bytes] = []
+    ended: deque[HeldReject] = deque()
     for first, batch in reader.jsonl_lines(path, held):
         if batch:
             for lineno, line in enumerate(batch, first):
                 if line:
                     numbers.append(lineno)
                     lines.append(line)
-            if len(lines) < size:
+            ended.extend(held.ended())
+            if len(lines) < size and len(ended) < MAX_HELD:
                 continue
         # A full batch, or the end of the lines (an empty batch).
-        ended = held.ended()
+        ended.extend(held.ended())
         if lines or ended:
             yield LineBatch(numbers, lines, ended)
-        numbers, lines = [], []
+        numbers, lines, ended = [], [], deque()
 
 
 def report_before(held: deque[HeldReject], lineno: int | None) -> None:
