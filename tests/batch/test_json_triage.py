@@ -1,4 +1,4 @@
-"""The DuckDB engine's JSON-lines triage: which raw lines SQL settles (counts without Python),
+"""The DuckDB engine's JSON-lines triage: which raw lines it settles (counted, never parsed into events),
 and that scans through it still give exactly the streaming engine's alerts, counts and errors."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def line(event: dict) -> bytes:
     return orjson.dumps(event)
 
 
-# (raw line, settled by SQL?) — every unsettled line goes whole to the streaming engine.
+# (raw line, settled by the triage?) — every unsettled line goes whole to the streaming engine.
 CASES = [
     (line(okta()), True),  # an event type no rule names
     (line(okta("user.session.start")), False),  # a rule's anchor value
@@ -44,7 +44,7 @@ CASES = [
     (b'{"eventType": "user.session.start", "uuid": "u", "published": "p", "eventType": "x"}', False),  # duplicate key
     (b'{"eventType": "x", "uuid": "u", "published": "p", "eventType": "user.session.start"}', False),
     (b'{"event\\u0054ype": "user.session.start", "uuid": "u", "published": "p"}', False),  # an escaped key
-    (b'{"eventType": "x", "uuid": "u", "published": "p", "n": NaN}', False),  # DuckDB reads it, orjson does not
+    (b'{"eventType": "x", "uuid": "u", "published": "p", "n": NaN}', False),  # not JSON to orjson (nor to simdjson)
     (b'{"eventType": "x", "uuid": "u", "published": "p", "n": -inf}', False),
     (b'{"eventType": "x", "uuid": "u", "published": "p", "n": [1,]}', False),
     (b'{"eventType": "x", "uuid": "u", "published": "p", "n": 1e999}', False),
@@ -93,7 +93,7 @@ def test_python_rules_keep_their_log_type_out_of_sql():
 
 def test_scans_through_the_triage_match_streaming(tmp_path):
     path = tmp_path / "mixed.jsonl"
-    # Ids of their own: SQL keys no event it settles, so it drops no duplicate of one (see scan_batch).
+    # Ids of their own: the triage keys no event it settles, so it drops no duplicate of one (see scan_batch).
     path.write_bytes(b"\n".join(raw.replace(b'"u"', b'"u%d"' % i, 1) for i, (raw, _) in enumerate(CASES)) + b"\n")
     stream, batch = assert_same([str(path)], RULES)
     assert batch.stats.matches == stream.stats.matches >= 5

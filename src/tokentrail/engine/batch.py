@@ -3,11 +3,12 @@
 Events are read as JSON text, one row per event (line number kept), and matched with DuckDB's
 JSON functions, not through an inferred table schema: heterogeneous events keep every key
 however late it first appears, and the IR's field routes (nested, literal dotted keys, lists)
-stay visible. Plain JSON-lines files go in as their raw lines (the readers' line splitting,
-limits and reports) and first through a cheaper triage (``engine/batch_json.py``): SQL settles
-the events no rule can match by their log type and anchor value, and hands the rest whole to
-the streaming engine. Every other input the readers know (compressed, CSV, JSON documents,
-archives) goes in as each event re-serialised, to the JSON-text query below.
+stay visible. JSON-lines files, plain or compressed, go in as their raw lines (the readers' line
+splitting, decompression, limits and reports: ``engine/batch_lines.py``) and first through a
+cheaper triage (``engine/batch_json.py``): simdjson settles the events no rule can match by their
+log type and anchor value, and the rest go whole to the streaming engine. Every other input the
+readers know (CSV, JSON documents, archives) goes in as each event re-serialised, to the
+JSON-text query below.
 
 SQL decides, per event, its log type and each declarative unit's predicate, three-valued (see
 ``compile/sql.py``). Only events that matched, or that SQL was unsure of, come back to Python, in
@@ -28,6 +29,7 @@ columns and routes them (``engine/batch_digest.py``).
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -58,6 +60,7 @@ from tokentrail.engine.batch_digest import (
 from tokentrail.engine.batch_guard import GuardedLeaves
 from tokentrail.engine.batch_input import PARQUET, inputs
 from tokentrail.engine.batch_json import JsonLinesTriage, parsed_events, run_lines
+from tokentrail.engine.batch_lines import line_batches
 from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents, dedup_key
 from tokentrail.engine.lifted import LiftedStream, lifted_condition, sql_condition
 from tokentrail.engine.plan import UNKNOWN, LogTypeIndex, Unit
@@ -68,7 +71,8 @@ from tokentrail.rules.loader import LoadResult
 from tokentrail.rules.model import Rule
 from tokentrail.schemas.registry import registry
 from tokentrail.sinks.parquet_dataset import PARTITION_COLUMNS
-from tokentrail.sources.files import LogReader, ReadLimits, splittable
+from tokentrail.sources.files import LogReader, ReadLimits, raw_jsonl
+from tokentrail.sources.held import HeldReject
 from tokentrail.state import StateStore
 
 BATCH_ROWS = 100_000  # events per DuckDB query: bounds memory, costs a query plan per batch
@@ -309,17 +313,14 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
             if name.endswith(PARQUET):
                 alerts.extend(self._scan_parquet(reader, item))
                 continue
-            raw = name != "-" and splittable(item)
-            if not raw:
+            if not raw_jsonl(item):
                 for numbers, lines in self._records(reader, item):
                     alerts.extend(self.run_text(numbers, lines, name, reader, counts_reads=False))
-            elif type(self).match_rows is BatchEngine.match_rows:
-                triage = self._triage()
-                for numbers, lines in self._raw_lines(reader, item):
-                    alerts.extend(run_lines(self, triage, numbers, lines, name, reader))
-            else:  # an engine matching elsewhere (Spark overrides match_rows) sees every line itself
-                for numbers, lines in self._raw_lines(reader, item):
-                    alerts.extend(self.run_text(numbers, lines, name, reader))
+                continue
+            # An engine matching elsewhere (Spark overrides match_rows) sees every line itself.
+            triage = self._triage() if type(self).match_rows is BatchEngine.match_rows else None
+            for batch in line_batches(reader, item, BATCH_ROWS):
+                alerts.extend(run_lines(self, triage, batch, name, reader))
         alerts.extend(self.stream.finish())
         return alerts
 
@@ -512,21 +513,6 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
             found = self._typed[key] = (name, {d.unit.index: d for p in plans.values() for d in p.units.values()})
         return found
 
-    def _raw_lines(self, reader: LogReader, path: str | Path) -> Iterable[tuple[list[int], list[bytes]]]:
-        reader.stats.files += 1
-        numbers: list[int] = []
-        lines: list[bytes] = []
-        for first, batch in reader.range_lines(path, 0, os.path.getsize(path)):
-            for lineno, line in enumerate(batch, first):
-                if line:
-                    numbers.append(lineno)
-                    lines.append(line)
-            if len(lines) >= BATCH_ROWS:
-                yield numbers, lines
-                numbers, lines = [], []
-        if lines:
-            yield numbers, lines
-
     def _records(self, reader: LogReader, path: str | Path) -> Iterable[tuple[list[int], list[bytes]]]:
         numbers: list[int] = []
         lines: list[bytes] = []
@@ -571,18 +557,28 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         return self.run_text(numbers, lines, source, reader, counts_reads=False)
 
     def run_text(self, numbers: list[int], lines: list[bytes], source: str, reader: LogReader, *,
-                 counts_reads: bool = True) -> list[Alert]:
+                 counts_reads: bool = True, held: deque[HeldReject] | None = None) -> list[Alert]:
         """A batch of JSON lines (``numbers``: their line numbers) through the JSON-text query and
-        on to alerting; ``counts_reads``: the readers never counted these events."""
+        on to alerting; ``counts_reads``: the readers never counted these events; ``held``: see
+        ``route_lines``."""
         table = pa.table({"line": pa.array(range(len(lines)), pa.int64()), "j": pa.array(lines, pa.binary())})
-        return self.route_lines(self.match_rows(table), numbers, lines, source, reader, counts_reads=counts_reads)
+        return self.route_lines(self.match_rows(table), numbers, lines, source, reader, counts_reads=counts_reads,
+                                held=held)
 
     def route_lines(self, rows: list[tuple], numbers: list[int], lines: list[bytes], source: str, reader: LogReader,
-                    *, counts_reads: bool = True) -> list[Alert]:
+                    *, counts_reads: bool = True, held: deque[HeldReject] | None = None,
+                    take: Callable[[bytes], bool] | None = None) -> list[Alert]:
         """Query rows over a batch of JSON lines (positions into ``lines``) to alerting: see
-        ``_route``; the lines the rows want are parsed as the streaming reader parses them."""
-        return self._route(rows, lambda wanted: parsed_events(lines, numbers, wanted, source, reader),
+        ``_route``; the lines the rows want are parsed as the streaming reader parses them, the
+        ``held`` over-long lines before each reported first (the caller reports the rest), and
+        offered to ``take`` first (``parsed_events``) when the rows hold no codes."""
+        return self._route(rows, lambda wanted: parsed_events(lines, numbers, wanted, source, reader, held, take),
                            source, reader, counts_reads=counts_reads)
+
+    def fast_path(self) -> Callable[[bytes], bool] | None:
+        """The streaming engine's fast path for raw lines SQL has no verdict on (None when its
+        prefilter is off): ``process`` meets every rule, so what it proves holds here too."""
+        return self.stream.take_line if self.stream.prefilter.take is not None else None
 
     def _route(self, rows: list[tuple], events: Callable[[list[tuple]], Iterable[tuple[Mapping[str, Any] | None, int]]],
                source: str, reader: LogReader, *, counts_reads: bool) -> list[Alert]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ import orjson
 from tokentrail.errors import LogParseError
 from tokentrail.sources.archives import Member, MemberSkipped, tar_members, zip_members
 from tokentrail.sources.csvrows import csv_rows
+from tokentrail.sources.held import HeldRejects
 from tokentrail.sources.jsondoc import DocumentScanner
 from tokentrail.sources.limits import DEFAULT_LIMITS, ReadLimits
 from tokentrail.sources.lines import CHUNK_BYTES, LineSplitter, Read, line_batches
@@ -33,10 +35,11 @@ from tokentrail.sources.walk import LOG_SUFFIXES, Layout, SkippedFile, expand_pa
 Record = tuple[dict[str, Any], str, int]  # (event, source, line number)
 
 __all__ = ["LOG_SUFFIXES", "LogReader", "ReadLimits", "ReadStats", "Record", "SkippedFile",
-           "expand_paths", "line_ranges", "splittable", "total_bytes"]
+           "expand_paths", "line_ranges", "raw_jsonl", "splittable", "total_bytes"]
 
 MAX_KEPT_ERRORS = 1000  # errors (and skipped files) kept for reporting; every one is still counted
 _BOM = b"\xef\xbb\xbf"
+_JSONL_SUFFIXES = (".jsonl", ".ndjson", ".log")  # names ``raw_jsonl`` takes for JSON lines
 _WS = re.compile(rb"[ \t\r\n]*+")
 
 
@@ -312,6 +315,45 @@ class LogReader:
             yield from line_batches(read, splitter.limit, splitter.reject, splitter=splitter)
         self.lines_read = splitter.number - 1
 
+    # -- whole JSON-lines files as raw lines, compressed or not (the batch engine) ------------
+
+    def jsonl_lines(self, path: str | Path, held: HeldRejects) -> Iterator[tuple[int, list[bytes]]]:
+        """The raw lines of a (compressed) JSON-lines file (``raw_jsonl`` says which files), split
+        and numbered as ``read_file`` splits them, in batches each with the number of its first
+        line, for callers that parse lines themselves and report bad ones with ``reject_line``.
+        An empty line is blank (skip it); a line past the limit stands as an empty one and its
+        report is held in ``held`` until the caller reports it (``HeldReject.report``) in line
+        order. The events are the caller's to count (``stats.events``).
+
+        After the last batch comes an empty one (``(0, [])``): the caller handles every line it
+        holds before it asks for more, for a decoding failure is then reported (``unreadable
+        after N events``, as ``read_file`` reports it) with every event counted."""
+        name = str(path)
+        try:
+            fh, fifo = open_input(path)
+        except NotAFile as exc:
+            self._skip_file(name, str(exc))
+            return
+        except OSError as exc:
+            self._error(LogParseError(f"cannot open: {exc.strerror}", file=name), None)
+            return
+        compressions = layout_of(Path(name).name).compressions
+        self.stats.files += 1
+        progress = None if fifo else _Progress(fh, self.progress)
+        reject = held.holding(self._rejecter(name), self.dead_letter is not None)
+        with fh:
+            before = self.stats.events
+            try:
+                source = self._layers(fh, compressions, progress, bounded=bool(compressions))
+                first, head, c = _sniff(source.read)
+                if c is not None:
+                    yield from line_batches(source.read, self.limits.max_line_bytes, reject, first=first, head=head)
+                yield 0, []
+                self._failed(source, name, self.stats.events - before)
+            finally:
+                if progress is not None:
+                    progress.finish()
+
     # -- rejects --------------------------------------------------------------------------------
 
     def reject_line(self, line: bytes, name: str, lineno: int, exc: orjson.JSONDecodeError | None) -> None:
@@ -408,6 +450,27 @@ def splittable(path: str | Path) -> bool:
     with open(p, "rb") as fh:
         head = fh.read(4096)
     return head.removeprefix(_BOM).lstrip()[:1] != b"["
+
+
+def raw_jsonl(path: str | Path) -> bool:
+    """Whether ``read_file`` reads a file as JSON lines, straight or through compression layers
+    (``jsonl_lines`` then gives its raw lines): a regular file, no archive, a JSON-lines suffix
+    under the compression suffixes, and (decompressed) not opening with ``[``. A file whose
+    first bytes cannot be decompressed counts as JSON lines: reading it reports the failure."""
+    layout = layout_of(Path(path).name)
+    if str(path) == "-" or layout.archive is not None or layout.format not in _JSONL_SUFFIXES:
+        return False
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        with open(path, "rb") as fh:
+            stream: BinaryIO = fh
+            for suffix in reversed(layout.compressions):
+                stream = decompressed(stream, suffix)
+            _first, _head, c = _sniff(Input(stream).read)
+    except OSError:
+        return False  # reading it reports why
+    return c != 0x5B
 
 
 def line_ranges(path: str | Path, chunk_bytes: int) -> list[tuple[int, int]]:
