@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+from collections.abc import Callable
+from functools import partial
 
 import re2
 import sqlglot.expressions as sx
@@ -259,12 +261,12 @@ class _Compiler:
         wants_null = len(values) != len(node.values)
         if node.all_values and len(values) > 1:
             # Every value must match (None values are ignored, as in the Python matcher).
-            tests = [self._text_test(node.op, (v,), node.cased, text.copy(), self.fields.lowered_of(full))
+            tests = [self._text_test(node.op, (v,), node.cased, text.copy(), partial(self.fields.lowered_of, full))
                      for v in values]
             test = None if any(t is None for t in tests) else _all(tests)
             null_result = missing_result = False
         else:
-            test = (self._text_test(node.op, values, node.cased, text, self.fields.lowered_of(full))
+            test = (self._text_test(node.op, values, node.cased, text, partial(self.fields.lowered_of, full))
                     if values else sx.false())
             null_result = missing_result = wants_null
         branches: list[tuple[sx.Expression, sx.Expression]] = []
@@ -326,18 +328,20 @@ class _Compiler:
         return plain, result
 
     def _text_test(self, op: str, values: tuple[Scalar, ...], cased: bool, s: sx.Expression,
-                   lowered: sx.Expression | None = None) -> sx.Expression | None:
+                   lowered: Callable[[], sx.Expression] | None = None) -> sx.Expression | None:
         """A test of the text ``s`` against ``values`` (any of them), TRUE/FALSE/NULL; None when
-        no such test can be written (every such text is then unsure)."""
+        no such test can be written (every such text is then unsure). ``lowered`` gives ``s``
+        lower-cased as the field table reads it (asked only by a case-insensitive test: the
+        table may compute each text it is asked for once per row)."""
         if op == "eq":
             if any(not isinstance(v, str | bool) for v in values):
                 return None  # numbers compare numerically with numeric text: Python decides
             needles = sorted({_norm(str(text_of(v)), cased) for v in values})
-            probe = s if cased else (lowered or _ascii_lower(s))
+            probe = s if cased else (lowered() if lowered else _ascii_lower(s))
             return sx.In(this=probe, expressions=[_lit(n) for n in needles])
         if op in ("contains", "startswith", "endswith"):
             needles = [_norm(str(text_of(v)), cased) for v in values]
-            probe = s if cased else (lowered or _ascii_lower(s))
+            probe = s if cased else (lowered() if lowered else _ascii_lower(s))
             fn = {"contains": "contains", "startswith": "starts_with", "endswith": "ends_with"}[op]
             return _any([_call(fn, probe.copy(), _lit(n)) for n in needles])
         if self.portable and op in ("glob", "regex", "cidr", "lt", "le", "gt", "ge"):

@@ -59,13 +59,21 @@ def _names(arrow: pa.DataType) -> list[str]:
 
 
 class TypedFieldTable(FieldTable):
-    """The field table of ``compile/sql.py`` answered from a schema and typed columns."""
+    """The field table of ``compile/sql.py`` answered from a schema and typed columns.
 
-    def __init__(self, schema: pa.Schema) -> None:
+    With ``lowered_prefix``, each text a case-insensitive test reads is lower-cased once per row,
+    as a column of that name and a number (``lowered_columns``, selected before the comparisons):
+    DuckDB lifts no common subexpression out of a ``CASE``, so the ~190 anchor tests of a large
+    rule set would each lower-case ``eventType`` again. Without it, each test lower-cases its text.
+    """
+
+    def __init__(self, schema: pa.Schema, *, lowered_prefix: str | None = None) -> None:
         super().__init__()
         self.schema = schema
         names = [f.name for f in schema] + [n for f in schema for n in _names(f.type)]
         self.has_dotted_keys = any("." in n for n in names)
+        self.lowered_prefix = lowered_prefix
+        self._lowered: dict[str, tuple[str, sx.Expression]] = {}  # by the text's SQL: (column, lower-casing)
 
     def _resolve(self, path: str) -> tuple[sx.Expression, pa.DataType] | None:
         """The column expression and type at ``path`` (``$."a"."b"``), None where the schema has
@@ -108,9 +116,23 @@ class TypedFieldTable(FieldTable):
 
     def lowered_of(self, path: str) -> sx.Expression:
         text = self.text_of(path)
+        if isinstance(text, sx.Null):
+            return sx.null()
         ascii_only = sx.EQ(this=sx.Anonymous(this="strlen", expressions=[text]),
                            expression=sx.Anonymous(this="length", expressions=[text.copy()]))
-        return sx.Case(ifs=[sx.If(this=ascii_only, true=sx.Lower(this=text.copy()))], default=sx.null())
+        lowered = sx.Case(ifs=[sx.If(this=ascii_only, true=sx.Lower(this=text.copy()))], default=sx.null())
+        if self.lowered_prefix is None:
+            return lowered
+        key = text.sql("duckdb")
+        found = self._lowered.get(key)
+        if found is None:
+            found = self._lowered[key] = (f"{self.lowered_prefix}{len(self._lowered)}", lowered)
+        return sx.column(found[0])
+
+    def lowered_columns(self) -> list[sx.Expression]:
+        """The shared lower-cased texts (``lowered_prefix``), to select where the event's
+        columns are in scope and before the comparisons that read them."""
+        return [sx.alias_(expr, name) for name, expr in self._lowered.values()]
 
     def array_of(self, path: str) -> sx.Expression:
         found = self._resolve(path)
