@@ -255,7 +255,8 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
         codes_sql = self._typed_codes(fields, leaves)
 
         def typed(condition: sx.Expression) -> str:
-            return fold(with_dotted(condition, fields.has_dotted_keys), copy=False).sql("duckdb")  # a copy already
+            # Each condition is built for this query alone: rewritten in place.
+            return fold(with_dotted(condition, fields.has_dotted_keys, copy=False), copy=False).sql("duckdb")
 
         detect = typed(detection_sql(fields))
         lowered_cols, leaf_cols, guarded_cols = ("".join(", " + typed(c) for c in cols) for cols in (
