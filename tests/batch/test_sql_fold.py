@@ -96,3 +96,4 @@ def test_shared_per_row_values_give_the_same_verdicts():
     inner = "SELECT *, " + ", ".join(c.sql("duckdb") for c in lowered) + " FROM t"
     got = con.execute("SELECT " + ", ".join(c.sql("duckdb") for c in compiled) + f" FROM ({inner})").fetchall()
     assert got == expected
+

@@ -125,8 +125,8 @@ class TypedFieldTable(FieldTable):
         return self.derived_of(path, "lower", lowered)
 
     def derived_of(self, path: str, what: str, expr: sx.Expression) -> sx.Expression:
-        if self.lowered_prefix is None:
-            return expr
+        if self.lowered_prefix is None or self._resolve(path) is None:
+            return expr  # a field the schema lacks: its tests fold away, no column for them
         key = (path, what)
         found = self._lowered.get(key)
         if found is None:

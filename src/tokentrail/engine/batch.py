@@ -342,8 +342,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         source = str(path)
         alerts: list[Alert] = []
         first = 1
-        for record_batch in batches:
-            table = pa.Table.from_batches([record_batch])
+        for table in _gathered(batches, TYPED_BATCH_ROWS):
             rows_in = table.num_rows
             self.con.register(TYPED_INPUT, table.append_column(LINE_COLUMN, pa.array(range(rows_in), pa.int64())))
             try:
@@ -652,6 +651,21 @@ def _flat(column: pa.ChunkedArray) -> tuple[list[Any], list[int]]:
         return [], [0]
     offsets = pc.subtract(array.offsets, array.offsets[0])
     return array.flatten().to_pylist(), offsets.to_pylist()
+
+
+def _gathered(batches: pa.RecordBatchReader, rows: int) -> Iterable[pa.Table]:
+    """The reader's batches joined into tables of at least ``rows`` rows (the last one fewer):
+    DuckDB's reader gives a Parquet file's row groups (often 100k rows) whatever it is asked."""
+    held: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        held.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield pa.Table.from_batches(held)
+            held, count = [], 0
+    if held:
+        yield pa.Table.from_batches(held)
 
 
 def _quoted(name: str) -> str:
