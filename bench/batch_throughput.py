@@ -31,6 +31,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+# Where the simulated files, their Parquet copies and the synthetic packs are cached (``--data``).
+DATA = HERE / "data"
 
 from scan_throughput import warm_cache, write_events  # noqa: E402
 from synthetic_pack import write_pack  # noqa: E402
@@ -109,7 +111,7 @@ def rule_paths(spec: str) -> list[Path]:
     """``bundled``, ``bundled+N`` (with an N-rule synthetic pack) or ``synthetic:N`` (alone)."""
     from tokentrail.content import default_rule_paths
 
-    data = HERE / "data"
+    data = DATA
     if spec.startswith("synthetic:"):
         n = int(spec.split(":", 1)[1])
         return [write_pack(data / f"synthetic_pack_{n}", n)]
@@ -165,7 +167,7 @@ def run_child(path: Path, spec: str, memory_limit: str, alerting: bool = False, 
 
     import orjson
 
-    args = [python, __file__, "--child", str(path), "--rules", spec, "--memory-limit", memory_limit]
+    args = [python, __file__, "--child", str(path), "--rules", spec, "--memory-limit", memory_limit, "--data", str(DATA)]
     out = subprocess.run(args + (["--alerting"] if alerting else []), check=True, capture_output=True, text=True)
     return orjson.loads(out.stdout.strip().splitlines()[-1])
 
@@ -282,6 +284,7 @@ def jsonl_pass(path: Path, loaded, events: int) -> None:
 
 
 def main() -> None:
+    global DATA
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=7)
@@ -296,6 +299,7 @@ def main() -> None:
     parser.add_argument("--baseline", default="", metavar="PYTHON",
                         help="also time the Parquet passes at the first size with this interpreter's tokentrail")
     parser.add_argument("--no-stages", action="store_true", help="skip the stage split")
+    parser.add_argument("--data", type=Path, default=DATA, help="the cache folder of simulated files and packs")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--rules", default="bundled", help=argparse.SUPPRESS)
     parser.add_argument("--alerting", action="store_true", help=argparse.SUPPRESS)
@@ -303,6 +307,7 @@ def main() -> None:
                         help="one pass over scan_throughput's cached JSON-lines file: floor, streaming, duckdb")
     parser.add_argument("--gz", action="store_true", help="with --jsonl: its gzip copy")
     args = parser.parse_args()
+    DATA = args.data
     if args.child:
         child_pass(Path(args.child), args.rules, args.memory_limit, args.alerting)
         return
@@ -311,7 +316,7 @@ def main() -> None:
     from tokentrail.content import default_rule_paths
     from tokentrail.engine.batch import scan_batch
 
-    data = HERE / "data"
+    data = DATA
     if args.jsonl:
         from scan_throughput import gzip_copy
 

@@ -96,6 +96,14 @@ class QueryProgram:
         self.rows = [None if a.rows is None else compile_expr(map_fields(a.rows, slots)) for a in self.level]
         self.slots = slots
         self.keys = [[(compile_expr(map_fields(b.when, slots)), b) for b in key.branches] for key in query.keys]
+        # Per match, read once: each read field's slot and label, the sub-key slots, and per
+        # aggregate of ``level`` its kind, row test and what it reads: the distinct fields' slots,
+        # the slot of the number (None: the event time, or nothing for a count).
+        self.reads = [(slots[f], label) for f, label in self.labels]
+        self.sub_slots = [slots[f] for f in query.sub_keys]
+        self.steps = [(a.kind, test, [slots[f] for f in a.fields] if a.kind == "distinct" else
+                       None if a.kind == "count" or a.fields[0] == TIME else slots[a.fields[0]])
+                      for a, test in zip(self.level, self.rows, strict=True)]
 
     def key_of(self, fields: Mapping[str, Any]) -> tuple[str, ...]:
         """The computed keys of a match (text; "" for null, as a missing group-by field is)."""
@@ -125,19 +133,28 @@ class QueryState:
         self.subgroups: dict[tuple[str, ...], list[_Acc]] = {}
 
     def add(self, time: float | None, fields: Mapping[str, Any]) -> None:
-        """Fold in one match: its event time and the values its digest read."""
+        """Fold in one match: its event time and the values its digest read. A null adds nothing
+        but to COUNT(*); a distinct value is the text of its fields, none of them null."""
         program = self.program
-        row = {program.slots[f]: fields.get(label) for f, label in program.labels}
+        get = fields.get
+        row = {slot: get(label) for slot, label in program.reads}
         accs = self.accs
-        if program.query.sub_keys:
-            key = tuple(_text(row[program.slots[f]]) for f in program.query.sub_keys)
+        if program.sub_slots:
+            key = tuple(_text(row[slot]) for slot in program.sub_slots)
             accs = self.subgroups.get(key)  # type: ignore[assignment]
             if accs is None:
                 accs = self.subgroups[key] = _accs(program.level)
-        for agg, test, acc in zip(program.level, program.rows, accs, strict=True):
+        for (kind, test, read), acc in zip(program.steps, accs, strict=True):
             if test is not None and not test(row):
                 continue
-            acc.add(agg.kind, _input(agg, row, program.slots, time))
+            if kind == "count":
+                acc.n += 1
+            elif kind == "distinct":
+                values = [row[slot] for slot in read]  # type: ignore[union-attr]
+                if None not in values:
+                    acc.seen.add(tuple(_text(v) for v in values))  # type: ignore[union-attr]
+            else:
+                acc.add(kind, _number(kind, time if read is None else row[read]))
 
     def values(self) -> list[Number | None]:
         """The value of each of the query's aggregates, now."""
@@ -198,20 +215,13 @@ def _text(value: Any) -> str:
     return text if text is not None else str(value)
 
 
-def _input(agg: Aggregate, row: Mapping[str, Any], slots: Mapping[str, str], time: float | None) -> Any:
-    """What one match adds to ``agg``: None adds nothing (a null)."""
-    if agg.kind == "count":
-        return None
-    if agg.kind == "distinct":
-        values = [row[slots[f]] for f in agg.fields]
-        return None if any(v is None for v in values) else tuple(_text(v) for v in values)
-    field = agg.fields[0]
-    raw = time if field == TIME else row[slots[field]]
+def _number(kind: str, raw: Any) -> Any:
+    """What a match's value adds to a sum, average or extreme: None adds nothing (a null)."""
     if raw is None or isinstance(raw, bool):
         return None
     if isinstance(raw, int | float):
         return raw
-    if agg.kind in ("min", "max") and isinstance(raw, str):
+    if kind in ("min", "max") and isinstance(raw, str):
         return raw  # MIN/MAX of text (a keyword or an IP) order it as text
     return number_of(raw)
 

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+from collections.abc import Callable
+from functools import partial
 
 import re2
 import sqlglot.expressions as sx
@@ -88,6 +90,11 @@ class FieldTable:
         """The column of lower-cased texts, to select where the texts column is in scope."""
         each = sx.Lambda(this=_ascii_lower(sx.column("s")), expressions=[sx.to_identifier("s")])
         return sx.alias_(_call("list_transform", sx.column(TEXTS), each), LOWERED)
+
+    def derived_of(self, path: str, what: str, expr: sx.Expression) -> sx.Expression:
+        """``expr``, a value derived from the text at ``path`` (``what`` names it), as a
+        comparison reads it: here the expression itself; a table may compute it once per row."""
+        return expr
 
     def array_of(self, path: str) -> sx.Expression:
         """The JSON text at ``path`` (read when it is an array of objects to fan out over)."""
@@ -259,13 +266,13 @@ class _Compiler:
         wants_null = len(values) != len(node.values)
         if node.all_values and len(values) > 1:
             # Every value must match (None values are ignored, as in the Python matcher).
-            tests = [self._text_test(node.op, (v,), node.cased, text.copy(), self.fields.lowered_of(full))
-                     for v in values]
+            tests = [self._text_test(node.op, (v,), node.cased, text.copy(), partial(self.fields.lowered_of, full),
+                                     partial(self.fields.derived_of, full)) for v in values]
             test = None if any(t is None for t in tests) else _all(tests)
             null_result = missing_result = False
         else:
-            test = (self._text_test(node.op, values, node.cased, text, self.fields.lowered_of(full))
-                    if values else sx.false())
+            test = (self._text_test(node.op, values, node.cased, text, partial(self.fields.lowered_of, full),
+                                    partial(self.fields.derived_of, full)) if values else sx.false())
             null_result = missing_result = wants_null
         branches: list[tuple[sx.Expression, sx.Expression]] = []
         if len(parts) == 2 and test is not None and not self.portable:
@@ -326,18 +333,22 @@ class _Compiler:
         return plain, result
 
     def _text_test(self, op: str, values: tuple[Scalar, ...], cased: bool, s: sx.Expression,
-                   lowered: sx.Expression | None = None) -> sx.Expression | None:
+                   lowered: Callable[[], sx.Expression] | None = None,
+                   derived: Callable[[str, sx.Expression], sx.Expression] | None = None) -> sx.Expression | None:
         """A test of the text ``s`` against ``values`` (any of them), TRUE/FALSE/NULL; None when
-        no such test can be written (every such text is then unsure)."""
+        no such test can be written (every such text is then unsure). ``lowered`` gives ``s``
+        lower-cased as the field table reads it (asked only by a case-insensitive test: the
+        table may compute each text it is asked for once per row); ``derived`` likewise gives a
+        value computed from ``s`` (``FieldTable.derived_of``), None for ``s`` inside a lambda."""
         if op == "eq":
             if any(not isinstance(v, str | bool) for v in values):
                 return None  # numbers compare numerically with numeric text: Python decides
             needles = sorted({_norm(str(text_of(v)), cased) for v in values})
-            probe = s if cased else (lowered or _ascii_lower(s))
+            probe = s if cased else (lowered() if lowered else _ascii_lower(s))
             return sx.In(this=probe, expressions=[_lit(n) for n in needles])
         if op in ("contains", "startswith", "endswith"):
             needles = [_norm(str(text_of(v)), cased) for v in values]
-            probe = s if cased else (lowered or _ascii_lower(s))
+            probe = s if cased else (lowered() if lowered else _ascii_lower(s))
             fn = {"contains": "contains", "startswith": "starts_with", "endswith": "ends_with"}[op]
             return _any([_call(fn, probe.copy(), _lit(n)) for n in needles])
         if self.portable and op in ("glob", "regex", "cidr", "lt", "le", "gt", "ge"):
@@ -348,28 +359,34 @@ class _Compiler:
                 return None  # the Python fallback engine runs it
             return _any([_regex(s.copy(), p) for p in patterns])
         if op == "cidr":
-            return self._cidr(values, s)
+            return self._cidr(values, s, derived)
         if op in ("lt", "le", "gt", "ge"):
             return self._order(op, values, s)
         raise ValueError(f"unknown operator {op!r}")
 
     @staticmethod
-    def _cidr(values: tuple[Scalar, ...], s: sx.Expression) -> sx.Expression:
+    def _cidr(values: tuple[Scalar, ...], s: sx.Expression,
+              derived: Callable[[str, sx.Expression], sx.Expression] | None = None) -> sx.Expression:
+        """IPv4 ranges: the text's address as an integer (NULL unless a strict dotted quad) and
+        whether the text is plain (no IPv6, nothing Python strips), each a value ``derived``
+        may share between every range test of the field."""
+        share = derived or (lambda _what, expr: expr)
         nets = [ipaddress.ip_network(str(v), strict=False) for v in values]
         octets = [sx.Cast(this=_call("split_part", s.copy(), _lit("."), sx.Literal.number(i)),
                           to=sx.DataType.build("BIGINT")) for i in range(1, 5)]
-        addr = sx.paren(sx.Add(this=sx.Add(this=sx.Add(
+        number = sx.Add(this=sx.Add(this=sx.Add(
             this=sx.Mul(this=octets[0], expression=sx.Literal.number(16777216)),
             expression=sx.Mul(this=octets[1], expression=sx.Literal.number(65536))),
             expression=sx.Mul(this=octets[2], expression=sx.Literal.number(256))),
-            expression=octets[3]))
+            expression=octets[3])
+        addr = share("ipv4", _case([(_regex(s.copy(), _IPV4), number)]))
         inside = _any([sx.Between(this=addr.copy(), low=sx.Literal.number(int(n.network_address)),
                                   high=sx.Literal.number(int(n.broadcast_address)))
                        for n in nets if n.version == 4])
         # Text that is not a strict dotted quad is no IPv4 address; Python may still read it as
         # IPv6 (a colon) or after stripping whitespace (anything but printable ASCII).
-        plain = sx.and_(_regex(s.copy(), "^[!-~]*$"), sx.not_(_call("contains", s.copy(), _lit(":"))))
-        return _case([(_regex(s.copy(), _IPV4), inside), (plain, sx.false())])
+        plain = share("plain", sx.and_(_regex(s.copy(), "^[!-~]*$"), sx.not_(_call("contains", s.copy(), _lit(":")))))
+        return _case([(sx.not_(sx.Is(this=addr.copy(), expression=sx.null())), inside), (plain, sx.false())])
 
     @staticmethod
     def _order(op: str, values: tuple[Scalar, ...], s: sx.Expression) -> sx.Expression:

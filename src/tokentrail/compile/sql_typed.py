@@ -59,13 +59,22 @@ def _names(arrow: pa.DataType) -> list[str]:
 
 
 class TypedFieldTable(FieldTable):
-    """The field table of ``compile/sql.py`` answered from a schema and typed columns."""
+    """The field table of ``compile/sql.py`` answered from a schema and typed columns.
 
-    def __init__(self, schema: pa.Schema) -> None:
+    With ``lowered_prefix``, each text a case-insensitive test reads is lower-cased once per row,
+    as a column of that name and a number (``lowered_columns``, selected before the comparisons):
+    DuckDB lifts no common subexpression out of a ``CASE``, so the ~190 anchor tests of a large
+    rule set would each lower-case ``eventType`` again. So is each field's IPv4 address (as a
+    number) that CIDR tests read. Without it, each test computes its own.
+    """
+
+    def __init__(self, schema: pa.Schema, *, lowered_prefix: str | None = None) -> None:
         super().__init__()
         self.schema = schema
         names = [f.name for f in schema] + [n for f in schema for n in _names(f.type)]
         self.has_dotted_keys = any("." in n for n in names)
+        self.lowered_prefix = lowered_prefix
+        self._lowered: dict[tuple[str, str], tuple[str, sx.Expression]] = {}  # by (path, what): (column, value)
 
     def _resolve(self, path: str) -> tuple[sx.Expression, pa.DataType] | None:
         """The column expression and type at ``path`` (``$."a"."b"``), None where the schema has
@@ -108,9 +117,26 @@ class TypedFieldTable(FieldTable):
 
     def lowered_of(self, path: str) -> sx.Expression:
         text = self.text_of(path)
+        if isinstance(text, sx.Null):
+            return sx.null()
         ascii_only = sx.EQ(this=sx.Anonymous(this="strlen", expressions=[text]),
                            expression=sx.Anonymous(this="length", expressions=[text.copy()]))
-        return sx.Case(ifs=[sx.If(this=ascii_only, true=sx.Lower(this=text.copy()))], default=sx.null())
+        lowered = sx.Case(ifs=[sx.If(this=ascii_only, true=sx.Lower(this=text.copy()))], default=sx.null())
+        return self.derived_of(path, "lower", lowered)
+
+    def derived_of(self, path: str, what: str, expr: sx.Expression) -> sx.Expression:
+        if self.lowered_prefix is None or self._resolve(path) is None:
+            return expr  # a field the schema lacks: its tests fold away, no column for them
+        key = (path, what)
+        found = self._lowered.get(key)
+        if found is None:
+            found = self._lowered[key] = (f"{self.lowered_prefix}{len(self._lowered)}", expr)
+        return sx.column(found[0])
+
+    def lowered_columns(self) -> list[sx.Expression]:
+        """The shared values (``lowered_prefix``): lower-cased texts, IPv4 addresses as numbers;
+        to select where the event's columns are in scope and before the comparisons that read them."""
+        return [sx.alias_(expr, name) for name, expr in self._lowered.values()]
 
     def array_of(self, path: str) -> sx.Expression:
         found = self._resolve(path)
@@ -129,8 +155,10 @@ def compile_typed(expr: Expr, fields: TypedFieldTable, *, ci_fields: bool = Fals
     return with_dotted(condition, fields.has_dotted_keys)
 
 
-def with_dotted(condition: sx.Expression, dotted: bool) -> sx.Expression:
+def with_dotted(condition: sx.Expression, dotted: bool, *, copy: bool = True) -> sx.Expression:
+    """``condition`` with the compiler's "may a key hold a dot" column replaced by the schema's
+    answer (in place when not ``copy``)."""
     constant = sx.true() if dotted else sx.false()
     # The compiler's own column is unquoted; an event's field of that name is a quoted one.
     return condition.transform(lambda node: constant.copy() if isinstance(node, sx.Column) and not node.table
-                               and node.name == DOTTED and not node.this.quoted else node)
+                               and node.name == DOTTED and not node.this.quoted else node, copy=copy)

@@ -46,6 +46,7 @@ from tokentrail.alerting.delivery import AlertGate
 from tokentrail.alerting.models import Alert, Match
 from tokentrail.compile.fields import split_field
 from tokentrail.compile.sql import FieldTable, LeafTable, compile_sql, enable_arrow_lambdas, json_path
+from tokentrail.compile.sql_fold import fold
 from tokentrail.compile.sql_typed import TypedFieldTable, compile_typed, with_dotted
 from tokentrail.engine import ScanResult
 from tokentrail.engine.batch_digest import (
@@ -252,12 +253,18 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
         digest's values instead (``u``: the unit's index; ``tv``, ``iv``: the time and id fields;
         ``xv``: the texts the digest reads; ``ov``: its output fields as JSON). Rows come in
         input order, a row's units in unit order."""
-        fields = TypedFieldTable(schema)
-        leaves = GuardedLeaves("__tt_l")  # beside the event's own columns: a name of ours
+        # Beside the event's own columns: names of ours.
+        fields = TypedFieldTable(schema, lowered_prefix="__tt_lw")
+        leaves = GuardedLeaves("__tt_l")
         codes_sql = self._typed_codes(fields, leaves)
-        detect = with_dotted(detection_sql(fields), fields.has_dotted_keys).sql("duckdb")
-        leaf_cols, guarded_cols = ("".join(", " + with_dotted(c, fields.has_dotted_keys).sql("duckdb") for c in cols)
-                                   for cols in (leaves.columns(), leaves.guarded_columns()))
+
+        def typed(condition: sx.Expression) -> str:
+            # Each condition is built for this query alone: rewritten in place.
+            return fold(with_dotted(condition, fields.has_dotted_keys, copy=False), copy=False).sql("duckdb")
+
+        detect = typed(detection_sql(fields))
+        lowered_cols, leaf_cols, guarded_cols = ("".join(", " + typed(c) for c in cols) for cols in (
+            fields.lowered_columns(), leaves.columns(), leaves.guarded_columns()))
         python = self._python_types_sql()
         carried = sorted({c for plan in digests.values() for c in plan.columns})
         carry = "".join(f", {_quoted(c)} AS {_quoted(_carried(c))}" for c in carried)
@@ -277,7 +284,8 @@ UNION ALL SELECT line, lt, NULL, 1, o.u, tv, iv, o.xv, o.ov FROM (
         # flow through the projections below it and are never copied.
         return f"""
 WITH d AS (SELECT *, {detect} AS __tt_lt FROM {table}),
-a AS (SELECT *{leaf_cols} FROM d),
+w AS (SELECT *{lowered_cols} FROM d),
+a AS (SELECT *{leaf_cols} FROM w),
 g AS (SELECT *{guarded_cols} FROM a),
 m AS (SELECT {LINE_COLUMN} AS line, __tt_lt AS lt, {codes_sql} AS h{carry} FROM g),
 c AS MATERIALIZED (SELECT line, lt, h{digest_cols} FROM m)
@@ -335,8 +343,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         source = str(path)
         alerts: list[Alert] = []
         first = 1
-        for record_batch in batches:
-            table = pa.Table.from_batches([record_batch])
+        for table in _gathered(batches, TYPED_BATCH_ROWS):
             rows_in = table.num_rows
             self.con.register(TYPED_INPUT, table.append_column(LINE_COLUMN, pa.array(range(rows_in), pa.int64())))
             try:
@@ -640,6 +647,21 @@ def _flat(column: pa.ChunkedArray) -> tuple[list[Any], list[int]]:
         return [], [0]
     offsets = pc.subtract(array.offsets, array.offsets[0])
     return array.flatten().to_pylist(), offsets.to_pylist()
+
+
+def _gathered(batches: pa.RecordBatchReader, rows: int) -> Iterable[pa.Table]:
+    """The reader's batches joined into tables of at least ``rows`` rows (the last one fewer):
+    DuckDB's reader gives a Parquet file's row groups (often 100k rows) whatever it is asked."""
+    held: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        held.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield pa.Table.from_batches(held)
+            held, count = [], 0
+    if held:
+        yield pa.Table.from_batches(held)
 
 
 def _quoted(name: str) -> str:

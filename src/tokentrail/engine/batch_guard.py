@@ -53,8 +53,9 @@ class GuardedLeaves(LeafTable):
         return condition
 
     def columns(self) -> list[sx.Expression]:
-        """The columns computed on every row (the guards read only these)."""
-        return [sx.alias_(expr, name) for name, expr in self.leaves.values() if self._guards.get(name) is None]
+        """The columns computed on every row (the guards read only these). They hold the table's
+        own expressions (not copies: a query is built from them once)."""
+        return [sx.alias_(expr, name, copy=False) for name, expr in self.leaves.values() if self._guards.get(name) is None]
 
     def guarded_columns(self) -> list[sx.Expression]:
         """The columns computed only where one of their readers' guards is not FALSE (NULL elsewhere),
@@ -65,5 +66,5 @@ class GuardedLeaves(LeafTable):
             if guards is None:
                 continue
             needed = sx.or_(*(sx.Coalesce(this=g.copy(), expressions=[sx.true()]) for g in guards.values()))
-            out.append(sx.alias_(sx.Case(ifs=[sx.If(this=needed, true=expr)], default=sx.null()), name))
+            out.append(sx.alias_(sx.Case(ifs=[sx.If(this=needed, true=expr)], default=sx.null()), name, copy=False))
         return out
