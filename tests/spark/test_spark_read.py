@@ -179,3 +179,26 @@ def test_strict_stops_at_the_first_bad_line_an_executor_read(spark, tmp_path, mi
     with pytest.raises(LogParseError) as on_spark:
         scan_spark([str(mixed)], [RULE], session=spark, strict=True, limits=LIMITS, range_bytes=300)
     assert str(on_spark.value) == str(streaming.value) and f"{mixed}:" in str(on_spark.value)
+
+
+def test_parquet_is_read_by_the_driver_and_gives_the_duckdb_engines_alerts(spark, tmp_path):
+    """Parquet is no input the executors read: the driver turns its rows into JSON text, and
+    the alerts and matches are the DuckDB engine's (which reads its typed columns)."""
+    import pyarrow.parquet as pq
+
+    from tokentrail.engine.batch import scan_batch
+    from tokentrail.engine.spark import SparkEngine, scan_spark
+
+    events = [orjson.loads(_okta(i, "app.oauth2.token.grant" if i % 4 == 0 else "user.session.start"))
+              for i in range(30)]
+    path = tmp_path / "okta.parquet"
+    pq.write_table(pa.Table.from_pylist(events), path)
+    seen_batch: list = []
+    seen_spark: list = []
+    batch = scan_batch([str(path)], [GRANT], on_match=seen_batch.append)
+    result = scan_spark([str(path)], [GRANT], session=spark, on_match=seen_spark.append)
+    assert [(a.id, a.event_ids) for a in result.alerts] == [(a.id, a.event_ids) for a in batch.alerts]
+    assert [(m.event_id, m.line) for m in seen_spark] == [(m.event_id, m.line) for m in seen_batch]
+    assert len(seen_spark) == 8
+    engine = SparkEngine([GRANT], spark)
+    assert engine._executor_pieces(path, LogReader()) is None

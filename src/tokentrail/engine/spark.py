@@ -1,15 +1,17 @@
 """The Spark engine: the batch engine's matching run in Apache Spark, alerts from the one
 alerting code.
 
-Inputs are read as the batch engine reads them (the same readers: JSON lines, ``.gz``, JSON
-documents, CSV, Parquet, directories; malformed lines reported with file:line), in batches of
-events as JSON text. Each batch is a Spark DataFrame; Spark parses it (``try_parse_json``, a
-VARIANT per event) and decides, per event, its log type and every declarative unit's predicate
+The executors read the input (``engine/spark_read.py``): plain JSON-lines files in byte ranges,
+other files the readers know whole, each with the streaming readers' own code, so malformed
+lines, line limits and counts are theirs. What the executors cannot read (standard input, FIFOs,
+Parquet, and with a dead-letter file what is not plain JSON lines) the driver reads as the batch
+engine does and ships to Spark in batches of events as JSON text. Spark parses each event
+(``try_parse_json``, a VARIANT) and decides its log type and every declarative unit's predicate
 with the three-valued SQL of ``compile/sql.py`` written for Spark by ``compile/dialects.py``.
 The predicates are the portable ones: regex, glob, CIDR and ordering tests and walks over
 arrays of objects are left unsure, because Spark's regexes are Java's, not RE2. Only the events
 that matched, or that Spark was unsure of, come back to the driver, where the batch engine's
-own code digests them (``BatchEngine._run_batch``): the alerts are the streaming engine's.
+own code digests them (``BatchEngine.route_lines``): the alerts are the streaming engine's.
 Panther Python rules run in the executors (``mapInArrow``) on the events of their log types,
 and only events one of them may match (or that touched the scan's state, or raised) come back
 to the driver, whose streaming engine runs them with the scan's state — unless a duplicate
@@ -207,8 +209,8 @@ SELECT piece, line, n, note, lt, h, raw AS j, lt IS NULL OR coalesce(array_conta
 """
 
     def _scan_parquet(self, reader: LogReader, path: str | Path) -> list[Alert]:
-        """Parquet rows go to Spark as JSON text, as every other input does (the DuckDB engine
-        matches Parquet over its typed columns instead)."""
+        """Parquet rows go to Spark as JSON text made on the driver (the DuckDB engine matches
+        Parquet over its typed columns instead)."""
         alerts: list[Alert] = []
         for batch in self._parquet_as_json(reader, path):
             alerts.extend(self._run_batch(batch, str(path), reader))
