@@ -22,14 +22,7 @@ if shutil.which("java") is None:
 pytest.importorskip("pyspark", reason="the Spark tests need PySpark: pip install 'tokentrail[spark]'")
 
 from batch.test_batch_engine import events, rules  # noqa: E402
-from tokentrail.engine.spark import parse_conf, scan_spark, spark_session, variant_path  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def spark():
-    session = spark_session("local[2]")
-    yield session
-    session.stop()
+from tokentrail.engine.spark import parse_conf, scan_spark, variant_path  # noqa: E402
 
 
 def assert_same(paths, rules, spark):

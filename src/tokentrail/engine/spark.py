@@ -1,15 +1,17 @@
 """The Spark engine: the batch engine's matching run in Apache Spark, alerts from the one
 alerting code.
 
-Inputs are read as the batch engine reads them (the same readers: JSON lines, ``.gz``, JSON
-documents, CSV, Parquet, directories; malformed lines reported with file:line), in batches of
-events as JSON text. Each batch is a Spark DataFrame; Spark parses it (``try_parse_json``, a
-VARIANT per event) and decides, per event, its log type and every declarative unit's predicate
+The executors read the input (``engine/spark_read.py``): plain JSON-lines files in byte ranges,
+other files the readers know whole, each with the streaming readers' own code, so malformed
+lines, line limits and counts are theirs. What the executors cannot read (standard input, FIFOs,
+Parquet, and with a dead-letter file what is not plain JSON lines) the driver reads as the batch
+engine does and ships to Spark in batches of events as JSON text. Spark parses each event
+(``try_parse_json``, a VARIANT) and decides its log type and every declarative unit's predicate
 with the three-valued SQL of ``compile/sql.py`` written for Spark by ``compile/dialects.py``.
 The predicates are the portable ones: regex, glob, CIDR and ordering tests and walks over
 arrays of objects are left unsure, because Spark's regexes are Java's, not RE2. Only the events
 that matched, or that Spark was unsure of, come back to the driver, where the batch engine's
-own code digests them (``BatchEngine._run_batch``): the alerts are the streaming engine's.
+own code digests them (``BatchEngine.route_lines``): the alerts are the streaming engine's.
 Panther Python rules run in the executors (``mapInArrow``) on the events of their log types,
 and only events one of them may match (or that touched the scan's state, or raised) come back
 to the driver, whose streaming engine runs them with the scan's state — unless a duplicate
@@ -22,12 +24,14 @@ from __future__ import annotations
 import os
 import re
 import sys
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlglot.expressions as sx
 
 from tokentrail import schemas
@@ -37,17 +41,34 @@ from tokentrail.compile.dialects import render
 from tokentrail.compile.sql import TEXTS, FieldTable, LeafTable, compile_sql
 from tokentrail.engine import ScanResult
 from tokentrail.engine.batch import BatchEngine, _anchors, detection_sql, unit_condition
+from tokentrail.engine.batch_input import PARQUET, inputs
 from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS
+from tokentrail.engine.parallel import _copy_line as copy_line  # as the parallel scan copies them
 from tokentrail.engine.plan import UNKNOWN
 from tokentrail.engine.session import scan_result, scan_session, unknown_keeper
+from tokentrail.engine.spark_read import (
+    PIECE_SCHEMA,
+    ROW_SCHEMA,
+    Piece,
+    PieceRows,
+    Summary,
+    merge_whole_read,
+    pieces_of,
+    read_pieces,
+    report_error,
+)
 from tokentrail.engine.stream import StreamingEngine
-from tokentrail.errors import ConfigError
+from tokentrail.errors import ConfigError, LogParseError
 from tokentrail.rules.loader import LoadContext, LoadResult, load_rules
 from tokentrail.rules.model import Rule
-from tokentrail.sources.files import LogReader, ReadLimits
+from tokentrail.sources.files import LogReader, ReadLimits, splittable
 from tokentrail.state import StateStore
 
 DEFAULT_MASTER = "local[2]"
+RANGE_BYTES = 32 << 20  # one executor task reads this much of a plain JSON-lines file
+# One query reads up to this much input: its fixed cost (Spark's analysis of the rules' SQL,
+# seconds) is paid once per this much, and the driver holds what it sends back.
+QUERY_BYTES = 1 << 30
 # A key holding a dot (or an escaped one) before its closing quote and colon. Spark's regexes
 # are Java's, which recurse on repeated alternations: this one repeats a character class only,
 # and an event holding any escaped quote is taken as possibly dotted (so nothing is missed).
@@ -121,11 +142,16 @@ def _text_of(path: str) -> sx.Expression:
 
 class SparkEngine(BatchEngine):
     """Runs a rule set over files with Spark deciding the matches; the alerts are the streaming
-    engine's. ``session`` is a SparkSession (``spark_session()``)."""
+    engine's. ``session`` is a SparkSession (``spark_session()``); the executors read plain
+    JSON-lines files in ranges of about ``range_bytes``, and one query reads about
+    ``query_bytes`` of input (the driver holds what one query sends back)."""
 
-    def __init__(self, rules: Sequence[Rule], session, *, context: LoadContext | None = None, **kwargs: Any) -> None:
+    def __init__(self, rules: Sequence[Rule], session, *, context: LoadContext | None = None,
+                 range_bytes: int = RANGE_BYTES, query_bytes: int = QUERY_BYTES, **kwargs: Any) -> None:
         super().__init__(rules, **kwargs)
         self.spark = session
+        self.range_bytes = range_bytes
+        self.query_bytes = query_bytes
         self.to_driver = 0  # events the driver had to see (matched, unsure, or a Python rule's)
         # Python rules run in the executors from their files (with ``context``, as loaded here).
         self.context = context or LoadContext(allow_python=True)
@@ -165,57 +191,174 @@ class SparkEngine(BatchEngine):
         lenient = _sql_text(_LENIENT)
         # One chain of steps, each read once (Spark would analyse a step read twice twice),
         # every event kept to the end: an odd or unrecognised one has no log type (need: TRUE).
+        keep = "piece, line, n, note, raw"
         return f"""
-WITH s AS (SELECT line, CASE WHEN is_valid_utf8(CAST(j AS STRING)) THEN CAST(j AS STRING) END AS j FROM batch),
-p AS (SELECT line, j, j IS NULL OR j RLIKE '{lenient}' AS odd FROM s),
-q AS (SELECT line, j, odd, CASE WHEN NOT odd THEN try_parse_json(j) END AS v,
+WITH s AS (SELECT piece, line, n, note, j AS raw,
+      CASE WHEN is_valid_utf8(CAST(j AS STRING)) THEN CAST(j AS STRING) END AS j FROM batch),
+p AS (SELECT {keep}, j, j IS NULL OR j RLIKE '{lenient}' AS odd FROM s),
+q AS (SELECT {keep}, j, odd, CASE WHEN NOT odd THEN try_parse_json(j) END AS v,
       j RLIKE '{_sql_text(_DOTTED)}' OR INSTR(j, '\\\\"') > 0 AS dotted FROM p),
-r AS (SELECT line, j, odd, v, dotted, transform(array({schemas_sql}), {names}) AS t FROM q),
-d AS (SELECT line, j, v, dotted, t, CASE WHEN NOT odd AND {top_sql} THEN {detect} END AS lt FROM r),
-f AS (SELECT line, j, lt, dotted, t, array({texts}) AS {TEXTS} FROM d),
+r AS (SELECT {keep}, j, odd, v, dotted, transform(array({schemas_sql}), {names}) AS t FROM q),
+d AS (SELECT {keep}, j, v, dotted, t, CASE WHEN NOT odd AND {top_sql} THEN {detect} END AS lt FROM r),
+f AS (SELECT {keep}, j, lt, dotted, t, array({texts}) AS {TEXTS} FROM d),
 h AS (SELECT *, {lowered} FROM f),
-g AS (SELECT line, j, lt{leaf_cols} FROM h),
-c AS (SELECT line, j, lt, {codes_sql} AS h FROM g)
-SELECT line, lt, h, j, lt IS NULL OR coalesce(array_contains(h, CAST(1 AS TINYINT))
+g AS (SELECT {keep}, lt{leaf_cols} FROM h),
+c AS (SELECT {keep}, lt, {codes_sql} AS h FROM g)
+SELECT piece, line, n, note, lt, h, raw AS j, lt IS NULL OR coalesce(array_contains(h, CAST(1 AS TINYINT))
        OR array_contains(h, CAST(-1 AS TINYINT)), FALSE) AS need FROM c
 """
 
     def _scan_parquet(self, reader: LogReader, path: str | Path) -> list[Alert]:
-        """Parquet rows go to Spark as JSON text, as every other input does (the DuckDB engine
-        matches Parquet over its typed columns instead)."""
+        """Parquet rows go to Spark as JSON text made on the driver (the DuckDB engine matches
+        Parquet over its typed columns instead)."""
         alerts: list[Alert] = []
         for batch in self._parquet_as_json(reader, path):
             alerts.extend(self._run_batch(batch, str(path), reader))
         return alerts
 
     def match_rows(self, table: pa.Table) -> list[tuple[Any, ...]]:
-        """The batch engine's rows for ``table``, decided by Spark: per event whether the driver
-        must see it (``need``); events of log types with Python rules are asked of those rules
-        in the executors (``mapInArrow``) first, and only those a rule may match come back."""
-        from pyspark.sql import functions as F
+        """The batch engine's rows for ``table`` (a batch the driver read), decided by Spark: see
+        ``_finished``."""
+        n = table.num_rows
+        frame = self.spark.createDataFrame(pa.table({
+            "piece": pa.array([0] * n, pa.int32()), "line": table.column("line"), "n": table.column("line"),
+            "j": table.column("j"), "note": pa.nulls(n, pa.string())}))
+        result = self._finished(frame, keep_text=False)
+        self.to_driver += result.num_rows - pc.sum(pc.is_null(result.column("line"))).as_py()
+        return list(zip(*(result.column(c).to_pylist() for c in ("line", "lt", "h", "count")), strict=True))
 
-        self.spark.createDataFrame(table).createOrReplaceTempView("batch")
-        base = self.spark.sql(self.spark_sql)
+    def _finished(self, frame, *, keep_text: bool) -> pa.Table:
+        """Spark's verdicts on the events of ``frame`` (``ROW_SCHEMA`` of ``engine/spark_read.py``):
+        one row per event the driver must see (``count`` 1, its text in ``j`` when
+        ``keep_text``), one row per summary row, and per piece and log type the count of the
+        rest (``line`` NULL). Events of log types with Python rules are asked of those rules in
+        the executors first (see ``finish_rows``)."""
+        frame.createOrReplaceTempView("batch")
         # With a duplicate filter, every event of those log types goes to the driver (as in the
         # DuckDB engine): the filter keys the events it is shown, and its counts must be the
         # streaming engine's.
-        if self.python_types and self.stream.seen is None:
-            asks_python = F.col("lt").isin(sorted(self.python_types)) & ~F.col("need")
-            # Their codes are all 0 (or there are none): the driver needs no codes for them.
-            flagged = (base.filter(asks_python).select("line", "lt", "j")
-                       .mapInArrow(python_flags(self.python_rules, self.context), "line long, lt string, need boolean")
-                       .withColumn("h", F.lit(None).cast("array<tinyint>")))
-            rows = base.filter(~asks_python).drop("j").unionByName(flagged)
-        else:
-            rows = base.drop("j")
-            if self.python_types:
-                rows = rows.withColumn("need", F.col("need") | F.col("lt").isin(sorted(self.python_types)))
-        need = F.col("need")
-        counted = rows.groupBy(F.when(need, F.col("line")).alias("line"), "lt",
-                               F.when(need, F.col("h")).alias("h")).count()
-        out = [(r[0], r[1], None if r[2] is None else list(r[2]), r[3]) for r in counted.collect()]
-        self.to_driver += sum(1 for r in out if r[0] is not None)
-        return out
+        ask = bool(self.python_types) and self.stream.seen is None
+        finish = finish_rows(self.python_rules, self.context, frozenset(self.python_types), ask, keep_text)
+        return self.spark.sql(self.spark_sql).mapInArrow(finish, FINISHED).toArrow()
+
+    # -- reading in the executors ------------------------------------------------------------------
+    def scan_paths(self, paths: Iterable[str | Path], reader: LogReader) -> list[Alert]:
+        """Scan every file in ``paths``: the files the executors can read (see
+        ``engine/spark_read.py``) are cut into pieces and read there, a query per
+        ``query_bytes`` of them; the rest (standard input, FIFOs, Parquet, and with a
+        dead-letter file the inputs that are not plain JSON lines) the driver reads. Events
+        reach alerting in input order."""
+        alerts: list[Alert] = []
+        group: list[Piece] = []
+        size = 0
+        self._bases: dict[int, int] = {}  # per input file: lines of its pieces routed so far
+        self._fallen: set[int] = set()  # input files the executors could not read
+        self._noted = 0  # files not read that whole-file reads noted, put in the list so far
+        for file, item in enumerate(inputs(paths, reader)):
+            name = str(item)
+            cut = self._executor_pieces(item, reader)
+            if cut is None:
+                alerts.extend(self._run_pieces(group, reader))
+                group, size = [], 0
+                alerts.extend(self._driver_read(item, reader))
+                continue
+            for start, end, whole in cut:
+                if group and size + end - start > self.query_bytes:
+                    alerts.extend(self._run_pieces(group, reader))
+                    group, size = [], 0
+                group.append(Piece(len(group), file, name, os.path.abspath(name), start, end, whole,
+                                   len(reader.stats.skipped_files)))
+                size += end - start
+        alerts.extend(self._run_pieces(group, reader))
+        alerts.extend(self.stream.finish())
+        return alerts
+
+    def _executor_pieces(self, item: str | Path, reader: LogReader) -> list[tuple[int, int, bool]] | None:
+        """How the executors read ``item`` (``spark_read.pieces_of``), or None when the driver
+        reads it. A plain JSON-lines file is counted as read here (its pieces do not count it)."""
+        name = str(item)
+        if name == "-" or name.endswith(PARQUET) or not os.path.isfile(name):
+            return None
+        if not splittable(name):
+            # Where a whole file's bad records go: the driver's dead-letter file, so it reads them.
+            return None if reader.dead_letter is not None else pieces_of(name, self.range_bytes)
+        reader.stats.files += 1
+        return pieces_of(name, self.range_bytes)
+
+    def _driver_read(self, item: str | Path, reader: LogReader) -> list[Alert]:
+        """One input read by the driver and shipped to Spark in batches of events."""
+        name = str(item)
+        if name.endswith(PARQUET):
+            return self._scan_parquet(reader, item)
+        raw = name != "-" and splittable(item)
+        batches = self._raw_lines(reader, item) if raw else self._records(reader, item)
+        alerts: list[Alert] = []
+        for numbers, lines in batches:
+            alerts.extend(self.run_text(numbers, lines, name, reader, counts_reads=raw))
+        return alerts
+
+    def _run_pieces(self, pieces: list[Piece], reader: LogReader) -> list[Alert]:
+        """One Spark query reading ``pieces`` in the executors, and its rows to alerting, piece
+        by piece in order."""
+        if not pieces:
+            return []
+        rows = [(p.index, p.path, p.start, p.end, p.whole) for p in pieces]
+        frame = self.spark.createDataFrame(self.spark.sparkContext.parallelize(rows, len(rows)), PIECE_SCHEMA)
+        result = self._finished(frame.mapInArrow(read_pieces(reader.limits, reader.dead_letter is not None),
+                                                 ROW_SCHEMA), keep_text=True)
+        back = PieceRows(result)
+        self.to_driver += back.events
+        missing = {p.file for p in pieces if back.summaries[p.index].missing}
+        alerts: list[Alert] = []
+        for piece in pieces:
+            if piece.file in self._fallen:
+                continue  # read by the driver: its other pieces are not used
+            summary = back.summaries[piece.index]
+            if piece.file in missing:
+                if piece.file in self._bases:  # some of it is already through alerting
+                    raise ConfigError(f"{summary.missing or 'not readable on every executor'} (the executors "
+                                      "must see the inputs at the driver's paths)", file=piece.name)
+                if not piece.whole:
+                    reader.stats.files -= 1  # the driver's read counts it again
+                self._fallen.add(piece.file)
+                alerts.extend(self._driver_read(piece.name, reader))
+                continue
+            alerts.extend(self._route_piece(piece, summary, back, reader))
+            if reader.progress is not None:
+                reader.progress(piece.end - piece.start)
+        return alerts
+
+    def _route_piece(self, piece: Piece, summary: Summary, back: PieceRows, reader: LogReader) -> list[Alert]:
+        """One piece's events to alerting in order, its read's errors reported where they fell
+        among them, its counts added to the scan's."""
+        base = self._bases.get(piece.file, 0)
+        keys, numbers, kinds, codes, texts = back.of(piece.index)
+        numbers = [base + n for n in numbers]
+        rows = [(i, lt, h, 1) for i, (lt, h) in enumerate(zip(kinds, codes, strict=True))]
+        counts_reads = not piece.whole  # a whole file's read counted its own events
+        alerts: list[Alert] = []
+        at = 0
+        for i, (key, label, line, message) in enumerate(summary.errors):
+            upto = bisect_left(keys, key, lo=at)
+            alerts.extend(self.route_lines(rows[at:upto], numbers, texts, piece.name, reader, counts_reads=counts_reads))
+            at = upto
+            report_error(reader, LogParseError(message, file=piece.name + label,
+                                               line=None if line is None else base + line))
+            if i < len(summary.spans) and reader.dead_letter is not None:
+                copy_line(piece.path, *summary.spans[i], reader.dead_letter)
+        alerts.extend(self.route_lines(rows[at:], numbers, texts, piece.name, reader, counts_reads=counts_reads))
+        if reader.dead_letter is not None:  # lines past the limit beyond the errors a read keeps
+            for span in summary.spans[len(summary.errors):]:
+                copy_line(piece.path, *span, reader.dead_letter)
+        reader.stats.skipped += summary.skipped - len(summary.errors)
+        self._count_unmatched(back.counts.get(piece.index, []), reader, counts_reads=counts_reads)
+        if piece.whole:
+            self._noted += merge_whole_read(reader, summary, piece, self._noted)
+        self._bases[piece.file] = base + summary.lines
+        return alerts
+
+
+FINISHED = "piece int, line long, n long, note string, lt string, h array<int>, j binary, count long"
 
 
 class _StateTouched(Exception):
@@ -268,23 +411,66 @@ class _PythonVerdicts:
 _VERDICTS: dict[str, _PythonVerdicts] = {}
 
 
-def python_flags(wanted: tuple[tuple[str, str], ...], context: LoadContext):
-    """The ``mapInArrow`` function that runs the Python rules (``(id, file)`` pairs, loaded
-    once per executor process) on each event and keeps the event's row, with ``need`` set when
-    one of them may match."""
+def finish_rows(wanted: tuple[tuple[str, str], ...], context: LoadContext, python_types: frozenset[str],
+                ask_python: bool, keep_text: bool):
+    """The ``mapInArrow`` function that ends the query in each executor: events of
+    ``python_types`` that no declarative unit needs are asked of the Python rules (``(id,
+    file)`` pairs, loaded once per executor process) when ``ask_python``, else all kept; the
+    kept events and the summary rows pass on (texts only when ``keep_text``), and the rest are
+    counted per piece and log type (rows with ``line`` NULL), so that only those cross the
+    network."""
     key = repr((wanted, context))
+    types = pa.array(sorted(python_types), pa.string())
 
     def run(batches):
-        verdicts = _VERDICTS.get(key)
-        if verdicts is None:
-            verdicts = _VERDICTS[key] = _PythonVerdicts(wanted, context)
+        counts: dict[tuple[int, str], int] = {}
         for batch in batches:
-            lines, types = batch.column("j").to_pylist(), batch.column("lt").to_pylist()
-            need = pa.array([verdicts(j, lt) for j, lt in zip(lines, types, strict=True)], pa.bool_())
-            yield pa.RecordBatch.from_arrays([batch.column("line"), batch.column("lt"), need],
-                                             names=["line", "lt", "need"])
+            need = batch.column("need")
+            theirs = pc.and_(pc.invert(need), pc.is_in(batch.column("lt"), value_set=types)).fill_null(False)
+            if pc.any(theirs).as_py():
+                if ask_python:
+                    verdicts = _VERDICTS.get(key)
+                    if verdicts is None:
+                        verdicts = _VERDICTS[key] = _PythonVerdicts(wanted, context)
+                    flags = need.to_pylist()
+                    texts, kinds = batch.column("j"), batch.column("lt")
+                    for i in pc.indices_nonzero(theirs).to_pylist():
+                        flags[i] = verdicts(texts[i].as_py(), kinds[i].as_py())
+                    need = pa.array(flags, pa.bool_())
+                else:
+                    need = pc.or_(need, theirs)
+            rest = batch.filter(pc.invert(need))
+            if rest.num_rows:
+                grouped = pa.table({"piece": rest.column("piece"), "lt": rest.column("lt")}).group_by(
+                    ["piece", "lt"]).aggregate([("lt", "count")])
+                for piece, lt, n in zip(*(grouped.column(c).to_pylist() for c in ("piece", "lt", "lt_count")),
+                                        strict=True):
+                    counts[(piece, lt)] = counts.get((piece, lt), 0) + n
+            kept = batch.filter(need)
+            if kept.num_rows:
+                text = kept.column("j") if keep_text else pa.nulls(kept.num_rows, pa.binary())
+                yield _finished_batch([kept.column("piece"), kept.column("line"), kept.column("n"), kept.column("note"),
+                                       kept.column("lt"), kept.column("h"), text,
+                                       pa.array([1] * kept.num_rows, pa.int64())])
+        if counts:
+            pieces, kinds = zip(*counts, strict=True)
+            n = len(counts)
+            yield _finished_batch([pa.array(pieces), pa.nulls(n), pa.nulls(n), pa.nulls(n), pa.array(kinds),
+                                   pa.nulls(n), pa.nulls(n), pa.array(list(counts.values()))])
 
     return run
+
+
+_FINISHED_ARROW = pa.schema([("piece", pa.int32()), ("line", pa.int64()), ("n", pa.int64()), ("note", pa.string()),
+                             ("lt", pa.string()), ("h", pa.list_(pa.field("element", pa.int32()))),
+                             ("j", pa.binary()), ("count", pa.int64())])
+
+
+def _finished_batch(arrays: list[pa.Array]) -> pa.RecordBatch:
+    """A batch of ``FINISHED`` rows: every batch of a ``mapInArrow`` must have one schema (the
+    child names and nullability of lists included), whatever the arrays came with."""
+    return pa.RecordBatch.from_arrays([a.cast(f.type) for a, f in zip(arrays, _FINISHED_ARROW, strict=True)],
+                                      schema=_FINISHED_ARROW)
 
 
 def _sql_text(pattern: str) -> str:
@@ -296,9 +482,11 @@ def scan_spark(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, 
                master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None = None,
                state: StateStore | None = None, on_match: Callable[[Match], None] | None = None,
                on_alert=None, strict: bool = False, limits: ReadLimits | None = None,
-               dead_letter: IO[bytes] | None = None, keep_duplicates: bool = False) -> ScanResult:
+               dead_letter: IO[bytes] | None = None, keep_duplicates: bool = False,
+               range_bytes: int = RANGE_BYTES, query_bytes: int = QUERY_BYTES) -> ScanResult:
     """Scan log files with the Spark engine: the same ``ScanResult`` as ``api.scan`` gives.
-    ``session`` (else one made from ``master`` and ``conf``) runs the matching."""
+    ``session`` (else one made from ``master`` and ``conf``) runs the matching; ``range_bytes``
+    and ``query_bytes``: see ``SparkEngine``."""
     load_errors: list[Any] = []
     if isinstance(rules, LoadResult):
         load_errors = list(rules.errors)
@@ -310,6 +498,7 @@ def scan_spark(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, 
     with scan_session(state, keep_duplicates, DEFAULT_MEMORY_IDS) as seen:
         engine = SparkEngine(rules, spark, state=state, on_match=on_match, strict=strict,
                              on_unknown=unknown_keeper(dead_letter), seen=seen,
-                             threads=min(2, os.cpu_count() or 1))
+                             threads=min(2, os.cpu_count() or 1), range_bytes=range_bytes,
+                             query_bytes=query_bytes)
         gate(engine.scan_paths(paths, reader))
     return scan_result(kept, gate, engine.stream, reader, load_errors, rules)
