@@ -138,6 +138,7 @@ def parquet_read(path: Path) -> tuple[float, float]:
     import duckdb
 
     con = duckdb.connect(config={"threads": 2})
+    con.execute("SET enable_progress_bar = false")
     wall, cpu = time.perf_counter(), time.process_time()
     rows = sum(batch.num_rows for batch in con.sql("SELECT * FROM read_parquet($path)", params={"path": str(path)})
                .to_arrow_reader(250_000))
