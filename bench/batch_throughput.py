@@ -162,14 +162,39 @@ def rule_paths(spec: str, work: Path = HERE / "data") -> list[Path]:
     return paths
 
 
-def _memory_now(con) -> dict:
-    """Resident memory of this process now, and the parts DuckDB and Arrow account for (MB)."""
-    import pyarrow as pa
+class MemorySampler:
+    """Samples, every ``period`` seconds from a thread of its own, this process's resident size
+    and the part of it DuckDB's buffer manager accounts for (``duckdb_memory()``, over a cursor
+    of the engine's database; DuckDB releases the GIL while it runs a query). Keeps the
+    largest resident size seen and the DuckDB part at that moment, and DuckDB's own largest."""
 
-    status = Path("/proc/self/status").read_text().splitlines()
-    rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
-    duck = con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()[0] or 0
-    return {"rss_mb": rss, "duckdb_mb": duck / 2**20, "arrow_mb": pa.total_allocated_bytes() / 2**20}
+    def __init__(self, con, period: float = 0.25):
+        import threading
+
+        self.cursor = con.cursor()
+        self.period = period
+        self.peak = {"rss_mb": 0.0, "duckdb_at_peak_mb": 0.0, "duckdb_mb": 0.0}
+        self.last = {"rss_mb": 0.0, "duckdb_mb": 0.0}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            status = Path("/proc/self/status").read_text().splitlines()
+            rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+            duck = (self.cursor.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()[0][0]
+                    or 0) / 2**20
+            self.last = {"rss_mb": rss, "duckdb_mb": duck}
+            if rss > self.peak["rss_mb"]:
+                self.peak["rss_mb"], self.peak["duckdb_at_peak_mb"] = rss, duck
+            self.peak["duckdb_mb"] = max(self.peak["duckdb_mb"], duck)
+
+    def stop(self) -> dict:
+        """Stop sampling; the peaks seen."""
+        self._stop.set()
+        self._thread.join()
+        return self.peak
 
 
 def child_pass(path: Path, spec: str, memory_limit: str, alerting: bool, work: Path, plan_only: bool) -> None:
@@ -190,7 +215,7 @@ def child_pass(path: Path, spec: str, memory_limit: str, alerting: bool, work: P
     loaded = api.load_rules(rule_paths(spec, work))
     stages = {"load": time.process_time() - cpu0, "plan": 0.0, "sql_build": 0.0, "python": 0.0, "alerting": 0.0}
     sql_chars: list[int] = []
-    peak = {"rss_mb": 0.0, "duckdb_mb": 0.0, "arrow_mb": 0.0}
+    samplers: list[MemorySampler] = []
     done = {"rows": 0, "batches": 0}
 
     def timed_method(cls, name, stage):
@@ -215,26 +240,31 @@ def child_pass(path: Path, spec: str, memory_limit: str, alerting: bool, work: P
             return sql
         return wrapper
 
-    def sampled(original):
-        # Sampled when the batch's query result and the batch are both alive: the batch's peak.
+    def reported(original):
         def wrapper(self, result, table, *args, **kwargs):
-            now = _memory_now(self.con)
-            for key, value in now.items():
-                peak[key] = max(peak[key], value)
+            out = original(self, result, table, *args, **kwargs)
             done["rows"] += table.num_rows
             done["batches"] += 1
-            out = original(self, result, table, *args, **kwargs)
-            progress(f"  {spec} over {path.name}: {done['rows']:,} rows, {time.process_time() - cpu0:.1f} CPU-s, "
-                     f"RSS {now['rss_mb']:.0f} MB (DuckDB {now['duckdb_mb']:.0f}, Arrow {now['arrow_mb']:.0f})")
+            if done["batches"] % 5 == 0:
+                last = samplers[0].last
+                progress(f"  {spec} over {path.name}: {done['rows']:,} rows, {time.process_time() - cpu0:.1f} CPU-s, "
+                         f"RSS {last['rss_mb']:.0f} MB (DuckDB {last['duckdb_mb']:.0f})")
             return out
         return wrapper
 
+    def sampling(original):
+        def wrapper(self, *args, **kwargs):
+            original(self, *args, **kwargs)
+            samplers.append(MemorySampler(self.con))
+        return wrapper
+
+    B.BatchEngine.__init__ = sampling(B.BatchEngine.__init__)
     B.BatchEngine._typed_sql = sized_sql(B.BatchEngine._typed_sql)
     timed_method(B.BatchEngine, "_typed_statement", "plan")
     # A baseline interpreter may run older code, whose typed rows go through ``_route``.
     routed = "_route_typed" if hasattr(B.BatchEngine, "_route_typed") else "_route"
     if routed == "_route_typed":
-        B.BatchEngine._route_typed = sampled(B.BatchEngine._route_typed)
+        B.BatchEngine._route_typed = reported(B.BatchEngine._route_typed)
     timed_method(B.BatchEngine, routed, "python")
     if alerting:
         timed_method(StreamingEngine, "route", "alerting")
@@ -248,6 +278,7 @@ def child_pass(path: Path, spec: str, memory_limit: str, alerting: bool, work: P
         result = B.scan_batch([str(path)], loaded, memory_limit=memory_limit)
         counts = {"events": result.stats.events, "matches": result.stats.matches, "alerts": len(result.alerts)}
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    peak = samplers[0].stop() if samplers else {}
     status = Path("/proc/self/status").read_text().splitlines()
     hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
     print(orjson.dumps({"wall": wall, "cpu": cpu, "stages": stages, "rules": len(loaded.runnable), **counts,
