@@ -10,6 +10,9 @@ DuckDB's ``SELECT count(*)`` over the same file read as JSON text (the floor: re
 parse, no rules), the streaming scan with one process, and the DuckDB scan. Both scans must give
 the same alerts, or the run stops. The median round is the result; prints a Markdown table.
 
+    python bench/batch_throughput.py --source FILE --work DIR --results R.jsonl --parquet 1000000 \
+        --packs "" --scaling 20,200,2000 --check 0 [--plan 20,200,2000]
+
 With ``--parquet N[,N...]`` (e.g. ``--events 1000000 --parquet 1000000,10000000``), the
 JSON-lines file is turned into Parquet files of N events (``tokentrail logs to-parquet``'s
 dataset, its events repeated, each copy's ``uuid`` made its own, so nothing is a duplicate).
@@ -18,12 +21,17 @@ run times DuckDB's ``count(*)`` over the file (the floor) and the duckdb engine'
 a child process of its own: wall and CPU seconds (the process's, all threads: on a shared
 machine the steadier measure), peak RSS (VmHWM) under ``--memory-limit``. Then synthetic packs
 of ``--scaling`` sizes at the first size, CPU seconds by stage at the first size, and a check
-that the engine gives the streaming engine's alerts over ``--check`` events.
+that the engine gives the streaming engine's alerts over ``--check`` events. ``--packs ""
+--scaling ""`` and the sizes choose which passes run; ``--results`` keeps each finished pass
+(a rerun skips them); ``--plan`` times loading and planning alone; ``--source`` and ``--work``
+start from an existing JSON-lines file and put the big files elsewhere. Progress on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import statistics
 import sys
 import time
@@ -31,8 +39,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-# Where the simulated files, their Parquet copies and the synthetic packs are cached (``--data``).
-DATA = HERE / "data"
 
 from scan_throughput import warm_cache, write_events  # noqa: E402
 from synthetic_pack import write_pack  # noqa: E402
@@ -56,9 +62,11 @@ def timed(scan, path: Path, loaded) -> tuple[float, list]:
     return time.perf_counter() - started, [(a.id, a.event_ids) for a in result.alerts]
 
 
-def parquet_of(jsonl: Path, events: int) -> Path:
-    """A Parquet file of ``events`` Okta events: the JSON-lines file's (through ``tokentrail
-    logs to-parquet``), repeated with fresh ids (copy ``c`` of an event has uuid ``<uuid>-c``)."""
+def parquet_of(jsonl: Path, events: int, work: Path | None = None) -> Path:
+    """A Parquet file of ``events`` Okta events under ``work`` (default: beside ``jsonl``): the
+    JSON-lines file's (through ``tokentrail logs to-parquet``), repeated with fresh ids (copy
+    ``c`` of an event has uuid ``<uuid>-c``). Made once; stops before writing if the disk lacks
+    room for twice the estimated size."""
     import duckdb
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -66,11 +74,14 @@ def parquet_of(jsonl: Path, events: int) -> Path:
 
     from tokentrail.api import logs_to_parquet
 
-    out = jsonl.with_name(f"{jsonl.stem}_x{events}.parquet")
+    work = work or jsonl.parent
+    work.mkdir(parents=True, exist_ok=True)
+    out = work / f"{jsonl.stem}_x{events}.parquet"
     if out.exists():
         return out
-    base = jsonl.with_name(jsonl.stem + "_dataset")
+    base = work / (jsonl.stem + "_dataset")
     if not base.exists():
+        progress(f"writing {base} from {jsonl} (tokentrail logs to-parquet)")
         logs_to_parquet([str(jsonl)], base)
     con = duckdb.connect(config={"threads": 2})
     source = f"read_parquet('{base}/**/*.parquet', hive_partitioning = false)"
@@ -80,10 +91,17 @@ def parquet_of(jsonl: Path, events: int) -> Path:
         con.execute(f"""COPY (SELECT * REPLACE (uuid || '-0' AS uuid) FROM {source} LIMIT {events})
                         TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)""")
     else:  # copies of the one-copy file, written batch by batch (DuckDB's COPY of a cross join is slow)
-        one = pq.ParquetFile(parquet_of(jsonl, per_copy))
+        one_path = parquet_of(jsonl, per_copy, work)
+        copies = -(-events // per_copy)
+        need = one_path.stat().st_size * copies * 2
+        free = shutil.disk_usage(work).free
+        if free < need:
+            raise SystemExit(f"{work}: {free / 1e9:.1f} GB free, {need / 1e9:.1f} GB wanted for {out.name}")
+        one = pq.ParquetFile(one_path)
         writer = pq.ParquetWriter(tmp, one.schema_arrow, compression="zstd")
         left = events
-        for copy in range(-(-events // per_copy)):
+        for copy in range(copies):
+            progress(f"{out.name}: copy {copy + 1} of {copies}")
             for batch in one.iter_batches(100_000):
                 table = pa.Table.from_batches([batch]).slice(0, left)
                 uuid = pc.replace_substring_regex(table.column("uuid"), "-0$", f"-{copy}")
@@ -97,6 +115,12 @@ def parquet_of(jsonl: Path, events: int) -> Path:
     return out
 
 
+def progress(message: str) -> None:
+    """A timestamped progress line on stderr, with the machine's load."""
+    print(f"[{time.strftime('%H:%M:%S', time.gmtime())} load {os.getloadavg()[0]:.1f}] {message}",
+          file=sys.stderr, flush=True)
+
+
 def parquet_floor(path: Path) -> tuple[float, float]:
     """Wall and CPU seconds of DuckDB's own ``count(*)`` over the file (2 threads)."""
     import duckdb
@@ -107,33 +131,92 @@ def parquet_floor(path: Path) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def rule_paths(spec: str) -> list[Path]:
-    """``bundled``, ``bundled+N`` (with an N-rule synthetic pack) or ``synthetic:N`` (alone)."""
+def parquet_read(path: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of reading every column of the file into Arrow batches, as the
+    engine reads it (2 threads): the least a scan that looks at the events costs. (``count(*)``
+    alone reads only the footer's row counts.)"""
+    import duckdb
+
+    con = duckdb.connect(config={"threads": 2})
+    con.execute("SET enable_progress_bar = false")
+    wall, cpu = time.perf_counter(), time.process_time()
+    rows = sum(batch.num_rows for batch in con.sql("SELECT * FROM read_parquet($path)", params={"path": str(path)})
+               .to_arrow_reader(250_000))
+    if rows <= 0:
+        raise SystemExit(f"{path}: no rows")
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def rule_paths(spec: str, work: Path = HERE / "data") -> list[Path]:
+    """``bundled``, ``bundled+N`` (with an N-rule synthetic pack) or ``synthetic:N`` (alone);
+    synthetic packs are written under ``work``."""
     from tokentrail.content import default_rule_paths
 
-    data = DATA
     if spec.startswith("synthetic:"):
         n = int(spec.split(":", 1)[1])
-        return [write_pack(data / f"synthetic_pack_{n}", n)]
+        return [write_pack(work / f"synthetic_pack_{n}", n)]
     paths = list(default_rule_paths())
     if "+" in spec:
         n = int(spec.split("+", 1)[1])
-        paths.append(write_pack(data / f"synthetic_pack_{n}", n))
+        paths.append(write_pack(work / f"synthetic_pack_{n}", n))
     return paths
 
 
-def child_pass(path: Path, spec: str, memory_limit: str, alerting: bool) -> None:
+class MemorySampler:
+    """Samples, every ``period`` seconds from a thread of its own, this process's resident size
+    and the part of it DuckDB's buffer manager accounts for (``duckdb_memory()``, over a cursor
+    of the engine's database; DuckDB releases the GIL while it runs a query). Keeps the
+    largest resident size seen and the DuckDB part at that moment, and DuckDB's own largest."""
+
+    def __init__(self, con, period: float = 0.25):
+        import threading
+
+        self.cursor = con.cursor()
+        self.period = period
+        self.peak = {"rss_mb": 0.0, "duckdb_at_peak_mb": 0.0, "duckdb_mb": 0.0}
+        self.last = {"rss_mb": 0.0, "duckdb_mb": 0.0}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            status = Path("/proc/self/status").read_text().splitlines()
+            rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+            duck = (self.cursor.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()[0][0]
+                    or 0) / 2**20
+            self.last = {"rss_mb": rss, "duckdb_mb": duck}
+            if rss > self.peak["rss_mb"]:
+                self.peak["rss_mb"], self.peak["duckdb_at_peak_mb"] = rss, duck
+            self.peak["duckdb_mb"] = max(self.peak["duckdb_mb"], duck)
+
+    def stop(self) -> dict:
+        """Stop sampling; the peaks seen."""
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def child_pass(path: Path, spec: str, memory_limit: str, alerting: bool, work: Path, plan_only: bool) -> None:
     """One duckdb-engine scan of ``path`` in this process; prints its numbers as one JSON line:
-    wall and CPU seconds, CPU seconds per stage (planning, Python: Arrow to digests to alerting;
-    with ``alerting`` the alerting code alone too, timed per call), peak RSS (VmHWM)."""
+    wall and CPU seconds, CPU seconds per stage (rule loading, planning, Python: Arrow to
+    digests to alerting; with ``alerting`` the alerting code alone too, timed per call), the
+    matching query's size, peak RSS (VmHWM) and, sampled after each batch's query, the largest
+    resident size and the parts of it DuckDB and Arrow hold. With ``plan_only``: load and
+    plan, no scan. Progress per batch goes to stderr."""
     import orjson
 
     from tokentrail import api
     from tokentrail.engine import batch as B
     from tokentrail.engine.stream import StreamingEngine
+    from tokentrail.sources.files import LogReader
 
-    loaded = api.load_rules(rule_paths(spec))
-    stages = {"plan": 0.0, "python": 0.0, "alerting": 0.0}
+    cpu0 = time.process_time()
+    loaded = api.load_rules(rule_paths(spec, work))
+    stages = {"load": time.process_time() - cpu0, "plan": 0.0, "sql_build": 0.0, "python": 0.0, "alerting": 0.0}
+    sql_chars: list[int] = []
+    samplers: list[MemorySampler] = []
+    done = {"rows": 0, "batches": 0}
 
     def timed_method(cls, name, stage):
         original = getattr(cls, name)
@@ -147,32 +230,76 @@ def child_pass(path: Path, spec: str, memory_limit: str, alerting: bool) -> None
 
         setattr(cls, name, wrapper)
 
+    def sized_sql(original):
+        # Writing the query (Python) is part of planning; timed apart from DuckDB's PREPARE.
+        def wrapper(*args, **kwargs):
+            started = time.process_time()
+            sql = original(*args, **kwargs)
+            stages["sql_build"] += time.process_time() - started
+            sql_chars.append(len(sql))
+            return sql
+        return wrapper
+
+    def reported(original):
+        def wrapper(self, result, table, *args, **kwargs):
+            out = original(self, result, table, *args, **kwargs)
+            done["rows"] += table.num_rows
+            done["batches"] += 1
+            if done["batches"] % 5 == 0:
+                last = samplers[0].last
+                progress(f"  {spec} over {path.name}: {done['rows']:,} rows, {time.process_time() - cpu0:.1f} CPU-s, "
+                         f"RSS {last['rss_mb']:.0f} MB (DuckDB {last['duckdb_mb']:.0f})")
+            return out
+        return wrapper
+
+    def sampling(original):
+        def wrapper(self, *args, **kwargs):
+            original(self, *args, **kwargs)
+            samplers.append(MemorySampler(self.con))
+        return wrapper
+
+    B.BatchEngine.__init__ = sampling(B.BatchEngine.__init__)
+    B.BatchEngine._typed_sql = sized_sql(B.BatchEngine._typed_sql)
     timed_method(B.BatchEngine, "_typed_statement", "plan")
     # A baseline interpreter may run older code, whose typed rows go through ``_route``.
-    timed_method(B.BatchEngine, "_route_typed" if hasattr(B.BatchEngine, "_route_typed") else "_route", "python")
+    routed = "_route_typed" if hasattr(B.BatchEngine, "_route_typed") else "_route"
+    if routed == "_route_typed":
+        B.BatchEngine._route_typed = reported(B.BatchEngine._route_typed)
+    timed_method(B.BatchEngine, routed, "python")
     if alerting:
         timed_method(StreamingEngine, "route", "alerting")
     wall, cpu = time.perf_counter(), time.process_time()
-    result = B.scan_batch([str(path)], loaded, memory_limit=memory_limit)
+    if plan_only:
+        engine = B.BatchEngine(loaded.rules, memory_limit=memory_limit)
+        batches = engine._open_parquet(LogReader(), path, B.TYPED_BATCH_ROWS)
+        engine._typed_statement(batches.schema)
+        counts = {"events": 0, "matches": 0, "alerts": 0}
+    else:
+        result = B.scan_batch([str(path)], loaded, memory_limit=memory_limit)
+        counts = {"events": result.stats.events, "matches": result.stats.matches, "alerts": len(result.alerts)}
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    peak = samplers[0].stop() if samplers else {}
     status = Path("/proc/self/status").read_text().splitlines()
     hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-    print(orjson.dumps({"wall": wall, "cpu": cpu, "stages": stages, "rules": len(loaded.runnable),
-                        "events": result.stats.events, "matches": result.stats.matches,
-                        "alerts": len(result.alerts), "rss_mb": hwm / 1024}).decode())
+    print(orjson.dumps({"wall": wall, "cpu": cpu, "stages": stages, "rules": len(loaded.runnable), **counts,
+                        "sql_chars": sum(sql_chars), "rss_mb": hwm / 1024, "batch_peak": peak}).decode())
 
 
-def run_child(path: Path, spec: str, memory_limit: str, alerting: bool = False, python: str = sys.executable) -> dict:
+def run_child(path: Path, spec: str, memory_limit: str, alerting: bool = False, python: str = sys.executable,
+              work: Path = HERE / "data", plan_only: bool = False) -> dict:
+    """``child_pass`` in a process of its own (its progress lines pass through to stderr)."""
     import subprocess
 
     import orjson
 
-    args = [python, __file__, "--child", str(path), "--rules", spec, "--memory-limit", memory_limit, "--data", str(DATA)]
-    out = subprocess.run(args + (["--alerting"] if alerting else []), check=True, capture_output=True, text=True)
+    args = [python, __file__, "--child", str(path), "--rules", spec, "--memory-limit", memory_limit,
+            "--work", str(work)]
+    args += (["--alerting"] if alerting else []) + (["--plan-only"] if plan_only else [])
+    out = subprocess.run(args, check=True, stdout=subprocess.PIPE, text=True)
     return orjson.loads(out.stdout.strip().splitlines()[-1])
 
 
-def check_same(jsonl: Path, events: int, spec: str) -> str:
+def check_same(jsonl: Path, events: int, spec: str, work: Path | None = None) -> str:
     """The duckdb engine over a Parquet file of ``events`` events gives the streaming engine's
     alerts over the same events as the engine reads them back (JSON lines); stops if not."""
     import orjson
@@ -182,13 +309,13 @@ def check_same(jsonl: Path, events: int, spec: str) -> str:
     from tokentrail import api
     from tokentrail.engine.batch import _events_of, scan_batch
 
-    parquet = parquet_of(jsonl, events)
+    parquet = parquet_of(jsonl, events, work)
     back = parquet.with_suffix(".readback.jsonl")
     if not back.exists():
         with open(back, "wb") as fh:
             for batch in pq.ParquetFile(parquet).iter_batches(100_000):
                 fh.write(b"".join(orjson.dumps(e) + b"\n" for e in _events_of(pa.Table.from_batches([batch]))))
-    loaded = api.load_rules(rule_paths(spec))
+    loaded = api.load_rules(rule_paths(spec, work or HERE / "data"))
     stream = api.scan([str(back)], loaded, workers=1)
     batch = scan_batch([str(parquet)], loaded)
     same = [(a.id, a.event_ids, a.count, a.fields) for a in stream.alerts] == \
@@ -198,42 +325,107 @@ def check_same(jsonl: Path, events: int, spec: str) -> str:
     return f"{events:,} events, {spec}: {len(batch.alerts)} alerts, {batch.stats.matches:,} matches, same as streaming"
 
 
+class Results:
+    """Finished passes, one JSON object a line, appended as each pass ends: a stopped run keeps
+    what it measured, and a rerun with the same file skips the passes already there."""
+
+    def __init__(self, path: Path | None):
+        import orjson
+
+        self.path = path
+        self.rows: list[dict] = []
+        if path is not None and path.exists():
+            self.rows = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+    def find(self, kind: str, events: int, spec: str, code: str = "") -> dict | None:
+        """The recorded pass of this kind, size, pack and code, if any."""
+        return next((r for r in self.rows if (r["kind"], r["events"], r["spec"], r.get("code", "")) ==
+                     (kind, events, spec, code)), None)
+
+    def add(self, row: dict) -> dict:
+        """Record a finished pass (with the time and load it ended at)."""
+        import orjson
+
+        row = {**row, "ended": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "load": os.getloadavg()}
+        self.rows.append(row)
+        if self.path is not None:
+            with open(self.path, "ab") as fh:
+                fh.write(orjson.dumps(row) + b"\n")
+        return row
+
+
 def parquet_passes(jsonl: Path, sizes: list[int], packs: list[str], scaling: list[int], check: int,
-                   memory_limit: str, baseline: str = "", stages: bool = True) -> None:
-    """The Parquet table: the count(*) floor and the engine per size and rule pack (and, with
-    ``baseline``, the same scan by that Python interpreter's tokentrail: another checkout's
-    code), then the rule-count scaling at the first size, then the stage split and the
-    streaming check."""
+                   memory_limit: str, baseline: str = "", stages: bool = True, work: Path | None = None,
+                   results: Results | None = None) -> None:
+    """The Parquet table: the count(*) floor once per size and the engine per size and rule pack
+    (and, with ``baseline``, the same scan by that Python interpreter's tokentrail: another
+    checkout's code), then the rule-count scaling at the first size, then the stage split and
+    the streaming check. Each finished pass is recorded in ``results`` (and skipped if it is
+    there already)."""
+    results = results or Results(None)
+    work = work or jsonl.parent
     print("| input | rules | wall s | events/s (wall) | CPU s | events per CPU-second | matches | alerts | peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|---|")
     runs = [(n, spec, "") for n in sizes for spec in packs] + [(sizes[0], f"synthetic:{r}", "") for r in scaling]
     if baseline:
         runs[len(packs):len(packs)] = [(sizes[0], spec, baseline) for spec in packs]
     for n, spec, python in runs:
-        path = parquet_of(jsonl, n)
-        w, c = parquet_floor(path)
-        print(f"| {n:,} | DuckDB count(*) (floor) | {w:.2f} | {n / w:,.0f} | {c:.2f} | {n / max(c, 1e-9):,.0f} | | | |")
-        r = run_child(path, spec, memory_limit, python=python or sys.executable)
-        if r["events"] != n:
-            raise SystemExit(f"read {r['events']} events of {n}")
+        path = parquet_of(jsonl, n, work)
+        f = results.find("floor", n, "")
+        if f is None:
+            w, c = parquet_floor(path)
+            f = results.add({"kind": "floor", "events": n, "spec": "", "wall": w, "cpu": c})
+        print(f"| {n:,} | DuckDB count(*) (floor) | {f['wall']:.2f} | {n / f['wall']:,.0f} | {f['cpu']:.2f} | "
+              f"{n / max(f['cpu'], 1e-9):,.0f} | | | |")
+        f = results.find("read", n, "")
+        if f is None:
+            w, c = parquet_read(path)
+            f = results.add({"kind": "read", "events": n, "spec": "", "wall": w, "cpu": c})
+        print(f"| {n:,} | every column read into Arrow (read floor) | {f['wall']:.2f} | {n / f['wall']:,.0f} | "
+              f"{f['cpu']:.2f} | {n / max(f['cpu'], 1e-9):,.0f} | | | |")
+        r = results.find("scan", n, spec, python)
+        if r is None:
+            progress(f"scan: {n:,} events, {spec}" + (f", {python}" if python else ""))
+            r = run_child(path, spec, memory_limit, python=python or sys.executable, work=work)
+            if r["events"] != n:
+                raise SystemExit(f"read {r['events']} events of {n}")
+            r = results.add({"kind": "scan", "events": n, "spec": spec, "code": python, **r})
         label = f"{spec} ({r['rules']})" + (" **baseline**" if python else "")
         print(f"| {n:,} | {label} | {r['wall']:.2f} | {n / r['wall']:,.0f} | {r['cpu']:.2f} | "
               f"{n / r['cpu']:,.0f} | {r['matches']:,} | {r['alerts']} | {r['rss_mb']:.0f} |", flush=True)
     if stages:
-        stage_split(jsonl, sizes[0], packs, memory_limit)
+        stage_split(jsonl, sizes[0], packs, memory_limit, work)
     if check:
         print()
         for spec in packs:
-            print(check_same(jsonl, check, spec), flush=True)
+            print(check_same(jsonl, check, spec, work), flush=True)
 
 
-def stage_split(jsonl: Path, events: int, packs: list[str], memory_limit: str) -> None:
+def plan_passes(jsonl: Path, events: int, sizes: list[int], memory_limit: str, work: Path, results: Results) -> None:
+    """Rule loading and planning alone (no scan) of synthetic packs of ``sizes`` rules, each in
+    a child process: CPU seconds, the matching query's size, peak RSS."""
+    path = parquet_of(jsonl, events, work)
+    print("| rules | runnable | load CPU s | planning CPU s | of which writing the SQL | SQL KB | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|")
+    for n in sizes:
+        spec = f"synthetic:{n}"
+        r = results.find("plan", 0, spec)
+        if r is None:
+            progress(f"plan: {spec}")
+            r = results.add({"kind": "plan", "events": 0, "spec": spec,
+                             **run_child(path, spec, memory_limit, work=work, plan_only=True)})
+        st = r["stages"]
+        print(f"| {n:,} | {r['rules']} | {st['load']:.2f} | {st['plan']:.2f} | {st.get('sql_build', 0.0):.2f} | "
+              f"{r['sql_chars'] / 1024:,.0f} | {r['rss_mb']:.0f} |", flush=True)
+
+
+def stage_split(jsonl: Path, events: int, packs: list[str], memory_limit: str, work: Path | None = None) -> None:
     """CPU seconds by stage of the engine's scan of ``events`` events, per rule pack."""
     print("\nCPU seconds by stage (alerting timed per call, so its own timer adds to it):\n")
     print("| input | rules | CPU s | planning | SQL + Parquet read | Python: Arrow, digests | of which alerting |")
     print("|---|---|---|---|---|---|---|")
     for spec in packs:
-        r = run_child(parquet_of(jsonl, events), spec, memory_limit, alerting=True)
+        r = run_child(parquet_of(jsonl, events, work), spec, memory_limit, alerting=True, work=work or HERE / "data")
         st = r["stages"]
         sql = r["cpu"] - st["plan"] - st["python"]
         print(f"| {events:,} | {spec} ({r['rules']}) | {r['cpu']:.2f} | {st['plan']:.2f} | {sql:.2f} | "
@@ -284,7 +476,6 @@ def jsonl_pass(path: Path, loaded, events: int) -> None:
 
 
 def main() -> None:
-    global DATA
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=7)
@@ -299,24 +490,32 @@ def main() -> None:
     parser.add_argument("--baseline", default="", metavar="PYTHON",
                         help="also time the Parquet passes at the first size with this interpreter's tokentrail")
     parser.add_argument("--no-stages", action="store_true", help="skip the stage split")
-    parser.add_argument("--data", type=Path, default=DATA, help="the cache folder of simulated files and packs")
+    parser.add_argument("--source", type=Path, help="an existing Okta JSON-lines file to start from "
+                        "(instead of writing --events simulated ones)")
+    parser.add_argument("--work", type=Path, help="where Parquet files and synthetic packs go "
+                        "(default: beside the JSON-lines file)")
+    parser.add_argument("--results", type=Path, help="JSON-lines file each finished pass is appended to; "
+                        "passes already in it are not run again")
+    parser.add_argument("--plan", default="", metavar="N[,N...]",
+                        help="with --parquet: only load and plan synthetic packs of these sizes (no scan)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--plan-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--rules", default="bundled", help=argparse.SUPPRESS)
     parser.add_argument("--alerting", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--jsonl", action="store_true",
                         help="one pass over scan_throughput's cached JSON-lines file: floor, streaming, duckdb")
     parser.add_argument("--gz", action="store_true", help="with --jsonl: its gzip copy")
     args = parser.parse_args()
-    DATA = args.data
     if args.child:
-        child_pass(Path(args.child), args.rules, args.memory_limit, args.alerting)
+        child_pass(Path(args.child), args.rules, args.memory_limit, args.alerting, args.work or HERE / "data",
+                   args.plan_only)
         return
 
     from tokentrail import api
     from tokentrail.content import default_rule_paths
     from tokentrail.engine.batch import scan_batch
 
-    data = DATA
+    data = HERE / "data"
     if args.jsonl:
         from scan_throughput import gzip_copy
 
@@ -328,11 +527,17 @@ def main() -> None:
         warm_cache(path)
         jsonl_pass(path, api.load_rules(rule_paths), args.events)
         return
-    path = write_events(data / f"okta_{args.events}_{args.seed}.jsonl", args.events, args.seed)
+    path = args.source or write_events(data / f"okta_{args.events}_{args.seed}.jsonl", args.events, args.seed)
     if args.parquet:
-        parquet_passes(path, [int(n) for n in args.parquet.split(",")], args.packs.split(","),
-                       [int(n) for n in args.scaling.split(",") if n], args.check, args.memory_limit,
-                       args.baseline, not args.no_stages)
+        sizes, work, results = [int(n) for n in args.parquet.split(",")], args.work or path.parent, Results(args.results)
+        packs = [p for p in args.packs.split(",") if p]
+        progress(f"{os.cpu_count()} cores, {shutil.disk_usage(work if work.exists() else path.parent).free / 1e9:.0f}"
+                 f" GB free under {work}")
+        if args.plan:
+            plan_passes(path, sizes[0], [int(n) for n in args.plan.split(",")], args.memory_limit, work, results)
+            return
+        parquet_passes(path, sizes, packs, [int(n) for n in args.scaling.split(",") if n], args.check,
+                       args.memory_limit, args.baseline, not args.no_stages and bool(packs), work, results)
         return
     pack = list(default_rule_paths())
     if args.synthetic:
