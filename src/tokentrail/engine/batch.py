@@ -573,19 +573,12 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
                                 held=held)
 
     def route_lines(self, rows: list[tuple], numbers: list[int], lines: list[bytes], source: str, reader: LogReader,
-                    *, counts_reads: bool = True, held: deque[HeldReject] | None = None,
-                    take: Callable[[bytes], bool] | None = None) -> list[Alert]:
+                    *, counts_reads: bool = True, held: deque[HeldReject] | None = None) -> list[Alert]:
         """Query rows over a batch of JSON lines (positions into ``lines``) to alerting: see
         ``_route``; the lines the rows want are parsed as the streaming reader parses them, the
-        ``held`` over-long lines before each reported first (the caller reports the rest), and
-        offered to ``take`` first (``parsed_events``) when the rows hold no codes."""
-        return self._route(rows, lambda wanted: parsed_events(lines, numbers, wanted, source, reader, held, take),
+        ``held`` over-long lines before each reported first (the caller reports the rest)."""
+        return self._route(rows, lambda wanted: parsed_events(lines, numbers, wanted, source, reader, held),
                            source, reader, counts_reads=counts_reads)
-
-    def fast_path(self) -> Callable[[bytes], bool] | None:
-        """The streaming engine's fast path for raw lines SQL has no verdict on (None when its
-        prefilter is off): ``process`` meets every rule, so what it proves holds here too."""
-        return self.stream.take_line if self.stream.prefilter.take is not None else None
 
     def _route(self, rows: list[tuple], events: Callable[[list[tuple]], Iterable[tuple[Mapping[str, Any] | None, int]]],
                source: str, reader: LogReader, *, counts_reads: bool) -> list[Alert]:

@@ -30,7 +30,7 @@ docs/benchmarks.md). Alerts are the streaming engine's.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -245,28 +245,22 @@ def run_lines(engine: BatchEngine, triage: JsonLinesTriage | None, batch: LineBa
             for entry in pc.value_counts(lt.filter(pa.array(settled))).to_pylist():
                 rows.append((None, entry["values"], None, entry["counts"]))
         rows.extend((int(i), None, None, 1) for i in np.flatnonzero(~settled))
-        alerts = engine.route_lines(rows, numbers, lines, source, reader, held=held, take=engine.fast_path())
+        alerts = engine.route_lines(rows, numbers, lines, source, reader, held=held)
     report_before(held, None)
     return alerts
 
 
 def parsed_events(lines: list[bytes], numbers: list[int], wanted: Iterable[tuple[Any, ...]], source: str,
                   reader: LogReader, held: deque[HeldReject] | None = None,
-                  take: Callable[[bytes], bool] | None = None) -> Iterable[tuple[Mapping[str, Any] | None, int]]:
+                  ) -> Iterable[tuple[Mapping[str, Any] | None, int]]:
     """The events of the ``wanted`` rows (position first) parsed as the streaming reader parses
     them; a line it rejects is reported and gives None. The ``held`` over-long lines before each
-    line are reported first, as a streaming read meets them. ``take``: the streaming engine's
-    fast path (``StreamingEngine.take_line``), tried first, in line order as a streaming read
-    tries it; a line it takes is counted as read and gives None."""
+    line are reported first, as a streaming read meets them."""
     loads = orjson.loads
     for pos, *_ in wanted:
         line, lineno = lines[pos], numbers[pos]
         if held:
             report_before(held, lineno)
-        if take is not None and take(line):
-            reader.stats.events += 1
-            yield None, lineno
-            continue
         try:
             event = loads(line)
         except orjson.JSONDecodeError as exc:
