@@ -3,6 +3,7 @@ matches, the same counts and the same read errors. One local[2] session serves e
 
 from __future__ import annotations
 
+import io
 import shutil
 
 import orjson
@@ -25,11 +26,16 @@ from batch.test_batch_engine import events, rules  # noqa: E402
 from tokentrail.engine.spark import parse_conf, scan_spark, variant_path  # noqa: E402
 
 
-def assert_same(paths, rules, spark):
+def assert_same(paths, rules, spark, *, limits=None, dead_letter: bool = False, **spark_kwargs):
+    """Scan ``paths`` with the streaming engine and with Spark (``spark_kwargs`` to ``scan_spark``)
+    and assert the same alerts, matches, counts, read errors and, with ``dead_letter``, dead-letter
+    bytes."""
     seen_stream: list = []
     seen_spark: list = []
-    stream = api.scan(paths, rules, workers=1, on_match=seen_stream.append)
-    result = scan_spark(paths, rules, session=spark, on_match=seen_spark.append)
+    dead_stream, dead_spark = (io.BytesIO(), io.BytesIO()) if dead_letter else (None, None)
+    stream = api.scan(paths, rules, workers=1, on_match=seen_stream.append, limits=limits, dead_letter=dead_stream)
+    result = scan_spark(paths, rules, session=spark, on_match=seen_spark.append, limits=limits,
+                        dead_letter=dead_spark, **spark_kwargs)
     assert [(a.id, a.rule_id, a.event_ids, a.count) for a in result.alerts] == \
         [(a.id, a.rule_id, a.event_ids, a.count) for a in stream.alerts]
     assert [(m.rule_id, m.event_id, m.source, m.line) for m in seen_spark] == \
@@ -37,6 +43,8 @@ def assert_same(paths, rules, spark):
     assert result.stats == stream.stats
     assert [str(e) for e in result.read_errors] == [str(e) for e in stream.read_errors]
     assert result.events_skipped == stream.events_skipped
+    if dead_letter:
+        assert dead_spark.getvalue() == dead_stream.getvalue()
     return stream, result
 
 

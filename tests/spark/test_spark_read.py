@@ -6,7 +6,6 @@ alerts, matches, counts, read errors (file:line) and dead-letter bytes."""
 from __future__ import annotations
 
 import gzip
-import io
 
 import orjson
 import pyarrow as pa
@@ -133,25 +132,9 @@ def _inputs(tmp_path, mixed):
 
 
 def _same(paths, spark, dead_letter: bool, **spark_kwargs):
-    from tokentrail.engine.spark import scan_spark
+    from spark.test_spark_engine import assert_same
 
-    seen_stream: list = []
-    seen_spark: list = []
-    dead_stream, dead_spark = (io.BytesIO(), io.BytesIO()) if dead_letter else (None, None)
-    stream = api.scan(paths, [RULE, GRANT], workers=1, on_match=seen_stream.append, limits=LIMITS,
-                      dead_letter=dead_stream)
-    result = scan_spark(paths, [RULE, GRANT], session=spark, on_match=seen_spark.append, limits=LIMITS,
-                        dead_letter=dead_spark, **spark_kwargs)
-    assert [(a.id, a.rule_id, a.event_ids, a.count) for a in result.alerts] == \
-        [(a.id, a.rule_id, a.event_ids, a.count) for a in stream.alerts]
-    assert [(m.rule_id, m.event_id, m.source, m.line) for m in seen_spark] == \
-        [(m.rule_id, m.event_id, m.source, m.line) for m in seen_stream]
-    assert result.stats == stream.stats
-    assert [str(e) for e in result.read_errors] == [str(e) for e in stream.read_errors]
-    assert result.events_skipped == stream.events_skipped
-    if dead_letter:
-        assert dead_spark.getvalue() == dead_stream.getvalue()
-    return stream
+    return assert_same(paths, [RULE, GRANT], spark, limits=LIMITS, dead_letter=dead_letter, **spark_kwargs)[0]
 
 
 def test_executor_reads_give_the_streaming_results(spark, tmp_path, mixed):

@@ -149,7 +149,7 @@ class JsonLinesTriage:
                     if key.__class__ is str:
                         if key not in doc:
                             break
-                    elif not any(_holds(doc, route) for route in key):  # type: ignore[union-attr]
+                    elif not any(_reach(doc, route, _ABSENT) is not _ABSENT for route in key):  # type: ignore[union-attr]
                         break
                 else:
                     return name, self._anchor(doc, line, name)
@@ -166,7 +166,7 @@ class JsonLinesTriage:
         path = self.anchors.get(lt)
         if path is None:
             return None
-        value = _value(doc, path)
+        value = _reach(doc, path)
         return value if value.__class__ is str else None
 
     def settled(self, lines: list[bytes]) -> tuple[np.ndarray, pa.Array]:
@@ -209,22 +209,15 @@ class JsonLinesTriage:
                 out[i] = not any(t in lowered for t in texts)
 
 
-def _holds(doc: Any, route: Route) -> bool:
-    """Whether ``route`` leads through objects to a value (JSON null too) in ``doc``."""
+_ABSENT = object()
+
+
+def _reach(doc: Any, route: Route, absent: Any = None) -> Any:
+    """The value (JSON null too) ``route`` leads to through objects in ``doc``, or ``absent``."""
     node = doc
     for key in route:
         if node.__class__ is not _OBJECT or key not in node:
-            return False
-        node = node[key]
-    return True
-
-
-def _value(doc: Any, route: Route) -> Any:
-    """The value ``route`` leads to through objects in ``doc``, or None."""
-    node = doc
-    for key in route:
-        if node.__class__ is not _OBJECT or key not in node:
-            return None
+            return absent
         node = node[key]
     return node
 

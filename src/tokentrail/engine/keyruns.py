@@ -20,6 +20,7 @@ worker hashes as its parent does).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -335,15 +336,21 @@ def _merge(runs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.nd
     return h_out, v_out
 
 
-def _mark_packed_repeats(h: np.ndarray, vals: np.ndarray, dup: np.ndarray) -> None:
-    """Mark in ``dup`` each packed key equal to one before it, among keys sorted by hash ``h``
-    with equal hashes in batch order (values of one width: equal items are equal keys)."""
+def _equal_runs(h: np.ndarray) -> Iterator[tuple[int, int]]:
+    """The ``(start, end)`` of each run of two or more equal values in the sorted ``h``."""
     same = np.flatnonzero(h[1:] == h[:-1])
     starts = same[np.concatenate(([True], same[1:] != same[:-1] + 1))]
     for start in starts.tolist():
         end = start + 1
         while end < len(h) and h[end] == h[start]:
             end += 1
+        yield start, end
+
+
+def _mark_packed_repeats(h: np.ndarray, vals: np.ndarray, dup: np.ndarray) -> None:
+    """Mark in ``dup`` each packed key equal to one before it, among keys sorted by hash ``h``
+    with equal hashes in batch order (values of one width: equal items are equal keys)."""
+    for start, end in _equal_runs(h):
         firsts: set[bytes] = set()
         for value, i in zip(vals[start:end].tolist(), range(start, end), strict=True):
             if value in firsts:
@@ -356,12 +363,7 @@ def _mark_repeats(keys: list[str], h: np.ndarray, dup: np.ndarray) -> None:
     """Mark in ``dup`` each key equal to one before it in ``keys``, among keys of equal hashes."""
     order = np.argsort(h, kind="stable")  # stable: within one hash, in batch order
     hs = h[order]
-    same = np.flatnonzero(hs[1:] == hs[:-1])
-    starts = same[np.concatenate(([True], same[1:] != same[:-1] + 1))]
-    for start in starts.tolist():
-        end = start + 1
-        while end < len(hs) and hs[end] == hs[start]:
-            end += 1
+    for start, end in _equal_runs(hs):
         firsts: set[str] = set()
         for i in order[start:end].tolist():
             if keys[i] in firsts:

@@ -129,14 +129,10 @@ class LogReader:
             self.stats.files += 1
             yield from self._read_input(Input(stdin), "<stdin>", "")
             return
-        try:
-            fh, fifo = open_input(path)
-        except NotAFile as exc:
-            self._skip_file(name, str(exc))
+        opened = self._open(path, name)
+        if opened is None:
             return
-        except OSError as exc:
-            self._error(LogParseError(f"cannot open: {exc.strerror}", file=name), None)
-            return
+        fh, fifo = opened
         layout = layout_of(Path(name).name)
         if layout.archive is None:
             self.stats.files += 1  # an archive counts its members
@@ -329,14 +325,10 @@ class LogReader:
         holds before it asks for more, for a decoding failure is then reported (``unreadable
         after N events``, as ``read_file`` reports it) with every event counted."""
         name = str(path)
-        try:
-            fh, fifo = open_input(path)
-        except NotAFile as exc:
-            self._skip_file(name, str(exc))
+        opened = self._open(path, name)
+        if opened is None:
             return
-        except OSError as exc:
-            self._error(LogParseError(f"cannot open: {exc.strerror}", file=name), None)
-            return
+        fh, fifo = opened
         compressions = layout_of(Path(name).name).compressions
         self.stats.files += 1
         progress = None if fifo else _Progress(fh, self.progress)
@@ -384,6 +376,16 @@ class LogReader:
         if kept is not None and line is not None:
             kept.write(line)
             kept.close()
+
+    def _open(self, path: str | Path, name: str) -> tuple[BinaryIO, bool] | None:
+        """``open_input(path)``, or None once what stopped it is reported (skipped or unreadable)."""
+        try:
+            return open_input(path)
+        except NotAFile as exc:
+            self._skip_file(name, str(exc))
+        except OSError as exc:
+            self._error(LogParseError(f"cannot open: {exc.strerror}", file=name), None)
+        return None
 
     def _skip_file(self, path: str, reason: str) -> None:
         self.stats.files_skipped += 1
