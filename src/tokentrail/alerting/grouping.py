@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,20 @@ class _Group:
                 self.first_time = t
             if self.last_time is None or t > self.last_time:
                 self.last_time = t
+
+
+_NO_FIELDS: Mapping[str, Any] = {}
+
+
+def _extras(key: tuple[str, ...], distinct: str | None, fields: Any,
+            decode: Callable[[Any], Mapping[str, Any]] | None) -> dict[str, Any]:
+    """The extras ``add_values`` would keep from a group's first match, built from its parts."""
+    extras: dict[str, Any] = {"group_key": key}
+    if distinct is not None:
+        extras["distinct"] = distinct
+    if fields is not None:
+        extras["fields"] = fields if decode is None else decode(fields)
+    return extras
 
 
 class GroupingAlerter:
@@ -110,6 +124,71 @@ class GroupingAlerter:
             if self.window is not None:
                 note_window(self.ends, start, self.window, key)
         group.add(time, event_id, extras, self.distinct)
+        return out
+
+    def add_many(self, times: Sequence[float | None], event_ids: Sequence[str], keys: Sequence[tuple[str, ...]],
+                 distinct: Sequence[str] | None = None, fields: Sequence[Any] | None = None,
+                 decode: Callable[[Any], Mapping[str, Any]] | None = None) -> list[Alert]:
+        """``add_values`` for a run of matches given as parallel columns, in their order: the
+        same alerts in the same order as one call per match with extras ``{"group_key": keys[i],
+        "distinct": distinct[i], "fields": fields[i]}`` (``distinct`` given when the rule counts
+        distinct values; no ``"fields"`` where ``fields[i]`` is None). With ``decode``,
+        ``fields[i]`` is what it turns into the fields, called only where they are kept (a
+        group's first match) or read (a query's aggregates)."""
+        if fields is None:
+            fields = [None] * len(times)
+        if self.immediate:
+            out: list[Alert] = []
+            for time, event_id, key, held in zip(times, event_ids, keys, fields, strict=True):
+                first = _extras(key, None, held, decode)
+                group = _Group(time or 0.0, first, [event_id], first_time=time, last_time=time)
+                out.append(self._alert((event_id,), time, group))
+            return out
+        if self.distinct and distinct is None:
+            raise ValueError(f"rule {self.rule.id} counts distinct values: add_many needs them")
+        out = []
+        groups, ends, window, aligned, program = self.groups, self.ends, self.window, self.aligned, self.program
+        computed = program is not None and bool(program.keys)
+        newest = self.newest
+        for i, time in enumerate(times):
+            held = fields[i]
+            read: Mapping[str, Any] = _NO_FIELDS
+            if program is not None and held is not None:
+                read = held if decode is None else decode(held)
+                held = read
+            key = keys[i]
+            if computed:
+                key = key + program.key_of(read)  # type: ignore[union-attr]
+            t = time if time is not None else 0.0
+            if window is not None and t > newest:
+                newest = t
+                if ends and ends[0][0] <= t:
+                    out += self._close_ended(t)
+            group = groups.get(key)
+            if group is not None and window is not None and t >= group.start + window:
+                alert = self._close(key, group)
+                if alert:
+                    out.append(alert)
+                group = None
+            if group is None:
+                start = math.floor(t / window) * window if aligned else t  # type: ignore[operator]
+                group = groups[key] = _Group(start, _extras(keys[i], None if distinct is None else distinct[i],
+                                                            held, None if read is held else decode))
+                if program is not None:
+                    group.query = program.new_state()
+                if window is not None:
+                    note_window(ends, start, window, key)
+            group.event_ids.append(event_ids[i])
+            if distinct is not None and self.distinct:
+                group.distinct.add(str(distinct[i]))
+            if group.query is not None:
+                group.query.add(time, read)
+            if time is not None:
+                if group.first_time is None or time < group.first_time:
+                    group.first_time = time
+                if group.last_time is None or time > group.last_time:
+                    group.last_time = time
+        self.newest = newest
         return out
 
     def _close_ended(self, now: float) -> list[Alert]:

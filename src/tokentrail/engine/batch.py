@@ -29,7 +29,7 @@ columns and routes them (``engine/batch_digest.py``).
 from __future__ import annotations
 
 import os
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -167,6 +167,7 @@ class BatchEngine:
         self._json_prepared = False
         self._typed: dict[str, tuple[str, dict[int, UnitDigest]]] = {}
         self._digest_cols: dict[tuple[str, str], list[str]] = {}
+        self._bulk: dict[int, Mapping[int, str]] = {}  # by id() of a prepared statement's digests
         self._lines_triage: JsonLinesTriage | None = None
 
     def _codes(self, compile_unit: Callable[[Expr, bool], sx.Expression]) -> str:
@@ -357,7 +358,11 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
     def _route_typed(self, result: pa.Table, table: pa.Table, digests: Mapping[int, UnitDigest], first: int,
                      source: str, reader: LogReader) -> list[Alert]:
         """``_route`` for the typed query's rows: the events SQL digested become their units'
-        ``Digest`` straight from the digest columns, in input order with the rest."""
+        ``Digest`` straight from the digest columns, in input order with the rest. The matches
+        of a unit that only feeds its rule's own alerter (``_bulk_units``) are gathered instead
+        and handed over as one run per unit (``StreamingEngine.route_many``), before any event
+        Python takes whole (whose rules could be theirs) and at the batch's end: each rule
+        still sees its matches in input order."""
         line, lt, h, n, u, ov = (result.column(c).to_pylist() for c in (0, 1, 2, 3, 4, 8))
         # Lists of text as one flat list and offsets: far cheaper out of Arrow than a list each.
         (tv, t_at), (iv, i_at), (xv, x_at) = (_flat(result.column(c)) for c in (5, 6, 7))
@@ -367,18 +372,37 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         events = iter(self._rows_as_events(table, wanted))
         stream, stats, units = self.stream, self.stream.stats, self.units
         seen = stream.seen
-        route = stream.route
+        route, match_id = stream.route, stream.match_id
+        bulk = self._bulk_units(digests)
+        runs: dict[str, list[int]] = {}  # rule id -> the rows of its gathered matches
+        whens: list[float | None] = [None] * len(rows)  # per gathered row: its event's time and id
+        ids: list[str] = [""] * len(rows)
+
+        def hand_over() -> None:
+            for rule_id, picked in runs.items():
+                # A rule's units share the digest's layout (``_bulk_units``).
+                k0, k1, distinct = digests[u[picked[0]]].parts  # type: ignore[misc]
+                alerts.extend(stream.route_many(
+                    rule_id, Counter(units[u[i]].log_type for i in picked), [whens[i] for i in picked],
+                    [ids[i] for i in picked], [tuple(xv[x_at[i] + k0:x_at[i] + k1]) for i in picked],
+                    None if distinct is None else [xv[x_at[i] + distinct] for i in picked],
+                    [ov[i] for i in picked], orjson.loads))
+            runs.clear()
+
         alerts: list[Alert] = []
         at = -1  # the row of the event whose digests are being routed
         skip = False
         when: float | None = None
         ident: str | None = None
+        eid = ""
         for i in range(len(rows)):
             pos = line[i]
             if pos is None:
                 continue
             index = u[i]
             if index is None:
+                if runs:
+                    hand_over()
                 alerts.extend(self._take(next(events), lt[i], h[i], source, first + pos, reader, counts_reads=False))
                 continue
             if pos != at:
@@ -392,13 +416,41 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
                     continue
                 stats.events += 1
                 when = event_time(tv[t_at[i]:t_at[i + 1]])
+                # Every routed match of the event would do this first; the first one counts.
+                eid = match_id(when, ident, source, first + pos)
             elif skip:
+                continue
+            rule_id = bulk.get(index)
+            if rule_id is not None:
+                whens[i], ids[i] = when, eid
+                run = runs.get(rule_id)
+                if run is None:
+                    runs[rule_id] = [i]
+                else:
+                    run.append(i)
                 continue
             digest = digests[index].build(when, ident, xv[x_at[i]:x_at[i + 1]], ov[i])
             alerts.extend(route(units[index], digest, _NO_EVENT, source, first + pos))
         if at >= 0 and not skip:
             stats.matched_events += 1
+        hand_over()
         return alerts
+
+    def _bulk_units(self, digests: Mapping[int, UnitDigest]) -> Mapping[int, str]:
+        """The units of ``digests`` whose matches may be alerted a run at once, with their rule's
+        id: units of a rule that feeds only its own alerter (``StreamingEngine.bulk_rules``),
+        each unit of it here with a digest of a key, a distinct value and output fields laid out
+        alike. A rule with another unit here is routed match by match, so its order holds."""
+        key = id(digests)  # the digests of a prepared statement, kept as long as the engine
+        found = self._bulk.get(key)
+        if found is None:
+            layouts: dict[str, set[Any]] = {}
+            for d in digests.values():
+                layouts.setdefault(d.unit.rule.id, set()).add(d.parts if d.unit.role == "rule" else None)
+            rules = {rid for rid, parts in layouts.items()
+                     if rid in self.stream.bulk_rules and len(parts) == 1 and None not in parts}
+            found = self._bulk[key] = {index: d.unit.rule.id for index, d in digests.items() if d.unit.rule.id in rules}
+        return found
 
     def _open_parquet(self, reader: LogReader, path: str | Path, rows: int = BATCH_ROWS) -> pa.RecordBatchReader | None:
         """A Parquet file's batches (without our dataset writer's partition columns), or None

@@ -43,6 +43,10 @@ class UnitDigest:
     texts: tuple[sx.Expression, ...]
     outputs: sx.Expression | None
     build: Build
+    # Of a digest that is only a group key, a distinct value and output fields (no new terms,
+    # no correlation signals): where its key (start, stop) and distinct value are in ``texts``,
+    # for alerting a run of matches at once (``StreamingEngine.route_many``).
+    parts: tuple[int, int, int | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,7 +291,7 @@ def _plan_unit(unit: Unit, resolver: _Resolver, subscribers: Sequence[tuple[Rule
             extras["fields"] = loads(raw)
         return Digest(index, t, eid, extras, tuple(p(txt) for p in parts))
 
-    return UnitDigest(unit, tuple(texts), outputs, build)
+    return UnitDigest(unit, tuple(texts), outputs, build, None if terms is not None or parts else (key.start, key.stop, distinct))
 
 
 def _signal_slots(corr_id: str, corr: Correlation, step: int,

@@ -313,9 +313,7 @@ class StreamingEngine:
     def route(self, unit: Unit, digest: Digest, event: Mapping[str, Any], source: str, line: int) -> list[Alert]:
         """Feed one digested match to its rule's alerting and to the correlations that use it."""
         rule_id = unit.rule.id
-        eid = digest.event_id or self._event_id(None, source, line)
-        if digest.time is None and self._untimed_at != (source, line or self.stats.events):
-            self._count_untimed(source, line)
+        eid = self.match_id(digest.time, digest.event_id, source, line)
         alerts: list[Alert] = []
         if digest.reset_key is not None:
             self.correlators[rule_id].reset(digest.reset_key)
@@ -342,6 +340,35 @@ class StreamingEngine:
             if closed:
                 alerts.extend(closed)
         return alerts
+
+    def match_id(self, time: float | None, event_id: str | None, source: str, line: int) -> str:
+        """What ``route`` does first with a match: the id it is alerted by (``FILE:LINE`` when
+        its log type names no id field), and an untimed event counted once."""
+        if time is None and self._untimed_at != (source, line or self.stats.events):
+            self._count_untimed(source, line)
+        return event_id or self._event_id(None, source, line)
+
+    @property
+    def bulk_rules(self) -> frozenset[str]:
+        """The rules whose matches only feed their own alerter (no ``on_match``, no new_terms
+        filter, no correlation they signal): ``route_many`` may take a run of them at once."""
+        if self.on_match is not None:
+            return frozenset()
+        return frozenset(rid for rid in self.alerters
+                         if rid not in self.new_terms and not self.plan.subscribers.get(rid))
+
+    def route_many(self, rule_id: str, log_types: Mapping[str, int], times: Sequence[float | None],
+                   event_ids: Sequence[str], keys: Sequence[tuple[str, ...]], distinct: Sequence[str] | None,
+                   fields: Sequence[Any], decode: Callable[[Any], Mapping[str, Any]] | None = None) -> list[Alert]:
+        """``route`` for a run of matches of one rule of ``bulk_rules`` (``log_types``: how many
+        of them were of each log type), whose ids ``match_id`` gave as they came: counted, then
+        handed to the rule's alerter in one call (``GroupingAlerter.add_many``)."""
+        stats = self.stats
+        stats.matches += len(times)
+        stats.by_rule[rule_id] = stats.by_rule.get(rule_id, 0) + len(times)
+        for log_type, count in log_types.items():
+            stats.by_log_type[log_type] = stats.by_log_type.get(log_type, 0) + count
+        return self.alerters[rule_id].add_many(times, event_ids, keys, distinct, fields, decode)
 
     def _count_untimed(self, source: str, line: int) -> None:
         """A matched event without a usable time: its alerts carry no time; say where it was."""
