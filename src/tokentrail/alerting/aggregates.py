@@ -104,7 +104,7 @@ class QueryProgram:
         self.steps = [(a.kind, test, [slots[f] for f in a.fields] if a.kind == "distinct" else
                        None if a.kind == "count" or a.fields[0] == TIME else slots[a.fields[0]])
                       for a, test in zip(self.level, self.rows, strict=True)]
-        self.fold = _fold_function(self.steps)
+        self.fold = _fold_function(self.reads, self.sub_slots, self.level, self.steps)
 
     def key_of(self, fields: Mapping[str, Any]) -> tuple[str, ...]:
         """The computed keys of a match (text; "" for null, as a missing group-by field is)."""
@@ -136,16 +136,7 @@ class QueryState:
     def add(self, time: float | None, fields: Mapping[str, Any]) -> None:
         """Fold in one match: its event time and the values its digest read. A null adds nothing
         but to COUNT(*); a distinct value is the text of its fields, none of them null."""
-        program = self.program
-        get = fields.get
-        row = {slot: get(label) for slot, label in program.reads}
-        accs = self.accs
-        if program.sub_slots:
-            key = tuple(_text(row[slot]) for slot in program.sub_slots)
-            accs = self.subgroups.get(key)  # type: ignore[assignment]
-            if accs is None:
-                accs = self.subgroups[key] = _accs(program.level)
-        program.fold(accs, time, row)
+        self.program.fold(self, time, fields)
 
     def values(self) -> list[Number | None]:
         """The value of each of the query's aggregates, now."""
@@ -192,13 +183,22 @@ class QueryState:
         self.subgroups = {tuple(k): [_Acc.of(a) for a in v] for k, v in subgroups}
 
 
-def _fold_function(steps: Sequence[tuple[str, Any, Any]]) -> Any:
-    """One function ``fold(accs, time, row)`` that adds a match (its slots' values ``row``) to
-    each aggregate of ``steps`` whose row condition holds, written out for these steps: a
-    query's aggregates are folded once per match, and a loop deciding each step's kind every
-    time costs more than the adding."""
-    namespace: dict[str, Any] = {"_number": _number, "_text": _text}
-    lines = ["def fold(accs, time, row):"]
+def _fold_function(reads: Sequence[tuple[str, str]], sub_slots: Sequence[str], level: Sequence[Aggregate],
+                   steps: Sequence[tuple[str, Any, Any]]) -> Any:
+    """``QueryState.add`` written out for one query, as ``fold(state, time, fields)``: the
+    values of the fields it reads (by their slots, ``reads``), the sub-group (``sub_slots``)
+    they fall in, and each aggregate of ``steps`` whose row condition holds. A query's
+    aggregates are folded once per match, and a loop deciding each step's kind every time
+    costs more than the adding."""
+    namespace: dict[str, Any] = {"_number": _number, "_text": _text, "_accs": _accs, "level": level}
+    lines = ["def fold(state, time, fields):", "    get = fields.get",
+             "    row = {" + ", ".join(f"{slot!r}: get({label!r})" for slot, label in reads) + "}"]
+    if sub_slots:
+        texts = "".join(f"_text(row[{slot!r}]), " for slot in sub_slots)
+        lines += [f"    key = ({texts})", "    accs = state.subgroups.get(key)", "    if accs is None:",
+                  "        accs = state.subgroups[key] = _accs(level)"]
+    else:
+        lines.append("    accs = state.accs")
     for n, (kind, test, read) in enumerate(steps):
         pad = "    "
         if test is not None:
@@ -216,8 +216,7 @@ def _fold_function(steps: Sequence[tuple[str, Any, Any]]) -> Any:
         else:
             value = "time" if read is None else f"row[{read!r}]"
             lines.append(f"{pad}accs[{n}].add({kind!r}, _number({kind!r}, {value}))")
-    lines.append("    return None")
-    exec("\n".join(lines), namespace)  # noqa: S102 - generated from our own slot names and kinds via repr()
+    exec("\n".join(lines), namespace)  # noqa: S102 - generated from our own slot names, labels and kinds via repr()
     return namespace["fold"]
 
 
