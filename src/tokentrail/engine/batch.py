@@ -359,8 +359,8 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
                      source: str, reader: LogReader) -> list[Alert]:
         """``_route`` for the typed query's rows: the events SQL digested become their units'
         ``Digest`` straight from the digest columns, in input order with the rest. The matches
-        of a unit that only feeds its rule's own alerter (``_bulk_units``) are gathered instead
-        and handed over as one run per unit (``StreamingEngine.route_many``), before any event
+        of a rule that only feeds its own alerter (``_bulk_units``) are gathered instead and
+        handed over as one run per rule (``StreamingEngine.route_many``), before any event
         Python takes whole (whose rules could be theirs) and at the batch's end: each rule
         still sees its matches in input order."""
         line, lt, h, n, u, ov = (result.column(c).to_pylist() for c in (0, 1, 2, 3, 4, 8))
