@@ -33,8 +33,8 @@ from tokentrail.engine.spark_read import row_batch
 from tokentrail.sinks.parquet_dataset import PARTITION_COLUMNS
 
 # Parquet is compressed columns: a byte of it holds several bytes of event text (the simulated
-# Okta day: about 9), which is what a query's share of input measures.
-PARQUET_EXPANSION = 8
+# Okta events, snappy: about 15), which is what a query's share of input measures.
+PARQUET_EXPANSION = 15
 METADATA = "_metadata"  # Spark's hidden column of each row's file and row index
 
 
