@@ -87,6 +87,12 @@ def _count(path: Path) -> int:
         return sum(1 for _ in fh)
 
 
+def _peak(pid: str) -> int:
+    """The peak resident set of a process (VmHWM), in MB."""
+    with open(f"/proc/{pid}/status") as fh:
+        return next(int(line.split()[1]) // 1024 for line in fh if line.startswith("VmHWM:"))
+
+
 def _as_parquet(src: Path, out: Path) -> Path:
     """The events of a JSON-lines file as one Parquet file, in their order."""
     import orjson
@@ -142,8 +148,10 @@ def main() -> None:
                     raise SystemExit(f"{mode} {fmt}: the Spark scan's alerts differ from the streaming engine's")
                 rows.append((f"{mode} {fmt}", runs, stream))
                 print(f"mode {mode} {fmt} done, load {os.getloadavg()}", flush=True)
+        peaks = f"peak RSS (VmHWM): driver {_peak('self')} MB, Spark's JVM {_peak(str(jvm))} MB"
         session.stop()
     span = n_big - n_small
+    print(f"\n{peaks}")
     print(f"\nload average at end: {os.getloadavg()}; {cores} cores\n")
     print("| mode | events | wall (s) | driver CPU (s) | Spark CPU (s) | streaming, 1 process: wall / CPU (s) |")
     print("|---|---|---|---|---|---|")
