@@ -1,15 +1,16 @@
 """Spark engine throughput, per core, for sizing a cluster (docs/spark.md).
 
     python bench/spark_throughput.py [--events 200000] [--seed 7] [--master local[2]] [--rounds 1]
-                                     [--modes dedup,keep]
+                                     [--modes dedup,keep] [--formats jsonl,parquet]
 
 Takes N simulated Okta events (JSON lines: bench/data/okta_N.jsonl when it is there, else
 written to a temporary folder) and its first N/10 lines, loads the bundled pack (with its Python
 rules), and after one warm-up scan (the JVM's JIT and Spark's first query are start-up costs,
 not per-event costs) times ``scan_spark`` on both files, for each mode: ``dedup`` (the default
 duplicate filter: every event of a log type with Python rules goes to the driver) and ``keep``
-(``keep_duplicates``: the Python rules decide in the executors). The executors read the files
-(``engine/spark_read.py``). Each scan is wall time and CPU seconds: the driver's own
+(``keep_duplicates``: the Python rules decide in the executors), and for each format: ``jsonl``
+(the files as they are) and ``parquet`` (each file's events written as one Parquet file, in
+order). The executors read the files (``engine/spark_read.py``, ``engine/spark_parquet.py``). Each scan is wall time and CPU seconds: the driver's own
 (``time.process_time``) and Spark's (the JVM and its Python workers: every process under the
 JVM, from /proc, reaped children included), so that a loaded machine still gives a sound rate.
 Each query has a fixed cost (Spark's analysis of the rules' SQL), so the per-event rate is
@@ -86,6 +87,23 @@ def _count(path: Path) -> int:
         return sum(1 for _ in fh)
 
 
+def _peak(pid: str) -> int:
+    """The peak resident set of a process (VmHWM), in MB."""
+    with open(f"/proc/{pid}/status") as fh:
+        return next(int(line.split()[1]) // 1024 for line in fh if line.startswith("VmHWM:"))
+
+
+def _as_parquet(src: Path, out: Path) -> Path:
+    """The events of a JSON-lines file as one Parquet file, in their order."""
+    import orjson
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with open(src, "rb") as fh:
+        pq.write_table(pa.Table.from_pylist([orjson.loads(line) for line in fh if line.strip()]), out)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
@@ -93,8 +111,10 @@ def main() -> None:
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--modes", default="dedup,keep")
+    parser.add_argument("--formats", default="jsonl")
     args = parser.parse_args()
     modes = [m.strip() for m in args.modes.split(",")]
+    formats = [f.strip() for f in args.formats.split(",")]
     cores = int(args.master[6:-1]) if args.master.startswith("local[") and args.master[6:-1].isdigit() else os.cpu_count()
     print(f"load average at start: {os.getloadavg()}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -104,6 +124,10 @@ def main() -> None:
         n_big = _count(big)
         small = Path(tmp) / "small.jsonl"
         n_small = _head(big, small, n_big // 10)
+        files = {"jsonl": (big, small)}
+        if "parquet" in formats:
+            files["parquet"] = (_as_parquet(big, Path(tmp) / "big.parquet"), _as_parquet(small, Path(tmp) / "small.parquet"))
+            print(f"bytes of JSON lines per byte of Parquet: {big.stat().st_size / files['parquet'][0].stat().st_size:.1f}")
         warm_cache(big)
         rules = api.load_rules([RULES_DIR], context=LoadContext(allow_python=True))
         session = spark_session(args.master)
@@ -113,18 +137,21 @@ def main() -> None:
         for mode in modes:
             keep = mode == "keep"
             stream = measured(lambda k=keep: api.scan([str(big)], rules, workers=1, keep_duplicates=k), jvm)
-            runs = {}
-            for name, path in (("big", big), ("small", small)):
-                runs[name] = min((measured(lambda p=path, k=keep: scan_spark([str(p)], rules, session=session,
-                                                                              keep_duplicates=k), jvm)
-                                  for _ in range(args.rounds)), key=lambda r: r[0])
-            got = [(a.id, a.event_ids) for a in runs["big"][3].alerts]
-            if got != [(a.id, a.event_ids) for a in stream[3].alerts]:
-                raise SystemExit(f"{mode}: the Spark scan's alerts differ from the streaming engine's")
-            rows.append((mode, runs, stream))
-            print(f"mode {mode} done, load {os.getloadavg()}", flush=True)
+            for fmt in formats:
+                runs = {}
+                for name, path in zip(("big", "small"), files[fmt], strict=True):
+                    runs[name] = min((measured(lambda p=path, k=keep: scan_spark([str(p)], rules, session=session,
+                                                                                  keep_duplicates=k), jvm)
+                                      for _ in range(args.rounds)), key=lambda r: r[0])
+                got = [(a.id, a.event_ids) for a in runs["big"][3].alerts]
+                if got != [(a.id, a.event_ids) for a in stream[3].alerts]:
+                    raise SystemExit(f"{mode} {fmt}: the Spark scan's alerts differ from the streaming engine's")
+                rows.append((f"{mode} {fmt}", runs, stream))
+                print(f"mode {mode} {fmt} done, load {os.getloadavg()}", flush=True)
+        peaks = f"peak RSS (VmHWM): driver {_peak('self')} MB, Spark's JVM {_peak(str(jvm))} MB"
         session.stop()
     span = n_big - n_small
+    print(f"\n{peaks}")
     print(f"\nload average at end: {os.getloadavg()}; {cores} cores\n")
     print("| mode | events | wall (s) | driver CPU (s) | Spark CPU (s) | streaming, 1 process: wall / CPU (s) |")
     print("|---|---|---|---|---|---|")

@@ -164,9 +164,10 @@ def test_strict_stops_at_the_first_bad_line_an_executor_read(spark, tmp_path, mi
     assert str(on_spark.value) == str(streaming.value) and f"{mixed}:" in str(on_spark.value)
 
 
-def test_parquet_is_read_by_the_driver_and_gives_the_duckdb_engines_alerts(spark, tmp_path):
-    """Parquet is no input the executors read: the driver turns its rows into JSON text, and
-    the alerts and matches are the DuckDB engine's (which reads its typed columns)."""
+def test_parquet_is_read_in_the_executors_and_gives_the_duckdb_engines_alerts(spark, tmp_path):
+    """A Parquet file is one piece the executors read with Spark's reader (its footer's rows
+    known to the driver), and the alerts and matches are the DuckDB engine's (which reads its
+    typed columns)."""
     import pyarrow.parquet as pq
 
     from tokentrail.engine.batch import scan_batch
@@ -184,4 +185,4 @@ def test_parquet_is_read_by_the_driver_and_gives_the_duckdb_engines_alerts(spark
     assert [(m.event_id, m.line) for m in seen_spark] == [(m.event_id, m.line) for m in seen_batch]
     assert len(seen_spark) == 8
     engine = SparkEngine([GRANT], spark)
-    assert engine._executor_pieces(path, LogReader()) is None
+    assert [(p.rows, p.whole) for p in engine._executor_pieces(path, LogReader())] == [(30, True)]

@@ -3,9 +3,11 @@ alerting code.
 
 The executors read the input (``engine/spark_read.py``): plain JSON-lines files in byte ranges,
 other files the readers know whole, each with the streaming readers' own code, so malformed
-lines, line limits and counts are theirs. What the executors cannot read (standard input, FIFOs,
-Parquet, and with a dead-letter file what is not plain JSON lines) the driver reads as the batch
-engine does and ships to Spark in batches of events as JSON text. Spark parses each event
+lines, line limits and counts are theirs; Parquet files with Spark's own reader, their rows made
+the event text the DuckDB engine's driver read makes (``engine/spark_parquet.py``). What the
+executors cannot read (standard input, FIFOs, a file they cannot open, and with a dead-letter
+file what is not plain JSON lines or Parquet) the driver reads as the batch engine does and
+ships to Spark in batches of events as JSON text. Spark parses each event
 (``try_parse_json``, a VARIANT) and decides its log type and every declarative unit's predicate
 with the three-valued SQL of ``compile/sql.py`` written for Spark by ``compile/dialects.py``.
 The predicates are the portable ones: regex, glob, CIDR and ordering tests and walks over
@@ -26,6 +28,7 @@ import re
 import sys
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -40,12 +43,15 @@ from tokentrail.alerting.models import Alert, Match
 from tokentrail.compile.dialects import render
 from tokentrail.compile.sql import TEXTS, FieldTable, LeafTable, compile_sql
 from tokentrail.engine import ScanResult
-from tokentrail.engine.batch import BatchEngine, _anchors, detection_sql, unit_condition
+from tokentrail.engine.batch import BATCH_ROWS, BatchEngine, _anchors, detection_sql, unit_condition
 from tokentrail.engine.batch_input import PARQUET, inputs
+from tokentrail.engine.batch_json import run_lines
+from tokentrail.engine.batch_lines import line_batches
 from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS
 from tokentrail.engine.parallel import _copy_line as copy_line  # as the parallel scan copies them
 from tokentrail.engine.plan import UNKNOWN
 from tokentrail.engine.session import scan_result, scan_session, unknown_keeper
+from tokentrail.engine.spark_parquet import PARQUET_EXPANSION, file_key, footer, parquet_frame, parquet_rows
 from tokentrail.engine.spark_read import (
     PIECE_SCHEMA,
     ROW_SCHEMA,
@@ -61,7 +67,7 @@ from tokentrail.engine.stream import StreamingEngine
 from tokentrail.errors import ConfigError, LogParseError
 from tokentrail.rules.loader import LoadContext, LoadResult, load_rules
 from tokentrail.rules.model import Rule
-from tokentrail.sources.files import LogReader, ReadLimits, splittable
+from tokentrail.sources.files import LogReader, ReadLimits, raw_jsonl, splittable
 from tokentrail.state import StateStore
 
 DEFAULT_MASTER = "local[2]"
@@ -144,14 +150,18 @@ class SparkEngine(BatchEngine):
     """Runs a rule set over files with Spark deciding the matches; the alerts are the streaming
     engine's. ``session`` is a SparkSession (``spark_session()``); the executors read plain
     JSON-lines files in ranges of about ``range_bytes``, and one query reads about
-    ``query_bytes`` of input (the driver holds what one query sends back)."""
+    ``query_bytes`` of input (the driver holds what one query sends back). ``executor_path``
+    gives where the executors find a file the driver lists (by its absolute path): by default
+    at the same path, a shared file system mounted alike everywhere."""
 
     def __init__(self, rules: Sequence[Rule], session, *, context: LoadContext | None = None,
-                 range_bytes: int = RANGE_BYTES, query_bytes: int = QUERY_BYTES, **kwargs: Any) -> None:
+                 range_bytes: int = RANGE_BYTES, query_bytes: int = QUERY_BYTES,
+                 executor_path: Callable[[str], str] | None = None, **kwargs: Any) -> None:
         super().__init__(rules, **kwargs)
         self.spark = session
         self.range_bytes = range_bytes
         self.query_bytes = query_bytes
+        self.executor_path = executor_path or str
         self.to_driver = 0  # events the driver had to see (matched, unsure, or a Python rule's)
         # Python rules run in the executors from their files (with ``context``, as loaded here).
         self.context = context or LoadContext(allow_python=True)
@@ -209,8 +219,9 @@ SELECT piece, line, n, note, lt, h, raw AS j, lt IS NULL OR coalesce(array_conta
 """
 
     def _scan_parquet(self, reader: LogReader, path: str | Path) -> list[Alert]:
-        """Parquet rows go to Spark as JSON text made on the driver (the DuckDB engine matches
-        Parquet over its typed columns instead)."""
+        """The driver's read of a Parquet file the executors could not read: its rows go to
+        Spark as JSON text made on the driver (the DuckDB engine matches Parquet over its typed
+        columns instead)."""
         alerts: list[Alert] = []
         for batch in self._parquet_as_json(reader, path):
             alerts.extend(self._run_batch(batch, str(path), reader))
@@ -244,10 +255,10 @@ SELECT piece, line, n, note, lt, h, raw AS j, lt IS NULL OR coalesce(array_conta
     # -- reading in the executors ------------------------------------------------------------------
     def scan_paths(self, paths: Iterable[str | Path], reader: LogReader) -> list[Alert]:
         """Scan every file in ``paths``: the files the executors can read (see
-        ``engine/spark_read.py``) are cut into pieces and read there, a query per
-        ``query_bytes`` of them; the rest (standard input, FIFOs, Parquet, and with a
-        dead-letter file the inputs that are not plain JSON lines) the driver reads. Events
-        reach alerting in input order."""
+        ``engine/spark_read.py`` and ``engine/spark_parquet.py``) are cut into pieces and read
+        there, a query per ``query_bytes`` of them; the rest (standard input, FIFOs, and with a
+        dead-letter file the inputs that are not plain JSON lines or Parquet) the driver reads.
+        Events reach alerting in input order."""
         alerts: list[Alert] = []
         group: list[Piece] = []
         size = 0
@@ -255,46 +266,59 @@ SELECT piece, line, n, note, lt, h, raw AS j, lt IS NULL OR coalesce(array_conta
         self._fallen: set[int] = set()  # input files the executors could not read
         self._noted = 0  # files not read that whole-file reads noted, put in the list so far
         for file, item in enumerate(inputs(paths, reader)):
-            name = str(item)
             cut = self._executor_pieces(item, reader)
             if cut is None:
                 alerts.extend(self._run_pieces(group, reader))
                 group, size = [], 0
                 alerts.extend(self._driver_read(item, reader))
                 continue
-            for start, end, whole in cut:
-                if group and size + end - start > self.query_bytes:
+            for piece in cut:
+                weight = piece.end - piece.start if piece.rows is None else piece.end * PARQUET_EXPANSION
+                # Spark reads a path once per DataFrame: a Parquet file named twice waits a query.
+                again = piece.rows is not None and any(p.path == piece.path for p in group)
+                if group and (size + weight > self.query_bytes or again):
                     alerts.extend(self._run_pieces(group, reader))
                     group, size = [], 0
-                group.append(Piece(len(group), file, name, os.path.abspath(name), start, end, whole,
-                                   len(reader.stats.skipped_files)))
-                size += end - start
+                group.append(replace(piece, index=len(group), file=file, skipped_at=len(reader.stats.skipped_files)))
+                size += weight
         alerts.extend(self._run_pieces(group, reader))
         alerts.extend(self.stream.finish())
         return alerts
 
-    def _executor_pieces(self, item: str | Path, reader: LogReader) -> list[tuple[int, int, bool]] | None:
-        """How the executors read ``item`` (``spark_read.pieces_of``), or None when the driver
-        reads it. A plain JSON-lines file is counted as read here (its pieces do not count it)."""
+    def _executor_pieces(self, item: str | Path, reader: LogReader) -> list[Piece] | None:
+        """How the executors read ``item`` (``spark_read.pieces_of``; a Parquet file is one
+        piece with its footer), or None when the driver reads it. A plain JSON-lines file is
+        counted as read here (its pieces do not count it). The pieces' ``index``, ``file`` and
+        ``skipped_at`` are the caller's to set."""
         name = str(item)
-        if name == "-" or name.endswith(PARQUET) or not os.path.isfile(name):
+        if name == "-" or not os.path.isfile(name):
             return None
+        path = os.path.abspath(name)
+        if name.endswith(PARQUET):
+            found = footer(path)
+            if found is None:
+                return None  # the driver's read reports it, as the DuckDB engine does
+            return [Piece(0, 0, name, path, 0, os.path.getsize(path), True, 0, found.rows, found.schema)]
         if not splittable(name):
             # Where a whole file's bad records go: the driver's dead-letter file, so it reads them.
-            return None if reader.dead_letter is not None else pieces_of(name, self.range_bytes)
-        reader.stats.files += 1
-        return pieces_of(name, self.range_bytes)
+            if reader.dead_letter is not None:
+                return None
+        else:
+            reader.stats.files += 1
+        return [Piece(0, 0, name, path, start, end, whole, 0) for start, end, whole in pieces_of(name, self.range_bytes)]
 
     def _driver_read(self, item: str | Path, reader: LogReader) -> list[Alert]:
         """One input read by the driver and shipped to Spark in batches of events."""
         name = str(item)
         if name.endswith(PARQUET):
             return self._scan_parquet(reader, item)
-        raw = name != "-" and splittable(item)
-        batches = self._raw_lines(reader, item) if raw else self._records(reader, item)
         alerts: list[Alert] = []
-        for numbers, lines in batches:
-            alerts.extend(self.run_text(numbers, lines, name, reader, counts_reads=raw))
+        if raw_jsonl(item):  # as the batch engine reads JSON lines, the JSON-text query deciding
+            for batch in line_batches(reader, item, BATCH_ROWS):
+                alerts.extend(run_lines(self, None, batch, name, reader))
+            return alerts
+        for numbers, lines in self._records(reader, item):
+            alerts.extend(self.run_text(numbers, lines, name, reader, counts_reads=False))
         return alerts
 
     def _run_pieces(self, pieces: list[Piece], reader: LogReader) -> list[Alert]:
@@ -302,17 +326,29 @@ SELECT piece, line, n, note, lt, h, raw AS j, lt IS NULL OR coalesce(array_conta
         by piece in order."""
         if not pieces:
             return []
-        rows = [(p.index, p.path, p.start, p.end, p.whole) for p in pieces]
-        frame = self.spark.createDataFrame(self.spark.sparkContext.parallelize(rows, len(rows)), PIECE_SCHEMA)
-        result = self._finished(frame.mapInArrow(read_pieces(reader.limits, reader.dead_letter is not None),
-                                                 ROW_SCHEMA), keep_text=True)
-        back = PieceRows(result)
+        frames = []
+        rows = [(p.index, self.executor_path(p.path), p.start, p.end, p.whole) for p in pieces if p.rows is None]
+        if rows:
+            frame = self.spark.createDataFrame(self.spark.sparkContext.parallelize(rows, len(rows)), PIECE_SCHEMA)
+            frames.append(frame.mapInArrow(read_pieces(reader.limits, reader.dead_letter is not None), ROW_SCHEMA))
+        unlisted: set[int] = set()
+        frames += self._parquet_frames([p for p in pieces if p.rows is not None], unlisted)
+        if frames:
+            union = frames[0]
+            for frame in frames[1:]:
+                union = union.union(frame)
+            back = PieceRows(self._finished(union, keep_text=True))
+        else:
+            back = PieceRows(_FINISHED_ARROW.empty_table())
         self.to_driver += back.events
-        missing = {p.file for p in pieces if back.summaries[p.index].missing}
+        missing = {p.file for p in pieces if p.rows is None and back.summaries[p.index].missing}
         alerts: list[Alert] = []
         for piece in pieces:
             if piece.file in self._fallen:
                 continue  # read by the driver: its other pieces are not used
+            if piece.rows is not None:
+                alerts.extend(self._route_parquet(piece, back, reader, listed=piece.index not in unlisted))
+                continue
             summary = back.summaries[piece.index]
             if piece.file in missing:
                 if piece.file in self._bases:  # some of it is already through alerting
@@ -326,6 +362,49 @@ SELECT piece, line, n, note, lt, h, raw AS j, lt IS NULL OR coalesce(array_conta
             alerts.extend(self._route_piece(piece, summary, back, reader))
             if reader.progress is not None:
                 reader.progress(piece.end - piece.start)
+        return alerts
+
+    def _parquet_frames(self, pieces: list[Piece], unlisted: set[int]) -> list:
+        """The ``ROW_SCHEMA`` DataFrames of the Parquet ``pieces`` of a query, one per schema;
+        the pieces Spark could not list or read a footer of go into ``unlisted``."""
+        from py4j.protocol import Py4JJavaError
+        from pyspark.errors import PySparkException
+
+        def frame(members: list[Piece]):
+            paths = [self.executor_path(p.path) for p in members]
+            keys = {file_key(path): p.index for path, p in zip(paths, members, strict=True)}
+            read = parquet_frame(self.spark, paths)
+            return read.mapInArrow(parquet_rows(keys, len(read.columns) - 1), ROW_SCHEMA)
+
+        by_schema: dict[str, list[Piece]] = {}
+        for piece in pieces:
+            by_schema.setdefault(piece.schema, []).append(piece)
+        frames = []
+        for members in by_schema.values():
+            try:
+                frames.append(frame(members))
+            except (PySparkException, Py4JJavaError):
+                for piece in members:  # which of them Spark cannot list: those the driver reads
+                    try:
+                        frames.append(frame([piece]))
+                    except (PySparkException, Py4JJavaError):
+                        unlisted.add(piece.index)
+        return frames
+
+    def _route_parquet(self, piece: Piece, back: PieceRows, reader: LogReader, *, listed: bool) -> list[Alert]:
+        """A Parquet file's rows to alerting in order, as the DuckDB engine counts them; a file
+        Spark did not list, or of whose rows the executors read fewer than its footer holds (it
+        went missing, or they could not read it), the driver reads instead."""
+        _keys, numbers, kinds, codes, texts = back.of(piece.index)
+        counts = back.counts.get(piece.index, [])
+        if not listed or len(numbers) + sum(n for *_, n in counts) != piece.rows:
+            return self._driver_read(piece.name, reader)
+        reader.stats.files += 1
+        rows = [(i, lt, h, 1) for i, (lt, h) in enumerate(zip(kinds, codes, strict=True))]
+        alerts = self.route_lines(rows, numbers, texts, piece.name, reader, counts_reads=False)
+        self._count_unmatched(counts, reader, counts_reads=False)
+        if reader.progress is not None:
+            reader.progress(piece.end)
         return alerts
 
     def _route_piece(self, piece: Piece, summary: Summary, back: PieceRows, reader: LogReader) -> list[Alert]:
@@ -483,10 +562,11 @@ def scan_spark(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, 
                state: StateStore | None = None, on_match: Callable[[Match], None] | None = None,
                on_alert=None, strict: bool = False, limits: ReadLimits | None = None,
                dead_letter: IO[bytes] | None = None, keep_duplicates: bool = False,
-               range_bytes: int = RANGE_BYTES, query_bytes: int = QUERY_BYTES) -> ScanResult:
+               range_bytes: int = RANGE_BYTES, query_bytes: int = QUERY_BYTES,
+               executor_path: Callable[[str], str] | None = None) -> ScanResult:
     """Scan log files with the Spark engine: the same ``ScanResult`` as ``api.scan`` gives.
-    ``session`` (else one made from ``master`` and ``conf``) runs the matching; ``range_bytes``
-    and ``query_bytes``: see ``SparkEngine``."""
+    ``session`` (else one made from ``master`` and ``conf``) runs the matching; ``range_bytes``,
+    ``query_bytes`` and ``executor_path``: see ``SparkEngine``."""
     load_errors: list[Any] = []
     if isinstance(rules, LoadResult):
         load_errors = list(rules.errors)
@@ -499,6 +579,6 @@ def scan_spark(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, 
         engine = SparkEngine(rules, spark, state=state, on_match=on_match, strict=strict,
                              on_unknown=unknown_keeper(dead_letter), seen=seen,
                              threads=min(2, os.cpu_count() or 1), range_bytes=range_bytes,
-                             query_bytes=query_bytes)
+                             query_bytes=query_bytes, executor_path=executor_path)
         gate(engine.scan_paths(paths, reader))
     return scan_result(kept, gate, engine.stream, reader, load_errors, rules)

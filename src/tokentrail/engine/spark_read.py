@@ -47,9 +47,11 @@ ROWS_PER_BATCH = 8192  # rows per Arrow batch an executor hands to Spark
 class Piece:
     """One task of an executor read: bytes [start, end) of a plain JSON-lines file, or the whole
     file (``whole``). ``name`` is the path as given (what reports show), ``path`` the absolute one
-    the executors open; ``index`` numbers the pieces of one query, ``file`` the input files of
-    one scan; ``skipped_at`` is how many files the scan had noted as not read when this one was
-    listed (a whole file's own such entries go there)."""
+    (the executors open ``SparkEngine.executor_path`` of it); ``index`` numbers the pieces of one
+    query, ``file`` the input files of one scan; ``skipped_at`` is how many files the scan had
+    noted as not read when this one was listed (a whole file's own such entries go there). A
+    Parquet file (``engine/spark_parquet.py``) is one piece with its footer's ``rows`` and
+    ``schema`` key; ``rows`` is None for any other file."""
 
     index: int
     file: int
@@ -59,6 +61,8 @@ class Piece:
     end: int
     whole: bool
     skipped_at: int
+    rows: int | None = None
+    schema: str = ""
 
 
 def pieces_of(path: str | Path, range_bytes: int) -> list[tuple[int, int, bool]]:
@@ -105,6 +109,13 @@ class Summary:
                    files_skipped=raw["files_skipped"], missing=raw["missing"])
 
 
+def row_batch(pieces: list[int], lines: list[int], numbers: list[int], texts: list[bytes]) -> pa.RecordBatch:
+    """Event rows of ``ROW_SCHEMA`` (no summary): per row its piece, order key, line number and text."""
+    return pa.RecordBatch.from_arrays(
+        [pa.array(pieces, pa.int32()), pa.array(lines, pa.int64()), pa.array(numbers, pa.int64()),
+         pa.array(texts, pa.binary()), pa.nulls(len(lines), pa.string())], schema=_ROW_ARROW)
+
+
 @dataclass
 class _Rows:
     """Rows of one piece, handed on in batches of ``ROWS_PER_BATCH``."""
@@ -123,11 +134,7 @@ class _Rows:
     def flush(self) -> pa.RecordBatch | None:
         if not self.lines:
             return None
-        n = len(self.lines)
-        batch = pa.RecordBatch.from_arrays(
-            [pa.array([self.piece] * n, pa.int32()), pa.array(self.lines, pa.int64()),
-             pa.array(self.numbers, pa.int64()), pa.array(self.texts, pa.binary()), pa.nulls(n, pa.string())],
-            schema=_ROW_ARROW)
+        batch = row_batch([self.piece] * len(self.lines), self.lines, self.numbers, self.texts)
         self.lines, self.numbers, self.texts = [], [], []
         return batch
 
