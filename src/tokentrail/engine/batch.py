@@ -49,7 +49,7 @@ from tokentrail.compile.fields import split_field
 from tokentrail.compile.sql import FieldTable, LeafTable, compile_sql, enable_arrow_lambdas, json_path
 from tokentrail.compile.sql_fold import fold
 from tokentrail.compile.sql_typed import TypedFieldTable, compile_typed, with_dotted
-from tokentrail.engine import ScanResult
+from tokentrail.engine import ScanResult, batch_parts
 from tokentrail.engine.batch_digest import (
     TypeDigest,
     UnitDigest,
@@ -65,7 +65,6 @@ from tokentrail.engine.batch_json import JsonLinesTriage, parsed_events, run_lin
 from tokentrail.engine.batch_lines import line_batches
 from tokentrail.engine.batch_parts import (
     PART_LOG_TYPE,
-    STATEMENT_UNITS,
     Part,
     TypedPlan,
     codes_column,
@@ -160,7 +159,7 @@ class BatchEngine:
                  threads: int | None = None, strict: bool = False,
                  on_unknown: Callable[[Mapping[str, Any], str, int], None] | None = None,
                  seen: SeenEvents | None = None, lift_python: bool = True,
-                 statement_units: int = STATEMENT_UNITS) -> None:
+                 statement_units: int | None = None) -> None:
         self.stream = LiftedStream(rules, state=state, on_match=on_match, strict_unknown=strict,
                                    on_unknown=on_unknown, seen=seen)
         self.units: list[Unit] = self.stream.plan.units
@@ -181,7 +180,8 @@ class BatchEngine:
                                           "threads": threads or min(2, os.cpu_count() or 1)})
         enable_arrow_lambdas(self.con)
         self._json_prepared = False
-        self.statement_units = statement_units  # units per typed statement (``engine/batch_parts.py``)
+        # Units per typed statement (``engine/batch_parts.py``).
+        self.statement_units = statement_units or batch_parts.STATEMENT_UNITS
         self._typed: dict[str, TypedPlan] = {}
         self._digest_cols: dict[tuple[str, str], list[str]] = {}
         self._lines_triage: JsonLinesTriage | None = None
