@@ -71,6 +71,7 @@ from tokentrail.engine.batch_parts import (
     digests_column,
     merge_input,
     part_digests,
+    said_column,
     unit_parts,
 )
 from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents, dedup_key
@@ -310,23 +311,28 @@ g AS (SELECT *{guarded_cols} FROM a),
 m AS (SELECT {LINE_COLUMN} AS line, __tt_lt AS lt, {codes_sql} AS h{carry} FROM g)"""
         if part is not None:
             outs = digest_columns(by_type, digests)[2] if digests else f"NULL::{_DIGESTS_TYPE}"
-            return head + f"\nSELECT lt, h, {outs} AS o FROM m ORDER BY line\n"
+            said = "coalesce(list_contains(h, 1) OR list_contains(h, -1), FALSE)"
+            return head + f"\nSELECT lt, h, {said} AS f, {outs} AS o FROM m ORDER BY line\n"
         return head + self._typed_tail(digests, digest_columns(self.by_type, digests)[2] if digests else None)
 
     def _merge_sql(self, table: str, parts: int, digests: Mapping[str, TypeDigest]) -> str:
         """The query joining ``parts`` parts' rows (``table``: see ``batch_parts.merge_input``)
         into ``_typed_sql``'s result over all units: a row's codes are its parts' lists joined
         (NULL when its log type has no units: the first part's is NULL then), its digests
-        likewise; the rest is the single query's."""
+        likewise; the rest is the single query's. Most rows no unit matched or was unsure of
+        (no part's ``f``) and of no log type with Python rules: those come back only as counts,
+        which a NULL list gives as well, so their lists are not joined."""
 
         def joined(column: Callable[[int], str]) -> str:
             return f"list_concat({', '.join(column(k) for k in range(parts))})"
 
         carried = sorted({c for plan in digests.values() for c in plan.columns})
         carry = "".join(f", {_quoted(c)} AS {_quoted(_carried(c))}" for c in carried)
+        said = " OR ".join(said_column(k) for k in range(parts))
         head = f"""
 WITH m AS (SELECT {LINE_COLUMN} AS line, {PART_LOG_TYPE} AS lt,
-    CASE WHEN {codes_column(0)} IS NOT NULL THEN {joined(codes_column)} END AS h,
+    CASE WHEN {codes_column(0)} IS NOT NULL AND ({said} OR {PART_LOG_TYPE} IN ({self._python_types_sql()}))
+        THEN {joined(codes_column)} END AS h,
     {joined(digests_column)} AS __tt_o{carry} FROM {table})"""
         return head + self._typed_tail(digests, "__tt_o" if digests else None)
 

@@ -78,12 +78,19 @@ def digests_column(k: int) -> str:
     return f"__tt_o{k}"
 
 
+def said_column(k: int) -> str:
+    """The merging statement's input column of whether part ``k`` matched the row or was unsure."""
+    return f"__tt_f{k}"
+
+
 def merge_input(batch: pa.Table, kept: Sequence[str], parts: Sequence[pa.Table]) -> pa.Table:
     """The merging statement's input: the ``kept`` columns of the batch and, side by side (each
-    part's rows are the batch's, in order), the log type and each part's codes and digests."""
+    part's rows are the batch's, in order), the log type and each part's codes, whether they
+    hold a match or an unsure one, and its digests."""
     table = batch.select(list(kept)).append_column(PART_LOG_TYPE, parts[0].column("lt"))
     for k, part in enumerate(parts):
         if part.num_rows != batch.num_rows:
             raise AssertionError(f"part {k} gave {part.num_rows} rows for {batch.num_rows}")
-        table = table.append_column(codes_column(k), part.column("h")).append_column(digests_column(k), part.column("o"))
+        for name, column in ((codes_column(k), "h"), (said_column(k), "f"), (digests_column(k), "o")):
+            table = table.append_column(name, part.column(column))
     return table
