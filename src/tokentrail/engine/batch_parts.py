@@ -19,7 +19,7 @@ import pyarrow as pa
 from tokentrail.engine.batch_digest import TypeDigest, UnitDigest
 from tokentrail.engine.plan import Unit
 
-STATEMENT_UNITS = 200  # units per typed statement (see docs/benchmarks.md, "bounded planning")
+STATEMENT_UNITS = 400  # units per typed statement: planning memory against per-part CPU (docs/benchmarks.md)
 PART_LOG_TYPE = "__tt_lt"  # the merging statement's input: the row's log type (from the first part)
 
 # One part's units of each log type: the position (0-based) of its first unit in the log type's
