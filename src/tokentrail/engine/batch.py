@@ -23,7 +23,9 @@ over. Alerts are therefore the streaming engine's.
 Parquet is matched over its typed columns, and a matched row whose units' digests are plain
 field reads is not turned into an event at all: SQL selects what each digest reads, one row per
 (event, matched unit), and Python assembles the streaming engine's ``Digest`` tuples from those
-columns and routes them (``engine/batch_digest.py``).
+columns and routes them (``engine/batch_digest.py``). The file is read in the columns the query
+and the digests read; the rows Python reads whole get the rest by a second read of those rows.
+A large rule set's query is run in parts of bounded size and merged (``engine/batch_parts.py``).
 """
 
 from __future__ import annotations
