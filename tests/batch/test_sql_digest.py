@@ -32,7 +32,7 @@ def rule(rid: str, grouping: Grouping = Grouping(), outputs: tuple[str, ...] = (
 def digested(parquet, rule_list) -> set[str]:
     """The ids of the rules whose matches in this file (as Okta events) are digested in SQL."""
     engine = BatchEngine(rule_list)
-    _name, digests = engine._typed_statement(pq.read_schema(parquet))
+    digests = engine._typed_statement(pq.read_schema(parquet)).digests
     return {d.unit.rule.id for d in digests.values() if d.unit.log_type == "okta"}
 
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, example, given, settings
 
 from batch.test_batch_engine import OKTA, events, rules
 from tokentrail import api
-from tokentrail.engine.batch import LINE_COLUMN, TYPED_INPUT, BatchEngine, _events_of, scan_batch
+from tokentrail.engine.batch import LINE_COLUMN, BatchEngine, _events_of, scan_batch
 from tokentrail.rules.ir import All, Cmp, Exists
 from tokentrail.rules.model import Grouping, Rule
 from tokentrail.sinks.parquet_dataset import _table
@@ -76,9 +76,10 @@ def test_plain_typed_fields_are_decided_in_sql():
     table = pa.Table.from_pylist(rows)
     for on_match in (None, print):
         engine = BatchEngine([rule], on_match=on_match)
-        statement, digests = engine._typed_statement(table.schema)
-        engine.con.register(TYPED_INPUT, table.append_column(LINE_COLUMN, pa.array(range(len(rows)), pa.int64())))
-        result = engine.con.execute(f"EXECUTE {statement}").fetchall()
+        plan = engine._typed_statement(table.schema)
+        digests = plan.digests
+        numbered = table.append_column(LINE_COLUMN, pa.array(range(len(rows)), pa.int64()))
+        result = [tuple(r.values()) for r in engine._run_typed(plan, numbered).to_pylist()]
         # Row 0 matched; rows 1 and 2 are decided "no" in SQL (counted, not returned); row 3 (an
         # event type no rule anchors on) likewise: only the match comes back, and it is certain.
         # Without on_match it comes back digested (the unit's index, its time and id fields);

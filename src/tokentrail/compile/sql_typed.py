@@ -74,6 +74,7 @@ class TypedFieldTable(FieldTable):
         names = [f.name for f in schema] + [n for f in schema for n in _names(f.type)]
         self.has_dotted_keys = any("." in n for n in names)
         self.lowered_prefix = lowered_prefix
+        self.used: set[str] = set()  # the top-level columns the compiled SQL reads (a file's projection)
         self._lowered: dict[tuple[str, str], tuple[str, sx.Expression]] = {}  # by (path, what): (column, value)
 
     def _resolve(self, path: str) -> tuple[sx.Expression, pa.DataType] | None:
@@ -85,6 +86,7 @@ class TypedFieldTable(FieldTable):
         head = self.schema.field(parts[0]) if parts[0] in self.schema.names else None
         if head is None:
             return None
+        self.used.add(parts[0])
         expr: sx.Expression = sx.column(parts[0], quoted=True)
         kind = head.type
         for key in parts[1:]:

@@ -23,7 +23,9 @@ over. Alerts are therefore the streaming engine's.
 Parquet is matched over its typed columns, and a matched row whose units' digests are plain
 field reads is not turned into an event at all: SQL selects what each digest reads, one row per
 (event, matched unit), and Python assembles the streaming engine's ``Digest`` tuples from those
-columns and routes them (``engine/batch_digest.py``).
+columns and routes them (``engine/batch_digest.py``). The file is read in the columns the query
+and the digests read; the rows Python reads whole get the rest by a second read of those rows.
+A large rule set's query is run in parts of bounded size and merged (``engine/batch_parts.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from __future__ import annotations
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
@@ -48,7 +51,7 @@ from tokentrail.compile.fields import split_field
 from tokentrail.compile.sql import FieldTable, LeafTable, compile_sql, enable_arrow_lambdas, json_path
 from tokentrail.compile.sql_fold import fold
 from tokentrail.compile.sql_typed import TypedFieldTable, compile_typed, with_dotted
-from tokentrail.engine import ScanResult
+from tokentrail.engine import ScanResult, batch_parts
 from tokentrail.engine.batch_digest import (
     TypeDigest,
     UnitDigest,
@@ -62,6 +65,17 @@ from tokentrail.engine.batch_guard import GuardedLeaves
 from tokentrail.engine.batch_input import PARQUET, inputs
 from tokentrail.engine.batch_json import JsonLinesTriage, parsed_events, run_lines
 from tokentrail.engine.batch_lines import line_batches
+from tokentrail.engine.batch_parts import (
+    PART_LOG_TYPE,
+    Part,
+    TypedPlan,
+    codes_column,
+    digests_column,
+    merge_input,
+    part_digests,
+    said_column,
+    unit_parts,
+)
 from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents, dedup_key
 from tokentrail.engine.lifted import LiftedStream, lifted_condition, sql_condition
 from tokentrail.engine.plan import UNKNOWN, LogTypeIndex, Unit
@@ -81,6 +95,9 @@ BATCH_ROWS = 100_000  # events per DuckDB query: bounds memory, costs a query pl
 # 0.2 CPU-seconds for the bundled pack), so batches are larger; about 1 KB of Arrow per Okta row.
 TYPED_BATCH_ROWS = 250_000
 TYPED_INPUT = "typed_input"  # the Arrow batch a typed query reads
+PARTS_INPUT = "typed_parts"  # the parts' results beside it, that the merging statement reads
+TYPED_RESULT = "typed_result"  # a typed query's result, asked which rows Python reads whole
+_DIGESTS_TYPE = "STRUCT(u INTEGER, xv VARCHAR[], ov VARCHAR)[]"  # a row's SQL digests (batch_digest)
 LINE_COLUMN = "__tt_line"  # its row numbers
 DEFAULT_MEMORY_LIMIT = "2GB"
 # JSON that DuckDB's parser accepts and orjson (the streaming reader) rejects: NaN/Infinity,
@@ -144,7 +161,8 @@ class BatchEngine:
                  on_match: Callable[[Match], None] | None = None, memory_limit: str = DEFAULT_MEMORY_LIMIT,
                  threads: int | None = None, strict: bool = False,
                  on_unknown: Callable[[Mapping[str, Any], str, int], None] | None = None,
-                 seen: SeenEvents | None = None, lift_python: bool = True) -> None:
+                 seen: SeenEvents | None = None, lift_python: bool = True,
+                 statement_units: int | None = None) -> None:
         self.stream = LiftedStream(rules, state=state, on_match=on_match, strict_unknown=strict,
                                    on_unknown=on_unknown, seen=seen)
         self.units: list[Unit] = self.stream.plan.units
@@ -165,7 +183,9 @@ class BatchEngine:
                                           "threads": threads or min(2, os.cpu_count() or 1)})
         enable_arrow_lambdas(self.con)
         self._json_prepared = False
-        self._typed: dict[str, tuple[str, dict[int, UnitDigest]]] = {}
+        # Units per typed statement (``engine/batch_parts.py``).
+        self.statement_units = statement_units or batch_parts.STATEMENT_UNITS
+        self._typed: dict[str, TypedPlan] = {}
         self._digest_cols: dict[tuple[str, str], list[str]] = {}
         self._bulk: dict[int, Mapping[int, str]] = {}  # by id() of a prepared statement's digests
         self._lines_triage: JsonLinesTriage | None = None
@@ -185,13 +205,16 @@ class BatchEngine:
                                       true=sx.Array(expressions=codes)))
         return sx.Case(ifs=branches, default=sx.null()).sql("duckdb") if branches else "NULL"
 
-    def _typed_codes(self, fields: TypedFieldTable, leaves: GuardedLeaves) -> str:
-        """``_codes`` over typed columns, each comparison a shared column (``leaves``), and each
-        anchored unit's residual tested only on the rows its anchor holds for: a ``CASE``
-        evaluates its branch on the rows it selects alone. A column only anchored residuals
-        read is computed under their anchors (see ``engine/batch_guard.py``)."""
+    def _typed_codes(self, fields: TypedFieldTable, leaves: GuardedLeaves, by_type: Mapping[str, Sequence[Unit]],
+                     part: bool) -> str:
+        """``_codes`` over typed columns for the units of ``by_type`` (all, or a ``part``'s), each
+        comparison a shared column (``leaves``), and each anchored unit's residual tested only on
+        the rows its anchor holds for: a ``CASE`` evaluates its branch on the rows it selects
+        alone. A column only anchored residuals read is computed under their anchors (see
+        ``engine/batch_guard.py``). A part gives an empty list for a log type whose units are
+        all in other parts, so that the parts' lists join into the whole one."""
         branches = []
-        for lt, units in self.by_type.items():
+        for lt, units in by_type.items():
             index = self.stream.plan.indexes[lt]
             anchors = _anchors(index)
             compiled = partial(compile_typed, fields=fields, ci_fields=index.ci, leaves=leaves)
@@ -210,9 +233,13 @@ class BatchEngine:
                     cond = _and_then(held, leaves.read(compiled, residual, held))
                 codes.append(sx.Coalesce(this=sx.Cast(this=cond, to=sx.DataType.build("TINYINT")),
                                          expressions=[sx.Literal.number(-1)]))
-            if codes:
-                branches.append(sx.If(this=sx.EQ(this=sx.column("__tt_lt"), expression=sx.Literal.string(lt)),
-                                      true=sx.Array(expressions=codes)))
+            listed: sx.Expression = sx.Array(expressions=codes)
+            if not codes and part and self.by_type[lt]:
+                listed = sx.Cast(this=listed, to=sx.DataType.build("TINYINT[]", dialect="duckdb"))
+            elif not codes:
+                continue
+            branches.append(sx.If(this=sx.EQ(this=sx.column("__tt_lt"), expression=sx.Literal.string(lt)),
+                                  true=listed))
         return sx.Case(ifs=branches, default=sx.null()).sql("duckdb") if branches else "NULL"
 
     def _python_types_sql(self) -> str:
@@ -245,7 +272,8 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
 """
 
 
-    def _typed_sql(self, schema: pa.Schema, table: str, digests: Mapping[str, TypeDigest]) -> str:
+    def _typed_sql(self, schema: pa.Schema, table: str, digests: Mapping[str, TypeDigest], part: Part | None = None,
+                   used: set[str] | None = None) -> str:
         """The same query over typed columns (table ``table`` of ``schema``, plus the row number
         ``{LINE_COLUMN}``): the schema decides which fields exist, so no JSON is parsed.
 
@@ -253,11 +281,17 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
         ``engine/batch_digest.py``) comes back as one row per (event, matched unit) holding that
         digest's values instead (``u``: the unit's index; ``tv``, ``iv``: the time and id fields;
         ``xv``: the texts the digest reads; ``ov``: its output fields as JSON). Rows come in
-        input order, a row's units in unit order."""
+        input order, a row's units in unit order.
+
+        For a ``part`` of the units (``engine/batch_parts.py``; ``digests`` then positioned in the
+        part's code lists), one row per input row in input order: its log type ``lt``, the part's
+        codes ``h`` and the digests ``o`` of the part's units it matched (see ``_merge_sql``).
+        ``used`` gathers the top-level columns the query reads."""
         # Beside the event's own columns: names of ours.
         fields = TypedFieldTable(schema, lowered_prefix="__tt_lw")
         leaves = GuardedLeaves("__tt_l")
-        codes_sql = self._typed_codes(fields, leaves)
+        by_type = self.by_type if part is None else {lt: part[lt][1] if lt in part else [] for lt in self.by_type}
+        codes_sql = self._typed_codes(fields, leaves, by_type, part is not None)
 
         def typed(condition: sx.Expression) -> str:
             # Each condition is built for this query alone: rewritten in place.
@@ -266,29 +300,63 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
         detect = typed(detection_sql(fields))
         lowered_cols, leaf_cols, guarded_cols = ("".join(", " + typed(c) for c in cols) for cols in (
             fields.lowered_columns(), leaves.columns(), leaves.guarded_columns()))
-        python = self._python_types_sql()
         carried = sorted({c for plan in digests.values() for c in plan.columns})
         carry = "".join(f", {_quoted(c)} AS {_quoted(_carried(c))}" for c in carried)
+        if used is not None:
+            used.update(fields.used, carried)
+        # Only ``c`` is read more than once, and it holds no event column: the event's columns
+        # flow through the projections below it and are never copied.
+        head = f"""
+WITH d AS (SELECT *, {detect} AS __tt_lt FROM {table}),
+w AS (SELECT *{lowered_cols} FROM d),
+a AS (SELECT *{leaf_cols} FROM w),
+g AS (SELECT *{guarded_cols} FROM a),
+m AS (SELECT {LINE_COLUMN} AS line, __tt_lt AS lt, {codes_sql} AS h{carry} FROM g)"""
+        if part is not None:
+            outs = digest_columns(by_type, digests)[2] if digests else f"NULL::{_DIGESTS_TYPE}"
+            said = "coalesce(list_contains(h, 1) OR list_contains(h, -1), FALSE)"
+            return head + f"\nSELECT lt, h, {said} AS f, {outs} AS o FROM m ORDER BY line\n"
+        return head + self._typed_tail(digests, digest_columns(self.by_type, digests)[2] if digests else None)
+
+    def _merge_sql(self, table: str, parts: int, digests: Mapping[str, TypeDigest]) -> str:
+        """The query joining ``parts`` parts' rows (``table``: see ``batch_parts.merge_input``)
+        into ``_typed_sql``'s result over all units: a row's codes are its parts' lists joined
+        (NULL when its log type has no units: the first part's is NULL then), its digests
+        likewise; the rest is the single query's. Most rows no unit matched or was unsure of
+        (no part's ``f``) and of no log type with Python rules: those come back only as counts,
+        which a NULL list gives as well, so their lists are not joined."""
+
+        def joined(column: Callable[[int], str]) -> str:
+            return f"list_concat({', '.join(column(k) for k in range(parts))})"
+
+        carried = sorted({c for plan in digests.values() for c in plan.columns})
+        carry = "".join(f", {_quoted(c)} AS {_quoted(_carried(c))}" for c in carried)
+        said = " OR ".join(said_column(k) for k in range(parts))
+        head = f"""
+WITH m AS (SELECT {LINE_COLUMN} AS line, {PART_LOG_TYPE} AS lt,
+    CASE WHEN {codes_column(0)} IS NOT NULL AND ({said} OR {PART_LOG_TYPE} IN ({self._python_types_sql()}))
+        THEN {joined(codes_column)} END AS h,
+    {joined(digests_column)} AS __tt_o{carry} FROM {table})"""
+        return head + self._typed_tail(digests, "__tt_o" if digests else None)
+
+    def _typed_tail(self, digests: Mapping[str, TypeDigest], outs: str | None) -> str:
+        """The end of the typed query, over ``m`` (line, log type, codes ``h``, the carried event
+        columns): which rows come back, digested (``outs``: their digests) or not, and the counts."""
+        python = self._python_types_sql()
         want = f"(lt IN ({python}) OR list_contains(h, 1) OR list_contains(h, -1))"
-        dig = digest_condition(self.by_type, digests).sql("duckdb")
         pad = ", NULL::INTEGER, NULL::VARCHAR[], NULL::VARCHAR[], NULL::VARCHAR[], NULL::VARCHAR"
         digest_cols = ", NULL AS tv, NULL AS iv, NULL AS outs"
         digest_rows = ""
         if digests:
-            tv, iv, outs = digest_columns(self.by_type, digests)
+            dig = digest_condition(self.by_type, digests).sql("duckdb")
+            # The time and id fields alone: the digests are ``outs``.
+            tv, iv, _ = digest_columns(self.by_type, {lt: replace(p, units={}) for lt, p in digests.items()})
             digest_cols = f", CASE WHEN {dig} THEN {tv} END AS tv, CASE WHEN {dig} THEN {iv} END AS iv, " \
                           f"CASE WHEN {dig} THEN {outs} END AS outs"
             digest_rows = """
 UNION ALL SELECT line, lt, NULL, 1, o.u, tv, iv, o.xv, o.ov FROM (
     SELECT line, lt, tv, iv, unnest(outs) AS o FROM c WHERE outs IS NOT NULL)"""
-        # Only ``c`` is read more than once, and it holds no event column: the event's columns
-        # flow through the projections below it and are never copied.
-        return f"""
-WITH d AS (SELECT *, {detect} AS __tt_lt FROM {table}),
-w AS (SELECT *{lowered_cols} FROM d),
-a AS (SELECT *{leaf_cols} FROM w),
-g AS (SELECT *{guarded_cols} FROM a),
-m AS (SELECT {LINE_COLUMN} AS line, __tt_lt AS lt, {codes_sql} AS h{carry} FROM g),
+        return f""",
 c AS MATERIALIZED (SELECT line, lt, h{digest_cols} FROM m)
 SELECT line, lt, h, 1 AS n{pad.replace("::INTEGER", "::INTEGER AS u", 1)} FROM c
     WHERE lt IS NOT NULL AND {want} AND outs IS NULL
@@ -336,24 +404,64 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
     def _scan_parquet(self, reader: LogReader, path: str | Path) -> list[Alert]:
         """A Parquet file matched over its own typed columns, batch by batch (row numbers for
         lines); only the rows Python must see are turned into events. A NULL cell is a missing
-        field: Parquet gives every row every column, so NULL is how a row lacks one."""
-        batches = self._open_parquet(reader, path, TYPED_BATCH_ROWS)
-        if batches is None:
+        field: Parquet gives every row every column, so NULL is how a row lacks one. Only the
+        columns the plan reads are read for every row; the rows Python reads whole get their
+        other columns from a second read of those rows alone (``_with_whole_rows``)."""
+        relation = self._parquet_relation(reader, path)
+        if relation is None:
             return []
-        statement, digests = self._typed_statement(batches.schema)
+        schema = relation.limit(0).to_arrow_table().schema
+        plan = self._typed_statement(schema)
+        if plan.columns is not None:
+            relation = self._parquet_select(path, plan.columns)
+        batches = relation.to_arrow_reader(TYPED_BATCH_ROWS)
         source = str(path)
         alerts: list[Alert] = []
         first = 1
         for table in _gathered(batches, TYPED_BATCH_ROWS):
             rows_in = table.num_rows
-            self.con.register(TYPED_INPUT, table.append_column(LINE_COLUMN, pa.array(range(rows_in), pa.int64())))
-            try:
-                result = self.con.sql(f"EXECUTE {statement}").to_arrow_table()
-            finally:
-                self.con.unregister(TYPED_INPUT)
-            alerts.extend(self._route_typed(result, table, digests, first, source, reader))
+            result = self._run_typed(plan, table.append_column(LINE_COLUMN, pa.array(range(rows_in), pa.int64())))
+            if plan.columns is not None:
+                table = self._with_whole_rows(result, table, schema, path, first)
+            alerts.extend(self._route_typed(result, table, plan.digests, first, source, reader))
             first += rows_in
         return alerts
+
+    def _with_whole_rows(self, result: pa.Table, table: pa.Table, schema: pa.Schema, path: str | Path,
+                         first: int) -> pa.Table:
+        """A batch read in some columns (``table``, its first row the file's row ``first``, from
+        1) with every column of ``schema`` at the rows the router reads whole (of no log type
+        SQL knows, of a log type with Python rules, or one SQL was unsure of); NULL in the
+        columns added elsewhere. The batch itself when there are none."""
+        con = self.con
+        python = ", ".join(f"'{lt}'" for lt in sorted(self.python_read_types)) or "''"
+        con.register(TYPED_RESULT, result)
+        try:
+            positions = [r[0] for r in con.execute(
+                f"SELECT line FROM {TYPED_RESULT} WHERE line IS NOT NULL AND u IS NULL AND (lt IS NULL OR h IS NULL"
+                f" OR lt IN ({python}) OR list_contains(h, -1)) ORDER BY line").fetchall()]
+        finally:
+            con.unregister(TYPED_RESULT)
+        if not positions:
+            return table
+        start = first - 1
+        wanted = pa.table({"n": pa.array([start + p for p in positions], pa.int64())})
+        cursor = con.cursor()
+        cursor.register("whole_rows", wanted)
+        names = ", ".join(_quoted(n) for n in schema.names)
+        # The row range first: DuckDB skips the row groups outside it.
+        whole = cursor.sql(f"SELECT {names} FROM read_parquet($path, file_row_number = true) WHERE file_row_number"
+                           f" BETWEEN {start + positions[0]} AND {start + positions[-1]}"
+                           " AND file_row_number IN (SELECT n FROM whole_rows) ORDER BY file_row_number",
+                           params={"path": str(path)}).to_arrow_table()
+        cursor.close()
+        at: list[int | None] = [None] * table.num_rows
+        for j, p in enumerate(positions):
+            at[p] = j
+        spread = whole.take(pa.array(at, pa.int64()))
+        for name in table.column_names:
+            spread = spread.set_column(spread.schema.get_field_index(name), name, table.column(name))
+        return spread
 
     def _route_typed(self, result: pa.Table, table: pa.Table, digests: Mapping[int, UnitDigest], first: int,
                      source: str, reader: LogReader) -> list[Alert]:
@@ -455,6 +563,12 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
     def _open_parquet(self, reader: LogReader, path: str | Path, rows: int = BATCH_ROWS) -> pa.RecordBatchReader | None:
         """A Parquet file's batches (without our dataset writer's partition columns), or None
         when it cannot be read (reported as the readers report a file)."""
+        relation = self._parquet_relation(reader, path)
+        return None if relation is None else relation.to_arrow_reader(rows)
+
+    def _parquet_relation(self, reader: LogReader, path: str | Path) -> duckdb.DuckDBPyRelation | None:
+        """A Parquet file's rows (without our dataset writer's partition columns), or None when
+        it cannot be read (reported as the readers report a file)."""
         try:
             # A cursor of its own: the matching queries run on the main connection meanwhile.
             cursor = self.con.cursor()
@@ -463,7 +577,6 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
             ours = [c for c in relation.columns if c in PARTITION_COLUMNS]
             if ours:
                 relation = relation.select(*(duckdb.ColumnExpression(c) for c in relation.columns if c not in ours))
-            batches = relation.to_arrow_reader(rows)
         except duckdb.Error as exc:
             error = LogParseError(f"cannot read Parquet: {str(exc).splitlines()[0]}", file=str(path))
             if reader.strict:
@@ -472,7 +585,12 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
             reader.stats.skipped += 1
             return None
         reader.stats.files += 1
-        return batches
+        return relation
+
+    def _parquet_select(self, path: str | Path, columns: Sequence[str]) -> duckdb.DuckDBPyRelation:
+        """These columns of a Parquet file already opened (``_parquet_relation``)."""
+        names = ", ".join(_quoted(c) for c in columns) or "NULL AS __tt_none"
+        return self.con.cursor().sql(f"SELECT {names} FROM read_parquet($path)", params={"path": str(path)})
 
     def _parquet_as_json(self, reader: LogReader, path: str | Path) -> Iterable[tuple[list[int], list[bytes]]]:
         """A Parquet file's rows as JSON text batches (row numbers for lines), for an engine
@@ -555,22 +673,76 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         found = self._digest_cols[key] = ([n for n in schema.names if n in columns], kept)
         return found
 
-    def _typed_statement(self, schema: pa.Schema) -> tuple[str, dict[int, UnitDigest]]:
-        """The prepared matching query for inputs of ``schema`` (one per schema met) and the
-        SQL digests it reads, by unit index."""
+    def _typed_statement(self, schema: pa.Schema) -> TypedPlan:
+        """The prepared matching statements for inputs of ``schema`` (one plan per schema met):
+        one statement, or parts of at most ``statement_units`` units and their merge, and the
+        file's columns they and the digests read."""
         key = schema.to_string()
         found = self._typed.get(key)
-        if found is None:
-            name = f"match_typed_{len(self._typed)}"
-            plans = self._digest_plans(schema)
-            empty = pa.Table.from_batches([], schema=schema).append_column(LINE_COLUMN, pa.array([], pa.int64()))
-            self.con.register(TYPED_INPUT, empty)
+        if found is not None:
+            return found
+        plans = self._digest_plans(schema)
+        used: set[str] = set()
+        parts = unit_parts(self.by_type, self.statement_units)
+        if len(parts) == 1:
+            texts = [self._typed_sql(schema, TYPED_INPUT, plans, used=used)]
+        else:
+            texts = [self._typed_sql(schema, TYPED_INPUT, part_digests(plans, part), part, used) for part in parts]
+        columns = self._read_columns(schema, used)
+        read = schema if columns is None else pa.schema([schema.field(c) for c in columns])
+        empty = pa.Table.from_batches([], schema=read).append_column(LINE_COLUMN, pa.array([], pa.int64()))
+        names = tuple(f"match_typed_{len(self._typed)}_{k}" for k in range(len(texts)))
+        con = self.con
+        con.register(TYPED_INPUT, empty)
+        try:
+            for name, text in zip(names, texts, strict=True):
+                con.execute(f"PREPARE {name} AS " + text)
+            samples = [con.sql(f"EXECUTE {name}").to_arrow_table() for name in names] if len(names) > 1 else []
+        finally:
+            con.unregister(TYPED_INPUT)
+        del texts
+        carried = tuple(sorted({c for p in plans.values() for c in p.columns}))
+        merge = None
+        if samples:
+            merge = f"match_typed_{len(self._typed)}_merge"
+            con.register(PARTS_INPUT, merge_input(empty, (LINE_COLUMN, *carried), samples))
             try:
-                self.con.execute(f"PREPARE {name} AS " + self._typed_sql(schema, TYPED_INPUT, plans))
+                con.execute(f"PREPARE {merge} AS " + self._merge_sql(PARTS_INPUT, len(names), plans))
             finally:
-                self.con.unregister(TYPED_INPUT)
-            found = self._typed[key] = (name, {d.unit.index: d for p in plans.values() for d in p.units.values()})
+                con.unregister(PARTS_INPUT)
+        found = self._typed[key] = TypedPlan(names, merge, {d.unit.index: d for p in plans.values()
+                                                            for d in p.units.values()}, columns, carried)
         return found
+
+    def _read_columns(self, schema: pa.Schema, used: set[str]) -> tuple[str, ...] | None:
+        """The columns of ``schema`` a scan reads for every row: those the statements read
+        (``used``) and those the Python digests of matched rows read; None (every column) when
+        ``on_match`` sees every matched event whole."""
+        if self.stream.on_match is not None:
+            return None
+        wanted = set(used)
+        for lt in self.by_type:
+            if lt not in self.python_read_types:
+                columns, leaves = self._digest_fields(schema, lt)
+                wanted.update(columns, (leaf[0] for leaf in leaves))
+        return tuple(n for n in schema.names if n in wanted)
+
+    def _run_typed(self, plan: TypedPlan, table: pa.Table) -> pa.Table:
+        """The typed query's result over a batch (``table``, its row numbers appended): the one
+        statement's, or its parts' merged."""
+        con = self.con
+        con.register(TYPED_INPUT, table)
+        try:
+            results = [con.sql(f"EXECUTE {name}").to_arrow_table() for name in plan.statements]
+        finally:
+            con.unregister(TYPED_INPUT)
+        if plan.merge is None:
+            return results[0]
+        con.register(PARTS_INPUT, merge_input(table, (LINE_COLUMN, *plan.carried), results))
+        try:
+            return con.sql(f"EXECUTE {plan.merge}").to_arrow_table()
+        finally:
+            con.unregister(PARTS_INPUT)
 
     def _records(self, reader: LogReader, path: str | Path) -> Iterable[tuple[list[int], list[bytes]]]:
         numbers: list[int] = []
