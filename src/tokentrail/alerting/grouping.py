@@ -27,12 +27,14 @@ class _Group:
     last_time: float | None = None
     query: QueryState | None = None  # the aggregates of a rule with an AggregateQuery
 
-    def add(self, t: float | None, event_id: str, extras: Mapping[str, Any], distinct: bool) -> None:
+    def add(self, t: float | None, event_id: str, distinct: str | None, fields: Mapping[str, Any]) -> None:
+        """Take one match: its time, event id, distinct value (None: the rule counts none) and
+        the fields a query's aggregates read."""
         self.event_ids.append(event_id)
-        if distinct:
-            self.distinct.add(str(extras.get("distinct")))
+        if distinct is not None:
+            self.distinct.add(distinct)
         if self.query is not None:
-            self.query.add(t, extras.get("fields") or {})
+            self.query.add(t, fields)
         if t is not None:
             if self.first_time is None or t < self.first_time:
                 self.first_time = t
@@ -97,33 +99,19 @@ class GroupingAlerter:
 
     def add_values(self, time: float | None, event_id: str, extras: Mapping[str, Any]) -> list[Alert]:
         """``add`` for a match given by its parts (the engine need not build a Match)."""
+        fields = extras.get("fields") or _NO_FIELDS
         if self.immediate:
             group = _Group(time or 0.0, extras)
-            group.add(time, event_id, extras, False)
+            group.add(time, event_id, None, fields)
             return [self._alert((event_id,), time, group)]
         key = tuple(extras.get("group_key", ()))
         if self.program is not None and self.program.keys:
-            key += self.program.key_of(extras.get("fields") or {})
-        t = time if time is not None else 0.0
+            key += self.program.key_of(fields)
         out: list[Alert] = []
-        if self.window is not None and t > self.newest:
-            self.newest = t
-            if self.ends and self.ends[0][0] <= t:
-                out = self._close_ended(t)
-        group = self.groups.get(key)
-        if group is not None and self.window is not None and t >= group.start + self.window:
-            alert = self._close(key, group)
-            if alert:
-                out.append(alert)
-            group = None
-        if group is None:
-            start = math.floor(t / self.window) * self.window if self.aligned else t  # type: ignore[operator]
-            group = self.groups[key] = _Group(start, extras)
-            if self.program is not None:
-                group.query = self.program.new_state()
-            if self.window is not None:
-                note_window(self.ends, start, self.window, key)
-        group.add(time, event_id, extras, self.distinct)
+        group = self._group_for(key, time, out)
+        if not group.event_ids:
+            group.first = extras
+        group.add(time, event_id, str(extras.get("distinct")) if self.distinct else None, fields)
         return out
 
     def add_many(self, times: Sequence[float | None], event_ids: Sequence[str], keys: Sequence[tuple[str, ...]],
@@ -140,16 +128,16 @@ class GroupingAlerter:
         if self.immediate:
             out: list[Alert] = []
             for time, event_id, key, held in zip(times, event_ids, keys, fields, strict=True):
-                first = _extras(key, None, held, decode)
-                group = _Group(time or 0.0, first, [event_id], first_time=time, last_time=time)
+                group = _Group(time or 0.0, _extras(key, None, held, decode))
+                group.add(time, event_id, None, _NO_FIELDS)
                 out.append(self._alert((event_id,), time, group))
             return out
         if self.distinct and distinct is None:
             raise ValueError(f"rule {self.rule.id} counts distinct values: add_many needs them")
+        counted = distinct if self.distinct else None
         out = []
-        groups, ends, window, aligned, program = self.groups, self.ends, self.window, self.aligned, self.program
+        program = self.program
         computed = program is not None and bool(program.keys)
-        newest = self.newest
         for i, time in enumerate(times):
             held = fields[i]
             read: Mapping[str, Any] = _NO_FIELDS
@@ -159,37 +147,37 @@ class GroupingAlerter:
             key = keys[i]
             if computed:
                 key = key + program.key_of(read)  # type: ignore[union-attr]
-            t = time if time is not None else 0.0
-            if window is not None and t > newest:
-                newest = t
-                if ends and ends[0][0] <= t:
-                    out += self._close_ended(t)
-            group = groups.get(key)
-            if group is not None and window is not None and t >= group.start + window:
-                alert = self._close(key, group)
-                if alert:
-                    out.append(alert)
-                group = None
-            if group is None:
-                start = math.floor(t / window) * window if aligned else t  # type: ignore[operator]
-                group = groups[key] = _Group(start, _extras(keys[i], None if distinct is None else distinct[i],
-                                                            held, None if read is held else decode))
-                if program is not None:
-                    group.query = program.new_state()
-                if window is not None:
-                    note_window(ends, start, window, key)
-            group.event_ids.append(event_ids[i])
-            if distinct is not None and self.distinct:
-                group.distinct.add(str(distinct[i]))
-            if group.query is not None:
-                group.query.add(time, read)
-            if time is not None:
-                if group.first_time is None or time < group.first_time:
-                    group.first_time = time
-                if group.last_time is None or time > group.last_time:
-                    group.last_time = time
-        self.newest = newest
+            group = self._group_for(key, time, out)
+            if not group.event_ids:
+                group.first = _extras(keys[i], None if distinct is None else distinct[i], held,
+                                      None if read is held else decode)
+            group.add(time, event_ids[i], None if counted is None else str(counted[i]), read)
         return out
+
+    def _group_for(self, key: tuple[str, ...], time: float | None, out: list[Alert]) -> _Group:
+        """The group a match at ``time`` of ``key`` joins: first every window that ended by then
+        is closed (their alerts appended to ``out``), and a group whose window the match is past;
+        a new group (no event ids yet: its caller sets ``first``) when none is open."""
+        t = time if time is not None else 0.0
+        window = self.window
+        if window is not None and t > self.newest:
+            self.newest = t
+            if self.ends and self.ends[0][0] <= t:
+                out += self._close_ended(t)
+        group = self.groups.get(key)
+        if group is not None and window is not None and t >= group.start + window:
+            alert = self._close(key, group)
+            if alert:
+                out.append(alert)
+            group = None
+        if group is None:
+            start = math.floor(t / window) * window if self.aligned else t  # type: ignore[operator]
+            group = self.groups[key] = _Group(start, _NO_FIELDS)
+            if self.program is not None:
+                group.query = self.program.new_state()
+            if window is not None:
+                note_window(self.ends, start, window, key)
+        return group
 
     def _close_ended(self, now: float) -> list[Alert]:
         """Close every group whose window ended at or before ``now``."""

@@ -243,7 +243,7 @@ class BatchEngine:
         return sx.Case(ifs=branches, default=sx.null()).sql("duckdb") if branches else "NULL"
 
     def _python_types_sql(self) -> str:
-        return ", ".join(f"'{lt}'" for lt in sorted(self.python_types)) or "''"
+        return _sql_strings(self.python_types)
 
     def _build_sql(self) -> str:
         """The query over events as JSON text (table ``batch``): per event, its log type and its
@@ -300,7 +300,7 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
         detect = typed(detection_sql(fields))
         lowered_cols, leaf_cols, guarded_cols = ("".join(", " + typed(c) for c in cols) for cols in (
             fields.lowered_columns(), leaves.columns(), leaves.guarded_columns()))
-        carried = sorted({c for plan in digests.values() for c in plan.columns})
+        carried = _carried_columns(digests)
         carry = "".join(f", {_quoted(c)} AS {_quoted(_carried(c))}" for c in carried)
         if used is not None:
             used.update(fields.used, carried)
@@ -329,7 +329,7 @@ m AS (SELECT {LINE_COLUMN} AS line, __tt_lt AS lt, {codes_sql} AS h{carry} FROM 
         def joined(column: Callable[[int], str]) -> str:
             return f"list_concat({', '.join(column(k) for k in range(parts))})"
 
-        carried = sorted({c for plan in digests.values() for c in plan.columns})
+        carried = _carried_columns(digests)
         carry = "".join(f", {_quoted(c)} AS {_quoted(_carried(c))}" for c in carried)
         said = " OR ".join(said_column(k) for k in range(parts))
         head = f"""
@@ -434,7 +434,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         SQL knows, of a log type with Python rules, or one SQL was unsure of); NULL in the
         columns added elsewhere. The batch itself when there are none."""
         con = self.con
-        python = ", ".join(f"'{lt}'" for lt in sorted(self.python_read_types)) or "''"
+        python = _sql_strings(self.python_read_types)
         con.register(TYPED_RESULT, result)
         try:
             positions = [r[0] for r in con.execute(
@@ -701,7 +701,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         finally:
             con.unregister(TYPED_INPUT)
         del texts
-        carried = tuple(sorted({c for p in plans.values() for c in p.columns}))
+        carried = _carried_columns(plans)
         merge = None
         if samples:
             merge = f"match_typed_{len(self._typed)}_merge"
@@ -888,6 +888,16 @@ def _quoted(name: str) -> str:
 def _carried(column: str) -> str:
     """The query's own name for an event column the SQL digests read (no clash with its names)."""
     return "__tt_c_" + column
+
+
+def _carried_columns(digests: Mapping[str, TypeDigest]) -> tuple[str, ...]:
+    """The event columns the SQL digests of every log type read, each once, sorted."""
+    return tuple(sorted({c for plan in digests.values() for c in plan.columns}))
+
+
+def _sql_strings(names: Iterable[str]) -> str:
+    """Log type names as the items of a SQL ``IN (...)`` list (one empty string when none)."""
+    return ", ".join(f"'{name}'" for name in sorted(names)) or "''"
 
 
 def _events_of(table: pa.Table) -> list[dict[str, Any]]:
