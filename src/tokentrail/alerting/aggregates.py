@@ -32,7 +32,8 @@ from tokentrail.rules.aggregates import (
     Value,
     read_label,
 )
-from tokentrail.rules.ir import map_fields
+from tokentrail.rules.ir import All, Expr, Keywords, Not, fields_of, map_fields
+from tokentrail.rules.ir import Any as AnyOf
 
 Number = int | float | str  # str: MIN/MAX of a text field
 
@@ -93,7 +94,12 @@ class QueryProgram:
         self.labels = [(f, read_label(f)) for f in query.fields()]
         slots = {f: f"s{n}" for n, (f, _) in enumerate(self.labels)}
         self.level = query.inner if query.sub_keys else query.aggregates
-        self.rows = [None if a.rows is None else compile_expr(map_fields(a.rows, slots)) for a in self.level]
+        # One predicate per distinct row condition: ``fold`` tests each once per match.
+        tests: dict[Any, Any] = {}
+        for a in self.level:
+            if a.rows is not None and a.rows not in tests:
+                tests[a.rows] = compile_expr(map_fields(a.rows, slots))
+        self.rows = [None if a.rows is None else tests[a.rows] for a in self.level]
         self.slots = slots
         self.keys = [[(compile_expr(map_fields(b.when, slots)), b) for b in key.branches] for key in query.keys]
         # Per match, read once: each read field's slot and label, the sub-key slots, and per
@@ -104,7 +110,10 @@ class QueryProgram:
         self.steps = [(a.kind, test, [slots[f] for f in a.fields] if a.kind == "distinct" else
                        None if a.kind == "count" or a.fields[0] == TIME else slots[a.fields[0]])
                       for a, test in zip(self.level, self.rows, strict=True)]
-        self.fold = _fold_function(self.reads, self.sub_slots, self.level, self.steps)
+        # The slot of the one field a row condition reads (None: several, or any, as keywords do).
+        self.test_slots = {id(tests[e]): slots[next(iter(fields_of(e)))]
+                           for e in tests if len(fields_of(e)) == 1 and not _searches(e)}
+        self.fold = _fold_function(self.reads, self.sub_slots, self.level, self.steps, self.test_slots)
 
     def key_of(self, fields: Mapping[str, Any]) -> tuple[str, ...]:
         """The computed keys of a match (text; "" for null, as a missing group-by field is)."""
@@ -183,14 +192,35 @@ class QueryState:
         self.subgroups = {tuple(k): [_Acc.of(a) for a in v] for k, v in subgroups}
 
 
+def _searches(expr: Expr) -> bool:
+    """Whether the condition has a full-text search (it reads every value of the row)."""
+    if isinstance(expr, Keywords):
+        return True
+    if isinstance(expr, All | AnyOf):
+        return any(_searches(item) for item in expr.items)
+    return isinstance(expr, Not) and _searches(expr.item)
+
+
+# Results of a row condition over one field remembered per text value, up to this many values:
+# a condition mostly tests a field of few values (an action, an outcome) and costs far more
+# than a dict look-up.
+_REMEMBERED = 4096
+# The values remembered by: no two of them are equal without being the same (as 1 and True are).
+_REMEMBERED_TYPES = frozenset({str, bool, type(None)})
+
+
 def _fold_function(reads: Sequence[tuple[str, str]], sub_slots: Sequence[str], level: Sequence[Aggregate],
-                   steps: Sequence[tuple[str, Any, Any]]) -> Any:
+                   steps: Sequence[tuple[str, Any, Any]], test_slots: Mapping[int, str]) -> Any:
     """``QueryState.add`` written out for one query, as ``fold(state, time, fields)``: the
     values of the fields it reads (by their slots, ``reads``), the sub-group (``sub_slots``)
     they fall in, and each aggregate of ``steps`` whose row condition holds. A query's
     aggregates are folded once per match, and a loop deciding each step's kind every time
-    costs more than the adding."""
-    namespace: dict[str, Any] = {"_number": _number, "_text": _text, "_accs": _accs, "level": level}
+    costs more than the adding. A row condition several aggregates share is tested once, and
+    MIN/MAX of a float event time are folded in place (``_Acc.add`` is what they do). A row
+    condition over one field (``test_slots``) is remembered by the field's text (or flag, or null): the row holds
+    nothing else it reads."""
+    namespace: dict[str, Any] = {"_number": _number, "_text": _text, "_accs": _accs, "level": level,
+                                 "_REMEMBERED_TYPES": _REMEMBERED_TYPES}
     lines = ["def fold(state, time, fields):", "    get = fields.get",
              "    row = {" + ", ".join(f"{slot!r}: get({label!r})" for slot, label in reads) + "}"]
     if sub_slots:
@@ -199,11 +229,26 @@ def _fold_function(reads: Sequence[tuple[str, str]], sub_slots: Sequence[str], l
                   "        accs = state.subgroups[key] = _accs(level)"]
     else:
         lines.append("    accs = state.accs")
+    tested: dict[int, str] = {}  # id of a row predicate -> the local holding its result
     for n, (kind, test, read) in enumerate(steps):
         pad = "    "
         if test is not None:
-            namespace[f"test{n}"] = test
-            lines.append(f"    if test{n}(row):")
+            name = tested.get(id(test))
+            if name is None:
+                name = tested[id(test)] = f"c{n}"
+                namespace[f"test{n}"] = test
+                slot = test_slots.get(id(test))
+                if slot is None:
+                    lines.append(f"    {name} = test{n}(row)")
+                else:
+                    namespace[f"seen{n}"] = {}
+                    lines += [f"    key{n} = row[{slot!r}]", f"    if key{n}.__class__ in _REMEMBERED_TYPES:",
+                              f"        {name} = seen{n}.get(key{n})", f"        if {name} is None:",
+                              f"            {name} = test{n}(row)",
+                              f"            if len(seen{n}) < {_REMEMBERED}:",
+                              f"                seen{n}[key{n}] = {name}",
+                              "    else:", f"        {name} = test{n}(row)"]
+            lines.append(f"    if {name}:")
             pad = "        "
         if kind == "count":
             lines.append(f"{pad}accs[{n}].n += 1")
@@ -213,6 +258,15 @@ def _fold_function(reads: Sequence[tuple[str, str]], sub_slots: Sequence[str], l
             texts = "".join(f"{v} if {v}.__class__ is str else _text({v}), " for v in names)
             lines.append(f"{pad}if {' and '.join(f'{v} is not None' for v in names) or 'True'}:")
             lines.append(f"{pad}    accs[{n}].seen.add(({texts}))")
+        elif kind in ("min", "max") and read is None:
+            # _Acc.add of a float over a float best: ``_before`` is ``<``; a max also takes a
+            # value unequal to the best that is not below it (a NaN, as _Acc.add does).
+            better = "time < best" if kind == "min" else "not time < best and time != best"
+            lines += [f"{pad}if time.__class__ is float:", f"{pad}    acc = accs[{n}]", f"{pad}    best = acc.best",
+                      f"{pad}    if best.__class__ is float:", f"{pad}        acc.n += 1",
+                      f"{pad}        if {better}:", f"{pad}            acc.best = time",
+                      f"{pad}    else:", f"{pad}        acc.add({kind!r}, time)",
+                      f"{pad}elif time is not None:", f"{pad}    accs[{n}].add({kind!r}, _number({kind!r}, time))"]
         else:
             value = "time" if read is None else f"row[{read!r}]"
             lines.append(f"{pad}accs[{n}].add({kind!r}, _number({kind!r}, {value}))")
