@@ -35,6 +35,8 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
+from itertools import repeat
+from operator import add
 from pathlib import Path
 from typing import IO, Any
 
@@ -490,11 +492,15 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
             for rule_id, picked in runs.items():
                 # A rule's units share the digest's layout (``_bulk_units``).
                 k0, k1, distinct = digests[u[picked[0]]].parts  # type: ignore[misc]
+                starts = _picked(x_at, picked)
+                parts = [_picked(xv, starts, k) for k in range(k0, k1)]
+                keys = list(zip(*parts, strict=True)) if parts else [()] * len(picked)
+                log_types: Counter[str] = Counter()
+                for index, count in Counter(_picked(u, picked)).items():
+                    log_types[units[index].log_type] += count
                 alerts.extend(stream.route_many(
-                    rule_id, Counter(units[u[i]].log_type for i in picked), [whens[i] for i in picked],
-                    [ids[i] for i in picked], [tuple(xv[x_at[i] + k0:x_at[i] + k1]) for i in picked],
-                    None if distinct is None else [xv[x_at[i] + distinct] for i in picked],
-                    [ov[i] for i in picked], orjson.loads))
+                    rule_id, log_types, _picked(whens, picked), _picked(ids, picked), keys,
+                    None if distinct is None else _picked(xv, starts, distinct), _picked(ov, picked), orjson.loads))
             runs.clear()
 
         alerts: list[Alert] = []
@@ -864,6 +870,13 @@ def _flat(column: pa.ChunkedArray) -> tuple[list[Any], list[int]]:
         return [], [0]
     offsets = pc.subtract(array.offsets, array.offsets[0])
     return array.flatten().to_pylist(), offsets.to_pylist()
+
+
+def _picked(values: Sequence[Any], rows: Sequence[int], shift: int = 0) -> list[Any]:
+    """``[values[r + shift] for r in rows]``, looked up by ``map`` (no Python step per row: a run
+    of a rule's matches may be most rows of a batch)."""
+    at = rows if not shift else map(add, rows, repeat(shift))
+    return list(map(values.__getitem__, at))
 
 
 def _gathered(batches: pa.RecordBatchReader, rows: int) -> Iterable[pa.Table]:
