@@ -5,6 +5,8 @@ a correlation, with untimed and repeated events among them."""
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from batch.test_typed_parquet import as_parquet
@@ -47,3 +49,28 @@ def test_runs_of_matches_alert_as_the_streaming_engine_does(tmp_path, monkeypatc
     assert stream.stats.untimed > 0 and stream.stats.duplicates == 60 and batch.stats.duplicates > 0
     # Every rule's match went in a run; the sequence's step matches went one by one beside them.
     assert sum(runs) == batch.stats.matches > 0 and batch.stats.step_matches > 0
+
+
+def test_the_collector_is_off_while_rows_are_routed_and_back_on_after(tmp_path, monkeypatch):
+    events = list(generate(["all"], events=500, seed=5, sources=("okta",)))
+    parquet, _ = as_parquet(tmp_path, events)
+    loaded = api.load_rules()
+    route_many = StreamingEngine.route_many
+    collecting: list[bool] = []
+
+    def watched(self, *args):
+        collecting.append(gc.isenabled())
+        return route_many(self, *args)
+
+    monkeypatch.setattr(StreamingEngine, "route_many", watched)
+    scan_batch([str(parquet)], loaded)
+    assert collecting and not any(collecting)
+    assert gc.isenabled()
+
+    def failing(self, *args):
+        raise RuntimeError("alerting failed")
+
+    monkeypatch.setattr(StreamingEngine, "route_many", failing)
+    with pytest.raises(RuntimeError, match="alerting failed"):
+        scan_batch([str(parquet)], loaded)
+    assert gc.isenabled()
