@@ -221,10 +221,16 @@ def _fold_function(reads: Sequence[tuple[str, str]], sub_slots: Sequence[str], l
     nothing else it reads."""
     namespace: dict[str, Any] = {"_number": _number, "_text": _text, "_accs": _accs, "level": level,
                                  "_REMEMBERED_TYPES": _REMEMBERED_TYPES}
+    # Each read value in a local named by its slot; the row of them as a mapping only for a
+    # predicate that is called (a remembered one only when its value is new).
     lines = ["def fold(state, time, fields):", "    get = fields.get",
-             "    row = {" + ", ".join(f"{slot!r}: get({label!r})" for slot, label in reads) + "}"]
+             *(f"    {slot} = get({label!r})" for slot, label in reads)]
+    row = "{" + ", ".join(f"{slot!r}: {slot}" for slot, _ in reads) + "}"
+    if any(test is not None and id(test) not in test_slots for _, test, _ in steps):
+        lines.append(f"    row = {row}")
+        row = "row"
     if sub_slots:
-        texts = "".join(f"_text(row[{slot!r}]), " for slot in sub_slots)
+        texts = "".join(f"_text({slot}), " for slot in sub_slots)
         lines += [f"    key = ({texts})", "    accs = state.subgroups.get(key)", "    if accs is None:",
                   "        accs = state.subgroups[key] = _accs(level)"]
     else:
@@ -239,22 +245,22 @@ def _fold_function(reads: Sequence[tuple[str, str]], sub_slots: Sequence[str], l
                 namespace[f"test{n}"] = test
                 slot = test_slots.get(id(test))
                 if slot is None:
-                    lines.append(f"    {name} = test{n}(row)")
+                    lines.append(f"    {name} = test{n}({row})")
                 else:
                     namespace[f"seen{n}"] = {}
-                    lines += [f"    key{n} = row[{slot!r}]", f"    if key{n}.__class__ in _REMEMBERED_TYPES:",
-                              f"        {name} = seen{n}.get(key{n})", f"        if {name} is None:",
-                              f"            {name} = test{n}(row)",
+                    lines += [f"    if {slot}.__class__ in _REMEMBERED_TYPES:",
+                              f"        {name} = seen{n}.get({slot})", f"        if {name} is None:",
+                              f"            {name} = test{n}({row})",
                               f"            if len(seen{n}) < {_REMEMBERED}:",
-                              f"                seen{n}[key{n}] = {name}",
-                              "    else:", f"        {name} = test{n}(row)"]
+                              f"                seen{n}[{slot}] = {name}",
+                              "    else:", f"        {name} = test{n}({row})"]
             lines.append(f"    if {name}:")
             pad = "        "
         if kind == "count":
             lines.append(f"{pad}accs[{n}].n += 1")
         elif kind == "distinct":
             names = [f"v{n}_{k}" for k in range(len(read))]
-            lines += [f"{pad}{name} = row[{slot!r}]" for name, slot in zip(names, read, strict=True)]
+            lines += [f"{pad}{name} = {slot}" for name, slot in zip(names, read, strict=True)]
             texts = "".join(f"{v} if {v}.__class__ is str else _text({v}), " for v in names)
             lines.append(f"{pad}if {' and '.join(f'{v} is not None' for v in names) or 'True'}:")
             lines.append(f"{pad}    accs[{n}].seen.add(({texts}))")
@@ -268,7 +274,7 @@ def _fold_function(reads: Sequence[tuple[str, str]], sub_slots: Sequence[str], l
                       f"{pad}    else:", f"{pad}        acc.add({kind!r}, time)",
                       f"{pad}elif time is not None:", f"{pad}    accs[{n}].add({kind!r}, _number({kind!r}, time))"]
         else:
-            value = "time" if read is None else f"row[{read!r}]"
+            value = "time" if read is None else read
             lines.append(f"{pad}accs[{n}].add({kind!r}, _number({kind!r}, {value}))")
     exec("\n".join(lines), namespace)  # noqa: S102 - generated from our own slot names, labels and kinds via repr()
     return namespace["fold"]
