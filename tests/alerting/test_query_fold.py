@@ -1,7 +1,7 @@
 """A query's generated ``fold`` keeps exactly the aggregates ``_Acc.add`` keeps, folding each
 match's values one aggregate at a time: row conditions shared by several aggregates or
 remembered per value (texts, flags, nulls — and 1 beside True), MIN/MAX of event times (floats,
-integers, NaN, none) and of fields (numbers, text, flags)."""
+integers, NaN, none) and of fields (numbers, text, flags), with and without sub-groups."""
 
 from __future__ import annotations
 
@@ -25,6 +25,14 @@ QUERY = AggregateQuery(
     condition=Compare(">=", Ref(0), Num(1)),
     shown=(("fails", Ref(0)),),
 )
+BY_KIND = AggregateQuery(  # a second STATS: the aggregates fold per sub-group (kind)
+    inner=(Aggregate("count"), Aggregate("count", rows=FLAGGED), Aggregate("min", (TIME,), rows=FLAGGED),
+           Aggregate("max", ("n",))),
+    sub_keys=("kind",),
+    aggregates=(Aggregate("count"),),
+    condition=Compare(">=", Ref(0), Num(2)),
+    shown=(("kinds", Ref(0)),),
+)
 
 values = st.one_of(st.none(), st.booleans(), st.integers(-2, 2), st.sampled_from(["fail", "ok", "1", "x"]),
                    st.floats(-2, 2, allow_nan=False))
@@ -34,10 +42,17 @@ rows = st.lists(st.tuples(times, st.fixed_dictionaries({}, optional={"kind": val
 
 
 def _by_steps(program: QueryProgram, matches: list) -> list:
-    """The aggregates as folded one step at a time through ``_Acc.add``."""
-    accs = [_Acc(seen=set() if a.kind == "distinct" else None) for a in program.level]
+    """The aggregates (of each sub-group, with sub-keys) as folded one step at a time through
+    ``_Acc.add``, as ``QueryState.data`` shows them."""
+    whole: list = []
+    subgroups: dict[tuple, list] = {}
     for time, fields in matches:
         row = {slot: fields.get(label) for slot, label in program.reads}
+        fresh = [_Acc(seen=set() if a.kind == "distinct" else None) for a in program.level]
+        if program.sub_slots:
+            accs = subgroups.setdefault(tuple(_text(row[slot]) for slot in program.sub_slots), fresh)
+        else:
+            accs = whole = whole or fresh
         for acc, (kind, test, read) in zip(accs, program.steps, strict=True):
             if test is not None and not test(row):
                 continue
@@ -49,18 +64,21 @@ def _by_steps(program: QueryProgram, matches: list) -> list:
                     acc.add("distinct", tuple(_text(v) for v in found))
             else:
                 acc.add(kind, _number(kind, time if read is None else row[read]))
-    return [a.data() for a in accs]
+    if not program.sub_slots and not whole:
+        whole = [_Acc(seen=set() if a.kind == "distinct" else None) for a in program.level]
+    return [[a.data() for a in whole], [[list(k), [a.data() for a in accs]] for k, accs in subgroups.items()]]
 
 
 @settings(max_examples=300, deadline=None)
-@given(rows)
-@example([(1.0, {"flag": 1, "n": 2}), (2.0, {"flag": True, "n": 1})])  # 1 and True: each tested
-@example([(5.0, {}), (math.nan, {}), (3.0, {}), (7, {})])  # NaN and an integer among float times
-def test_fold_keeps_what_the_aggregates_keep_step_by_step(matches):
-    program = QueryProgram(QUERY)
+@given(st.sampled_from([QUERY, BY_KIND]), rows)
+@example(QUERY, [(1.0, {"flag": 1, "n": 2}), (2.0, {"flag": True, "n": 1})])  # 1 and True: each tested
+@example(QUERY, [(5.0, {}), (math.nan, {}), (3.0, {}), (7, {})])  # NaN and an integer among float times
+@example(BY_KIND, [(1.0, {"kind": "ok", "flag": True}), (math.nan, {"kind": "ok", "flag": True})])
+def test_fold_keeps_what_the_aggregates_keep_step_by_step(query, matches):
+    program = QueryProgram(query)
     labelled = [(t, {read_label(k): v for k, v in f.items()}) for t, f in matches]
     state = program.new_state()
     for time, fields in labelled:
         state.add(time, fields)
-    expected = _by_steps(QueryProgram(QUERY), labelled)
-    assert repr(state.data()[0]) == repr(expected)  # repr: NaN is not equal to itself
+    expected = _by_steps(QueryProgram(query), labelled)
+    assert repr(state.data()) == repr(expected)  # repr: NaN is not equal to itself
