@@ -201,9 +201,9 @@ def _searches(expr: Expr) -> bool:
     return isinstance(expr, Not) and _searches(expr.item)
 
 
-# Results of a row condition over one field remembered per text value, up to this many values:
-# a condition mostly tests a field of few values (an action, an outcome) and costs far more
-# than a dict look-up.
+# Results of a row condition over one field remembered per value, up to this many values: a
+# condition mostly tests a field of few values (an action, an outcome, a flag) and costs far
+# more than a dict look-up.
 _REMEMBERED = 4096
 # The values remembered by: no two of them are equal without being the same (as 1 and True are).
 _REMEMBERED_TYPES = frozenset({str, bool, type(None)})
@@ -216,9 +216,9 @@ def _fold_function(reads: Sequence[tuple[str, str]], sub_slots: Sequence[str], l
     they fall in, and each aggregate of ``steps`` whose row condition holds. A query's
     aggregates are folded once per match, and a loop deciding each step's kind every time
     costs more than the adding. A row condition several aggregates share is tested once, and
-    MIN/MAX of a float event time are folded in place (``_Acc.add`` is what they do). A row
-    condition over one field (``test_slots``) is remembered by the field's text (or flag, or null): the row holds
-    nothing else it reads."""
+    MIN/MAX of a float event time are folded in place (``_Acc.add`` is what they do). The result
+    of a row condition over one field (``test_slots``: predicate id -> slot) is remembered per
+    text, flag or null value of that field: nothing else of the row decides it."""
     namespace: dict[str, Any] = {"_number": _number, "_text": _text, "_accs": _accs, "level": level,
                                  "_REMEMBERED_TYPES": _REMEMBERED_TYPES}
     # Each read value in a local named by its slot; the row of them as a mapping only for a
