@@ -30,16 +30,15 @@ A large rule set's query is run in parts of bounded size and merged (``engine/ba
 
 from __future__ import annotations
 
-import gc
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from functools import partial, wraps
+from functools import partial
 from itertools import repeat
 from operator import add
 from pathlib import Path
-from typing import IO, Any, ParamSpec, TypeVar
+from typing import IO, Any
 
 import duckdb
 import orjson
@@ -80,6 +79,7 @@ from tokentrail.engine.batch_parts import (
     unit_parts,
 )
 from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents, dedup_key
+from tokentrail.engine.gcpolicy import collector_paused
 from tokentrail.engine.lifted import LiftedStream, lifted_condition, sql_condition
 from tokentrail.engine.plan import UNKNOWN, LogTypeIndex, Unit
 from tokentrail.engine.session import scan_result, scan_session, unknown_keeper
@@ -106,30 +106,6 @@ DEFAULT_MEMORY_LIMIT = "2GB"
 # JSON that DuckDB's parser accepts and orjson (the streaming reader) rejects: NaN/Infinity,
 # trailing commas, numbers past a double's range. A line that may hold any of it goes to Python.
 _LENIENT = r"[:,\[][ \t\r\n]*-?(NaN|Infinity|[0-9.]+[eE][+-]?[0-9]{3}|[0-9]{300})|,[ \t\r\n]*[\]}]"
-
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def _collector_paused(method: Callable[_P, _R]) -> Callable[_P, _R]:
-    """``method`` with Python's cyclic garbage collector off while it runs (back on after, also
-    after an error; left off if it was off). A typed batch's rows become hundreds of thousands
-    of lists, tuples and alerting state, none of them in a cycle, and each burst of them set off
-    collections whose full passes walk every live object too: a quarter of the routing's CPU
-    in a bundled Parquet scan."""
-
-    @wraps(method)
-    def paused(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        if not gc.isenabled():
-            return method(*args, **kwargs)
-        gc.disable()
-        try:
-            return method(*args, **kwargs)
-        finally:
-            gc.enable()
-
-    return paused
-
 
 def unit_expr(unit: Unit, anchors: dict[int, tuple[str, list[str]]]) -> Expr:
     """The whole predicate of a declarative unit: its index anchor (if any) and what is left."""
@@ -489,7 +465,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
             spread = spread.set_column(spread.schema.get_field_index(name), name, table.column(name))
         return spread
 
-    @_collector_paused
+    @collector_paused
     def _route_typed(self, result: pa.Table, table: pa.Table, digests: Mapping[int, UnitDigest], first: int,
                      source: str, reader: LogReader) -> list[Alert]:
         """``_route`` for the typed query's rows: the events SQL digested become their units'

@@ -10,10 +10,15 @@ a scan's time — without letting memory grow: the few cycles a scan makes are s
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import wraps
+from typing import ParamSpec, TypeVar
 
 SCAN_GEN0_THRESHOLD = 50_000
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 @contextmanager
@@ -27,3 +32,23 @@ def scan_gc() -> Iterator[None]:
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
+
+
+def collector_paused(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``method`` with Python's cyclic garbage collector off while it runs (back on after, also
+    after an error; left off if it was off). A typed batch's rows become hundreds of thousands
+    of lists, tuples and alerting state, none of them in a cycle, and each burst of them set off
+    collections whose full passes walk every live object too: a quarter of the routing's CPU
+    in a bundled Parquet scan."""
+
+    @wraps(method)
+    def paused(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if not gc.isenabled():
+            return method(*args, **kwargs)
+        gc.disable()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return paused
