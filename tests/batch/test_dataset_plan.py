@@ -132,3 +132,15 @@ def test_merged_and_padded_types():
                                                        ("z", pa.list_(pa.int64()))])), ("t", pa.bool_())])
     assert out.to_pylist() == [{"s": {"y": None, "x": "v", "z": None}, "t": None}]
     assert padded(out, planned[0]) is out
+
+
+def test_padding_a_list_of_structs_keeps_every_element_and_slice():
+    own = pa.list_(pa.struct([("type", pa.string())]))
+    target = pa.schema([("target", pa.list_(pa.struct([("id", pa.string()), ("type", pa.string())])))])
+    rows = [[{"type": "a"}, {"type": "b"}], None, [], [{"type": "c"}]]
+    table = pa.Table.from_batches([pa.record_batch([pa.array(rows, own)], names=["target"])]).slice(1)
+    out = padded(table, target)
+    assert out.schema.field("target").type == pa.list_(pa.struct([("type", pa.string()), ("id", pa.string())]))
+    assert out.column("target").to_pylist() == [None, [], [{"type": "c", "id": None}]]
+    assert padded(pa.table({"target": pa.array(rows, own)}), target).column("target").to_pylist()[0] == \
+        [{"type": "a", "id": None}, {"type": "b", "id": None}]

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 def merged_type(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
@@ -101,9 +102,31 @@ def padded(table: pa.Table, target: pa.Schema) -> pa.Table:
     names = set(table.column_names)
     fields = [pa.field(f.name, padded_type(f.type, target.field(f.name).type)) for f in table.schema]
     fields.extend(pa.field(f.name, f.type) for f in target if f.name not in names)
-    schema = pa.schema(fields)
-    if schema.equals(table.schema.remove_metadata()):
+    if pa.schema(fields).equals(table.schema.remove_metadata()):
         return table
-    for field in fields[table.num_columns:]:
-        table = table.append_column(field, pa.nulls(table.num_rows, field.type))
-    return table.cast(schema)
+    columns = [pa.chunked_array([_padded_array(chunk, field.type) for chunk in column.chunks], field.type)
+               for field, column in zip(fields, table.columns, strict=False)]
+    columns.extend(pa.nulls(table.num_rows, field.type) for field in fields[table.num_columns:])
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def _padded_array(array: pa.Array, kind: pa.DataType) -> pa.Array:
+    """``array`` as ``kind`` (its ``padded_type``), children rebuilt, values not copied. Not
+    Arrow's cast: it gives an added field of a struct inside a list the list's length."""
+    if array.type == kind:
+        return array
+    if pa.types.is_null(array.type):
+        return pa.nulls(len(array), kind)
+    mask = array.is_null() if array.null_count else None
+    if pa.types.is_struct(kind):
+        own = {array.type.field(i).name: i for i in range(array.type.num_fields)}
+        children = [_padded_array(array.field(own[f.name]), f.type) if f.name in own else pa.nulls(len(array), f.type)
+                    for f in kind]
+        return pa.StructArray.from_arrays(children, fields=list(kind), mask=mask)
+    make = pa.LargeListArray if pa.types.is_large_list(kind) else pa.ListArray
+    offsets, values = array.offsets, array.values
+    if array.offset:  # a slice: Arrow takes a mask only with offsets from 0 over the values it spans
+        start = offsets[0].as_py()
+        values = values.slice(start, offsets[-1].as_py() - start)
+        offsets = pc.subtract(offsets, pa.scalar(start, offsets.type))
+    return make.from_arrays(offsets, _padded_array(values, kind.value_type), type=kind, mask=mask)
