@@ -5,6 +5,8 @@ events, file by file."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -19,7 +21,8 @@ from tokentrail.engine.batch import BatchEngine, _events_of
 from tokentrail.engine.batch_schema import dataset_schemas, merged_type, padded
 from tokentrail.rules.ir import Cmp
 from tokentrail.rules.model import Grouping, Rule
-from tokentrail.sinks.parquet_dataset import _table
+from tokentrail.simulate import generate
+from tokentrail.sinks.parquet_dataset import ParquetDatasetWriter, _table
 from tokentrail.sources.files import LogReader
 
 
@@ -144,3 +147,26 @@ def test_padding_a_list_of_structs_keeps_every_element_and_slice():
     assert out.column("target").to_pylist() == [None, [], [{"type": "c", "id": None}]]
     assert padded(pa.table({"target": pa.array(rows, own)}), target).column("target").to_pylist()[0] == \
         [{"type": "a", "id": None}, {"type": "b", "id": None}]
+
+
+def test_each_log_types_partition_is_planned_apart(tmp_path):
+    events = list(generate(["all"], events=1500, seed=5, sources=("okta", "salesforce")))
+    jsonl = tmp_path / "mixed.jsonl"
+    jsonl.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    writer = ParquetDatasetWriter(tmp_path / "lake", rows_per_file=200)
+    for event in events:
+        log_type = "okta" if "eventType" in event else "salesforce"
+        writer.add(event, log_type, None)
+    report = writer.close()
+    loaded = api.load_rules()
+    stream = api.scan([str(jsonl)], loaded, workers=1)
+    alerts, engine = batch_scan([str(tmp_path / "lake")], loaded.rules)
+    assert sorted((a.id, a.event_ids) for a in alerts) == sorted((a.id, a.event_ids) for a in stream.alerts)
+    assert engine.stream.stats.matches == stream.stats.matches > 0
+    # Every file is planned as a schema of its own log type's files only, and they share plans.
+    partitions: dict[int, set[str]] = {}
+    for path, schema in engine._planned.items():
+        partitions.setdefault(id(schema), set()).add(Path(path).parent.parent.name)
+    assert len(engine._planned) == len(report.files) > len(partitions) >= 2
+    assert all(len(names) == 1 for names in partitions.values())
+    assert set.union(*partitions.values()) == {"tt_log_type=okta", "tt_log_type=salesforce"}

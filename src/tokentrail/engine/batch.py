@@ -86,7 +86,7 @@ from tokentrail.rules.ir import All, Cmp, Const, Expr
 from tokentrail.rules.loader import LoadResult
 from tokentrail.rules.model import Rule
 from tokentrail.schemas.registry import registry
-from tokentrail.sinks.parquet_dataset import PARTITION_COLUMNS
+from tokentrail.sinks.parquet_dataset import LOG_TYPE_COLUMN, PARTITION_COLUMNS
 from tokentrail.sources.files import LogReader, ReadLimits, raw_jsonl
 from tokentrail.sources.held import HeldReject
 from tokentrail.state import StateStore
@@ -601,16 +601,21 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
 
     def _plan_datasets(self, paths: Sequence[str | Path]) -> None:
         """The schema each of a scan's Parquet files is planned as (``engine/batch_schema.py``),
-        from their footers; a file that cannot be read is left out (its scan reports it)."""
-        found: dict[str, pa.Schema] = {}
+        from their footers, among the files of its log type's partition (``tt_log_type=…``, one
+        group for files outside our dataset layout): one log type's plan would only grow with
+        another's fields. A file that cannot be read is left out (its scan reports it)."""
+        groups: dict[str, dict[str, pa.Schema]] = {}
         for path in paths:
             try:
                 columns = self.con.cursor().sql("SELECT * FROM read_parquet($path)", params={"path": str(path)})
                 schema = columns.limit(0).to_arrow_table().schema
             except duckdb.Error:
                 continue
-            found[str(path)] = pa.schema([f for f in schema if f.name not in PARTITION_COLUMNS])
-        self._planned = dict(zip(found, dataset_schemas(found.values()), strict=True))
+            partition = next((part for part in Path(path).parts if part.startswith(LOG_TYPE_COLUMN + "=")), "")
+            groups.setdefault(partition, {})[str(path)] = pa.schema(
+                [f for f in schema if f.name not in PARTITION_COLUMNS])
+        self._planned = {path: planned for found in groups.values()
+                         for path, planned in zip(found, dataset_schemas(found.values()), strict=True)}
 
     def _parquet_select(self, path: str | Path, columns: Sequence[str]) -> duckdb.DuckDBPyRelation:
         """These columns of a Parquet file already opened (``_parquet_relation``)."""
