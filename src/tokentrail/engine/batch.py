@@ -26,6 +26,8 @@ field reads is not turned into an event at all: SQL selects what each digest rea
 columns and routes them (``engine/batch_digest.py``). The file is read in the columns the query
 and the digests read; the rows Python reads whole get the rest by a second read of those rows.
 A large rule set's query is run in parts of bounded size and merged (``engine/batch_parts.py``).
+The files of one dataset are planned once: each is planned as the merged schema of its log
+type's files and its batches padded to it with NULL columns (``engine/batch_schema.py``).
 """
 
 from __future__ import annotations
@@ -605,15 +607,17 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         group for files outside our dataset layout): one log type's plan would only grow with
         another's fields. A file that cannot be read is left out (its scan reports it)."""
         groups: dict[str, dict[str, pa.Schema]] = {}
+        cursor = self.con.cursor()
         for path in paths:
             try:
-                columns = self.con.cursor().sql("SELECT * FROM read_parquet($path)", params={"path": str(path)})
+                columns = cursor.sql("SELECT * FROM read_parquet($path)", params={"path": str(path)})
                 schema = columns.limit(0).to_arrow_table().schema
             except duckdb.Error:
                 continue
             partition = next((part for part in Path(path).parts if part.startswith(LOG_TYPE_COLUMN + "=")), "")
             groups.setdefault(partition, {})[str(path)] = pa.schema(
                 [f for f in schema if f.name not in PARTITION_COLUMNS])
+        cursor.close()
         self._planned = {path: planned for found in groups.values()
                          for path, planned in zip(found, dataset_schemas(found.values()), strict=True)}
 
