@@ -1,9 +1,10 @@
 """The memory budget divides --memory-limit so the whole process stays under it: DuckDB's
-share, rows per batch and units per statement part scale with the limit, and the Parquet scan
-holds the rows the budget gives, with the streaming engine's alerts."""
+share and rows per batch scale with the limit, the Parquet scan holds the rows the budget gives,
+with the streaming engine's alerts, and a statement past DuckDB's share runs again with more."""
 
 from __future__ import annotations
 
+import duckdb
 import pytest
 
 from batch.test_batch_engine import OKTA
@@ -25,42 +26,43 @@ def test_sizes_are_read_as_duckdb_reads_them(text, size):
 @pytest.mark.parametrize("text", ["lots", "2 GBs", "", "-1GB"])
 def test_a_bad_size_is_refused(text):
     with pytest.raises(ValueError, match="not a memory size"):
-        MemoryBudget.of(text, 400)
+        MemoryBudget.of(text)
 
 
 def test_the_budget_scales_with_the_limit():
-    small, default, large = (MemoryBudget.of(limit, 400) for limit in ("1GB", "2GB", "16GB"))
+    small, default, large = (MemoryBudget.of(limit) for limit in ("1GB", "2GB", "16GB"))
     assert default.duckdb == 2 * small.duckdb and large.duckdb == 8 * default.duckdb
-    assert default.batch == 2 * small.batch
-    # DuckDB's share and a batch's input, with the ~4x a batch costs in flight, leave room for Python.
+    # The process's own reserve is the same at every limit: the batches get the rest.
+    assert (small.batch, default.batch, large.batch) == (250 * 10**6, 900 * 10**6, 10_000 * 10**6)
     for budget in (small, default, large):
-        assert budget.duckdb + 5 * budget.batch < budget.limit
-    # At the default limit a part keeps its full budget of units; a tighter limit plans smaller parts.
-    assert (small.statement_units, default.statement_units, large.statement_units) == (200, 400, 400)
-    assert MemoryBudget.of("10MB", 400).statement_units == batch_memory.MIN_STATEMENT_UNITS
-    assert MemoryBudget.of("10MB", 1).statement_units == 1
+        assert budget.duckdb + budget.batch + batch_memory.PROCESS_RESERVE == budget.limit
+    # Under a small limit the reserve is half of it (DuckDB's floor is no part of the sum).
+    assert MemoryBudget.of("100MB").batch == (100 - 50 - 35) * 10**6
 
 
 def test_rows_per_batch_follow_the_row_width_and_the_limit():
-    default = MemoryBudget.of("2GB", 400)
-    assert default.batch_rows(1_000, 10**9) == 200_000
-    assert default.batch_rows(3_000, 10**9) == 66_666  # wider rows (many rules' codes): fewer
-    assert MemoryBudget.of("1GB", 400).batch_rows(1_000, 10**9) == 100_000
-    assert default.batch_rows(1_000, 250_000) == 200_000 and default.batch_rows(100, 250_000) == 250_000
-    assert default.batch_rows(10**9, 250_000) == batch_memory.MIN_BATCH_ROWS
-    assert default.batch_rows(10**9, 20) == 20  # never more than the most asked for
+    default = MemoryBudget.of("2GB")
+    assert default.batch_rows(1_000, 0, 10**9) == 225_000
+    assert default.batch_rows(3_000, 0, 10**9) == 75_000  # wider rows: fewer
+    assert default.batch_rows(1_000, 2_000, 10**9) == 150_000  # many rules' codes: fewer
+    assert MemoryBudget.of("1GB").batch_rows(1_000, 0, 10**9) == 62_500
+    assert default.batch_rows(2_000, 0, 250_000) == 112_500 and default.batch_rows(100, 0, 250_000) == 250_000
+    assert default.batch_rows(10**9, 0, 250_000) == batch_memory.MIN_BATCH_ROWS
+    assert default.batch_rows(10**9, 0, 20) == 20  # never more than the most asked for
 
 
 def test_duckdb_gets_its_share_and_a_floor():
-    assert MemoryBudget.of("1MB", 400).duckdb == batch_memory.DUCKDB_FLOOR
+    assert MemoryBudget.of("1MB").duckdb == batch_memory.DUCKDB_FLOOR
+    # When a statement needs more, DuckDB may take what the batches would: the limit less the reserve.
+    assert MemoryBudget.of("2GB").duckdb_most == 16 * 10**8
     con = engine.BatchEngine([], memory_limit="4GB").con
     setting, spill = con.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchone()
     # DuckDB prints the setting rounded to a tenth of its unit.
-    assert abs(parse_size(setting.replace(" ", "")) / (1.2 * 10**9) - 1) < 0.05 and "tokentrail-duckdb-" in spill
+    assert abs(parse_size(setting.replace(" ", "")) / (1.4 * 10**9) - 1) < 0.05 and "tokentrail-duckdb-" in spill
 
 
 def test_a_peak_over_the_limit_is_one_line():
-    budget = MemoryBudget.of("1GB", 400)
+    budget = MemoryBudget.of("1GB")
     assert budget.over(None) == "" and budget.over(10**9) == ""
     assert budget.over(1_234_000_000) == ("peak memory 1,234 MB passed --memory-limit 1,000 MB: memory outside DuckDB "
                                           "(Python, alerting's open groups, the rule plans) did not fit the rest of the limit")
@@ -91,13 +93,33 @@ def test_a_tighter_limit_reads_smaller_batches_with_the_same_alerts(tmp_path, mo
     monkeypatch.setattr(batch_memory, "MIN_BATCH_ROWS", 1)
     monkeypatch.setattr(engine.BatchEngine, "_route_typed", counted)
     sizes = {}
-    for limit in ("40KB", "80KB", "2GB"):
+    for limit in ("100KB", "200KB", "2GB"):
         executed.clear()
         batch = engine.scan_batch([str(parquet)], rules, memory_limit=limit)
         assert [(a.id, a.event_ids, a.count) for a in batch.alerts] == [(a.id, a.event_ids, a.count) for a in stream.alerts]
         assert batch.stats.matches == stream.stats.matches and sum(executed) == 400
         sizes[limit] = list(executed)
-    tight, looser = sizes["40KB"], sizes["80KB"]
+    tight, looser = sizes["100KB"], sizes["200KB"]
     # Every batch but the last holds the same rows, and twice the limit holds about twice as many.
     assert len(set(tight[:-1])) == 1 and len(tight) > 4 and sizes["2GB"] == [400]
     assert abs(looser[0] - 2 * tight[0]) <= 2 and len(looser) < len(tight)
+
+
+def test_a_statement_past_duckdbs_share_runs_again_with_more(tmp_path, monkeypatch):
+    parquet, jsonl = as_parquet(tmp_path, _okta_events(50))
+    rules = [Rule(id="each", title="each", format="sigma", logsource=OKTA, logic=Cmp("eventType", "eq", ("app.x",)))]
+    stream = api.scan([str(jsonl)], rules, workers=1)
+    original = engine.BatchEngine._run_typed
+    limits: list[str] = []
+
+    def short_once(self, plan, table):
+        limits.append(self.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+        if len(limits) == 1:
+            raise duckdb.OutOfMemoryException("Out of Memory Error: test")
+        return original(self, plan, table)
+
+    monkeypatch.setattr(engine.BatchEngine, "_run_typed", short_once)
+    batch = engine.scan_batch([str(parquet)], rules, memory_limit="4GB")
+    assert [(a.id, a.event_ids) for a in batch.alerts] == [(a.id, a.event_ids) for a in stream.alerts]
+    assert [parse_size(s.replace(" ", "")) / n for s, n in zip(limits, (1.4e9, 3.6e9), strict=True)] == \
+        pytest.approx([1, 1], rel=0.05)

@@ -184,7 +184,7 @@ class BatchEngine:
         self.python_types = {lt for lt, ix in self.stream.plan.indexes.items()
                              if any(id(u) not in self.stream.decided for u in ix.python)}
         self.python_read_types = {lt for lt, ix in self.stream.plan.indexes.items() if ix.python}  # read whole
-        self.budget = MemoryBudget.of(memory_limit, batch_parts.STATEMENT_UNITS)
+        self.budget = MemoryBudget.of(memory_limit)
         # DuckDB gets its share of the limit, spills past it to a directory of its own (made
         # only when it spills, removed when the connection closes), and hands freed memory back
         # soon: the rest of the limit is the process's.
@@ -193,10 +193,11 @@ class BatchEngine:
                                           "allocator_flush_threshold": f"{self.budget.flush}B",
                                           "allocator_background_threads": True,
                                           "threads": threads or min(2, os.cpu_count() or 1)})
+        self._duckdb_limit = self.budget.duckdb
         enable_arrow_lambdas(self.con)
         self._json_prepared = False
         # Units per typed statement (``engine/batch_parts.py``).
-        self.statement_units = statement_units or self.budget.statement_units
+        self.statement_units = statement_units or batch_parts.STATEMENT_UNITS
         self._typed: dict[str, TypedPlan] = {}
         self._digest_cols: dict[tuple[str, str], list[str]] = {}
         self._bulk: dict[int, Mapping[int, str]] = {}  # by id() of a prepared statement's digests
@@ -432,25 +433,40 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         first = 1
         for table in _gathered(batches, self._batch_rows()):
             rows_in = table.num_rows
-            result = self._run_typed(plan, table.append_column(LINE_COLUMN, pa.array(range(rows_in), pa.int64())))
+            result = self._run_in_budget(plan, table.append_column(LINE_COLUMN, pa.array(range(rows_in), pa.int64())))
             if plan.columns is not None:
                 table = self._with_whole_rows(result, table, schema, path, first)
             alerts.extend(self._route_typed(result, table, plan.digests, first, source, reader))
             first += rows_in
         return alerts
 
+    def _run_in_budget(self, plan: TypedPlan, table: pa.Table) -> pa.Table:
+        """``_run_typed`` within the memory budget. A statement may need more than DuckDB's share
+        whatever the batch's rows (a large rule set's expressions, the Parquet reader's row
+        group beside it): DuckDB's limit then grows, once, to the most the budget allows it, and
+        the query runs again (it has no effects; the scan's end says if the process passed the
+        limit)."""
+        try:
+            return self._run_typed(plan, table)
+        except duckdb.OutOfMemoryException:
+            if self._duckdb_limit >= self.budget.duckdb_most:
+                raise
+        self._duckdb_limit = self.budget.duckdb_most
+        self.con.execute(f"SET memory_limit = '{self._duckdb_limit}B'")
+        return self._run_typed(plan, table)
+
     def _batch_rows(self) -> Callable[[pa.RecordBatch], int]:
         """How many rows a typed query's batch holds, given the batches read so far: the memory
-        budget's count for the widest row seen (its Arrow bytes, its row number, one code per
-        unit of the log type with the most)."""
-        codes = max((len(units) for units in self.by_type.values()), default=0) + 8
+        budget's count for the widest row seen (its Arrow bytes and row number) and one code
+        per unit of the log type with the most."""
+        codes = max((len(units) for units in self.by_type.values()), default=0)
         widest = 0.0
 
         def rows_of(batch: pa.RecordBatch) -> int:
             nonlocal widest
             if batch.num_rows:
-                widest = max(widest, batch.nbytes / batch.num_rows)
-            return self.budget.batch_rows(widest + codes, TYPED_BATCH_ROWS)
+                widest = max(widest, batch.nbytes / batch.num_rows + 8)
+            return self.budget.batch_rows(widest, codes, TYPED_BATCH_ROWS)
 
         return rows_of
 

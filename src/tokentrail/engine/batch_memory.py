@@ -2,12 +2,14 @@
 
 DuckDB's ``memory_limit`` bounds only DuckDB's buffer manager. The process also holds Python
 and its objects (the rules, the plans, alerting's open groups), the Arrow batches DuckDB hands
-over, the parts' result tables, and the Python objects built for matched rows. So DuckDB gets a
-share of the limit (and a directory to spill to when that is not enough), and a batch holds as
-many rows as its share allows given how wide a row is: a batch in flight costs several times
-its Arrow input (DuckDB's intermediates, the results, Python's objects for its matches;
-docs/benchmarks.md, "peak RSS bounded by --memory-limit"). Large rule sets are planned in
-smaller parts when the limit is tight: preparing a statement takes memory outside DuckDB's limit.
+over, the parts' result tables, and the Python objects built for matched rows. So the limit is
+divided: a reserve for the process's own (the interpreter, rules, plans, alerting: about 400 MB
+for the packs measured, whatever the limit), DuckDB's share (it spills to a directory past it),
+and what is left for one batch in flight, which costs several times its Arrow input (DuckDB's
+intermediates, the results, Python's objects for its matches; docs/benchmarks.md, "peak RSS
+bounded by --memory-limit"). A batch holds as many rows as that allows given how wide a row is.
+(Smaller statement parts under a tighter limit were measured and not taken: a part's memory in
+DuckDB did not shrink with its units, and more parts cost CPU on every batch.)
 
 Pure policy: numbers in, numbers out; ``engine/batch.py`` applies them.
 """
@@ -23,14 +25,13 @@ _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 
           "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", re.IGNORECASE)
 
-DUCKDB_SHARE = 0.30  # of the limit: DuckDB's own memory_limit (it spills beyond it)
-BATCH_SHARE = 0.10  # of the limit: one batch's Arrow input; its copies in flight take ~4x more
-FLUSH_SHARE = 0.01  # of the limit: DuckDB hands freed memory back once a task held more than this
+PROCESS_RESERVE = 400 * 10**6  # the process's own, at most half the limit
+DUCKDB_PERCENT = 35  # of the limit: DuckDB's own memory_limit (it spills beyond it)
+IN_FLIGHT = 4  # a batch in flight takes about this many times its Arrow input (measured), and its codes
+FLUSH_PERCENT = 1  # of the limit: DuckDB hands freed memory back once a task held more than this
 DUCKDB_FLOOR = 64 * 2**20  # DuckDB's share is never less: under a tiny limit it must still run a query
 FLUSH_FLOOR = 4 * 2**20
 MIN_BATCH_ROWS = 2048  # one DuckDB vector: fewer rows per query would cost more plans than they save
-REFERENCE_LIMIT = 2 * 10**9  # the default limit, at which a statement holds its full share of units
-MIN_STATEMENT_UNITS = 100
 
 
 def parse_size(text: str) -> int:
@@ -44,32 +45,32 @@ def parse_size(text: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class MemoryBudget:
-    """The parts of one memory limit (bytes): DuckDB's, one batch's input, and the unit budget
-    of a statement part (``engine/batch_parts.py``)."""
+    """The parts of one memory limit (bytes): DuckDB's (never under ``DUCKDB_FLOOR``; at most
+    ``duckdb_most``, the limit less the reserve, when a statement needs more), what one batch
+    may take in flight (``batch``), and the allocation after which DuckDB flushes its allocator."""
 
     limit: int
     duckdb: int
+    duckdb_most: int
     batch: int
     flush: int
-    statement_units: int
 
     @classmethod
-    def of(cls, limit: str, statement_units: int) -> MemoryBudget:
-        """The budget of ``limit`` (a DuckDB size); ``statement_units`` is a part's budget at the
-        default limit, shrunk in proportion below it (never under ``MIN_STATEMENT_UNITS``)."""
+    def of(cls, limit: str) -> MemoryBudget:
+        """The budget of ``limit`` (a DuckDB size)."""
         total = parse_size(limit)
         if total <= 0:
             raise ValueError(f"not a memory size: {limit!r} (it must be more than 0)")
-        scaled = statement_units * total // REFERENCE_LIMIT
-        return cls(limit=total, duckdb=max(DUCKDB_FLOOR, int(total * DUCKDB_SHARE)), batch=int(total * BATCH_SHARE),
-                   flush=max(FLUSH_FLOOR, int(total * FLUSH_SHARE)),
-                   statement_units=max(min(statement_units, MIN_STATEMENT_UNITS), min(statement_units, scaled)))
+        duckdb = total * DUCKDB_PERCENT // 100
+        rest = total - min(PROCESS_RESERVE, total // 2)  # what DuckDB and the batches share
+        return cls(limit=total, duckdb=max(DUCKDB_FLOOR, duckdb), duckdb_most=max(DUCKDB_FLOOR, rest),
+                   batch=rest - duckdb, flush=max(FLUSH_FLOOR, total * FLUSH_PERCENT // 100))
 
-    def batch_rows(self, row_bytes: float, most: int) -> int:
-        """Rows a batch holds when a row takes ``row_bytes`` (its Arrow input and the codes its
-        statements give it): as many as the batch share holds, at least ``MIN_BATCH_ROWS`` and
-        at most ``most``."""
-        fits = int(self.batch / max(row_bytes, 1.0))
+    def batch_rows(self, row_bytes: float, codes: int, most: int) -> int:
+        """Rows a batch holds when a row's Arrow input takes ``row_bytes`` and its statements give
+        it ``codes`` codes (a byte each): as many as fit ``batch`` in flight, at least
+        ``MIN_BATCH_ROWS`` and at most ``most``."""
+        fits = int(self.batch / max(IN_FLIGHT * row_bytes + codes, 1.0))
         return max(min(MIN_BATCH_ROWS, most), min(most, fits))
 
     def over(self, peak: int | None) -> str:
