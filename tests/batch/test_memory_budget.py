@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import duckdb
 import pytest
+from typer.testing import CliRunner
 
 from batch.test_batch_engine import OKTA
 from batch.test_typed_parquet import as_parquet
 from tokentrail import api
+from tokentrail.cli import app
 from tokentrail.engine import batch as engine
 from tokentrail.engine import batch_memory
 from tokentrail.engine.batch_memory import MemoryBudget, parse_size, peak_rss
@@ -123,3 +125,13 @@ def test_a_statement_past_duckdbs_share_runs_again_with_more(tmp_path, monkeypat
     assert [(a.id, a.event_ids) for a in batch.alerts] == [(a.id, a.event_ids) for a in stream.alerts]
     assert [parse_size(s.replace(" ", "")) / n for s, n in zip(limits, (1.4e9, 3.6e9), strict=True)] == \
         pytest.approx([1, 1], rel=0.05)
+
+
+def test_scan_says_when_the_peak_passed_the_limit(tmp_path, monkeypatch):
+    parquet, _ = as_parquet(tmp_path, _okta_events(20))
+    runner = CliRunner()
+    args = ["scan", str(parquet), "--format", "jsonl", "--memory-limit", "1GB"]
+    assert "passed --memory-limit" not in runner.invoke(app, args).stderr
+    monkeypatch.setattr(engine, "peak_rss", lambda: 1_500_000_000)
+    err = runner.invoke(app, args).stderr
+    assert "peak memory 1,500 MB passed --memory-limit 1,000 MB" in err and err.count("passed --memory-limit") == 1
