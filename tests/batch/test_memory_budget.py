@@ -44,11 +44,11 @@ def test_the_budget_scales_with_the_limit():
 
 def test_rows_per_batch_follow_the_row_width_and_the_limit():
     default = MemoryBudget.of("2GB")
-    assert default.batch_rows(1_000, 0, 10**9) == 225_000
-    assert default.batch_rows(3_000, 0, 10**9) == 75_000  # wider rows: fewer
-    assert default.batch_rows(1_000, 2_000, 10**9) == 150_000  # many rules' codes: fewer
-    assert MemoryBudget.of("1GB").batch_rows(1_000, 0, 10**9) == 62_500
-    assert default.batch_rows(2_000, 0, 250_000) == 112_500 and default.batch_rows(100, 0, 250_000) == 250_000
+    assert default.batch_rows(1_000, 0, 10**9) == 300_000
+    assert default.batch_rows(3_000, 0, 10**9) == 100_000  # wider rows: fewer
+    assert default.batch_rows(1_000, 2_000, 10**9) == 180_000  # many rules' codes: fewer
+    assert MemoryBudget.of("1GB").batch_rows(1_000, 0, 10**9) == 83_333
+    assert default.batch_rows(2_000, 0, 250_000) == 150_000 and default.batch_rows(100, 0, 250_000) == 250_000
     assert default.batch_rows(10**9, 0, 250_000) == batch_memory.MIN_BATCH_ROWS
     assert default.batch_rows(10**9, 0, 20) == 20  # never more than the most asked for
 

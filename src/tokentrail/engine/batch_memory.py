@@ -27,7 +27,7 @@ _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", re.IGNORECASE)
 
 PROCESS_RESERVE = 400 * 10**6  # the process's own, at most half the limit
 DUCKDB_PERCENT = 35  # of the limit: DuckDB's own memory_limit (it spills beyond it)
-IN_FLIGHT = 4  # a batch in flight takes about this many times its Arrow input (measured), and its codes
+IN_FLIGHT = 3  # a batch in flight takes about this many times its Arrow input (measured 2.4-3.4), and its codes
 FLUSH_PERCENT = 1  # of the limit: DuckDB hands freed memory back once a task held more than this
 DUCKDB_FLOOR = 64 * 2**20  # DuckDB's share is never less: under a tiny limit it must still run a query
 FLUSH_FLOOR = 4 * 2**20
