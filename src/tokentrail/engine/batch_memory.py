@@ -27,7 +27,7 @@ _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", re.IGNORECASE)
 
 PROCESS_RESERVE = 400 * 10**6  # the process's own, at most half the limit
 DUCKDB_PERCENT = 35  # of the limit: DuckDB's own memory_limit (it spills beyond it)
-IN_FLIGHT = 3  # a batch in flight takes about this many times its Arrow input (measured 2.4-3.4), and its codes
+IN_FLIGHT = 3  # a batch in flight takes about this many times its Arrow input (measured 2.4-3.4), plus its codes
 FLUSH_PERCENT = 1  # of the limit: DuckDB hands freed memory back once a task held more than this
 DUCKDB_FLOOR = 64 * 2**20  # DuckDB's share is never less: under a tiny limit it must still run a query
 FLUSH_FLOOR = 4 * 2**20
@@ -74,7 +74,8 @@ class MemoryBudget:
         return max(min(MIN_BATCH_ROWS, most), min(most, fits))
 
     def over(self, peak: int | None) -> str:
-        """One line when the process's peak resident size ``peak`` (bytes) passed the limit, else ''."""
+        """One line when the process's peak resident size ``peak`` (bytes, over its life so far:
+        a scan in a process that held more before it is reported too) passed the limit, else ''."""
         if peak is None or peak <= self.limit:
             return ""
         return (f"peak memory {peak / 1e6:,.0f} MB passed --memory-limit {self.limit / 1e6:,.0f} MB: memory outside "
@@ -85,7 +86,7 @@ def peak_rss() -> int | None:
     """This process's largest resident size so far, in bytes (None where the OS does not say)."""
     try:
         import resource
-    except ImportError:  # not on Windows
+    except ImportError:  # Windows has no resource module
         return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if peak <= 0:
