@@ -63,6 +63,15 @@ def test_duckdb_gets_its_share_and_a_floor():
     assert abs(parse_size(setting.replace(" ", "")) / (1.4 * 10**9) - 1) < 0.05 and "tokentrail-duckdb-" in spill
 
 
+def test_duckdb_runs_fewer_threads_when_its_share_is_small():
+    assert MemoryBudget.of("2GB").threads(2) == 2 and MemoryBudget.of("16GB").threads(2) == 2
+    assert MemoryBudget.of("1GB").threads(2) == 1 and MemoryBudget.of("100MB").threads(2) == 1
+    con = engine.BatchEngine([], memory_limit="1GB").con
+    assert con.execute("SELECT current_setting('threads')").fetchall()[0][0] == 1
+    assert engine.BatchEngine([], memory_limit="1GB", threads=2).con.execute(
+        "SELECT current_setting('threads')").fetchall()[0][0] == 2
+
+
 def test_a_peak_over_the_limit_is_one_line():
     budget = MemoryBudget.of("1GB")
     assert budget.over(None) == "" and budget.over(10**9) == ""

@@ -192,7 +192,7 @@ class BatchEngine:
         self.con = duckdb.connect(config={"memory_limit": f"{self.budget.duckdb}B", "temp_directory": str(spill),
                                           "allocator_flush_threshold": f"{self.budget.flush}B",
                                           "allocator_background_threads": True,
-                                          "threads": threads or min(2, os.cpu_count() or 1)})
+                                          "threads": threads or self.budget.threads(min(2, os.cpu_count() or 1))})
         self._duckdb_limit = self.budget.duckdb
         enable_arrow_lambdas(self.con)
         self._json_prepared = False

@@ -31,6 +31,7 @@ IN_FLIGHT = 3  # a batch in flight takes about this many times its Arrow input (
 FLUSH_PERCENT = 1  # of the limit: DuckDB hands freed memory back once a task held more than this
 DUCKDB_FLOOR = 64 * 2**20  # DuckDB's share is never less: under a tiny limit it must still run a query
 FLUSH_FLOOR = 4 * 2**20
+THREAD_MEMORY = 300 * 10**6  # DuckDB's share per thread it runs: a large statement's working memory
 MIN_BATCH_ROWS = 2048  # one DuckDB vector: fewer rows per query would cost more plans than they save
 
 
@@ -72,6 +73,12 @@ class MemoryBudget:
         ``MIN_BATCH_ROWS`` and at most ``most``."""
         fits = int(self.batch / max(IN_FLIGHT * row_bytes + codes, 1.0))
         return max(min(MIN_BATCH_ROWS, most), min(most, fits))
+
+    def threads(self, cores: int) -> int:
+        """DuckDB's threads: one per core, fewer when its share would give a thread less than
+        ``THREAD_MEMORY`` (each thread's pipelines hold their own working memory: with two, a
+        200-rule statement took ~300 MB; with one, ~50 MB), never fewer than one."""
+        return max(1, min(cores, self.duckdb // THREAD_MEMORY))
 
     def over(self, peak: int | None) -> str:
         """One line when the process's peak resident size ``peak`` (bytes, over its life so far:
