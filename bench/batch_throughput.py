@@ -19,7 +19,8 @@ dataset, its events repeated, each copy's ``uuid`` made its own, so nothing is a
 For each size and rule pack (``--packs``: ``bundled``, ``bundled+200``, ``synthetic:N``) the
 run times DuckDB's ``count(*)`` over the file (the floor) and the duckdb engine's scan of it in
 a child process of its own: wall and CPU seconds (the process's, all threads: on a shared
-machine the steadier measure), peak RSS (VmHWM) under ``--memory-limit``. Then synthetic packs
+machine the steadier measure), peak RSS (VmHWM) and its share of ``--memory-limit`` (which the
+scan's whole process should stay under; a pass over it says so on stderr). Then synthetic packs
 of ``--scaling`` sizes at the first size, CPU seconds by stage at the first size, and a check
 that the engine gives the streaming engine's alerts over ``--check`` events. ``--packs ""
 --scaling ""`` and the sizes choose which passes run; ``--results`` keeps each finished pass
@@ -276,7 +277,8 @@ def child_pass(path: Path, spec: str, memory_limit: str, alerting: bool, work: P
         counts = {"events": 0, "matches": 0, "alerts": 0}
     else:
         result = B.scan_batch([str(path)], loaded, memory_limit=memory_limit)
-        counts = {"events": result.stats.events, "matches": result.stats.matches, "alerts": len(result.alerts)}
+        counts = {"events": result.stats.events, "matches": result.stats.matches, "alerts": len(result.alerts),
+                  "memory_note": getattr(result, "memory_note", "")}  # a baseline's code may not say
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     peak = samplers[0].stop() if samplers else {}
     status = Path("/proc/self/status").read_text().splitlines()
@@ -337,10 +339,10 @@ class Results:
         if path is not None and path.exists():
             self.rows = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
-    def find(self, kind: str, events: int, spec: str, code: str = "") -> dict | None:
-        """The recorded pass of this kind, size, pack and code, if any."""
-        return next((r for r in self.rows if (r["kind"], r["events"], r["spec"], r.get("code", "")) ==
-                     (kind, events, spec, code)), None)
+    def find(self, kind: str, events: int, spec: str, code: str = "", limit: str = "2GB") -> dict | None:
+        """The recorded pass of this kind, size, pack, code and memory limit, if any."""
+        return next((r for r in self.rows if (r["kind"], r["events"], r["spec"], r.get("code", ""),
+                                              r.get("limit", "2GB")) == (kind, events, spec, code, limit)), None)
 
     def add(self, row: dict) -> dict:
         """Record a finished pass (with the time and load it ended at)."""
@@ -364,7 +366,11 @@ def parquet_passes(jsonl: Path, sizes: list[int], packs: list[str], scaling: lis
     there already)."""
     results = results or Results(None)
     work = work or jsonl.parent
-    print("| input | rules | wall s | events/s (wall) | CPU s | events per CPU-second | matches | alerts | peak RSS MB |")
+    from tokentrail.engine.batch_memory import parse_size
+
+    limit = parse_size(memory_limit)  # bytes, as DuckDB reads sizes (GB: 10**9)
+    print(f"| input | rules | wall s | events/s (wall) | CPU s | events per CPU-second | matches | alerts | "
+          f"peak RSS MiB (of --memory-limit {memory_limit}) |")
     print("|---|---|---|---|---|---|---|---|---|")
     runs = [(n, spec, "") for n in sizes for spec in packs] + [(sizes[0], f"synthetic:{r}", "") for r in scaling]
     if baseline:
@@ -383,16 +389,20 @@ def parquet_passes(jsonl: Path, sizes: list[int], packs: list[str], scaling: lis
             f = results.add({"kind": "read", "events": n, "spec": "", "wall": w, "cpu": c})
         print(f"| {n:,} | every column read into Arrow (read floor) | {f['wall']:.2f} | {n / f['wall']:,.0f} | "
               f"{f['cpu']:.2f} | {n / max(f['cpu'], 1e-9):,.0f} | | | |")
-        r = results.find("scan", n, spec, python)
+        r = results.find("scan", n, spec, python, memory_limit)
         if r is None:
-            progress(f"scan: {n:,} events, {spec}" + (f", {python}" if python else ""))
+            progress(f"scan: {n:,} events, {spec}, --memory-limit {memory_limit}" + (f", {python}" if python else ""))
             r = run_child(path, spec, memory_limit, python=python or sys.executable, work=work)
             if r["events"] != n:
                 raise SystemExit(f"read {r['events']} events of {n}")
-            r = results.add({"kind": "scan", "events": n, "spec": spec, "code": python, **r})
+            if r.get("memory_note"):
+                progress(r["memory_note"])
+            r = results.add({"kind": "scan", "events": n, "spec": spec, "code": python, "limit": memory_limit, **r})
         label = f"{spec} ({r['rules']})" + (" **baseline**" if python else "")
+        share = r["rss_mb"] * 2**20 / limit
         print(f"| {n:,} | {label} | {r['wall']:.2f} | {n / r['wall']:,.0f} | {r['cpu']:.2f} | "
-              f"{n / r['cpu']:,.0f} | {r['matches']:,} | {r['alerts']} | {r['rss_mb']:.0f} |", flush=True)
+              f"{n / r['cpu']:,.0f} | {r['matches']:,} | {r['alerts']} | {r['rss_mb']:,.0f} ({share:.0%}"
+              f"{', **over**' if share > 1 else ''}) |", flush=True)
     if stages:
         stage_split(jsonl, sizes[0], packs, memory_limit, work)
     if check:

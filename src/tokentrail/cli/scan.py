@@ -89,7 +89,8 @@ def scan(
         "--spark-conf", metavar="K=V", help="A Spark setting for --engine spark (repeatable).")] = None,
     memory_limit: Annotated[str, typer.Option(
         "--memory-limit", metavar="SIZE",
-        help="Most memory the duckdb engine may use, as DuckDB writes sizes (e.g. 2GB, 500MB).")] = "2GB",
+        help="Most memory a duckdb-engine scan may take, the whole process, as DuckDB writes sizes (e.g. 2GB, "
+             "500MB): DuckDB gets a share and spills to disk past it; a scan that passes it says so.")] = "2GB",
     keep_duplicates: Annotated[bool, typer.Option(
         "--keep-duplicates", help="Take every event, even one already read (same log type and event id).")] = False,
     max_line_size: Annotated[str | None, typer.Option(
@@ -191,6 +192,8 @@ def scan(
                 fail(str(exc), 1)
     if result.prefilter_off:
         note(result.prefilter_off)
+    if result.memory_note:
+        note(result.memory_note)
     for line in summary_lines(result):
         note(line)
     if report_dir is not None:

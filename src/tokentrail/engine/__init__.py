@@ -64,6 +64,7 @@ class ScanResult:
     alerts_delivered: int = 0
     repeated_alerts: int = 0
     prefilter_off: str = ""  # why the fast path did not run, when a rule set defeated it
+    memory_note: str = ""  # the batch engine's peak memory against --memory-limit, when it passed it
 
 
 def scan_events(rules: Sequence[Rule], events: Iterable[Mapping[str, Any]], *,

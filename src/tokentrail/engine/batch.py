@@ -33,6 +33,8 @@ type's files and its batches padded to it with NULL columns (``engine/batch_sche
 from __future__ import annotations
 
 import os
+import tempfile
+import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -69,6 +71,7 @@ from tokentrail.engine.batch_guard import GuardedLeaves
 from tokentrail.engine.batch_input import PARQUET, inputs
 from tokentrail.engine.batch_json import JsonLinesTriage, parsed_events, run_lines
 from tokentrail.engine.batch_lines import line_batches
+from tokentrail.engine.batch_memory import MemoryBudget, peak_rss
 from tokentrail.engine.batch_parts import (
     PART_LOG_TYPE,
     Part,
@@ -97,9 +100,11 @@ from tokentrail.sources.held import HeldReject
 from tokentrail.state import StateStore
 
 BATCH_ROWS = 100_000  # events per DuckDB query: bounds memory, costs a query plan per batch
-# Rows per typed (Parquet) query: each execution re-binds the query to its Arrow batch (about
+# Most rows per typed (Parquet) query: each execution re-binds the query to its Arrow batch (about
 # 0.2 CPU-seconds for the bundled pack), so batches are larger; about 1 KB of Arrow per Okta row.
+# The memory budget takes fewer when a row is wide or the limit tight (``engine/batch_memory.py``).
 TYPED_BATCH_ROWS = 250_000
+READ_ROWS = 16_384  # rows per Arrow batch read from Parquet, gathered into each query's batch
 TYPED_INPUT = "typed_input"  # the Arrow batch a typed query reads
 PARTS_INPUT = "typed_parts"  # the parts' results beside it, that the merging statement reads
 TYPED_RESULT = "typed_result"  # a typed query's result, asked which rows Python reads whole
@@ -184,8 +189,16 @@ class BatchEngine:
         self.python_types = {lt for lt, ix in self.stream.plan.indexes.items()
                              if any(id(u) not in self.stream.decided for u in ix.python)}
         self.python_read_types = {lt for lt, ix in self.stream.plan.indexes.items() if ix.python}  # read whole
-        self.con = duckdb.connect(config={"memory_limit": memory_limit,
-                                          "threads": threads or min(2, os.cpu_count() or 1)})
+        self.budget = MemoryBudget.of(memory_limit)
+        # DuckDB gets its share of the limit, spills past it to a directory of its own (made
+        # only when it spills, removed when the connection closes), and hands freed memory back
+        # soon: the rest of the limit is the process's.
+        spill = Path(tempfile.gettempdir()) / f"tokentrail-duckdb-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.con = duckdb.connect(config={"memory_limit": f"{self.budget.duckdb}B", "temp_directory": str(spill),
+                                          "allocator_flush_threshold": f"{self.budget.flush}B",
+                                          "allocator_background_threads": True,
+                                          "threads": threads or self.budget.threads(min(2, os.cpu_count() or 1))})
+        self._duckdb_limit = self.budget.duckdb
         enable_arrow_lambdas(self.con)
         self._json_prepared = False
         # Units per typed statement (``engine/batch_parts.py``).
@@ -425,19 +438,49 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         if plan.columns is not None:
             relation = self._parquet_select(path, [c for c in schema.names if c in plan.columns])
             planned = pa.schema([planned.field(c) for c in plan.columns])
-        batches = relation.to_arrow_reader(TYPED_BATCH_ROWS)
+        batches = relation.to_arrow_reader(READ_ROWS)
         source = str(path)
         alerts: list[Alert] = []
         first = 1
-        for read in _gathered(batches, TYPED_BATCH_ROWS):
+        for read in _gathered(batches, self._batch_rows()):
             table = padded(read, planned)
             rows_in = table.num_rows
-            result = self._run_typed(plan, table.append_column(LINE_COLUMN, pa.array(range(rows_in), pa.int64())))
+            result = self._run_in_budget(plan, table.append_column(LINE_COLUMN, pa.array(range(rows_in), pa.int64())))
             if plan.columns is not None:
                 table = self._with_whole_rows(result, table, schema, path, first)
             alerts.extend(self._route_typed(result, table, plan.digests, first, source, reader))
             first += rows_in
         return alerts
+
+    def _run_in_budget(self, plan: TypedPlan, table: pa.Table) -> pa.Table:
+        """``_run_typed`` within the memory budget. A statement may need more than DuckDB's share
+        whatever the batch's rows (a large rule set's expressions, the Parquet reader's row
+        group beside it): DuckDB's limit then grows, once, to the most the budget allows it, and
+        the query runs again (it has no effects; the scan's end says if the process passed the
+        limit)."""
+        try:
+            return self._run_typed(plan, table)
+        except duckdb.OutOfMemoryException:
+            if self._duckdb_limit >= self.budget.duckdb_most:
+                raise
+        self._duckdb_limit = self.budget.duckdb_most
+        self.con.execute(f"SET memory_limit = '{self._duckdb_limit}B'")
+        return self._run_typed(plan, table)
+
+    def _batch_rows(self) -> Callable[[pa.RecordBatch], int]:
+        """How many rows a typed query's batch holds, given the batches read so far: the memory
+        budget's count for the widest row seen (its Arrow bytes and row number) and one code
+        per unit of the log type with the most."""
+        codes = max((len(units) for units in self.by_type.values()), default=0)
+        widest = 0.0
+
+        def rows_of(batch: pa.RecordBatch) -> int:
+            nonlocal widest
+            if batch.num_rows:
+                widest = max(widest, batch.nbytes / batch.num_rows + 8)
+            return self.budget.batch_rows(widest, codes, TYPED_BATCH_ROWS)
+
+        return rows_of
 
     def _with_whole_rows(self, result: pa.Table, table: pa.Table, schema: pa.Schema, path: str | Path,
                          first: int) -> pa.Table:
@@ -914,17 +957,24 @@ def _picked(values: Sequence[Any], rows: Sequence[int], shift: int = 0) -> list[
     return list(map(values.__getitem__, at))
 
 
-def _gathered(batches: pa.RecordBatchReader, rows: int) -> Iterable[pa.Table]:
-    """The reader's batches joined into tables of at least ``rows`` rows (the last one fewer):
-    DuckDB's reader gives a Parquet file's row groups (often 100k rows) whatever it is asked."""
+def _gathered(batches: pa.RecordBatchReader, rows_of: Callable[[pa.RecordBatch], int]) -> Iterable[pa.Table]:
+    """The reader's batches joined, and cut where needed, into tables of ``rows_of(batch)`` rows
+    each (asked again as each batch arrives; the last table fewer). DuckDB's reader gives at most
+    a Parquet file's row group per batch, often fewer rows than a query should read."""
     held: list[pa.RecordBatch] = []
     count = 0
     for batch in batches:
-        held.append(batch)
-        count += batch.num_rows
-        if count >= rows:
-            yield pa.Table.from_batches(held)
-            held, count = [], 0
+        wanted = rows_of(batch)
+        start = 0
+        while start < batch.num_rows:
+            taken = min(batch.num_rows - start, max(wanted - count, 0))
+            if taken:
+                held.append(batch.slice(start, taken))
+                count += taken
+                start += taken
+            if count >= wanted:
+                yield pa.Table.from_batches(held)
+                held, count = [], 0
     if held:
         yield pa.Table.from_batches(held)
 
@@ -1016,7 +1066,9 @@ def scan_batch(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, 
                dead_letter: IO[bytes] | None = None, keep_duplicates: bool = False) -> ScanResult:
     """Scan log files with the DuckDB engine: the same ``ScanResult`` as ``api.scan`` gives.
 
-    ``memory_limit`` bounds DuckDB's memory (a DuckDB size such as ``"2GB"``); ``dead_letter``
+    ``memory_limit`` is the most memory the whole process should take (a DuckDB size such as
+    ``"2GB"``; DuckDB gets a share of it, ``engine/batch_memory.py``); when the process's peak
+    passed it, ``memory_note`` of the result says so in one line. ``dead_letter``
     keeps malformed lines and events of no known log type, ``on_alert``, ``state`` and
     ``keep_duplicates`` mean what they mean in ``api.scan`` — except that a duplicate is dropped
     only when it matched a rule (SQL does not key the events it finds no match in), so
@@ -1033,4 +1085,6 @@ def scan_batch(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, 
         engine = BatchEngine(rules, state=state, on_match=on_match, memory_limit=memory_limit, strict=strict,
                              on_unknown=unknown_keeper(dead_letter), seen=seen)
         gate(engine.scan_paths(paths, reader))
-    return scan_result(kept, gate, engine.stream, reader, load_errors, rules)
+    result = scan_result(kept, gate, engine.stream, reader, load_errors, rules)
+    result.memory_note = engine.budget.over(peak_rss())
+    return result
