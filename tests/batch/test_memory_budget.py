@@ -15,6 +15,7 @@ from tokentrail.cli import app
 from tokentrail.engine import batch as engine
 from tokentrail.engine import batch_memory
 from tokentrail.engine.batch_memory import MemoryBudget, parse_size, peak_rss
+from tokentrail.engine.dedup import STRING_KEY_BYTES, SeenEvents, dedup_key
 from tokentrail.rules.ir import Cmp
 from tokentrail.rules.model import Grouping, Rule
 
@@ -51,6 +52,21 @@ def test_rows_per_batch_follow_the_row_width_and_the_limit():
     assert default.batch_rows(2_000, 0, 250_000) == 150_000 and default.batch_rows(100, 0, 250_000) == 250_000
     assert default.batch_rows(10**9, 0, 250_000) == batch_memory.MIN_BATCH_ROWS
     assert default.batch_rows(10**9, 0, 20) == 20  # never more than the most asked for
+
+
+def test_state_grown_with_the_input_leaves_fewer_rows_per_batch():
+    default = MemoryBudget.of("2GB")
+    assert default.batch_rows(1_000, 0, 10**9, held=300 * 10**6) == 200_000  # 900 MB less 300 held
+    assert default.batch_rows(1_000, 0, 10**9, held=10**10) == batch_memory.MIN_BATCH_ROWS
+
+
+def test_the_duplicate_filter_says_what_its_keys_take():
+    seen = SeenEvents(memory_ids=1_000)
+    empty = seen.nbytes
+    for i in range(50_000):
+        seen.seen_key(dedup_key("okta", f"{i:08d}-0000-4000-8000-{i:012d}"))
+    assert seen.spilled > 40_000  # most keys frozen, packed
+    assert 20 * 50_000 < seen.nbytes - empty < STRING_KEY_BYTES * 50_000
 
 
 def test_duckdb_gets_its_share_and_a_floor():
@@ -106,7 +122,8 @@ def test_a_tighter_limit_reads_smaller_batches_with_the_same_alerts(tmp_path, mo
     sizes = {}
     for limit in ("100KB", "200KB", "2GB"):
         executed.clear()
-        batch = engine.scan_batch([str(parquet)], rules, memory_limit=limit)
+        # No duplicate filter: its keys would take a share of so small a limit (tested below).
+        batch = engine.scan_batch([str(parquet)], rules, memory_limit=limit, keep_duplicates=True)
         assert [(a.id, a.event_ids, a.count) for a in batch.alerts] == [(a.id, a.event_ids, a.count) for a in stream.alerts]
         assert batch.stats.matches == stream.stats.matches and sum(executed) == 400
         sizes[limit] = list(executed)

@@ -469,8 +469,8 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
 
     def _batch_rows(self) -> Callable[[pa.RecordBatch], int]:
         """How many rows a typed query's batch holds, given the batches read so far: the memory
-        budget's count for the widest row seen (its Arrow bytes and row number) and one code
-        per unit of the log type with the most."""
+        budget's count for the widest row seen (its Arrow bytes and row number), one code per
+        unit of the log type with the most, and the duplicate filter's keys so far."""
         codes = max((len(units) for units in self.by_type.values()), default=0)
         widest = 0.0
 
@@ -478,7 +478,8 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
             nonlocal widest
             if batch.num_rows:
                 widest = max(widest, batch.nbytes / batch.num_rows + 8)
-            return self.budget.batch_rows(widest, codes, TYPED_BATCH_ROWS)
+            seen = self.stream.seen
+            return self.budget.batch_rows(widest, codes, TYPED_BATCH_ROWS, 0 if seen is None else seen.nbytes)
 
         return rows_of
 

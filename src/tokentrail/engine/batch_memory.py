@@ -67,11 +67,12 @@ class MemoryBudget:
         return cls(limit=total, duckdb=max(DUCKDB_FLOOR, duckdb), duckdb_most=max(DUCKDB_FLOOR, rest),
                    batch=rest - duckdb, flush=max(FLUSH_FLOOR, total * FLUSH_PERCENT // 100))
 
-    def batch_rows(self, row_bytes: float, codes: int, most: int) -> int:
+    def batch_rows(self, row_bytes: float, codes: int, most: int, held: int = 0) -> int:
         """Rows a batch holds when a row's Arrow input takes ``row_bytes`` and its statements give
-        it ``codes`` codes (a byte each): as many as fit ``batch`` in flight, at least
+        it ``codes`` codes (a byte each): as many as fit ``batch`` in flight less ``held`` bytes of
+        state that grew with the input so far (the duplicate filter's keys), at least
         ``MIN_BATCH_ROWS`` and at most ``most``."""
-        fits = int(self.batch / max(IN_FLIGHT * row_bytes + codes, 1.0))
+        fits = int(max(self.batch - held, 0) / max(IN_FLIGHT * row_bytes + codes, 1.0))
         return max(min(MIN_BATCH_ROWS, most), min(most, fits))
 
     def threads(self, cores: int) -> int:

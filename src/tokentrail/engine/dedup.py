@@ -27,7 +27,8 @@ from tokentrail import schemas
 from tokentrail.engine.keybatch import KeyBatch
 from tokentrail.engine.keyruns import FrozenKeys
 
-DEFAULT_MEMORY_IDS = 1 << 16  # keys kept as strings (~124 bytes each) before they are frozen
+DEFAULT_MEMORY_IDS = 1 << 16  # keys kept as strings before they are frozen
+STRING_KEY_BYTES = 124  # a key kept as a string in a set (Okta keys, measured)
 
 
 def dedup_key(log_type: str, ident: str) -> str:
@@ -43,6 +44,11 @@ class SeenEvents:
         self.recent: set[str] = set()
         self.frozen = FrozenKeys()
         self._readers: dict[str, Callable[[Mapping[str, Any]], str | None]] = {}
+
+    @property
+    def nbytes(self) -> int:
+        """About how many bytes the keys taken so far hold (it grows with the input)."""
+        return self.frozen.nbytes() + STRING_KEY_BYTES * (len(self.recent) + len(self.frozen.unpacked))
 
     @property
     def spilled(self) -> int:
