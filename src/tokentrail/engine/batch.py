@@ -59,8 +59,8 @@ from tokentrail.engine.batch_digest import (
     UnitDigest,
     digest_columns,
     digest_condition,
-    event_id,
-    event_time,
+    event_ids,
+    event_times,
     plan_type,
 )
 from tokentrail.engine.batch_guard import GuardedLeaves
@@ -476,13 +476,16 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         still sees its matches in input order."""
         line, lt, h, n, u, ov = (result.column(c).to_pylist() for c in (0, 1, 2, 3, 4, 8))
         # Lists of text as one flat list and offsets: far cheaper out of Arrow than a list each.
-        (tv, t_at), (iv, i_at), (xv, x_at) = (_flat(result.column(c)) for c in (5, 6, 7))
+        xv, x_at = _flat(result.column(7))
+        times, idents = event_times(result.column(5)), event_ids(result.column(6))
         rows = list(zip(line, lt, h, n, strict=True))
         self._count_unmatched(rows, reader, counts_reads=False)
         wanted = [r for r, unit in zip(rows, u, strict=True) if r[0] is not None and unit is None]
         events = iter(self._rows_as_events(table, wanted))
         stream, stats, units = self.stream, self.stream.stats, self.units
         seen = stream.seen
+        # With no event Python takes whole here, the repeat check of the batch's events is one call.
+        repeats = _repeated_rows(seen, line, lt, idents) if seen is not None and not wanted else None
         route, match_id = stream.route, stream.match_id
         bulk = self._bulk_units(digests)
         runs: dict[str, list[int]] = {}  # rule id -> the rows of its gathered matches
@@ -524,13 +527,16 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
                 if at >= 0 and not skip:
                     stats.matched_events += 1
                 at = pos
-                ident = event_id(iv[i_at[i]:i_at[i + 1]])
-                skip = seen is not None and ident is not None and seen.seen_key(dedup_key(lt[i], ident))
+                ident = idents[i]
+                if repeats is not None:
+                    skip = i in repeats
+                else:
+                    skip = seen is not None and ident is not None and seen.seen_key(dedup_key(lt[i], ident))
                 if skip:
                     stats.duplicates += 1
                     continue
                 stats.events += 1
-                when = event_time(tv[t_at[i]:t_at[i + 1]])
+                when = times[i]
                 # Every routed match of the event would do this first; the first one counts.
                 eid = match_id(when, ident, source, first + pos)
             elif skip:
@@ -871,6 +877,23 @@ def _flat(column: pa.ChunkedArray) -> tuple[list[Any], list[int]]:
         return [], [0]
     offsets = pc.subtract(array.offsets, array.offsets[0])
     return array.flatten().to_pylist(), offsets.to_pylist()
+
+
+def _repeated_rows(seen: SeenEvents, line: Sequence[int | None], lt: Sequence[str | None],
+                   idents: Sequence[str | None]) -> set[int]:
+    """The rows, each its event's first, whose event was taken before (this batch's earlier rows
+    included): ``SeenEvents.seen_key`` of each event in row order, as one batch of keys."""
+    firsts: list[int] = []
+    keys: list[str] = []
+    at = None
+    for i, pos in enumerate(line):
+        if pos is None or pos == at:
+            continue
+        at = pos
+        ident = idents[i]
+        firsts.append(i)
+        keys.append("" if ident is None else dedup_key(lt[i], ident))  # type: ignore[arg-type]
+    return {firsts[j] for j in seen.duplicates_among(keys)}
 
 
 def _picked(values: Sequence[Any], rows: Sequence[int], shift: int = 0) -> list[Any]:
