@@ -53,6 +53,14 @@ def assert_same(parquet, jsonl, rule_list, *, whole_events=True):
          [{"eventType": "user.session.start", "uuid": f"e{i}", "published": f"2026-01-01T00:00:0{i}Z",
            "actor": {"alternateId": "a@x.io"}, "client": {"ipAddress": ["10.1.2.3"] if i % 2 else 5}}
           for i in range(4)])
+# A list of structs fanned out over in SQL: a NULL element, a NULL or absent key, a match.
+@example([Rule(id="r0", title="r0", format="sigma", logsource=OKTA, logic=Cmp("target.type", "eq", ("appinstance",)),
+               grouping=Grouping(group_by=("actor.alternateId",), window=600, threshold=2))],
+         [{"eventType": "user.session.start", "uuid": f"e{i}", "published": f"2026-01-01T00:00:0{i}Z",
+           "actor": {"alternateId": "a@x.io"}, "target": target}
+          for i, target in enumerate([[{"type": "AppInstance"}, None], [{"type": None}, {"type": "AppInstance"}],
+                                      [{"id": "1"}, {"type": "User"}], [{"type": "User"}, {"type": "AppInstance"}],
+                                      [], [{"type": "APPINSTANCE"}]])])
 def test_generated_rules_and_events(tmp_path_factory, rule_list, event_list):
     parquet, jsonl = as_parquet(tmp_path_factory.mktemp("typed"), event_list)
     assert_same(parquet, jsonl, rule_list)

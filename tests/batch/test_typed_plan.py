@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from batch.test_batch_engine import OKTA, events, rules
 from batch.test_typed_parquet import as_parquet
 from tokentrail import api
-from tokentrail.engine import batch_parts
+from tokentrail.engine import batch_digest, batch_parts
 from tokentrail.engine.batch import BatchEngine, scan_batch
 from tokentrail.engine.batch_parts import unit_parts
 from tokentrail.rules.ir import Cmp, Keywords
@@ -43,7 +43,8 @@ def outcome(result):
 
 def four_ways(parquet, jsonl, rule_list):
     """Streaming over the read-back JSON lines; the batch engine as it runs (projected, one
-    statement), in parts of one unit, and reading every column. Each batch way's plans, too."""
+    statement), in parts of one unit, with each unit's SQL digest built apart (blocks of one),
+    and reading every column. Each batch way's plans, too."""
     plans: dict[str, list] = {}
     original = BatchEngine._typed_statement
 
@@ -63,6 +64,10 @@ def four_ways(parquet, jsonl, rule_list):
         mp.setattr(batch_parts, "STATEMENT_UNITS", 1)
         out["parts"] = outcome(scan_batch([str(parquet)], rule_list))
     with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(BatchEngine, "_typed_statement", recorded("blocks"))
+        mp.setattr(batch_digest, "DIGEST_BLOCK", 1)
+        out["blocks"] = outcome(scan_batch([str(parquet)], rule_list))
+    with pytest.MonkeyPatch.context() as mp:
         mp.setattr(BatchEngine, "_typed_statement", recorded("full"))
         mp.setattr(BatchEngine, "_read_columns", lambda self, schema, used: None)
         out["full"] = outcome(scan_batch([str(parquet)], rule_list))
@@ -80,6 +85,7 @@ def test_parts_and_projection_give_one_statements_results(tmp_path_factory, rule
     out, plans = four_ways(parquet, jsonl, rule_list)
     assert out["projected"] == out["stream"]
     assert out["parts"] == out["stream"]
+    assert out["blocks"] == out["stream"]
     assert out["full"] == out["stream"]
     # The ways differed as meant: parts ran one statement per unit (and a merge), and the full
     # read read every column.
@@ -111,7 +117,7 @@ def test_projection_leaves_unread_columns_and_reads_whole_rows_for_python(tmp_pa
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(BatchEngine, "_with_whole_rows", spy)
             out, plans = four_ways(parquet, jsonl, rule_list)
-        assert out["projected"] == out["parts"] == out["full"] == out["stream"]
+        assert out["projected"] == out["parts"] == out["blocks"] == out["full"] == out["stream"]
         (plan, schema), = plans["projected"]
         # No declarative rule reads the client or the targets: they are read only where needed.
         assert "client" not in plan.columns and "target" not in plan.columns

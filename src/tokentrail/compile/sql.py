@@ -101,6 +101,12 @@ class FieldTable:
         i = self.arrays.setdefault(path, len(self.arrays))
         return sx.Bracket(this=sx.column(ARRAYS), expressions=[sx.Literal.number(i)])
 
+    def objects_key(self, path: str, key: str) -> tuple[sx.Expression, sx.Expression] | None:
+        """Over an array of objects at ``path``: whether every element is an object whose ``key``
+        holds a string, and the list of those strings, where the table can answer without the
+        array's JSON text (None here: ``array_of`` is read)."""
+        return None
+
     def type_of(self, path: str) -> sx.Expression:
         i = self.types.setdefault(path, len(self.types))
         return sx.Bracket(this=sx.column(TYPES), expressions=[sx.Literal.number(i)])
@@ -301,10 +307,15 @@ class _Compiler:
         head, key = json_path(parts[:1]), parts[1]
         if head is None or json_path((key,)) is None:
             return None
-        arr = self.fields.array_of(head)
-        elements = _call("json_type", arr, _lit("$[*]"))
-        leaf_types = _call("json_type", arr.copy(), _lit(f'$[*]."{key}"'))
-        texts = _call("json_extract_string", arr.copy(), _lit(f'$[*]."{key}"'))
+        typed = self.fields.objects_key(head, key)
+        if typed is None:
+            arr = self.fields.array_of(head)
+            elements = _call("json_type", arr, _lit("$[*]"))
+            leaf_types = _call("json_type", arr.copy(), _lit(f'$[*]."{key}"'))
+            every = sx.and_(_every(elements, "OBJECT"), _every(leaf_types, "VARCHAR"))
+            texts = _call("json_extract_string", arr.copy(), _lit(f'$[*]."{key}"'))
+        else:
+            every, texts = typed
         s = sx.column("s")
         if node.all_values and len(values) > 1:
             tests = [self._text_test(node.op, (v,), node.cased, s.copy()) for v in values]
@@ -314,12 +325,15 @@ class _Compiler:
             return None
         verdicts = []
         for test in tests:
-            codes = _call("list_transform", texts.copy(), sx.Lambda(
-                this=sx.Coalesce(this=sx.Cast(this=test, to=sx.DataType.build("INT")), expressions=[sx.Literal.number(-1)]),
-                expressions=[sx.to_identifier("s")]))
-            verdicts.append(_case([(_call("list_contains", codes, sx.Literal.number(1)), sx.true()),
-                                   (_call("list_contains", codes.copy(), sx.Literal.number(-1)), sx.null())],
-                                  sx.false()))
+            # Each element's verdict once, ranked 2 (true), 1 (unsure) or 0 (false): any true
+            # element decides, else any unsure one leaves it unsure (no element: false).
+            rank = sx.Coalesce(this=sx.Mul(this=sx.Cast(this=test, to=sx.DataType.build("INT")),
+                                           expression=sx.Literal.number(2)), expressions=[sx.Literal.number(1)])
+            best = _call("list_max", _call("list_transform", texts.copy(),
+                                           sx.Lambda(this=rank, expressions=[sx.to_identifier("s")])))
+            unsure_as_null = sx.Nullif(this=sx.Coalesce(this=best, expressions=[sx.Literal.number(0)]),
+                                       expression=sx.Literal.number(1))
+            verdicts.append(sx.paren(sx.EQ(this=unsure_as_null, expression=sx.Literal.number(2))))
         found = _all(verdicts) if len(verdicts) > 1 else verdicts[0]
         # No element holds the key: a missing field (unsure where keys may be spelled otherwise).
         empty = sx.EQ(this=_call("len", texts.copy()), expression=sx.Literal.number(0))
@@ -327,8 +341,7 @@ class _Compiler:
         plain = _all([
             sx.EQ(this=self.fields.type_of(head), expression=_lit("ARRAY")),
             sx.not_(sx.column(DOTTED)),
-            _every(elements, "OBJECT"),
-            _every(leaf_types, "VARCHAR"),
+            every,
         ])
         return plain, result
 

@@ -140,6 +140,28 @@ class TypedFieldTable(FieldTable):
         to select where the event's columns are in scope and before the comparisons that read them."""
         return [sx.alias_(expr, name) for name, expr in self._lowered.values()]
 
+    def objects_key(self, path: str, key: str) -> tuple[sx.Expression, sx.Expression] | None:
+        """A list of structs whose ``key`` is a text field: every element is an object holding
+        a string there when no element and no element's ``key`` is NULL (as JSON: ``null``),
+        and the strings are the elements' fields; no JSON text is written. None for any other
+        type: the JSON route then decides from the values."""
+        found = self._resolve(path)
+        if found is None or _kind(found[1]) != "ARRAY" or not pa.types.is_struct(found[1].value_type):
+            return None
+        items = found[1].value_type
+        if items.get_field_index(key) < 0 or _kind(items.field(key).type) != "VARCHAR":
+            return None
+        expr, e = found[0], sx.column("e")
+        leaf = sx.Anonymous(this="struct_extract", expressions=[e.copy(), sx.Literal.string(key)])
+        held = sx.and_(sx.not_(sx.Is(this=e.copy(), expression=sx.null())),
+                       sx.not_(sx.Is(this=leaf.copy(), expression=sx.null())))
+        every = sx.Coalesce(this=sx.Anonymous(this="list_bool_and", expressions=[sx.Anonymous(
+            this="list_transform", expressions=[expr, sx.Lambda(this=held, expressions=[sx.to_identifier("e")])])]),
+            expressions=[sx.true()])
+        texts = sx.Anonymous(this="list_transform", expressions=[
+            expr.copy(), sx.Lambda(this=leaf, expressions=[sx.to_identifier("e")])])
+        return every, texts
+
     def array_of(self, path: str) -> sx.Expression:
         found = self._resolve(path)
         if found is None or _kind(found[1]) != "ARRAY":

@@ -26,6 +26,8 @@ field reads is not turned into an event at all: SQL selects what each digest rea
 columns and routes them (``engine/batch_digest.py``). The file is read in the columns the query
 and the digests read; the rows Python reads whole get the rest by a second read of those rows.
 A large rule set's query is run in parts of bounded size and merged (``engine/batch_parts.py``).
+The files of one dataset are planned once: each is planned as the merged schema of its log
+type's files and its batches padded to it with NULL columns (``engine/batch_schema.py``).
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ from tokentrail.engine.batch_parts import (
     said_column,
     unit_parts,
 )
+from tokentrail.engine.batch_schema import dataset_schemas, padded
 from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents, dedup_key
 from tokentrail.engine.gcpolicy import collector_paused
 from tokentrail.engine.lifted import LiftedStream, lifted_condition, sql_condition
@@ -88,7 +91,7 @@ from tokentrail.rules.ir import All, Cmp, Const, Expr
 from tokentrail.rules.loader import LoadResult
 from tokentrail.rules.model import Rule
 from tokentrail.schemas.registry import registry
-from tokentrail.sinks.parquet_dataset import PARTITION_COLUMNS
+from tokentrail.sinks.parquet_dataset import LOG_TYPE_COLUMN, PARTITION_COLUMNS
 from tokentrail.sources.files import LogReader, ReadLimits, raw_jsonl
 from tokentrail.sources.held import HeldReject
 from tokentrail.state import StateStore
@@ -188,6 +191,7 @@ class BatchEngine:
         # Units per typed statement (``engine/batch_parts.py``).
         self.statement_units = statement_units or batch_parts.STATEMENT_UNITS
         self._typed: dict[str, TypedPlan] = {}
+        self._planned: dict[str, pa.Schema] = {}  # a Parquet file's dataset schema, by path
         self._digest_cols: dict[tuple[str, str], list[str]] = {}
         self._bulk: dict[int, Mapping[int, str]] = {}  # by id() of a prepared statement's digests
         self._lines_triage: JsonLinesTriage | None = None
@@ -387,7 +391,9 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         """Scan every file in ``paths`` (Parquet files too); the alerts of the whole input, windows
         closed."""
         alerts: list[Alert] = []
-        for item in inputs(paths, reader):
+        items = list(inputs(paths, reader))
+        self._plan_datasets([item for item in items if str(item).endswith(PARQUET)])
+        for item in items:
             name = str(item)
             if name.endswith(PARQUET):
                 alerts.extend(self._scan_parquet(reader, item))
@@ -413,14 +419,18 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         if relation is None:
             return []
         schema = relation.limit(0).to_arrow_table().schema
-        plan = self._typed_statement(schema)
+        # Planned as its dataset's schema (``engine/batch_schema.py``), each batch padded to it.
+        planned = self._planned.get(str(path), schema)
+        plan = self._typed_statement(planned)
         if plan.columns is not None:
-            relation = self._parquet_select(path, plan.columns)
+            relation = self._parquet_select(path, [c for c in schema.names if c in plan.columns])
+            planned = pa.schema([planned.field(c) for c in plan.columns])
         batches = relation.to_arrow_reader(TYPED_BATCH_ROWS)
         source = str(path)
         alerts: list[Alert] = []
         first = 1
-        for table in _gathered(batches, TYPED_BATCH_ROWS):
+        for read in _gathered(batches, TYPED_BATCH_ROWS):
+            table = padded(read, planned)
             rows_in = table.num_rows
             result = self._run_typed(plan, table.append_column(LINE_COLUMN, pa.array(range(rows_in), pa.int64())))
             if plan.columns is not None:
@@ -462,7 +472,11 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
             at[p] = j
         spread = whole.take(pa.array(at, pa.int64()))
         for name in table.column_names:
-            spread = spread.set_column(spread.schema.get_field_index(name), name, table.column(name))
+            at_column = spread.schema.get_field_index(name)
+            if at_column < 0:  # a column of its dataset this file lacks (all NULL: missing)
+                spread = spread.append_column(name, table.column(name))
+            else:
+                spread = spread.set_column(at_column, name, table.column(name))
         return spread
 
     @collector_paused
@@ -599,6 +613,26 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
             return None
         reader.stats.files += 1
         return relation
+
+    def _plan_datasets(self, paths: Sequence[str | Path]) -> None:
+        """The schema each of a scan's Parquet files is planned as (``engine/batch_schema.py``),
+        from their footers, among the files of its log type's partition (``tt_log_type=…``, one
+        group for files outside our dataset layout): one log type's plan would only grow with
+        another's fields. A file that cannot be read is left out (its scan reports it)."""
+        groups: dict[str, dict[str, pa.Schema]] = {}
+        cursor = self.con.cursor()
+        for path in paths:
+            try:
+                columns = cursor.sql("SELECT * FROM read_parquet($path)", params={"path": str(path)})
+                schema = columns.limit(0).to_arrow_table().schema
+            except duckdb.Error:
+                continue
+            partition = next((part for part in Path(path).parts if part.startswith(LOG_TYPE_COLUMN + "=")), "")
+            groups.setdefault(partition, {})[str(path)] = pa.schema(
+                [f for f in schema if f.name not in PARTITION_COLUMNS])
+        cursor.close()
+        self._planned = {path: planned for found in groups.values()
+                         for path, planned in zip(found, dataset_schemas(found.values()), strict=True)}
 
     def _parquet_select(self, path: str | Path, columns: Sequence[str]) -> duckdb.DuckDBPyRelation:
         """These columns of a Parquet file already opened (``_parquet_relation``)."""

@@ -16,7 +16,7 @@ Python path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,8 @@ from tokentrail.engine.digest import Digest, SignalPart
 from tokentrail.engine.plan import Unit
 from tokentrail.rules.model import Correlation, Rule
 from tokentrail.schemas.timeparse import parse_time
+
+DIGEST_BLOCK = 16  # units whose SQL digests are built together, on the rows one of them matched
 
 Build = Callable[[float | None, str | None, list[str], Any], Digest]
 
@@ -429,6 +431,11 @@ def _list(items: Sequence[sx.Expression]) -> sx.Expression:
     return sx.Cast(this=sx.Array(expressions=list(items)), to=sx.DataType.build("VARCHAR[]"))
 
 
+def _matched(items: Iterable[str]) -> str:
+    """The non-NULL ones of ``items`` (SQL digests, each NULL where its unit did not match)."""
+    return f"list_filter([{', '.join(items)}], __tt_o -> __tt_o IS NOT NULL)"
+
+
 def _lt_is(name: str) -> sx.Expression:
     return sx.EQ(this=sx.column("lt"), expression=sx.Literal.string(name))
 
@@ -469,9 +476,16 @@ def digest_columns(by_type: Mapping[str, Sequence[Unit]], digests: Mapping[str, 
         for position, d in plan.units.items():
             texts = _list(d.texts).sql("duckdb")
             output = "NULL" if d.outputs is None else d.outputs.sql("duckdb")
-            items.append(f"CASE WHEN h[{position}] = 1 THEN {{'u': CAST({d.unit.index} AS INTEGER), 'xv': {texts}, "
-                         f"'ov': CAST({output} AS VARCHAR)}} END")
-        return f"list_filter([{', '.join(items)}], __tt_o -> __tt_o IS NOT NULL)"
+            items.append((position, f"CASE WHEN h[{position}] = 1 THEN {{'u': CAST({d.unit.index} AS INTEGER), "
+                                    f"'xv': {texts}, 'ov': CAST({output} AS VARCHAR)}} END"))
+        blocks = [items[k:k + DIGEST_BLOCK] for k in range(0, len(items), DIGEST_BLOCK)]
+        if len(blocks) == 1:
+            return _matched(item for _, item in items)
+        # A block's list is built only on the rows one of its units matched: most rows match
+        # few units, and a list of every unit's digest (mostly NULL) costs per unit and row.
+        return "list_concat(" + ", ".join(
+            f"CASE WHEN {' OR '.join(f'h[{p}] = 1' for p, _ in block)} THEN {_matched(i for _, i in block)} END"
+            for block in blocks) + ")"
 
     return (per_type(lambda lt, plan: _list(plan.times).sql("duckdb")),
             per_type(lambda lt, plan: _list(plan.ids).sql("duckdb")),
