@@ -1,6 +1,6 @@
 """The typed Parquet router's per-batch row values are its per-row readers' values: event times
 (``event_times``: the same floats as ``event_time``, odd texts included), event ids
-(``event_ids``) and the repeat check of a batch's events at once (``_repeated_rows``: the
+(``event_ids``) and the repeat check of a batch's events at once (``_event_rows``, ``_repeated_events``: the
 events ``SeenEvents.seen_key`` one at a time would drop)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from batch.test_typed_parquet import as_parquet
 from tokentrail import api
 from tokentrail.engine import batch as batch_module
-from tokentrail.engine.batch import _repeated_rows, scan_batch
+from tokentrail.engine.batch import _event_rows, _repeated_events, scan_batch
 from tokentrail.engine.batch_digest import event_id, event_ids, event_time, event_times
 from tokentrail.engine.dedup import SeenEvents, dedup_key
 from tokentrail.simulate import generate
@@ -70,29 +70,36 @@ def test_event_ids_are_event_id_of_each_row(rows):
     assert event_ids(column) == [None if r is None else event_id(r) for r in rows]
 
 
-@given(st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 6)), st.sampled_from(["okta", "auth0"]),
-                          st.one_of(st.none(), st.sampled_from(["a", "b", "c"]))), max_size=30),
+@given(st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 6)), st.one_of(st.none(), st.integers(1, 3)),
+                          st.sampled_from(["okta", "auth0"]), st.one_of(st.none(), st.sampled_from(["a", "b", "c"]))),
+                max_size=30),
        st.lists(st.sampled_from(["a", "b", "c"]), max_size=3))
-@example([(0, "okta", "a"), (0, "okta", "a"), (1, "okta", "a"), (2, "auth0", "a"), (None, "okta", "b")], ["b"])
+@example([(0, 1, "okta", "a"), (0, 2, "okta", "a"), (1, 1, "okta", "a"), (2, 1, "auth0", "a"), (None, None, "okta", "b"),
+          (3, None, "okta", "c"), (3, 1, "okta", "c")], ["b"])
 def test_the_batch_repeat_check_drops_what_seen_key_would(rows, taken_before):
-    # Rows of one event are adjacent (the query's order), so a line number only repeats in a run.
+    # Rows of one event are adjacent (the query's order), so a line number only repeats in a run;
+    # a row without a unit is an event taken whole, which the router meets apart.
     rows = sorted(rows, key=lambda r: -1 if r[0] is None else r[0])
     line = [r[0] for r in rows]
-    lt = [r[1] for r in rows]
-    idents = [r[2] for r in rows]
+    units = [r[1] for r in rows]
+    lt = [r[2] for r in rows]
+    idents = [r[3] for r in rows]
     one_by_one, batched = SeenEvents(memory_ids=2), SeenEvents(memory_ids=2)
     for ident in taken_before:
         one_by_one.seen_key(dedup_key("okta", ident))
         batched.seen_key(dedup_key("okta", ident))
-    want = set()
+    met, want = [], set()
     at = None
     for i, pos in enumerate(line):
-        if pos is None or pos == at:
+        if pos is None or units[i] is None or pos == at:
             continue
         at = pos
         if idents[i] is not None and one_by_one.seen_key(dedup_key(lt[i], idents[i])):
-            want.add(i)
-    assert _repeated_rows(batched, line, lt, idents) == want
+            want.add(len(met))
+        met.append(i)
+    firsts = _event_rows(pa.chunked_array([pa.array(line, pa.int64())]), pa.chunked_array([pa.array(units, pa.int32())]))
+    assert firsts.to_pylist() == met
+    assert _repeated_events(batched, [lt[i] for i in met], [idents[i] for i in met]) == want
     assert batched.count == one_by_one.count
 
 
@@ -101,14 +108,14 @@ def test_a_file_read_twice_and_repeats_within_a_batch_are_dropped_as_streaming_d
     events += events[200:260]
     parquet, jsonl = as_parquet(tmp_path, events)
     checks: list[int] = []
-    repeated = batch_module._repeated_rows
+    repeated = batch_module._repeated_events
 
-    def counted(seen, line, lt, idents):
-        found = repeated(seen, line, lt, idents)
+    def counted(seen, log_types, idents):
+        found = repeated(seen, log_types, idents)
         checks.append(len(found))
         return found
 
-    monkeypatch.setattr(batch_module, "_repeated_rows", counted)
+    monkeypatch.setattr(batch_module, "_repeated_events", counted)
     loaded = api.load_rules()
     stream = api.scan([str(jsonl), str(jsonl)], loaded, workers=1)
     batch = scan_batch([str(parquet), str(parquet)], loaded)
