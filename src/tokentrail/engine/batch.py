@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import duckdb
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -63,8 +64,8 @@ from tokentrail.engine.batch_digest import (
     UnitDigest,
     digest_columns,
     digest_condition,
-    event_id,
-    event_time,
+    event_ids,
+    event_times,
     plan_type,
 )
 from tokentrail.engine.batch_guard import GuardedLeaves
@@ -534,13 +535,19 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         still sees its matches in input order."""
         line, lt, h, n, u, ov = (result.column(c).to_pylist() for c in (0, 1, 2, 3, 4, 8))
         # Lists of text as one flat list and offsets: far cheaper out of Arrow than a list each.
-        (tv, t_at), (iv, i_at), (xv, x_at) = (_flat(result.column(c)) for c in (5, 6, 7))
+        xv, x_at = _flat(result.column(7))
+        # Each digested event's time, id and log type, in the order the loop meets the events.
+        firsts = _event_rows(result.column(0), result.column(4))
+        times, idents = event_times(result.column(5).take(firsts)), event_ids(result.column(6).take(firsts))
         rows = list(zip(line, lt, h, n, strict=True))
         self._count_unmatched(rows, reader, counts_reads=False)
         wanted = [r for r, unit in zip(rows, u, strict=True) if r[0] is not None and unit is None]
         events = iter(self._rows_as_events(table, wanted))
         stream, stats, units = self.stream, self.stream.stats, self.units
         seen = stream.seen
+        # With no event Python takes whole here, the repeat check of the batch's events is one call.
+        repeats = (_repeated_events(seen, result.column(1).take(firsts).to_pylist(), idents)
+                   if seen is not None and not wanted else None)
         route, match_id = stream.route, stream.match_id
         bulk = self._bulk_units(digests)
         runs: dict[str, list[int]] = {}  # rule id -> the rows of its gathered matches
@@ -564,6 +571,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
 
         alerts: list[Alert] = []
         at = -1  # the row of the event whose digests are being routed
+        event = -1  # its place among the batch's digested events
         skip = False
         when: float | None = None
         ident: str | None = None
@@ -582,13 +590,17 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
                 if at >= 0 and not skip:
                     stats.matched_events += 1
                 at = pos
-                ident = event_id(iv[i_at[i]:i_at[i + 1]])
-                skip = seen is not None and ident is not None and seen.seen_key(dedup_key(lt[i], ident))
+                event += 1
+                ident = idents[event]
+                if repeats is not None:
+                    skip = event in repeats
+                else:
+                    skip = seen is not None and ident is not None and seen.seen_key(dedup_key(lt[i], ident))
                 if skip:
                     stats.duplicates += 1
                     continue
                 stats.events += 1
-                when = event_time(tv[t_at[i]:t_at[i + 1]])
+                when = times[event]
                 # Every routed match of the event would do this first; the first one counts.
                 eid = match_id(when, ident, source, first + pos)
             elif skip:
@@ -949,6 +961,24 @@ def _flat(column: pa.ChunkedArray) -> tuple[list[Any], list[int]]:
         return [], [0]
     offsets = pc.subtract(array.offsets, array.offsets[0])
     return array.flatten().to_pylist(), offsets.to_pylist()
+
+
+def _event_rows(line: pa.ChunkedArray, units: pa.ChunkedArray) -> pa.Array:
+    """The rows at which ``_route_typed`` meets each digested event: rows of a line and a unit
+    whose line is not the previous such row's (an event's rows are adjacent)."""
+    pos = line.fill_null(-1).to_numpy()
+    digested = np.flatnonzero((pos >= 0) & units.is_valid().to_numpy(zero_copy_only=False))
+    at = pos[digested]
+    new = np.ones(len(digested), bool)
+    new[1:] = at[1:] != at[:-1]
+    return pa.array(digested[new], pa.int64())
+
+
+def _repeated_events(seen: SeenEvents, log_types: Sequence[str], idents: Sequence[str | None]) -> set[int]:
+    """The places of the events (of these log types and ids, in order) taken before, this
+    batch's earlier events included: ``SeenEvents.seen_key`` of each, as one batch of keys."""
+    keys = ["" if ident is None else dedup_key(lt, ident) for lt, ident in zip(log_types, idents, strict=True)]
+    return set(seen.duplicates_among(keys))
 
 
 def _picked(values: Sequence[Any], rows: Sequence[int], shift: int = 0) -> list[Any]:
