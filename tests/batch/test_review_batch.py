@@ -6,18 +6,23 @@ on the same events; so do rule sets of many units whose matches fall in differen
 
 from __future__ import annotations
 
+import math
+
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
+from alerting.test_query_fold import _by_steps
 from batch.test_batch_engine import OKTA
 from batch.test_dataset_plan import assert_same
 from batch.test_typed_plan import KEYWORDS, PYTHON
+from tokentrail.alerting.aggregates import QueryProgram
 from tokentrail.engine import batch_digest
 from tokentrail.engine.batch import _events_of
+from tokentrail.rules.aggregates import TIME, Aggregate, AggregateQuery, Compare, Num, Ref, read_label
 from tokentrail.rules.ir import All, Any, Cmp, Exists, Not
 from tokentrail.rules.model import Grouping, Rule
 
@@ -224,3 +229,30 @@ def test_many_units_matching_in_different_digest_blocks(tmp_path):
     parquets, jsonls = written(tmp_path, [pa.Table.from_pylist(rows[:30]), pa.Table.from_pylist(rows[30:])])
     assert len(rule_list) > 2 * batch_digest.DIGEST_BLOCK
     assert_same(parquets, jsonls, rule_list)
+
+
+# A row condition over one field, remembered per text, flag or null value: values that are equal
+# in Python without being the same (1, True, 1.0; 0, -0.0, False), NaN, and their texts.
+ONE_FIELD = [Cmp("v", "eq", (1,)), Cmp("v", "eq", ("1",)), Cmp("v", "eq", (True,)), Cmp("v", "gt", (0,)),
+             Not(Cmp("v", "eq", (0,))), Cmp("v", "eq", ("true",)), Exists("v", non_null=True)]
+FOLD_VALUES = [1, True, 1.0, "1", "true", "True", math.nan, "nan", -0.0, 0.0, 0, False, "0", "-0", None]
+MEMO_QUERY = AggregateQuery(
+    aggregates=tuple(Aggregate("count", rows=c) for c in ONE_FIELD) + (
+        Aggregate("max", (TIME,), rows=ONE_FIELD[0]), Aggregate("min", (TIME,), rows=ONE_FIELD[0]),
+        Aggregate("distinct", ("v",), rows=ONE_FIELD[3])),
+    condition=Compare(">=", Ref(0), Num(1)), shown=(("ones", Ref(0)),))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.floats(0, 9), st.just(math.nan), st.just(-0.0)),
+                          st.sampled_from(FOLD_VALUES)), max_size=20))
+@example([(1.0, True), (2.0, 1), (3.0, 1.0), (4.0, "1"), (5.0, True)])
+@example([(1.0, 0), (2.0, -0.0), (3.0, False), (4.0, "0"), (5.0, False), (-0.0, 0.0)])
+@example([(math.nan, "true"), (1.0, "True"), (0.5, "true"), (math.nan, math.nan)])
+def test_remembered_one_field_conditions_fold_as_each_match_would(matches):
+    program = QueryProgram(MEMO_QUERY)
+    labelled = [(t, {read_label("v"): v}) for t, v in matches]
+    state = program.new_state()
+    for time, fields in labelled:
+        state.add(time, fields)
+    assert repr(state.data()) == repr(_by_steps(QueryProgram(MEMO_QUERY), labelled))
