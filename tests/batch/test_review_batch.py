@@ -20,7 +20,7 @@ from batch.test_batch_engine import OKTA
 from batch.test_dataset_plan import assert_same
 from batch.test_typed_plan import KEYWORDS, PYTHON
 from tokentrail.alerting.aggregates import QueryProgram
-from tokentrail.engine import batch_digest
+from tokentrail.engine import batch_digest, batch_parts
 from tokentrail.engine.batch import _events_of
 from tokentrail.rules.aggregates import TIME, Aggregate, AggregateQuery, Compare, Num, Ref, read_label
 from tokentrail.rules.ir import All, Any, Cmp, Exists, Not
@@ -221,7 +221,8 @@ def test_an_empty_file_a_null_column_and_a_dotted_key_share_a_dataset(tmp_path):
         assert len(plans) == 1
 
 
-def test_many_units_matching_in_different_digest_blocks(tmp_path):
+@pytest.mark.parametrize(("statement_units", "block"), [(None, None), (7, 3), (1, 1)])
+def test_many_units_matching_in_different_digest_blocks(tmp_path, monkeypatch, statement_units, block):
     # 40 rules (units), each matching its own actor: a row matches units of one block, of none,
     # or of several (the catch-all rules at both ends), grouped so their digests carry keys.
     rule_list = [Rule(id=f"u{k:02d}", title=f"u{k:02d}", format="sigma", logsource=OKTA,
@@ -235,6 +236,10 @@ def test_many_units_matching_in_different_digest_blocks(tmp_path):
                   target=[{"type": "AppInstance" if i % 2 else "User"}]) for i in range(60)]
     parquets, jsonls = written(tmp_path, [pa.Table.from_pylist(rows[:30]), pa.Table.from_pylist(rows[30:])])
     assert len(rule_list) > 2 * batch_digest.DIGEST_BLOCK
+    # Also in statements of a few units, whose blocks then end inside a statement's units.
+    if statement_units is not None:
+        monkeypatch.setattr(batch_parts, "STATEMENT_UNITS", statement_units)
+        monkeypatch.setattr(batch_digest, "DIGEST_BLOCK", block)
     assert_same(parquets, jsonls, rule_list)
 
 
