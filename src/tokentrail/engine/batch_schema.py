@@ -43,7 +43,9 @@ def merged_type(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
 
 def merged_fields(a: Sequence[pa.Field], b: Sequence[pa.Field]) -> list[pa.Field] | None:
     """The fields of ``a`` and then those only ``b`` has, each of a type covering both sides;
-    None when a field's types disagree or either side repeats a name."""
+    None when a field's types disagree, either side repeats a name, or the merge would hold two
+    names that differ only in case (DuckDB binds names regardless of case: a file's ``Actor``
+    would be read where the plan reads another file's ``actor``)."""
     names_a = [f.name for f in a]
     theirs = {f.name: f for f in b}
     if len(set(names_a)) != len(a) or len(theirs) != len(b):
@@ -57,6 +59,8 @@ def merged_fields(a: Sequence[pa.Field], b: Sequence[pa.Field]) -> list[pa.Field
         out.append(pa.field(field.name, kind))
     ours = set(names_a)
     out.extend(pa.field(f.name, f.type) for f in b if f.name not in ours)
+    if len({f.name.casefold() for f in out}) != len(out):
+        return None
     return out
 
 
