@@ -75,6 +75,9 @@ def test_shell_completion_completes_commands_and_options():
         proc = subprocess.run([str(SCRIPT)], env={**env, "COMP_WORDS": line, "COMP_CWORD": cword},
                               capture_output=True, timeout=60, check=False)
         assert proc.stdout.decode().split() == [expected], line
-    script = subprocess.run([str(SCRIPT), "--show-completion", "bash"], capture_output=True, timeout=60,
-                            check=False)
+    # Typer otherwise ignores "bash" and asks which shell started the test (under `nohup sh` or
+    # cron: sh, which it cannot complete for); its own tests turn the detection off the same way.
+    shown = {**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    script = subprocess.run([str(SCRIPT), "--show-completion", "bash"], env=shown, capture_output=True,
+                            timeout=60, check=False)
     assert script.returncode == 0 and b"_TOKENTRAIL_COMPLETE=complete_bash" in script.stdout

@@ -254,3 +254,16 @@ def test_state_file_keeps_new_terms_history_between_scans(cli, tmp_path):
     # Without the state file the second day is a learning period of its own.
     run3 = cli("scan", second, "-r", rule, "--format", "jsonl")
     assert parse_jsonl(run3.stdout) == []
+
+
+def test_parquet_under_the_streaming_engine_is_one_error_not_a_line_per_row(cli, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parquet = tmp_path / "okta.parquet"
+    pq.write_table(pa.Table.from_pylist(EVENTS), parquet)
+    result = cli("scan", parquet, "-r", cli.rules(), "--engine", "stream", "--format", "jsonl")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "use --engine duckdb or spark" in result.stderr
+    picked = cli("scan", parquet, "-r", cli.rules(), "--format", "jsonl")  # no --engine: duckdb
+    assert picked.exit_code == 0 and len(parse_jsonl(picked.stdout)) == 2

@@ -155,9 +155,13 @@ def scan(
 
             health = ReportCollector()
             on_alert, on_match = health.tee(on_alert, match_writer)
-        try:
-            from tokentrail.engine.batch_input import wants_batch
+        from tokentrail.engine.batch_input import wants_batch
 
+        if engine is Engine.stream and wants_batch(paths):
+            # Its readers take text: each row group would be thousands of "malformed JSON" lines.
+            fail("--engine stream reads JSON and CSV, not Parquet: use --engine duckdb or spark "
+                 "(without --engine, Parquet input picks duckdb)")
+        try:
             if engine is Engine.spark:
                 from tokentrail.engine.spark import parse_conf, scan_spark
 
