@@ -29,9 +29,14 @@ from tokentrail.sources.files import LogReader
 def as_dataset(folder, chunks):
     """Each chunk of events as a Parquet file of its own inferred schema, and the same events as
     the engine reads each file back, as JSON lines: both lists in file order."""
+    return written(folder, [_table(chunk)[0] for chunk in chunks])
+
+
+def written(folder, tables):
+    """Each table as a Parquet file, and its events as the engine reads the file back, as JSON
+    lines: both lists in file order."""
     parquets, jsonls = [], []
-    for k, chunk in enumerate(chunks):
-        table, _texts = _table(chunk)
+    for k, table in enumerate(tables):
         parquet = folder / f"part-{k:02d}.parquet"
         pq.write_table(table, parquet)
         jsonl = folder / f"part-{k:02d}.jsonl"

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from batch.test_batch_engine import OKTA
+from batch.test_typed_batches import routed_rows
 from batch.test_typed_parquet import as_parquet
 from tokentrail import api
 from tokentrail.cli import app
@@ -110,15 +111,8 @@ def test_a_tighter_limit_reads_smaller_batches_with_the_same_alerts(tmp_path, mo
                   grouping=Grouping(group_by=("actor.alternateId",), window=600, threshold=3)),
              Rule(id="each", title="each", format="sigma", logsource=OKTA, logic=Cmp("eventType", "eq", ("app.x",)))]
     stream = api.scan([str(jsonl)], rules, workers=1)
-    executed: list[int] = []
-    original = engine.BatchEngine._route_typed
-
-    def counted(self, result, table, *args, **kwargs):
-        executed.append(table.num_rows)
-        return original(self, result, table, *args, **kwargs)
-
+    executed = routed_rows(monkeypatch)
     monkeypatch.setattr(batch_memory, "MIN_BATCH_ROWS", 1)
-    monkeypatch.setattr(engine.BatchEngine, "_route_typed", counted)
     sizes = {}
     for limit in ("100KB", "200KB", "2GB"):
         executed.clear()

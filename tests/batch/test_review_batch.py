@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import math
 
-import orjson
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from alerting.test_query_fold import _by_steps
 from batch.test_batch_engine import OKTA
-from batch.test_dataset_plan import assert_same
+from batch.test_dataset_plan import assert_same, written
 from batch.test_typed_plan import KEYWORDS, PYTHON
 from tokentrail.alerting.aggregates import QueryProgram
 from tokentrail.engine import batch_digest, batch_parts
-from tokentrail.engine.batch import _events_of
 from tokentrail.rules.aggregates import TIME, Aggregate, AggregateQuery, Compare, Num, Ref, read_label
 from tokentrail.rules.ir import All, Any, Cmp, Exists, Not
 from tokentrail.rules.model import Grouping, Rule
@@ -125,20 +122,6 @@ def target_rules(draw):
             Grouping(group_by=("actor.alternateId",), window=600, distinct_field="target.id", distinct_threshold=2)]))
         out.append(Rule(id=f"t{n}", title=f"t{n}", format="sigma", logsource=OKTA, logic=logic, grouping=grouping))
     return out
-
-
-def written(folder, tables):
-    """Each table as a Parquet file, and its events as the engine reads the file back, as JSON
-    lines: both lists in file order."""
-    parquets, jsonls = [], []
-    for k, table in enumerate(tables):
-        parquet = folder / f"part-{k:02d}.parquet"
-        pq.write_table(table, parquet)
-        jsonl = folder / f"part-{k:02d}.jsonl"
-        jsonl.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in _events_of(pq.read_table(parquet))))
-        parquets.append(str(parquet))
-        jsonls.append(str(jsonl))
-    return parquets, jsonls
 
 
 # No shrinking: an example costs about a second and shrinking one took over five minutes; a

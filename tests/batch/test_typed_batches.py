@@ -13,6 +13,19 @@ from tokentrail.rules.ir import All, Cmp
 from tokentrail.rules.model import Grouping, Rule
 
 
+def routed_rows(monkeypatch) -> list[int]:
+    """The rows of each typed batch the engine routes, appended as it routes them."""
+    executed: list[int] = []
+    original = engine.BatchEngine._route_typed
+
+    def counted(self, result, table, *args, **kwargs):
+        executed.append(table.num_rows)
+        return original(self, result, table, *args, **kwargs)
+
+    monkeypatch.setattr(engine.BatchEngine, "_route_typed", counted)
+    return executed
+
+
 def test_row_groups_are_gathered_into_one_query_each_and_match_as_streaming(tmp_path, monkeypatch):
     events = [{"eventType": "user.session.start" if i % 3 else "app.x", "uuid": f"e{i}",
                "published": f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}Z", "actor": {"alternateId": f"u{i % 4}"},
@@ -23,15 +36,8 @@ def test_row_groups_are_gathered_into_one_query_each_and_match_as_streaming(tmp_
                   logic=All((Cmp("eventType", "eq", ("user.session.start",)), Cmp("client.ipAddress", "cidr", ("10.0.0.0/8",)))),
                   grouping=Grouping(group_by=("actor.alternateId",), window=3600, threshold=2)),
              Rule(id="each", title="each", format="sigma", logsource=OKTA, logic=Cmp("eventType", "eq", ("app.x",)))]
-    executed: list[int] = []
-    original = engine.BatchEngine._route_typed
-
-    def counted(self, result, table, *args, **kwargs):
-        executed.append(table.num_rows)
-        return original(self, result, table, *args, **kwargs)
-
+    executed = routed_rows(monkeypatch)
     monkeypatch.setattr(engine, "TYPED_BATCH_ROWS", 20)
-    monkeypatch.setattr(engine.BatchEngine, "_route_typed", counted)
     stream, _ = assert_same(parquet, jsonl, rules, whole_events=False)
     # Each query but the last holds at least TYPED_BATCH_ROWS rows: fewer queries than row groups.
     assert sum(executed) == 50 and all(n >= 20 for n in executed[:-1]) and len(executed) == 3
