@@ -147,3 +147,18 @@ def test_the_output_must_be_a_directory(tmp_path):
     out.write_text("x")
     result = CliRunner().invoke(app, ["logs", "to-parquet", str(tmp_path), str(out)])
     assert result.exit_code == 1 and "not a directory" in result.stderr
+
+
+def test_files_sort_by_name_in_the_order_they_were_written(tmp_path):
+    """A scan walks a folder in name order: that must be the events' order (windows depend on it)."""
+    writer = ParquetDatasetWriter(tmp_path / "lake", rows_per_file=3)
+    for i in range(40):
+        writer.add(okta(f"{i:02d}", "x"), "okta", 0.0)
+    first = writer.close()
+    again = ParquetDatasetWriter(tmp_path / "lake", append=True, rows_per_file=3)  # sorts after the others
+    for i in range(40, 46):
+        again.add(okta(f"{i:02d}", "x"), "okta", 0.0)
+    files = first.files + again.close().files
+    assert len(files) == 16 and sorted(files) == files
+    read = [u for f in sorted(files) for u in duckdb.sql(f"SELECT uuid FROM '{f}'").fetchall()]
+    assert [u for (u,) in read] == [okta(f"{i:02d}", "x")["uuid"] for i in range(46)]

@@ -14,6 +14,7 @@ time to ``tt_day=unknown``.
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from collections.abc import Mapping
@@ -114,11 +115,16 @@ class ParquetDatasetWriter:
         return self.report
 
 
+_WRITTEN = itertools.count()  # files written by this process: the order within one nanosecond
+
+
 def _flush(root: Path, key: tuple[str, str], rows: list[Mapping[str, Any]], report: DatasetReport) -> int:
     log_type, day = key
     folder = root / f"{LOG_TYPE_COLUMN}={_safe(log_type)}" / f"{DAY_COLUMN}={day}"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"part-{uuid.uuid4().hex}.parquet"
+    # Named so that name order is write order, across runs too (`--append`): scans walk a folder
+    # sorted by name, and windowed rules must see the events in the order they were written.
+    path = folder / f"part-{time.time_ns():020d}-{next(_WRITTEN):06d}-{uuid.uuid4().hex[:8]}.parquet"
     table, texts = _table(rows)
     # Written under a temporary name and renamed: a reader never sees half a file.
     partial = path.with_suffix(".parquet.tmp")
