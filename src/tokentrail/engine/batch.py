@@ -116,6 +116,7 @@ DEFAULT_MEMORY_LIMIT = "2GB"
 # trailing commas, numbers past a double's range. A line that may hold any of it goes to Python.
 _LENIENT = r"[:,\[][ \t\r\n]*-?(NaN|Infinity|[0-9.]+[eE][+-]?[0-9]{3}|[0-9]{300})|,[ \t\r\n]*[\]}]"
 
+
 def unit_expr(unit: Unit, anchors: dict[int, tuple[str, list[str]]]) -> Expr:
     """The whole predicate of a declarative unit: its index anchor (if any) and what is left."""
     residual = unit.expr if unit.expr is not None else Const(False)
