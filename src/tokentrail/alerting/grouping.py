@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tokentrail.alerting.aggregates import QueryProgram, QueryState
 from tokentrail.alerting.models import Alert, Match, alert_id
+from tokentrail.alerting.runs import by_key, gathered, run_clock, span
 from tokentrail.alerting.windows import WindowEnd, ended, note_window
 from tokentrail.rules.aggregates import READ_PREFIX
 from tokentrail.rules.model import Rule
@@ -43,6 +45,10 @@ class _Group:
 
 
 _NO_FIELDS: Mapping[str, Any] = {}
+
+
+def _first_item(row: tuple[Any, ...]) -> Any:
+    return row[0]
 
 
 def _extras(key: tuple[str, ...], distinct: str | None, fields: Any,
@@ -134,6 +140,9 @@ class GroupingAlerter:
             return out
         if self.distinct and distinct is None:
             raise ValueError(f"rule {self.rule.id} counts distinct values: add_many needs them")
+        by_columns = self._add_run(times, event_ids, keys, distinct, fields, decode)
+        if by_columns is not None:
+            return by_columns
         counted = distinct if self.distinct else None
         out = []
         program = self.program
@@ -152,6 +161,108 @@ class GroupingAlerter:
                 group.first = _extras(keys[i], None if distinct is None else distinct[i], held,
                                       None if read is held else decode)
             group.add(time, event_ids[i], None if counted is None else str(counted[i]), read)
+        return out
+
+    def _add_run(self, times: Sequence[float | None], event_ids: Sequence[str], keys: Sequence[tuple[str, ...]],
+                 distinct: Sequence[str] | None, fields: Sequence[Any],
+                 decode: Callable[[Any], Mapping[str, Any]] | None) -> list[Alert] | None:
+        """``add_many`` a group at a time rather than a match at a time, or None (nothing taken)
+        where that is not provably the same: keys computed from the fields, times that go back
+        within the run, or a window so short a match would not fall in its own.
+
+        With times in order, a key's matches fall in its groups as runs of its matches: the open
+        group takes those before its end, and the next group opens at the key's first match past
+        it (``_group_for`` closes the old one there, unless an earlier close took it). Groups
+        close (``_close_ended``) only at a match newer than every before it, once the earliest
+        end is reached; every match a group takes comes before that. So the groups are filled
+        whole when they open, and the opens and closes are replayed in the order of the matches
+        that cause them, a close first where both fall on one match, as ``_group_for`` does."""
+        program = self.program
+        if program is not None and program.keys:
+            return None
+        clock = run_clock(times)
+        if clock is None:
+            return None
+        window, aligned = self.window, self.aligned
+        order, blocks = by_key(keys)
+        by_time = gathered(clock, order)
+        joins: list[tuple[_Group, int, int]] = []  # an open group and the slice of ``order`` it takes
+        opens: list[tuple[int, tuple[str, ...], float, int, int]] = []  # (at, key, start, lo, hi)
+        for key, lo, hi in blocks:
+            at = lo
+            group = self.groups.get(key)
+            if group is not None:
+                at = hi if window is None else bisect_left(by_time, group.start + window, lo, hi)
+                if at > lo:
+                    joins.append((group, lo, at))
+            while at < hi:
+                t = by_time[at]
+                if window is None:
+                    opens.append((order[at], key, t, at, hi))
+                    break
+                start = math.floor(t / window) * window if aligned else t
+                end = start + window
+                if not end > t:
+                    return None
+                past = bisect_left(by_time, end, at + 1, hi)
+                opens.append((order[at], key, start, at, past))
+                at = past
+        untimed = gathered(times, order) if len(clock) and None in times else None
+        ids = gathered(event_ids, order)
+        counted = gathered(distinct, order) if self.distinct and distinct is not None else None
+        reads: list[Mapping[str, Any]] | None = None
+        times_in_order: Sequence[float | None] = by_time if untimed is None else untimed
+        if program is not None:
+            reads = [_NO_FIELDS if f is None else f if decode is None else decode(f) for f in gathered(fields, order)]
+
+        def fill(group: _Group, lo: int, hi: int) -> None:
+            group.event_ids += ids[lo:hi]
+            if counted is not None:
+                group.distinct.update(map(str, counted[lo:hi]))
+            first, last = span(by_time, untimed, lo, hi)
+            if first is not None and (group.first_time is None or first < group.first_time):
+                group.first_time = first
+            if last is not None and (group.last_time is None or last > group.last_time):
+                group.last_time = last
+            if group.query is not None and reads is not None:
+                add = group.query.add
+                for n in range(lo, hi):
+                    add(times_in_order[n], reads[n])
+
+        def first_of(at: int, lo: int) -> dict[str, Any]:
+            held = fields[at]
+            if reads is not None and held is not None:
+                return _extras(keys[at], None if distinct is None else distinct[at], reads[lo], None)
+            return _extras(keys[at], None if distinct is None else distinct[at], held, decode)
+
+        for group, lo, hi in joins:
+            if not group.event_ids:
+                group.first = first_of(order[lo], lo)
+            fill(group, lo, hi)
+        opens.sort(key=_first_item)
+        out: list[Alert] = []
+        ends = self.ends
+        fires_from = bisect_right(clock, self.newest)  # the first match newer than any before the run
+        for at, key, start, lo, hi in opens:
+            if window is not None:
+                while ends and (close_at := max(bisect_left(clock, ends[0][0]), fires_from)) <= at:
+                    out += self._close_ended(clock[close_at])
+            old = self.groups.get(key)
+            if old is not None:
+                alert = self._close(key, old)
+                if alert:
+                    out.append(alert)
+            group = self.groups[key] = _Group(start, first_of(at, lo))
+            if program is not None:
+                group.query = program.new_state()
+            fill(group, lo, hi)
+            if window is not None:
+                note_window(ends, start, window, key)
+        if window is not None and clock:
+            while ends and (close_at := max(bisect_left(clock, ends[0][0]), fires_from)) < len(clock):
+                out += self._close_ended(clock[close_at])
+            if clock[-1] > self.newest:
+                self.newest = clock[bisect_left(clock, clock[-1])]
         return out
 
     def _group_for(self, key: tuple[str, ...], time: float | None, out: list[Alert]) -> _Group:
