@@ -8,15 +8,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from tokentrail.alerting.aggregates import QueryProgram, QueryState
 from tokentrail.alerting.models import Alert, Match, alert_id
-from tokentrail.alerting.runs import by_key, gathered, run_clock, span
+from tokentrail.alerting.runs import KeyedRun, cut, gathered, run_clock, span
 from tokentrail.alerting.windows import WindowEnd, ended, note_window
 from tokentrail.rules.aggregates import READ_PREFIX
 from tokentrail.rules.model import Rule
 
 
-@dataclass
+@dataclass(slots=True)
 class _Group:
     """An open group: what its first match read (title, severity and output fields) and, of the
     rest, only what an alert reports — so memory grows with event ids, not with whole events."""
@@ -45,10 +47,6 @@ class _Group:
 
 
 _NO_FIELDS: Mapping[str, Any] = {}
-
-
-def _first_item(row: tuple[Any, ...]) -> Any:
-    return row[0]
 
 
 def _extras(key: tuple[str, ...], distinct: str | None, fields: Any,
@@ -183,84 +181,91 @@ class GroupingAlerter:
         clock = run_clock(times)
         if clock is None:
             return None
-        window, aligned = self.window, self.aligned
-        order, blocks = by_key(keys)
+        run = KeyedRun.of(keys, clock)
+        if not run.exact(clock):
+            return None
+        window = self.window
+        order = run.order.tolist()
         by_time = gathered(clock, order)
-        joins: list[tuple[_Group, int, int]] = []  # an open group and the slice of ``order`` it takes
-        opens: list[tuple[int, tuple[str, ...], float, int, int]] = []  # (at, key, start, lo, hi)
-        for key, lo, hi in blocks:
-            at = lo
-            group = self.groups.get(key)
-            if group is not None:
-                at = hi if window is None else bisect_left(by_time, group.start + window, lo, hi)
-                if at > lo:
-                    joins.append((group, lo, at))
-            while at < hi:
-                t = by_time[at]
-                if window is None:
-                    opens.append((order[at], key, t, at, hi))
-                    break
-                start = math.floor(t / window) * window if aligned else t
-                end = start + window
-                if not end > t:
-                    return None
-                past = bisect_left(by_time, end, at + 1, hi)
-                opens.append((order[at], key, start, at, past))
-                at = past
-        untimed = gathered(times, order) if len(clock) and None in times else None
+        groups = self.groups
+        open_now = [(n, group) for n, key in enumerate(run.keys) if (group := groups.get(key)) is not None]
+        since = run.lo.copy()
+        if open_now:
+            numbers = np.fromiter((n for n, _ in open_now), np.int64, len(open_now))
+            since[numbers] = run.hi[numbers] if window is None else run.first_at(
+                numbers, np.fromiter((g.start + window for _, g in open_now), np.float64, len(open_now)))
+        cuts = cut(run, np.arange(len(run.keys)), since, window, self.aligned, by_time)
+        if cuts is None:
+            return None
+        untimed = gathered(times, order) if None in times else None
         ids = gathered(event_ids, order)
         counted = gathered(distinct, order) if self.distinct and distinct is not None else None
-        reads: list[Mapping[str, Any]] | None = None
-        times_in_order: Sequence[float | None] = by_time if untimed is None else untimed
+        reads: Sequence[Mapping[str, Any]] = ()
         if program is not None:
             reads = [_NO_FIELDS if f is None else f if decode is None else decode(f) for f in gathered(fields, order)]
+        timed = by_time if untimed is None else untimed
 
-        def fill(group: _Group, lo: int, hi: int) -> None:
+        def first_of(at: int, lo: int) -> dict[str, Any]:
+            held = fields[at]
+            if program is not None and held is not None:
+                return _extras(keys[at], None if distinct is None else distinct[at], reads[lo], None)
+            return _extras(keys[at], None if distinct is None else distinct[at], held, decode)
+
+        def query_of(group: _Group, lo: int, hi: int) -> None:
+            add = group.query.add  # type: ignore[union-attr]
+            for n in range(lo, hi):
+                add(timed[n], reads[n])
+
+        starts_at, joins_to = run.lo.tolist(), since.tolist()
+        for n, group in open_now:
+            lo, hi = starts_at[n], joins_to[n]
+            if lo == hi:
+                continue
+            if not group.event_ids:
+                group.first = first_of(order[lo], lo)
             group.event_ids += ids[lo:hi]
             if counted is not None:
                 group.distinct.update(map(str, counted[lo:hi]))
-            first, last = span(by_time, untimed, lo, hi)
+            first, last = span(timed, lo, hi)
             if first is not None and (group.first_time is None or first < group.first_time):
                 group.first_time = first
             if last is not None and (group.last_time is None or last > group.last_time):
                 group.last_time = last
-            if group.query is not None and reads is not None:
-                add = group.query.add
-                for n in range(lo, hi):
-                    add(times_in_order[n], reads[n])
-
-        def first_of(at: int, lo: int) -> dict[str, Any]:
-            held = fields[at]
-            if reads is not None and held is not None:
-                return _extras(keys[at], None if distinct is None else distinct[at], reads[lo], None)
-            return _extras(keys[at], None if distinct is None else distinct[at], held, decode)
-
-        for group, lo, hi in joins:
-            if not group.event_ids:
-                group.first = first_of(order[lo], lo)
-            fill(group, lo, hi)
-        opens.sort(key=_first_item)
+            if program is not None:
+                query_of(group, lo, hi)
         out: list[Alert] = []
         ends = self.ends
         fires_from = bisect_right(clock, self.newest)  # the first match newer than any before the run
-        for at, key, start, lo, hi in opens:
-            if window is not None:
-                while ends and (close_at := max(bisect_left(clock, ends[0][0]), fires_from)) <= at:
-                    out += self._close_ended(clock[close_at])
-            old = self.groups.get(key)
-            if old is not None:
+        closes_at = len(clock)  # where the earliest window end closes groups (past the run: nowhere)
+        if window is not None and ends:
+            closes_at = max(bisect_left(clock, ends[0][0]), fires_from)
+        keyed = run.keys
+        for number, start, lo, hi, latest in zip(cuts.numbers, cuts.starts, cuts.lo, cuts.hi, cuts.latest,
+                                                 strict=True):
+            at = order[lo]
+            while closes_at <= at:
+                out += self._close_ended(clock[closes_at])
+                closes_at = max(bisect_left(clock, ends[0][0]), fires_from) if ends else len(clock)
+            key = keyed[number]
+            old = groups.get(key)
+            if old is not None:  # the window this match is past (as _group_for closes it)
                 alert = self._close(key, old)
                 if alert:
                     out.append(alert)
-            group = self.groups[key] = _Group(start, first_of(at, lo))
+            first, last = (by_time[lo], by_time[latest]) if untimed is None else span(untimed, lo, hi)
+            group = groups[key] = _Group(start, first_of(at, lo), ids[lo:hi],
+                                         set(map(str, counted[lo:hi])) if counted is not None else set(), first, last)
             if program is not None:
                 group.query = program.new_state()
-            fill(group, lo, hi)
+                query_of(group, lo, hi)
             if window is not None:
                 note_window(ends, start, window, key)
+                if ends[0][2] is key and ends[0][1] == start:
+                    closes_at = max(bisect_left(clock, ends[0][0]), fires_from)
         if window is not None and clock:
-            while ends and (close_at := max(bisect_left(clock, ends[0][0]), fires_from)) < len(clock):
-                out += self._close_ended(clock[close_at])
+            while closes_at < len(clock):
+                out += self._close_ended(clock[closes_at])
+                closes_at = max(bisect_left(clock, ends[0][0]), fires_from) if ends else len(clock)
             if clock[-1] > self.newest:
                 self.newest = clock[bisect_left(clock, clock[-1])]
         return out
