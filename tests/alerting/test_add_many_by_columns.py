@@ -1,14 +1,12 @@
-"""``GroupingAlerter.add_many`` alerts a run whose times are in order a group at a time
-(``_add_run``), and that gives what one ``add_values`` per match gives: the same alerts (every
-field) in the same order, and the same open groups, window ends and newest time after every
-call, over several calls in a row and the flush. Runs that go back in time take the match-by-
-match path; a run may follow an earlier one that did."""
+"""``GroupingAlerter.add_many`` over runs in time order, as the batch engine hands them, gives
+what one ``add_values`` per match gives: the same alerts (every field) in the same order, and
+the same open groups, window ends and newest time after every call, over several calls in a
+row and the flush; now and then a run goes back (a second, earlier file) or has no times."""
 
 from __future__ import annotations
 
 import json
 
-import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from test_add_many import FAILS, SPREAD, WHO
@@ -112,17 +110,6 @@ def test_runs_by_columns_alert_as_their_matches_one_by_one(grouping, plan, encod
 WINDOWED = Grouping(group_by=("user",), window=60.0, threshold=2, distinct_field="ip", distinct_threshold=2)
 
 
-@pytest.mark.parametrize("grouping", [WINDOWED, Grouping(group_by=("user",), threshold=2),
-                                      Grouping(group_by=("user",), window=60.0, query=FAILS, aligned=True)])
-def test_a_run_in_time_order_is_alerted_a_group_at_a_time(monkeypatch, grouping):
-    alerter, one = GroupingAlerter(_rule(grouping)), GroupingAlerter(_rule(grouping))
-    monkeypatch.setattr(alerter, "_group_for", lambda *_: pytest.fail("taken a match at a time"))
-    run = [(float(t), f"e{t}", (("alice", "bob")[t % 2],), f"10.0.0.{t % 3}", {read_label("kind"): "fail"})
-           for t in range(0, 200, 7)]
-    got = _by_columns(alerter, grouping, run, encoded=True) + alerter.flush()
-    assert got and got == _by_one(one, grouping, run) + one.flush()
-
-
 def test_closes_inside_a_run_leave_in_the_order_of_the_matches_that_close_them():
     alerter = GroupingAlerter(_rule(WINDOWED))
     run = [(0.0, "a", ("bob",), "1", None), (10.0, "b", ("alice",), "1", None), (20.0, "c", ("bob",), "2", None),
@@ -133,15 +120,6 @@ def test_closes_inside_a_run_leave_in_the_order_of_the_matches_that_close_them()
     assert [(a.group_key, a.event_ids) for a in closed] == [(("bob",), ("a", "c")), (("alice",), ("b", "d")),
                                                             (("carol",), ("e", "f"))]
     assert list(alerter.groups) == [("carol",)] and alerter.newest == 130.0
-
-
-def test_a_run_that_goes_back_is_taken_a_match_at_a_time(monkeypatch):
-    alerter = GroupingAlerter(_rule(WINDOWED))
-    taken = []
-    group_for = alerter._group_for
-    monkeypatch.setattr(alerter, "_group_for", lambda *a: taken.append(a[1]) or group_for(*a))
-    _by_columns(alerter, WINDOWED, [(50.0, "a", ("bob",), "1", None), (40.0, "b", ("bob",), "2", None)], False)
-    assert taken == [50.0, 40.0]
 
 
 def test_equal_times_of_another_type_keep_the_first_of_them_as_one_by_one():

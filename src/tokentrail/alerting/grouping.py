@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from tokentrail.alerting.aggregates import QueryProgram, QueryState
 from tokentrail.alerting.models import Alert, Match, alert_id
-from tokentrail.alerting.runs import KeyedRun, cut, gathered, run_clock, span
 from tokentrail.alerting.windows import WindowEnd, ended, note_window
 from tokentrail.rules.aggregates import READ_PREFIX
 from tokentrail.rules.model import Rule
 
 
-@dataclass(slots=True)
+@dataclass
 class _Group:
     """An open group: what its first match read (title, severity and output fields) and, of the
     rest, only what an alert reports — so memory grows with event ids, not with whole events."""
@@ -138,9 +134,6 @@ class GroupingAlerter:
             return out
         if self.distinct and distinct is None:
             raise ValueError(f"rule {self.rule.id} counts distinct values: add_many needs them")
-        by_columns = self._add_run(times, event_ids, keys, distinct, fields, decode)
-        if by_columns is not None:
-            return by_columns
         counted = distinct if self.distinct else None
         out = []
         program = self.program
@@ -159,115 +152,6 @@ class GroupingAlerter:
                 group.first = _extras(keys[i], None if distinct is None else distinct[i], held,
                                       None if read is held else decode)
             group.add(time, event_ids[i], None if counted is None else str(counted[i]), read)
-        return out
-
-    def _add_run(self, times: Sequence[float | None], event_ids: Sequence[str], keys: Sequence[tuple[str, ...]],
-                 distinct: Sequence[str] | None, fields: Sequence[Any],
-                 decode: Callable[[Any], Mapping[str, Any]] | None) -> list[Alert] | None:
-        """``add_many`` a group at a time rather than a match at a time, or None (nothing taken)
-        where that is not provably the same: keys computed from the fields, times that go back
-        within the run, or a window so short a match would not fall in its own.
-
-        With times in order, a key's matches fall in its groups as runs of its matches: the open
-        group takes those before its end, and the next group opens at the key's first match past
-        it (``_group_for`` closes the old one there, unless an earlier close took it). Groups
-        close (``_close_ended``) only at a match newer than every before it, once the earliest
-        end is reached; every match a group takes comes before that. So the groups are filled
-        whole when they open, and the opens and closes are replayed in the order of the matches
-        that cause them, a close first where both fall on one match, as ``_group_for`` does."""
-        program = self.program
-        if program is not None and program.keys:
-            return None
-        clock = run_clock(times)
-        if clock is None:
-            return None
-        run = KeyedRun.of(keys, clock)
-        if not run.exact(clock):
-            return None
-        window = self.window
-        order = run.order.tolist()
-        by_time = gathered(clock, order)
-        groups = self.groups
-        open_now = [(n, group) for n, key in enumerate(run.keys) if (group := groups.get(key)) is not None]
-        since = run.lo.copy()
-        if open_now:
-            numbers = np.fromiter((n for n, _ in open_now), np.int64, len(open_now))
-            since[numbers] = run.hi[numbers] if window is None else run.first_at(
-                numbers, np.fromiter((g.start + window for _, g in open_now), np.float64, len(open_now)))
-        cuts = cut(run, np.arange(len(run.keys)), since, window, self.aligned, by_time)
-        if cuts is None:
-            return None
-        untimed = gathered(times, order) if None in times else None
-        ids = gathered(event_ids, order)
-        counted = gathered(distinct, order) if self.distinct and distinct is not None else None
-        reads: Sequence[Mapping[str, Any]] = ()
-        if program is not None:
-            reads = [_NO_FIELDS if f is None else f if decode is None else decode(f) for f in gathered(fields, order)]
-        timed = by_time if untimed is None else untimed
-
-        def first_of(at: int, lo: int) -> dict[str, Any]:
-            held = fields[at]
-            if program is not None and held is not None:
-                return _extras(keys[at], None if distinct is None else distinct[at], reads[lo], None)
-            return _extras(keys[at], None if distinct is None else distinct[at], held, decode)
-
-        def query_of(group: _Group, lo: int, hi: int) -> None:
-            add = group.query.add  # type: ignore[union-attr]
-            for n in range(lo, hi):
-                add(timed[n], reads[n])
-
-        starts_at, joins_to = run.lo.tolist(), since.tolist()
-        for n, group in open_now:
-            lo, hi = starts_at[n], joins_to[n]
-            if lo == hi:
-                continue
-            if not group.event_ids:
-                group.first = first_of(order[lo], lo)
-            group.event_ids += ids[lo:hi]
-            if counted is not None:
-                group.distinct.update(map(str, counted[lo:hi]))
-            first, last = span(timed, lo, hi)
-            if first is not None and (group.first_time is None or first < group.first_time):
-                group.first_time = first
-            if last is not None and (group.last_time is None or last > group.last_time):
-                group.last_time = last
-            if program is not None:
-                query_of(group, lo, hi)
-        out: list[Alert] = []
-        ends = self.ends
-        fires_from = bisect_right(clock, self.newest)  # the first match newer than any before the run
-        closes_at = len(clock)  # where the earliest window end closes groups (past the run: nowhere)
-        if window is not None and ends:
-            closes_at = max(bisect_left(clock, ends[0][0]), fires_from)
-        keyed = run.keys
-        for number, start, lo, hi, latest in zip(cuts.numbers, cuts.starts, cuts.lo, cuts.hi, cuts.latest,
-                                                 strict=True):
-            at = order[lo]
-            while closes_at <= at:
-                out += self._close_ended(clock[closes_at])
-                closes_at = max(bisect_left(clock, ends[0][0]), fires_from) if ends else len(clock)
-            key = keyed[number]
-            old = groups.get(key)
-            if old is not None:  # the window this match is past (as _group_for closes it)
-                alert = self._close(key, old)
-                if alert:
-                    out.append(alert)
-            first, last = (by_time[lo], by_time[latest]) if untimed is None else span(untimed, lo, hi)
-            group = groups[key] = _Group(start, first_of(at, lo), ids[lo:hi],
-                                         set(map(str, counted[lo:hi])) if counted is not None else set(), first, last)
-            if program is not None:
-                group.query = program.new_state()
-                query_of(group, lo, hi)
-            if window is not None:
-                note_window(ends, start, window, key)
-                if ends[0][2] is key and ends[0][1] == start:
-                    closes_at = max(bisect_left(clock, ends[0][0]), fires_from)
-        if window is not None and clock:
-            while closes_at < len(clock):
-                out += self._close_ended(clock[closes_at])
-                closes_at = max(bisect_left(clock, ends[0][0]), fires_from) if ends else len(clock)
-            if clock[-1] > self.newest:
-                self.newest = clock[bisect_left(clock, clock[-1])]
         return out
 
     def _group_for(self, key: tuple[str, ...], time: float | None, out: list[Alert]) -> _Group:
