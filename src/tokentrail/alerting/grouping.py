@@ -14,7 +14,7 @@ from tokentrail.rules.aggregates import READ_PREFIX
 from tokentrail.rules.model import Rule
 
 
-@dataclass
+@dataclass(slots=True)
 class _Group:
     """An open group: what its first match read (title, severity and output fields) and, of the
     rest, only what an alert reports — so memory grows with event ids, not with whole events."""
