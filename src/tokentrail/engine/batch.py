@@ -35,12 +35,10 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
-from itertools import repeat
-from operator import add
 from pathlib import Path
 from typing import IO, Any
 
@@ -64,8 +62,6 @@ from tokentrail.engine.batch_digest import (
     UnitDigest,
     digest_columns,
     digest_condition,
-    event_ids,
-    event_times,
     plan_type,
 )
 from tokentrail.engine.batch_guard import GuardedLeaves
@@ -84,8 +80,22 @@ from tokentrail.engine.batch_parts import (
     said_column,
     unit_parts,
 )
+from tokentrail.engine.batch_route import (
+    CODES,
+    COUNT,
+    LINE,
+    LOG_TYPE,
+    UNIT,
+    DigestedBatch,
+    DigestedRows,
+    bulk_runs,
+    repeated_events,
+    repeats_one_by_one,
+    rule_codes,
+    run_log_types,
+)
 from tokentrail.engine.batch_schema import dataset_schemas, padded
-from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents, dedup_key
+from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents
 from tokentrail.engine.gcpolicy import collector_paused
 from tokentrail.engine.lifted import LiftedStream, lifted_condition, sql_condition
 from tokentrail.engine.plan import UNKNOWN, LogTypeIndex, Unit
@@ -533,93 +543,88 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         of a rule that only feeds its own alerter (``_bulk_units``) are gathered instead and
         handed over as one run per rule (``StreamingEngine.route_many``), before any event
         Python takes whole (whose rules could be theirs) and at the batch's end: each rule
-        still sees its matches in input order."""
-        line, lt, h, n, u, ov = (result.column(c).to_pylist() for c in (0, 1, 2, 3, 4, 8))
-        # Lists of text as one flat list and offsets: far cheaper out of Arrow than a list each.
-        xv, x_at = _flat(result.column(7))
-        # Each digested event's time, id and log type, in the order the loop meets the events.
-        firsts = _event_rows(result.column(0), result.column(4))
-        times, idents = event_times(result.column(5).take(firsts)), event_ids(result.column(6).take(firsts))
-        rows = list(zip(line, lt, h, n, strict=True))
-        self._count_unmatched(rows, reader, counts_reads=False)
-        wanted = [r for r, unit in zip(rows, u, strict=True) if r[0] is not None and unit is None]
+        still sees its matches in input order. What each digested event and row needs is
+        computed over the columns (``engine/batch_route.py``)."""
+        where = DigestedRows.of(result.column(LINE), result.column(UNIT))
+        counted = np.flatnonzero(where.line < 0)
+        self._count_unmatched([(None, lt, None, n) for lt, n in zip(
+            *(result.column(c).take(counted).to_pylist() for c in (LOG_TYPE, COUNT)), strict=True)],
+            reader, counts_reads=False)
+        taken = np.flatnonzero((where.line >= 0) & (where.unit < 0))
+        wanted = list(zip(*(result.column(c).take(taken).to_pylist() for c in (LINE, LOG_TYPE, CODES, COUNT)),
+                          strict=True)) if len(taken) else []
         events = iter(self._rows_as_events(table, wanted))
-        stream, stats, units = self.stream, self.stream.stats, self.units
-        seen = stream.seen
+        batch = DigestedBatch(result, where)
+        seen = self.stream.seen
         # With no event Python takes whole here, the repeat check of the batch's events is one call.
-        repeats = (_repeated_events(seen, result.column(1).take(firsts).to_pylist(), idents)
-                   if seen is not None and not wanted else None)
-        route, match_id = stream.route, stream.match_id
-        bulk = self._bulk_units(digests)
-        runs: dict[str, list[int]] = {}  # rule id -> the rows of its gathered matches
-        whens: list[float | None] = [None] * len(rows)  # per gathered row: its event's time and id
-        ids: list[str] = [""] * len(rows)
-
-        def hand_over() -> None:
-            for rule_id, picked in runs.items():
-                # A rule's units share the digest's layout (``_bulk_units``).
-                k0, k1, distinct = digests[u[picked[0]]].parts  # type: ignore[misc]
-                starts = _picked(x_at, picked)
-                parts = [_picked(xv, starts, k) for k in range(k0, k1)]
-                keys = list(zip(*parts, strict=True)) if parts else [()] * len(picked)
-                log_types: Counter[str] = Counter()
-                for index, count in Counter(_picked(u, picked)).items():
-                    log_types[units[index].log_type] += count
-                alerts.extend(stream.route_many(
-                    rule_id, log_types, _picked(whens, picked), _picked(ids, picked), keys,
-                    None if distinct is None else _picked(xv, starts, distinct), _picked(ov, picked), orjson.loads))
-            runs.clear()
-
+        repeats = None
+        if seen is not None and not wanted:
+            repeats = np.zeros(len(where.firsts), bool)
+            repeats[sorted(repeated_events(seen, batch.log_types, batch.idents))] = True
         alerts: list[Alert] = []
-        at = -1  # the row of the event whose digests are being routed
-        event = -1  # its place among the batch's digested events
-        skip = False
-        when: float | None = None
-        ident: str | None = None
-        eid = ""
-        for i in range(len(rows)):
-            pos = line[i]
-            if pos is None:
+        for k, (lo, hi) in enumerate(where.segments(taken)):
+            if lo < hi:
+                alerts.extend(self._route_digested(batch, lo, hi, repeats, digests, first, source))
+            if k < len(wanted):
+                pos, lt, codes, _count = wanted[k]
+                alerts.extend(self._take(next(events), lt, codes, source, first + pos, reader, counts_reads=False))
+        return alerts
+
+    def _route_digested(self, batch: DigestedBatch, lo: int, hi: int, repeats: np.ndarray | None,
+                        digests: Mapping[int, UnitDigest], first: int, source: str) -> list[Alert]:
+        """The digested rows ``[lo, hi)`` of ``batch`` (no row taken whole among them) to
+        alerting, as the per-row loop of the streaming engine's code would route them: each
+        event's repeat check (``repeats``: the batch's, else checked here in turn), counts and
+        match id, each match routed alone in row order, then the bulk rules' runs."""
+        where, stream = batch.where, self.stream
+        stats, units = stream.stats, self.units
+        e0, e1 = int(where.event_of[lo]), int(where.event_of[hi - 1]) + 1
+        if repeats is not None:
+            dropped = repeats[e0:e1]
+        elif stream.seen is not None:
+            dropped = np.array(repeats_one_by_one(stream.seen, batch.log_types[e0:e1], batch.idents[e0:e1]), bool)
+        else:
+            dropped = np.zeros(e1 - e0, bool)
+        kept = e1 - e0 - int(dropped.sum())
+        stats.duplicates += e1 - e0 - kept
+        stats.events += kept
+        stats.matched_events += kept
+        places = np.arange(lo, hi)[~dropped[where.event_of[lo:hi] - e0]]
+        rows = where.rows[places]
+        bulk = self._bulk_units(digests)
+        rule_of, rules = rule_codes(len(units), bulk)
+        times, idents = batch.times, batch.idents
+        eids = idents[e0:e1]
+        line, unit = where.line, where.unit
+        # In row order: the match id of each event whose id depends on it (untimed ones are
+        # counted there) and every match routed alone (whose route asks the same again).
+        alone = rows[rule_of[unit[rows]] < 0]
+        asking = [e for e in range(e0, e1) if not dropped[e - e0] and (times[e] is None or not idents[e])]
+        order = np.argsort(np.concatenate([where.firsts[asking] * 2, alone * 2 + 1]), kind="stable")
+        texts, outputs = batch.row_texts(alone), batch.row_outputs(alone)
+        route, match_id = stream.route, stream.match_id
+        alerts: list[Alert] = []
+        for item in order.tolist():
+            if item < len(asking):
+                e = asking[item]
+                eids[e - e0] = match_id(times[e], idents[e], source, first + int(line[where.firsts[e]]))
                 continue
-            index = u[i]
-            if index is None:
-                if runs:
-                    hand_over()
-                alerts.extend(self._take(next(events), lt[i], h[i], source, first + pos, reader, counts_reads=False))
-                continue
-            if pos != at:
-                if at >= 0 and not skip:
-                    stats.matched_events += 1
-                at = pos
-                event += 1
-                ident = idents[event]
-                if repeats is not None:
-                    skip = event in repeats
-                else:
-                    skip = seen is not None and ident is not None and seen.seen_key(dedup_key(lt[i], ident))
-                if skip:
-                    stats.duplicates += 1
-                    continue
-                stats.events += 1
-                when = times[event]
-                # Every routed match of the event would do this first; the first one counts.
-                eid = match_id(when, ident, source, first + pos)
-            elif skip:
-                continue
-            rule_id = bulk.get(index)
-            if rule_id is not None:
-                whens[i], ids[i] = when, eid
-                run = runs.get(rule_id)
-                if run is None:
-                    runs[rule_id] = [i]
-                else:
-                    run.append(i)
-                continue
-            digest = digests[index].build(when, ident, xv[x_at[i]:x_at[i + 1]], ov[i])
-            alerts.extend(route(units[index], digest, _NO_EVENT, source, first + pos))
-        if at >= 0 and not skip:
-            stats.matched_events += 1
-        hand_over()
+            j = item - len(asking)
+            row = int(alone[j])
+            index, e = int(unit[row]), int(where.event_at[row])
+            digest = digests[index].build(times[e], idents[e], texts[j], outputs[j])
+            alerts.extend(route(units[index], digest, _NO_EVENT, source, first + int(line[row])))
+        whens, ids = np.array(times[e0:e1], dtype=object), np.array(eids, dtype=object)
+        for code, run in bulk_runs(rows, unit, rule_of):
+            # A rule's units share the digest's layout (``_bulk_units``).
+            k0, k1, distinct = digests[int(unit[run[0]])].parts  # type: ignore[misc]
+            parts = [batch.texts_at(run, k) for k in range(k0, k1)]
+            keys = list(zip(*parts, strict=True)) if parts else [()] * len(run)
+            at = where.event_at[run] - e0
+            alerts.extend(stream.route_many(
+                rules[code], run_log_types(unit[run], lambda index: units[index].log_type), whens[at].tolist(),
+                ids[at].tolist(), keys, None if distinct is None else batch.texts_at(run, distinct),
+                batch.row_outputs(run), orjson.loads))
         return alerts
 
     def _bulk_units(self, digests: Mapping[int, UnitDigest]) -> Mapping[int, str]:
@@ -953,40 +958,6 @@ def _and_then(first: sx.Expression, then: sx.Expression) -> sx.Expression:
 
 
 _NO_EVENT: Mapping[str, Any] = {}  # a digested match's event: its rule reads nothing more of it
-
-
-def _flat(column: pa.ChunkedArray) -> tuple[list[Any], list[int]]:
-    """A list column's values, flat, and each row's offsets into them (row i: ``[at[i]:at[i+1]]``)."""
-    array = column.combine_chunks()
-    if len(array) == 0:
-        return [], [0]
-    offsets = pc.subtract(array.offsets, array.offsets[0])
-    return array.flatten().to_pylist(), offsets.to_pylist()
-
-
-def _event_rows(line: pa.ChunkedArray, units: pa.ChunkedArray) -> pa.Array:
-    """The rows at which ``_route_typed`` meets each digested event: rows of a line and a unit
-    whose line is not the previous such row's (an event's rows are adjacent)."""
-    pos = line.fill_null(-1).to_numpy()
-    digested = np.flatnonzero((pos >= 0) & units.is_valid().to_numpy(zero_copy_only=False))
-    at = pos[digested]
-    new = np.ones(len(digested), bool)
-    new[1:] = at[1:] != at[:-1]
-    return pa.array(digested[new], pa.int64())
-
-
-def _repeated_events(seen: SeenEvents, log_types: Sequence[str], idents: Sequence[str | None]) -> set[int]:
-    """The places of the events (of these log types and ids, in order) taken before, this
-    batch's earlier events included: ``SeenEvents.seen_key`` of each, as one batch of keys."""
-    keys = ["" if ident is None else dedup_key(lt, ident) for lt, ident in zip(log_types, idents, strict=True)]
-    return set(seen.duplicates_among(keys))
-
-
-def _picked(values: Sequence[Any], rows: Sequence[int], shift: int = 0) -> list[Any]:
-    """``[values[r + shift] for r in rows]``, looked up by ``map`` (no Python step per row: a run
-    of a rule's matches may be most rows of a batch)."""
-    at = rows if not shift else map(add, rows, repeat(shift))
-    return list(map(values.__getitem__, at))
 
 
 def _gathered(batches: pa.RecordBatchReader, rows_of: Callable[[pa.RecordBatch], int]) -> Iterable[pa.Table]:
