@@ -14,8 +14,8 @@ from batch.test_typed_parquet import as_parquet
 from tokentrail import api
 from tokentrail.engine import batch as batch_module
 from tokentrail.engine.batch import scan_batch
-from tokentrail.engine.batch_route import event_rows, repeated_events
 from tokentrail.engine.batch_digest import event_id, event_ids, event_time, event_times
+from tokentrail.engine.batch_route import event_rows, repeated_events
 from tokentrail.engine.dedup import SeenEvents, dedup_key
 from tokentrail.simulate import generate
 

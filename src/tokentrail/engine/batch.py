@@ -47,6 +47,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import sqlglot.expressions as sx
 
 from tokentrail import schemas
@@ -119,6 +120,10 @@ READ_ROWS = 16_384  # rows per Arrow batch read from Parquet, gathered into each
 TYPED_INPUT = "typed_input"  # the Arrow batch a typed query reads
 PARTS_INPUT = "typed_parts"  # the parts' results beside it, that the merging statement reads
 TYPED_RESULT = "typed_result"  # a typed query's result, asked which rows Python reads whole
+# The Parquet file a typed statement reads itself (a view, replaced per file): its event columns
+# never pass through Arrow, which costs more than the matching (export, then import again).
+DIRECT_INPUT = "__tt_file"
+DIRECT_PARQUET = True  # read plain files in the statement (``BatchEngine._scan_direct``); else as Arrow
 _DIGESTS_TYPE = "STRUCT(u INTEGER, xv VARCHAR[], ov VARCHAR)[]"  # a row's SQL digests (batch_digest)
 LINE_COLUMN = "__tt_line"  # its row numbers
 DEFAULT_MEMORY_LIMIT = "2GB"
@@ -219,6 +224,8 @@ class BatchEngine:
         self._planned: dict[str, pa.Schema] = {}  # a Parquet file's dataset schema, by path
         self._digest_cols: dict[tuple[str, str], list[str]] = {}
         self._bulk: dict[int, Mapping[int, str]] = {}  # by id() of a prepared statement's digests
+        self._texts: dict[str, str] = {}  # a one-statement plan's SQL, by its prepared name
+        self._direct: set[str] = set()  # the direct statements prepared
         self._lines_triage: JsonLinesTriage | None = None
 
     def _codes(self, compile_unit: Callable[[Expr, bool], sx.Expression]) -> str:
@@ -447,6 +454,8 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         # Planned as its dataset's schema (``engine/batch_schema.py``), each batch padded to it.
         planned = self._planned.get(str(path), schema)
         plan = self._typed_statement(planned)
+        if DIRECT_PARQUET and _reads_direct(schema, planned, plan):
+            return self._scan_direct(reader, path, schema, plan)
         if plan.columns is not None:
             relation = self._parquet_select(path, [c for c in schema.names if c in plan.columns])
             planned = pa.schema([planned.field(c) for c in plan.columns])
@@ -457,27 +466,71 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         for read in _gathered(batches, self._batch_rows()):
             table = padded(read, planned)
             rows_in = table.num_rows
-            result = self._run_in_budget(plan, table.append_column(LINE_COLUMN, pa.array(range(rows_in), pa.int64())))
+            numbered = table.append_column(LINE_COLUMN, pa.array(range(rows_in), pa.int64()))
+            result = self._run_in_budget(partial(self._run_typed, plan, numbered))
             if plan.columns is not None:
                 table = self._with_whole_rows(result, table, schema, path, first)
             alerts.extend(self._route_typed(result, table, plan.digests, first, source, reader))
             first += rows_in
         return alerts
 
-    def _run_in_budget(self, plan: TypedPlan, table: pa.Table) -> pa.Table:
-        """``_run_typed`` within the memory budget. A statement may need more than DuckDB's share
-        whatever the batch's rows (a large rule set's expressions, the Parquet reader's row
-        group beside it): DuckDB's limit then grows, once, to the most the budget allows it, and
-        the query runs again (it has no effects; the scan's end says if the process passed the
-        limit)."""
+    def _run_in_budget(self, run: Callable[[], pa.Table]) -> pa.Table:
+        """``run()`` (a typed query's result) within the memory budget. A statement may need
+        more than DuckDB's share whatever the batch's rows (a large rule set's expressions, the
+        Parquet reader's row group beside it): DuckDB's limit then grows, once, to the most the
+        budget allows it, and the query runs again (it has no effects; the scan's end says if
+        the process passed the limit)."""
         try:
-            return self._run_typed(plan, table)
+            return run()
         except duckdb.OutOfMemoryException:
             if self._duckdb_limit >= self.budget.duckdb_most:
                 raise
         self._duckdb_limit = self.budget.duckdb_most
         self.con.execute(f"SET memory_limit = '{self._duckdb_limit}B'")
-        return self._run_typed(plan, table)
+        return run()
+
+    def _scan_direct(self, reader: LogReader, path: str | Path, schema: pa.Schema, plan: TypedPlan) -> list[Alert]:
+        """``_scan_parquet`` with the statement reading the file itself, a range of row numbers
+        per batch (cut at row groups where they fit, so that none is decoded twice); the rows
+        the router reads (``_rows_read``) are the only ones turned into Arrow."""
+        con = self.con
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {DIRECT_INPUT} AS SELECT * FROM read_parquet("
+                    f"'{str(path).replace(chr(39), chr(39) * 2)}', file_row_number = true)")
+        statement = self._direct_statement(plan)
+        # The batches' size as the Arrow path sizes them, from the width of the file's first rows.
+        sample = next(iter(self._parquet_select(path, plan.columns or ()).to_arrow_reader(READ_ROWS)), None)
+        groups = np.cumsum([0, *_row_groups(path)])
+        rows_of = self._batch_rows()
+        source = str(path)
+        alerts: list[Alert] = []
+        start, total = 0, int(groups[-1])
+        while sample is not None and start < total:
+            most = rows_of(sample)
+            ends = groups[(groups > start) & (groups <= start + most)]
+            stop = int(ends[-1]) if len(ends) else min(start + most, total)
+            result = self._run_in_budget(partial(self._run_direct, statement, start, stop))
+            table = self._rows_read(self._rows_wanted(result, every=True), schema, path, start + 1, stop - start)
+            alerts.extend(self._route_typed(result, table, plan.digests, start + 1, source, reader))
+            start = stop
+        return alerts
+
+    def _run_direct(self, statement: str, start: int, stop: int) -> pa.Table:
+        """A direct statement's result over the file's rows ``[start, stop)`` (0-based)."""
+        return self.con.sql(f"EXECUTE {statement}({start}, {stop - 1})").to_arrow_table()
+
+    def _direct_statement(self, plan: TypedPlan) -> str:
+        """The prepared name of ``plan``'s one statement reading ``DIRECT_INPUT`` (its row
+        numbers from the first and last rows, its parameters) in place of an Arrow batch."""
+        name = plan.statements[0] + "_direct"
+        if name not in self._direct:
+            names = ", ".join(_quoted(c) for c in plan.columns or ())
+            rows = (f"SELECT {names}, CAST(file_row_number - $1 AS BIGINT) AS {LINE_COLUMN} FROM {DIRECT_INPUT}"
+                    " WHERE file_row_number BETWEEN $1 AND $2")
+            text = self._texts[plan.statements[0]].lstrip()
+            # A CTE of the Arrow batch's name: the statement reads it as it would read the batch.
+            self.con.execute(f"PREPARE {name} AS WITH {TYPED_INPUT} AS ({rows}), {text.removeprefix('WITH ')}")
+            self._direct.add(name)
+        return name
 
     def _batch_rows(self) -> Callable[[pa.RecordBatch], int]:
         """How many rows a typed query's batch holds, given the batches read so far: the memory
@@ -501,20 +554,40 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         1) with every column of ``schema`` at the rows the router reads whole (of no log type
         SQL knows, of a log type with Python rules, or one SQL was unsure of); NULL in the
         columns added elsewhere. The batch itself when there are none."""
-        con = self.con
-        python = _sql_strings(self.python_read_types)
-        con.register(TYPED_RESULT, result)
-        try:
-            positions = [r[0] for r in con.execute(
-                f"SELECT line FROM {TYPED_RESULT} WHERE line IS NOT NULL AND u IS NULL AND (lt IS NULL OR h IS NULL"
-                f" OR lt IN ({python}) OR list_contains(h, -1)) ORDER BY line").fetchall()]
-        finally:
-            con.unregister(TYPED_RESULT)
+        positions = self._rows_wanted(result, every=False)
         if not positions:
             return table
+        spread = self._rows_read(positions, schema, path, first, table.num_rows)
+        for name in table.column_names:
+            at_column = spread.schema.get_field_index(name)
+            if at_column < 0:  # a column of its dataset this file lacks (all NULL: missing)
+                spread = spread.append_column(name, table.column(name))
+            else:
+                spread = spread.set_column(at_column, name, table.column(name))
+        return spread
+
+    def _rows_wanted(self, result: pa.Table, *, every: bool) -> list[int]:
+        """The positions, ascending, of the rows the router turns into events: those it reads
+        whole (see ``_with_whole_rows``), or with ``every`` also those it reads in their
+        digests' fields (``_rows_as_events``)."""
+        whole = "" if every else (f" AND (lt IS NULL OR h IS NULL OR lt IN ({_sql_strings(self.python_read_types)})"
+                                  " OR list_contains(h, -1))")
+        con = self.con
+        con.register(TYPED_RESULT, result)
+        try:
+            return [r[0] for r in con.execute(
+                f"SELECT line FROM {TYPED_RESULT} WHERE line IS NOT NULL AND u IS NULL{whole} ORDER BY line").fetchall()]
+        finally:
+            con.unregister(TYPED_RESULT)
+
+    def _rows_read(self, positions: list[int], schema: pa.Schema, path: str | Path, first: int, rows: int) -> pa.Table:
+        """Every column of ``schema`` at ``positions`` of a batch of ``rows`` rows (its first
+        row the file's row ``first``, from 1), read from the file; NULL at the other rows."""
+        if not positions:
+            return schema.empty_table().take(pa.nulls(rows, pa.int64()))
         start = first - 1
         wanted = pa.table({"n": pa.array([start + p for p in positions], pa.int64())})
-        cursor = con.cursor()
+        cursor = self.con.cursor()
         cursor.register("whole_rows", wanted)
         names = ", ".join(_quoted(n) for n in schema.names)
         # The row range first: DuckDB skips the row groups outside it.
@@ -523,17 +596,10 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
                            " AND file_row_number IN (SELECT n FROM whole_rows) ORDER BY file_row_number",
                            params={"path": str(path)}).to_arrow_table()
         cursor.close()
-        at: list[int | None] = [None] * table.num_rows
+        at: list[int | None] = [None] * rows
         for j, p in enumerate(positions):
             at[p] = j
-        spread = whole.take(pa.array(at, pa.int64()))
-        for name in table.column_names:
-            at_column = spread.schema.get_field_index(name)
-            if at_column < 0:  # a column of its dataset this file lacks (all NULL: missing)
-                spread = spread.append_column(name, table.column(name))
-            else:
-                spread = spread.set_column(at_column, name, table.column(name))
-        return spread
+        return whole.take(pa.array(at, pa.int64()))
 
     @collector_paused
     def _route_typed(self, result: pa.Table, table: pa.Table, digests: Mapping[int, UnitDigest], first: int,
@@ -803,6 +869,8 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
             samples = [con.sql(f"EXECUTE {name}").to_arrow_table() for name in names] if len(names) > 1 else []
         finally:
             con.unregister(TYPED_INPUT)
+        if len(texts) == 1:
+            self._texts[names[0]] = texts[0]  # for its direct form (``_direct_statement``)
         del texts
         carried = _carried_columns(plans)
         merge = None
@@ -980,6 +1048,31 @@ def _gathered(batches: pa.RecordBatchReader, rows_of: Callable[[pa.RecordBatch],
                 held, count = [], 0
     if held:
         yield pa.Table.from_batches(held)
+
+
+def _reads_direct(schema: pa.Schema, planned: pa.Schema, plan: TypedPlan) -> bool:
+    """Whether a file's statement may read it itself (``BatchEngine._scan_direct``): one
+    statement over some columns, the file planned as its own schema (no padding), and every
+    column it reads of a type DuckDB reads as it reads the same column through Arrow."""
+    return (plan.merge is None and bool(plan.columns) and planned.equals(schema)
+            and "file_row_number" not in schema.names
+            and all(_direct_type(schema.field(c).type) for c in plan.columns or ()))
+
+
+def _direct_type(kind: pa.DataType) -> bool:
+    """Text, integers, floats, booleans, and structs and lists of those."""
+    if pa.types.is_struct(kind):
+        return all(_direct_type(kind.field(i).type) for i in range(kind.num_fields))
+    if pa.types.is_list(kind):
+        return _direct_type(kind.value_type)
+    return (pa.types.is_string(kind) or pa.types.is_boolean(kind) or pa.types.is_integer(kind)
+            or pa.types.is_floating(kind) or pa.types.is_null(kind))
+
+
+def _row_groups(path: str | Path) -> list[int]:
+    """The rows of each of a Parquet file's row groups."""
+    meta = pq.ParquetFile(path).metadata
+    return [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
 
 
 def _quoted(name: str) -> str:
