@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from batch.test_batch_engine import OKTA, events, rules
+from batch.test_dataset_plan import ALTERNATE, _okta, as_dataset, batch_scan
 from batch.test_typed_batches import routed_rows
 from batch.test_typed_parquet import as_parquet
 from batch.test_typed_plan import KEYWORDS, PYTHON, START, outcome
@@ -59,6 +60,38 @@ def test_the_file_read_in_the_statement_gives_the_arrow_batches_results(tmp_path
     assert read_direct == stream
     assert read_arrow == stream
     assert sum(direct) == len(event_list)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(rules(3), events(30), st.integers(3, 12))
+@example([ALTERNATE], [_okta(0, actor={"alternateId": "a"}, target=[{"id": "t"}]),
+                       _okta(1, debugContext={"debugData": {"privilegeGranted": "super"}}, actor={"alternateId": "a"},
+                             target=[{"id": "u", "type": "User"}, None]),
+                       _okta(2, actor=None, debugContext={"debugData": None})], 1)
+def test_files_padded_to_their_dataset_in_the_statement_give_the_arrow_batches_results(tmp_path_factory, rule_list,
+                                                                                      event_list, size):
+    chunks = [event_list[k:k + size] for k in range(0, len(event_list), size)]
+    parquets, jsonls = as_dataset(tmp_path_factory.mktemp("padded"), chunks)
+    results = []
+    with pytest.MonkeyPatch.context() as mp:
+        direct: list[str] = []
+        run_direct = engine.BatchEngine._scan_direct
+
+        def counted(self, reader, path, *args):
+            direct.append(str(path))
+            return run_direct(self, reader, path, *args)
+
+        mp.setattr(engine.BatchEngine, "_scan_direct", counted)
+        for read_direct in (True, False):
+            mp.setattr(engine, "DIRECT_PARQUET", read_direct)
+            alerts, batch = batch_scan(parquets, rule_list)
+            results.append(([(a.id, a.rule_id, a.event_ids, a.count, a.fields) for a in alerts],
+                            batch.stream.stats.matches, batch.stream.stats.events, batch.stream.stats.duplicates))
+    stream = api.scan(jsonls, rule_list, workers=1)
+    assert results[0] == results[1] == ([(a.id, a.rule_id, a.event_ids, a.count, a.fields) for a in stream.alerts],
+                                        stream.stats.matches, stream.stats.events, stream.stats.duplicates)
+    assert direct == parquets
 
 
 def test_a_batch_ends_at_a_row_group_and_a_timestamp_column_is_read_as_arrow(tmp_path, monkeypatch):

@@ -95,7 +95,7 @@ from tokentrail.engine.batch_route import (
     rule_codes,
     run_log_types,
 )
-from tokentrail.engine.batch_schema import dataset_schemas, padded
+from tokentrail.engine.batch_schema import dataset_schemas, duckdb_type, padded, padded_sql
 from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents
 from tokentrail.engine.gcpolicy import collector_paused
 from tokentrail.engine.lifted import LiftedStream, lifted_condition, sql_condition
@@ -225,7 +225,7 @@ class BatchEngine:
         self._digest_cols: dict[tuple[str, str], list[str]] = {}
         self._bulk: dict[int, Mapping[int, str]] = {}  # by id() of a prepared statement's digests
         self._texts: dict[str, str] = {}  # a one-statement plan's SQL, by its prepared name
-        self._direct: set[str] = set()  # the direct statements prepared
+        self._direct: dict[tuple[str, str], str] = {}  # direct statements, by statement and file schema
         self._lines_triage: JsonLinesTriage | None = None
 
     def _codes(self, compile_unit: Callable[[Expr, bool], sx.Expression]) -> str:
@@ -455,7 +455,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         planned = self._planned.get(str(path), schema)
         plan = self._typed_statement(planned)
         if DIRECT_PARQUET and _reads_direct(schema, planned, plan):
-            return self._scan_direct(reader, path, schema, plan)
+            return self._scan_direct(reader, path, schema, planned, plan)
         if plan.columns is not None:
             relation = self._parquet_select(path, [c for c in schema.names if c in plan.columns])
             planned = pa.schema([planned.field(c) for c in plan.columns])
@@ -489,16 +489,20 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         self.con.execute(f"SET memory_limit = '{self._duckdb_limit}B'")
         return run()
 
-    def _scan_direct(self, reader: LogReader, path: str | Path, schema: pa.Schema, plan: TypedPlan) -> list[Alert]:
-        """``_scan_parquet`` with the statement reading the file itself, a range of row numbers
-        per batch (cut at row groups where they fit, so that none is decoded twice); the rows
-        the router reads (``_rows_read``) are the only ones turned into Arrow."""
+    def _scan_direct(self, reader: LogReader, path: str | Path, schema: pa.Schema, planned: pa.Schema,
+                     plan: TypedPlan) -> list[Alert]:
+        """``_scan_parquet`` with the statement reading the file (``schema``) itself, padded to
+        its plan's schema (``planned``) in SQL, a range of row numbers per batch (cut at row
+        groups where they fit, so that none is decoded twice); the rows the router reads
+        (``_rows_read``, padded as the Arrow batches are) are the only ones turned into Arrow."""
         con = self.con
         con.execute(f"CREATE OR REPLACE TEMP VIEW {DIRECT_INPUT} AS SELECT * FROM read_parquet("
                     f"'{str(path).replace(chr(39), chr(39) * 2)}', file_row_number = true)")
-        statement = self._direct_statement(plan)
+        statement = self._direct_statement(plan, schema, planned)
+        own = [c for c in schema.names if c in (plan.columns or ())]
+        read = pa.schema([planned.field(c) for c in plan.columns or ()])
         # The batches' size as the Arrow path sizes them, from the width of the file's first rows.
-        sample = next(iter(self._parquet_select(path, plan.columns or ()).to_arrow_reader(READ_ROWS)), None)
+        sample = next(iter(self._parquet_select(path, own).to_arrow_reader(READ_ROWS)), None)
         groups = np.cumsum([0, *_row_groups(path)])
         rows_of = self._batch_rows()
         source = str(path)
@@ -510,6 +514,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
             stop = int(ends[-1]) if len(ends) else min(start + most, total)
             result = self._run_in_budget(partial(self._run_direct, statement, start, stop))
             table = self._rows_read(self._rows_wanted(result, every=True), schema, path, start + 1, stop - start)
+            table = _overlaid(table, padded(table.select(own), read))
             alerts.extend(self._route_typed(result, table, plan.digests, start + 1, source, reader))
             start = stop
         return alerts
@@ -518,18 +523,23 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         """A direct statement's result over the file's rows ``[start, stop)`` (0-based)."""
         return self.con.sql(f"EXECUTE {statement}({start}, {stop - 1})").to_arrow_table()
 
-    def _direct_statement(self, plan: TypedPlan) -> str:
-        """The prepared name of ``plan``'s one statement reading ``DIRECT_INPUT`` (its row
-        numbers from the first and last rows, its parameters) in place of an Arrow batch."""
-        name = plan.statements[0] + "_direct"
-        if name not in self._direct:
-            names = ", ".join(_quoted(c) for c in plan.columns or ())
-            rows = (f"SELECT {names}, CAST(file_row_number - $1 AS BIGINT) AS {LINE_COLUMN} FROM {DIRECT_INPUT}"
+    def _direct_statement(self, plan: TypedPlan, schema: pa.Schema, planned: pa.Schema) -> str:
+        """The prepared name of ``plan``'s one statement reading ``DIRECT_INPUT`` (a file of
+        ``schema``, each column padded to ``planned``; its row numbers from the first and last
+        rows, its parameters) in place of an Arrow batch."""
+        key = (plan.statements[0], schema.to_string())
+        name = self._direct.get(key)
+        if name is None:
+            columns = ", ".join(
+                (padded_sql(_quoted(c), schema.field(c).type, planned.field(c).type) if c in schema.names
+                 else f"CAST(NULL AS {duckdb_type(planned.field(c).type)})") + f" AS {_quoted(c)}"
+                for c in plan.columns or ())
+            rows = (f"SELECT {columns}, CAST(file_row_number - $1 AS BIGINT) AS {LINE_COLUMN} FROM {DIRECT_INPUT}"
                     " WHERE file_row_number BETWEEN $1 AND $2")
             text = self._texts[plan.statements[0]].lstrip()
+            name = self._direct[key] = f"{plan.statements[0]}_direct_{len(self._direct)}"
             # A CTE of the Arrow batch's name: the statement reads it as it would read the batch.
             self.con.execute(f"PREPARE {name} AS WITH {TYPED_INPUT} AS ({rows}), {text.removeprefix('WITH ')}")
-            self._direct.add(name)
         return name
 
     def _batch_rows(self) -> Callable[[pa.RecordBatch], int]:
@@ -557,14 +567,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         positions = self._rows_wanted(result, every=False)
         if not positions:
             return table
-        spread = self._rows_read(positions, schema, path, first, table.num_rows)
-        for name in table.column_names:
-            at_column = spread.schema.get_field_index(name)
-            if at_column < 0:  # a column of its dataset this file lacks (all NULL: missing)
-                spread = spread.append_column(name, table.column(name))
-            else:
-                spread = spread.set_column(at_column, name, table.column(name))
-        return spread
+        return _overlaid(self._rows_read(positions, schema, path, first, table.num_rows), table)
 
     def _rows_wanted(self, result: pa.Table, *, every: bool) -> list[int]:
         """The positions, ascending, of the rows the router turns into events: those it reads
@@ -1052,11 +1055,10 @@ def _gathered(batches: pa.RecordBatchReader, rows_of: Callable[[pa.RecordBatch],
 
 def _reads_direct(schema: pa.Schema, planned: pa.Schema, plan: TypedPlan) -> bool:
     """Whether a file's statement may read it itself (``BatchEngine._scan_direct``): one
-    statement over some columns, the file planned as its own schema (no padding), and every
-    column it reads of a type DuckDB reads as it reads the same column through Arrow."""
-    return (plan.merge is None and bool(plan.columns) and planned.equals(schema)
-            and "file_row_number" not in schema.names
-            and all(_direct_type(schema.field(c).type) for c in plan.columns or ()))
+    statement over some columns, every one it reads (as ``planned``, which covers the file's
+    ``schema``) of a type DuckDB reads as it reads the same column through Arrow."""
+    return (plan.merge is None and bool(plan.columns) and "file_row_number" not in schema.names
+            and all(_direct_type(planned.field(c).type) for c in plan.columns or ()))
 
 
 def _direct_type(kind: pa.DataType) -> bool:
@@ -1067,6 +1069,18 @@ def _direct_type(kind: pa.DataType) -> bool:
         return _direct_type(kind.value_type)
     return (pa.types.is_string(kind) or pa.types.is_boolean(kind) or pa.types.is_integer(kind)
             or pa.types.is_floating(kind) or pa.types.is_null(kind))
+
+
+def _overlaid(rows: pa.Table, table: pa.Table) -> pa.Table:
+    """``rows`` with each column of ``table`` in place of its own (appended where it has none:
+    a column of its dataset this file lacks, all NULL: missing)."""
+    for name in table.column_names:
+        at_column = rows.schema.get_field_index(name)
+        if at_column < 0:
+            rows = rows.append_column(name, table.column(name))
+        else:
+            rows = rows.set_column(at_column, name, table.column(name))
+    return rows
 
 
 def _row_groups(path: str | Path) -> list[int]:
