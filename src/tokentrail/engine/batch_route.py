@@ -95,8 +95,10 @@ class DigestedBatch:
         # Offsets from the first row's, so that ``text_at[row] + k`` is a place in ``texts``.
         self.text_at = np.asarray(pc.subtract(texts.offsets, texts.offsets[0]), np.int64) if len(texts) else \
             np.zeros(1, np.int64)
-        self.outputs = result.column(OUTPUTS)
-        self.texts_list = result.column(TEXTS)
+        # Read in order once: runs pick a rule's rows from all over the batch, and Arrow's take
+        # of text at scattered rows costs several times this one pass.
+        self.outputs = np.array(result.column(OUTPUTS).to_pylist(), dtype=object)
+        self.texts_list = texts
 
     def texts_at(self, rows: np.ndarray, k: int) -> list[Any]:
         """The ``k``-th text of each of these rows' digests."""
@@ -108,7 +110,7 @@ class DigestedBatch:
 
     def row_outputs(self, rows: np.ndarray) -> list[Any]:
         """Each of these rows' output fields (JSON text, or None)."""
-        return self.outputs.take(pa.array(rows, pa.int64())).to_pylist()
+        return self.outputs[rows].tolist()
 
 
 def bulk_runs(rows: np.ndarray, unit: np.ndarray, rule_of: np.ndarray) -> list[tuple[int, np.ndarray]]:
