@@ -23,8 +23,10 @@ over. Alerts are therefore the streaming engine's.
 Parquet is matched over its typed columns, and a matched row whose units' digests are plain
 field reads is not turned into an event at all: SQL selects what each digest reads, one row per
 (event, matched unit), and Python assembles the streaming engine's ``Digest`` tuples from those
-columns and routes them (``engine/batch_digest.py``). The file is read in the columns the query
-and the digests read; the rows Python reads whole get the rest by a second read of those rows.
+columns and routes them (``engine/batch_digest.py``, ``engine/batch_route.py``). The file is read
+in the columns the query and the digests read — by the statement itself, a range of row numbers
+per batch, when the columns' types allow (else as Arrow batches) — and the rows Python reads get
+their columns by a second read of those rows.
 A large rule set's query is run in parts of bounded size and merged (``engine/batch_parts.py``).
 The files of one dataset are planned once: each is planned as the merged schema of its log
 type's files and its batches padded to it with NULL columns (``engine/batch_schema.py``).

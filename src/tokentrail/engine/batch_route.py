@@ -81,8 +81,8 @@ class DigestedRows:
 
 class DigestedBatch:
     """A typed result's digested rows with their events' values: time, id and log type of
-    each event (``event_times``, ``event_ids``), and the digests' texts and outputs as
-    Arrow arrays, turned into Python values only where a run or a match reads them."""
+    each event (``event_times``, ``event_ids``), the digests' texts as Arrow arrays (turned
+    into Python values only where a run or a match reads them) and their output fields."""
 
     def __init__(self, result: pa.Table, where: DigestedRows) -> None:
         self.where = where
