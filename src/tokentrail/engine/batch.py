@@ -515,8 +515,12 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
             ends = groups[(groups > start) & (groups <= start + most)]
             stop = int(ends[-1]) if len(ends) else min(start + most, total)
             result = self._run_in_budget(partial(self._run_direct, statement, start, stop))
-            table = self._rows_read(self._rows_wanted(result, every=True), schema, path, start + 1, stop - start)
-            table = _overlaid(table, padded(table.select(own), read))
+            positions = self._rows_wanted(result, every=True)
+            if positions:
+                table = self._rows_read(positions, schema, path, start + 1, stop - start)
+                table = _overlaid(table, padded(table.select(own), read))
+            else:  # the router reads no row: the batch's length, no column (no buffer either)
+                table = pa.table({"__tt_none": pa.nulls(stop - start)})
             alerts.extend(self._route_typed(result, table, plan.digests, start + 1, source, reader))
             start = stop
         return alerts
@@ -586,10 +590,9 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
             con.unregister(TYPED_RESULT)
 
     def _rows_read(self, positions: list[int], schema: pa.Schema, path: str | Path, first: int, rows: int) -> pa.Table:
-        """Every column of ``schema`` at ``positions`` of a batch of ``rows`` rows (its first
-        row the file's row ``first``, from 1), read from the file; NULL at the other rows."""
-        if not positions:
-            return schema.empty_table().take(pa.nulls(rows, pa.int64()))
+        """Every column of ``schema`` at ``positions`` (some, ascending) of a batch of ``rows``
+        rows (its first row the file's row ``first``, from 1), read from the file; NULL at the
+        other rows."""
         start = first - 1
         wanted = pa.table({"n": pa.array([start + p for p in positions], pa.int64())})
         cursor = self.con.cursor()
