@@ -1,7 +1,7 @@
 """A plain Parquet file read by the typed statement itself (``BatchEngine._scan_direct``) gives
 what the Arrow batches give and what the streaming engine gives: alerts, matches, stats, with
 repeated events, events several rules match, rows read whole for Python and batches cut at row
-groups. And the router's column-wise runs (``engine/batch_route.py``) are its per-row ones."""
+groups, statements in parts. And the router's column-wise runs (``engine/batch_route.py``) are its per-row ones."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from batch.test_typed_parquet import as_parquet
 from batch.test_typed_plan import KEYWORDS, PYTHON, START, outcome
 from tokentrail import api
 from tokentrail.engine import batch as engine
+from tokentrail.engine import batch_parts
 from tokentrail.engine.batch_route import bulk_runs, run_log_types
 from tokentrail.rules.ir import Cmp
 from tokentrail.rules.model import Grouping, Rule
@@ -32,9 +33,9 @@ def both_reads(parquet, jsonl, rule_list, monkeypatch):
     direct: list[int] = []
     run_direct = engine.BatchEngine._run_direct
 
-    def counted(self, statement, start, stop):
+    def counted(self, plan, statements, start, stop):
         direct.append(stop - start)
-        return run_direct(self, statement, start, stop)
+        return run_direct(self, plan, statements, start, stop)
 
     monkeypatch.setattr(engine.BatchEngine, "_run_direct", counted)
     stream = outcome(api.scan([str(jsonl)], rule_list, workers=1))
@@ -46,16 +47,18 @@ def both_reads(parquet, jsonl, rule_list, monkeypatch):
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
-@given(rules(4), events(40), st.sampled_from([(), (PYTHON,), (KEYWORDS,)]), st.integers(0, 10))
+@given(rules(4), events(40), st.sampled_from([(), (PYTHON,), (KEYWORDS,)]), st.integers(0, 10),
+       st.sampled_from([batch_parts.STATEMENT_UNITS, 2]))
 @example([START, Rule(id="again", title="again", format="sigma", logsource=OKTA,
                       logic=Cmp("eventType", "eq", ("user.session.start",)))],
          [{"eventType": "user.session.start", "uuid": f"e{i % 3}", "published": f"2026-01-01T00:00:0{i}Z",
-           "actor": {"alternateId": "a@x.io"}} for i in range(6)], (), 2)
+           "actor": {"alternateId": "a@x.io"}} for i in range(6)], (), 2, 1)
 def test_the_file_read_in_the_statement_gives_the_arrow_batches_results(tmp_path_factory, rule_list, event_list,
-                                                                        python, repeats):
+                                                                        python, repeats, statement_units):
     event_list = event_list + event_list[:repeats]  # read again: duplicates, once matched before
     parquet, jsonl = as_parquet(tmp_path_factory.mktemp("direct"), event_list)
     with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(batch_parts, "STATEMENT_UNITS", statement_units)  # in parts and merged, or one statement
         stream, read_direct, read_arrow, direct = both_reads(parquet, jsonl, [*rule_list, *python], mp)
     assert read_direct == stream
     assert read_arrow == stream

@@ -226,8 +226,8 @@ class BatchEngine:
         self._planned: dict[str, pa.Schema] = {}  # a Parquet file's dataset schema, by path
         self._digest_cols: dict[tuple[str, str], list[str]] = {}
         self._bulk: dict[int, Mapping[int, str]] = {}  # by id() of a prepared statement's digests
-        self._texts: dict[str, str] = {}  # a one-statement plan's SQL, by its prepared name
-        self._direct: dict[tuple[str, str], str] = {}  # direct statements, by statement and file schema
+        self._texts: dict[str, str] = {}  # the typed statements' SQL, by prepared name
+        self._direct: dict[tuple[str, str], tuple[str, ...]] = {}  # direct statements, by plan and file schema
         self._lines_triage: JsonLinesTriage | None = None
 
     def _codes(self, compile_unit: Callable[[Expr, bool], sx.Expression]) -> str:
@@ -500,7 +500,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         con = self.con
         con.execute(f"CREATE OR REPLACE TEMP VIEW {DIRECT_INPUT} AS SELECT * FROM read_parquet("
                     f"'{str(path).replace(chr(39), chr(39) * 2)}', file_row_number = true)")
-        statement = self._direct_statement(plan, schema, planned)
+        statements = self._direct_statements(plan, schema, planned)
         own = [c for c in schema.names if c in (plan.columns or ())]
         read = pa.schema([planned.field(c) for c in plan.columns or ()])
         # The batches' size as the Arrow path sizes them, from the width of the file's first rows.
@@ -514,7 +514,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
             most = rows_of(sample)
             ends = groups[(groups > start) & (groups <= start + most)]
             stop = int(ends[-1]) if len(ends) else min(start + most, total)
-            result = self._run_in_budget(partial(self._run_direct, statement, start, stop))
+            result = self._run_in_budget(partial(self._run_direct, plan, statements, start, stop))
             positions = self._rows_wanted(result, every=True)
             if positions:
                 table = self._rows_read(positions, schema, path, start + 1, stop - start)
@@ -525,28 +525,44 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
             start = stop
         return alerts
 
-    def _run_direct(self, statement: str, start: int, stop: int) -> pa.Table:
-        """A direct statement's result over the file's rows ``[start, stop)`` (0-based)."""
-        return self.con.sql(f"EXECUTE {statement}({start}, {stop - 1})").to_arrow_table()
+    def _run_direct(self, plan: TypedPlan, statements: Sequence[str], start: int, stop: int) -> pa.Table:
+        """``_run_typed`` of the direct ``statements`` (``_direct_statements``) over the file's
+        rows ``[start, stop)`` (0-based): the one statement's result, or its parts' merged."""
+        con = self.con
+        results = [con.sql(f"EXECUTE {name}({start}, {stop - 1})").to_arrow_table() for name in statements]
+        if plan.merge is None:
+            return results[0]
+        kept = results.pop()
+        con.register(PARTS_INPUT, merge_input(kept, (LINE_COLUMN, *plan.carried), results))
+        try:
+            return con.sql(f"EXECUTE {plan.merge}").to_arrow_table()
+        finally:
+            con.unregister(PARTS_INPUT)
 
-    def _direct_statement(self, plan: TypedPlan, schema: pa.Schema, planned: pa.Schema) -> str:
-        """The prepared name of ``plan``'s one statement reading ``DIRECT_INPUT`` (a file of
+    def _direct_statements(self, plan: TypedPlan, schema: pa.Schema, planned: pa.Schema) -> tuple[str, ...]:
+        """The prepared names of ``plan``'s statements reading ``DIRECT_INPUT`` (a file of
         ``schema``, each column padded to ``planned``; its row numbers from the first and last
-        rows, its parameters) in place of an Arrow batch."""
+        rows, its parameters) in place of an Arrow batch; for a plan in parts, last, one giving
+        the merge the batch's row numbers and carried columns."""
         key = (plan.statements[0], schema.to_string())
-        name = self._direct.get(key)
-        if name is None:
+        names = self._direct.get(key)
+        if names is None:
             columns = ", ".join(
                 (padded_sql(_quoted(c), schema.field(c).type, planned.field(c).type) if c in schema.names
                  else f"CAST(NULL AS {duckdb_type(planned.field(c).type)})") + f" AS {_quoted(c)}"
                 for c in plan.columns or ())
             rows = (f"SELECT {columns}, CAST(file_row_number - $1 AS BIGINT) AS {LINE_COLUMN} FROM {DIRECT_INPUT}"
                     " WHERE file_row_number BETWEEN $1 AND $2")
-            text = self._texts[plan.statements[0]].lstrip()
-            name = self._direct[key] = f"{plan.statements[0]}_direct_{len(self._direct)}"
-            # A CTE of the Arrow batch's name: the statement reads it as it would read the batch.
-            self.con.execute(f"PREPARE {name} AS WITH {TYPED_INPUT} AS ({rows}), {text.removeprefix('WITH ')}")
-        return name
+            # A CTE of the Arrow batch's name: each statement reads it as it would read the batch.
+            texts = [self._texts[name].lstrip().removeprefix("WITH ") for name in plan.statements]
+            if plan.merge is not None:
+                kept = ", ".join(_quoted(c) for c in (LINE_COLUMN, *plan.carried))
+                texts.append(f"kept AS (SELECT {kept} FROM {TYPED_INPUT}) SELECT * FROM kept ORDER BY {LINE_COLUMN}")
+            names = self._direct[key] = tuple(f"{plan.statements[0]}_direct_{len(self._direct)}_{k}"
+                                              for k in range(len(texts)))
+            for name, text in zip(names, texts, strict=True):
+                self.con.execute(f"PREPARE {name} AS WITH {TYPED_INPUT} AS ({rows}), {text}")
+        return names
 
     def _batch_rows(self) -> Callable[[pa.RecordBatch], int]:
         """How many rows a typed query's batch holds, given the batches read so far: the memory
@@ -877,9 +893,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
             samples = [con.sql(f"EXECUTE {name}").to_arrow_table() for name in names] if len(names) > 1 else []
         finally:
             con.unregister(TYPED_INPUT)
-        if len(texts) == 1:
-            self._texts[names[0]] = texts[0]  # for its direct form (``_direct_statement``)
-        del texts
+        self._texts.update(zip(names, texts, strict=True))  # for their direct form (``_direct_statements``)
         carried = _carried_columns(plans)
         merge = None
         if samples:
@@ -1059,10 +1073,10 @@ def _gathered(batches: pa.RecordBatchReader, rows_of: Callable[[pa.RecordBatch],
 
 
 def _reads_direct(schema: pa.Schema, planned: pa.Schema, plan: TypedPlan) -> bool:
-    """Whether a file's statement may read it itself (``BatchEngine._scan_direct``): one
-    statement over some columns, every one it reads (as ``planned``, which covers the file's
-    ``schema``) of a type DuckDB reads as it reads the same column through Arrow."""
-    return (plan.merge is None and bool(plan.columns) and "file_row_number" not in schema.names
+    """Whether a file's statements may read it themselves (``BatchEngine._scan_direct``): they
+    read some columns, every one (as ``planned``, which covers the file's ``schema``) of a
+    type DuckDB reads as it reads the same column through Arrow."""
+    return (bool(plan.columns) and "file_row_number" not in schema.names
             and all(_direct_type(planned.field(c).type) for c in plan.columns or ()))
 
 
