@@ -127,20 +127,24 @@ def test_a_tighter_limit_reads_smaller_batches_with_the_same_alerts(tmp_path, mo
     assert abs(looser[0] - 2 * tight[0]) <= 2 and len(looser) < len(tight)
 
 
-def test_a_statement_past_duckdbs_share_runs_again_with_more(tmp_path, monkeypatch):
+@pytest.mark.parametrize("direct", [True, False])
+def test_a_statement_past_duckdbs_share_runs_again_with_more(tmp_path, monkeypatch, direct):
     parquet, jsonl = as_parquet(tmp_path, _okta_events(50))
     rules = [Rule(id="each", title="each", format="sigma", logsource=OKTA, logic=Cmp("eventType", "eq", ("app.x",)))]
     stream = api.scan([str(jsonl)], rules, workers=1)
-    original = engine.BatchEngine._run_typed
+    # The file read in the statement, or as Arrow batches (``BatchEngine._scan_direct``).
+    monkeypatch.setattr(engine, "DIRECT_PARQUET", direct)
+    name = "_run_direct" if direct else "_run_typed"
+    original = getattr(engine.BatchEngine, name)
     limits: list[str] = []
 
-    def short_once(self, plan, table):
+    def short_once(self, *args):
         limits.append(self.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
         if len(limits) == 1:
             raise duckdb.OutOfMemoryException("Out of Memory Error: test")
-        return original(self, plan, table)
+        return original(self, *args)
 
-    monkeypatch.setattr(engine.BatchEngine, "_run_typed", short_once)
+    monkeypatch.setattr(engine.BatchEngine, name, short_once)
     batch = engine.scan_batch([str(parquet)], rules, memory_limit="4GB")
     assert [(a.id, a.event_ids) for a in batch.alerts] == [(a.id, a.event_ids) for a in stream.alerts]
     assert [parse_size(s.replace(" ", "")) / n for s, n in zip(limits, (1.4e9, 3.6e9), strict=True)] == \

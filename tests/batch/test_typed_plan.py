@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from batch.test_batch_engine import OKTA, events, rules
 from batch.test_typed_parquet import as_parquet
 from tokentrail import api
+from tokentrail.engine import batch as engine
 from tokentrail.engine import batch_digest, batch_parts
 from tokentrail.engine.batch import BatchEngine, scan_batch
 from tokentrail.engine.batch_parts import unit_parts
@@ -96,7 +97,8 @@ def test_parts_and_projection_give_one_statements_results(tmp_path_factory, rule
     assert full.columns is None and full.merge is None
 
 
-def test_projection_leaves_unread_columns_and_reads_whole_rows_for_python(tmp_path):
+@pytest.mark.parametrize("direct", [True, False])
+def test_projection_leaves_unread_columns_and_reads_whole_rows_for_python(tmp_path, monkeypatch, direct):
     rows = [{"eventType": "user.session.start" if i % 3 else "app.other", "uuid": f"e{i}",
              "published": f"2026-01-01T00:00:{i:02d}Z", "actor": {"alternateId": "a@x.io"},
              "client": {"ipAddress": "10.0.0.1"},
@@ -112,6 +114,8 @@ def test_projection_leaves_unread_columns_and_reads_whole_rows_for_python(tmp_pa
         whole.append((table.column_names, out.column_names))
         return out
 
+    # The file read by the statements (whole rows: ``_rows_read``), or as Arrow batches.
+    monkeypatch.setattr(engine, "DIRECT_PARQUET", direct)
     for rule_list in ([START], [START, PYTHON], [START, KEYWORDS]):
         whole.clear()
         with pytest.MonkeyPatch.context() as mp:
@@ -123,8 +127,9 @@ def test_projection_leaves_unread_columns_and_reads_whole_rows_for_python(tmp_pa
         assert "client" not in plan.columns and "target" not in plan.columns
         # The group key is read from the projection, unless every Okta row is read whole for Python.
         assert "eventType" in plan.columns and ("actor" in plan.columns) == (PYTHON not in rule_list)
-        read, routed = whole[0]
-        assert read == list(plan.columns) and routed == schema.names
+        if not direct:
+            read, routed = whole[0]
+            assert read == list(plan.columns) and routed == schema.names
     assert out["stream"][1] > 0  # the keywords rule matched, from whole rows
 
 

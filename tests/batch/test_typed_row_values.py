@@ -1,6 +1,6 @@
 """The typed Parquet router's per-batch row values are its per-row readers' values: event times
 (``event_times``: the same floats as ``event_time``, odd texts included), event ids
-(``event_ids``) and the repeat check of a batch's events at once (``_event_rows``, ``_repeated_events``: the
+(``event_ids``) and the repeat check of a batch's events at once (``event_rows``, ``repeated_events``: the
 events ``SeenEvents.seen_key`` one at a time would drop)."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from batch.test_typed_parquet import as_parquet
 from tokentrail import api
 from tokentrail.engine import batch as batch_module
-from tokentrail.engine.batch import _event_rows, _repeated_events, scan_batch
+from tokentrail.engine.batch import scan_batch
 from tokentrail.engine.batch_digest import event_id, event_ids, event_time, event_times
+from tokentrail.engine.batch_route import event_rows, repeated_events
 from tokentrail.engine.dedup import SeenEvents, dedup_key
 from tokentrail.simulate import generate
 
@@ -97,9 +98,9 @@ def test_the_batch_repeat_check_drops_what_seen_key_would(rows, taken_before):
         if idents[i] is not None and one_by_one.seen_key(dedup_key(lt[i], idents[i])):
             want.add(len(met))
         met.append(i)
-    firsts = _event_rows(pa.chunked_array([pa.array(line, pa.int64())]), pa.chunked_array([pa.array(units, pa.int32())]))
+    firsts = event_rows(pa.chunked_array([pa.array(line, pa.int64())]), pa.chunked_array([pa.array(units, pa.int32())]))
     assert firsts.to_pylist() == met
-    assert _repeated_events(batched, [lt[i] for i in met], [idents[i] for i in met]) == want
+    assert repeated_events(batched, [lt[i] for i in met], [idents[i] for i in met]) == want
     assert batched.count == one_by_one.count
 
 
@@ -108,14 +109,14 @@ def test_a_file_read_twice_and_repeats_within_a_batch_are_dropped_as_streaming_d
     events += events[200:260]
     parquet, jsonl = as_parquet(tmp_path, events)
     checks: list[int] = []
-    repeated = batch_module._repeated_events
+    repeated = batch_module.repeated_events
 
     def counted(seen, log_types, idents):
         found = repeated(seen, log_types, idents)
         checks.append(len(found))
         return found
 
-    monkeypatch.setattr(batch_module, "_repeated_events", counted)
+    monkeypatch.setattr(batch_module, "repeated_events", counted)
     loaded = api.load_rules()
     stream = api.scan([str(jsonl), str(jsonl)], loaded, workers=1)
     batch = scan_batch([str(parquet), str(parquet)], loaded)

@@ -23,8 +23,10 @@ over. Alerts are therefore the streaming engine's.
 Parquet is matched over its typed columns, and a matched row whose units' digests are plain
 field reads is not turned into an event at all: SQL selects what each digest reads, one row per
 (event, matched unit), and Python assembles the streaming engine's ``Digest`` tuples from those
-columns and routes them (``engine/batch_digest.py``). The file is read in the columns the query
-and the digests read; the rows Python reads whole get the rest by a second read of those rows.
+columns and routes them (``engine/batch_digest.py``, ``engine/batch_route.py``). The file is read
+in the columns the query and the digests read — by the statement itself, a range of row numbers
+per batch, when the columns' types allow (else as Arrow batches) — and the rows Python reads get
+their columns by a second read of those rows.
 A large rule set's query is run in parts of bounded size and merged (``engine/batch_parts.py``).
 The files of one dataset are planned once: each is planned as the merged schema of its log
 type's files and its batches padded to it with NULL columns (``engine/batch_schema.py``).
@@ -35,12 +37,10 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
-from itertools import repeat
-from operator import add
 from pathlib import Path
 from typing import IO, Any
 
@@ -49,6 +49,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import sqlglot.expressions as sx
 
 from tokentrail import schemas
@@ -64,8 +65,6 @@ from tokentrail.engine.batch_digest import (
     UnitDigest,
     digest_columns,
     digest_condition,
-    event_ids,
-    event_times,
     plan_type,
 )
 from tokentrail.engine.batch_guard import GuardedLeaves
@@ -84,8 +83,22 @@ from tokentrail.engine.batch_parts import (
     said_column,
     unit_parts,
 )
-from tokentrail.engine.batch_schema import dataset_schemas, padded
-from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents, dedup_key
+from tokentrail.engine.batch_route import (
+    CODES,
+    COUNT,
+    LINE,
+    LOG_TYPE,
+    UNIT,
+    DigestedBatch,
+    DigestedRows,
+    bulk_runs,
+    repeated_events,
+    repeats_one_by_one,
+    rule_codes,
+    run_log_types,
+)
+from tokentrail.engine.batch_schema import dataset_schemas, duckdb_type, padded, padded_sql
+from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents
 from tokentrail.engine.gcpolicy import collector_paused
 from tokentrail.engine.lifted import LiftedStream, lifted_condition, sql_condition
 from tokentrail.engine.plan import UNKNOWN, LogTypeIndex, Unit
@@ -109,6 +122,10 @@ READ_ROWS = 16_384  # rows per Arrow batch read from Parquet, gathered into each
 TYPED_INPUT = "typed_input"  # the Arrow batch a typed query reads
 PARTS_INPUT = "typed_parts"  # the parts' results beside it, that the merging statement reads
 TYPED_RESULT = "typed_result"  # a typed query's result, asked which rows Python reads whole
+# The Parquet file a typed statement reads itself (a view, replaced per file): its event columns
+# never pass through Arrow, which costs more than the matching (export, then import again).
+DIRECT_INPUT = "__tt_file"
+DIRECT_PARQUET = True  # read plain files in the statement (``BatchEngine._scan_direct``); else as Arrow
 _DIGESTS_TYPE = "STRUCT(u INTEGER, xv VARCHAR[], ov VARCHAR)[]"  # a row's SQL digests (batch_digest)
 LINE_COLUMN = "__tt_line"  # its row numbers
 DEFAULT_MEMORY_LIMIT = "2GB"
@@ -209,6 +226,8 @@ class BatchEngine:
         self._planned: dict[str, pa.Schema] = {}  # a Parquet file's dataset schema, by path
         self._digest_cols: dict[tuple[str, str], list[str]] = {}
         self._bulk: dict[int, Mapping[int, str]] = {}  # by id() of a prepared statement's digests
+        self._texts: dict[str, str] = {}  # the typed statements' SQL, by prepared name
+        self._direct: dict[tuple[str, str], tuple[str, ...]] = {}  # direct statements, by plan and file schema
         self._lines_triage: JsonLinesTriage | None = None
 
     def _codes(self, compile_unit: Callable[[Expr, bool], sx.Expression]) -> str:
@@ -437,6 +456,8 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         # Planned as its dataset's schema (``engine/batch_schema.py``), each batch padded to it.
         planned = self._planned.get(str(path), schema)
         plan = self._typed_statement(planned)
+        if DIRECT_PARQUET and _reads_direct(schema, planned, plan):
+            return self._scan_direct(reader, path, schema, planned, plan)
         if plan.columns is not None:
             relation = self._parquet_select(path, [c for c in schema.names if c in plan.columns])
             planned = pa.schema([planned.field(c) for c in plan.columns])
@@ -447,27 +468,101 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         for read in _gathered(batches, self._batch_rows()):
             table = padded(read, planned)
             rows_in = table.num_rows
-            result = self._run_in_budget(plan, table.append_column(LINE_COLUMN, pa.array(range(rows_in), pa.int64())))
+            numbered = table.append_column(LINE_COLUMN, pa.array(range(rows_in), pa.int64()))
+            result = self._run_in_budget(partial(self._run_typed, plan, numbered))
             if plan.columns is not None:
                 table = self._with_whole_rows(result, table, schema, path, first)
             alerts.extend(self._route_typed(result, table, plan.digests, first, source, reader))
             first += rows_in
         return alerts
 
-    def _run_in_budget(self, plan: TypedPlan, table: pa.Table) -> pa.Table:
-        """``_run_typed`` within the memory budget. A statement may need more than DuckDB's share
-        whatever the batch's rows (a large rule set's expressions, the Parquet reader's row
-        group beside it): DuckDB's limit then grows, once, to the most the budget allows it, and
-        the query runs again (it has no effects; the scan's end says if the process passed the
-        limit)."""
+    def _run_in_budget(self, run: Callable[[], pa.Table]) -> pa.Table:
+        """``run()`` (a typed query's result) within the memory budget. A statement may need
+        more than DuckDB's share whatever the batch's rows (a large rule set's expressions, the
+        Parquet reader's row group beside it): DuckDB's limit then grows, once, to the most the
+        budget allows it, and the query runs again (it has no effects; the scan's end says if
+        the process passed the limit)."""
         try:
-            return self._run_typed(plan, table)
+            return run()
         except duckdb.OutOfMemoryException:
             if self._duckdb_limit >= self.budget.duckdb_most:
                 raise
         self._duckdb_limit = self.budget.duckdb_most
         self.con.execute(f"SET memory_limit = '{self._duckdb_limit}B'")
-        return self._run_typed(plan, table)
+        return run()
+
+    def _scan_direct(self, reader: LogReader, path: str | Path, schema: pa.Schema, planned: pa.Schema,
+                     plan: TypedPlan) -> list[Alert]:
+        """``_scan_parquet`` with the statement reading the file (``schema``) itself, padded to
+        its plan's schema (``planned``) in SQL, a range of row numbers per batch (cut at row
+        groups where they fit, so that none is decoded twice); the rows the router reads
+        (``_rows_read``, padded as the Arrow batches are) are the only ones turned into Arrow."""
+        con = self.con
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {DIRECT_INPUT} AS SELECT * FROM read_parquet("
+                    f"'{str(path).replace(chr(39), chr(39) * 2)}', file_row_number = true)")
+        statements = self._direct_statements(plan, schema, planned)
+        own = [c for c in schema.names if c in (plan.columns or ())]
+        read = pa.schema([planned.field(c) for c in plan.columns or ()])
+        # The batches' size as the Arrow path sizes them, from the width of the file's first rows.
+        sample = next(iter(self._parquet_select(path, own).to_arrow_reader(READ_ROWS)), None)
+        groups = np.cumsum([0, *_row_groups(path)])
+        rows_of = self._batch_rows()
+        source = str(path)
+        alerts: list[Alert] = []
+        start, total = 0, int(groups[-1])
+        while sample is not None and start < total:
+            most = rows_of(sample)
+            ends = groups[(groups > start) & (groups <= start + most)]
+            stop = int(ends[-1]) if len(ends) else min(start + most, total)
+            result = self._run_in_budget(partial(self._run_direct, plan, statements, start, stop))
+            positions = self._rows_wanted(result, every=True)
+            if positions:
+                table = self._rows_read(positions, schema, path, start + 1, stop - start)
+                table = _overlaid(table, padded(table.select(own), read))
+            else:  # the router reads no row: the batch's length, no column (no buffer either)
+                table = pa.table({"__tt_none": pa.nulls(stop - start)})
+            alerts.extend(self._route_typed(result, table, plan.digests, start + 1, source, reader))
+            start = stop
+        return alerts
+
+    def _run_direct(self, plan: TypedPlan, statements: Sequence[str], start: int, stop: int) -> pa.Table:
+        """``_run_typed`` of the direct ``statements`` (``_direct_statements``) over the file's
+        rows ``[start, stop)`` (0-based): the one statement's result, or its parts' merged."""
+        con = self.con
+        results = [con.sql(f"EXECUTE {name}({start}, {stop - 1})").to_arrow_table() for name in statements]
+        if plan.merge is None:
+            return results[0]
+        kept = results.pop()
+        con.register(PARTS_INPUT, merge_input(kept, (LINE_COLUMN, *plan.carried), results))
+        try:
+            return con.sql(f"EXECUTE {plan.merge}").to_arrow_table()
+        finally:
+            con.unregister(PARTS_INPUT)
+
+    def _direct_statements(self, plan: TypedPlan, schema: pa.Schema, planned: pa.Schema) -> tuple[str, ...]:
+        """The prepared names of ``plan``'s statements reading ``DIRECT_INPUT`` (a file of
+        ``schema``, each column padded to ``planned``; its row numbers from the first and last
+        rows, its parameters) in place of an Arrow batch; for a plan in parts, last, one giving
+        the merge the batch's row numbers and carried columns."""
+        key = (plan.statements[0], schema.to_string())
+        names = self._direct.get(key)
+        if names is None:
+            columns = ", ".join(
+                (padded_sql(_quoted(c), schema.field(c).type, planned.field(c).type) if c in schema.names
+                 else f"CAST(NULL AS {duckdb_type(planned.field(c).type)})") + f" AS {_quoted(c)}"
+                for c in plan.columns or ())
+            rows = (f"SELECT {columns}, CAST(file_row_number - $1 AS BIGINT) AS {LINE_COLUMN} FROM {DIRECT_INPUT}"
+                    " WHERE file_row_number BETWEEN $1 AND $2")
+            # A CTE of the Arrow batch's name: each statement reads it as it would read the batch.
+            texts = [self._texts[name].lstrip().removeprefix("WITH ") for name in plan.statements]
+            if plan.merge is not None:
+                kept = ", ".join(_quoted(c) for c in (LINE_COLUMN, *plan.carried))
+                texts.append(f"kept AS (SELECT {kept} FROM {TYPED_INPUT}) SELECT * FROM kept ORDER BY {LINE_COLUMN}")
+            names = self._direct[key] = tuple(f"{plan.statements[0]}_direct_{len(self._direct)}_{k}"
+                                              for k in range(len(texts)))
+            for name, text in zip(names, texts, strict=True):
+                self.con.execute(f"PREPARE {name} AS WITH {TYPED_INPUT} AS ({rows}), {text}")
+        return names
 
     def _batch_rows(self) -> Callable[[pa.RecordBatch], int]:
         """How many rows a typed query's batch holds, given the batches read so far: the memory
@@ -491,20 +586,32 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         1) with every column of ``schema`` at the rows the router reads whole (of no log type
         SQL knows, of a log type with Python rules, or one SQL was unsure of); NULL in the
         columns added elsewhere. The batch itself when there are none."""
-        con = self.con
-        python = _sql_strings(self.python_read_types)
-        con.register(TYPED_RESULT, result)
-        try:
-            positions = [r[0] for r in con.execute(
-                f"SELECT line FROM {TYPED_RESULT} WHERE line IS NOT NULL AND u IS NULL AND (lt IS NULL OR h IS NULL"
-                f" OR lt IN ({python}) OR list_contains(h, -1)) ORDER BY line").fetchall()]
-        finally:
-            con.unregister(TYPED_RESULT)
+        positions = self._rows_wanted(result, every=False)
         if not positions:
             return table
+        return _overlaid(self._rows_read(positions, schema, path, first, table.num_rows), table)
+
+    def _rows_wanted(self, result: pa.Table, *, every: bool) -> list[int]:
+        """The positions, ascending, of the rows the router turns into events: those it reads
+        whole (see ``_with_whole_rows``), or with ``every`` also those it reads in their
+        digests' fields (``_rows_as_events``)."""
+        whole = "" if every else (f" AND (lt IS NULL OR h IS NULL OR lt IN ({_sql_strings(self.python_read_types)})"
+                                  " OR list_contains(h, -1))")
+        con = self.con
+        con.register(TYPED_RESULT, result)
+        try:
+            return [r[0] for r in con.execute(
+                f"SELECT line FROM {TYPED_RESULT} WHERE line IS NOT NULL AND u IS NULL{whole} ORDER BY line").fetchall()]
+        finally:
+            con.unregister(TYPED_RESULT)
+
+    def _rows_read(self, positions: list[int], schema: pa.Schema, path: str | Path, first: int, rows: int) -> pa.Table:
+        """Every column of ``schema`` at ``positions`` (some, ascending) of a batch of ``rows``
+        rows (its first row the file's row ``first``, from 1), read from the file; NULL at the
+        other rows."""
         start = first - 1
         wanted = pa.table({"n": pa.array([start + p for p in positions], pa.int64())})
-        cursor = con.cursor()
+        cursor = self.con.cursor()
         cursor.register("whole_rows", wanted)
         names = ", ".join(_quoted(n) for n in schema.names)
         # The row range first: DuckDB skips the row groups outside it.
@@ -513,17 +620,10 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
                            " AND file_row_number IN (SELECT n FROM whole_rows) ORDER BY file_row_number",
                            params={"path": str(path)}).to_arrow_table()
         cursor.close()
-        at: list[int | None] = [None] * table.num_rows
+        at: list[int | None] = [None] * rows
         for j, p in enumerate(positions):
             at[p] = j
-        spread = whole.take(pa.array(at, pa.int64()))
-        for name in table.column_names:
-            at_column = spread.schema.get_field_index(name)
-            if at_column < 0:  # a column of its dataset this file lacks (all NULL: missing)
-                spread = spread.append_column(name, table.column(name))
-            else:
-                spread = spread.set_column(at_column, name, table.column(name))
-        return spread
+        return whole.take(pa.array(at, pa.int64()))
 
     @collector_paused
     def _route_typed(self, result: pa.Table, table: pa.Table, digests: Mapping[int, UnitDigest], first: int,
@@ -533,93 +633,88 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         of a rule that only feeds its own alerter (``_bulk_units``) are gathered instead and
         handed over as one run per rule (``StreamingEngine.route_many``), before any event
         Python takes whole (whose rules could be theirs) and at the batch's end: each rule
-        still sees its matches in input order."""
-        line, lt, h, n, u, ov = (result.column(c).to_pylist() for c in (0, 1, 2, 3, 4, 8))
-        # Lists of text as one flat list and offsets: far cheaper out of Arrow than a list each.
-        xv, x_at = _flat(result.column(7))
-        # Each digested event's time, id and log type, in the order the loop meets the events.
-        firsts = _event_rows(result.column(0), result.column(4))
-        times, idents = event_times(result.column(5).take(firsts)), event_ids(result.column(6).take(firsts))
-        rows = list(zip(line, lt, h, n, strict=True))
-        self._count_unmatched(rows, reader, counts_reads=False)
-        wanted = [r for r, unit in zip(rows, u, strict=True) if r[0] is not None and unit is None]
+        still sees its matches in input order. What each digested event and row needs is
+        computed over the columns (``engine/batch_route.py``)."""
+        where = DigestedRows.of(result.column(LINE), result.column(UNIT))
+        counted = np.flatnonzero(where.line < 0)
+        self._count_unmatched([(None, lt, None, n) for lt, n in zip(
+            *(result.column(c).take(counted).to_pylist() for c in (LOG_TYPE, COUNT)), strict=True)],
+            reader, counts_reads=False)
+        taken = np.flatnonzero((where.line >= 0) & (where.unit < 0))
+        wanted = list(zip(*(result.column(c).take(taken).to_pylist() for c in (LINE, LOG_TYPE, CODES, COUNT)),
+                          strict=True)) if len(taken) else []
         events = iter(self._rows_as_events(table, wanted))
-        stream, stats, units = self.stream, self.stream.stats, self.units
-        seen = stream.seen
+        batch = DigestedBatch(result, where)
+        seen = self.stream.seen
         # With no event Python takes whole here, the repeat check of the batch's events is one call.
-        repeats = (_repeated_events(seen, result.column(1).take(firsts).to_pylist(), idents)
-                   if seen is not None and not wanted else None)
-        route, match_id = stream.route, stream.match_id
-        bulk = self._bulk_units(digests)
-        runs: dict[str, list[int]] = {}  # rule id -> the rows of its gathered matches
-        whens: list[float | None] = [None] * len(rows)  # per gathered row: its event's time and id
-        ids: list[str] = [""] * len(rows)
-
-        def hand_over() -> None:
-            for rule_id, picked in runs.items():
-                # A rule's units share the digest's layout (``_bulk_units``).
-                k0, k1, distinct = digests[u[picked[0]]].parts  # type: ignore[misc]
-                starts = _picked(x_at, picked)
-                parts = [_picked(xv, starts, k) for k in range(k0, k1)]
-                keys = list(zip(*parts, strict=True)) if parts else [()] * len(picked)
-                log_types: Counter[str] = Counter()
-                for index, count in Counter(_picked(u, picked)).items():
-                    log_types[units[index].log_type] += count
-                alerts.extend(stream.route_many(
-                    rule_id, log_types, _picked(whens, picked), _picked(ids, picked), keys,
-                    None if distinct is None else _picked(xv, starts, distinct), _picked(ov, picked), orjson.loads))
-            runs.clear()
-
+        repeats = None
+        if seen is not None and not wanted:
+            repeats = np.zeros(len(where.firsts), bool)
+            repeats[sorted(repeated_events(seen, batch.log_types, batch.idents))] = True
         alerts: list[Alert] = []
-        at = -1  # the row of the event whose digests are being routed
-        event = -1  # its place among the batch's digested events
-        skip = False
-        when: float | None = None
-        ident: str | None = None
-        eid = ""
-        for i in range(len(rows)):
-            pos = line[i]
-            if pos is None:
+        for k, (lo, hi) in enumerate(where.segments(taken)):
+            if lo < hi:
+                alerts.extend(self._route_digested(batch, lo, hi, repeats, digests, first, source))
+            if k < len(wanted):
+                pos, lt, codes, _count = wanted[k]
+                alerts.extend(self._take(next(events), lt, codes, source, first + pos, reader, counts_reads=False))
+        return alerts
+
+    def _route_digested(self, batch: DigestedBatch, lo: int, hi: int, repeats: np.ndarray | None,
+                        digests: Mapping[int, UnitDigest], first: int, source: str) -> list[Alert]:
+        """The digested rows ``[lo, hi)`` of ``batch`` (no row taken whole among them) to
+        alerting, as the per-row loop of the streaming engine's code would route them: each
+        event's repeat check (``repeats``: the batch's, else checked here in turn), counts and
+        match id, each match routed alone in row order, then the bulk rules' runs."""
+        where, stream = batch.where, self.stream
+        stats, units = stream.stats, self.units
+        e0, e1 = int(where.event_of[lo]), int(where.event_of[hi - 1]) + 1
+        if repeats is not None:
+            dropped = repeats[e0:e1]
+        elif stream.seen is not None:
+            dropped = np.array(repeats_one_by_one(stream.seen, batch.log_types[e0:e1], batch.idents[e0:e1]), bool)
+        else:
+            dropped = np.zeros(e1 - e0, bool)
+        kept = e1 - e0 - int(dropped.sum())
+        stats.duplicates += e1 - e0 - kept
+        stats.events += kept
+        stats.matched_events += kept
+        places = np.arange(lo, hi)[~dropped[where.event_of[lo:hi] - e0]]
+        rows = where.rows[places]
+        bulk = self._bulk_units(digests)
+        rule_of, rules = rule_codes(len(units), bulk)
+        times, idents = batch.times, batch.idents
+        eids = idents[e0:e1]
+        line, unit = where.line, where.unit
+        # In row order: the match id of each event whose id depends on it (untimed ones are
+        # counted there) and every match routed alone (whose route asks the same again).
+        alone = rows[rule_of[unit[rows]] < 0]
+        asking = [e for e in range(e0, e1) if not dropped[e - e0] and (times[e] is None or not idents[e])]
+        order = np.argsort(np.concatenate([where.firsts[asking] * 2, alone * 2 + 1]), kind="stable")
+        texts, outputs = batch.row_texts(alone), batch.row_outputs(alone)
+        route, match_id = stream.route, stream.match_id
+        alerts: list[Alert] = []
+        for item in order.tolist():
+            if item < len(asking):
+                e = asking[item]
+                eids[e - e0] = match_id(times[e], idents[e], source, first + int(line[where.firsts[e]]))
                 continue
-            index = u[i]
-            if index is None:
-                if runs:
-                    hand_over()
-                alerts.extend(self._take(next(events), lt[i], h[i], source, first + pos, reader, counts_reads=False))
-                continue
-            if pos != at:
-                if at >= 0 and not skip:
-                    stats.matched_events += 1
-                at = pos
-                event += 1
-                ident = idents[event]
-                if repeats is not None:
-                    skip = event in repeats
-                else:
-                    skip = seen is not None and ident is not None and seen.seen_key(dedup_key(lt[i], ident))
-                if skip:
-                    stats.duplicates += 1
-                    continue
-                stats.events += 1
-                when = times[event]
-                # Every routed match of the event would do this first; the first one counts.
-                eid = match_id(when, ident, source, first + pos)
-            elif skip:
-                continue
-            rule_id = bulk.get(index)
-            if rule_id is not None:
-                whens[i], ids[i] = when, eid
-                run = runs.get(rule_id)
-                if run is None:
-                    runs[rule_id] = [i]
-                else:
-                    run.append(i)
-                continue
-            digest = digests[index].build(when, ident, xv[x_at[i]:x_at[i + 1]], ov[i])
-            alerts.extend(route(units[index], digest, _NO_EVENT, source, first + pos))
-        if at >= 0 and not skip:
-            stats.matched_events += 1
-        hand_over()
+            j = item - len(asking)
+            row = int(alone[j])
+            index, e = int(unit[row]), int(where.event_at[row])
+            digest = digests[index].build(times[e], idents[e], texts[j], outputs[j])
+            alerts.extend(route(units[index], digest, _NO_EVENT, source, first + int(line[row])))
+        whens, ids = np.array(times[e0:e1], dtype=object), np.array(eids, dtype=object)
+        for code, run in bulk_runs(rows, unit, rule_of):
+            # A rule's units share the digest's layout (``_bulk_units``).
+            k0, k1, distinct = digests[int(unit[run[0]])].parts  # type: ignore[misc]
+            parts = [batch.texts_at(run, k) for k in range(k0, k1)]
+            keys = list(zip(*parts, strict=True)) if parts else [()] * len(run)
+            at = where.event_at[run] - e0
+            alerts.extend(stream.route_many(
+                rules[code], run_log_types(unit[run], lambda index: units[index].log_type), whens[at].tolist(),
+                ids[at].tolist(), keys, None if distinct is None else batch.texts_at(run, distinct),
+                batch.row_outputs(run), orjson.loads))
         return alerts
 
     def _bulk_units(self, digests: Mapping[int, UnitDigest]) -> Mapping[int, str]:
@@ -798,7 +893,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
             samples = [con.sql(f"EXECUTE {name}").to_arrow_table() for name in names] if len(names) > 1 else []
         finally:
             con.unregister(TYPED_INPUT)
-        del texts
+        self._texts.update(zip(names, texts, strict=True))  # for their direct form (``_direct_statements``)
         carried = _carried_columns(plans)
         merge = None
         if samples:
@@ -955,40 +1050,6 @@ def _and_then(first: sx.Expression, then: sx.Expression) -> sx.Expression:
 _NO_EVENT: Mapping[str, Any] = {}  # a digested match's event: its rule reads nothing more of it
 
 
-def _flat(column: pa.ChunkedArray) -> tuple[list[Any], list[int]]:
-    """A list column's values, flat, and each row's offsets into them (row i: ``[at[i]:at[i+1]]``)."""
-    array = column.combine_chunks()
-    if len(array) == 0:
-        return [], [0]
-    offsets = pc.subtract(array.offsets, array.offsets[0])
-    return array.flatten().to_pylist(), offsets.to_pylist()
-
-
-def _event_rows(line: pa.ChunkedArray, units: pa.ChunkedArray) -> pa.Array:
-    """The rows at which ``_route_typed`` meets each digested event: rows of a line and a unit
-    whose line is not the previous such row's (an event's rows are adjacent)."""
-    pos = line.fill_null(-1).to_numpy()
-    digested = np.flatnonzero((pos >= 0) & units.is_valid().to_numpy(zero_copy_only=False))
-    at = pos[digested]
-    new = np.ones(len(digested), bool)
-    new[1:] = at[1:] != at[:-1]
-    return pa.array(digested[new], pa.int64())
-
-
-def _repeated_events(seen: SeenEvents, log_types: Sequence[str], idents: Sequence[str | None]) -> set[int]:
-    """The places of the events (of these log types and ids, in order) taken before, this
-    batch's earlier events included: ``SeenEvents.seen_key`` of each, as one batch of keys."""
-    keys = ["" if ident is None else dedup_key(lt, ident) for lt, ident in zip(log_types, idents, strict=True)]
-    return set(seen.duplicates_among(keys))
-
-
-def _picked(values: Sequence[Any], rows: Sequence[int], shift: int = 0) -> list[Any]:
-    """``[values[r + shift] for r in rows]``, looked up by ``map`` (no Python step per row: a run
-    of a rule's matches may be most rows of a batch)."""
-    at = rows if not shift else map(add, rows, repeat(shift))
-    return list(map(values.__getitem__, at))
-
-
 def _gathered(batches: pa.RecordBatchReader, rows_of: Callable[[pa.RecordBatch], int]) -> Iterable[pa.Table]:
     """The reader's batches joined, and cut where needed, into tables of ``rows_of(batch)`` rows
     each (asked again as each batch arrives; the last table fewer). DuckDB's reader gives at most
@@ -1009,6 +1070,42 @@ def _gathered(batches: pa.RecordBatchReader, rows_of: Callable[[pa.RecordBatch],
                 held, count = [], 0
     if held:
         yield pa.Table.from_batches(held)
+
+
+def _reads_direct(schema: pa.Schema, planned: pa.Schema, plan: TypedPlan) -> bool:
+    """Whether a file's statements may read it themselves (``BatchEngine._scan_direct``): they
+    read some columns, every one (as ``planned``, which covers the file's ``schema``) of a
+    type DuckDB reads as it reads the same column through Arrow."""
+    return (bool(plan.columns) and "file_row_number" not in schema.names
+            and all(_direct_type(planned.field(c).type) for c in plan.columns or ()))
+
+
+def _direct_type(kind: pa.DataType) -> bool:
+    """Text, integers, floats, booleans, and structs and lists of those."""
+    if pa.types.is_struct(kind):
+        return all(_direct_type(kind.field(i).type) for i in range(kind.num_fields))
+    if pa.types.is_list(kind):
+        return _direct_type(kind.value_type)
+    return (pa.types.is_string(kind) or pa.types.is_boolean(kind) or pa.types.is_integer(kind)
+            or pa.types.is_floating(kind) or pa.types.is_null(kind))
+
+
+def _overlaid(rows: pa.Table, table: pa.Table) -> pa.Table:
+    """``rows`` with each column of ``table`` in place of its own (appended where it has none:
+    a column of its dataset this file lacks, all NULL: missing)."""
+    for name in table.column_names:
+        at_column = rows.schema.get_field_index(name)
+        if at_column < 0:
+            rows = rows.append_column(name, table.column(name))
+        else:
+            rows = rows.set_column(at_column, name, table.column(name))
+    return rows
+
+
+def _row_groups(path: str | Path) -> list[int]:
+    """The rows of each of a Parquet file's row groups."""
+    meta = pq.ParquetFile(path).metadata
+    return [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
 
 
 def _quoted(name: str) -> str:

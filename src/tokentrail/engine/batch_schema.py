@@ -134,3 +134,45 @@ def _padded_array(array: pa.Array, kind: pa.DataType) -> pa.Array:
         values = values.slice(start, offsets[-1].as_py() - start)
         offsets = pc.subtract(offsets, pa.scalar(start, offsets.type))
     return make.from_arrays(offsets, _padded_array(values, kind.value_type), type=kind, mask=mask)
+
+
+def padded_sql(expr: str, own: pa.DataType, target: pa.DataType, depth: int = 0) -> str:
+    """``expr`` (a DuckDB value of ``own``) as ``padded_type(own, target)``, in SQL: the value
+    ``_padded_array`` gives, for a statement that reads the file itself."""
+    if own == target:
+        return expr
+    if pa.types.is_null(own):
+        return f"CAST(NULL AS {duckdb_type(target)})"
+    if pa.types.is_struct(own) and pa.types.is_struct(target):
+        names = {f.name for f in own}
+        items = [f"{_quoted(f.name)} := " + padded_sql(f"struct_extract({expr}, {_literal(f.name)})", f.type,
+                                                      target.field(f.name).type, depth)
+                 for f in own]
+        items.extend(f"{_quoted(f.name)} := CAST(NULL AS {duckdb_type(f.type)})" for f in target if f.name not in names)
+        return f"CASE WHEN {expr} IS NULL THEN NULL ELSE struct_pack({', '.join(items)}) END"
+    item = f"__tt_p{depth}"
+    return f"list_transform({expr}, {item} -> {padded_sql(item, own.value_type, target.value_type, depth + 1)})"
+
+
+_DUCKDB_SCALARS = {pa.string(): "VARCHAR", pa.bool_(): "BOOLEAN", pa.int8(): "TINYINT", pa.int16(): "SMALLINT",
+                   pa.int32(): "INTEGER", pa.int64(): "BIGINT", pa.uint8(): "UTINYINT", pa.uint16(): "USMALLINT",
+                   pa.uint32(): "UINTEGER", pa.uint64(): "UBIGINT", pa.float32(): "FLOAT", pa.float64(): "DOUBLE",
+                   pa.null(): '"NULL"'}
+
+
+def duckdb_type(kind: pa.DataType) -> str:
+    """DuckDB's name of the type it reads an Arrow column of ``kind`` as (text, numbers,
+    booleans, NULL, and structs and lists of those)."""
+    if pa.types.is_struct(kind):
+        return "STRUCT(" + ", ".join(f"{_quoted(f.name)} {duckdb_type(f.type)}" for f in kind) + ")"
+    if pa.types.is_list(kind):
+        return duckdb_type(kind.value_type) + "[]"
+    return _DUCKDB_SCALARS[kind]
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
