@@ -15,7 +15,8 @@ the same alerts, or the run stops. The median round is the result; prints a Mark
 
 With ``--parquet N[,N...]`` (e.g. ``--events 1000000 --parquet 1000000,10000000``), the
 JSON-lines file is turned into Parquet files of N events (``tokentrail logs to-parquet``'s
-dataset, its events repeated, each copy's ``uuid`` made its own, so nothing is a duplicate).
+dataset, its events repeated, each copy's ``uuid`` a canonical UUID of its own, so nothing is a
+duplicate; ``--ids suffixed``: ``<uuid>-<copy>`` instead, which the duplicate filter keeps as text).
 For each size and rule pack (``--packs``: ``bundled``, ``bundled+200``, ``synthetic:N``) the
 run times DuckDB's ``count(*)`` over the file (the floor) and the duckdb engine's scan of it in
 a child process of its own: wall and CPU seconds (the process's, all threads: on a shared
@@ -63,21 +64,25 @@ def timed(scan, path: Path, loaded) -> tuple[float, list]:
     return time.perf_counter() - started, [(a.id, a.event_ids) for a in result.alerts]
 
 
-def parquet_of(jsonl: Path, events: int, work: Path | None = None) -> Path:
+def parquet_of(jsonl: Path, events: int, work: Path | None = None, ids: str = "canonical") -> Path:
     """A Parquet file of ``events`` Okta events under ``work`` (default: beside ``jsonl``): the
-    JSON-lines file's (through ``tokentrail logs to-parquet``), repeated with fresh ids (copy
-    ``c`` of an event has uuid ``<uuid>-c``). Made once; stops before writing if the disk lacks
-    room for twice the estimated size."""
+    JSON-lines file's (through ``tokentrail logs to-parquet``), repeated with fresh ids. With
+    ``ids="canonical"`` (as real Okta ``uuid``s are) copy 0 of an event keeps its uuid and copy
+    ``c`` gets ``uuid5(<its uuid>, str(c))``, a canonical UUID of its own; with ``"suffixed"``
+    copy ``c`` has ``<uuid>-c``, which is no UUID (the duplicate filter keeps such ids as text,
+    about twice the bytes). The file is checked to hold every uuid once before it is kept. Made
+    once; stops before writing if the disk lacks room for twice the estimated size."""
     import duckdb
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from tokentrail.api import logs_to_parquet
 
+    if ids not in ID_KINDS:
+        raise ValueError(f"ids: one of {', '.join(ID_KINDS)}, not {ids!r}")
     work = work or jsonl.parent
     work.mkdir(parents=True, exist_ok=True)
-    out = work / f"{jsonl.stem}_x{events}.parquet"
+    out = work / f"{jsonl.stem}_x{events}{'' if ids == 'canonical' else '_' + ids}.parquet"
     if out.exists():
         return out
     base = work / (jsonl.stem + "_dataset")
@@ -89,10 +94,11 @@ def parquet_of(jsonl: Path, events: int, work: Path | None = None) -> Path:
     per_copy = con.execute(f"SELECT count(*) FROM {source}").fetchone()[0]
     tmp = out.with_suffix(".tmp")
     if events <= per_copy:
-        con.execute(f"""COPY (SELECT * REPLACE (uuid || '-0' AS uuid) FROM {source} LIMIT {events})
+        renamed = "uuid || '-0'" if ids == "suffixed" else "uuid"
+        con.execute(f"""COPY (SELECT * REPLACE ({renamed} AS uuid) FROM {source} LIMIT {events})
                         TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)""")
     else:  # copies of the one-copy file, written batch by batch (DuckDB's COPY of a cross join is slow)
-        one_path = parquet_of(jsonl, per_copy, work)
+        one_path = parquet_of(jsonl, per_copy, work, "canonical")
         copies = -(-events // per_copy)
         need = one_path.stat().st_size * copies * 2
         free = shutil.disk_usage(work).free
@@ -105,15 +111,34 @@ def parquet_of(jsonl: Path, events: int, work: Path | None = None) -> Path:
             progress(f"{out.name}: copy {copy + 1} of {copies}")
             for batch in one.iter_batches(100_000):
                 table = pa.Table.from_batches([batch]).slice(0, left)
-                uuid = pc.replace_substring_regex(table.column("uuid"), "-0$", f"-{copy}")
+                uuid = pa.array(copy_ids(table.column("uuid").to_pylist(), copy, ids), pa.string())
                 writer.write_table(table.set_column(table.schema.get_field_index("uuid"), "uuid", uuid),
                                    row_group_size=100_000)
                 left -= table.num_rows
                 if not left:
                     break
         writer.close()
+    rows, distinct = con.execute("SELECT count(*), count(DISTINCT uuid) FROM read_parquet(?)", [str(tmp)]).fetchone()
+    if rows != distinct:
+        tmp.unlink()
+        raise SystemExit(f"{out.name}: {rows - distinct:,} of {rows:,} uuids repeat (the copies would be duplicates)")
     tmp.rename(out)
     return out
+
+
+ID_KINDS = ("canonical", "suffixed")
+
+
+def copy_ids(uuids: list[str | None], copy: int, ids: str) -> list[str | None]:
+    """The uuids of copy ``copy`` of events whose uuids are ``uuids`` (see ``parquet_of``)."""
+    import uuid
+
+    if ids == "suffixed":
+        return [None if u is None else f"{u}-{copy}" for u in uuids]
+    if copy == 0:
+        return uuids
+    label = str(copy)
+    return [None if u is None else str(uuid.uuid5(uuid.UUID(u), label)) for u in uuids]
 
 
 def progress(message: str) -> None:
@@ -301,7 +326,7 @@ def run_child(path: Path, spec: str, memory_limit: str, alerting: bool = False, 
     return orjson.loads(out.stdout.strip().splitlines()[-1])
 
 
-def check_same(jsonl: Path, events: int, spec: str, work: Path | None = None) -> str:
+def check_same(jsonl: Path, events: int, spec: str, work: Path | None = None, ids: str = "canonical") -> str:
     """The duckdb engine over a Parquet file of ``events`` events gives the streaming engine's
     alerts over the same events as the engine reads them back (JSON lines); stops if not."""
     import orjson
@@ -311,7 +336,7 @@ def check_same(jsonl: Path, events: int, spec: str, work: Path | None = None) ->
     from tokentrail import api
     from tokentrail.engine.batch import _events_of, scan_batch
 
-    parquet = parquet_of(jsonl, events, work)
+    parquet = parquet_of(jsonl, events, work, ids)
     back = parquet.with_suffix(".readback.jsonl")
     if not back.exists():
         with open(back, "wb") as fh:
@@ -339,10 +364,13 @@ class Results:
         if path is not None and path.exists():
             self.rows = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
-    def find(self, kind: str, events: int, spec: str, code: str = "", limit: str = "2GB") -> dict | None:
-        """The recorded pass of this kind, size, pack, code and memory limit, if any."""
+    def find(self, kind: str, events: int, spec: str, code: str = "", limit: str = "2GB",
+             ids: str = "canonical") -> dict | None:
+        """The recorded pass of this kind, size, pack, code, memory limit and id kind, if any (a
+        row without ``ids`` is from before canonical copies: suffixed)."""
+        wanted = (kind, events, spec, code, limit, ids)
         return next((r for r in self.rows if (r["kind"], r["events"], r["spec"], r.get("code", ""),
-                                              r.get("limit", "2GB")) == (kind, events, spec, code, limit)), None)
+                                              r.get("limit", "2GB"), r.get("ids", "suffixed")) == wanted), None)
 
     def add(self, row: dict) -> dict:
         """Record a finished pass (with the time and load it ended at)."""
@@ -358,12 +386,12 @@ class Results:
 
 def parquet_passes(jsonl: Path, sizes: list[int], packs: list[str], scaling: list[int], check: int,
                    memory_limit: str, baseline: str = "", stages: bool = True, work: Path | None = None,
-                   results: Results | None = None) -> None:
+                   results: Results | None = None, ids: str = "canonical") -> None:
     """The Parquet table: the count(*) floor once per size and the engine per size and rule pack
     (and, with ``baseline``, the same scan by that Python interpreter's tokentrail: another
     checkout's code), then the rule-count scaling at the first size, then the stage split and
     the streaming check. Each finished pass is recorded in ``results`` (and skipped if it is
-    there already)."""
+    there already). ``ids``: how copies' uuids are made (``parquet_of``)."""
     results = results or Results(None)
     work = work or jsonl.parent
     from tokentrail.engine.batch_memory import parse_size
@@ -376,20 +404,20 @@ def parquet_passes(jsonl: Path, sizes: list[int], packs: list[str], scaling: lis
     if baseline:
         runs[len(packs):len(packs)] = [(sizes[0], spec, baseline) for spec in packs]
     for n, spec, python in runs:
-        path = parquet_of(jsonl, n, work)
-        f = results.find("floor", n, "")
+        path = parquet_of(jsonl, n, work, ids)
+        f = results.find("floor", n, "", ids=ids)
         if f is None:
             w, c = parquet_floor(path)
-            f = results.add({"kind": "floor", "events": n, "spec": "", "wall": w, "cpu": c})
+            f = results.add({"kind": "floor", "events": n, "spec": "", "ids": ids, "wall": w, "cpu": c})
         print(f"| {n:,} | DuckDB count(*) (floor) | {f['wall']:.2f} | {n / f['wall']:,.0f} | {f['cpu']:.2f} | "
               f"{n / max(f['cpu'], 1e-9):,.0f} | | | |")
-        f = results.find("read", n, "")
+        f = results.find("read", n, "", ids=ids)
         if f is None:
             w, c = parquet_read(path)
-            f = results.add({"kind": "read", "events": n, "spec": "", "wall": w, "cpu": c})
+            f = results.add({"kind": "read", "events": n, "spec": "", "ids": ids, "wall": w, "cpu": c})
         print(f"| {n:,} | every column read into Arrow (read floor) | {f['wall']:.2f} | {n / f['wall']:,.0f} | "
               f"{f['cpu']:.2f} | {n / max(f['cpu'], 1e-9):,.0f} | | | |")
-        r = results.find("scan", n, spec, python, memory_limit)
+        r = results.find("scan", n, spec, python, memory_limit, ids)
         if r is None:
             progress(f"scan: {n:,} events, {spec}, --memory-limit {memory_limit}" + (f", {python}" if python else ""))
             r = run_child(path, spec, memory_limit, python=python or sys.executable, work=work)
@@ -397,18 +425,19 @@ def parquet_passes(jsonl: Path, sizes: list[int], packs: list[str], scaling: lis
                 raise SystemExit(f"read {r['events']} events of {n}")
             if r.get("memory_note"):
                 progress(r["memory_note"])
-            r = results.add({"kind": "scan", "events": n, "spec": spec, "code": python, "limit": memory_limit, **r})
+            r = results.add({"kind": "scan", "events": n, "spec": spec, "code": python, "limit": memory_limit,
+                             "ids": ids, **r})
         label = f"{spec} ({r['rules']})" + (" **baseline**" if python else "")
         share = r["rss_mb"] * 2**20 / limit
         print(f"| {n:,} | {label} | {r['wall']:.2f} | {n / r['wall']:,.0f} | {r['cpu']:.2f} | "
               f"{n / r['cpu']:,.0f} | {r['matches']:,} | {r['alerts']} | {r['rss_mb']:,.0f} ({share:.0%}"
               f"{', **over**' if share > 1 else ''}) |", flush=True)
     if stages:
-        stage_split(jsonl, sizes[0], packs, memory_limit, work)
+        stage_split(jsonl, sizes[0], packs, memory_limit, work, ids)
     if check:
         print()
         for spec in packs:
-            print(check_same(jsonl, check, spec, work), flush=True)
+            print(check_same(jsonl, check, spec, work, ids), flush=True)
 
 
 def plan_passes(jsonl: Path, events: int, sizes: list[int], memory_limit: str, work: Path, results: Results) -> None:
@@ -429,13 +458,15 @@ def plan_passes(jsonl: Path, events: int, sizes: list[int], memory_limit: str, w
               f"{r['sql_chars'] / 1024:,.0f} | {r['rss_mb']:.0f} |", flush=True)
 
 
-def stage_split(jsonl: Path, events: int, packs: list[str], memory_limit: str, work: Path | None = None) -> None:
+def stage_split(jsonl: Path, events: int, packs: list[str], memory_limit: str, work: Path | None = None,
+                ids: str = "canonical") -> None:
     """CPU seconds by stage of the engine's scan of ``events`` events, per rule pack."""
     print("\nCPU seconds by stage (alerting timed per call, so its own timer adds to it):\n")
     print("| input | rules | CPU s | planning | SQL + Parquet read | Python: Arrow, digests | of which alerting |")
     print("|---|---|---|---|---|---|---|")
     for spec in packs:
-        r = run_child(parquet_of(jsonl, events, work), spec, memory_limit, alerting=True, work=work or HERE / "data")
+        r = run_child(parquet_of(jsonl, events, work, ids), spec, memory_limit, alerting=True,
+                      work=work or HERE / "data")
         st = r["stages"]
         sql = r["cpu"] - st["plan"] - st["python"]
         print(f"| {events:,} | {spec} ({r['rules']}) | {r['cpu']:.2f} | {st['plan']:.2f} | {sql:.2f} | "
@@ -499,6 +530,8 @@ def main() -> None:
     parser.add_argument("--memory-limit", default="2GB")
     parser.add_argument("--baseline", default="", metavar="PYTHON",
                         help="also time the Parquet passes at the first size with this interpreter's tokentrail")
+    parser.add_argument("--ids", choices=ID_KINDS, default="canonical",
+                        help="the uuids of the Parquet copies: canonical UUIDs (as Okta's) or <uuid>-<copy>")
     parser.add_argument("--no-stages", action="store_true", help="skip the stage split")
     parser.add_argument("--source", type=Path, help="an existing Okta JSON-lines file to start from "
                         "(instead of writing --events simulated ones)")
@@ -547,7 +580,7 @@ def main() -> None:
             plan_passes(path, sizes[0], [int(n) for n in args.plan.split(",")], args.memory_limit, work, results)
             return
         parquet_passes(path, sizes, packs, [int(n) for n in args.scaling.split(",") if n], args.check,
-                       args.memory_limit, args.baseline, not args.no_stages and bool(packs), work, results)
+                       args.memory_limit, args.baseline, not args.no_stages and bool(packs), work, results, args.ids)
         return
     pack = list(default_rule_paths())
     if args.synthetic:

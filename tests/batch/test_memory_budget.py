@@ -159,3 +159,40 @@ def test_scan_says_when_the_peak_passed_the_limit(tmp_path, monkeypatch):
     monkeypatch.setattr(engine, "peak_rss", lambda: 1_500_000_000)
     err = runner.invoke(app, args).stderr
     assert "peak memory 1,500 MB passed --memory-limit 1,000 MB" in err and err.count("passed --memory-limit") == 1
+
+
+def test_the_state_grown_is_measured_from_the_first_batch(monkeypatch):
+    sizes = iter([500, 650, 560, 900, None])
+    monkeypatch.setattr(batch_memory, "resident_bytes", lambda: next(sizes))
+    growth = batch_memory.StateGrowth()
+    seen = []
+    for _ in range(5):
+        growth.after_batch()
+        seen.append(growth.grown)
+    assert seen == [0, 150, 60, 400, 400]  # a process that cannot say keeps the last measure
+
+
+def test_the_resident_size_is_this_process_s():
+    now = batch_memory.resident_bytes()
+    peak = peak_rss()
+    assert now is not None and peak is not None and 10**6 < now <= peak
+
+
+def test_batches_shrink_as_the_scans_state_grows(tmp_path, monkeypatch):
+    """A scan whose resident size grows by batch leaves the next batches less room (the same
+    alerts); growth past the whole batch room leaves the least rows a batch holds."""
+    parquet, jsonl = as_parquet(tmp_path, _okta_events(400))
+    rules = [Rule(id="each", title="each", format="sigma", logsource=OKTA, logic=Cmp("eventType", "eq", ("app.x",)))]
+    stream = api.scan([str(jsonl)], rules, workers=1)
+    executed = routed_rows(monkeypatch)
+    monkeypatch.setattr(batch_memory, "MIN_BATCH_ROWS", 1)
+    monkeypatch.setattr(engine, "READ_ROWS", 8)  # each batch's rows asked for as pieces arrive
+    budget = MemoryBudget.of("100KB")
+    resident = iter(range(10**6, 10**9, budget.batch // 4))  # a quarter of the room more each batch
+    monkeypatch.setattr(batch_memory, "resident_bytes", lambda: next(resident))
+    batch = engine.scan_batch([str(parquet)], rules, memory_limit="100KB", keep_duplicates=True)
+    assert [(a.id, a.event_ids) for a in batch.alerts] == [(a.id, a.event_ids) for a in stream.alerts]
+    assert sum(executed) == 400
+    room = executed[1]  # measured from after the first batch: the second has the whole room
+    assert [round(4 * rows / room) for rows in executed[1:5]] == [4, 3, 2, 1]
+    assert set(executed[5:]) == {1}

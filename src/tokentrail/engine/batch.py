@@ -71,7 +71,7 @@ from tokentrail.engine.batch_guard import GuardedLeaves
 from tokentrail.engine.batch_input import PARQUET, inputs
 from tokentrail.engine.batch_json import JsonLinesTriage, parsed_events, run_lines
 from tokentrail.engine.batch_lines import line_batches
-from tokentrail.engine.batch_memory import MemoryBudget, peak_rss
+from tokentrail.engine.batch_memory import MemoryBudget, StateGrowth, peak_rss
 from tokentrail.engine.batch_parts import (
     PART_LOG_TYPE,
     Part,
@@ -218,6 +218,7 @@ class BatchEngine:
                                           "allocator_background_threads": True,
                                           "threads": threads or self.budget.threads(min(2, os.cpu_count() or 1))})
         self._duckdb_limit = self.budget.duckdb
+        self.growth = StateGrowth()
         enable_arrow_lambdas(self.con)
         self._json_prepared = False
         # Units per typed statement (``engine/batch_parts.py``).
@@ -473,6 +474,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
             if plan.columns is not None:
                 table = self._with_whole_rows(result, table, schema, path, first)
             alerts.extend(self._route_typed(result, table, plan.digests, first, source, reader))
+            self.growth.after_batch()
             first += rows_in
         return alerts
 
@@ -567,7 +569,8 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
     def _batch_rows(self) -> Callable[[pa.RecordBatch], int]:
         """How many rows a typed query's batch holds, given the batches read so far: the memory
         budget's count for the widest row seen (its Arrow bytes and row number), one code per
-        unit of the log type with the most, and the duplicate filter's keys so far."""
+        unit of the log type with the most, and the state the scan grew so far (``StateGrowth``; at
+        least the duplicate filter's count of its keys)."""
         codes = max((len(units) for units in self.by_type.values()), default=0)
         widest = 0.0
 
@@ -576,7 +579,8 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
             if batch.num_rows:
                 widest = max(widest, batch.nbytes / batch.num_rows + 8)
             seen = self.stream.seen
-            return self.budget.batch_rows(widest, codes, TYPED_BATCH_ROWS, 0 if seen is None else seen.nbytes)
+            held = max(self.growth.grown, 0 if seen is None else seen.nbytes)
+            return self.budget.batch_rows(widest, codes, TYPED_BATCH_ROWS, held)
 
         return rows_of
 

@@ -16,6 +16,7 @@ Pure policy: numbers in, numbers out; ``engine/batch.py`` applies them.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ FLUSH_PERCENT = 1  # of the limit: DuckDB hands freed memory back once a task he
 DUCKDB_FLOOR = 64 * 2**20  # DuckDB's share is never less: under a tiny limit it must still run a query
 FLUSH_FLOOR = 4 * 2**20
 THREAD_MEMORY = 300 * 10**6  # DuckDB's share per thread it runs: a large statement's working memory
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 MIN_BATCH_ROWS = 2048  # one DuckDB vector: fewer rows per query would cost more plans than they save
 
 
@@ -88,6 +90,37 @@ class MemoryBudget:
             return ""
         return (f"peak memory {peak / 1e6:,.0f} MB passed --memory-limit {self.limit / 1e6:,.0f} MB: memory outside "
                 "DuckDB (Python, alerting's open groups, the rule plans) did not fit the rest of the limit")
+
+
+class StateGrowth:
+    """How much the process's resident size grew since its first batch was routed: the state a
+    scan keeps while it reads (the duplicate filter's keys, alerting's open groups, memory the
+    allocators keep for reuse), which the fixed reserve does not cover. Measured after each
+    batch's routing, the same point of every batch, so that the batch in flight then (its input
+    and results, still referenced) is in the first measure as in the others."""
+
+    def __init__(self) -> None:
+        self.first: int | None = None
+        self.grown = 0  # bytes, as of the last batch
+
+    def after_batch(self) -> None:
+        """Measure the resident size after a batch was routed."""
+        now = resident_bytes()
+        if now is None:
+            return
+        if self.first is None:
+            self.first = now
+        else:
+            self.grown = max(0, now - self.first)
+
+
+def resident_bytes() -> int | None:
+    """This process's resident size now, in bytes (None where ``/proc/self/statm`` is not)."""
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def peak_rss() -> int | None:

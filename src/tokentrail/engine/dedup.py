@@ -47,8 +47,11 @@ class SeenEvents:
 
     @property
     def nbytes(self) -> int:
-        """About how many bytes the keys taken so far hold (it grows with the input)."""
-        return self.frozen.nbytes() + STRING_KEY_BYTES * (len(self.recent) + len(self.frozen.unpacked))
+        """About how many bytes the filter takes at most until the next keys are stored (it grows
+        with the input): the keys taken so far, and the working copies their store may make (a
+        merge of runs, the Bloom filter rebuilt; ``FrozenKeys.working_nbytes``)."""
+        strings = STRING_KEY_BYTES * (len(self.recent) + len(self.frozen.unpacked))
+        return self.frozen.nbytes() + self.frozen.working_nbytes() + strings
 
     @property
     def spilled(self) -> int:

@@ -25,7 +25,15 @@ from collections.abc import Iterator
 import numpy as np
 
 from tokentrail.engine.keybatch import HASH_PROBE, KeyBatch, hashes32, unpack
-from tokentrail.engine.keypack import ABSENT, UNPACKED, UUID_BUCKET, PrefixCodes, pack_many, pack_one
+from tokentrail.engine.keypack import (
+    ABSENT,
+    UNPACKED,
+    UUID_BUCKET,
+    PrefixCodes,
+    bucket_dtype,
+    pack_many,
+    pack_one,
+)
 
 MAX_MERGE = 1 << 17  # keys a merge may make, or an eighth of all keys when that is more
 FANIN = 4
@@ -34,6 +42,9 @@ _SHIFT = np.uint64(32)
 _MIX = 0x45D9F3B
 _BITS_PER_KEY = 16  # the least: the filter is rebuilt before it holds more
 _REBUILD_BITS = 24  # bits per key right after a rebuild (rounded up to a power of two)
+# Bytes per key of a run that a rebuilt filter's ``add_many`` holds while it records the run:
+# the two probes and their mix (uint32), the byte places and bits, the lost-bit masks.
+_PROBE_BYTES = 40
 
 
 class Bloom32:
@@ -49,10 +60,7 @@ class Bloom32:
     @classmethod
     def for_keys(cls, count: int) -> Bloom32:
         """An empty filter with room for ``count`` keys and some more."""
-        bits = 1 << 13
-        while bits < min(count * _REBUILD_BITS, 1 << 32):
-            bits <<= 1
-        return cls(bits)
+        return cls(bloom_bits(count))
 
     def _probes(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mask = np.uint32(self.mask)
@@ -306,6 +314,33 @@ class FrozenKeys:
         """The bytes of the runs and the Bloom filter (not of the unpacked keys' strings)."""
         runs = sum(rh.nbytes + rv.nbytes for runs in self.runs.values() for rh, rv in runs)
         return runs + len(self.bloom.array)
+
+    def working_nbytes(self) -> int:
+        """The most that storing the next keys allocates beside ``nbytes`` while it runs: the
+        largest merge it may make (``merge_nbytes`` of the widest bucket held) or the Bloom filter
+        rebuilt beside the old one, whichever is more (one ends before the other starts)."""
+        width = max((bucket_dtype(b).itemsize for b in self.runs), default=bucket_dtype(UUID_BUCKET).itemsize)
+        merge = merge_nbytes(max(MAX_MERGE, self.count // 8), width)
+        largest = max((len(rh) for runs in self.runs.values() for rh, _ in runs), default=0)
+        rebuild = bloom_bits(self.bloom.capacity + 1) // 8 + _PROBE_BYTES * largest
+        return max(merge, rebuild)
+
+
+def bloom_bits(count: int) -> int:
+    """The bits of a Bloom filter made for ``count`` keys: a power of two, ``_REBUILD_BITS`` a
+    key or more (at most 2**32, at least 2**13)."""
+    bits = 1 << 13
+    while bits < min(count * _REBUILD_BITS, 1 << 32):
+        bits <<= 1
+    return bits
+
+
+def merge_nbytes(keys: int, width: int) -> int:
+    """The most ``_merge`` allocates besides its input runs to merge ``keys`` keys of ``width``
+    bytes each: the (hash, place) pairs (8 a key), the output hashes (4) and values (``width``),
+    three masks of one byte a key, and for the run being placed (at most all the keys) its
+    places, three int64 arrays, and its values gathered (``width``)."""
+    return keys * (8 + 4 + width + 3 + 24 + width)
 
 
 def _size_class(size: int) -> int:
