@@ -178,9 +178,12 @@ def test_the_resident_size_is_this_process_s():
     assert now is not None and peak is not None and 10**6 < now <= peak
 
 
-def test_batches_shrink_as_the_scans_state_grows(tmp_path, monkeypatch):
+@pytest.mark.parametrize("direct", [True, False])
+def test_batches_shrink_as_the_scans_state_grows(tmp_path, monkeypatch, direct):
     """A scan whose resident size grows by batch leaves the next batches less room (the same
-    alerts); growth past the whole batch room leaves the least rows a batch holds."""
+    alerts), whether the statement reads the file or Arrow batches; growth past the whole batch
+    room leaves the least rows a batch holds."""
+    monkeypatch.setattr(engine, "DIRECT_PARQUET", direct)
     parquet, jsonl = as_parquet(tmp_path, _okta_events(400))
     rules = [Rule(id="each", title="each", format="sigma", logsource=OKTA, logic=Cmp("eventType", "eq", ("app.x",)))]
     stream = api.scan([str(jsonl)], rules, workers=1)

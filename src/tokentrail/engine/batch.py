@@ -524,6 +524,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
             else:  # the router reads no row: the batch's length, no column (no buffer either)
                 table = pa.table({"__tt_none": pa.nulls(stop - start)})
             alerts.extend(self._route_typed(result, table, plan.digests, start + 1, source, reader))
+            self.growth.after_batch()
             start = stop
         return alerts
 
