@@ -11,7 +11,8 @@ for — never the matches.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from operator import eq, ge, gt, itemgetter, le, lt, ne
 from typing import Any
 
 from tokentrail.alerting.models import iso
@@ -63,15 +64,7 @@ class _Acc:
                 self.best = value
 
     def value(self, kind: str) -> Number | None:
-        if kind == "count":
-            return self.n
-        if kind == "distinct":
-            return len(self.seen or ())
-        if kind == "sum":
-            return self.total if self.n else None
-        if kind == "avg":
-            return self.total / self.n if self.n else None
-        return self.best
+        return _VALUE_OF[kind](self)
 
     def data(self) -> list[Any]:
         return [self.n, self.total, self.best, None if self.seen is None else sorted(map(list, self.seen))]
@@ -80,6 +73,17 @@ class _Acc:
     def of(cls, data: Sequence[Any]) -> _Acc:
         n, total, best, seen = data
         return cls(n, total, best, None if seen is None else {tuple(v) for v in seen})
+
+
+# What each kind of aggregate is, read from its running state.
+_VALUE_OF: dict[str, Callable[[_Acc], Number | None]] = {
+    "count": lambda acc: acc.n,
+    "distinct": lambda acc: len(acc.seen or ()),
+    "sum": lambda acc: acc.total if acc.n else None,
+    "avg": lambda acc: acc.total / acc.n if acc.n else None,
+    "min": lambda acc: acc.best,
+    "max": lambda acc: acc.best,
+}
 
 
 def _accs(aggregates: Sequence[Aggregate]) -> list[_Acc]:
@@ -114,6 +118,14 @@ class QueryProgram:
         self.test_slots = {id(tests[e]): slots[next(iter(fields_of(e)))]
                            for e in tests if len(fields_of(e)) == 1 and not _searches(e)}
         self.fold = _fold_function(self.reads, self.sub_slots, self.level, self.steps, self.test_slots)
+        # At a close: each aggregate read from its state, or (with sub-groups) folded over
+        # theirs; the condition and the shown values compiled once, not walked per close.
+        self.value_of = [_VALUE_OF[a.kind] for a in self.level]
+        self.over_subgroups = [(a.kind, None if a.when is None else compile_condition(a.when),
+                                [query.sub_keys.index(f) for f in a.fields] if a.kind == "distinct" else [],
+                                None if a.of is None else compile_value(a.of)) for a in query.aggregates if query.sub_keys]
+        self.condition = compile_condition(query.condition)
+        self.shown = [(name, compile_value(value), name in query.times) for name, value in query.shown]
 
     def key_of(self, fields: Mapping[str, Any]) -> tuple[str, ...]:
         """The computed keys of a match (text; "" for null, as a missing group-by field is)."""
@@ -149,37 +161,36 @@ class QueryState:
 
     def values(self) -> list[Number | None]:
         """The value of each of the query's aggregates, now."""
-        query = self.program.query
-        if not query.sub_keys:
-            return [acc.value(a.kind) for a, acc in zip(query.aggregates, self.accs, strict=True)]
-        inner = [(key, [acc.value(a.kind) for a, acc in zip(query.inner, accs, strict=True)])
+        program = self.program
+        if not program.query.sub_keys:
+            return [value_of(acc) for value_of, acc in zip(program.value_of, self.accs, strict=True)]
+        inner = [(key, [value_of(acc) for value_of, acc in zip(program.value_of, accs, strict=True)])
                  for key, accs in self.subgroups.items()]
         out: list[Number | None] = []
-        for agg in query.aggregates:
-            if agg.kind == "count":
-                out.append(sum(1 for _, env in inner if agg.when is None or holds(agg.when, env)))
-            elif agg.kind == "distinct":
-                at = [query.sub_keys.index(f) for f in agg.fields]
+        for kind, when, at, of in program.over_subgroups:
+            if kind == "count":
+                out.append(sum(1 for _, env in inner if when is None or when(env) is True))
+            elif kind == "distinct":
                 out.append(len({tuple(key[i] for i in at) for key, _ in inner}))
             else:
-                assert agg.of is not None
+                assert of is not None
                 acc = _Acc()
                 for _, env in inner:
-                    acc.add(agg.kind, evaluate(agg.of, env))
-                out.append(acc.value(agg.kind))
+                    acc.add(kind, of(env))
+                out.append(acc.value(kind))
         return out
 
     def holds(self) -> bool:
         """Whether the query's condition is true for the group."""
-        return holds(self.program.query.condition, self.values())
+        return self.program.condition(self.values()) is True
 
     def shown(self) -> dict[str, Any]:
         """The named values the alert reports (times as ISO-8601)."""
-        query, env = self.program.query, self.values()
+        env = self.values()
         out: dict[str, Any] = {}
-        for name, value in query.shown:
-            result = evaluate(value, env)
-            out[name] = iso(result) if name in query.times else result
+        for name, value, is_time in self.program.shown:
+            result = value(env)
+            out[name] = iso(result) if is_time else result
         return out
 
     def data(self) -> list[Any]:
@@ -312,24 +323,17 @@ def _before(a: Any, b: Any) -> bool:
     return _text(a) < _text(b)
 
 
-def evaluate(value: Value, env: Sequence[Number | None]) -> Number | None:
-    """A value over the aggregates ``env`` (null as None)."""
-    if isinstance(value, Ref):
-        return env[value.index]
-    if isinstance(value, Num):
-        return value.value
-    if isinstance(value, DateDiff):
-        start, end = evaluate(value.start, env), evaluate(value.end, env)
-        if not (isinstance(start, int | float) and isinstance(end, int | float)):
-            return None
-        return int((end - start) / value.unit)
-    assert isinstance(value, Arith)
-    a, b = evaluate(value.left, env), evaluate(value.right, env)
+def _date_diff(start: Number | None, end: Number | None, unit: float) -> int | None:
+    if not (isinstance(start, int | float) and isinstance(end, int | float)):
+        return None
+    return int((end - start) / unit)
+
+
+def _arith(op: str, a: Number | None, b: Number | None) -> Number | None:
     if isinstance(a, str) or isinstance(b, str):
         a, b = number_of(a), number_of(b)
     if a is None or b is None:
         return None
-    op = value.op
     if op == "+":
         return a + b
     if op == "-":
@@ -344,29 +348,85 @@ def evaluate(value: Value, env: Sequence[Number | None]) -> Number | None:
     return a / b if op == "/" else math.fmod(a, b)
 
 
-def truth(cond: Condition, env: Sequence[Number | None]) -> bool | None:
-    """Three-valued: True, False, or None (null)."""
-    if isinstance(cond, Compare):
-        a, b = evaluate(cond.left, env), evaluate(cond.right, env)
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {"==": eq, "!=": ne, "<": lt, "<=": le, ">": gt, ">=": ge}
+
+
+def _compare(op: str, a: Number | None, b: Number | None) -> bool | None:
+    if a is None or b is None:
+        return None
+    if isinstance(a, str) or isinstance(b, str):  # MIN/MAX of text: compare as numbers if both are
+        a, b = number_of(a), number_of(b)
         if a is None or b is None:
             return None
-        if isinstance(a, str) or isinstance(b, str):  # MIN/MAX of text: compare as numbers if both are
-            a, b = number_of(a), number_of(b)
-            if a is None or b is None:
-                return None
-        return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[cond.op]
-    if isinstance(cond, IsNull):
-        return evaluate(cond.value, env) is None
-    if isinstance(cond, Negate):
-        inner = truth(cond.item, env)
-        return None if inner is None else not inner
-    results = [truth(item, env) for item in cond.items]
-    decisive = cond.op == "or"  # or: any True decides; and: any False decides
+    return _COMPARISONS[op](a, b)
+
+
+def _combine(op: str, results: list[bool | None]) -> bool | None:
+    decisive = op == "or"  # or: any True decides; and: any False decides
     if decisive in results:
         return decisive
     return None if None in results else not decisive
 
 
+def evaluate(value: Value, env: Sequence[Number | None]) -> Number | None:
+    """A value over the aggregates ``env`` (null as None)."""
+    if isinstance(value, Ref):
+        return env[value.index]
+    if isinstance(value, Num):
+        return value.value
+    if isinstance(value, DateDiff):
+        return _date_diff(evaluate(value.start, env), evaluate(value.end, env), value.unit)
+    assert isinstance(value, Arith)
+    return _arith(value.op, evaluate(value.left, env), evaluate(value.right, env))
+
+
+def truth(cond: Condition, env: Sequence[Number | None]) -> bool | None:
+    """Three-valued: True, False, or None (null)."""
+    if isinstance(cond, Compare):
+        return _compare(cond.op, evaluate(cond.left, env), evaluate(cond.right, env))
+    if isinstance(cond, IsNull):
+        return evaluate(cond.value, env) is None
+    if isinstance(cond, Negate):
+        inner = truth(cond.item, env)
+        return None if inner is None else not inner
+    return _combine(cond.op, [truth(item, env) for item in cond.items])
+
+
 def holds(cond: Condition, env: Sequence[Number | None]) -> bool:
     """Whether the condition is true (null is not)."""
     return truth(cond, env) is True
+
+
+def compile_value(value: Value) -> Callable[[Sequence[Number | None]], Number | None]:
+    """``evaluate`` of ``value`` as a function of ``env``: the tree is walked once, here."""
+    if isinstance(value, Ref):
+        return itemgetter(value.index)
+    if isinstance(value, Num):
+        constant = value.value
+        return lambda env: constant
+    if isinstance(value, DateDiff):
+        start, end, unit = compile_value(value.start), compile_value(value.end), value.unit
+        return lambda env: _date_diff(start(env), end(env), unit)
+    assert isinstance(value, Arith)
+    left, right, op = compile_value(value.left), compile_value(value.right), value.op
+    return lambda env: _arith(op, left(env), right(env))
+
+
+def compile_condition(cond: Condition) -> Callable[[Sequence[Number | None]], bool | None]:
+    """``truth`` of ``cond`` as a function of ``env`` (every item of an and/or still evaluated,
+    as ``truth`` does)."""
+    if isinstance(cond, Compare):
+        left, right, op = compile_value(cond.left), compile_value(cond.right), cond.op
+        return lambda env: _compare(op, left(env), right(env))
+    if isinstance(cond, IsNull):
+        value = compile_value(cond.value)
+        return lambda env: value(env) is None
+    if isinstance(cond, Negate):
+        item = compile_condition(cond.item)
+
+        def negate(env: Sequence[Number | None]) -> bool | None:
+            inner = item(env)
+            return None if inner is None else not inner
+        return negate
+    items, op = [compile_condition(item) for item in cond.items], cond.op
+    return lambda env: _combine(op, [item(env) for item in items])
