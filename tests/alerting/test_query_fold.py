@@ -5,6 +5,7 @@ integers, NaN, none) and of fields (numbers, text, flags), with and without sub-
 
 from __future__ import annotations
 
+import json
 import math
 
 from hypothesis import example, given, settings
@@ -82,3 +83,27 @@ def test_fold_keeps_what_the_aggregates_keep_step_by_step(query, matches):
         state.add(time, fields)
     expected = _by_steps(QueryProgram(query), labelled)
     assert repr(state.data()) == repr(expected)  # repr: NaN is not equal to itself
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([QUERY, BY_KIND]), rows, st.integers(0, 30))
+@example(QUERY, [(1.0, {"kind": "fail", "n": 2}), (2.0, {"kind": "ok", "n": "x"})], 1)
+def test_a_state_restored_from_its_data_folds_on_as_if_never_stopped(query, matches, cut):
+    program = QueryProgram(query)
+    labelled = [(t, {read_label(k): v for k, v in f.items()}) for t, f in matches]
+    whole, first = program.new_state(), program.new_state()
+    for time, fields in labelled:
+        whole.add(time, fields)
+    for time, fields in labelled[:cut]:
+        first.add(time, fields)
+    restarted = program.new_state()
+    restarted.restore(json_round_trip(first.data()))
+    for time, fields in labelled[cut:]:
+        restarted.add(time, fields)
+    assert repr(restarted.data()) == repr(whole.data())
+    assert repr(restarted.values()) == repr(whole.values())
+
+
+def json_round_trip(data: list) -> list:
+    """``data`` written as JSON and read back (tuples become lists; NaN kept, as Python's json does)."""
+    return json.loads(json.dumps(data))

@@ -86,8 +86,50 @@ _VALUE_OF: dict[str, Callable[[_Acc], Number | None]] = {
 }
 
 
-def _accs(aggregates: Sequence[Aggregate]) -> list[_Acc]:
-    return [_Acc(seen=set() if a.kind == "distinct" else None) for a in aggregates]
+# A group's aggregates live in one flat list (fewer objects per group to make, fill and
+# collect): a count or a distinct set takes one place, a sum, average or extreme two — its
+# count, then its total or best.
+_WIDTH = {"count": 1, "distinct": 1, "sum": 2, "avg": 2, "min": 2, "max": 2}
+
+
+def _offsets(aggregates: Sequence[Aggregate]) -> list[int]:
+    """Where each aggregate starts in the flat list."""
+    out, at = [], 0
+    for a in aggregates:
+        out.append(at)
+        at += _WIDTH[a.kind]
+    return out
+
+
+def _acc_at(kind: str, accs: Sequence[Any], at: int) -> _Acc:
+    """The ``_Acc`` of the aggregate at ``at`` of a flat list."""
+    if kind == "count":
+        return _Acc(accs[at])
+    if kind == "distinct":
+        return _Acc(seen=accs[at])
+    if kind in ("sum", "avg"):
+        return _Acc(accs[at], accs[at + 1])
+    return _Acc(accs[at], best=accs[at + 1])
+
+
+def _flat(kinds: Sequence[str], accs: Sequence[_Acc]) -> list[Any]:
+    """The flat list of a group's aggregates (``_Acc`` of each, of ``kinds``)."""
+    out: list[Any] = []
+    for kind, acc in zip(kinds, accs, strict=True):
+        if kind == "count":
+            out.append(acc.n)
+        elif kind == "distinct":
+            out.append(acc.seen)
+        else:
+            out += [acc.n, acc.total if kind in ("sum", "avg") else acc.best]
+    return out
+
+
+def _add_at(accs: list[Any], at: int, kind: str, value: Any) -> None:
+    """``_Acc.add`` of a sum, average or extreme at ``at`` of a flat list."""
+    acc = _acc_at(kind, accs, at)
+    acc.add(kind, value)
+    accs[at:at + 2] = _flat((kind,), (acc,))
 
 
 class QueryProgram:
@@ -117,10 +159,12 @@ class QueryProgram:
         # The slot of the one field a row condition reads (None: several, or any, as keywords do).
         self.test_slots = {id(tests[e]): slots[next(iter(fields_of(e)))]
                            for e in tests if len(fields_of(e)) == 1 and not _searches(e)}
-        self.fold = _fold_function(self.reads, self.sub_slots, self.level, self.steps, self.test_slots)
+        self.kinds = [a.kind for a in self.level]
+        self.offsets = _offsets(self.level)
+        self.fold, self.fresh, self.values_of = _fold_function(self.reads, self.sub_slots, self.offsets, self.steps,
+                                                               self.test_slots)
         # At a close: each aggregate read from its state, or (with sub-groups) folded over
         # theirs; the condition and the shown values compiled once, not walked per close.
-        self.value_of = [_VALUE_OF[a.kind] for a in self.level]
         self.over_subgroups = [(a.kind, None if a.when is None else compile_condition(a.when),
                                 [query.sub_keys.index(f) for f in a.fields] if a.kind == "distinct" else [],
                                 None if a.of is None else compile_value(a.of)) for a in query.aggregates if query.sub_keys]
@@ -151,8 +195,8 @@ class QueryState:
 
     def __init__(self, program: QueryProgram) -> None:
         self.program = program
-        self.accs = [] if program.query.sub_keys else _accs(program.level)
-        self.subgroups: dict[tuple[str, ...], list[_Acc]] = {}
+        self.accs: list[Any] = [] if program.query.sub_keys else program.fresh()
+        self.subgroups: dict[tuple[str, ...], list[Any]] = {}
 
     def add(self, time: float | None, fields: Mapping[str, Any]) -> None:
         """Fold in one match: its event time and the values its digest read. A null adds nothing
@@ -163,9 +207,9 @@ class QueryState:
         """The value of each of the query's aggregates, now."""
         program = self.program
         if not program.query.sub_keys:
-            return [value_of(acc) for value_of, acc in zip(program.value_of, self.accs, strict=True)]
-        inner = [(key, [value_of(acc) for value_of, acc in zip(program.value_of, accs, strict=True)])
-                 for key, accs in self.subgroups.items()]
+            return program.values_of(self.accs)
+        values_of = program.values_of
+        inner = [(key, values_of(accs)) for key, accs in self.subgroups.items()]
         out: list[Number | None] = []
         for kind, when, at, of in program.over_subgroups:
             if kind == "count":
@@ -195,12 +239,20 @@ class QueryState:
 
     def data(self) -> list[Any]:
         """JSON-ready state, for a live run's checkpoint."""
-        return [[a.data() for a in self.accs], [[list(k), [a.data() for a in accs]] for k, accs in self.subgroups.items()]]
+        return [self._data(self.accs), [[list(k), self._data(accs)] for k, accs in self.subgroups.items()]]
 
     def restore(self, data: Sequence[Any]) -> None:
+        """Take back what ``data`` gave."""
+        kinds = self.program.kinds
         accs, subgroups = data
-        self.accs = [_Acc.of(a) for a in accs]
-        self.subgroups = {tuple(k): [_Acc.of(a) for a in v] for k, v in subgroups}
+        self.accs = _flat(kinds, [_Acc.of(a) for a in accs]) if accs else []
+        self.subgroups = {tuple(k): _flat(kinds, [_Acc.of(a) for a in v]) for k, v in subgroups}
+
+    def _data(self, accs: Sequence[Any]) -> list[Any]:
+        if not accs:
+            return []
+        program = self.program
+        return [_acc_at(kind, accs, at).data() for kind, at in zip(program.kinds, program.offsets, strict=True)]
 
 
 def _searches(expr: Expr) -> bool:
@@ -220,17 +272,19 @@ _REMEMBERED = 4096
 _REMEMBERED_TYPES = frozenset({str, bool, type(None)})
 
 
-def _fold_function(reads: Sequence[tuple[str, str]], sub_slots: Sequence[str], level: Sequence[Aggregate],
-                   steps: Sequence[tuple[str, Any, Any]], test_slots: Mapping[int, str]) -> Any:
+def _fold_function(reads: Sequence[tuple[str, str]], sub_slots: Sequence[str], offsets: Sequence[int],
+                   steps: Sequence[tuple[str, Any, Any]], test_slots: Mapping[int, str]) -> tuple[Any, Any, Any]:
     """``QueryState.add`` written out for one query, as ``fold(state, time, fields)``: the
     values of the fields it reads (by their slots, ``reads``), the sub-group (``sub_slots``)
-    they fall in, and each aggregate of ``steps`` whose row condition holds. A query's
-    aggregates are folded once per match, and a loop deciding each step's kind every time
-    costs more than the adding. A row condition several aggregates share is tested once, and
-    MIN/MAX of a float event time are folded in place (``_Acc.add`` is what they do). The result
-    of a row condition over one field (``test_slots``: predicate id -> slot) is remembered per
-    text, flag or null value of that field: nothing else of the row decides it."""
-    namespace: dict[str, Any] = {"_number": _number, "_text": _text, "_accs": _accs, "level": level,
+    they fall in, and each aggregate of ``steps`` (at ``offsets`` of the flat list) whose row
+    condition holds. A query's aggregates are folded once per match, and a loop deciding each
+    step's kind every time costs more than the adding. A row condition several aggregates share
+    is tested once, and counts and MIN/MAX of a float event time are folded in place (``_Acc.add``
+    is what they do). The result of a row condition over one field (``test_slots``: predicate id
+    -> slot) is remembered per text, flag or null value of that field: nothing else of the row
+    decides it. With it, ``fresh()`` (a new flat list) and ``values_of(accs)`` (each
+    aggregate's value)."""
+    namespace: dict[str, Any] = {"_number": _number, "_text": _text, "_add_at": _add_at,
                                  "_REMEMBERED_TYPES": _REMEMBERED_TYPES}
     # Each read value in a local named by its slot; the row of them as a mapping only for a
     # predicate that is called (a remembered one only when its value is new).
@@ -241,13 +295,13 @@ def _fold_function(reads: Sequence[tuple[str, str]], sub_slots: Sequence[str], l
         lines.append(f"    row = {row}")
         row = "row"
     if sub_slots:
-        texts = "".join(f"_text({slot}), " for slot in sub_slots)
+        texts = "".join(f"{slot} if {slot}.__class__ is str else _text({slot}), " for slot in sub_slots)
         lines += [f"    key = ({texts})", "    accs = state.subgroups.get(key)", "    if accs is None:",
-                  "        accs = state.subgroups[key] = _accs(level)"]
+                  "        accs = state.subgroups[key] = fresh()"]
     else:
         lines.append("    accs = state.accs")
     tested: dict[int, str] = {}  # id of a row predicate -> the local holding its result
-    for n, (kind, test, read) in enumerate(steps):
+    for n, ((kind, test, read), at) in enumerate(zip(steps, offsets, strict=True)):
         pad = "    "
         if test is not None:
             name = tested.get(id(test))
@@ -268,27 +322,39 @@ def _fold_function(reads: Sequence[tuple[str, str]], sub_slots: Sequence[str], l
             lines.append(f"    if {name}:")
             pad = "        "
         if kind == "count":
-            lines.append(f"{pad}accs[{n}].n += 1")
+            lines.append(f"{pad}accs[{at}] += 1")
         elif kind == "distinct":
             names = [f"v{n}_{k}" for k in range(len(read))]
             lines += [f"{pad}{name} = {slot}" for name, slot in zip(names, read, strict=True)]
             texts = "".join(f"{v} if {v}.__class__ is str else _text({v}), " for v in names)
             lines.append(f"{pad}if {' and '.join(f'{v} is not None' for v in names) or 'True'}:")
-            lines.append(f"{pad}    accs[{n}].seen.add(({texts}))")
+            lines.append(f"{pad}    accs[{at}].add(({texts}))")
         elif kind in ("min", "max") and read is None:
             # _Acc.add of a float over a float best: ``_before`` is ``<``; a max also takes a
             # value unequal to the best that is not below it (a NaN, as _Acc.add does).
             better = "time < best" if kind == "min" else "not time < best and time != best"
-            lines += [f"{pad}if time.__class__ is float:", f"{pad}    acc = accs[{n}]", f"{pad}    best = acc.best",
-                      f"{pad}    if best.__class__ is float:", f"{pad}        acc.n += 1",
-                      f"{pad}        if {better}:", f"{pad}            acc.best = time",
-                      f"{pad}    else:", f"{pad}        acc.add({kind!r}, time)",
-                      f"{pad}elif time is not None:", f"{pad}    accs[{n}].add({kind!r}, _number({kind!r}, time))"]
+            lines += [f"{pad}if time.__class__ is float:", f"{pad}    best = accs[{at + 1}]",
+                      f"{pad}    if best.__class__ is float:", f"{pad}        accs[{at}] += 1",
+                      f"{pad}        if {better}:", f"{pad}            accs[{at + 1}] = time",
+                      f"{pad}    else:", f"{pad}        _add_at(accs, {at}, {kind!r}, time)",
+                      f"{pad}elif time is not None:", f"{pad}    _add_at(accs, {at}, {kind!r}, _number({kind!r}, time))"]
         else:
             value = "time" if read is None else read
-            lines.append(f"{pad}accs[{n}].add({kind!r}, _number({kind!r}, {value}))")
+            lines.append(f"{pad}_add_at(accs, {at}, {kind!r}, _number({kind!r}, {value}))")
+    kinds = [kind for kind, _, _ in steps]
+    fresh = ", ".join("set()" if kind == "distinct" else "0" if kind == "count" else
+                      "0, 0" if kind in ("sum", "avg") else "0, None" for kind in kinds)
+    lines += ["def fresh():", f"    return [{fresh}]"]
+    read_values = ", ".join(_READ_VALUE[kind].format(n=at, v=at + 1) for kind, at in zip(kinds, offsets, strict=True))
+    lines += ["def values_of(accs):", f"    return [{read_values}]"]
     exec("\n".join(lines), namespace)  # noqa: S102 - generated from our own slot names, labels and kinds via repr()
-    return namespace["fold"]
+    return namespace["fold"], namespace["fresh"], namespace["values_of"]
+
+
+# Each kind's value read from its place ``n`` (and ``v``, its total or best) of a flat list, as
+# ``_VALUE_OF`` reads it from an ``_Acc``.
+_READ_VALUE = {"count": "accs[{n}]", "distinct": "len(accs[{n}])", "sum": "(accs[{v}] if accs[{n}] else None)",
+               "avg": "(accs[{v}] / accs[{n}] if accs[{n}] else None)", "min": "accs[{v}]", "max": "accs[{v}]"}
 
 
 def _fold(value: Any, fold: str | None) -> str | None:
