@@ -279,10 +279,10 @@ def _fold_function(reads: Sequence[tuple[str, str]], sub_slots: Sequence[str], o
     they fall in, and each aggregate of ``steps`` (at ``offsets`` of the flat list) whose row
     condition holds. A query's aggregates are folded once per match, and a loop deciding each
     step's kind every time costs more than the adding. A row condition several aggregates share
-    is tested once, and counts and MIN/MAX of a float event time are folded in place (``_Acc.add``
-    is what they do). The result of a row condition over one field (``test_slots``: predicate id
-    -> slot) is remembered per text, flag or null value of that field: nothing else of the row
-    decides it. With it, ``fresh()`` (a new flat list) and ``values_of(accs)`` (each
+    is tested once, and counts and MIN/MAX of a float event time (over none yet or a float) are
+    folded in place (``_Acc.add`` is what they do). The result of a row condition over one field
+    (``test_slots``: predicate id -> slot) is remembered per text, flag or null value of that
+    field: nothing else of the row decides it. With it, ``fresh()`` (a new flat list) and ``values_of(accs)`` (each
     aggregate's value)."""
     namespace: dict[str, Any] = {"_number": _number, "_text": _text, "_add_at": _add_at,
                                  "_REMEMBERED_TYPES": _REMEMBERED_TYPES}
@@ -336,6 +336,7 @@ def _fold_function(reads: Sequence[tuple[str, str]], sub_slots: Sequence[str], o
             lines += [f"{pad}if time.__class__ is float:", f"{pad}    best = accs[{at + 1}]",
                       f"{pad}    if best.__class__ is float:", f"{pad}        accs[{at}] += 1",
                       f"{pad}        if {better}:", f"{pad}            accs[{at + 1}] = time",
+                      f"{pad}    elif best is None:", f"{pad}        accs[{at}] += 1", f"{pad}        accs[{at + 1}] = time",
                       f"{pad}    else:", f"{pad}        _add_at(accs, {at}, {kind!r}, time)",
                       f"{pad}elif time is not None:", f"{pad}    _add_at(accs, {at}, {kind!r}, _number({kind!r}, time))"]
         else:
