@@ -213,7 +213,7 @@ class QueryState:
         out: list[Number | None] = []
         for kind, when, at, of in program.over_subgroups:
             if kind == "count":
-                out.append(sum(1 for _, env in inner if when is None or when(env) is True))
+                out.append(len(inner) if when is None else sum(1 for _, env in inner if when(env) is True))
             elif kind == "distinct":
                 out.append(len({tuple(key[i] for i in at) for key, _ in inner}))
             else:
