@@ -22,13 +22,14 @@ QUERY = AggregateQuery(
                                                                                       Not(IS_FAIL)))),
                 Aggregate("max", (TIME,), rows=IS_FAIL), Aggregate("min", (TIME,)), Aggregate("max", (TIME,)),
                 Aggregate("count", rows=FLAGGED), Aggregate("max", ("n",), rows=FLAGGED), Aggregate("min", ("n",)),
-                Aggregate("sum", ("n",), rows=Not(FLAGGED)), Aggregate("distinct", ("kind", "flag"))),
+                Aggregate("sum", ("n",), rows=Not(FLAGGED)), Aggregate("distinct", ("kind", "flag")),
+                Aggregate("avg", ("n",))),
     condition=Compare(">=", Ref(0), Num(1)),
     shown=(("fails", Ref(0)),),
 )
 BY_KIND = AggregateQuery(  # a second STATS: the aggregates fold per sub-group (kind)
     inner=(Aggregate("count"), Aggregate("count", rows=FLAGGED), Aggregate("min", (TIME,), rows=FLAGGED),
-           Aggregate("max", ("n",))),
+           Aggregate("max", ("n",)), Aggregate("avg", ("n",), rows=FLAGGED)),
     sub_keys=("kind",),
     aggregates=(Aggregate("count"),),
     condition=Compare(">=", Ref(0), Num(2)),
@@ -83,6 +84,22 @@ def test_fold_keeps_what_the_aggregates_keep_step_by_step(query, matches):
         state.add(time, fields)
     expected = _by_steps(QueryProgram(query), labelled)
     assert repr(state.data()) == repr(expected)  # repr: NaN is not equal to itself
+    assert repr(_values(program, state)) == repr(_values_by_steps(program, expected))
+
+
+def _values(program: QueryProgram, state) -> list:
+    """Each aggregate's value as the state reads it, of the group (or of each sub-group)."""
+    return [program.values_of(state.accs) if state.accs else [],
+            [program.values_of(accs) for accs in state.subgroups.values()]]
+
+
+def _values_by_steps(program: QueryProgram, data: list) -> list:
+    """Each aggregate's value as ``_Acc.value`` reads it from ``data``."""
+    whole, subgroups = data
+
+    def read(accs: list) -> list:
+        return [_Acc.of(acc).value(kind) for kind, acc in zip(program.kinds, accs, strict=True)]
+    return [read(whole) if whole else [], [read(accs) for _, accs in subgroups]]
 
 
 @settings(max_examples=200, deadline=None)
