@@ -5,6 +5,7 @@ integers, NaN, none) and of fields (numbers, text, flags), with and without sub-
 
 from __future__ import annotations
 
+import json
 import math
 
 from hypothesis import example, given, settings
@@ -21,13 +22,14 @@ QUERY = AggregateQuery(
                                                                                       Not(IS_FAIL)))),
                 Aggregate("max", (TIME,), rows=IS_FAIL), Aggregate("min", (TIME,)), Aggregate("max", (TIME,)),
                 Aggregate("count", rows=FLAGGED), Aggregate("max", ("n",), rows=FLAGGED), Aggregate("min", ("n",)),
-                Aggregate("sum", ("n",), rows=Not(FLAGGED)), Aggregate("distinct", ("kind", "flag"))),
+                Aggregate("sum", ("n",), rows=Not(FLAGGED)), Aggregate("distinct", ("kind", "flag")),
+                Aggregate("avg", ("n",))),
     condition=Compare(">=", Ref(0), Num(1)),
     shown=(("fails", Ref(0)),),
 )
 BY_KIND = AggregateQuery(  # a second STATS: the aggregates fold per sub-group (kind)
     inner=(Aggregate("count"), Aggregate("count", rows=FLAGGED), Aggregate("min", (TIME,), rows=FLAGGED),
-           Aggregate("max", ("n",))),
+           Aggregate("max", ("n",)), Aggregate("avg", ("n",), rows=FLAGGED)),
     sub_keys=("kind",),
     aggregates=(Aggregate("count"),),
     condition=Compare(">=", Ref(0), Num(2)),
@@ -82,3 +84,43 @@ def test_fold_keeps_what_the_aggregates_keep_step_by_step(query, matches):
         state.add(time, fields)
     expected = _by_steps(QueryProgram(query), labelled)
     assert repr(state.data()) == repr(expected)  # repr: NaN is not equal to itself
+    assert repr(_values(program, state)) == repr(_values_by_steps(program, expected))
+
+
+def _values(program: QueryProgram, state) -> list:
+    """Each aggregate's value as the state reads it, of the group (or of each sub-group)."""
+    return [program.values_of(state.accs) if state.accs else [],
+            [program.values_of(accs) for accs in state.subgroups.values()]]
+
+
+def _values_by_steps(program: QueryProgram, data: list) -> list:
+    """Each aggregate's value as ``_Acc.value`` reads it from ``data``."""
+    whole, subgroups = data
+
+    def read(accs: list) -> list:
+        return [_Acc.of(acc).value(kind) for kind, acc in zip(program.kinds, accs, strict=True)]
+    return [read(whole) if whole else [], [read(accs) for _, accs in subgroups]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([QUERY, BY_KIND]), rows, st.integers(0, 30))
+@example(QUERY, [(1.0, {"kind": "fail", "n": 2}), (2.0, {"kind": "ok", "n": "x"})], 1)
+def test_a_state_restored_from_its_data_folds_on_as_if_never_stopped(query, matches, cut):
+    program = QueryProgram(query)
+    labelled = [(t, {read_label(k): v for k, v in f.items()}) for t, f in matches]
+    whole, first = program.new_state(), program.new_state()
+    for time, fields in labelled:
+        whole.add(time, fields)
+    for time, fields in labelled[:cut]:
+        first.add(time, fields)
+    restarted = program.new_state()
+    restarted.restore(json_round_trip(first.data()))
+    for time, fields in labelled[cut:]:
+        restarted.add(time, fields)
+    assert repr(restarted.data()) == repr(whole.data())
+    assert repr(restarted.values()) == repr(whole.values())
+
+
+def json_round_trip(data: list) -> list:
+    """``data`` written as JSON and read back (tuples become lists; NaN kept, as Python's json does)."""
+    return json.loads(json.dumps(data))

@@ -11,7 +11,8 @@ for — never the matches.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from operator import eq, ge, gt, itemgetter, le, lt, ne
 from typing import Any
 
 from tokentrail.alerting.models import iso
@@ -63,15 +64,7 @@ class _Acc:
                 self.best = value
 
     def value(self, kind: str) -> Number | None:
-        if kind == "count":
-            return self.n
-        if kind == "distinct":
-            return len(self.seen or ())
-        if kind == "sum":
-            return self.total if self.n else None
-        if kind == "avg":
-            return self.total / self.n if self.n else None
-        return self.best
+        return _VALUE_OF[kind](self)
 
     def data(self) -> list[Any]:
         return [self.n, self.total, self.best, None if self.seen is None else sorted(map(list, self.seen))]
@@ -82,8 +75,61 @@ class _Acc:
         return cls(n, total, best, None if seen is None else {tuple(v) for v in seen})
 
 
-def _accs(aggregates: Sequence[Aggregate]) -> list[_Acc]:
-    return [_Acc(seen=set() if a.kind == "distinct" else None) for a in aggregates]
+# What each kind of aggregate is, read from its running state.
+_VALUE_OF: dict[str, Callable[[_Acc], Number | None]] = {
+    "count": lambda acc: acc.n,
+    "distinct": lambda acc: len(acc.seen or ()),
+    "sum": lambda acc: acc.total if acc.n else None,
+    "avg": lambda acc: acc.total / acc.n if acc.n else None,
+    "min": lambda acc: acc.best,
+    "max": lambda acc: acc.best,
+}
+
+
+# A group's aggregates live in one flat list (fewer objects per group to make, fill and
+# collect): a count or a distinct set takes one place, a sum, average or extreme two — its
+# count, then its total or best.
+_WIDTH = {"count": 1, "distinct": 1, "sum": 2, "avg": 2, "min": 2, "max": 2}
+
+
+def _offsets(aggregates: Sequence[Aggregate]) -> list[int]:
+    """Where each aggregate starts in the flat list."""
+    out, at = [], 0
+    for a in aggregates:
+        out.append(at)
+        at += _WIDTH[a.kind]
+    return out
+
+
+def _acc_at(kind: str, accs: Sequence[Any], at: int) -> _Acc:
+    """The ``_Acc`` of the aggregate at ``at`` of a flat list."""
+    if kind == "count":
+        return _Acc(accs[at])
+    if kind == "distinct":
+        return _Acc(seen=accs[at])
+    if kind in ("sum", "avg"):
+        return _Acc(accs[at], accs[at + 1])
+    return _Acc(accs[at], best=accs[at + 1])
+
+
+def _flat(kinds: Sequence[str], accs: Sequence[_Acc]) -> list[Any]:
+    """The flat list of a group's aggregates (``_Acc`` of each, of ``kinds``)."""
+    out: list[Any] = []
+    for kind, acc in zip(kinds, accs, strict=True):
+        if kind == "count":
+            out.append(acc.n)
+        elif kind == "distinct":
+            out.append(acc.seen)
+        else:
+            out += [acc.n, acc.total if kind in ("sum", "avg") else acc.best]
+    return out
+
+
+def _add_at(accs: list[Any], at: int, kind: str, value: Any) -> None:
+    """``_Acc.add`` of a sum, average or extreme at ``at`` of a flat list."""
+    acc = _acc_at(kind, accs, at)
+    acc.add(kind, value)
+    accs[at:at + 2] = _flat((kind,), (acc,))
 
 
 class QueryProgram:
@@ -113,7 +159,17 @@ class QueryProgram:
         # The slot of the one field a row condition reads (None: several, or any, as keywords do).
         self.test_slots = {id(tests[e]): slots[next(iter(fields_of(e)))]
                            for e in tests if len(fields_of(e)) == 1 and not _searches(e)}
-        self.fold = _fold_function(self.reads, self.sub_slots, self.level, self.steps, self.test_slots)
+        self.kinds = [a.kind for a in self.level]
+        self.offsets = _offsets(self.level)
+        self.fold, self.fresh, self.values_of = _fold_function(self.reads, self.sub_slots, self.offsets, self.steps,
+                                                               self.test_slots)
+        # At a close: each aggregate read from its state, or (with sub-groups) folded over
+        # theirs; the condition and the shown values compiled once, not walked per close.
+        self.over_subgroups = [(a.kind, None if a.when is None else compile_condition(a.when),
+                                [query.sub_keys.index(f) for f in a.fields] if a.kind == "distinct" else [],
+                                None if a.of is None else compile_value(a.of)) for a in query.aggregates if query.sub_keys]
+        self.condition = compile_condition(query.condition)
+        self.shown = [(name, compile_value(value), name in query.times) for name, value in query.shown]
 
     def key_of(self, fields: Mapping[str, Any]) -> tuple[str, ...]:
         """The computed keys of a match (text; "" for null, as a missing group-by field is)."""
@@ -139,8 +195,8 @@ class QueryState:
 
     def __init__(self, program: QueryProgram) -> None:
         self.program = program
-        self.accs = [] if program.query.sub_keys else _accs(program.level)
-        self.subgroups: dict[tuple[str, ...], list[_Acc]] = {}
+        self.accs: list[Any] = [] if program.query.sub_keys else program.fresh()
+        self.subgroups: dict[tuple[str, ...], list[Any]] = {}
 
     def add(self, time: float | None, fields: Mapping[str, Any]) -> None:
         """Fold in one match: its event time and the values its digest read. A null adds nothing
@@ -149,47 +205,54 @@ class QueryState:
 
     def values(self) -> list[Number | None]:
         """The value of each of the query's aggregates, now."""
-        query = self.program.query
-        if not query.sub_keys:
-            return [acc.value(a.kind) for a, acc in zip(query.aggregates, self.accs, strict=True)]
-        inner = [(key, [acc.value(a.kind) for a, acc in zip(query.inner, accs, strict=True)])
-                 for key, accs in self.subgroups.items()]
+        program = self.program
+        if not program.query.sub_keys:
+            return program.values_of(self.accs)
+        values_of = program.values_of
+        inner = [(key, values_of(accs)) for key, accs in self.subgroups.items()]
         out: list[Number | None] = []
-        for agg in query.aggregates:
-            if agg.kind == "count":
-                out.append(sum(1 for _, env in inner if agg.when is None or holds(agg.when, env)))
-            elif agg.kind == "distinct":
-                at = [query.sub_keys.index(f) for f in agg.fields]
+        for kind, when, at, of in program.over_subgroups:
+            if kind == "count":
+                out.append(len(inner) if when is None else sum(1 for _, env in inner if when(env) is True))
+            elif kind == "distinct":
                 out.append(len({tuple(key[i] for i in at) for key, _ in inner}))
             else:
-                assert agg.of is not None
+                assert of is not None
                 acc = _Acc()
                 for _, env in inner:
-                    acc.add(agg.kind, evaluate(agg.of, env))
-                out.append(acc.value(agg.kind))
+                    acc.add(kind, of(env))
+                out.append(acc.value(kind))
         return out
 
     def holds(self) -> bool:
         """Whether the query's condition is true for the group."""
-        return holds(self.program.query.condition, self.values())
+        return self.program.condition(self.values()) is True
 
     def shown(self) -> dict[str, Any]:
         """The named values the alert reports (times as ISO-8601)."""
-        query, env = self.program.query, self.values()
+        env = self.values()
         out: dict[str, Any] = {}
-        for name, value in query.shown:
-            result = evaluate(value, env)
-            out[name] = iso(result) if name in query.times else result
+        for name, value, is_time in self.program.shown:
+            result = value(env)
+            out[name] = iso(result) if is_time else result
         return out
 
     def data(self) -> list[Any]:
         """JSON-ready state, for a live run's checkpoint."""
-        return [[a.data() for a in self.accs], [[list(k), [a.data() for a in accs]] for k, accs in self.subgroups.items()]]
+        return [self._data(self.accs), [[list(k), self._data(accs)] for k, accs in self.subgroups.items()]]
 
     def restore(self, data: Sequence[Any]) -> None:
+        """Take back what ``data`` gave."""
+        kinds = self.program.kinds
         accs, subgroups = data
-        self.accs = [_Acc.of(a) for a in accs]
-        self.subgroups = {tuple(k): [_Acc.of(a) for a in v] for k, v in subgroups}
+        self.accs = _flat(kinds, [_Acc.of(a) for a in accs]) if accs else []
+        self.subgroups = {tuple(k): _flat(kinds, [_Acc.of(a) for a in v]) for k, v in subgroups}
+
+    def _data(self, accs: Sequence[Any]) -> list[Any]:
+        if not accs:
+            return []
+        program = self.program
+        return [_acc_at(kind, accs, at).data() for kind, at in zip(program.kinds, program.offsets, strict=True)]
 
 
 def _searches(expr: Expr) -> bool:
@@ -209,17 +272,19 @@ _REMEMBERED = 4096
 _REMEMBERED_TYPES = frozenset({str, bool, type(None)})
 
 
-def _fold_function(reads: Sequence[tuple[str, str]], sub_slots: Sequence[str], level: Sequence[Aggregate],
-                   steps: Sequence[tuple[str, Any, Any]], test_slots: Mapping[int, str]) -> Any:
+def _fold_function(reads: Sequence[tuple[str, str]], sub_slots: Sequence[str], offsets: Sequence[int],
+                   steps: Sequence[tuple[str, Any, Any]], test_slots: Mapping[int, str]) -> tuple[Any, Any, Any]:
     """``QueryState.add`` written out for one query, as ``fold(state, time, fields)``: the
     values of the fields it reads (by their slots, ``reads``), the sub-group (``sub_slots``)
-    they fall in, and each aggregate of ``steps`` whose row condition holds. A query's
-    aggregates are folded once per match, and a loop deciding each step's kind every time
-    costs more than the adding. A row condition several aggregates share is tested once, and
-    MIN/MAX of a float event time are folded in place (``_Acc.add`` is what they do). The result
-    of a row condition over one field (``test_slots``: predicate id -> slot) is remembered per
-    text, flag or null value of that field: nothing else of the row decides it."""
-    namespace: dict[str, Any] = {"_number": _number, "_text": _text, "_accs": _accs, "level": level,
+    they fall in, and each aggregate of ``steps`` (at ``offsets`` of the flat list) whose row
+    condition holds. A query's aggregates are folded once per match, and a loop deciding each
+    step's kind every time costs more than the adding. A row condition several aggregates share
+    is tested once, and counts and MIN/MAX of a float event time (over none yet or a float) are
+    folded in place (``_Acc.add`` is what they do). The result of a row condition over one field
+    (``test_slots``: predicate id -> slot) is remembered per text, flag or null value of that
+    field: nothing else of the row decides it. With it, ``fresh()`` (a new flat list) and ``values_of(accs)`` (each
+    aggregate's value)."""
+    namespace: dict[str, Any] = {"_number": _number, "_text": _text, "_add_at": _add_at,
                                  "_REMEMBERED_TYPES": _REMEMBERED_TYPES}
     # Each read value in a local named by its slot; the row of them as a mapping only for a
     # predicate that is called (a remembered one only when its value is new).
@@ -230,13 +295,13 @@ def _fold_function(reads: Sequence[tuple[str, str]], sub_slots: Sequence[str], l
         lines.append(f"    row = {row}")
         row = "row"
     if sub_slots:
-        texts = "".join(f"_text({slot}), " for slot in sub_slots)
+        texts = "".join(f"{slot} if {slot}.__class__ is str else _text({slot}), " for slot in sub_slots)
         lines += [f"    key = ({texts})", "    accs = state.subgroups.get(key)", "    if accs is None:",
-                  "        accs = state.subgroups[key] = _accs(level)"]
+                  "        accs = state.subgroups[key] = fresh()"]
     else:
         lines.append("    accs = state.accs")
     tested: dict[int, str] = {}  # id of a row predicate -> the local holding its result
-    for n, (kind, test, read) in enumerate(steps):
+    for n, ((kind, test, read), at) in enumerate(zip(steps, offsets, strict=True)):
         pad = "    "
         if test is not None:
             name = tested.get(id(test))
@@ -257,27 +322,40 @@ def _fold_function(reads: Sequence[tuple[str, str]], sub_slots: Sequence[str], l
             lines.append(f"    if {name}:")
             pad = "        "
         if kind == "count":
-            lines.append(f"{pad}accs[{n}].n += 1")
+            lines.append(f"{pad}accs[{at}] += 1")
         elif kind == "distinct":
             names = [f"v{n}_{k}" for k in range(len(read))]
             lines += [f"{pad}{name} = {slot}" for name, slot in zip(names, read, strict=True)]
             texts = "".join(f"{v} if {v}.__class__ is str else _text({v}), " for v in names)
             lines.append(f"{pad}if {' and '.join(f'{v} is not None' for v in names) or 'True'}:")
-            lines.append(f"{pad}    accs[{n}].seen.add(({texts}))")
+            lines.append(f"{pad}    accs[{at}].add(({texts}))")
         elif kind in ("min", "max") and read is None:
             # _Acc.add of a float over a float best: ``_before`` is ``<``; a max also takes a
             # value unequal to the best that is not below it (a NaN, as _Acc.add does).
             better = "time < best" if kind == "min" else "not time < best and time != best"
-            lines += [f"{pad}if time.__class__ is float:", f"{pad}    acc = accs[{n}]", f"{pad}    best = acc.best",
-                      f"{pad}    if best.__class__ is float:", f"{pad}        acc.n += 1",
-                      f"{pad}        if {better}:", f"{pad}            acc.best = time",
-                      f"{pad}    else:", f"{pad}        acc.add({kind!r}, time)",
-                      f"{pad}elif time is not None:", f"{pad}    accs[{n}].add({kind!r}, _number({kind!r}, time))"]
+            lines += [f"{pad}if time.__class__ is float:", f"{pad}    best = accs[{at + 1}]",
+                      f"{pad}    if best.__class__ is float:", f"{pad}        accs[{at}] += 1",
+                      f"{pad}        if {better}:", f"{pad}            accs[{at + 1}] = time",
+                      f"{pad}    elif best is None:", f"{pad}        accs[{at}] += 1", f"{pad}        accs[{at + 1}] = time",
+                      f"{pad}    else:", f"{pad}        _add_at(accs, {at}, {kind!r}, time)",
+                      f"{pad}elif time is not None:", f"{pad}    _add_at(accs, {at}, {kind!r}, _number({kind!r}, time))"]
         else:
             value = "time" if read is None else read
-            lines.append(f"{pad}accs[{n}].add({kind!r}, _number({kind!r}, {value}))")
+            lines.append(f"{pad}_add_at(accs, {at}, {kind!r}, _number({kind!r}, {value}))")
+    kinds = [kind for kind, _, _ in steps]
+    fresh = ", ".join("set()" if kind == "distinct" else "0" if kind == "count" else
+                      "0, 0" if kind in ("sum", "avg") else "0, None" for kind in kinds)
+    lines += ["def fresh():", f"    return [{fresh}]"]
+    read_values = ", ".join(_READ_VALUE[kind].format(n=at, v=at + 1) for kind, at in zip(kinds, offsets, strict=True))
+    lines += ["def values_of(accs):", f"    return [{read_values}]"]
     exec("\n".join(lines), namespace)  # noqa: S102 - generated from our own slot names, labels and kinds via repr()
-    return namespace["fold"]
+    return namespace["fold"], namespace["fresh"], namespace["values_of"]
+
+
+# Each kind's value read from its place ``n`` (and ``v``, its total or best) of a flat list, as
+# ``_VALUE_OF`` reads it from an ``_Acc``.
+_READ_VALUE = {"count": "accs[{n}]", "distinct": "len(accs[{n}])", "sum": "(accs[{v}] if accs[{n}] else None)",
+               "avg": "(accs[{v}] / accs[{n}] if accs[{n}] else None)", "min": "accs[{v}]", "max": "accs[{v}]"}
 
 
 def _fold(value: Any, fold: str | None) -> str | None:
@@ -312,24 +390,17 @@ def _before(a: Any, b: Any) -> bool:
     return _text(a) < _text(b)
 
 
-def evaluate(value: Value, env: Sequence[Number | None]) -> Number | None:
-    """A value over the aggregates ``env`` (null as None)."""
-    if isinstance(value, Ref):
-        return env[value.index]
-    if isinstance(value, Num):
-        return value.value
-    if isinstance(value, DateDiff):
-        start, end = evaluate(value.start, env), evaluate(value.end, env)
-        if not (isinstance(start, int | float) and isinstance(end, int | float)):
-            return None
-        return int((end - start) / value.unit)
-    assert isinstance(value, Arith)
-    a, b = evaluate(value.left, env), evaluate(value.right, env)
+def _date_diff(start: Number | None, end: Number | None, unit: float) -> int | None:
+    if not (isinstance(start, int | float) and isinstance(end, int | float)):
+        return None
+    return int((end - start) / unit)
+
+
+def _arith(op: str, a: Number | None, b: Number | None) -> Number | None:
     if isinstance(a, str) or isinstance(b, str):
         a, b = number_of(a), number_of(b)
     if a is None or b is None:
         return None
-    op = value.op
     if op == "+":
         return a + b
     if op == "-":
@@ -344,29 +415,85 @@ def evaluate(value: Value, env: Sequence[Number | None]) -> Number | None:
     return a / b if op == "/" else math.fmod(a, b)
 
 
-def truth(cond: Condition, env: Sequence[Number | None]) -> bool | None:
-    """Three-valued: True, False, or None (null)."""
-    if isinstance(cond, Compare):
-        a, b = evaluate(cond.left, env), evaluate(cond.right, env)
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {"==": eq, "!=": ne, "<": lt, "<=": le, ">": gt, ">=": ge}
+
+
+def _compare(op: str, a: Number | None, b: Number | None) -> bool | None:
+    if a is None or b is None:
+        return None
+    if isinstance(a, str) or isinstance(b, str):  # MIN/MAX of text: compare as numbers if both are
+        a, b = number_of(a), number_of(b)
         if a is None or b is None:
             return None
-        if isinstance(a, str) or isinstance(b, str):  # MIN/MAX of text: compare as numbers if both are
-            a, b = number_of(a), number_of(b)
-            if a is None or b is None:
-                return None
-        return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[cond.op]
-    if isinstance(cond, IsNull):
-        return evaluate(cond.value, env) is None
-    if isinstance(cond, Negate):
-        inner = truth(cond.item, env)
-        return None if inner is None else not inner
-    results = [truth(item, env) for item in cond.items]
-    decisive = cond.op == "or"  # or: any True decides; and: any False decides
+    return _COMPARISONS[op](a, b)
+
+
+def _combine(op: str, results: list[bool | None]) -> bool | None:
+    decisive = op == "or"  # or: any True decides; and: any False decides
     if decisive in results:
         return decisive
     return None if None in results else not decisive
 
 
+def evaluate(value: Value, env: Sequence[Number | None]) -> Number | None:
+    """A value over the aggregates ``env`` (null as None)."""
+    if isinstance(value, Ref):
+        return env[value.index]
+    if isinstance(value, Num):
+        return value.value
+    if isinstance(value, DateDiff):
+        return _date_diff(evaluate(value.start, env), evaluate(value.end, env), value.unit)
+    assert isinstance(value, Arith)
+    return _arith(value.op, evaluate(value.left, env), evaluate(value.right, env))
+
+
+def truth(cond: Condition, env: Sequence[Number | None]) -> bool | None:
+    """Three-valued: True, False, or None (null)."""
+    if isinstance(cond, Compare):
+        return _compare(cond.op, evaluate(cond.left, env), evaluate(cond.right, env))
+    if isinstance(cond, IsNull):
+        return evaluate(cond.value, env) is None
+    if isinstance(cond, Negate):
+        inner = truth(cond.item, env)
+        return None if inner is None else not inner
+    return _combine(cond.op, [truth(item, env) for item in cond.items])
+
+
 def holds(cond: Condition, env: Sequence[Number | None]) -> bool:
     """Whether the condition is true (null is not)."""
     return truth(cond, env) is True
+
+
+def compile_value(value: Value) -> Callable[[Sequence[Number | None]], Number | None]:
+    """``evaluate`` of ``value`` as a function of ``env``: the tree is walked once, here."""
+    if isinstance(value, Ref):
+        return itemgetter(value.index)
+    if isinstance(value, Num):
+        constant = value.value
+        return lambda env: constant
+    if isinstance(value, DateDiff):
+        start, end, unit = compile_value(value.start), compile_value(value.end), value.unit
+        return lambda env: _date_diff(start(env), end(env), unit)
+    assert isinstance(value, Arith)
+    left, right, op = compile_value(value.left), compile_value(value.right), value.op
+    return lambda env: _arith(op, left(env), right(env))
+
+
+def compile_condition(cond: Condition) -> Callable[[Sequence[Number | None]], bool | None]:
+    """``truth`` of ``cond`` as a function of ``env`` (every item of an and/or still evaluated,
+    as ``truth`` does)."""
+    if isinstance(cond, Compare):
+        left, right, op = compile_value(cond.left), compile_value(cond.right), cond.op
+        return lambda env: _compare(op, left(env), right(env))
+    if isinstance(cond, IsNull):
+        value = compile_value(cond.value)
+        return lambda env: value(env) is None
+    if isinstance(cond, Negate):
+        item = compile_condition(cond.item)
+
+        def negate(env: Sequence[Number | None]) -> bool | None:
+            inner = item(env)
+            return None if inner is None else not inner
+        return negate
+    items, op = [compile_condition(item) for item in cond.items], cond.op
+    return lambda env: _combine(op, [item(env) for item in items])

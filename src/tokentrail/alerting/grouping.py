@@ -33,8 +33,9 @@ class _Group:
         self.event_ids.append(event_id)
         if distinct is not None:
             self.distinct.add(distinct)
-        if self.query is not None:
-            self.query.add(t, fields)
+        query = self.query
+        if query is not None:
+            query.program.fold(query, t, fields)  # QueryState.add, one call fewer a match
         if t is not None:
             if self.first_time is None or t < self.first_time:
                 self.first_time = t

@@ -1,0 +1,53 @@
+"""A query's condition and shown values compiled once (``compile_condition``/``compile_value``)
+give what ``truth``/``evaluate`` give over every tree: ES|QL's three-valued logic, null
+arithmetic, text MIN/MAX compared as numbers, integer division and DATE_DIFF."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from tokentrail.alerting.aggregates import compile_condition, compile_value, evaluate, truth
+from tokentrail.rules.aggregates import Arith, Both, Compare, DateDiff, IsNull, Negate, Num, Ref
+
+WIDTH = 3  # aggregates in the environment
+
+leaves = st.one_of(st.builds(Ref, st.integers(0, WIDTH - 1)),
+                   st.builds(Num, st.one_of(st.integers(-3, 3), st.floats(-3, 3, allow_nan=False))))
+values = st.recursive(leaves, lambda inner: st.one_of(
+    st.builds(Arith, st.sampled_from(["+", "-", "*", "/", "%"]), inner, inner),
+    st.builds(DateDiff, st.sampled_from([1, 60]), inner, inner)), max_leaves=6)
+comparisons = st.one_of(st.builds(Compare, st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), values, values),
+                        st.builds(IsNull, values))
+conditions = st.recursive(comparisons, lambda inner: st.one_of(
+    st.builds(Negate, inner), st.builds(Both, st.sampled_from(["and", "or"]), st.lists(inner, min_size=1, max_size=3)
+                                        .map(tuple))), max_leaves=6)
+aggregate_values = st.one_of(st.none(), st.integers(-3, 3), st.floats(-3, 3, allow_nan=False),
+                             st.sampled_from(["2", "alice", "-1.5"]))
+envs = st.lists(aggregate_values, min_size=WIDTH, max_size=WIDTH)
+
+
+def _outcome(function, *args):
+    """What a call returns, or the type of what it raises (both forms must raise alike)."""
+    try:
+        return repr(function(*args))
+    except (ArithmeticError, ValueError) as error:
+        return type(error).__name__
+
+
+@settings(max_examples=400, deadline=None)
+@given(conditions, envs)
+@example(Both("or", (Compare(">", Ref(0), Num(1)), Compare("<", Ref(1), Num(1)))), [None, 5, 0])
+@example(Compare(">", Ref(0), Num(3)), ["10", None, None])
+def test_a_compiled_condition_is_its_truth(cond, env):
+    assert _outcome(compile_condition(cond), env) == _outcome(truth, cond, env)
+
+
+@settings(max_examples=400, deadline=None)
+@given(values, envs)
+@example(Arith("/", Num(-7), Num(2)), [None, None, None])
+@example(DateDiff(60, Ref(0), Ref(1)), [0.0, math.inf, None])
+def test_a_compiled_value_is_its_evaluation(value, env):
+    assert _outcome(compile_value(value), env) == _outcome(evaluate, value, env)
