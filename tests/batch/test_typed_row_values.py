@@ -1,6 +1,6 @@
 """The typed Parquet router's per-batch row values are its per-row readers' values: event times
 (``event_times``: the same floats as ``event_time``, odd texts included), event ids
-(``event_ids``) and the repeat check of a batch's events at once (``event_rows``, ``repeated_events``: the
+(``event_ids``) and the repeat check of a batch's events at once (``DigestedRows.firsts``, ``repeated_events``: the
 events ``SeenEvents.seen_key`` one at a time would drop)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from tokentrail import api
 from tokentrail.engine import batch as batch_module
 from tokentrail.engine.batch import scan_batch
 from tokentrail.engine.batch_digest import event_id, event_ids, event_time, event_times
-from tokentrail.engine.batch_route import event_rows, repeated_events
+from tokentrail.engine.batch_route import DigestedRows, repeated_events
 from tokentrail.engine.dedup import SeenEvents, dedup_key
 from tokentrail.simulate import generate
 
@@ -98,8 +98,9 @@ def test_the_batch_repeat_check_drops_what_seen_key_would(rows, taken_before):
         if idents[i] is not None and one_by_one.seen_key(dedup_key(lt[i], idents[i])):
             want.add(len(met))
         met.append(i)
-    firsts = event_rows(pa.chunked_array([pa.array(line, pa.int64())]), pa.chunked_array([pa.array(units, pa.int32())]))
-    assert firsts.to_pylist() == met
+    firsts = DigestedRows.of(pa.chunked_array([pa.array(line, pa.int64())]),
+                             pa.chunked_array([pa.array(units, pa.int32())])).firsts
+    assert firsts.tolist() == met
     assert repeated_events(batched, [lt[i] for i in met], [idents[i] for i in met]) == want
     assert batched.count == one_by_one.count
 

@@ -97,7 +97,7 @@ from tokentrail.engine.batch_route import (
     rule_codes,
     run_log_types,
 )
-from tokentrail.engine.batch_schema import dataset_schemas, duckdb_type, padded, padded_sql
+from tokentrail.engine.batch_schema import dataset_schemas, duckdb_type, padded, padded_sql, quoted
 from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents
 from tokentrail.engine.gcpolicy import collector_paused
 from tokentrail.engine.lifted import LiftedStream, lifted_condition, sql_condition
@@ -226,7 +226,7 @@ class BatchEngine:
         self._typed: dict[str, TypedPlan] = {}
         self._planned: dict[str, pa.Schema] = {}  # a Parquet file's dataset schema, by path
         self._digest_cols: dict[tuple[str, str], list[str]] = {}
-        self._bulk: dict[int, Mapping[int, str]] = {}  # by id() of a prepared statement's digests
+        self._bulk: dict[int, tuple[np.ndarray, list[str]]] = {}  # by id() of a prepared statement's digests
         self._texts: dict[str, str] = {}  # the typed statements' SQL, by prepared name
         self._direct: dict[tuple[str, str], tuple[str, ...]] = {}  # direct statements, by plan and file schema
         self._lines_triage: JsonLinesTriage | None = None
@@ -342,7 +342,7 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
         lowered_cols, leaf_cols, guarded_cols = ("".join(", " + typed(c) for c in cols) for cols in (
             fields.lowered_columns(), leaves.columns(), leaves.guarded_columns()))
         carried = _carried_columns(digests)
-        carry = "".join(f", {_quoted(c)} AS {_quoted(_carried(c))}" for c in carried)
+        carry = "".join(f", {quoted(c)} AS {quoted(_carried(c))}" for c in carried)
         if used is not None:
             used.update(fields.used, carried)
         # Only ``c`` is read more than once, and it holds no event column: the event's columns
@@ -371,7 +371,7 @@ m AS (SELECT {LINE_COLUMN} AS line, __tt_lt AS lt, {codes_sql} AS h{carry} FROM 
             return f"list_concat({', '.join(column(k) for k in range(parts))})"
 
         carried = _carried_columns(digests)
-        carry = "".join(f", {_quoted(c)} AS {_quoted(_carried(c))}" for c in carried)
+        carry = "".join(f", {quoted(c)} AS {quoted(_carried(c))}" for c in carried)
         said = " OR ".join(said_column(k) for k in range(parts))
         head = f"""
 WITH m AS (SELECT {LINE_COLUMN} AS line, {PART_LOG_TYPE} AS lt,
@@ -551,15 +551,15 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         names = self._direct.get(key)
         if names is None:
             columns = ", ".join(
-                (padded_sql(_quoted(c), schema.field(c).type, planned.field(c).type) if c in schema.names
-                 else f"CAST(NULL AS {duckdb_type(planned.field(c).type)})") + f" AS {_quoted(c)}"
+                (padded_sql(quoted(c), schema.field(c).type, planned.field(c).type) if c in schema.names
+                 else f"CAST(NULL AS {duckdb_type(planned.field(c).type)})") + f" AS {quoted(c)}"
                 for c in plan.columns or ())
             rows = (f"SELECT {columns}, CAST(file_row_number - $1 AS BIGINT) AS {LINE_COLUMN} FROM {DIRECT_INPUT}"
                     " WHERE file_row_number BETWEEN $1 AND $2")
             # A CTE of the Arrow batch's name: each statement reads it as it would read the batch.
             texts = [self._texts[name].lstrip().removeprefix("WITH ") for name in plan.statements]
             if plan.merge is not None:
-                kept = ", ".join(_quoted(c) for c in (LINE_COLUMN, *plan.carried))
+                kept = ", ".join(quoted(c) for c in (LINE_COLUMN, *plan.carried))
                 texts.append(f"kept AS (SELECT {kept} FROM {TYPED_INPUT}) SELECT * FROM kept ORDER BY {LINE_COLUMN}")
             names = self._direct[key] = tuple(f"{plan.statements[0]}_direct_{len(self._direct)}_{k}"
                                               for k in range(len(texts)))
@@ -618,7 +618,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         wanted = pa.table({"n": pa.array([start + p for p in positions], pa.int64())})
         cursor = self.con.cursor()
         cursor.register("whole_rows", wanted)
-        names = ", ".join(_quoted(n) for n in schema.names)
+        names = ", ".join(quoted(n) for n in schema.names)
         # The row range first: DuckDB skips the row groups outside it.
         whole = cursor.sql(f"SELECT {names} FROM read_parquet($path, file_row_number = true) WHERE file_row_number"
                            f" BETWEEN {start + positions[0]} AND {start + positions[-1]}"
@@ -635,7 +635,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
                      source: str, reader: LogReader) -> list[Alert]:
         """``_route`` for the typed query's rows: the events SQL digested become their units'
         ``Digest`` straight from the digest columns, in input order with the rest. The matches
-        of a rule that only feeds its own alerter (``_bulk_units``) are gathered instead and
+        of a rule that only feeds its own alerter (``_bulk_codes``) are gathered instead and
         handed over as one run per rule (``StreamingEngine.route_many``), before any event
         Python takes whole (whose rules could be theirs) and at the batch's end: each rule
         still sees its matches in input order. What each digested event and row needs is
@@ -686,8 +686,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         stats.matched_events += kept
         places = np.arange(lo, hi)[~dropped[where.event_of[lo:hi] - e0]]
         rows = where.rows[places]
-        bulk = self._bulk_units(digests)
-        rule_of, rules = rule_codes(len(units), bulk)
+        rule_of, rules = self._bulk_codes(digests)
         times, idents = batch.times, batch.idents
         eids = idents[e0:e1]
         line, unit = where.line, where.unit
@@ -711,7 +710,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
             alerts.extend(route(units[index], digest, _NO_EVENT, source, first + int(line[row])))
         whens, ids = np.array(times[e0:e1], dtype=object), np.array(eids, dtype=object)
         for code, run in bulk_runs(rows, unit, rule_of):
-            # A rule's units share the digest's layout (``_bulk_units``).
+            # A rule's units share the digest's layout (``_bulk_codes``).
             k0, k1, distinct = digests[int(unit[run[0]])].parts  # type: ignore[misc]
             parts = [batch.texts_at(run, k) for k in range(k0, k1)]
             keys = list(zip(*parts, strict=True)) if parts else [()] * len(run)
@@ -722,11 +721,13 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
                 batch.row_outputs(run), orjson.loads))
         return alerts
 
-    def _bulk_units(self, digests: Mapping[int, UnitDigest]) -> Mapping[int, str]:
-        """The units of ``digests`` whose matches may be alerted a run at once, with their rule's
-        id: units of a rule that feeds only its own alerter (``StreamingEngine.bulk_rules``),
-        each unit of it here with a digest of a key, a distinct value and output fields laid out
-        alike. A rule with another unit here is routed match by match, so its order holds."""
+    def _bulk_codes(self, digests: Mapping[int, UnitDigest]) -> tuple[np.ndarray, list[str]]:
+        """The units of ``digests`` whose matches may be alerted a run at once, as ``rule_codes``
+        of them (per unit index its bulk rule's code, and the rule ids by code): units of a rule
+        that feeds only its own alerter (``StreamingEngine.bulk_rules``), each unit of it here
+        with a digest of a key, a distinct value and output fields laid out alike. A rule with
+        another unit here is routed match by match, so its order holds. Made once per prepared
+        statement (each batch's segments ask again)."""
         key = id(digests)  # the digests of a prepared statement, kept as long as the engine
         found = self._bulk.get(key)
         if found is None:
@@ -735,7 +736,8 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
                 layouts.setdefault(d.unit.rule.id, set()).add(d.parts if d.unit.role == "rule" else None)
             rules = {rid for rid, parts in layouts.items()
                      if rid in self.stream.bulk_rules and len(parts) == 1 and None not in parts}
-            found = self._bulk[key] = {index: d.unit.rule.id for index, d in digests.items() if d.unit.rule.id in rules}
+            bulk = {index: d.unit.rule.id for index, d in digests.items() if d.unit.rule.id in rules}
+            found = self._bulk[key] = rule_codes(len(self.units), bulk)
         return found
 
     def _open_parquet(self, reader: LogReader, path: str | Path, rows: int = BATCH_ROWS) -> pa.RecordBatchReader | None:
@@ -787,7 +789,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
 
     def _parquet_select(self, path: str | Path, columns: Sequence[str]) -> duckdb.DuckDBPyRelation:
         """These columns of a Parquet file already opened (``_parquet_relation``)."""
-        names = ", ".join(_quoted(c) for c in columns) or "NULL AS __tt_none"
+        names = ", ".join(quoted(c) for c in columns) or "NULL AS __tt_none"
         return self.con.cursor().sql(f"SELECT {names} FROM read_parquet($path)", params={"path": str(path)})
 
     def _parquet_as_json(self, reader: LogReader, path: str | Path) -> Iterable[tuple[list[int], list[bytes]]]:
@@ -1111,10 +1113,6 @@ def _row_groups(path: str | Path) -> list[int]:
     """The rows of each of a Parquet file's row groups."""
     meta = pq.ParquetFile(path).metadata
     return [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _carried(column: str) -> str:

@@ -26,12 +26,6 @@ from tokentrail.engine.dedup import SeenEvents, dedup_key
 LINE, LOG_TYPE, CODES, COUNT, UNIT, TIMES, IDS, TEXTS, OUTPUTS = range(9)
 
 
-def event_rows(line: pa.ChunkedArray, units: pa.ChunkedArray) -> pa.Array:
-    """The rows at which each digested event starts: rows of a line and a unit whose line is
-    not the previous such row's (an event's rows are adjacent)."""
-    return pa.array(DigestedRows.of(line, units).firsts, pa.int64())
-
-
 def repeated_events(seen: SeenEvents, log_types: Sequence[str], idents: Sequence[str | None]) -> set[int]:
     """The places of the events (of these log types and ids, in order) taken before, this
     batch's earlier events included: ``SeenEvents.seen_key`` of each, as one batch of keys."""

@@ -145,10 +145,10 @@ def padded_sql(expr: str, own: pa.DataType, target: pa.DataType, depth: int = 0)
         return f"CAST(NULL AS {duckdb_type(target)})"
     if pa.types.is_struct(own) and pa.types.is_struct(target):
         names = {f.name for f in own}
-        items = [f"{_quoted(f.name)} := " + padded_sql(f"struct_extract({expr}, {_literal(f.name)})", f.type,
+        items = [f"{quoted(f.name)} := " + padded_sql(f"struct_extract({expr}, {_literal(f.name)})", f.type,
                                                       target.field(f.name).type, depth)
                  for f in own]
-        items.extend(f"{_quoted(f.name)} := CAST(NULL AS {duckdb_type(f.type)})" for f in target if f.name not in names)
+        items.extend(f"{quoted(f.name)} := CAST(NULL AS {duckdb_type(f.type)})" for f in target if f.name not in names)
         return f"CASE WHEN {expr} IS NULL THEN NULL ELSE struct_pack({', '.join(items)}) END"
     item = f"__tt_p{depth}"
     return f"list_transform({expr}, {item} -> {padded_sql(item, own.value_type, target.value_type, depth + 1)})"
@@ -164,13 +164,14 @@ def duckdb_type(kind: pa.DataType) -> str:
     """DuckDB's name of the type it reads an Arrow column of ``kind`` as (text, numbers,
     booleans, NULL, and structs and lists of those)."""
     if pa.types.is_struct(kind):
-        return "STRUCT(" + ", ".join(f"{_quoted(f.name)} {duckdb_type(f.type)}" for f in kind) + ")"
+        return "STRUCT(" + ", ".join(f"{quoted(f.name)} {duckdb_type(f.type)}" for f in kind) + ")"
     if pa.types.is_list(kind):
         return duckdb_type(kind.value_type) + "[]"
     return _DUCKDB_SCALARS[kind]
 
 
-def _quoted(name: str) -> str:
+def quoted(name: str) -> str:
+    """A column or field name as a DuckDB identifier."""
     return '"' + name.replace('"', '""') + '"'
 
 
