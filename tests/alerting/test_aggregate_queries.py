@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tokentrail.alerting.aggregates import evaluate, truth
+from tokentrail.alerting.aggregates import compile_condition, compile_value
 from tokentrail.alerting.grouping import GroupingAlerter
 from tokentrail.rules.aggregates import (
     TIME,
@@ -55,7 +55,7 @@ def feed(a: GroupingAlerter, rows: list[tuple[float, str, dict]]) -> list:
     (Compare("==", Ref(0), Num(1)), ["alice"], None),
 ])
 def test_three_valued_logic(cond, env, expected):
-    assert truth(cond, env) is expected
+    assert compile_condition(cond)(env) is expected
 
 
 @pytest.mark.parametrize(("value", "expected"), [
@@ -69,7 +69,7 @@ def test_three_valued_logic(cond, env, expected):
     (DateDiff(60, Num(119.9), Num(0)), -1),
 ])
 def test_arithmetic(value, expected):
-    assert evaluate(value, [None]) == expected
+    assert compile_value(value)([None]) == expected
 
 
 BURST = AggregateQuery(

@@ -1,6 +1,7 @@
 """A query's condition and shown values compiled once (``compile_condition``/``compile_value``)
-give what ``truth``/``evaluate`` give over every tree: ES|QL's three-valued logic, null
-arithmetic, text MIN/MAX compared as numbers, integer division and DATE_DIFF."""
+give what walking the tree at each close gives (``truth``/``evaluate`` below, the definition the
+compiled forms replaced) over every tree: ES|QL's three-valued logic, null arithmetic, text
+MIN/MAX compared as numbers, integer division and DATE_DIFF."""
 
 from __future__ import annotations
 
@@ -9,8 +10,38 @@ import math
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tokentrail.alerting.aggregates import compile_condition, compile_value, evaluate, truth
+from tokentrail.alerting.aggregates import (
+    _arith,
+    _combine,
+    _compare,
+    _date_diff,
+    compile_condition,
+    compile_value,
+)
 from tokentrail.rules.aggregates import Arith, Both, Compare, DateDiff, IsNull, Negate, Num, Ref
+
+
+def evaluate(value, env):
+    """A value over the aggregates ``env``, the tree walked at each call."""
+    if isinstance(value, Ref):
+        return env[value.index]
+    if isinstance(value, Num):
+        return value.value
+    if isinstance(value, DateDiff):
+        return _date_diff(evaluate(value.start, env), evaluate(value.end, env), value.unit)
+    return _arith(value.op, evaluate(value.left, env), evaluate(value.right, env))
+
+
+def truth(cond, env):
+    """Three-valued truth of ``cond`` over ``env``, the tree walked at each call."""
+    if isinstance(cond, Compare):
+        return _compare(cond.op, evaluate(cond.left, env), evaluate(cond.right, env))
+    if isinstance(cond, IsNull):
+        return evaluate(cond.value, env) is None
+    if isinstance(cond, Negate):
+        inner = truth(cond.item, env)
+        return None if inner is None else not inner
+    return _combine(cond.op, [truth(item, env) for item in cond.items])
 
 WIDTH = 3  # aggregates in the environment
 

@@ -435,37 +435,9 @@ def _combine(op: str, results: list[bool | None]) -> bool | None:
     return None if None in results else not decisive
 
 
-def evaluate(value: Value, env: Sequence[Number | None]) -> Number | None:
-    """A value over the aggregates ``env`` (null as None)."""
-    if isinstance(value, Ref):
-        return env[value.index]
-    if isinstance(value, Num):
-        return value.value
-    if isinstance(value, DateDiff):
-        return _date_diff(evaluate(value.start, env), evaluate(value.end, env), value.unit)
-    assert isinstance(value, Arith)
-    return _arith(value.op, evaluate(value.left, env), evaluate(value.right, env))
-
-
-def truth(cond: Condition, env: Sequence[Number | None]) -> bool | None:
-    """Three-valued: True, False, or None (null)."""
-    if isinstance(cond, Compare):
-        return _compare(cond.op, evaluate(cond.left, env), evaluate(cond.right, env))
-    if isinstance(cond, IsNull):
-        return evaluate(cond.value, env) is None
-    if isinstance(cond, Negate):
-        inner = truth(cond.item, env)
-        return None if inner is None else not inner
-    return _combine(cond.op, [truth(item, env) for item in cond.items])
-
-
-def holds(cond: Condition, env: Sequence[Number | None]) -> bool:
-    """Whether the condition is true (null is not)."""
-    return truth(cond, env) is True
-
-
 def compile_value(value: Value) -> Callable[[Sequence[Number | None]], Number | None]:
-    """``evaluate`` of ``value`` as a function of ``env``: the tree is walked once, here."""
+    """A value over the aggregates ``env`` (null as None), as a function of ``env``: the tree
+    is walked once, here."""
     if isinstance(value, Ref):
         return itemgetter(value.index)
     if isinstance(value, Num):
@@ -480,8 +452,8 @@ def compile_value(value: Value) -> Callable[[Sequence[Number | None]], Number | 
 
 
 def compile_condition(cond: Condition) -> Callable[[Sequence[Number | None]], bool | None]:
-    """``truth`` of ``cond`` as a function of ``env`` (every item of an and/or still evaluated,
-    as ``truth`` does)."""
+    """The three-valued truth (True, False, or None: null) of ``cond`` over the aggregates
+    ``env``, as a function of ``env`` (every item of an and/or is evaluated)."""
     if isinstance(cond, Compare):
         left, right, op = compile_value(cond.left), compile_value(cond.right), cond.op
         return lambda env: _compare(op, left(env), right(env))
