@@ -370,8 +370,7 @@ m AS (SELECT {LINE_COLUMN} AS line, __tt_lt AS lt, {codes_sql} AS h{carry} FROM 
         def joined(column: Callable[[int], str]) -> str:
             return f"list_concat({', '.join(column(k) for k in range(parts))})"
 
-        carried = _carried_columns(digests)
-        carry = "".join(f", {quoted(c)} AS {quoted(_carried(c))}" for c in carried)
+        carry = "".join(f", {quoted(c)} AS {quoted(_carried(c))}" for c in _stamp_columns(digests))
         said = " OR ".join(said_column(k) for k in range(parts))
         head = f"""
 WITH m AS (SELECT {LINE_COLUMN} AS line, {PART_LOG_TYPE} AS lt,
@@ -901,7 +900,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         finally:
             con.unregister(TYPED_INPUT)
         self._texts.update(zip(names, texts, strict=True))  # for their direct form (``_direct_statements``)
-        carried = _carried_columns(plans)
+        carried = _stamp_columns(plans)
         merge = None
         if samples:
             merge = f"match_typed_{len(self._typed)}_merge"
@@ -1123,6 +1122,12 @@ def _carried(column: str) -> str:
 def _carried_columns(digests: Mapping[str, TypeDigest]) -> tuple[str, ...]:
     """The event columns the SQL digests of every log type read, each once, sorted."""
     return tuple(sorted({c for plan in digests.values() for c in plan.columns}))
+
+
+def _stamp_columns(digests: Mapping[str, TypeDigest]) -> tuple[str, ...]:
+    """The event columns the time and id fields of every log type read, each once, sorted: all
+    the merging statement reads of the event (the parts give the digests' own values)."""
+    return tuple(sorted({c for plan in digests.values() for c in plan.stamp_columns}))
 
 
 def _sql_strings(names: Iterable[str]) -> str:

@@ -63,6 +63,7 @@ class TypeDigest:
     ids: tuple[sx.Expression, ...]
     units: dict[int, UnitDigest]
     columns: frozenset[str]  # the top-level columns the expressions read
+    stamp_columns: frozenset[str]  # those the time and id expressions read
 
 
 class _Unsupported(Exception):
@@ -238,13 +239,14 @@ def plan_type(schema: pa.Schema, log_type: str, units: Sequence[Unit],
                     for f in info.id_fields)
     except _Unsupported:
         return None
+    stamps = frozenset(resolver.used)
     planned: dict[int, UnitDigest] = {}
     for position, unit in enumerate(units, 1):
         try:
             planned[position] = _plan_unit(unit, resolver, subscribers.get(unit.rule.id, ()))
         except _Unsupported:
             continue
-    return TypeDigest(times, ids, planned, frozenset(resolver.used))
+    return TypeDigest(times, ids, planned, frozenset(resolver.used), stamps)
 
 
 def _plan_unit(unit: Unit, resolver: _Resolver, subscribers: Sequence[tuple[Rule, int]]) -> UnitDigest:
