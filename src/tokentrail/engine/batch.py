@@ -381,27 +381,31 @@ WITH m AS (SELECT {LINE_COLUMN} AS line, {PART_LOG_TYPE} AS lt,
 
     def _typed_tail(self, digests: Mapping[str, TypeDigest], outs: str | None) -> str:
         """The end of the typed query, over ``m`` (line, log type, codes ``h``, the carried event
-        columns): which rows come back, digested (``outs``: their digests) or not, and the counts."""
+        columns): which rows come back, digested (``outs``: their digests) or not, and the counts.
+        Whether a row comes back is decided once per row (``__tt_w``), and ``c`` keeps the codes
+        of the rows that come back with them alone: a list per row and unit, materialised and
+        scanned again for every row, cost more than the matching of a large rule set."""
         python = self._python_types_sql()
-        want = f"(lt IN ({python}) OR list_contains(h, 1) OR list_contains(h, -1))"
+        want = f"lt IN ({python}) OR coalesce(list_contains(h, 1) OR list_contains(h, -1), FALSE)"
         pad = ", NULL::INTEGER, NULL::VARCHAR[], NULL::VARCHAR[], NULL::VARCHAR[], NULL::VARCHAR"
         digest_cols = ", NULL AS tv, NULL AS iv, NULL AS outs"
         digest_rows = ""
         if digests:
-            dig = digest_condition(self.by_type, digests).sql("duckdb")
             # The time and id fields alone: the digests are ``outs``.
             tv, iv, _ = digest_columns(self.by_type, {lt: replace(p, units={}) for lt, p in digests.items()})
-            digest_cols = f", CASE WHEN {dig} THEN {tv} END AS tv, CASE WHEN {dig} THEN {iv} END AS iv, " \
-                          f"CASE WHEN {dig} THEN {outs} END AS outs"
+            digest_cols = f", CASE WHEN __tt_d THEN {tv} END AS tv, CASE WHEN __tt_d THEN {iv} END AS iv, " \
+                          f"CASE WHEN __tt_d THEN {outs} END AS outs"
             digest_rows = """
 UNION ALL SELECT line, lt, NULL, 1, o.u, tv, iv, o.xv, o.ov FROM (
     SELECT line, lt, tv, iv, unnest(outs) AS o FROM c WHERE outs IS NOT NULL)"""
+        dig = digest_condition(self.by_type, digests).sql("duckdb") if digests else "FALSE"
         return f""",
-c AS MATERIALIZED (SELECT line, lt, h{digest_cols} FROM m)
+k AS (SELECT *, {want} AS __tt_w, {dig} AS __tt_d FROM m),
+q AS (SELECT line, lt, h, __tt_w{digest_cols} FROM k),
+c AS MATERIALIZED (SELECT line, lt, __tt_w, CASE WHEN __tt_w AND outs IS NULL THEN h END AS h, tv, iv, outs FROM q)
 SELECT line, lt, h, 1 AS n{pad.replace("::INTEGER", "::INTEGER AS u", 1)} FROM c
-    WHERE lt IS NOT NULL AND {want} AND outs IS NULL
-UNION ALL SELECT NULL, lt, NULL, count(*){pad} FROM c WHERE lt IS NOT NULL
-    AND NOT (lt IN ({python}) OR coalesce(list_contains(h, 1) OR list_contains(h, -1), FALSE)) GROUP BY lt
+    WHERE lt IS NOT NULL AND __tt_w AND outs IS NULL
+UNION ALL SELECT NULL, lt, NULL, count(*){pad} FROM c WHERE lt IS NOT NULL AND NOT __tt_w GROUP BY lt
 UNION ALL SELECT line, NULL, NULL, 1{pad} FROM c WHERE lt IS NULL{digest_rows}
 ORDER BY line NULLS FIRST, u NULLS FIRST
 """
