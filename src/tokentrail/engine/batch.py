@@ -265,15 +265,14 @@ class BatchEngine:
                 anchor = anchors.get(id(unit))
                 if unit.python is not None:  # a lifted Python rule: its condition, made sound
                     expr, ci = unit_condition(unit, anchors, index.ci)
-                    cond = leaves.read(partial(compile_typed, fields=fields, ci_fields=ci, leaves=leaves), expr, None)
+                    codes.append(_code(leaves.read(partial(compile_typed, fields=fields, ci_fields=ci, leaves=leaves),
+                                                   expr, None)))
                 elif anchor is None:
-                    cond = leaves.read(compiled, residual, None)
+                    codes.append(_code(leaves.read(compiled, residual, None)))
                 else:
                     field, values = anchor
                     held = leaves.read(compiled, Cmp(field, "eq", tuple(sorted(values))), None)
-                    cond = _and_then(held, leaves.read(compiled, residual, held))
-                codes.append(sx.Coalesce(this=sx.Cast(this=cond, to=sx.DataType.build("TINYINT")),
-                                         expressions=[sx.Literal.number(-1)]))
+                    codes.append(_code_under(held, leaves.read(compiled, residual, held)))
             listed: sx.Expression = sx.Array(expressions=codes)
             if not codes and part and self.by_type[lt]:
                 listed = sx.Cast(this=listed, to=sx.DataType.build("TINYINT[]", dialect="duckdb"))
@@ -1050,11 +1049,18 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         return stream.accept(event, lt, hits or None, source, lineno)
 
 
-def _and_then(first: sx.Expression, then: sx.Expression) -> sx.Expression:
-    """Three-valued ``first AND then`` that evaluates ``then`` only where ``first`` is not FALSE."""
-    unsure = sx.Case(ifs=[sx.If(this=sx.not_(sx.paren(then.copy())), true=sx.false())], default=sx.null())
-    return sx.Case(ifs=[sx.If(this=first, true=then), sx.If(this=sx.not_(sx.paren(first.copy())), true=sx.false())],
-                   default=unsure)
+def _code(condition: sx.Expression) -> sx.Expression:
+    """A three-valued condition as its unit's code: 1 true, 0 false, -1 unsure (NULL)."""
+    return sx.Coalesce(this=sx.Cast(this=condition, to=sx.DataType.build("TINYINT")), expressions=[sx.Literal.number(-1)])
+
+
+def _code_under(first: sx.Expression, then: sx.Expression) -> sx.Expression:
+    """The code of three-valued ``first AND then``, ``then`` evaluated only where ``first`` is
+    not FALSE. The rows ``first`` rules out (most rows, for an anchor) get a constant 0 from
+    their branch: the cast and the NULL test run only on the rows that reach ``then``."""
+    zero, unsure = sx.Literal.number(0), sx.Literal.number(-1)
+    return sx.Case(ifs=[sx.If(this=first, true=_code(then)), sx.If(this=sx.not_(sx.paren(first.copy())), true=zero),
+                        sx.If(this=sx.not_(sx.paren(then.copy())), true=zero.copy())], default=unsure)
 
 
 _NO_EVENT: Mapping[str, Any] = {}  # a digested match's event: its rule reads nothing more of it
