@@ -6,6 +6,7 @@ from __future__ import annotations
 from batch.test_batch_engine import OKTA
 from batch.test_typed_parquet import as_parquet
 from batch.test_typed_plan import START, four_ways
+from tokentrail.engine.batch_parts import STATEMENT_UNITS, unit_parts
 from tokentrail.rules.ir import Cmp
 from tokentrail.rules.model import Grouping, OutputField, Rule
 
@@ -27,3 +28,9 @@ def test_merge_carries_only_time_and_id_columns(tmp_path):
     (parted, _), = plans["parts"]
     assert parted.merge is not None and {"actor", "client"} <= set(parted.columns)
     assert parted.carried == ("published", "uuid")
+
+
+def test_a_pack_a_little_over_the_budget_is_one_part():
+    assert unit_parts({"okta": list("abcde")}, 4) == [{"okta": (0, list("abcde"))}]
+    assert unit_parts({"okta": list("abcdef")}, 4) == [{"okta": (0, list("abcd"))}, {"okta": (4, list("ef"))}]
+    assert len(unit_parts({"okta": list(range(464))}, STATEMENT_UNITS)) == 1  # bundled + 200 synthetic rules

@@ -19,10 +19,10 @@ import pyarrow as pa
 from tokentrail.engine.batch_digest import TypeDigest, UnitDigest
 from tokentrail.engine.plan import Unit
 
-# Units per typed statement: planning memory against per-part CPU (docs/benchmarks.md). 500 keeps
-# the bundled pack with a 200-rule one (464 units) in one statement, cheaper than two and a merge
-# in both CPU and peak RSS; 2,000 rules plan in 435 MB against 423 MB at 400.
-STATEMENT_UNITS = 500
+STATEMENT_UNITS = 400  # units per typed statement: planning memory against per-part CPU (docs/benchmarks.md)
+# A pack up to a quarter over the budget is planned whole: the bundled pack with a 200-rule one
+# (464 units) costs less CPU and peak RSS as one statement than as two parts and their merge.
+WHOLE_SLACK = 1.25
 PART_LOG_TYPE = "__tt_lt"  # the merging statement's input: the row's log type (from the first part)
 
 # One part's units of each log type: the position (0-based) of its first unit in the log type's
@@ -42,7 +42,11 @@ class TypedPlan:
 
 
 def unit_parts(by_type: Mapping[str, Sequence[Unit]], budget: int) -> list[Part]:
-    """The units of every log type, in order, cut into parts of at most ``budget`` units."""
+    """The units of every log type, in order, cut into parts of at most ``budget`` units; one
+    part when they are at most ``WHOLE_SLACK`` budgets."""
+    total = sum(len(units) for units in by_type.values())
+    if total <= budget * WHOLE_SLACK:
+        budget = max(budget, total)
     parts: list[Part] = [{}]
     room = budget
     for lt, units in by_type.items():
