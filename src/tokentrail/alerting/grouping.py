@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from heapq import heappop, heappush
+from itertools import repeat
 from typing import Any
 
 from tokentrail.alerting.aggregates import QueryProgram, QueryState
@@ -142,7 +143,7 @@ class GroupingAlerter:
         distinct values; no ``"fields"`` where ``fields[i]`` is None). With ``decode``,
         ``fields[i]`` is what it turns into the fields, called only where they are kept (a
         group's first match, once an alert or a snapshot reads it) or read (a query's
-        aggregates)."""
+        aggregates); equal fields decode alike, so a call decodes each text once."""
         if fields is None:
             fields = [None] * len(times)
         if self.immediate:
@@ -155,9 +156,19 @@ class GroupingAlerter:
         if self.distinct and distinct is None:
             raise ValueError(f"rule {self.rule.id} counts distinct values: add_many needs them")
         if self.window is not None:
-            return self._add_windowed(times, event_ids, keys, distinct, fields, decode)
+            if self.program is None:
+                return self._add_counted(times, event_ids, keys, distinct, fields, decode)
+            if decode is not None:
+                return self._add_queried(times, event_ids, keys, distinct, fields, decode)
+        return self._add_each(times, event_ids, keys, distinct, fields, decode)
+
+    def _add_each(self, times: Sequence[float | None], event_ids: Sequence[str], keys: Sequence[tuple[str, ...]],
+                  distinct: Sequence[str] | None, fields: Sequence[Any],
+                  decode: Callable[[Any], Mapping[str, Any]] | None) -> list[Alert]:
+        """``add_many`` match by match, through the steps ``add_values`` takes: for a rule
+        without a window, or a query's fields given decoded."""
         counted = distinct if self.distinct else None
-        out = []
+        out: list[Alert] = []
         program = self.program
         computed = program is not None and bool(program.keys)
         for i, time in enumerate(times):
@@ -175,62 +186,35 @@ class GroupingAlerter:
             group.add(time, event_ids[i], None if counted is None else str(counted[i]), read)
         return out
 
-    def _add_windowed(self, times: Sequence[float | None], event_ids: Sequence[str], keys: Sequence[tuple[str, ...]],
-                      distinct: Sequence[str] | None, fields: Sequence[Any],
-                      decode: Callable[[Any], Mapping[str, Any]] | None) -> list[Alert]:
-        """``add_many`` of a rule with a window: ``_group_for``, ``_close_ended`` and
-        ``_Group.add`` written out in one loop, as their calls cost as much as a match's work."""
+    # The two loops below are ``_add_each`` for a windowed rule without and with a query, the
+    # steps of ``_group_for`` and ``_Group.add`` written out: a call each per match cost as much
+    # as the match's own work. Windows close (``_pass``) and groups open (``_open``) by call.
+
+    def _add_counted(self, times: Sequence[float | None], event_ids: Sequence[str], keys: Sequence[tuple[str, ...]],
+                     distinct: Sequence[str] | None, fields: Sequence[Any],
+                     decode: Callable[[Any], Mapping[str, Any]] | None) -> list[Alert]:
+        """``add_many`` of a windowed rule without a query: counts and distinct values."""
         out: list[Alert] = []
-        groups, ends, window, aligned = self.groups, self.ends, self.window, self.aligned
-        assert window is not None
-        get, close = groups.get, self._close
-        program = self.program
-        fold = None if program is None else program.fold
-        computed = program is not None and bool(program.keys)
+        get = self.groups.get
         counts = self.distinct
-        counted = distinct if counts else None
-        # Distinct values that are all text need no str() each (the call costs more than the add).
-        needs_str = counted is not None and not all(value.__class__ is str for value in counted)
+        given = repeat(None) if distinct is None else distinct
         newest = self.newest
-        next_end = ends[0][0] if ends else _INF  # the heap's first end, kept in step with it
+        next_end = self.ends[0][0] if self.ends else _INF  # the heap's first end, kept in step with it
         try:
-            for i, t in enumerate(times):
+            for t, event_id, key, held, value in zip(times, event_ids, keys, fields, given, strict=False):
                 at = 0.0 if t is None else t
                 if at > newest:
                     newest = at
                     if next_end <= at:
-                        while ends and ends[0][0] <= at:
-                            _, start, ended_key = heappop(ends)
-                            group = get(ended_key)
-                            if group is not None and group.start == start and (alert := close(ended_key, group)):
-                                out.append(alert)
-                        next_end = ends[0][0] if ends else _INF
-                held = fields[i]
-                read: Mapping[str, Any] = _NO_FIELDS
-                if program is not None and held is not None:
-                    read = held if decode is None else decode(held)
-                    held = read
-                key = keys[i]
-                if computed:
-                    key = key + program.key_of(read)  # type: ignore[union-attr]
+                        next_end = self._pass(at, out)
                 group = get(key)
                 if group is None or at >= group.end:
-                    if group is not None and (alert := close(key, group)):
-                        out.append(alert)
-                    start = math.floor(at / window) * window if aligned else at
-                    end = start + window
-                    group = groups[key] = _Group(
-                        start, end, None, (keys[i], None if distinct is None else distinct[i], held,
-                                           None if read is held else decode),
-                        None if program is None else program.new_state(), counts)
-                    heappush(ends, (end, start, key))
-                    if end < next_end:
-                        next_end = end
-                group.event_ids.append(event_ids[i])
-                if counted is not None:
-                    group.distinct.add(str(counted[i]) if needs_str else counted[i])
-                if fold is not None:
-                    fold(group.query, t, read)
+                    group = self._open(key, group, at, (key, value, held, decode), None, out)
+                    if group.end < next_end:
+                        next_end = group.end
+                group.event_ids.append(event_id)
+                if counts:
+                    group.distinct.add(value if value.__class__ is str else str(value))
                 if t is not None:
                     if group.first_time is None or t < group.first_time:
                         group.first_time = t
@@ -239,6 +223,83 @@ class GroupingAlerter:
         finally:
             self.newest = newest
         return out
+
+    def _add_queried(self, times: Sequence[float | None], event_ids: Sequence[str], keys: Sequence[tuple[str, ...]],
+                     distinct: Sequence[str] | None, fields: Sequence[Any],
+                     decode: Callable[[Any], Mapping[str, Any]]) -> list[Alert]:
+        """``add_many`` of a windowed rule with a query, whose fields are given to decode. A
+        query reads every match's fields, and most texts of a run are equal (an actor's matches
+        repeat its address and agent): each is decoded, and what the fold takes from it
+        prepared (and its computed keys made), once a call."""
+        out: list[Alert] = []
+        get = self.groups.get
+        program = self.program
+        assert program is not None
+        apply, prepare = program.apply, program.prepare
+        key_of = program.key_of if program.keys else None
+        given = repeat(None) if distinct is None else distinct
+        # held text -> (its fields, their fold's preparation, their computed keys)
+        seen: dict[Any, tuple[Mapping[str, Any], tuple[Any, ...], tuple[str, ...]]] = {}
+        newest = self.newest
+        next_end = self.ends[0][0] if self.ends else _INF  # the heap's first end, kept in step with it
+        try:
+            for t, event_id, given_key, held, value in zip(times, event_ids, keys, fields, given, strict=False):
+                at = 0.0 if t is None else t
+                if at > newest:
+                    newest = at
+                    if next_end <= at:
+                        next_end = self._pass(at, out)
+                try:
+                    known = seen.get(held)
+                except TypeError:  # fields that are not a text (a mapping to decode): read alone
+                    read = decode(held)
+                    known = (read, prepare(read), () if key_of is None else key_of(read))
+                if known is None:
+                    read = _NO_FIELDS if held is None else decode(held)
+                    known = seen[held] = (read, prepare(read), () if key_of is None else key_of(read))
+                read, prepared, computed = known
+                key = given_key + computed if computed else given_key
+                group = get(key)
+                if group is None or at >= group.end:
+                    group = self._open(key, group, at, (given_key, value, read, None) if held is not None else
+                                       (given_key, value, None, decode), program.new_state(), out)
+                    if group.end < next_end:
+                        next_end = group.end
+                group.event_ids.append(event_id)
+                apply(group.query, t, prepared)
+                if t is not None:
+                    if group.first_time is None or t < group.first_time:
+                        group.first_time = t
+                    if group.last_time is None or t > group.last_time:
+                        group.last_time = t
+        finally:
+            self.newest = newest
+        return out
+
+    def _pass(self, now: float, out: list[Alert]) -> float:
+        """Close every group whose window ended at or before ``now`` (their alerts appended to
+        ``out``); the first window end left."""
+        ends, get = self.ends, self.groups.get
+        while ends and ends[0][0] <= now:
+            _, start, key = heappop(ends)
+            group = get(key)
+            if group is not None and group.start == start and (alert := self._close(key, group)):
+                out.append(alert)
+        return ends[0][0] if ends else _INF
+
+    def _open(self, key: tuple[str, ...], group: _Group | None, at: float, parts: tuple[Any, ...],
+              query: QueryState | None, out: list[Alert]) -> _Group:
+        """A new group of ``key`` from a match at ``at`` (its first match's ``parts``), after
+        closing ``group``, the key's group the match is past, if one is open."""
+        if group is not None and (alert := self._close(key, group)):
+            out.append(alert)
+        window = self.window
+        assert window is not None
+        start = math.floor(at / window) * window if self.aligned else at
+        end = start + window
+        group = self.groups[key] = _Group(start, end, None, parts, query, self.distinct)
+        heappush(self.ends, (end, start, key))
+        return group
 
     def _group_for(self, key: tuple[str, ...], time: float | None, out: list[Alert]) -> _Group:
         """The group a match at ``time`` of ``key`` joins: first every window that ended by then
