@@ -77,15 +77,17 @@ def _by_one(alerter: GroupingAlerter, grouping: Grouping, run: list[tuple]) -> l
     return out
 
 
-def _by_columns(alerter: GroupingAlerter, grouping: Grouping, run: list[tuple], encoded: bool) -> list:
+def _by_columns(alerter: GroupingAlerter, grouping: Grouping, run: list[tuple], encoded: bool | str) -> list:
+    """``run`` through ``add_many``: its fields as JSON text (``encoded``), as they are, or
+    (``"mapping"``) as mappings still to decode (not texts a call could decode once)."""
     times, ids, keys, ips, fields = (list(c) for c in zip(*run, strict=True)) if run else ([], [], [], [], [])
-    if encoded:  # as the batch engine hands them: JSON text the alerter decodes where it needs it
+    if encoded is True:  # as the batch engine hands them: JSON text the alerter decodes where it needs it
         fields = [None if f is None else json.dumps(f) for f in fields]
-    return alerter.add_many(times, ids, keys, ips if grouping.distinct_field else None, fields,
-                            json.loads if encoded else None)
+    decode = json.loads if encoded is True else dict if encoded == "mapping" else None
+    return alerter.add_many(times, ids, keys, ips if grouping.distinct_field else None, fields, decode)
 
 
-def _same_run(grouping: Grouping, plan: list, encoded: bool) -> None:
+def _same_run(grouping: Grouping, plan: list, encoded: bool | str) -> None:
     one, many = GroupingAlerter(_rule(grouping)), GroupingAlerter(_rule(grouping))
     for run in _runs(grouping, plan):
         assert _by_columns(many, grouping, run, encoded) == _by_one(one, grouping, run)
@@ -105,6 +107,12 @@ def _same_run(grouping: Grouping, plan: list, encoded: bool) -> None:
      (0.0, [(10.0, "carol", "10.0.0.1", None), (0.0, "carol", "10.0.0.1", None)], [])], False)
 def test_runs_by_columns_alert_as_their_matches_one_by_one(grouping, plan, encoded):
     _same_run(grouping, plan, encoded)
+
+
+@settings(max_examples=100, deadline=None)
+@given(groupings, calls)
+def test_fields_to_decode_that_are_no_texts_alert_as_their_matches_one_by_one(grouping, plan):
+    _same_run(grouping, plan, "mapping")
 
 
 WINDOWED = Grouping(group_by=("user",), window=60.0, threshold=2, distinct_field="ip", distinct_threshold=2)

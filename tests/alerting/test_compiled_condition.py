@@ -1,7 +1,8 @@
 """A query's condition and shown values compiled once (``compile_condition``/``compile_value``)
 give what walking the tree at each close gives (``truth``/``evaluate`` below, the definition the
 compiled forms replaced) over every tree: ES|QL's three-valued logic, null arithmetic, text
-MIN/MAX compared as numbers, integer division and DATE_DIFF."""
+MIN/MAX compared as numbers, integer division and DATE_DIFF; and a second STATS's aggregates
+over sub-groups compiled into one function give what folding each over the sub-groups gives."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tokentrail.alerting.aggregates import (
+    QueryProgram,
+    _Acc,
     _arith,
     _combine,
     _compare,
@@ -18,7 +21,19 @@ from tokentrail.alerting.aggregates import (
     compile_condition,
     compile_value,
 )
-from tokentrail.rules.aggregates import Arith, Both, Compare, DateDiff, IsNull, Negate, Num, Ref
+from tokentrail.rules.aggregates import (
+    Aggregate,
+    AggregateQuery,
+    Arith,
+    Both,
+    Compare,
+    DateDiff,
+    IsNull,
+    Negate,
+    Num,
+    Ref,
+    read_label,
+)
 
 
 def evaluate(value, env):
@@ -82,3 +97,48 @@ def test_a_compiled_condition_is_its_truth(cond, env):
 @example(DateDiff(60, Ref(0), Ref(1)), [0.0, math.inf, None])
 def test_a_compiled_value_is_its_evaluation(value, env):
     assert _outcome(compile_value(value), env) == _outcome(evaluate, value, env)
+
+
+def over_subgroups(query, subgroups):
+    """A second STATS's aggregates (``query.aggregates``) over sub-groups (sub-key -> each
+    inner aggregate's value), each folded over them in turn, the trees walked for each."""
+    inner = list(subgroups.items())
+    out = []
+    for a in query.aggregates:
+        if a.kind == "count":
+            out.append(len(inner) if a.when is None else sum(1 for _, env in inner if truth(a.when, env) is True))
+        elif a.kind == "distinct":
+            out.append(len({tuple(key[query.sub_keys.index(f)] for f in a.fields) for key, _ in inner}))
+        else:
+            acc = _Acc()
+            for _, env in inner:
+                acc.add(a.kind, evaluate(a.of, env))
+            out.append(acc.value(a.kind))
+    return out
+
+
+# Three inner aggregates per sub-group (a sub-group's env: a count, a sum, a MIN that may be text).
+INNER = (Aggregate("count"), Aggregate("sum", ("n",)), Aggregate("min", ("n",)))
+outer_aggregates = st.lists(st.one_of(
+    st.builds(Aggregate, st.just("count"), when=st.one_of(st.none(), conditions)),
+    st.builds(Aggregate, st.just("distinct"), st.sampled_from([("kind",), ("flag",), ("kind", "flag")])),
+    st.builds(Aggregate, st.sampled_from(["sum", "avg", "min", "max"]), of=values)), min_size=1, max_size=4)
+sub_rows = st.lists(st.fixed_dictionaries({"kind": st.sampled_from(["a", "b", "c"]), "flag": st.booleans()},
+                                          optional={"n": st.one_of(st.none(), st.integers(-3, 3),
+                                                                   st.floats(-3, 3, allow_nan=False),
+                                                                   st.sampled_from(["2", "x"]))}), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(outer_aggregates, sub_rows)
+@example([Aggregate("avg", of=Ref(1)), Aggregate("min", of=Ref(2))],
+         [{"kind": "a", "flag": True, "n": "x"}, {"kind": "b", "flag": False, "n": 2}])
+def test_aggregates_over_subgroups_compiled_are_their_fold(aggregates, rows):
+    query = AggregateQuery(aggregates=tuple(aggregates), condition=Compare(">=", Ref(0), Num(1)),
+                           sub_keys=("kind", "flag"), inner=INNER)
+    program = QueryProgram(query)
+    state = program.new_state()
+    for n, row in enumerate(rows):
+        state.add(float(n), {read_label(k): v for k, v in row.items()})
+    envs = {key: program.values_of(accs) for key, accs in state.subgroups.items()}
+    assert _outcome(state.values) == _outcome(over_subgroups, query, envs)

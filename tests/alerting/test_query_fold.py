@@ -1,7 +1,8 @@
-"""A query's generated ``fold`` keeps exactly the aggregates ``_Acc.add`` keeps, folding each
-match's values one aggregate at a time: row conditions shared by several aggregates or
-remembered per value (texts, flags, nulls — and 1 beside True), MIN/MAX of event times (floats,
-integers, NaN, none) and of fields (numbers, text, flags), with and without sub-groups."""
+"""A query's generated ``fold`` (and ``apply`` of what ``prepare`` took from the fields) keeps
+exactly the aggregates ``_Acc.add`` keeps, folding each match's values one aggregate at a time:
+row conditions shared by several aggregates or remembered per value (texts, flags, nulls — and
+1 beside True), MIN/MAX of event times (floats, integers, NaN, none) and of fields (numbers,
+text, flags), with and without sub-groups."""
 
 from __future__ import annotations
 
@@ -84,6 +85,10 @@ def test_fold_keeps_what_the_aggregates_keep_step_by_step(query, matches):
         state.add(time, fields)
     expected = _by_steps(QueryProgram(query), labelled)
     assert repr(state.data()) == repr(expected)  # repr: NaN is not equal to itself
+    prepared = program.new_state()  # fold in two steps, as add_many takes them
+    for time, fields in labelled:
+        program.apply(prepared, time, program.prepare(fields))
+    assert repr(prepared.data()) == repr(expected)
     assert repr(_values(program, state)) == repr(_values_by_steps(program, expected))
 
 

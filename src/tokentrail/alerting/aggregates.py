@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from operator import eq, ge, gt, itemgetter, le, lt, ne
+from operator import eq, ge, gt, le, lt, ne
 from typing import Any
 
 from tokentrail.alerting.models import iso
@@ -161,13 +161,12 @@ class QueryProgram:
                            for e in tests if len(fields_of(e)) == 1 and not _searches(e)}
         self.kinds = [a.kind for a in self.level]
         self.offsets = _offsets(self.level)
-        self.fold, self.fresh, self.values_of = _fold_function(self.reads, self.sub_slots, self.offsets, self.steps,
-                                                               self.test_slots)
+        made = _fold_function(self.reads, self.sub_slots, self.offsets, self.steps, self.test_slots)
+        self.fold, self.prepare, self.apply = made["fold"], made["prepare"], made["apply"]
+        self.fresh, self.values_of = made["fresh"], made["values_of"]
         # At a close: each aggregate read from its state, or (with sub-groups) folded over
         # theirs; the condition and the shown values compiled once, not walked per close.
-        self.over_subgroups = [(a.kind, None if a.when is None else compile_condition(a.when),
-                                [query.sub_keys.index(f) for f in a.fields] if a.kind == "distinct" else [],
-                                None if a.of is None else compile_value(a.of)) for a in query.aggregates if query.sub_keys]
+        self.outer = _outer_function(query, self.values_of) if query.sub_keys else None
         self.condition = compile_condition(query.condition)
         self.shown = [(name, compile_value(value), name in query.times) for name, value in query.shown]
 
@@ -208,21 +207,7 @@ class QueryState:
         program = self.program
         if not program.query.sub_keys:
             return program.values_of(self.accs)
-        values_of = program.values_of
-        inner = [(key, values_of(accs)) for key, accs in self.subgroups.items()]
-        out: list[Number | None] = []
-        for kind, when, at, of in program.over_subgroups:
-            if kind == "count":
-                out.append(len(inner) if when is None else sum(1 for _, env in inner if when(env) is True))
-            elif kind == "distinct":
-                out.append(len({tuple(key[i] for i in at) for key, _ in inner}))
-            else:
-                assert of is not None
-                acc = _Acc()
-                for _, env in inner:
-                    acc.add(kind, of(env))
-                out.append(acc.value(kind))
-        return out
+        return program.outer(self.subgroups)  # type: ignore[misc]
 
     def holds(self) -> bool:
         """Whether the query's condition is true for the group."""
@@ -273,7 +258,7 @@ _REMEMBERED_TYPES = frozenset({str, bool, type(None)})
 
 
 def _fold_function(reads: Sequence[tuple[str, str]], sub_slots: Sequence[str], offsets: Sequence[int],
-                   steps: Sequence[tuple[str, Any, Any]], test_slots: Mapping[int, str]) -> tuple[Any, Any, Any]:
+                   steps: Sequence[tuple[str, Any, Any]], test_slots: Mapping[int, str]) -> dict[str, Any]:
     """``QueryState.add`` written out for one query, as ``fold(state, time, fields)``: the
     values of the fields it reads (by their slots, ``reads``), the sub-group (``sub_slots``)
     they fall in, and each aggregate of ``steps`` (at ``offsets`` of the flat list) whose row
@@ -282,24 +267,31 @@ def _fold_function(reads: Sequence[tuple[str, str]], sub_slots: Sequence[str], o
     is tested once, and counts and MIN/MAX of a float event time (over none yet or a float) are
     folded in place (``_Acc.add`` is what they do). The result of a row condition over one field
     (``test_slots``: predicate id -> slot) is remembered per text, flag or null value of that
-    field: nothing else of the row decides it. With it, ``fresh()`` (a new flat list) and ``values_of(accs)`` (each
-    aggregate's value)."""
+    field: nothing else of the row decides it.
+
+    ``fold`` is ``apply(state, time, prepare(fields))``: ``prepare`` is all that depends on the
+    fields alone (row conditions, distinct values, numbers read, the sub-key), as a tuple, so a
+    caller that sees the same fields again need not redo it; ``apply`` adds it and the time.
+    With them, ``fresh()`` (a new flat list) and ``values_of(accs)`` (each aggregate's value);
+    returned by name."""
     namespace: dict[str, Any] = {"_number": _number, "_text": _text, "_add_at": _add_at,
                                  "_REMEMBERED_TYPES": _REMEMBERED_TYPES}
     # Each read value in a local named by its slot; the row of them as a mapping only for a
     # predicate that is called (a remembered one only when its value is new).
-    lines = ["def fold(state, time, fields):", "    get = fields.get",
-             *(f"    {slot} = get({label!r})" for slot, label in reads)]
+    prepared = ["    get = fields.get", *(f"    {slot} = get({label!r})" for slot, label in reads)]
     row = "{" + ", ".join(f"{slot!r}: {slot}" for slot, _ in reads) + "}"
     if any(test is not None and id(test) not in test_slots for _, test, _ in steps):
-        lines.append(f"    row = {row}")
+        prepared.append(f"    row = {row}")
         row = "row"
+    carried: list[str] = []  # the locals ``prepare`` hands to ``apply``
     if sub_slots:
         texts = "".join(f"{slot} if {slot}.__class__ is str else _text({slot}), " for slot in sub_slots)
-        lines += [f"    key = ({texts})", "    accs = state.subgroups.get(key)", "    if accs is None:",
-                  "        accs = state.subgroups[key] = fresh()"]
+        prepared.append(f"    key = ({texts})")
+        carried.append("key")
+        applied = ["    accs = state.subgroups.get(key)", "    if accs is None:",
+                   "        accs = state.subgroups[key] = fresh()"]
     else:
-        lines.append("    accs = state.accs")
+        applied = ["    accs = state.accs"]
     tested: dict[int, str] = {}  # id of a row predicate -> the local holding its result
     for n, ((kind, test, read), at) in enumerate(zip(steps, offsets, strict=True)):
         pad = "    "
@@ -307,41 +299,52 @@ def _fold_function(reads: Sequence[tuple[str, str]], sub_slots: Sequence[str], o
             name = tested.get(id(test))
             if name is None:
                 name = tested[id(test)] = f"c{n}"
+                carried.append(name)
                 namespace[f"test{n}"] = test
                 slot = test_slots.get(id(test))
                 if slot is None:
-                    lines.append(f"    {name} = test{n}({row})")
+                    prepared.append(f"    {name} = test{n}({row})")
                 else:
                     namespace[f"seen{n}"] = {}
-                    lines += [f"    if {slot}.__class__ in _REMEMBERED_TYPES:",
-                              f"        {name} = seen{n}.get({slot})", f"        if {name} is None:",
-                              f"            {name} = test{n}({row})",
-                              f"            if len(seen{n}) < {_REMEMBERED}:",
-                              f"                seen{n}[{slot}] = {name}",
-                              "    else:", f"        {name} = test{n}({row})"]
-            lines.append(f"    if {name}:")
+                    prepared += [f"    if {slot}.__class__ in _REMEMBERED_TYPES:",
+                                 f"        {name} = seen{n}.get({slot})", f"        if {name} is None:",
+                                 f"            {name} = test{n}({row})",
+                                 f"            if len(seen{n}) < {_REMEMBERED}:",
+                                 f"                seen{n}[{slot}] = {name}",
+                                 "    else:", f"        {name} = test{n}({row})"]
+            applied.append(f"    if {name}:")
             pad = "        "
         if kind == "count":
-            lines.append(f"{pad}accs[{at}] += 1")
+            applied.append(f"{pad}accs[{at}] += 1")
         elif kind == "distinct":
-            names = [f"v{n}_{k}" for k in range(len(read))]
-            lines += [f"{pad}{name} = {slot}" for name, slot in zip(names, read, strict=True)]
-            texts = "".join(f"{v} if {v}.__class__ is str else _text({v}), " for v in names)
-            lines.append(f"{pad}if {' and '.join(f'{v} is not None' for v in names) or 'True'}:")
-            lines.append(f"{pad}    accs[{at}].add(({texts}))")
+            # The value's text (None: a field of it is null), made whether or not the row
+            # condition holds: it depends on the fields alone.
+            texts = "".join(f"{slot} if {slot}.__class__ is str else _text({slot}), " for slot in read)
+            nulls = " or ".join(f"{slot} is None" for slot in read) or "False"
+            prepared.append(f"    d{n} = None if {nulls} else ({texts})")
+            carried.append(f"d{n}")
+            applied += [f"{pad}if d{n} is not None:", f"{pad}    accs[{at}].add(d{n})"]
         elif kind in ("min", "max") and read is None:
             # _Acc.add of a float over a float best: ``_before`` is ``<``; a max also takes a
             # value unequal to the best that is not below it (a NaN, as _Acc.add does).
             better = "time < best" if kind == "min" else "not time < best and time != best"
-            lines += [f"{pad}if time.__class__ is float:", f"{pad}    best = accs[{at + 1}]",
-                      f"{pad}    if best.__class__ is float:", f"{pad}        accs[{at}] += 1",
-                      f"{pad}        if {better}:", f"{pad}            accs[{at + 1}] = time",
-                      f"{pad}    elif best is None:", f"{pad}        accs[{at}] += 1", f"{pad}        accs[{at + 1}] = time",
-                      f"{pad}    else:", f"{pad}        _add_at(accs, {at}, {kind!r}, time)",
-                      f"{pad}elif time is not None:", f"{pad}    _add_at(accs, {at}, {kind!r}, _number({kind!r}, time))"]
+            applied += [f"{pad}if time.__class__ is float:", f"{pad}    best = accs[{at + 1}]",
+                        f"{pad}    if best.__class__ is float:", f"{pad}        accs[{at}] += 1",
+                        f"{pad}        if {better}:", f"{pad}            accs[{at + 1}] = time",
+                        f"{pad}    elif best is None:", f"{pad}        accs[{at}] += 1",
+                        f"{pad}        accs[{at + 1}] = time",
+                        f"{pad}    else:", f"{pad}        _add_at(accs, {at}, {kind!r}, time)",
+                        f"{pad}elif time is not None:", f"{pad}    _add_at(accs, {at}, {kind!r}, _number({kind!r}, time))"]
+        elif read is None:
+            applied.append(f"{pad}_add_at(accs, {at}, {kind!r}, _number({kind!r}, time))")
         else:
-            value = "time" if read is None else read
-            lines.append(f"{pad}_add_at(accs, {at}, {kind!r}, _number({kind!r}, {value}))")
+            prepared.append(f"    x{n} = _number({kind!r}, {read})")
+            carried.append(f"x{n}")
+            applied.append(f"{pad}_add_at(accs, {at}, {kind!r}, x{n})")
+    unpack = [f"    {', '.join(carried)}, = prepared"] if carried else []
+    lines = ["def fold(state, time, fields):", *prepared, *applied,
+             "def prepare(fields):", *prepared, f"    return ({''.join(f'{c}, ' for c in carried)})",
+             "def apply(state, time, prepared):", *unpack, *applied]
     kinds = [kind for kind, _, _ in steps]
     fresh = ", ".join("set()" if kind == "distinct" else "0" if kind == "count" else
                       "0, 0" if kind in ("sum", "avg") else "0, None" for kind in kinds)
@@ -349,7 +352,7 @@ def _fold_function(reads: Sequence[tuple[str, str]], sub_slots: Sequence[str], o
     read_values = ", ".join(_READ_VALUE[kind].format(n=at, v=at + 1) for kind, at in zip(kinds, offsets, strict=True))
     lines += ["def values_of(accs):", f"    return [{read_values}]"]
     exec("\n".join(lines), namespace)  # noqa: S102 - generated from our own slot names, labels and kinds via repr()
-    return namespace["fold"], namespace["fresh"], namespace["values_of"]
+    return {name: namespace[name] for name in ("fold", "prepare", "apply", "fresh", "values_of")}
 
 
 # Each kind's value read from its place ``n`` (and ``v``, its total or best) of a flat list, as
@@ -435,37 +438,124 @@ def _combine(op: str, results: list[bool | None]) -> bool | None:
     return None if None in results else not decisive
 
 
+# Values a comparison compares as they are: numbers, never text (which _compare reads first).
+_PLAIN = frozenset({int, float})
+_OPERATORS = {op: op for op in _COMPARISONS}  # a comparison's Python operator: itself, if it is one
+
+
+class _Emitter:
+    """A value or condition over the aggregates ``env`` written out as Python statements, one
+    local per node in the order walking the tree evaluates them (so it raises where the walk
+    would): a close judges it once per group, and a closure per node cost a call each."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.indent = "    "  # of the lines to come: deeper inside a loop
+        self.locals = 0
+        self.namespace: dict[str, Any] = {"_date_diff": _date_diff, "_arith": _arith, "_compare": _compare,
+                                          "_PLAIN": _PLAIN, "_Acc": _Acc}
+
+    def _local(self, *lines: str) -> str:
+        """A new local, set by ``lines`` (``{name}`` in them is its name)."""
+        name = f"t{self.locals}"
+        self.locals += 1
+        self.lines += [f"{self.indent}{line.format(name=name)}" for line in lines]
+        return name
+
+    def value(self, value: Value) -> str:
+        """The local holding ``value``."""
+        if isinstance(value, Ref):
+            return self._local(f"{{name}} = env[{int(value.index)}]")
+        if isinstance(value, Num):
+            constant = f"k{len(self.namespace)}"  # a constant by name: inf and NaN have no literal
+            self.namespace[constant] = value.value
+            return self._local(f"{{name}} = {constant}")
+        if isinstance(value, DateDiff):
+            start, end = self.value(value.start), self.value(value.end)
+            return self._local(f"{{name}} = _date_diff({start}, {end}, {value.unit!r})")
+        assert isinstance(value, Arith)
+        left, right = self.value(value.left), self.value(value.right)
+        return self._local(f"{{name}} = _arith({value.op!r}, {left}, {right})")
+
+    def condition(self, cond: Condition) -> str:
+        """The local holding the three-valued truth of ``cond`` (every item of an and/or is
+        evaluated, as ``_combine`` takes them all)."""
+        if isinstance(cond, Compare):
+            left, right = self.value(cond.left), self.value(cond.right)
+            operator = _OPERATORS[cond.op]
+            return self._local(f"if {left}.__class__ in _PLAIN and {right}.__class__ in _PLAIN:",
+                               f"    {{name}} = {left} {operator} {right}",
+                               "else:", f"    {{name}} = _compare({cond.op!r}, {left}, {right})")
+        if isinstance(cond, IsNull):
+            return self._local(f"{{name}} = {self.value(cond.value)} is None")
+        if isinstance(cond, Negate):
+            item = self.condition(cond.item)
+            return self._local(f"{{name}} = None if {item} is None else not {item}")
+        items = "(" + "".join(f"{self.condition(item)}, " for item in cond.items) + ")"
+        decisive = cond.op == "or"  # as _combine: or: any True decides; and: any False decides
+        return self._local(f"{{name}} = {decisive} if {decisive} in {items} else None if None in {items} "
+                           f"else {not decisive}")
+
+    def over_subgroups(self, query: AggregateQuery) -> str:
+        """The list of the query's aggregates over its sub-groups' (``subgroups``: sub-key ->
+        flat list) values (``envs``), each folded over them in turn as ``_Acc.add`` folds."""
+        self.lines.append("    envs = [values_of(accs) for accs in subgroups.values()]")
+        results = []
+        for n, a in enumerate(query.aggregates):
+            if a.kind == "count" and a.when is None:
+                results.append("len(envs)")
+            elif a.kind == "distinct":
+                at = "".join(f"key[{query.sub_keys.index(f)}], " for f in a.fields)
+                results.append(f"len({{({at}) for key in subgroups}})")
+            else:
+                first = {"count": [f"    n{n} = 0"], "sum": [f"    n{n} = 0", f"    s{n} = 0"]}.get(
+                    "sum" if a.kind == "avg" else a.kind, [f"    a{n} = _Acc()"])
+                self.lines += [*first, "    for env in envs:"]
+                self.indent = "        "
+                if a.kind == "count":
+                    assert a.when is not None
+                    self.lines += [f"        if {self.condition(a.when)} is True:", f"            n{n} += 1"]
+                    results.append(f"n{n}")
+                else:
+                    assert a.of is not None
+                    value = self.value(a.of)
+                    if a.kind in ("sum", "avg"):  # _Acc.add: a null adds nothing
+                        self.lines += [f"        if {value} is not None:", f"            n{n} += 1",
+                                       f"            s{n} += {value}"]
+                        results.append(f"(s{n} if n{n} else None)" if a.kind == "sum" else
+                                       f"(s{n} / n{n} if n{n} else None)")
+                    else:
+                        self.lines.append(f"        a{n}.add({a.kind!r}, {value})")
+                        results.append(f"a{n}.value({a.kind!r})")
+                self.indent = "    "
+        return "[" + ", ".join(results) + "]"
+
+    def function(self, result: str, argument: str = "env") -> Callable[..., Any]:
+        """The statements so far as ``f(argument)`` returning ``result``."""
+        source = "\n".join([f"def f({argument}):", *self.lines, f"    return {result}"])
+        exec(source, self.namespace)  # noqa: S102 - generated from the tree's own ops, units and indices
+        return self.namespace["f"]
+
+
 def compile_value(value: Value) -> Callable[[Sequence[Number | None]], Number | None]:
     """A value over the aggregates ``env`` (null as None), as a function of ``env``: the tree
     is walked once, here."""
-    if isinstance(value, Ref):
-        return itemgetter(value.index)
-    if isinstance(value, Num):
-        constant = value.value
-        return lambda env: constant
-    if isinstance(value, DateDiff):
-        start, end, unit = compile_value(value.start), compile_value(value.end), value.unit
-        return lambda env: _date_diff(start(env), end(env), unit)
-    assert isinstance(value, Arith)
-    left, right, op = compile_value(value.left), compile_value(value.right), value.op
-    return lambda env: _arith(op, left(env), right(env))
+    emitter = _Emitter()
+    return emitter.function(emitter.value(value))
 
 
 def compile_condition(cond: Condition) -> Callable[[Sequence[Number | None]], bool | None]:
     """The three-valued truth (True, False, or None: null) of ``cond`` over the aggregates
     ``env``, as a function of ``env`` (every item of an and/or is evaluated)."""
-    if isinstance(cond, Compare):
-        left, right, op = compile_value(cond.left), compile_value(cond.right), cond.op
-        return lambda env: _compare(op, left(env), right(env))
-    if isinstance(cond, IsNull):
-        value = compile_value(cond.value)
-        return lambda env: value(env) is None
-    if isinstance(cond, Negate):
-        item = compile_condition(cond.item)
+    emitter = _Emitter()
+    return emitter.function(emitter.condition(cond))
 
-        def negate(env: Sequence[Number | None]) -> bool | None:
-            inner = item(env)
-            return None if inner is None else not inner
-        return negate
-    items, op = [compile_condition(item) for item in cond.items], cond.op
-    return lambda env: _combine(op, [item(env) for item in items])
+
+def _outer_function(query: AggregateQuery, values_of: Callable[[list[Any]], list[Number | None]]) -> Callable[
+        [Mapping[tuple[str, ...], list[Any]]], list[Number | None]]:
+    """The aggregates of a query with sub-groups (a second STATS) as a function of its
+    sub-groups: each sub-group's values (``values_of`` its flat list), then each aggregate
+    folded over them, one after the other."""
+    emitter = _Emitter()
+    emitter.namespace["values_of"] = values_of
+    return emitter.function(emitter.over_subgroups(query), "subgroups")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from heapq import heappop, heappush
+from itertools import repeat
 from typing import Any
 
 from tokentrail.alerting.aggregates import QueryProgram, QueryState
@@ -14,18 +15,31 @@ from tokentrail.rules.aggregates import READ_PREFIX
 from tokentrail.rules.model import Rule
 
 
-@dataclass(slots=True)
 class _Group:
     """An open group: what its first match read (title, severity and output fields) and, of the
     rest, only what an alert reports — so memory grows with event ids, not with whole events."""
 
-    start: float
-    first: Mapping[str, Any]  # the first match's extras
-    event_ids: list[str] = field(default_factory=list)
-    distinct: set[str] = field(default_factory=set)
-    first_time: float | None = None
-    last_time: float | None = None
-    query: QueryState | None = None  # the aggregates of a rule with an AggregateQuery
+    __slots__ = ("distinct", "end", "event_ids", "first", "first_time", "last_time", "parts", "query", "start")
+
+    def __init__(self, start: float, end: float, first: Mapping[str, Any] | None,
+                 parts: tuple[Any, ...] | None = None, query: QueryState | None = None, counts: bool = True) -> None:
+        self.start = start
+        self.end = end  # start + window (inf without one): a match at or past it opens the next group
+        # The first match's extras, or None while they are only ``parts`` for ``_extras``: built
+        # when an alert or a snapshot reads them, as most groups close without alerting.
+        self.first = first
+        self.parts = parts
+        self.event_ids: list[str] = []
+        self.distinct: set[str] = set() if counts else _NOTHING_COUNTED
+        self.first_time: float | None = None
+        self.last_time: float | None = None
+        self.query = query  # the aggregates of a rule with an AggregateQuery
+
+    def extras(self) -> Mapping[str, Any]:
+        """The first match's extras."""
+        if self.first is None:
+            self.first = _extras(*self.parts)  # type: ignore[misc]
+        return self.first
 
     def add(self, t: float | None, event_id: str, distinct: str | None, fields: Mapping[str, Any]) -> None:
         """Take one match: its time, event id, distinct value (None: the rule counts none) and
@@ -41,6 +55,11 @@ class _Group:
                 self.first_time = t
             if self.last_time is None or t > self.last_time:
                 self.last_time = t
+
+
+# The distinct values of a group whose rule counts none: shared, never added to.
+_NOTHING_COUNTED: set[str] = frozenset()  # type: ignore[assignment]
+_INF = float("inf")
 
 
 _NO_FIELDS: Mapping[str, Any] = {}
@@ -102,7 +121,7 @@ class GroupingAlerter:
         """``add`` for a match given by its parts (the engine need not build a Match)."""
         fields = extras.get("fields") or _NO_FIELDS
         if self.immediate:
-            group = _Group(time or 0.0, extras)
+            group = _Group(time or 0.0, _INF, extras, counts=False)
             group.add(time, event_id, None, fields)
             return [self._alert((event_id,), time, group)]
         key = tuple(extras.get("group_key", ()))
@@ -110,7 +129,7 @@ class GroupingAlerter:
             key += self.program.key_of(fields)
         out: list[Alert] = []
         group = self._group_for(key, time, out)
-        if not group.event_ids:
+        if group.first is None and group.parts is None:
             group.first = extras
         group.add(time, event_id, str(extras.get("distinct")) if self.distinct else None, fields)
         return out
@@ -123,20 +142,33 @@ class GroupingAlerter:
         "distinct": distinct[i], "fields": fields[i]}`` (``distinct`` given when the rule counts
         distinct values; no ``"fields"`` where ``fields[i]`` is None). With ``decode``,
         ``fields[i]`` is what it turns into the fields, called only where they are kept (a
-        group's first match) or read (a query's aggregates)."""
+        group's first match, once an alert or a snapshot reads it) or read (a query's
+        aggregates); equal fields decode alike, so a call decodes each text once."""
         if fields is None:
             fields = [None] * len(times)
         if self.immediate:
             out: list[Alert] = []
             for time, event_id, key, held in zip(times, event_ids, keys, fields, strict=True):
-                group = _Group(time or 0.0, _extras(key, None, held, decode))
+                group = _Group(time or 0.0, _INF, _extras(key, None, held, decode), counts=False)
                 group.add(time, event_id, None, _NO_FIELDS)
                 out.append(self._alert((event_id,), time, group))
             return out
         if self.distinct and distinct is None:
             raise ValueError(f"rule {self.rule.id} counts distinct values: add_many needs them")
+        if self.window is not None:
+            if self.program is None:
+                return self._add_counted(times, event_ids, keys, distinct, fields, decode)
+            if decode is not None:
+                return self._add_queried(times, event_ids, keys, distinct, fields, decode)
+        return self._add_each(times, event_ids, keys, distinct, fields, decode)
+
+    def _add_each(self, times: Sequence[float | None], event_ids: Sequence[str], keys: Sequence[tuple[str, ...]],
+                  distinct: Sequence[str] | None, fields: Sequence[Any],
+                  decode: Callable[[Any], Mapping[str, Any]] | None) -> list[Alert]:
+        """``add_many`` match by match, through the steps ``add_values`` takes: for a rule
+        without a window, or a query's fields given decoded."""
         counted = distinct if self.distinct else None
-        out = []
+        out: list[Alert] = []
         program = self.program
         computed = program is not None and bool(program.keys)
         for i, time in enumerate(times):
@@ -149,16 +181,130 @@ class GroupingAlerter:
             if computed:
                 key = key + program.key_of(read)  # type: ignore[union-attr]
             group = self._group_for(key, time, out)
-            if not group.event_ids:
-                group.first = _extras(keys[i], None if distinct is None else distinct[i], held,
-                                      None if read is held else decode)
+            if group.parts is None and group.first is None:
+                group.parts = (keys[i], None if distinct is None else distinct[i], held, None if read is held else decode)
             group.add(time, event_ids[i], None if counted is None else str(counted[i]), read)
         return out
+
+    # The two loops below are ``_add_each`` for a windowed rule without and with a query, the
+    # steps of ``_group_for`` and ``_Group.add`` written out: a call each per match cost as much
+    # as the match's own work. Windows close (``_pass``) and groups open (``_open``) by call.
+
+    def _add_counted(self, times: Sequence[float | None], event_ids: Sequence[str], keys: Sequence[tuple[str, ...]],
+                     distinct: Sequence[str] | None, fields: Sequence[Any],
+                     decode: Callable[[Any], Mapping[str, Any]] | None) -> list[Alert]:
+        """``add_many`` of a windowed rule without a query: counts and distinct values."""
+        out: list[Alert] = []
+        get = self.groups.get
+        counts = self.distinct
+        given = repeat(None) if distinct is None else distinct
+        newest = self.newest
+        next_end = self.ends[0][0] if self.ends else _INF  # the heap's first end, kept in step with it
+        try:
+            for t, event_id, key, held, value in zip(times, event_ids, keys, fields, given, strict=False):
+                at = 0.0 if t is None else t
+                if at > newest:
+                    newest = at
+                    if next_end <= at:
+                        next_end = self._pass(at, out)
+                group = get(key)
+                if group is None or at >= group.end:
+                    group = self._open(key, group, at, (key, value, held, decode), None, out)
+                    if group.end < next_end:
+                        next_end = group.end
+                group.event_ids.append(event_id)
+                if counts:
+                    group.distinct.add(value if value.__class__ is str else str(value))
+                if t is not None:
+                    if group.first_time is None or t < group.first_time:
+                        group.first_time = t
+                    if group.last_time is None or t > group.last_time:
+                        group.last_time = t
+        finally:
+            self.newest = newest
+        return out
+
+    def _add_queried(self, times: Sequence[float | None], event_ids: Sequence[str], keys: Sequence[tuple[str, ...]],
+                     distinct: Sequence[str] | None, fields: Sequence[Any],
+                     decode: Callable[[Any], Mapping[str, Any]]) -> list[Alert]:
+        """``add_many`` of a windowed rule with a query, whose fields are given to decode. A
+        query reads every match's fields, and most texts of a run are equal (an actor's matches
+        repeat its address and agent): each is decoded, and what the fold takes from it
+        prepared (and its computed keys made), once a call."""
+        out: list[Alert] = []
+        get = self.groups.get
+        program = self.program
+        assert program is not None
+        apply, prepare = program.apply, program.prepare
+        key_of = program.key_of if program.keys else None
+        given = repeat(None) if distinct is None else distinct
+        # held text -> (its fields, their fold's preparation, their computed keys)
+        seen: dict[Any, tuple[Mapping[str, Any], tuple[Any, ...], tuple[str, ...]]] = {}
+        newest = self.newest
+        next_end = self.ends[0][0] if self.ends else _INF  # the heap's first end, kept in step with it
+        try:
+            for t, event_id, given_key, held, value in zip(times, event_ids, keys, fields, given, strict=False):
+                at = 0.0 if t is None else t
+                if at > newest:
+                    newest = at
+                    if next_end <= at:
+                        next_end = self._pass(at, out)
+                try:
+                    known = seen.get(held)
+                except TypeError:  # fields that are not a text (a mapping to decode): read alone
+                    read = decode(held)
+                    known = (read, prepare(read), () if key_of is None else key_of(read))
+                if known is None:
+                    read = _NO_FIELDS if held is None else decode(held)
+                    known = seen[held] = (read, prepare(read), () if key_of is None else key_of(read))
+                read, prepared, computed = known
+                key = given_key + computed if computed else given_key
+                group = get(key)
+                if group is None or at >= group.end:
+                    group = self._open(key, group, at, (given_key, value, read, None) if held is not None else
+                                       (given_key, value, None, decode), program.new_state(), out)
+                    if group.end < next_end:
+                        next_end = group.end
+                group.event_ids.append(event_id)
+                apply(group.query, t, prepared)
+                if t is not None:
+                    if group.first_time is None or t < group.first_time:
+                        group.first_time = t
+                    if group.last_time is None or t > group.last_time:
+                        group.last_time = t
+        finally:
+            self.newest = newest
+        return out
+
+    def _pass(self, now: float, out: list[Alert]) -> float:
+        """Close every group whose window ended at or before ``now`` (their alerts appended to
+        ``out``); the first window end left."""
+        ends, get = self.ends, self.groups.get
+        while ends and ends[0][0] <= now:
+            _, start, key = heappop(ends)
+            group = get(key)
+            if group is not None and group.start == start and (alert := self._close(key, group)):
+                out.append(alert)
+        return ends[0][0] if ends else _INF
+
+    def _open(self, key: tuple[str, ...], group: _Group | None, at: float, parts: tuple[Any, ...],
+              query: QueryState | None, out: list[Alert]) -> _Group:
+        """A new group of ``key`` from a match at ``at`` (its first match's ``parts``), after
+        closing ``group``, the key's group the match is past, if one is open."""
+        if group is not None and (alert := self._close(key, group)):
+            out.append(alert)
+        window = self.window
+        assert window is not None
+        start = math.floor(at / window) * window if self.aligned else at
+        end = start + window
+        group = self.groups[key] = _Group(start, end, None, parts, query, self.distinct)
+        heappush(self.ends, (end, start, key))
+        return group
 
     def _group_for(self, key: tuple[str, ...], time: float | None, out: list[Alert]) -> _Group:
         """The group a match at ``time`` of ``key`` joins: first every window that ended by then
         is closed (their alerts appended to ``out``), and a group whose window the match is past;
-        a new group (no event ids yet: its caller sets ``first``) when none is open."""
+        a new group (no first match yet: its caller sets ``first`` or ``parts``) when none is open."""
         t = time if time is not None else 0.0
         window = self.window
         if window is not None and t > self.newest:
@@ -166,16 +312,16 @@ class GroupingAlerter:
             if self.ends and self.ends[0][0] <= t:
                 out += self._close_ended(t)
         group = self.groups.get(key)
-        if group is not None and window is not None and t >= group.start + window:
+        if group is not None and window is not None and t >= group.end:
             alert = self._close(key, group)
             if alert:
                 out.append(alert)
             group = None
         if group is None:
             start = math.floor(t / window) * window if self.aligned else t  # type: ignore[operator]
-            group = self.groups[key] = _Group(start, _NO_FIELDS)
-            if self.program is not None:
-                group.query = self.program.new_state()
+            group = self.groups[key] = _Group(start, _INF if window is None else start + window, None, None,
+                                              None if self.program is None else self.program.new_state(),
+                                              self.distinct)
             if window is not None:
                 note_window(self.ends, start, window, key)
         return group
@@ -203,7 +349,7 @@ class GroupingAlerter:
         return {
             "newest": None if self.newest == float("-inf") else self.newest,
             "ends": [[end, start, list(key)] for end, start, key in self.ends],
-            "groups": [[list(key), g.start, dict(g.first), g.event_ids, sorted(g.distinct), g.first_time,
+            "groups": [[list(key), g.start, dict(g.extras()), g.event_ids, sorted(g.distinct), g.first_time,
                         g.last_time, None if g.query is None else g.query.data()] for key, g in self.groups.items()],
         }
 
@@ -214,8 +360,11 @@ class GroupingAlerter:
         self.ends = [(end, start, tuple(key)) for end, start, key in data.get("ends", ())]
         self.groups = {}
         for key, start, first, event_ids, distinct, first_time, last_time, *rest in data.get("groups", ()):
-            group = self.groups[tuple(key)] = _Group(start, first, list(event_ids), set(distinct), first_time,
-                                                     last_time)
+            group = self.groups[tuple(key)] = _Group(start, _INF if self.window is None else start + self.window,
+                                                     first, counts=self.distinct)
+            group.event_ids, group.first_time, group.last_time = list(event_ids), first_time, last_time
+            if self.distinct:
+                group.distinct = set(distinct)
             if self.program is not None:
                 group.query = self.program.new_state()
                 if rest and rest[0] is not None:
@@ -232,7 +381,7 @@ class GroupingAlerter:
         return self._alert(key, group.start if self.window is not None else None, group)
 
     def _alert(self, key: tuple[str, ...], start: float | None, group: _Group) -> Alert:
-        extras = group.first
+        extras = group.extras()
         fields = extras.get("fields", {})
         if group.query is not None:
             fields = {k: v for k, v in fields.items() if not k.startswith(READ_PREFIX)}
