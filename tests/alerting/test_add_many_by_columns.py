@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from test_add_many import FAILS, SPREAD, WHO
@@ -138,3 +139,14 @@ def test_equal_times_of_another_type_keep_the_first_of_them_as_one_by_one():
     _by_one(one, grouping, run)
     assert json.dumps(alerter.snapshot()) == json.dumps(one.snapshot())
     assert type(alerter.newest) is int and type(alerter.groups[("bob",)].last_time) is int
+
+
+def test_columns_of_unequal_length_are_refused_not_cut_short():
+    for grouping in (WINDOWED, Grouping(group_by=("user",), window=60.0, threshold=1, distinct_field="ip",
+                                        distinct_threshold=2)):
+        alerter = GroupingAlerter(_rule(grouping))
+        with pytest.raises(ValueError, match="differ in length"):
+            alerter.add_many([1.0, 2.0], ["a", "b"], [("bob",)], ["1", "2"])
+        with pytest.raises(ValueError, match="differ in length"):
+            alerter.add_many([1.0, 2.0], ["a", "b"], [("bob",), ("bob",)], ["1"])
+        assert alerter.groups == {}

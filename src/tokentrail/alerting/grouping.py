@@ -155,6 +155,10 @@ class GroupingAlerter:
             return out
         if self.distinct and distinct is None:
             raise ValueError(f"rule {self.rule.id} counts distinct values: add_many needs them")
+        # The loops below zip without ``strict`` (``distinct`` may be absent): check the lengths once.
+        columns = (event_ids, keys, fields) if distinct is None else (event_ids, keys, fields, distinct)
+        if any(len(column) != len(times) for column in columns):
+            raise ValueError(f"rule {self.rule.id}: add_many's columns differ in length")
         if self.window is not None:
             if self.program is None:
                 return self._add_counted(times, event_ids, keys, distinct, fields, decode)
