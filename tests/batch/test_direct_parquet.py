@@ -27,9 +27,8 @@ from tokentrail.rules.ir import Cmp
 from tokentrail.rules.model import Grouping, Rule
 
 
-def both_reads(parquet, jsonl, rule_list, monkeypatch):
-    """The streaming scan's outcome, then the batch engine's reading the file in its statement,
-    then reading it as Arrow batches; and how many statements read the file directly."""
+def direct_rows(monkeypatch) -> list[int]:
+    """The rows of each batch the statements read from the file, appended as they run."""
     direct: list[int] = []
     run_direct = batch_parquet.ParquetScan._run_direct
 
@@ -38,6 +37,13 @@ def both_reads(parquet, jsonl, rule_list, monkeypatch):
         return run_direct(self, plan, statements, start, stop)
 
     monkeypatch.setattr(batch_parquet.ParquetScan, "_run_direct", counted)
+    return direct
+
+
+def both_reads(parquet, jsonl, rule_list, monkeypatch):
+    """The streaming scan's outcome, then the batch engine's reading the file in its statement,
+    then reading it as Arrow batches; and how many statements read the file directly."""
+    direct = direct_rows(monkeypatch)
     stream = outcome(api.scan([str(jsonl)], rule_list, workers=1))
     read_direct = outcome(engine.scan_batch([str(parquet)], rule_list))
     monkeypatch.setattr(batch_parquet, "DIRECT_PARQUET", False)

@@ -181,12 +181,16 @@ def test_the_resident_size_is_this_process_s():
     assert now is not None and peak is not None and 10**6 < now <= peak
 
 
+@pytest.mark.parametrize("overlap", [True, False])
 @pytest.mark.parametrize("direct", [True, False])
-def test_batches_shrink_as_the_scans_state_grows(tmp_path, monkeypatch, direct):
+def test_batches_shrink_as_the_scans_state_grows(tmp_path, monkeypatch, direct, overlap):
     """A scan whose resident size grows by batch leaves the next batches less room (the same
     alerts), whether the statement reads the file or Arrow batches; growth past the whole batch
-    room leaves the least rows a batch holds."""
+    room leaves the least rows a batch holds. With the next batch's statement run while a batch
+    is routed (``OVERLAP``), the next is sized before that routing: the growth it measures
+    shrinks the batch after."""
     monkeypatch.setattr(batch_parquet, "DIRECT_PARQUET", direct)
+    monkeypatch.setattr(batch_parquet, "OVERLAP", overlap)
     parquet, jsonl = as_parquet(tmp_path, _okta_events(400))
     rules = [Rule(id="each", title="each", format="sigma", logsource=OKTA, logic=Cmp("eventType", "eq", ("app.x",)))]
     stream = api.scan([str(jsonl)], rules, workers=1)
@@ -200,5 +204,8 @@ def test_batches_shrink_as_the_scans_state_grows(tmp_path, monkeypatch, direct):
     assert [(a.id, a.event_ids) for a in batch.alerts] == [(a.id, a.event_ids) for a in stream.alerts]
     assert sum(executed) == 400
     room = executed[1]  # measured from after the first batch: the second has the whole room
-    assert [round(4 * rows / room) for rows in executed[1:5]] == [4, 3, 2, 1]
-    assert set(executed[5:]) == {1}
+    shrinking = [4, 4, 3, 2, 1] if overlap else [4, 3, 2, 1]
+    assert [round(4 * rows / room) for rows in executed[1:1 + len(shrinking)]] == shrinking
+    # Then the least: after, at most, the rows an Arrow read had gathered when the room ran out.
+    rest = executed[1 + len(shrinking):]
+    assert rest[0] <= executed[len(shrinking)] and set(rest[1:]) == {1}

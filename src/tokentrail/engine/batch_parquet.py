@@ -15,14 +15,25 @@ The file is read by the statement itself, a range of row numbers per batch, when
 types allow (``reads_direct``): its event columns never pass through Arrow, which costs more
 than the matching. Else it is read as Arrow batches in the columns the plan reads. Either way
 the rows Python reads whole get their other columns by a second read of those rows alone.
+
+DuckDB releases the GIL while it runs a statement, so the statement of the next batch runs in a
+worker thread while the main thread routes the current one (``one_ahead``): the scan takes about
+the longer of DuckDB's and Python's time, not their sum. At most one batch is ahead, and both
+count in the batches' size (``MemoryBudget.batch_rows``). Routing stays on the main thread, in
+input order, so the alerts are the same; the worker alone uses the engine's connection while
+batches are read, the main thread a cursor of its own (``reads``). A batch is sized when its
+statement starts, before the batch ahead of it is routed: the state that routing grows
+(``StateGrowth``) shrinks the batch after it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import numpy as np
@@ -53,6 +64,9 @@ DIRECT_PARQUET = True  # read plain files in the statement (``ParquetScan._scan_
 # text column is a few bits a row in the file, and a full text entry (16 bytes in DuckDB) in a batch.
 VALUE_BYTES = 16
 ROW_NUMBER_BYTES = 8  # each batch row's number beside its columns
+OVERLAP = True  # the next batch's statement runs in a worker thread while this one is routed
+
+Done = TypeVar("Done")
 
 # The typed query's result over a batch (``BatchEngine._run_typed``), and the router of a
 # result with its batch (``BatchEngine._route_typed``: result, batch, digests, first row, source, reader).
@@ -113,6 +127,8 @@ class ParquetScan:
                  texts: Mapping[str, str], codes: int, whole_types: Iterable[str],
                  seen: SeenEvents | None) -> None:
         self.con = con
+        # The main thread's queries while a batch's statement runs on ``con`` in the worker.
+        self.reads = con.cursor()
         self.budget = budget
         self.growth = growth
         self.statement = statement  # the prepared statements of a schema
@@ -134,6 +150,7 @@ class ParquetScan:
         log type's partition (``tt_log_type=…``, one group for files outside our dataset
         layout): one log type's plan would only grow with another's fields. A file that cannot
         be read is left out (its scan reports it)."""
+        self.footers = {}  # read again by each scan: a file may have changed since the last
         groups: dict[str, dict[str, pa.Schema]] = {}
         for path in paths:
             footer = self._footer(path)
@@ -186,20 +203,28 @@ class ParquetScan:
             read = [c for c in schema.names if c in plan.columns]
             planned = pa.schema([planned.field(c) for c in plan.columns])
         batches = self.select(path, read).to_arrow_reader(READ_ROWS)
+
+        def matched() -> Iterator[Callable[[], tuple[pa.Table, pa.Table]]]:
+            for got in gathered(batches, self._batch_rows()):
+                table = padded(got, planned)
+                numbered = table.append_column(LINE_COLUMN, pa.array(range(table.num_rows), pa.int64()))
+                yield partial(self._matched, plan, table, numbered)
+
         source = str(path)
         alerts: list[Alert] = []
         first = 1
-        for got in gathered(batches, self._batch_rows()):
-            table = padded(got, planned)
+        for table, result in one_ahead(matched()):
             rows_in = table.num_rows
-            numbered = table.append_column(LINE_COLUMN, pa.array(range(rows_in), pa.int64()))
-            result = self._run_in_budget(partial(self.run_typed, plan, numbered))
             if plan.columns is not None:
                 table = self._with_whole_rows(result, table, schema, path, first)
             alerts.extend(self.route(result, table, plan.digests, first, source, reader))
             self.growth.after_batch()
             first += rows_in
         return alerts
+
+    def _matched(self, plan: TypedPlan, table: pa.Table, numbered: pa.Table) -> tuple[pa.Table, pa.Table]:
+        """An Arrow batch (``table``; ``numbered``: with its row numbers) and its typed result."""
+        return table, self._run_in_budget(partial(self.run_typed, plan, numbered))
 
     def _run_in_budget(self, run: Callable[[], pa.Table]) -> pa.Table:
         """``run()`` (a typed query's result) within the memory budget. A statement may need
@@ -231,14 +256,19 @@ class ParquetScan:
         read = pa.schema([planned.field(c) for c in plan.columns or ()])
         width = footer.row_bytes(own)
         groups = np.cumsum([0, *footer.rows])
+
+        def matched() -> Iterator[Callable[[], tuple[int, int, pa.Table]]]:
+            start, total = 0, int(groups[-1])
+            while start < total:
+                most = self._rows_fitting(width)
+                ends = groups[(groups > start) & (groups <= start + most)]
+                stop = int(ends[-1]) if len(ends) else min(start + most, total)
+                yield partial(self._matched_rows, plan, statements, start, stop)
+                start = stop
+
         source = str(path)
         alerts: list[Alert] = []
-        start, total = 0, int(groups[-1])
-        while start < total:
-            most = self._rows_fitting(width)
-            ends = groups[(groups > start) & (groups <= start + most)]
-            stop = int(ends[-1]) if len(ends) else min(start + most, total)
-            result = self._run_in_budget(partial(self._run_direct, plan, statements, start, stop))
+        for start, stop, result in one_ahead(matched()):
             positions = self._rows_wanted(result, every=True)
             if positions:
                 table = self._rows_read(positions, schema, path, start + 1, stop - start)
@@ -247,8 +277,12 @@ class ParquetScan:
                 table = pa.table({"__tt_none": pa.nulls(stop - start)})
             alerts.extend(self.route(result, table, plan.digests, start + 1, source, reader))
             self.growth.after_batch()
-            start = stop
         return alerts
+
+    def _matched_rows(self, plan: TypedPlan, statements: Sequence[str], start: int,
+                      stop: int) -> tuple[int, int, pa.Table]:
+        """The file's rows ``[start, stop)`` and their typed result (``_run_direct``)."""
+        return start, stop, self._run_in_budget(partial(self._run_direct, plan, statements, start, stop))
 
     def _run_direct(self, plan: TypedPlan, statements: Sequence[str], start: int, stop: int) -> pa.Table:
         """The typed query's result of the direct ``statements`` (``_direct_statements``) over
@@ -294,7 +328,7 @@ class ParquetScan:
         one code per unit of the log type with the most, less the state the scan grew so far
         (``StateGrowth``; at least the duplicate filter's count of its keys)."""
         held = max(self.growth.grown, 0 if self.seen is None else self.seen.nbytes)
-        return self.budget.batch_rows(row_bytes, self.codes, TYPED_BATCH_ROWS, held)
+        return self.budget.batch_rows(row_bytes, self.codes, TYPED_BATCH_ROWS, held, 2 if OVERLAP else 1)
 
     def _batch_rows(self) -> Callable[[pa.RecordBatch], int]:
         """How many rows an Arrow-read batch holds, given the batches read so far: ``_rows_fitting``
@@ -326,13 +360,13 @@ class ParquetScan:
         digests' fields (``BatchEngine._rows_as_events``)."""
         whole = "" if every else (f" AND (lt IS NULL OR h IS NULL OR lt IN ({self.whole_types})"
                                   " OR list_contains(h, -1))")
-        con = self.con
-        con.register(TYPED_RESULT, result)
+        reads = self.reads
+        reads.register(TYPED_RESULT, result)
         try:
-            return [r[0] for r in con.execute(
+            return [r[0] for r in reads.execute(
                 f"SELECT line FROM {TYPED_RESULT} WHERE line IS NOT NULL AND u IS NULL{whole} ORDER BY line").fetchall()]
         finally:
-            con.unregister(TYPED_RESULT)
+            reads.unregister(TYPED_RESULT)
 
     def _rows_read(self, positions: list[int], schema: pa.Schema, path: str | Path, first: int, rows: int) -> pa.Table:
         """Every column of ``schema`` at ``positions`` (some, ascending) of a batch of ``rows``
@@ -340,15 +374,17 @@ class ParquetScan:
         other rows."""
         start = first - 1
         wanted = pa.table({"n": pa.array([start + p for p in positions], pa.int64())})
-        cursor = self.con.cursor()
-        cursor.register("whole_rows", wanted)
+        reads = self.reads
+        reads.register("whole_rows", wanted)
         names = ", ".join(quoted(n) for n in schema.names)
-        # The row range first: DuckDB skips the row groups outside it.
-        whole = cursor.sql(f"SELECT {names} FROM read_parquet($path, file_row_number = true) WHERE file_row_number"
-                           f" BETWEEN {start + positions[0]} AND {start + positions[-1]}"
-                           " AND file_row_number IN (SELECT n FROM whole_rows) ORDER BY file_row_number",
-                           params={"path": str(path)}).to_arrow_table()
-        cursor.close()
+        try:
+            # The row range first: DuckDB skips the row groups outside it.
+            whole = reads.sql(f"SELECT {names} FROM read_parquet($path, file_row_number = true) WHERE file_row_number"
+                              f" BETWEEN {start + positions[0]} AND {start + positions[-1]}"
+                              " AND file_row_number IN (SELECT n FROM whole_rows) ORDER BY file_row_number",
+                              params={"path": str(path)}).to_arrow_table()
+        finally:
+            reads.unregister("whole_rows")
         at: list[int | None] = [None] * rows
         for j, p in enumerate(positions):
             at[p] = j
@@ -376,6 +412,23 @@ class ParquetScan:
             events = events_of(pa.Table.from_batches([record_batch]))
             yield list(range(row + 1, row + 1 + len(events))), [orjson.dumps(e) for e in events]
             row += len(events)
+
+
+def one_ahead(jobs: Iterator[Callable[[], Done]]) -> Iterator[Done]:
+    """The result of each job in order; with ``OVERLAP``, the next job (taken from ``jobs`` as
+    this result is handed over) runs in a worker thread while the caller uses this one."""
+    if not OVERLAP:
+        for job in jobs:
+            yield job()
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokentrail-duckdb") as worker:
+        job = next(jobs, None)
+        pending: Future[Done] | None = None if job is None else worker.submit(job)
+        while pending is not None:
+            done = pending.result()
+            job = next(jobs, None)
+            pending = None if job is None else worker.submit(job)
+            yield done
 
 
 def gathered(batches: pa.RecordBatchReader, rows_of: Callable[[pa.RecordBatch], int]) -> Iterable[pa.Table]:
