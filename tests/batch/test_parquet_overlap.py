@@ -20,6 +20,7 @@ from tokentrail.engine import batch_parquet
 from tokentrail.engine.batch import BatchEngine, scan_batch
 from tokentrail.rules.ir import Cmp
 from tokentrail.rules.model import Grouping, Rule
+from tokentrail.sources.files import LogReader
 
 EACH = Rule(id="each", title="each", format="sigma", logsource=OKTA, logic=Cmp("eventType", "eq", ("app.x",)))
 GROUPED = Rule(id="grouped", title="grouped", format="sigma", logsource=OKTA,
@@ -102,3 +103,23 @@ def test_overlapped_batches_give_one_after_the_other_s_results(tmp_path_factory,
     stream = api.scan([str(jsonl)], rule_list, workers=1)
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][2] == [(a.id, a.event_ids, a.count) for a in stream.alerts]
+
+
+@pytest.mark.parametrize(("cores", "overlap", "during"), [(2, True, 1), (4, True, 2), (2, False, 2), (1, True, 1)])
+def test_duckdb_leaves_a_core_to_the_router_while_they_overlap(tmp_path, monkeypatch, cores, overlap, during):
+    parquet, _ = as_parquet(tmp_path, _okta(50))
+    monkeypatch.setattr(batch_parquet, "OVERLAP", overlap)
+    monkeypatch.setattr(batch_parquet.os, "cpu_count", lambda: cores)
+    threads: list[int] = []
+    run_direct = batch_parquet.ParquetScan._run_direct
+
+    def counted(self, *args):
+        threads.append(self.con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+        return run_direct(self, *args)
+
+    monkeypatch.setattr(batch_parquet.ParquetScan, "_run_direct", counted)
+    engine = BatchEngine([EACH], threads=2)
+    reader = LogReader()
+    assert engine.scan_paths([str(parquet)], reader) and reader.stats.files == 1
+    assert threads == [during]
+    assert engine.con.execute("SELECT current_setting('threads')").fetchall()[0][0] == 2  # as it was after

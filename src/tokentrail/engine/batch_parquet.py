@@ -28,8 +28,10 @@ statement starts, before the batch ahead of it is routed: the state that routing
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -189,6 +191,27 @@ class ParquetScan:
         """A Parquet file matched over its own typed columns, batch by batch; only the columns
         the plan reads are read for every row, the rows Python reads whole get their other
         columns from a second read of those rows alone (``_with_whole_rows``)."""
+        with self._core_for_routing():
+            return self._scan(reader, path)
+
+    @contextmanager
+    def _core_for_routing(self) -> Iterator[None]:
+        """DuckDB's threads one fewer than the cores (at least one) while its statements run
+        beside the routing (``OVERLAP``), as they were after: on two cores, DuckDB's two threads
+        beside the router took more CPU time and no less wall time than one (docs/benchmarks.md)."""
+        threads = int(self.con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+        fewer = max(1, min(threads, (os.cpu_count() or 1) - 1))
+        if not OVERLAP or fewer == threads:
+            yield
+            return
+        self.con.execute(f"SET threads = {fewer}")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET threads = {threads}")
+
+    def _scan(self, reader: LogReader, path: str | Path) -> list[Alert]:
+        """``scan``, DuckDB's threads as they are."""
         footer = self.opened(reader, path)
         if footer is None:
             return []
