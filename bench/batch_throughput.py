@@ -297,7 +297,7 @@ def child_pass(path: Path, spec: str, memory_limit: str, alerting: bool, work: P
     wall, cpu = time.perf_counter(), time.process_time()
     if plan_only:
         engine = B.BatchEngine(loaded.rules, memory_limit=memory_limit)
-        batches = engine._open_parquet(LogReader(), path, B.TYPED_BATCH_ROWS)
+        batches = engine._open_parquet(LogReader(), path)
         engine._typed_statement(batches.schema)
         counts = {"events": 0, "matches": 0, "alerts": 0}
     else:
@@ -334,14 +334,15 @@ def check_same(jsonl: Path, events: int, spec: str, work: Path | None = None, id
     import pyarrow.parquet as pq
 
     from tokentrail import api
-    from tokentrail.engine.batch import _events_of, scan_batch
+    from tokentrail.engine.arrow_events import events_of
+    from tokentrail.engine.batch import scan_batch
 
     parquet = parquet_of(jsonl, events, work, ids)
     back = parquet.with_suffix(".readback.jsonl")
     if not back.exists():
         with open(back, "wb") as fh:
             for batch in pq.ParquetFile(parquet).iter_batches(100_000):
-                fh.write(b"".join(orjson.dumps(e) + b"\n" for e in _events_of(pa.Table.from_batches([batch]))))
+                fh.write(b"".join(orjson.dumps(e) + b"\n" for e in events_of(pa.Table.from_batches([batch]))))
     loaded = api.load_rules(rule_paths(spec, work or HERE / "data"))
     stream = api.scan([str(back)], loaded, workers=1)
     batch = scan_batch([str(parquet)], loaded)

@@ -17,7 +17,8 @@ from batch.test_batch_engine import OKTA, events, rules
 from batch.test_typed_plan import KEYWORDS, PYTHON, START
 from tokentrail import api
 from tokentrail.alerting.delivery import AlertGate
-from tokentrail.engine.batch import BatchEngine, _events_of
+from tokentrail.engine.arrow_events import events_of
+from tokentrail.engine.batch import BatchEngine
 from tokentrail.engine.batch_schema import dataset_schemas, merged_type, padded
 from tokentrail.rules.ir import Cmp
 from tokentrail.rules.model import Grouping, Rule
@@ -40,7 +41,7 @@ def written(folder, tables):
         parquet = folder / f"part-{k:02d}.parquet"
         pq.write_table(table, parquet)
         jsonl = folder / f"part-{k:02d}.jsonl"
-        jsonl.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in _events_of(pq.read_table(parquet))))
+        jsonl.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events_of(pq.read_table(parquet))))
         parquets.append(str(parquet))
         jsonls.append(str(jsonl))
     return parquets, jsonls
@@ -164,7 +165,7 @@ def test_each_log_types_partition_is_planned_apart(tmp_path):
     jsonls = []
     for k, parquet in enumerate(parquets):
         jsonls.append(str(tmp_path / f"{k:02d}.jsonl"))
-        Path(jsonls[-1]).write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in _events_of(pq.read_table(parquet))))
+        Path(jsonls[-1]).write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events_of(pq.read_table(parquet))))
     loaded = api.load_rules()
     stream = api.scan(jsonls, loaded, workers=1)
     alerts, engine = batch_scan(parquets, loaded.rules)
@@ -172,8 +173,8 @@ def test_each_log_types_partition_is_planned_apart(tmp_path):
     assert engine.stream.stats.matches == stream.stats.matches > 0
     # Every file is planned as a schema of its own log type's files only, and they share plans.
     partitions: dict[int, set[str]] = {}
-    for path, schema in engine._planned.items():
+    for path, schema in engine.parquet.planned.items():
         partitions.setdefault(id(schema), set()).add(Path(path).parent.parent.name)
-    assert len(engine._planned) == len(report.files) > len(partitions) >= 2
+    assert len(engine.parquet.planned) == len(report.files) > len(partitions) >= 2
     assert all(len(names) == 1 for names in partitions.values())
     assert set.union(*partitions.values()) == {"tt_log_type=okta", "tt_log_type=salesforce"}

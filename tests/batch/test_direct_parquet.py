@@ -1,4 +1,4 @@
-"""A plain Parquet file read by the typed statement itself (``BatchEngine._scan_direct``) gives
+"""A plain Parquet file read by the typed statement itself (``ParquetScan._scan_direct``) gives
 what the Arrow batches give and what the streaming engine gives: alerts, matches, stats, with
 repeated events, events several rules match, rows read whole for Python and batches cut at row
 groups, statements in parts. And the router's column-wise runs (``engine/batch_route.py``) are its per-row ones."""
@@ -21,26 +21,32 @@ from batch.test_typed_parquet import as_parquet
 from batch.test_typed_plan import KEYWORDS, PYTHON, START, outcome
 from tokentrail import api
 from tokentrail.engine import batch as engine
-from tokentrail.engine import batch_parts
+from tokentrail.engine import batch_parquet, batch_parts
 from tokentrail.engine.batch_route import bulk_runs, run_log_types
 from tokentrail.rules.ir import Cmp
 from tokentrail.rules.model import Grouping, Rule
 
 
-def both_reads(parquet, jsonl, rule_list, monkeypatch):
-    """The streaming scan's outcome, then the batch engine's reading the file in its statement,
-    then reading it as Arrow batches; and how many statements read the file directly."""
+def direct_rows(monkeypatch) -> list[int]:
+    """The rows of each batch the statements read from the file, appended as they run."""
     direct: list[int] = []
-    run_direct = engine.BatchEngine._run_direct
+    run_direct = batch_parquet.ParquetScan._run_direct
 
     def counted(self, plan, statements, start, stop):
         direct.append(stop - start)
         return run_direct(self, plan, statements, start, stop)
 
-    monkeypatch.setattr(engine.BatchEngine, "_run_direct", counted)
+    monkeypatch.setattr(batch_parquet.ParquetScan, "_run_direct", counted)
+    return direct
+
+
+def both_reads(parquet, jsonl, rule_list, monkeypatch):
+    """The streaming scan's outcome, then the batch engine's reading the file in its statement,
+    then reading it as Arrow batches; and how many statements read the file directly."""
+    direct = direct_rows(monkeypatch)
     stream = outcome(api.scan([str(jsonl)], rule_list, workers=1))
     read_direct = outcome(engine.scan_batch([str(parquet)], rule_list))
-    monkeypatch.setattr(engine, "DIRECT_PARQUET", False)
+    monkeypatch.setattr(batch_parquet, "DIRECT_PARQUET", False)
     read_arrow = outcome(engine.scan_batch([str(parquet)], rule_list))
     return stream, read_direct, read_arrow, direct
 
@@ -79,15 +85,15 @@ def test_files_padded_to_their_dataset_in_the_statement_give_the_arrow_batches_r
     results = []
     with pytest.MonkeyPatch.context() as mp:
         direct: list[str] = []
-        run_direct = engine.BatchEngine._scan_direct
+        run_direct = batch_parquet.ParquetScan._scan_direct
 
         def counted(self, reader, path, *args):
             direct.append(str(path))
             return run_direct(self, reader, path, *args)
 
-        mp.setattr(engine.BatchEngine, "_scan_direct", counted)
+        mp.setattr(batch_parquet.ParquetScan, "_scan_direct", counted)
         for read_direct in (True, False):
-            mp.setattr(engine, "DIRECT_PARQUET", read_direct)
+            mp.setattr(batch_parquet, "DIRECT_PARQUET", read_direct)
             alerts, batch = batch_scan(parquets, rule_list)
             results.append(([(a.id, a.rule_id, a.event_ids, a.count, a.fields) for a in alerts],
                             batch.stream.stats.matches, batch.stream.stats.events, batch.stream.stats.duplicates))
@@ -105,7 +111,7 @@ def test_a_batch_ends_at_a_row_group_and_a_timestamp_column_is_read_as_arrow(tmp
     pq.write_table(pq.read_table(parquet), parquet, row_group_size=7)
     rule_list = [START, Rule(id="each", title="each", format="sigma", logsource=OKTA,
                              logic=Cmp("eventType", "eq", ("app.x",)), grouping=Grouping())]
-    monkeypatch.setattr(engine, "TYPED_BATCH_ROWS", 20)
+    monkeypatch.setattr(batch_parquet, "TYPED_BATCH_ROWS", 20)
     routed = routed_rows(monkeypatch)
     with pytest.MonkeyPatch.context() as mp:
         stream, read_direct, read_arrow, direct = both_reads(parquet, jsonl, rule_list, mp)
@@ -116,8 +122,8 @@ def test_a_batch_ends_at_a_row_group_and_a_timestamp_column_is_read_as_arrow(tmp
     pq.write_table(timed, parquet)
     schema = pq.read_schema(parquet)
     plan = engine.BatchEngine(rule_list)._typed_statement(schema)
-    assert engine._reads_direct(schema, schema, plan)
-    assert not engine._reads_direct(schema, schema, engine.BatchEngine(
+    assert batch_parquet.reads_direct(schema, schema, plan)
+    assert not batch_parquet.reads_direct(schema, schema, engine.BatchEngine(
         [Rule(id="t", title="t", format="sigma", logsource=OKTA, logic=Cmp("seen", "contains", ("2026",)))]
     )._typed_statement(schema))
 

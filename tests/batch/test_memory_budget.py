@@ -14,7 +14,7 @@ from batch.test_typed_parquet import as_parquet
 from tokentrail import api
 from tokentrail.cli import app
 from tokentrail.engine import batch as engine
-from tokentrail.engine import batch_memory
+from tokentrail.engine import batch_memory, batch_parquet
 from tokentrail.engine.batch_memory import MemoryBudget, parse_size, peak_rss
 from tokentrail.engine.dedup import STRING_KEY_BYTES, SeenEvents, dedup_key
 from tokentrail.rules.ir import Cmp
@@ -135,10 +135,10 @@ def test_a_statement_past_duckdbs_share_runs_again_with_more(tmp_path, monkeypat
     parquet, jsonl = as_parquet(tmp_path, _okta_events(50))
     rules = [Rule(id="each", title="each", format="sigma", logsource=OKTA, logic=Cmp("eventType", "eq", ("app.x",)))]
     stream = api.scan([str(jsonl)], rules, workers=1)
-    # The file read in the statement, or as Arrow batches (``BatchEngine._scan_direct``).
-    monkeypatch.setattr(engine, "DIRECT_PARQUET", direct)
-    name = "_run_direct" if direct else "_run_typed"
-    original = getattr(engine.BatchEngine, name)
+    # The file read in the statement, or as Arrow batches (``ParquetScan._scan_direct``).
+    monkeypatch.setattr(batch_parquet, "DIRECT_PARQUET", direct)
+    owner, name = (batch_parquet.ParquetScan, "_run_direct") if direct else (engine.BatchEngine, "_run_typed")
+    original = getattr(owner, name)
     limits: list[str] = []
 
     def short_once(self, *args):
@@ -147,7 +147,7 @@ def test_a_statement_past_duckdbs_share_runs_again_with_more(tmp_path, monkeypat
             raise duckdb.OutOfMemoryException("Out of Memory Error: test")
         return original(self, *args)
 
-    monkeypatch.setattr(engine.BatchEngine, name, short_once)
+    monkeypatch.setattr(owner, name, short_once)
     batch = engine.scan_batch([str(parquet)], rules, memory_limit="4GB")
     assert [(a.id, a.event_ids) for a in batch.alerts] == [(a.id, a.event_ids) for a in stream.alerts]
     assert [parse_size(s.replace(" ", "")) / n for s, n in zip(limits, (1.4e9, 3.6e9), strict=True)] == \
@@ -181,18 +181,22 @@ def test_the_resident_size_is_this_process_s():
     assert now is not None and peak is not None and 10**6 < now <= peak
 
 
+@pytest.mark.parametrize("overlap", [True, False])
 @pytest.mark.parametrize("direct", [True, False])
-def test_batches_shrink_as_the_scans_state_grows(tmp_path, monkeypatch, direct):
+def test_batches_shrink_as_the_scans_state_grows(tmp_path, monkeypatch, direct, overlap):
     """A scan whose resident size grows by batch leaves the next batches less room (the same
     alerts), whether the statement reads the file or Arrow batches; growth past the whole batch
-    room leaves the least rows a batch holds."""
-    monkeypatch.setattr(engine, "DIRECT_PARQUET", direct)
+    room leaves the least rows a batch holds. With the next batch's statement run while a batch
+    is routed (``OVERLAP``), the next is sized before that routing: the growth it measures
+    shrinks the batch after."""
+    monkeypatch.setattr(batch_parquet, "DIRECT_PARQUET", direct)
+    monkeypatch.setattr(batch_parquet, "OVERLAP", overlap)
     parquet, jsonl = as_parquet(tmp_path, _okta_events(400))
     rules = [Rule(id="each", title="each", format="sigma", logsource=OKTA, logic=Cmp("eventType", "eq", ("app.x",)))]
     stream = api.scan([str(jsonl)], rules, workers=1)
     executed = routed_rows(monkeypatch)
     monkeypatch.setattr(batch_memory, "MIN_BATCH_ROWS", 1)
-    monkeypatch.setattr(engine, "READ_ROWS", 8)  # each batch's rows asked for as pieces arrive
+    monkeypatch.setattr(batch_parquet, "READ_ROWS", 8)  # each batch's rows asked for as pieces arrive
     budget = MemoryBudget.of("100KB")
     resident = iter(range(10**6, 10**9, budget.batch // 4))  # a quarter of the room more each batch
     monkeypatch.setattr(batch_memory, "resident_bytes", lambda: next(resident))
@@ -200,5 +204,8 @@ def test_batches_shrink_as_the_scans_state_grows(tmp_path, monkeypatch, direct):
     assert [(a.id, a.event_ids) for a in batch.alerts] == [(a.id, a.event_ids) for a in stream.alerts]
     assert sum(executed) == 400
     room = executed[1]  # measured from after the first batch: the second has the whole room
-    assert [round(4 * rows / room) for rows in executed[1:5]] == [4, 3, 2, 1]
-    assert set(executed[5:]) == {1}
+    shrinking = [4, 4, 3, 2, 1] if overlap else [4, 3, 2, 1]
+    assert [round(4 * rows / room) for rows in executed[1:1 + len(shrinking)]] == shrinking
+    # Then the least: after, at most, the rows an Arrow read had gathered when the room ran out.
+    rest = executed[1 + len(shrinking):]
+    assert rest[0] <= executed[len(shrinking)] and set(rest[1:]) == {1}

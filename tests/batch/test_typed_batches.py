@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 from batch.test_batch_engine import OKTA
 from batch.test_typed_parquet import as_parquet, assert_same
 from tokentrail.engine import batch as engine
+from tokentrail.engine import batch_parquet
 from tokentrail.rules.ir import All, Cmp
 from tokentrail.rules.model import Grouping, Rule
 
@@ -37,9 +38,9 @@ def test_row_groups_are_gathered_into_one_query_each_and_match_as_streaming(tmp_
                   grouping=Grouping(group_by=("actor.alternateId",), window=3600, threshold=2)),
              Rule(id="each", title="each", format="sigma", logsource=OKTA, logic=Cmp("eventType", "eq", ("app.x",)))]
     executed = routed_rows(monkeypatch)
-    monkeypatch.setattr(engine, "TYPED_BATCH_ROWS", 20)
+    monkeypatch.setattr(batch_parquet, "TYPED_BATCH_ROWS", 20)
     # Read as Arrow batches: read in the statement, a batch ends at a row group (test_direct_parquet).
-    monkeypatch.setattr(engine, "DIRECT_PARQUET", False)
+    monkeypatch.setattr(batch_parquet, "DIRECT_PARQUET", False)
     stream, _ = assert_same(parquet, jsonl, rules, whole_events=False)
     # Each query but the last holds at least TYPED_BATCH_ROWS rows: fewer queries than row groups.
     assert sum(executed) == 50 and all(n >= 20 for n in executed[:-1]) and len(executed) == 3

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, example, given, settings
 
 from batch.test_batch_engine import OKTA, events, rules
 from tokentrail import api
-from tokentrail.engine.batch import LINE_COLUMN, BatchEngine, _events_of, scan_batch
+from tokentrail.engine.arrow_events import events_of
+from tokentrail.engine.batch import LINE_COLUMN, BatchEngine, scan_batch
 from tokentrail.rules.ir import All, Cmp, Exists
 from tokentrail.rules.model import Grouping, Rule
 from tokentrail.sinks.parquet_dataset import _table
@@ -23,7 +24,7 @@ def as_parquet(tmp_path, event_list):
     table, _texts = _table(event_list)
     parquet = tmp_path / "okta.parquet"
     pq.write_table(table, parquet)
-    read_back = _events_of(pq.read_table(parquet))
+    read_back = events_of(pq.read_table(parquet))
     jsonl = tmp_path / "okta.jsonl"
     jsonl.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in read_back))
     return parquet, jsonl

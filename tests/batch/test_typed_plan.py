@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from batch.test_batch_engine import OKTA, events, rules
 from batch.test_typed_parquet import as_parquet
 from tokentrail import api
-from tokentrail.engine import batch as engine
-from tokentrail.engine import batch_digest, batch_parts
+from tokentrail.engine import batch_digest, batch_parquet, batch_parts
 from tokentrail.engine.batch import BatchEngine, scan_batch
+from tokentrail.engine.batch_parquet import ParquetScan
 from tokentrail.engine.batch_parts import unit_parts
 from tokentrail.rules.ir import Cmp, Keywords
 from tokentrail.rules.model import Grouping, PythonLogic, Rule
@@ -107,7 +107,7 @@ def test_projection_leaves_unread_columns_and_reads_whole_rows_for_python(tmp_pa
     rows.append({"client": {"ipAddress": "10.0.0.2"}, "target": [{"type": "AppInstance"}]})
     parquet, jsonl = as_parquet(tmp_path, rows)
     whole: list = []
-    original = BatchEngine._with_whole_rows
+    original = ParquetScan._with_whole_rows
 
     def spy(self, result, table, schema, path, first):
         out = original(self, result, table, schema, path, first)
@@ -115,11 +115,11 @@ def test_projection_leaves_unread_columns_and_reads_whole_rows_for_python(tmp_pa
         return out
 
     # The file read by the statements (whole rows: ``_rows_read``), or as Arrow batches.
-    monkeypatch.setattr(engine, "DIRECT_PARQUET", direct)
+    monkeypatch.setattr(batch_parquet, "DIRECT_PARQUET", direct)
     for rule_list in ([START], [START, PYTHON], [START, KEYWORDS]):
         whole.clear()
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(BatchEngine, "_with_whole_rows", spy)
+            mp.setattr(ParquetScan, "_with_whole_rows", spy)
             out, plans = four_ways(parquet, jsonl, rule_list)
         assert out["projected"] == out["parts"] == out["blocks"] == out["full"] == out["stream"]
         (plan, schema), = plans["projected"]

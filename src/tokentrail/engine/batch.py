@@ -24,12 +24,10 @@ Parquet is matched over its typed columns, and a matched row whose units' digest
 field reads is not turned into an event at all: SQL selects what each digest reads, one row per
 (event, matched unit), and Python assembles the streaming engine's ``Digest`` tuples from those
 columns and routes them (``engine/batch_digest.py``, ``engine/batch_route.py``). The file is read
-in the columns the query and the digests read — by the statement itself, a range of row numbers
-per batch, when the columns' types allow (else as Arrow batches) — and the rows Python reads get
-their columns by a second read of those rows.
-A large rule set's query is run in parts of bounded size and merged (``engine/batch_parts.py``).
-The files of one dataset are planned once: each is planned as the merged schema of its log
-type's files and its batches padded to it with NULL columns (``engine/batch_schema.py``).
+in the columns the query and the digests read, its footer once, its files planned as their
+datasets' schemas, and the rows Python reads get their columns by a second read of those rows
+(``engine/batch_parquet.py``). A large rule set's query is run in parts of bounded size and
+merged (``engine/batch_parts.py``).
 """
 
 from __future__ import annotations
@@ -48,8 +46,6 @@ import duckdb
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import sqlglot.expressions as sx
 
 from tokentrail import schemas
@@ -60,6 +56,7 @@ from tokentrail.compile.sql import FieldTable, LeafTable, compile_sql, enable_ar
 from tokentrail.compile.sql_fold import fold
 from tokentrail.compile.sql_typed import TypedFieldTable, compile_typed, with_dotted
 from tokentrail.engine import ScanResult, batch_parts
+from tokentrail.engine.arrow_events import add_leaves, events_of, is_nested
 from tokentrail.engine.batch_digest import (
     TypeDigest,
     UnitDigest,
@@ -72,8 +69,12 @@ from tokentrail.engine.batch_input import PARQUET, inputs
 from tokentrail.engine.batch_json import JsonLinesTriage, parsed_events, run_lines
 from tokentrail.engine.batch_lines import line_batches
 from tokentrail.engine.batch_memory import MemoryBudget, StateGrowth, peak_rss
+from tokentrail.engine.batch_parquet import ParquetScan, sql_strings
 from tokentrail.engine.batch_parts import (
+    LINE_COLUMN,
     PART_LOG_TYPE,
+    PARTS_INPUT,
+    TYPED_INPUT,
     Part,
     TypedPlan,
     codes_column,
@@ -97,37 +98,22 @@ from tokentrail.engine.batch_route import (
     rule_codes,
     run_log_types,
 )
-from tokentrail.engine.batch_schema import dataset_schemas, duckdb_type, padded, padded_sql, quoted
+from tokentrail.engine.batch_schema import quoted
 from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents
 from tokentrail.engine.gcpolicy import collector_paused
 from tokentrail.engine.lifted import LiftedStream, lifted_condition, sql_condition
 from tokentrail.engine.plan import UNKNOWN, LogTypeIndex, Unit
 from tokentrail.engine.session import scan_result, scan_session, unknown_keeper
-from tokentrail.errors import LogParseError
 from tokentrail.rules.ir import All, Cmp, Const, Expr
 from tokentrail.rules.loader import LoadResult
 from tokentrail.rules.model import Rule
 from tokentrail.schemas.registry import registry
-from tokentrail.sinks.parquet_dataset import LOG_TYPE_COLUMN, PARTITION_COLUMNS
 from tokentrail.sources.files import LogReader, ReadLimits, raw_jsonl
 from tokentrail.sources.held import HeldReject
 from tokentrail.state import StateStore
 
 BATCH_ROWS = 100_000  # events per DuckDB query: bounds memory, costs a query plan per batch
-# Most rows per typed (Parquet) query: each execution re-binds the query to its Arrow batch (about
-# 0.2 CPU-seconds for the bundled pack), so batches are larger; about 1 KB of Arrow per Okta row.
-# The memory budget takes fewer when a row is wide or the limit tight (``engine/batch_memory.py``).
-TYPED_BATCH_ROWS = 250_000
-READ_ROWS = 16_384  # rows per Arrow batch read from Parquet, gathered into each query's batch
-TYPED_INPUT = "typed_input"  # the Arrow batch a typed query reads
-PARTS_INPUT = "typed_parts"  # the parts' results beside it, that the merging statement reads
-TYPED_RESULT = "typed_result"  # a typed query's result, asked which rows Python reads whole
-# The Parquet file a typed statement reads itself (a view, replaced per file): its event columns
-# never pass through Arrow, which costs more than the matching (export, then import again).
-DIRECT_INPUT = "__tt_file"
-DIRECT_PARQUET = True  # read plain files in the statement (``BatchEngine._scan_direct``); else as Arrow
 _DIGESTS_TYPE = "STRUCT(u INTEGER, xv VARCHAR[], ov VARCHAR)[]"  # a row's SQL digests (batch_digest)
-LINE_COLUMN = "__tt_line"  # its row numbers
 DEFAULT_MEMORY_LIMIT = "2GB"
 # JSON that DuckDB's parser accepts and orjson (the streaming reader) rejects: NaN/Infinity,
 # trailing commas, numbers past a double's range. A line that may hold any of it goes to Python.
@@ -217,19 +203,20 @@ class BatchEngine:
                                           "allocator_flush_threshold": f"{self.budget.flush}B",
                                           "allocator_background_threads": True,
                                           "threads": threads or self.budget.threads(min(2, os.cpu_count() or 1))})
-        self._duckdb_limit = self.budget.duckdb
         self.growth = StateGrowth()
         enable_arrow_lambdas(self.con)
         self._json_prepared = False
         # Units per typed statement (``engine/batch_parts.py``).
         self.statement_units = statement_units or batch_parts.STATEMENT_UNITS
         self._typed: dict[str, TypedPlan] = {}
-        self._planned: dict[str, pa.Schema] = {}  # a Parquet file's dataset schema, by path
         self._digest_cols: dict[tuple[str, str], list[str]] = {}
         self._bulk: dict[int, tuple[np.ndarray, list[str]]] = {}  # by id() of a prepared statement's digests
         self._texts: dict[str, str] = {}  # the typed statements' SQL, by prepared name
-        self._direct: dict[tuple[str, str], tuple[str, ...]] = {}  # direct statements, by plan and file schema
         self._lines_triage: JsonLinesTriage | None = None
+        self.parquet = ParquetScan(self.con, self.budget, self.growth, statement=self._typed_statement,
+                                   run_typed=self._run_typed, route=self._route_typed, texts=self._texts,
+                                   codes=max((len(units) for units in self.by_type.values()), default=0),
+                                   whole_types=self.python_read_types, seen=self.stream.seen)
 
     def _codes(self, compile_unit: Callable[[Expr, bool], sx.Expression]) -> str:
         """Per event of a log type with rules, one code per unit of that log type (1 matched,
@@ -283,7 +270,7 @@ class BatchEngine:
         return sx.Case(ifs=branches, default=sx.null()).sql("duckdb") if branches else "NULL"
 
     def _python_types_sql(self) -> str:
-        return _sql_strings(self.python_types)
+        return sql_strings(self.python_types)
 
     def _build_sql(self) -> str:
         """The query over events as JSON text (table ``batch``): per event, its log type and its
@@ -429,7 +416,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         closed."""
         alerts: list[Alert] = []
         items = list(inputs(paths, reader))
-        self._plan_datasets([item for item in items if str(item).endswith(PARQUET)])
+        self.parquet.plan_datasets([item for item in items if str(item).endswith(PARQUET)])
         for item in items:
             name = str(item)
             if name.endswith(PARQUET):
@@ -447,190 +434,8 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         return alerts
 
     def _scan_parquet(self, reader: LogReader, path: str | Path) -> list[Alert]:
-        """A Parquet file matched over its own typed columns, batch by batch (row numbers for
-        lines); only the rows Python must see are turned into events. A NULL cell is a missing
-        field: Parquet gives every row every column, so NULL is how a row lacks one. Only the
-        columns the plan reads are read for every row; the rows Python reads whole get their
-        other columns from a second read of those rows alone (``_with_whole_rows``)."""
-        relation = self._parquet_relation(reader, path)
-        if relation is None:
-            return []
-        schema = relation.limit(0).to_arrow_table().schema
-        # Planned as its dataset's schema (``engine/batch_schema.py``), each batch padded to it.
-        planned = self._planned.get(str(path), schema)
-        plan = self._typed_statement(planned)
-        if DIRECT_PARQUET and _reads_direct(schema, planned, plan):
-            return self._scan_direct(reader, path, schema, planned, plan)
-        if plan.columns is not None:
-            relation = self._parquet_select(path, [c for c in schema.names if c in plan.columns])
-            planned = pa.schema([planned.field(c) for c in plan.columns])
-        batches = relation.to_arrow_reader(READ_ROWS)
-        source = str(path)
-        alerts: list[Alert] = []
-        first = 1
-        for read in _gathered(batches, self._batch_rows()):
-            table = padded(read, planned)
-            rows_in = table.num_rows
-            numbered = table.append_column(LINE_COLUMN, pa.array(range(rows_in), pa.int64()))
-            result = self._run_in_budget(partial(self._run_typed, plan, numbered))
-            if plan.columns is not None:
-                table = self._with_whole_rows(result, table, schema, path, first)
-            alerts.extend(self._route_typed(result, table, plan.digests, first, source, reader))
-            self.growth.after_batch()
-            first += rows_in
-        return alerts
-
-    def _run_in_budget(self, run: Callable[[], pa.Table]) -> pa.Table:
-        """``run()`` (a typed query's result) within the memory budget. A statement may need
-        more than DuckDB's share whatever the batch's rows (a large rule set's expressions, the
-        Parquet reader's row group beside it): DuckDB's limit then grows, once, to the most the
-        budget allows it, and the query runs again (it has no effects; the scan's end says if
-        the process passed the limit)."""
-        try:
-            return run()
-        except duckdb.OutOfMemoryException:
-            if self._duckdb_limit >= self.budget.duckdb_most:
-                raise
-        self._duckdb_limit = self.budget.duckdb_most
-        self.con.execute(f"SET memory_limit = '{self._duckdb_limit}B'")
-        return run()
-
-    def _scan_direct(self, reader: LogReader, path: str | Path, schema: pa.Schema, planned: pa.Schema,
-                     plan: TypedPlan) -> list[Alert]:
-        """``_scan_parquet`` with the statement reading the file (``schema``) itself, padded to
-        its plan's schema (``planned``) in SQL, a range of row numbers per batch (cut at row
-        groups where they fit, so that none is decoded twice); the rows the router reads
-        (``_rows_read``, padded as the Arrow batches are) are the only ones turned into Arrow."""
-        con = self.con
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {DIRECT_INPUT} AS SELECT * FROM read_parquet("
-                    f"'{str(path).replace(chr(39), chr(39) * 2)}', file_row_number = true)")
-        statements = self._direct_statements(plan, schema, planned)
-        own = [c for c in schema.names if c in (plan.columns or ())]
-        read = pa.schema([planned.field(c) for c in plan.columns or ()])
-        # The batches' size as the Arrow path sizes them, from the width of the file's first rows.
-        sample = next(iter(self._parquet_select(path, own).to_arrow_reader(READ_ROWS)), None)
-        groups = np.cumsum([0, *_row_groups(path)])
-        rows_of = self._batch_rows()
-        source = str(path)
-        alerts: list[Alert] = []
-        start, total = 0, int(groups[-1])
-        while sample is not None and start < total:
-            most = rows_of(sample)
-            ends = groups[(groups > start) & (groups <= start + most)]
-            stop = int(ends[-1]) if len(ends) else min(start + most, total)
-            result = self._run_in_budget(partial(self._run_direct, plan, statements, start, stop))
-            positions = self._rows_wanted(result, every=True)
-            if positions:
-                table = self._rows_read(positions, schema, path, start + 1, stop - start)
-                table = _overlaid(table, padded(table.select(own), read))
-            else:  # the router reads no row: the batch's length, no column (no buffer either)
-                table = pa.table({"__tt_none": pa.nulls(stop - start)})
-            alerts.extend(self._route_typed(result, table, plan.digests, start + 1, source, reader))
-            self.growth.after_batch()
-            start = stop
-        return alerts
-
-    def _run_direct(self, plan: TypedPlan, statements: Sequence[str], start: int, stop: int) -> pa.Table:
-        """``_run_typed`` of the direct ``statements`` (``_direct_statements``) over the file's
-        rows ``[start, stop)`` (0-based): the one statement's result, or its parts' merged."""
-        con = self.con
-        results = [con.sql(f"EXECUTE {name}({start}, {stop - 1})").to_arrow_table() for name in statements]
-        if plan.merge is None:
-            return results[0]
-        kept = results.pop()
-        con.register(PARTS_INPUT, merge_input(kept, (LINE_COLUMN, *plan.carried), results))
-        try:
-            return con.sql(f"EXECUTE {plan.merge}").to_arrow_table()
-        finally:
-            con.unregister(PARTS_INPUT)
-
-    def _direct_statements(self, plan: TypedPlan, schema: pa.Schema, planned: pa.Schema) -> tuple[str, ...]:
-        """The prepared names of ``plan``'s statements reading ``DIRECT_INPUT`` (a file of
-        ``schema``, each column padded to ``planned``; its row numbers from the first and last
-        rows, its parameters) in place of an Arrow batch; for a plan in parts, last, one giving
-        the merge the batch's row numbers and carried columns."""
-        key = (plan.statements[0], schema.to_string())
-        names = self._direct.get(key)
-        if names is None:
-            columns = ", ".join(
-                (padded_sql(quoted(c), schema.field(c).type, planned.field(c).type) if c in schema.names
-                 else f"CAST(NULL AS {duckdb_type(planned.field(c).type)})") + f" AS {quoted(c)}"
-                for c in plan.columns or ())
-            rows = (f"SELECT {columns}, CAST(file_row_number - $1 AS BIGINT) AS {LINE_COLUMN} FROM {DIRECT_INPUT}"
-                    " WHERE file_row_number BETWEEN $1 AND $2")
-            # A CTE of the Arrow batch's name: each statement reads it as it would read the batch.
-            texts = [self._texts[name].lstrip().removeprefix("WITH ") for name in plan.statements]
-            if plan.merge is not None:
-                kept = ", ".join(quoted(c) for c in (LINE_COLUMN, *plan.carried))
-                texts.append(f"kept AS (SELECT {kept} FROM {TYPED_INPUT}) SELECT * FROM kept ORDER BY {LINE_COLUMN}")
-            names = self._direct[key] = tuple(f"{plan.statements[0]}_direct_{len(self._direct)}_{k}"
-                                              for k in range(len(texts)))
-            for name, text in zip(names, texts, strict=True):
-                self.con.execute(f"PREPARE {name} AS WITH {TYPED_INPUT} AS ({rows}), {text}")
-        return names
-
-    def _batch_rows(self) -> Callable[[pa.RecordBatch], int]:
-        """How many rows a typed query's batch holds, given the batches read so far: the memory
-        budget's count for the widest row seen (its Arrow bytes and row number), one code per
-        unit of the log type with the most, and the state the scan grew so far (``StateGrowth``; at
-        least the duplicate filter's count of its keys)."""
-        codes = max((len(units) for units in self.by_type.values()), default=0)
-        widest = 0.0
-
-        def rows_of(batch: pa.RecordBatch) -> int:
-            nonlocal widest
-            if batch.num_rows:
-                widest = max(widest, batch.nbytes / batch.num_rows + 8)
-            seen = self.stream.seen
-            held = max(self.growth.grown, 0 if seen is None else seen.nbytes)
-            return self.budget.batch_rows(widest, codes, TYPED_BATCH_ROWS, held)
-
-        return rows_of
-
-    def _with_whole_rows(self, result: pa.Table, table: pa.Table, schema: pa.Schema, path: str | Path,
-                         first: int) -> pa.Table:
-        """A batch read in some columns (``table``, its first row the file's row ``first``, from
-        1) with every column of ``schema`` at the rows the router reads whole (of no log type
-        SQL knows, of a log type with Python rules, or one SQL was unsure of); NULL in the
-        columns added elsewhere. The batch itself when there are none."""
-        positions = self._rows_wanted(result, every=False)
-        if not positions:
-            return table
-        return _overlaid(self._rows_read(positions, schema, path, first, table.num_rows), table)
-
-    def _rows_wanted(self, result: pa.Table, *, every: bool) -> list[int]:
-        """The positions, ascending, of the rows the router turns into events: those it reads
-        whole (see ``_with_whole_rows``), or with ``every`` also those it reads in their
-        digests' fields (``_rows_as_events``)."""
-        whole = "" if every else (f" AND (lt IS NULL OR h IS NULL OR lt IN ({_sql_strings(self.python_read_types)})"
-                                  " OR list_contains(h, -1))")
-        con = self.con
-        con.register(TYPED_RESULT, result)
-        try:
-            return [r[0] for r in con.execute(
-                f"SELECT line FROM {TYPED_RESULT} WHERE line IS NOT NULL AND u IS NULL{whole} ORDER BY line").fetchall()]
-        finally:
-            con.unregister(TYPED_RESULT)
-
-    def _rows_read(self, positions: list[int], schema: pa.Schema, path: str | Path, first: int, rows: int) -> pa.Table:
-        """Every column of ``schema`` at ``positions`` (some, ascending) of a batch of ``rows``
-        rows (its first row the file's row ``first``, from 1), read from the file; NULL at the
-        other rows."""
-        start = first - 1
-        wanted = pa.table({"n": pa.array([start + p for p in positions], pa.int64())})
-        cursor = self.con.cursor()
-        cursor.register("whole_rows", wanted)
-        names = ", ".join(quoted(n) for n in schema.names)
-        # The row range first: DuckDB skips the row groups outside it.
-        whole = cursor.sql(f"SELECT {names} FROM read_parquet($path, file_row_number = true) WHERE file_row_number"
-                           f" BETWEEN {start + positions[0]} AND {start + positions[-1]}"
-                           " AND file_row_number IN (SELECT n FROM whole_rows) ORDER BY file_row_number",
-                           params={"path": str(path)}).to_arrow_table()
-        cursor.close()
-        at: list[int | None] = [None] * rows
-        for j, p in enumerate(positions):
-            at[p] = j
-        return whole.take(pa.array(at, pa.int64()))
+        """A Parquet file matched over its own typed columns (``engine/batch_parquet.py``)."""
+        return self.parquet.scan(reader, path)
 
     @collector_paused
     def _route_typed(self, result: pa.Table, table: pa.Table, digests: Mapping[int, UnitDigest], first: int,
@@ -745,66 +550,12 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
     def _open_parquet(self, reader: LogReader, path: str | Path, rows: int = BATCH_ROWS) -> pa.RecordBatchReader | None:
         """A Parquet file's batches (without our dataset writer's partition columns), or None
         when it cannot be read (reported as the readers report a file)."""
-        relation = self._parquet_relation(reader, path)
-        return None if relation is None else relation.to_arrow_reader(rows)
-
-    def _parquet_relation(self, reader: LogReader, path: str | Path) -> duckdb.DuckDBPyRelation | None:
-        """A Parquet file's rows (without our dataset writer's partition columns), or None when
-        it cannot be read (reported as the readers report a file)."""
-        try:
-            # A cursor of its own: the matching queries run on the main connection meanwhile.
-            cursor = self.con.cursor()
-            relation = cursor.sql("SELECT * FROM read_parquet($path)", params={"path": str(path)})
-            # The partition columns our own dataset writer adds are no part of the events.
-            ours = [c for c in relation.columns if c in PARTITION_COLUMNS]
-            if ours:
-                relation = relation.select(*(duckdb.ColumnExpression(c) for c in relation.columns if c not in ours))
-        except duckdb.Error as exc:
-            error = LogParseError(f"cannot read Parquet: {str(exc).splitlines()[0]}", file=str(path))
-            if reader.strict:
-                raise error from None
-            reader.stats.errors.append(error)
-            reader.stats.skipped += 1
-            return None
-        reader.stats.files += 1
-        return relation
-
-    def _plan_datasets(self, paths: Sequence[str | Path]) -> None:
-        """The schema each of a scan's Parquet files is planned as (``engine/batch_schema.py``),
-        from their footers, among the files of its log type's partition (``tt_log_type=…``, one
-        group for files outside our dataset layout): one log type's plan would only grow with
-        another's fields. A file that cannot be read is left out (its scan reports it)."""
-        groups: dict[str, dict[str, pa.Schema]] = {}
-        cursor = self.con.cursor()
-        for path in paths:
-            try:
-                columns = cursor.sql("SELECT * FROM read_parquet($path)", params={"path": str(path)})
-                schema = columns.limit(0).to_arrow_table().schema
-            except duckdb.Error:
-                continue
-            partition = next((part for part in Path(path).parts if part.startswith(LOG_TYPE_COLUMN + "=")), "")
-            groups.setdefault(partition, {})[str(path)] = pa.schema(
-                [f for f in schema if f.name not in PARTITION_COLUMNS])
-        cursor.close()
-        self._planned = {path: planned for found in groups.values()
-                         for path, planned in zip(found, dataset_schemas(found.values()), strict=True)}
-
-    def _parquet_select(self, path: str | Path, columns: Sequence[str]) -> duckdb.DuckDBPyRelation:
-        """These columns of a Parquet file already opened (``_parquet_relation``)."""
-        names = ", ".join(quoted(c) for c in columns) or "NULL AS __tt_none"
-        return self.con.cursor().sql(f"SELECT {names} FROM read_parquet($path)", params={"path": str(path)})
+        return self.parquet.batches(reader, path, rows)
 
     def _parquet_as_json(self, reader: LogReader, path: str | Path) -> Iterable[tuple[list[int], list[bytes]]]:
         """A Parquet file's rows as JSON text batches (row numbers for lines), for an engine
         that matches JSON text (Spark)."""
-        batches = self._open_parquet(reader, path)
-        if batches is None:
-            return
-        row = 0
-        for record_batch in batches:
-            events = _events_of(pa.Table.from_batches([record_batch]))
-            yield list(range(row + 1, row + 1 + len(events))), [orjson.dumps(e) for e in events]
-            row += len(events)
+        return self.parquet.as_json(reader, path, BATCH_ROWS)
 
     def _rows_as_events(self, table: pa.Table, wanted: list[tuple]) -> list[Mapping[str, Any]]:
         """The events of the ``wanted`` query rows (position, log type, codes) of ``table``.
@@ -827,12 +578,12 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
                 continue
             positions = pa.array([wanted[i][0] for i in items], pa.int64())
             if lt is None:
-                events = _events_of(table.take(positions))
+                events = events_of(table.take(positions))
             else:
                 columns, leaves = self._digest_fields(table.schema, lt)
                 picked = table.select(list(dict.fromkeys(columns + [leaf[0] for leaf in leaves]))).take(positions)
-                events = _events_of(picked.select(columns))
-                _add_leaves(events, picked, leaves)
+                events = events_of(picked.select(columns))
+                add_leaves(events, picked, leaves)
             for i, event in zip(items, events, strict=True):
                 out[i] = event
         return out
@@ -866,7 +617,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
                     break
                 kind = kind.field(part).type
             else:
-                if len(parts) > 1 and not _nested(kind):
+                if len(parts) > 1 and not is_nested(kind):
                     leaves.add(parts)
                     continue
             columns.add(head)
@@ -1066,64 +817,6 @@ def _code_under(first: sx.Expression, then: sx.Expression) -> sx.Expression:
 _NO_EVENT: Mapping[str, Any] = {}  # a digested match's event: its rule reads nothing more of it
 
 
-def _gathered(batches: pa.RecordBatchReader, rows_of: Callable[[pa.RecordBatch], int]) -> Iterable[pa.Table]:
-    """The reader's batches joined, and cut where needed, into tables of ``rows_of(batch)`` rows
-    each (asked again as each batch arrives; the last table fewer). DuckDB's reader gives at most
-    a Parquet file's row group per batch, often fewer rows than a query should read."""
-    held: list[pa.RecordBatch] = []
-    count = 0
-    for batch in batches:
-        wanted = rows_of(batch)
-        start = 0
-        while start < batch.num_rows:
-            taken = min(batch.num_rows - start, max(wanted - count, 0))
-            if taken:
-                held.append(batch.slice(start, taken))
-                count += taken
-                start += taken
-            if count >= wanted:
-                yield pa.Table.from_batches(held)
-                held, count = [], 0
-    if held:
-        yield pa.Table.from_batches(held)
-
-
-def _reads_direct(schema: pa.Schema, planned: pa.Schema, plan: TypedPlan) -> bool:
-    """Whether a file's statements may read it themselves (``BatchEngine._scan_direct``): they
-    read some columns, every one (as ``planned``, which covers the file's ``schema``) of a
-    type DuckDB reads as it reads the same column through Arrow."""
-    return (bool(plan.columns) and "file_row_number" not in schema.names
-            and all(_direct_type(planned.field(c).type) for c in plan.columns or ()))
-
-
-def _direct_type(kind: pa.DataType) -> bool:
-    """Text, integers, floats, booleans, and structs and lists of those."""
-    if pa.types.is_struct(kind):
-        return all(_direct_type(kind.field(i).type) for i in range(kind.num_fields))
-    if pa.types.is_list(kind):
-        return _direct_type(kind.value_type)
-    return (pa.types.is_string(kind) or pa.types.is_boolean(kind) or pa.types.is_integer(kind)
-            or pa.types.is_floating(kind) or pa.types.is_null(kind))
-
-
-def _overlaid(rows: pa.Table, table: pa.Table) -> pa.Table:
-    """``rows`` with each column of ``table`` in place of its own (appended where it has none:
-    a column of its dataset this file lacks, all NULL: missing)."""
-    for name in table.column_names:
-        at_column = rows.schema.get_field_index(name)
-        if at_column < 0:
-            rows = rows.append_column(name, table.column(name))
-        else:
-            rows = rows.set_column(at_column, name, table.column(name))
-    return rows
-
-
-def _row_groups(path: str | Path) -> list[int]:
-    """The rows of each of a Parquet file's row groups."""
-    meta = pq.ParquetFile(path).metadata
-    return [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-
-
 def _carried(column: str) -> str:
     """The query's own name for an event column the SQL digests read (no clash with its names)."""
     return "__tt_c_" + column
@@ -1138,73 +831,6 @@ def _stamp_columns(digests: Mapping[str, TypeDigest]) -> tuple[str, ...]:
     """The event columns the time and id fields of every log type read, each once, sorted: all
     the merging statement reads of the event (the parts give the digests' own values)."""
     return tuple(sorted({c for plan in digests.values() for c in plan.stamp_columns}))
-
-
-def _sql_strings(names: Iterable[str]) -> str:
-    """Log type names as the items of a SQL ``IN (...)`` list (one empty string when none)."""
-    return ", ".join(f"'{name}'" for name in sorted(names)) or "''"
-
-
-def _events_of(table: pa.Table) -> list[dict[str, Any]]:
-    """The rows of ``table`` as events: NULL cells left out, at every depth; values of types
-    JSON lacks (timestamps, decimals, bytes) as their text, as through JSON."""
-    events: list[dict[str, Any]] = [{} for _ in range(table.num_rows)]
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        nested = _nested(column.type)
-        plain = _json_native(column.type)
-        for event, value in zip(events, column.to_pylist(), strict=True):
-            if value is None:
-                continue
-            if nested:
-                value = _present(value)
-            if not plain:
-                value = orjson.loads(orjson.dumps(value, default=str))
-            event[name] = value
-    return events
-
-
-def _add_leaves(events: list[dict[str, Any]], table: pa.Table, leaves: list[tuple[str, ...]]) -> None:
-    """Put each leaf (a path through objects to a value) of ``table``'s rows into ``events``,
-    building the objects on the way; a NULL leaf is a missing field."""
-    for parts in leaves:
-        column = table.column(parts[0])
-        for part in parts[1:]:
-            column = pc.struct_field(column, [column.type.get_field_index(part)])
-        plain = _json_native(column.type)
-        for event, value in zip(events, column.to_pylist(), strict=True):
-            if value is None:
-                continue
-            if not plain:
-                value = orjson.loads(orjson.dumps(value, default=str))
-            node = event
-            for part in parts[:-1]:
-                node = node.setdefault(part, {})
-            node[parts[-1]] = value
-
-
-def _nested(kind: pa.DataType) -> bool:
-    return pa.types.is_struct(kind) or pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_map(kind)
-
-
-def _json_native(kind: pa.DataType) -> bool:
-    """Values of this type come out of Arrow as JSON would give them (text, integers, booleans,
-    and structs and lists of those)."""
-    if pa.types.is_struct(kind):
-        return all(_json_native(kind.field(i).type) for i in range(kind.num_fields))
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        return _json_native(kind.value_type)
-    # Not floats: a NaN or an infinity is no JSON number, and through JSON it becomes null.
-    return (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_boolean(kind)
-            or pa.types.is_integer(kind) or pa.types.is_null(kind))
-
-
-def _present(value: Any) -> Any:
-    """``value`` with every key holding None left out, at every depth."""
-    if isinstance(value, dict):
-        return {k: _present(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_present(v) for v in value]
-    return value
 
 
 def scan_batch(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, *, state: StateStore | None = None,

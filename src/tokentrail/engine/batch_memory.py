@@ -5,9 +5,10 @@ and its objects (the rules, the plans, alerting's open groups), the Arrow batche
 over, the parts' result tables, and the Python objects built for matched rows. So the limit is
 divided: a reserve for the process's own (the interpreter, rules, plans, alerting: about 400 MB
 for the packs measured, whatever the limit), DuckDB's share (it spills to a directory past it),
-and what is left for one batch in flight, which costs several times its Arrow input (DuckDB's
+and what is left for the batches in flight, each costing several times its Arrow input (DuckDB's
 intermediates, the results, Python's objects for its matches; docs/benchmarks.md, "peak RSS
-bounded by --memory-limit"). A batch holds as many rows as that allows given how wide a row is.
+bounded by --memory-limit"). A batch holds as many rows as that allows given how wide a row is;
+the Parquet scan keeps two in flight (one matched in DuckDB while the one before is routed).
 (Smaller statement parts under a tighter limit were measured and not taken: a part's memory in
 DuckDB did not shrink with its units, and more parts cost CPU on every batch.)
 
@@ -69,12 +70,12 @@ class MemoryBudget:
         return cls(limit=total, duckdb=max(DUCKDB_FLOOR, duckdb), duckdb_most=max(DUCKDB_FLOOR, rest),
                    batch=rest - duckdb, flush=max(FLUSH_FLOOR, total * FLUSH_PERCENT // 100))
 
-    def batch_rows(self, row_bytes: float, codes: int, most: int, held: int = 0) -> int:
+    def batch_rows(self, row_bytes: float, codes: int, most: int, held: int = 0, batches: int = 1) -> int:
         """Rows a batch holds when a row's Arrow input takes ``row_bytes`` and its statements give
         it ``codes`` codes (a byte each): as many as fit ``batch`` in flight less ``held`` bytes of
-        state that grew with the input so far (the duplicate filter's keys), at least
-        ``MIN_BATCH_ROWS`` and at most ``most``."""
-        fits = int(max(self.batch - held, 0) / max(IN_FLIGHT * row_bytes + codes, 1.0))
+        state that grew with the input so far (the duplicate filter's keys), shared by ``batches``
+        batches in flight at once, at least ``MIN_BATCH_ROWS`` and at most ``most``."""
+        fits = int(max(self.batch - held, 0) / max(batches * (IN_FLIGHT * row_bytes + codes), 1.0))
         return max(min(MIN_BATCH_ROWS, most), min(most, fits))
 
     def threads(self, cores: int) -> int:

@@ -24,6 +24,9 @@ STATEMENT_UNITS = 400  # units per typed statement: planning memory against per-
 # (464 units) costs less CPU and peak RSS as one statement than as two parts and their merge.
 WHOLE_SLACK = 1.25
 PART_LOG_TYPE = "__tt_lt"  # the merging statement's input: the row's log type (from the first part)
+TYPED_INPUT = "typed_input"  # the Arrow batch (or the file's rows) a typed statement reads
+PARTS_INPUT = "typed_parts"  # the parts' results beside it, that the merging statement reads
+LINE_COLUMN = "__tt_line"  # a typed statement's input: each row's number in its batch
 
 # One part's units of each log type: the position (0-based) of its first unit in the log type's
 # whole unit list, and the units.

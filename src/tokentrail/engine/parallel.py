@@ -328,7 +328,7 @@ class ParallelFileScanner:
             if kept.__class__ is bytes:
                 out.write(kept)  # type: ignore[union-attr, arg-type]
             else:
-                _copy_line(name, *kept, out)  # type: ignore[misc, arg-type]
+                copy_line(name, *kept, out)  # type: ignore[misc, arg-type]
         engine_stats = self.engine.stats
         if result.unknown:
             if self.engine.strict_unknown:
@@ -375,7 +375,7 @@ def _close_result_writer(pool: ProcessPoolExecutor) -> None:
         queue._writer.close()
 
 
-def _copy_line(path: str, offset: int, length: int, out: IO[bytes]) -> None:
+def copy_line(path: str, offset: int, length: int, out: IO[bytes]) -> None:
     """Copy a line past the read limit from ``path`` to ``out``, a bounded piece at a time, and
     end it with a newline, as the one-process reader keeps it."""
     with open(path, "rb") as fh:

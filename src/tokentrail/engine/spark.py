@@ -48,7 +48,7 @@ from tokentrail.engine.batch_input import PARQUET, inputs
 from tokentrail.engine.batch_json import run_lines
 from tokentrail.engine.batch_lines import line_batches
 from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS
-from tokentrail.engine.parallel import _copy_line as copy_line  # as the parallel scan copies them
+from tokentrail.engine.parallel import copy_line  # as the parallel scan copies them
 from tokentrail.engine.plan import UNKNOWN
 from tokentrail.engine.session import scan_result, scan_session, unknown_keeper
 from tokentrail.engine.spark_parquet import PARQUET_EXPANSION, file_key, footer, parquet_frame, parquet_rows

@@ -6,7 +6,7 @@ DataFrame of several schemas would be read with one file's, silently losing the 
 Each row carries ``_metadata.file_path`` and ``_metadata.row_index`` (Spark's per-file row
 index, 0-based, stable however the file is split among tasks), and ``parquet_rows`` (a
 ``mapInArrow`` function) turns every row into the event text the DuckDB engine's driver read
-makes (``engine.batch._events_of``: NULL cells left out, values of types JSON lacks as their
+makes (``engine.arrow_events.events_of``: NULL cells left out, values of types JSON lacks as their
 text, our dataset writer's partition columns dropped), numbered by its row in its file, 1-based.
 The rows have ``engine/spark_read.py``'s ``ROW_SCHEMA``, so the JSON-lines pieces and the Parquet
 files of a query are matched by the one query of ``SparkEngine``.
@@ -28,7 +28,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tokentrail.engine.batch import _events_of as events_of  # the driver read's own conversion
+from tokentrail.engine.arrow_events import events_of  # the driver read's own conversion
 from tokentrail.engine.spark_read import row_batch
 from tokentrail.sinks.parquet_dataset import PARTITION_COLUMNS
 
