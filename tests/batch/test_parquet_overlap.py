@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -16,7 +17,7 @@ from batch.test_batch_engine import OKTA, events, rules
 from batch.test_typed_parquet import as_parquet
 from batch.test_typed_plan import PYTHON, START
 from tokentrail import api
-from tokentrail.engine import batch_parquet
+from tokentrail.engine import batch_memory, batch_parquet
 from tokentrail.engine.batch import BatchEngine, scan_batch
 from tokentrail.rules.ir import Cmp
 from tokentrail.rules.model import Grouping, Rule
@@ -105,21 +106,43 @@ def test_overlapped_batches_give_one_after_the_other_s_results(tmp_path_factory,
     assert outcomes[0][2] == [(a.id, a.event_ids, a.count) for a in stream.alerts]
 
 
-@pytest.mark.parametrize(("cores", "overlap", "during"), [(2, True, 1), (4, True, 2), (2, False, 2), (1, True, 1)])
-def test_duckdb_leaves_a_core_to_the_router_while_they_overlap(tmp_path, monkeypatch, cores, overlap, during):
-    parquet, _ = as_parquet(tmp_path, _okta(50))
+def _threads(con) -> int:
+    return con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+
+
+def test_duckdb_has_every_core_while_routing_is_quicker_than_its_statements_and_one_fewer_else():
+    con = duckdb.connect(config={"threads": 2})
+    now = iter(range(100))
+    share = batch_parquet.CoreShare(con, 2, 1, clock=lambda: float(next(now)))
+    seen = []
+    # Each statement takes one tick of the fake clock; the routing after it takes what is given.
+    for routing in (0.5, 3.0, 3.0, 0.2, 0.0):
+        seen.append(share.run(lambda: _threads(con)))
+        share.routed(routing)
+    seen.append(share.run(lambda: _threads(con)))
+    assert seen == [2, 2, 1, 1, 2, 2]  # the first has all: nothing is routed beside it
+    share.restore()
+    assert _threads(con) == 2
+
+
+@pytest.mark.parametrize(("cores", "overlap", "fewer"), [(2, True, 1), (4, True, 2), (2, False, 2), (1, True, 1)])
+def test_a_scan_gives_duckdb_its_threads_or_one_fewer_and_then_back(tmp_path, monkeypatch, cores, overlap, fewer):
+    parquet, _ = as_parquet(tmp_path, _okta(120))
     monkeypatch.setattr(batch_parquet, "OVERLAP", overlap)
     monkeypatch.setattr(batch_parquet.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(batch_parquet, "READ_ROWS", 16)
+    monkeypatch.setattr(batch_memory, "MIN_BATCH_ROWS", 1)
+    monkeypatch.setattr(batch_memory, "resident_bytes", lambda: 10**8)
     threads: list[int] = []
     run_direct = batch_parquet.ParquetScan._run_direct
 
     def counted(self, *args):
-        threads.append(self.con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+        threads.append(_threads(self.con))
         return run_direct(self, *args)
 
     monkeypatch.setattr(batch_parquet.ParquetScan, "_run_direct", counted)
-    engine = BatchEngine([EACH], threads=2)
+    engine = BatchEngine([EACH], threads=2, memory_limit="100KB")
     reader = LogReader()
     assert engine.scan_paths([str(parquet)], reader) and reader.stats.files == 1
-    assert threads == [during]
-    assert engine.con.execute("SELECT current_setting('threads')").fetchall()[0][0] == 2  # as it was after
+    assert len(threads) > 1 and threads[0] == 2 and set(threads) <= {2, fewer}
+    assert _threads(engine.con) == 2  # as it was after

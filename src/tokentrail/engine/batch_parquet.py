@@ -31,10 +31,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from time import perf_counter
 from typing import TypeVar
 
 import duckdb
@@ -191,27 +191,15 @@ class ParquetScan:
         """A Parquet file matched over its own typed columns, batch by batch; only the columns
         the plan reads are read for every row, the rows Python reads whole get their other
         columns from a second read of those rows alone (``_with_whole_rows``)."""
-        with self._core_for_routing():
-            return self._scan(reader, path)
-
-    @contextmanager
-    def _core_for_routing(self) -> Iterator[None]:
-        """DuckDB's threads one fewer than the cores (at least one) while its statements run
-        beside the routing (``OVERLAP``), as they were after: on two cores, DuckDB's two threads
-        beside the router took more CPU time and no less wall time than one (docs/benchmarks.md)."""
         threads = int(self.con.execute("SELECT current_setting('threads')").fetchall()[0][0])
-        fewer = max(1, min(threads, (os.cpu_count() or 1) - 1))
-        if not OVERLAP or fewer == threads:
-            yield
-            return
-        self.con.execute(f"SET threads = {fewer}")
+        share = CoreShare(self.con, threads, max(1, min(threads, (os.cpu_count() or 1) - 1)) if OVERLAP else threads)
         try:
-            yield
+            return self._scan(reader, path, share)
         finally:
-            self.con.execute(f"SET threads = {threads}")
+            share.restore()
 
-    def _scan(self, reader: LogReader, path: str | Path) -> list[Alert]:
-        """``scan``, DuckDB's threads as they are."""
+    def _scan(self, reader: LogReader, path: str | Path, share: CoreShare) -> list[Alert]:
+        """``scan``, DuckDB's threads shared with the routing by ``share``."""
         footer = self.opened(reader, path)
         if footer is None:
             return []
@@ -220,7 +208,7 @@ class ParquetScan:
         planned = self.planned.get(str(path), schema)
         plan = self.statement(planned)
         if DIRECT_PARQUET and reads_direct(schema, planned, plan):
-            return self._scan_direct(reader, path, footer, planned, plan)
+            return self._scan_direct(reader, path, footer, planned, plan, share)
         read = schema.names
         if plan.columns is not None:
             read = [c for c in schema.names if c in plan.columns]
@@ -231,18 +219,20 @@ class ParquetScan:
             for got in gathered(batches, self._batch_rows()):
                 table = padded(got, planned)
                 numbered = table.append_column(LINE_COLUMN, pa.array(range(table.num_rows), pa.int64()))
-                yield partial(self._matched, plan, table, numbered)
+                yield partial(share.run, partial(self._matched, plan, table, numbered))
 
         source = str(path)
         alerts: list[Alert] = []
         first = 1
         for table, result in one_ahead(matched()):
+            routing = perf_counter()
             rows_in = table.num_rows
             if plan.columns is not None:
                 table = self._with_whole_rows(result, table, schema, path, first)
             alerts.extend(self.route(result, table, plan.digests, first, source, reader))
             self.growth.after_batch()
             first += rows_in
+            share.routed(perf_counter() - routing)
         return alerts
 
     def _matched(self, plan: TypedPlan, table: pa.Table, numbered: pa.Table) -> tuple[pa.Table, pa.Table]:
@@ -265,7 +255,7 @@ class ParquetScan:
         return run()
 
     def _scan_direct(self, reader: LogReader, path: str | Path, footer: Footer, planned: pa.Schema,
-                     plan: TypedPlan) -> list[Alert]:
+                     plan: TypedPlan, share: CoreShare) -> list[Alert]:
         """``scan`` with the statement reading the file (``footer.schema``) itself, padded to its
         plan's schema (``planned``) in SQL, a range of row numbers per batch (cut at row groups
         where they fit, so that none is decoded twice, and sized by the footer's column sizes);
@@ -286,12 +276,13 @@ class ParquetScan:
                 most = self._rows_fitting(width)
                 ends = groups[(groups > start) & (groups <= start + most)]
                 stop = int(ends[-1]) if len(ends) else min(start + most, total)
-                yield partial(self._matched_rows, plan, statements, start, stop)
+                yield partial(share.run, partial(self._matched_rows, plan, statements, start, stop))
                 start = stop
 
         source = str(path)
         alerts: list[Alert] = []
         for start, stop, result in one_ahead(matched()):
+            routing = perf_counter()
             positions = self._rows_wanted(result, every=True)
             if positions:
                 table = self._rows_read(positions, schema, path, start + 1, stop - start)
@@ -300,6 +291,7 @@ class ParquetScan:
                 table = pa.table({"__tt_none": pa.nulls(stop - start)})
             alerts.extend(self.route(result, table, plan.digests, start + 1, source, reader))
             self.growth.after_batch()
+            share.routed(perf_counter() - routing)
         return alerts
 
     def _matched_rows(self, plan: TypedPlan, statements: Sequence[str], start: int,
@@ -435,6 +427,43 @@ class ParquetScan:
             events = events_of(pa.Table.from_batches([record_batch]))
             yield list(range(row + 1, row + 1 + len(events))), [orjson.dumps(e) for e in events]
             row += len(events)
+
+
+class CoreShare:
+    """DuckDB's threads while a file's statements run beside its routing (``OVERLAP``): all of
+    them while routing a batch takes less time than a statement (the scan waits for DuckDB: a
+    pack that matches little), ``fewer`` while it takes longer (the scan waits for Python: on two
+    cores, DuckDB's two threads beside a busy router took more CPU time and no less wall time
+    than one, docs/benchmarks.md). The first statement has all: nothing is routed beside it. The
+    threads change only between statements, in the worker, which alone uses the connection
+    while the file is read; they do not change what a statement gives."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, threads: int, fewer: int,
+                 clock: Callable[[], float] = perf_counter) -> None:
+        self.con, self.threads, self.fewer, self.clock = con, threads, fewer, clock
+        self.wanted = self.current = threads
+        self.statement_seconds = 0.0  # the last statement's wall time
+
+    def run(self, job: Callable[[], Done]) -> Done:
+        """``job()`` (a statement) with the threads the last routing asked for, timed."""
+        if self.wanted != self.current:
+            self.con.execute(f"SET threads = {self.wanted}")
+            self.current = self.wanted
+        started = self.clock()
+        try:
+            return job()
+        finally:
+            self.statement_seconds = self.clock() - started
+
+    def routed(self, seconds: float) -> None:
+        """A batch took ``seconds`` to route: the next statement's threads."""
+        self.wanted = self.threads if seconds < self.statement_seconds else self.fewer
+
+    def restore(self) -> None:
+        """The threads as they were before the scan (the worker has finished)."""
+        if self.current != self.threads:
+            self.con.execute(f"SET threads = {self.threads}")
+            self.current = self.threads
 
 
 def one_ahead(jobs: Iterator[Callable[[], Done]]) -> Iterator[Done]:
