@@ -431,8 +431,8 @@ class ParquetScan:
 
 class CoreShare:
     """DuckDB's threads while a file's statements run beside its routing (``OVERLAP``): all of
-    them while routing a batch takes less time than a statement (the scan waits for DuckDB: a
-    pack that matches little), ``fewer`` while it takes longer (the scan waits for Python: on two
+    them while routing a batch takes less than half a statement's time (the scan waits for DuckDB:
+    a pack that matches little), ``fewer`` otherwise (the scan waits for Python, or both: on two
     cores, DuckDB's two threads beside a busy router took more CPU time and no less wall time
     than one, docs/benchmarks.md). The first statement has all: nothing is routed beside it. The
     threads change only between statements, in the worker, which alone uses the connection
@@ -457,7 +457,9 @@ class CoreShare:
 
     def routed(self, seconds: float) -> None:
         """A batch took ``seconds`` to route: the next statement's threads."""
-        self.wanted = self.threads if seconds < self.statement_seconds else self.fewer
+        # Every core only when DuckDB is clearly what the scan waits for: near a balance, a
+        # second DuckDB thread beside the router costs CPU time and gains no wall time.
+        self.wanted = self.threads if seconds < self.statement_seconds / 2 else self.fewer
 
     def restore(self) -> None:
         """The threads as they were before the scan (the worker has finished)."""
