@@ -18,6 +18,7 @@ from tokentrail.alerting.aggregates import (
     _combine,
     _compare,
     _date_diff,
+    _number,
     compile_condition,
     compile_value,
 )
@@ -112,7 +113,7 @@ def over_subgroups(query, subgroups):
         else:
             acc = _Acc()
             for _, env in inner:
-                acc.add(a.kind, evaluate(a.of, env))
+                acc.add(a.kind, _number(a.kind, evaluate(a.of, env)))
             out.append(acc.value(a.kind))
     return out
 
@@ -133,6 +134,9 @@ sub_rows = st.lists(st.fixed_dictionaries({"kind": st.sampled_from(["a", "b", "c
 @given(outer_aggregates, sub_rows)
 @example([Aggregate("avg", of=Ref(1)), Aggregate("min", of=Ref(2))],
          [{"kind": "a", "flag": True, "n": "x"}, {"kind": "b", "flag": False, "n": 2}])
+@example([Aggregate("sum", of=Ref(2))], [{"kind": "a", "flag": False, "n": "2"}])  # a sum over a MIN of text
+@example([Aggregate("avg", of=Ref(2)), Aggregate("max", of=Ref(2))],
+         [{"kind": "a", "flag": False, "n": "x"}, {"kind": "b", "flag": True, "n": 1}])
 def test_aggregates_over_subgroups_compiled_are_their_fold(aggregates, rows):
     query = AggregateQuery(aggregates=tuple(aggregates), condition=Compare(">=", Ref(0), Num(1)),
                            sub_keys=("kind", "flag"), inner=INNER)

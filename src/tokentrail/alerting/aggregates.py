@@ -453,7 +453,7 @@ class _Emitter:
         self.indent = "    "  # of the lines to come: deeper inside a loop
         self.locals = 0
         self.namespace: dict[str, Any] = {"_date_diff": _date_diff, "_arith": _arith, "_compare": _compare,
-                                          "_PLAIN": _PLAIN, "_Acc": _Acc}
+                                          "_PLAIN": _PLAIN, "_Acc": _Acc, "_number": _number}
 
     def _local(self, *lines: str) -> str:
         """A new local, set by ``lines`` (``{name}`` in them is its name)."""
@@ -518,10 +518,12 @@ class _Emitter:
                     results.append(f"n{n}")
                 else:
                     assert a.of is not None
-                    value = self.value(a.of)
+                    # A sub-group's value is read as a match's is (``_number``): a text (a MIN
+                    # of text) adds its number to a sum, or nothing, not a TypeError.
+                    value = f"_number({a.kind!r}, {self.value(a.of)})"
                     if a.kind in ("sum", "avg"):  # _Acc.add: a null adds nothing
-                        self.lines += [f"        if {value} is not None:", f"            n{n} += 1",
-                                       f"            s{n} += {value}"]
+                        self.lines += [f"        v{n} = {value}", f"        if v{n} is not None:",
+                                       f"            n{n} += 1", f"            s{n} += v{n}"]
                         results.append(f"(s{n} if n{n} else None)" if a.kind == "sum" else
                                        f"(s{n} / n{n} if n{n} else None)")
                     else:
