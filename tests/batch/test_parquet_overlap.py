@@ -125,6 +125,23 @@ def test_duckdb_has_every_core_while_routing_is_much_quicker_than_its_statements
     assert _threads(con) == 2
 
 
+def test_threads_asked_for_while_a_statement_sets_them_are_still_restored():
+    sets: list[str] = []
+
+    class Connection:  # records what is set; the main thread asks for every core meanwhile
+        def execute(self, sql):
+            sets.append(sql)
+            share.routed(0.0)
+
+    now = iter(range(100))
+    share = batch_parquet.CoreShare(Connection(), 2, 1, clock=lambda: float(next(now)))
+    share.run(lambda: None)
+    share.routed(5.0)  # routing slower than the statement: one thread fewer
+    share.run(lambda: None)
+    share.restore()
+    assert sets == ["SET threads = 1", "SET threads = 2"]
+
+
 @pytest.mark.parametrize(("cores", "overlap", "fewer"), [(2, True, 1), (4, True, 2), (2, False, 2), (1, True, 1)])
 def test_a_scan_gives_duckdb_its_threads_or_one_fewer_and_then_back(tmp_path, monkeypatch, cores, overlap, fewer):
     parquet, _ = as_parquet(tmp_path, _okta(120))

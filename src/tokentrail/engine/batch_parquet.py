@@ -446,9 +446,10 @@ class CoreShare:
 
     def run(self, job: Callable[[], Done]) -> Done:
         """``job()`` (a statement) with the threads the last routing asked for, timed."""
-        if self.wanted != self.current:
-            self.con.execute(f"SET threads = {self.wanted}")
-            self.current = self.wanted
+        wanted = self.wanted  # read once: the main thread may change it meanwhile
+        if wanted != self.current:
+            self.con.execute(f"SET threads = {wanted}")
+            self.current = wanted
         started = self.clock()
         try:
             return job()
