@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from heapq import heappop, heappush
 from itertools import repeat
 from typing import Any
 
@@ -283,13 +282,12 @@ class GroupingAlerter:
     def _pass(self, now: float, out: list[Alert]) -> float:
         """Close every group whose window ended at or before ``now`` (their alerts appended to
         ``out``); the first window end left."""
-        ends, get = self.ends, self.groups.get
-        while ends and ends[0][0] <= now:
-            _, start, key = heappop(ends)
+        get = self.groups.get
+        for start, key in ended(self.ends, now):
             group = get(key)
             if group is not None and group.start == start and (alert := self._close(key, group)):
                 out.append(alert)
-        return ends[0][0] if ends else _INF
+        return self.ends[0][0] if self.ends else _INF
 
     def _open(self, key: tuple[str, ...], group: _Group | None, at: float, parts: tuple[Any, ...],
               query: QueryState | None, out: list[Alert]) -> _Group:
@@ -300,9 +298,8 @@ class GroupingAlerter:
         window = self.window
         assert window is not None
         start = math.floor(at / window) * window if self.aligned else at
-        end = start + window
-        group = self.groups[key] = _Group(start, end, None, parts, query, self.distinct)
-        heappush(self.ends, (end, start, key))
+        group = self.groups[key] = _Group(start, start + window, None, parts, query, self.distinct)
+        note_window(self.ends, start, window, key)
         return group
 
     def _group_for(self, key: tuple[str, ...], time: float | None, out: list[Alert]) -> _Group:
@@ -314,32 +311,15 @@ class GroupingAlerter:
         if window is not None and t > self.newest:
             self.newest = t
             if self.ends and self.ends[0][0] <= t:
-                out += self._close_ended(t)
+                self._pass(t, out)
         group = self.groups.get(key)
-        if group is not None and window is not None and t >= group.end:
-            alert = self._close(key, group)
-            if alert:
-                out.append(alert)
-            group = None
-        if group is None:
-            start = math.floor(t / window) * window if self.aligned else t  # type: ignore[operator]
-            group = self.groups[key] = _Group(start, _INF if window is None else start + window, None, None,
+        if window is not None and (group is None or t >= group.end):
+            return self._open(key, group, t, None, None if self.program is None else self.program.new_state(), out)
+        if group is None:  # no window: the key's one group
+            group = self.groups[key] = _Group(t, _INF, None, None,
                                               None if self.program is None else self.program.new_state(),
                                               self.distinct)
-            if window is not None:
-                note_window(self.ends, start, window, key)
         return group
-
-    def _close_ended(self, now: float) -> list[Alert]:
-        """Close every group whose window ended at or before ``now``."""
-        out: list[Alert] = []
-        for start, key in ended(self.ends, now):
-            group = self.groups.get(key)
-            if group is not None and group.start == start:
-                alert = self._close(key, group)
-                if alert:
-                    out.append(alert)
-        return out
 
     def flush(self) -> list[Alert]:
         """Close every open group (end of input)."""
