@@ -434,7 +434,13 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         return alerts
 
     def _scan_parquet(self, reader: LogReader, path: str | Path) -> list[Alert]:
-        """A Parquet file matched over its own typed columns (``engine/batch_parquet.py``)."""
+        """A Parquet file matched over its own typed columns (``engine/batch_parquet.py``), or as
+        JSON text when DuckDB cannot read its names apart (``ParquetScan.clashes``)."""
+        if self.parquet.clashes(path):
+            alerts: list[Alert] = []
+            for numbers, lines in self.parquet.as_json(reader, path, BATCH_ROWS):
+                alerts.extend(self.run_text(numbers, lines, str(path), reader))
+            return alerts
         return self.parquet.scan(reader, path)
 
     @collector_paused

@@ -16,6 +16,11 @@ types allow (``reads_direct``): its event columns never pass through Arrow, whic
 than the matching. Else it is read as Arrow batches in the columns the plan reads. Either way
 the rows Python reads whole get their other columns by a second read of those rows alone.
 
+DuckDB binds names regardless of case: of two sibling fields whose names differ only in case it
+renames one (``Type`` -> ``Type_1``), of two such columns it keeps one. A file holding such names
+(``names_clash``) is read by pyarrow instead, as events, and matched as JSON text (``as_json``):
+slower, exact, and left out of its dataset's planned schema.
+
 DuckDB releases the GIL while it runs a statement, so the statement of the next batch runs in a
 worker thread while the main thread routes the current one (``one_ahead``): the scan takes about
 the longer of DuckDB's and Python's time, not their sum. At most one batch is ahead, and both
@@ -41,6 +46,7 @@ import duckdb
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from tokentrail.alerting.models import Alert
 from tokentrail.engine.arrow_events import events_of
@@ -144,6 +150,7 @@ class ParquetScan:
         self.footers: dict[str, Footer | LogParseError] = {}  # by path
         self.planned: dict[str, pa.Schema] = {}  # a file's dataset schema, by path
         self.direct: dict[tuple[str, str], tuple[str, ...]] = {}  # direct statements, by plan and file schema
+        self.clashing: dict[str, bool] = {}  # whether a file holds names DuckDB cannot tell apart, by path
         con.execute("LOAD parquet")  # its settings exist once it is loaded
         con.execute("SET parquet_metadata_cache = true")
 
@@ -156,7 +163,7 @@ class ParquetScan:
         groups: dict[str, dict[str, pa.Schema]] = {}
         for path in paths:
             footer = self._footer(path)
-            if isinstance(footer, LogParseError):
+            if isinstance(footer, LogParseError) or self.clashes(path):
                 continue
             partition = next((part for part in Path(path).parts if part.startswith(LOG_TYPE_COLUMN + "=")), "")
             groups.setdefault(partition, {})[str(path)] = footer.schema
@@ -172,6 +179,19 @@ class ParquetScan:
             except duckdb.Error as exc:
                 found = LogParseError(f"cannot read Parquet: {str(exc).splitlines()[0]}", file=str(path))
             self.footers[str(path)] = found
+        return found
+
+    def clashes(self, path: str | Path) -> bool:
+        """Whether the file holds sibling names that differ only in case (``names_clash``), read
+        from its footer by pyarrow on first asking. A file pyarrow cannot read is left to
+        DuckDB's reading, which reports it."""
+        found = self.clashing.get(str(path))
+        if found is None:
+            try:
+                found = names_clash(pq.read_schema(path))
+            except (OSError, pa.ArrowException):
+                found = False
+            self.clashing[str(path)] = found
         return found
 
     def opened(self, reader: LogReader, path: str | Path) -> Footer | None:
@@ -418,8 +438,14 @@ class ParquetScan:
 
     def as_json(self, reader: LogReader, path: str | Path, rows: int) -> Iterable[tuple[list[int], list[bytes]]]:
         """A Parquet file's rows as JSON text batches of at most ``rows`` rows (row numbers for
-        lines), for an engine that matches JSON text (Spark)."""
-        batches = self.batches(reader, path, rows)
+        lines), for an engine that matches JSON text (Spark), and for a file whose names clash
+        (read by pyarrow, its names as written)."""
+        batches: Iterable[pa.RecordBatch] | None
+        if self.clashes(path):
+            batches = None if self.opened(reader, path) is None else pq.ParquetFile(path).iter_batches(
+                batch_size=rows, columns=[n for n in pq.read_schema(path).names if n not in PARTITION_COLUMNS])
+        else:
+            batches = self.batches(reader, path, rows)
         if batches is None:
             return
         row = 0
@@ -506,6 +532,20 @@ def gathered(batches: pa.RecordBatchReader, rows_of: Callable[[pa.RecordBatch], 
                 held, count = [], 0
     if held:
         yield pa.Table.from_batches(held)
+
+
+def names_clash(kind: pa.Schema | pa.DataType) -> bool:
+    """Whether two sibling names anywhere in ``kind`` (columns, a struct's fields, at any depth,
+    through lists and maps) differ only in case."""
+    if isinstance(kind, pa.Schema) or pa.types.is_struct(kind):
+        fields = list(kind)
+        lowered = [f.name.lower() for f in fields]
+        return len(set(lowered)) < len(lowered) or any(names_clash(f.type) for f in fields)
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        return names_clash(kind.value_type)
+    if pa.types.is_map(kind):
+        return names_clash(kind.key_type) or names_clash(kind.item_type)
+    return False
 
 
 def reads_direct(schema: pa.Schema, planned: pa.Schema, plan: TypedPlan) -> bool:
