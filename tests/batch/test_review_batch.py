@@ -19,7 +19,7 @@ from batch.test_dataset_plan import assert_same, batch_scan, written
 from batch.test_typed_plan import KEYWORDS, PYTHON
 from tokentrail.alerting.aggregates import QueryProgram
 from tokentrail.engine import batch_digest, batch_parts
-from tokentrail.engine.batch_parquet import names_clash
+from tokentrail.engine.batch_schema import names_clash
 from tokentrail.rules.aggregates import TIME, Aggregate, AggregateQuery, Compare, Num, Ref, read_label
 from tokentrail.rules.ir import All, Any, Cmp, Exists, Not
 from tokentrail.rules.model import Grouping, Rule

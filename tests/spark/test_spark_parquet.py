@@ -187,3 +187,36 @@ def test_a_json_lines_file_the_executors_miss_gives_the_streaming_results(spark,
     path.write_bytes(b"\n".join(orjson.dumps(_okta(i)) for i in range(30)) + b"\n{broken\n")
     stream, _ = assert_same([str(path)], [GRANT], spark, executor_path=lambda p: p + ".missing")
     assert stream.stats.matches == 8 and [str(e).split(": ")[0] for e in stream.read_errors] == [f"{path}:31"]
+
+
+def test_a_file_whose_names_differ_only_in_case_is_read_by_the_driver(spark, tmp_path):
+    """Spark, like DuckDB, reads names regardless of case: a file holding ``actor`` and ``Actor``
+    (and ``type`` beside ``Type`` in a struct) is read by the driver, with its names as written,
+    and gives the streaming engine's alerts and matches on the same events."""
+    from tokentrail.engine.arrow_events import events_of
+
+    rows = [{**_okta(i), "Actor": {"alternateId": "x@x.io"} if i % 2 else None,
+             "target": [{"type": "AppInstance" if i % 3 else None, "Type": None if i % 3 else "AppInstance"}]}
+            for i in range(24)]
+    clash = tmp_path / "clash.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), clash)
+    plain = tmp_path / "plain.parquet"
+    pq.write_table(pa.Table.from_pylist([_okta(i) for i in range(24, 48)]), plain)
+    jsonl = tmp_path / "same.jsonl"
+    jsonl.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events_of(pq.read_table(clash))))
+    cased = Rule(id="cased", title="cased", format="sigma", logsource=LogSource(product="okta"),
+                 logic=Cmp("target.type", "eq", ("AppInstance",), cased=True))
+    upper = Rule(id="upper", title="upper", format="sigma", logsource=LogSource(product="okta"),
+                 logic=Exists("Actor.alternateId"))
+    rules = [GRANT, DOTTED, cased, upper]
+    engine, alerts, seen, _ = _watched_scan([str(clash), str(plain)], rules, spark, lambda p: p)
+    assert engine.driver_reads == [str(clash)]
+    seen_stream: list = []
+    stream = api.scan([str(jsonl)], rules, workers=1, on_match=seen_stream.append)
+    assert [(m.rule_id, m.event_id, m.line, dict(m.event)) for m in seen if m.source == str(clash)] == \
+        [(m.rule_id, m.event_id, m.line, dict(m.event)) for m in seen_stream]
+    ours = {r["uuid"] for r in rows}
+    # Sorted (the scans order alerts apart); ids differ: a single match's names its file.
+    assert sorted((a.rule_id, a.event_ids) for a in alerts if set(a.event_ids) <= ours) == \
+        sorted((a.rule_id, a.event_ids) for a in stream.alerts)
+    assert sum(1 for m in seen_stream if m.rule_id == "cased") == 16  # ``type`` only, never ``Type``

@@ -53,7 +53,14 @@ from tokentrail.engine.arrow_events import events_of
 from tokentrail.engine.batch_digest import UnitDigest
 from tokentrail.engine.batch_memory import MemoryBudget, StateGrowth
 from tokentrail.engine.batch_parts import LINE_COLUMN, PARTS_INPUT, TYPED_INPUT, TypedPlan, merge_input
-from tokentrail.engine.batch_schema import dataset_schemas, duckdb_type, padded, padded_sql, quoted
+from tokentrail.engine.batch_schema import (
+    dataset_schemas,
+    duckdb_type,
+    names_clash,
+    padded,
+    padded_sql,
+    quoted,
+)
 from tokentrail.engine.dedup import SeenEvents
 from tokentrail.errors import LogParseError
 from tokentrail.sinks.parquet_dataset import LOG_TYPE_COLUMN, PARTITION_COLUMNS
@@ -532,20 +539,6 @@ def gathered(batches: pa.RecordBatchReader, rows_of: Callable[[pa.RecordBatch], 
                 held, count = [], 0
     if held:
         yield pa.Table.from_batches(held)
-
-
-def names_clash(kind: pa.Schema | pa.DataType) -> bool:
-    """Whether two sibling names anywhere in ``kind`` (columns, a struct's fields, at any depth,
-    through lists and maps) differ only in case."""
-    if isinstance(kind, pa.Schema) or pa.types.is_struct(kind):
-        fields = list(kind)
-        lowered = [f.name.lower() for f in fields]
-        return len(set(lowered)) < len(lowered) or any(names_clash(f.type) for f in fields)
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
-        return names_clash(kind.value_type)
-    if pa.types.is_map(kind):
-        return names_clash(kind.key_type) or names_clash(kind.item_type)
-    return False
 
 
 def reads_direct(schema: pa.Schema, planned: pa.Schema, plan: TypedPlan) -> bool:

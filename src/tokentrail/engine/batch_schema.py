@@ -177,3 +177,18 @@ def quoted(name: str) -> str:
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def names_clash(kind: pa.Schema | pa.DataType) -> bool:
+    """Whether two sibling names anywhere in ``kind`` (columns, a struct's fields, at any depth,
+    through lists and maps) differ only in case: DuckDB and Spark (case-insensitive by default)
+    cannot read such a file's names apart."""
+    if isinstance(kind, pa.Schema) or pa.types.is_struct(kind):
+        fields = list(kind)
+        lowered = [f.name.lower() for f in fields]
+        return len(set(lowered)) < len(lowered) or any(names_clash(f.type) for f in fields)
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        return names_clash(kind.value_type)
+    if pa.types.is_map(kind):
+        return names_clash(kind.key_type) or names_clash(kind.item_type)
+    return False

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tokentrail.engine.arrow_events import events_of  # the driver read's own conversion
+from tokentrail.engine.batch_schema import names_clash
 from tokentrail.engine.spark_read import row_batch
 from tokentrail.sinks.parquet_dataset import PARTITION_COLUMNS
 
@@ -52,13 +53,14 @@ def footer(path: str) -> Footer | None:
     cannot read a footer (its read then reports the file), or a top-level column's name is one
     Spark's read mistakes: ``_metadata`` (Spark hands that column and its own ``_metadata`` to
     Python under one name) or a name holding a dot (Spark 4.3's pruning of nested columns takes
-    ``a.b`` for field ``b`` of ``a`` and leaves the column out)."""
+    ``a.b`` for field ``b`` of ``a`` and leaves the column out), or names differing only in case
+    (``names_clash``: Spark reads names regardless of case)."""
     try:
         meta = pq.read_metadata(path)
     except (OSError, pa.ArrowException):
         return None
     schema = meta.schema.to_arrow_schema().remove_metadata()
-    if any(name == METADATA or "." in name for name in schema.names):
+    if any(name == METADATA or "." in name for name in schema.names) or names_clash(schema):
         return None
     return Footer(meta.num_rows, schema.to_string())
 
