@@ -242,6 +242,14 @@ class ParallelFileScanner:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
         return self._pool
 
+    def start(self, path: str) -> None:
+        """Fork the workers now, warmed on ``path``'s first lines, rather than at the first task
+        (a caller about to start threads of its own forks first)."""
+        try:
+            self._start_pool(path).submit(os.getpid).result()
+        except BrokenProcessPool:
+            self._stop_pool()  # a worker died already: the first task starts a new pool
+
     def scan_file(self, path: str | Path) -> Iterator[Alert]:
         """Alerts completed while scanning ``path``, in file order."""
         name = str(path)
