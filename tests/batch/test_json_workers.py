@@ -13,15 +13,17 @@ from pathlib import Path
 
 import orjson
 import pytest
+from typer.testing import CliRunner
 
 from tokentrail import api
+from tokentrail.cli import app
 from tokentrail.content import RULES_DIR
 from tokentrail.engine.batch import scan_batch
 from tokentrail.rules.loader import LoadContext
 from tokentrail.simulate import generate
 from tokentrail.sources.limits import ReadLimits
 
-PROBE = Path(__file__).with_name("batch_worker_probe.py")
+PROBE = Path(__file__).parents[1] / "delivery" / "worker_kill_probe.py"
 LIMIT = 4096  # bytes per line: the over-long line below is past it, every event is not
 
 
@@ -109,7 +111,7 @@ def test_parquet_before_a_big_file_shares_the_scan_and_no_worker_outlives_it(log
 
 def probe(path: Path, mode: str) -> dict:
     # A hang would be the bug: the timeout turns it into a failure.
-    proc = subprocess.run([sys.executable, str(PROBE), str(path), mode], capture_output=True, timeout=180)
+    proc = subprocess.run([sys.executable, str(PROBE), str(path), mode, "duckdb"], capture_output=True, timeout=180)
     assert proc.returncode == 0, proc.stderr.decode()
     return orjson.loads(proc.stdout)
 
@@ -127,3 +129,21 @@ def test_a_range_that_kills_its_worker_twice_fails_with_one_line(log_file):
     assert "a worker process died twice scanning bytes 0-" in got["error"]
     assert str(log_file) in got["error"] and "\n" not in got["error"]
     assert got["children"] == []
+
+
+def cli_scan(*args: object) -> tuple[int, dict, str]:
+    result = CliRunner().invoke(app, ["scan", *map(str, args), "--format", "json"], catch_exceptions=False)
+    return result.exit_code, orjson.loads(result.stdout), result.stderr
+
+
+def test_the_cli_says_the_streaming_engines_workers_matched_the_lines(log_file, monkeypatch):
+    monkeypatch.setattr("tokentrail.engine.parallel.MIN_PARALLEL_BYTES", 0)  # read when the scan starts
+    code, duck, err = cli_scan(log_file, "--engine", "duckdb", "-j", "2")
+    stream_code, stream, _ = cli_scan(log_file, "--engine", "stream", "-j", "2")
+    assert code == stream_code == 1  # the malformed lines
+    workers = duck["summary"].pop("stream_workers")
+    assert workers == {"files": 1, "events": stream["summary"]["events_read"], "workers": 2}
+    assert duck == stream and "stream_workers" not in stream["summary"]
+    assert f"{workers['events']} events of 1 JSON-lines file(s) matched by the streaming engine in 2 worker" in err
+    _, alone, err = cli_scan(log_file, "--engine", "duckdb", "-j", "1")
+    assert "stream_workers" not in alone["summary"] and "worker processes" not in err

@@ -6,8 +6,9 @@ however late it first appears, and the IR's field routes (nested, literal dotted
 stay visible. JSON-lines files, plain or compressed, go in as their raw lines (the readers' line
 splitting, decompression, limits and reports: ``engine/batch_lines.py``) and first through a
 cheaper triage (``engine/batch_json.py``): simdjson settles the events no rule can match by their
-log type and anchor value, and the rest go whole to the streaming engine. Every other input the
-readers know (CSV, JSON documents, archives) goes in as each event re-serialised, to the
+log type and anchor value, and the rest go whole to the streaming engine. A plain JSON-lines file
+big enough for the streaming engine's worker processes goes to them instead (they do the same
+work, file order kept: ``engine/batch_workers.py``). Every other input the readers know (CSV, JSON documents, archives) goes in as each event re-serialised, to the
 JSON-text query below.
 
 SQL decides, per event, its log type and each declarative unit's predicate, three-valued (see
@@ -103,7 +104,6 @@ from tokentrail.engine.batch_workers import LineWorkers
 from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents
 from tokentrail.engine.gcpolicy import collector_paused
 from tokentrail.engine.lifted import LiftedStream, lifted_condition, sql_condition
-from tokentrail.engine.parallel import MIN_PARALLEL_BYTES
 from tokentrail.engine.plan import UNKNOWN, LogTypeIndex, Unit
 from tokentrail.engine.session import scan_result, scan_session, unknown_keeper
 from tokentrail.rules.ir import All, Cmp, Const, Expr
@@ -850,7 +850,7 @@ def scan_batch(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, 
                on_match: Callable[[Match], None] | None = None, on_alert: Callable[[Alert], None] | None = None,
                strict: bool = False, limits: ReadLimits | None = None, memory_limit: str = DEFAULT_MEMORY_LIMIT,
                dead_letter: IO[bytes] | None = None, keep_duplicates: bool = False, workers: int = 0,
-               min_parallel_bytes: int = MIN_PARALLEL_BYTES) -> ScanResult:
+               min_parallel_bytes: int | None = None) -> ScanResult:
     """Scan log files with the DuckDB engine: the same ``ScanResult`` as ``api.scan`` gives.
 
     ``memory_limit`` is the most memory the whole process should take (a DuckDB size such as
@@ -861,8 +861,8 @@ def scan_batch(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, 
     only when it matched a rule (SQL does not key the events it finds no match in), so
     ``stats.events`` can count a duplicate that matched nothing.
 
-    ``workers`` and ``min_parallel_bytes`` mean what they mean in ``api.scan``: plain JSON-lines
-    files of at least that size are matched by the streaming engine's worker processes, which
+    ``workers`` and ``min_parallel_bytes`` (default ``parallel.MIN_PARALLEL_BYTES``) mean what they
+    mean in ``api.scan``: plain JSON-lines files of at least that size are matched by the streaming engine's worker processes, which
     key every event as a streaming scan does (``stream_workers`` of the result says what they
     matched); a rule set with Python rules runs in one process.
     """

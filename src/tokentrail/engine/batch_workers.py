@@ -19,13 +19,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from tokentrail.alerting.models import Alert
+from tokentrail.engine import parallel
 from tokentrail.engine.gcpolicy import scan_gc
-from tokentrail.engine.parallel import (
-    MIN_PARALLEL_BYTES,
-    ParallelFileScanner,
-    parallel_worth_it,
-    worker_count,
-)
+from tokentrail.engine.parallel import ParallelFileScanner, parallel_worth_it, worker_count
 from tokentrail.engine.stream import StreamingEngine
 from tokentrail.sources.files import LogReader, splittable
 
@@ -35,10 +31,11 @@ class LineWorkers:
     (``files``, ``events``, ``workers``: the summary's ``stream_workers``)."""
 
     def __init__(self, stream: StreamingEngine, reader: LogReader, requested: int,
-                 min_bytes: int = MIN_PARALLEL_BYTES) -> None:
+                 min_bytes: int | None = None) -> None:
         self.stream = stream
         self.workers = worker_count(requested, stream)
-        self.min_bytes = min_bytes
+        # None: the parallel scan's own threshold, read now (a test lowers it there).
+        self.min_bytes = parallel.MIN_PARALLEL_BYTES if min_bytes is None else min_bytes
         self.reader = reader
         self.scanner = ParallelFileScanner(stream, reader, self.workers)
         self.files = 0
@@ -46,7 +43,7 @@ class LineWorkers:
 
     def takes(self, path: str | Path) -> bool:
         """Whether ``path`` goes to the workers: more than one of them, a plain JSON-lines file
-        (not compressed, not ``-``) of at least ``min_bytes``."""
+        (not compressed, not ``-``) of at least ``min_bytes`` (default ``MIN_PARALLEL_BYTES``)."""
         return self.workers > 1 and splittable(path) and parallel_worth_it(path, self.min_bytes)
 
     def start(self, first: str | Path) -> None:
