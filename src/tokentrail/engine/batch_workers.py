@@ -62,7 +62,7 @@ class LineWorkers:
 
     def close(self) -> None:
         """Stop the workers (every one has exited when this returns)."""
-        self.scanner.__exit__(None, None, None)
+        self.scanner.close()
 
     def summary(self) -> dict[str, int]:
         """What the workers matched, for the scan's summary; empty when they took no file."""

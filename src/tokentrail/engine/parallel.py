@@ -222,6 +222,10 @@ class ParallelFileScanner:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the workers (each has exited when this returns) and let go of the engine."""
         global _ENGINE
         self._stop_pool()
         _ENGINE = None  # the workers are gone; let the engine (and its state store) go too
@@ -244,7 +248,7 @@ class ParallelFileScanner:
 
     def start(self, path: str) -> None:
         """Fork the workers now, warmed on ``path``'s first lines, rather than at the first task
-        (a caller about to start threads of its own forks first)."""
+        (before the caller's other work: the batch engine forks before DuckDB runs)."""
         try:
             self._start_pool(path).submit(os.getpid).result()
         except BrokenProcessPool:
