@@ -5,6 +5,7 @@ outlives the scan."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import multiprocessing
 import subprocess
@@ -78,11 +79,15 @@ def test_workers_give_exactly_the_streaming_scans_results(log_file, bundled, mon
     assert result.stream_workers == {"files": 1, "events": alone["stats"].events, "workers": 2}
 
 
-def test_a_small_file_and_one_worker_keep_the_in_process_path(log_file, bundled):
+def test_a_small_file_a_gz_file_and_one_worker_keep_the_in_process_path(log_file, bundled, tmp_path):
     below = scan_batch([str(log_file)], bundled, workers=2, min_parallel_bytes=log_file.stat().st_size + 1)
     one = scan_batch([str(log_file)], bundled, workers=1, min_parallel_bytes=0)
-    assert below.stream_workers == one.stream_workers == {}
-    assert [a.id for a in below.alerts] == [a.id for a in one.alerts]
+    packed = tmp_path / "okta.jsonl.gz"
+    packed.write_bytes(gzip.compress(log_file.read_bytes()))
+    compressed = scan_batch([str(packed)], bundled, workers=2, min_parallel_bytes=0)
+    assert below.stream_workers == one.stream_workers == compressed.stream_workers == {}
+    assert below.alerts and [a.id for a in below.alerts] == [a.id for a in one.alerts] == \
+        [a.id for a in compressed.alerts]
 
 
 def test_python_rules_keep_one_process_and_the_same_results(log_file, monkeypatch):
