@@ -11,7 +11,9 @@ runs in one process (``worker_count``), so no Python rule meets a line its worke
 The DuckDB connection is open in the parent when the workers fork (it starts its idle threads
 when it connects). The workers never call DuckDB: they inherit the streaming engine's plan, read
 with orjson and match in Python, and exit without running its destructors. The pool is forked
-before the scan's first file, before any statement has run, so no DuckDB work is in flight.
+before the scan's first file, before any statement has run, so no DuckDB work is in flight; a
+pool replaced after a worker died forks while the parent routes a JSON-lines file, when no
+statement runs either (a Parquet file's statements, and their thread, end with its scan).
 """
 
 from __future__ import annotations
