@@ -2,13 +2,15 @@
 
     python bench/batch_throughput.py [--events 200000] [--seed 7] [--rounds 3] [--synthetic 200]
     python bench/batch_throughput.py --parquet 10000000 [--events 200000] [--synthetic 200]
-    python bench/batch_throughput.py --jsonl [--gz] [--events 1000000] [--synthetic 200]
+    python bench/batch_throughput.py --jsonl [--gz] [--events 1000000] [--synthetic 200] [--rounds 3]
 
 Writes N simulated Okta events (JSON lines, cached under bench/data/), loads the bundled pack
 plus a synthetic Sigma pack of ``--synthetic`` rules, then times, in turn for each round:
 DuckDB's ``SELECT count(*)`` over the same file read as JSON text (the floor: reading and one
 parse, no rules), the streaming scan with one process, and the DuckDB scan. Both scans must give
 the same alerts, or the run stops. The median round is the result; prints a Markdown table.
+``--jsonl`` times, after the floor, the streaming scan in one process and with its default
+workers, and the duckdb engine (which gives big files to the streaming engine's workers).
 
     python bench/batch_throughput.py --source FILE --work DIR --results R.jsonl --parquet 1000000 \
         --packs "" --scaling 20,200,2000 --check 0 [--plan 20,200,2000]
@@ -482,8 +484,11 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def jsonl_pass(path: Path, loaded, events: int) -> None:
-    """Floor, streaming scan and duckdb engine over one JSON-lines file, in wall and CPU time."""
+def jsonl_pass(path: Path, loaded, events: int, rounds: int) -> None:
+    """Floor, then ``rounds`` rounds of the streaming scan in one process, the streaming scan
+    with its default workers (one per core) and the duckdb engine (its default workers too) over
+    one JSON-lines file, in wall and CPU time (workers' CPU included); the median round of each.
+    Every scan must give the same alerts, matches and counts, or the run stops."""
     import os
 
     import duckdb
@@ -496,25 +501,43 @@ def jsonl_pass(path: Path, loaded, events: int) -> None:
         out = run()
         return out, time.perf_counter() - wall, cpu_seconds() - cpu
 
+    def outcome(result) -> tuple:
+        s = result.stats
+        return [(a.id, a.event_ids) for a in result.alerts], s.events, s.matches, s.duplicates, result.events_skipped
+
     con = duckdb.connect(config={"threads": 2})
     _, *floor = measured(lambda: con.execute(
         "SELECT count(*) FROM read_json_objects(?, format='newline_delimited') WHERE json_valid(json)",
         [str(path)]).fetchall())
-    stream, *t_stream = measured(lambda: api.scan([str(path)], loaded))
-    batch, *t_batch = measured(lambda: scan_batch([str(path)], loaded))
-    if [(a.id, a.event_ids) for a in stream.alerts] != [(a.id, a.event_ids) for a in batch.alerts]:
-        raise SystemExit("the engines disagree: batch alerts differ from streaming alerts")
-    if batch.stats.events != events:
-        raise SystemExit(f"read {batch.stats.events} events of {events}")
-    print(f"{events} Okta events from {path.name}, {len(loaded.runnable)} rules, {stream.stats.matches} matches, "
-          f"{len(stream.alerts)} alerts (the same in both scans); load average {os.getloadavg()[0]:.1f} "
-          f"on {os.cpu_count()} cores at the start\n")
-    print("| pass | wall s | events/s (wall) | CPU s | events per CPU-second | vs streaming (wall) | vs streaming (CPU) |")
-    print("|---|---|---|---|---|---|---|")
-    for name, (w, c) in (("DuckDB count(*) of valid JSON lines (floor)", floor), ("streaming, one worker per core", t_stream),
-                         ("duckdb engine", t_batch)):
+    passes = {"streaming, 1 process": lambda: api.scan([str(path)], loaded, workers=1),
+              "streaming, one worker per core (default)": lambda: api.scan([str(path)], loaded),
+              "duckdb engine (default)": lambda: scan_batch([str(path)], loaded)}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in passes}
+    expected, workers = None, None
+    for _ in range(rounds):
+        for name, run in passes.items():
+            result, wall, cpu = measured(run)
+            times[name].append((wall, cpu))
+            got = outcome(result)
+            expected = expected or got
+            if got != expected:
+                raise SystemExit(f"the scans disagree: {name} gives other alerts, matches or counts")
+            if name.startswith("duckdb"):
+                workers = getattr(result, "stream_workers", None)  # an older tree's result has none
+    if expected[1] != events:
+        raise SystemExit(f"read {expected[1]} events of {events}")
+    print(f"{events} Okta events from {path.name}, {len(loaded.runnable)} rules, {expected[2]} matches, "
+          f"{len(expected[0])} alerts (the same in every scan); median of {rounds} rounds; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end; duckdb engine's stream workers: "
+          f"{workers or 'none'}\n")
+    median = {name: tuple(statistics.median(t[i] for t in runs) for i in (0, 1)) for name, runs in times.items()}
+    one, default = median["streaming, 1 process"], median["streaming, one worker per core (default)"]
+    print("| pass | wall s | events/s (wall) | CPU s | events per CPU-second | vs 1-process streaming (wall) | "
+          "vs default streaming (wall) | vs default streaming (CPU) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, (w, c) in (("DuckDB count(*) of valid JSON lines (floor, once)", tuple(floor)), *median.items()):
         print(f"| {name} | {w:.2f} | {events / w:,.0f} | {c:.2f} | {events / max(c, 1e-9):,.0f} | "
-              f"{t_stream[0] / w:.2f}x | {t_stream[1] / max(c, 1e-9):.2f}x |")
+              f"{one[0] / w:.2f}x | {default[0] / w:.2f}x | {default[1] / max(c, 1e-9):.2f}x |")
 
 
 def main() -> None:
@@ -547,7 +570,8 @@ def main() -> None:
     parser.add_argument("--rules", default="bundled", help=argparse.SUPPRESS)
     parser.add_argument("--alerting", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--jsonl", action="store_true",
-                        help="one pass over scan_throughput's cached JSON-lines file: floor, streaming, duckdb")
+                        help="rounds over scan_throughput's cached JSON-lines file: floor, streaming in one "
+                        "process and with workers, duckdb")
     parser.add_argument("--gz", action="store_true", help="with --jsonl: its gzip copy")
     args = parser.parse_args()
     if args.child:
@@ -569,7 +593,7 @@ def main() -> None:
         path = write_events(data / f"okta_{args.events}.jsonl", args.events, args.seed)
         path = gzip_copy(path) if args.gz else path
         warm_cache(path)
-        jsonl_pass(path, api.load_rules(rule_paths), args.events)
+        jsonl_pass(path, api.load_rules(rule_paths), args.events, args.rounds)
         return
     path = args.source or write_events(data / f"okta_{args.events}_{args.seed}.jsonl", args.events, args.seed)
     if args.parquet:

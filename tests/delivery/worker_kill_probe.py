@@ -1,12 +1,15 @@
-"""Run as a script by test_dead_workers: a -j 2 library scan whose workers get killed.
+"""Run as a script by test_dead_workers (and tests/batch/test_json_workers, with ``duckdb``): a
+-j 2 library scan whose workers get killed.
 
-    python worker_kill_probe.py LOGS once|always|midsend
+    python worker_kill_probe.py LOGS once|always|midsend [stream|duckdb]
 
 ``once``: the first match routed in the parent kills one live worker with SIGKILL (as the OOM
 killer would). ``always``: every worker that starts the range at byte 0 kills itself.
 ``midsend``: the first worker given the range at byte 0 dies part way through sending its result
 (``PROBE_MARKER`` names the file recording that it did). Prints one JSON object: the alert ids,
-event count, or the error's one line.
+event count, or the error's one line, and the children the process still has after the scan.
+``duckdb``: the scan is the DuckDB engine's (``scan_batch``), whose big JSON-lines files go to the
+same workers.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import orjson
 from tokentrail import load_rules, scan
 from tokentrail.content import default_rule_paths
 from tokentrail.engine import parallel
+from tokentrail.engine.batch import scan_batch
 from tokentrail.errors import TokenTrailError
 
 _REAL_SCAN_RANGE = parallel._scan_range
@@ -49,8 +53,16 @@ def dies_mid_send(task):
     return _REAL_SCAN_RANGE(task)
 
 
+def children() -> list[int]:
+    """The processes this one started that are still there."""
+    pid = os.getpid()
+    with open(f"/proc/{pid}/task/{pid}/children") as fh:
+        return [int(p) for p in fh.read().split()]
+
+
 def main() -> None:
     logs, mode = sys.argv[1], sys.argv[2]
+    engine = sys.argv[3] if len(sys.argv) > 3 else "stream"
     parallel.CHUNK_BYTES = 64 << 10
     killed: list[int] = []
 
@@ -64,14 +76,14 @@ def main() -> None:
         parallel._scan_range = doomed
     elif mode == "midsend":
         parallel._scan_range = dies_mid_send
+    run = scan_batch if engine == "duckdb" else scan
     try:
-        result = scan([logs], load_rules(default_rule_paths()), workers=2, min_parallel_bytes=0,
-                      on_match=kill_one)
+        result = run([logs], load_rules(default_rule_paths()), workers=2, min_parallel_bytes=0, on_match=kill_one)
     except TokenTrailError as exc:
-        print(orjson.dumps({"error": str(exc)}).decode())
+        print(orjson.dumps({"error": str(exc), "children": children()}).decode())
         return
     print(orjson.dumps({"alerts": [a.id for a in result.alerts], "events": result.stats.events,
-                        "killed": len(killed)}).decode())
+                        "killed": len(killed), "children": children()}).decode())
 
 
 if __name__ == "__main__":

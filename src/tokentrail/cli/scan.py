@@ -173,7 +173,7 @@ def scan(
 
                 result = scan_batch(paths, loaded, strict=strict, dead_letter=dead, state=store,
                                     on_match=on_match, on_alert=on_alert, limits=limits,
-                                    keep_duplicates=keep_duplicates, memory_limit=duckdb_memory)
+                                    keep_duplicates=keep_duplicates, memory_limit=duckdb_memory, workers=workers)
             else:
                 result = api.scan(paths, loaded, strict=strict, dead_letter=dead, state=store,
                                   on_match=on_match, on_alert=on_alert, progress=progress, workers=workers,
@@ -266,7 +266,13 @@ def scan_summary(result: ScanResult) -> dict[str, object]:
             "rule_load_errors": len(result.load_errors), "rule_errors": len(result.rule_errors),
             "files_skipped": result.files_skipped,
             "skipped_files": [{"path": p, "reason": why} for p, why in result.skipped_files],
-            **s.summary_json()}
+            **s.summary_json(), **stream_workers(result)}
+
+
+def stream_workers(result: ScanResult) -> dict[str, object]:
+    """``stream_workers`` of a duckdb-engine scan whose JSON lines the streaming engine's worker
+    processes matched (``{"files", "events", "workers"}``); nothing otherwise."""
+    return {"stream_workers": result.stream_workers} if result.stream_workers else {}
 
 
 def summary_lines(result: ScanResult) -> list[str]:
@@ -284,7 +290,12 @@ def summary_lines(result: ScanResult) -> list[str]:
         parts.append(f"{r.failed} failed to compile")
     if r.idle:
         parts.append(f"{r.idle} do not run (unsupported or disabled)")
-    return [events, f"{r.loaded} rules: " + ", ".join(parts), *s.summary_lines()]
+    lines = [events, f"{r.loaded} rules: " + ", ".join(parts), *s.summary_lines()]
+    if result.stream_workers:
+        w = result.stream_workers
+        lines.append(f"{w['events']} events of {w['files']} JSON-lines file(s) matched by the streaming engine "
+                     f"in {w['workers']} worker processes")
+    return lines
 
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1000, "kib": 1 << 10, "m": 1 << 20, "mb": 1000**2,

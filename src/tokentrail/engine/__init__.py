@@ -65,6 +65,9 @@ class ScanResult:
     repeated_alerts: int = 0
     prefilter_off: str = ""  # why the fast path did not run, when a rule set defeated it
     memory_note: str = ""  # the batch engine's peak memory against --memory-limit, when it passed it
+    # The batch engine's JSON-lines files matched by the streaming engine's workers: files, events,
+    # workers (empty when none were).
+    stream_workers: dict[str, int] = field(default_factory=dict)
 
 
 def scan_events(rules: Sequence[Rule], events: Iterable[Mapping[str, Any]], *,

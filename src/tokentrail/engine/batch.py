@@ -6,8 +6,9 @@ however late it first appears, and the IR's field routes (nested, literal dotted
 stay visible. JSON-lines files, plain or compressed, go in as their raw lines (the readers' line
 splitting, decompression, limits and reports: ``engine/batch_lines.py``) and first through a
 cheaper triage (``engine/batch_json.py``): simdjson settles the events no rule can match by their
-log type and anchor value, and the rest go whole to the streaming engine. Every other input the
-readers know (CSV, JSON documents, archives) goes in as each event re-serialised, to the
+log type and anchor value, and the rest go whole to the streaming engine. A plain JSON-lines file
+big enough for the streaming engine's worker processes goes to them instead (they do the same
+work, file order kept: ``engine/batch_workers.py``). Every other input the readers know (CSV, JSON documents, archives) goes in as each event re-serialised, to the
 JSON-text query below.
 
 SQL decides, per event, its log type and each declarative unit's predicate, three-valued (see
@@ -99,6 +100,7 @@ from tokentrail.engine.batch_route import (
     run_log_types,
 )
 from tokentrail.engine.batch_schema import quoted
+from tokentrail.engine.batch_workers import LineWorkers
 from tokentrail.engine.dedup import DEFAULT_MEMORY_IDS, SeenEvents
 from tokentrail.engine.gcpolicy import collector_paused
 from tokentrail.engine.lifted import LiftedStream, lifted_condition, sql_condition
@@ -411,16 +413,27 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         return plans
 
     # -- scanning ------------------------------------------------------------------------------
-    def scan_paths(self, paths: Iterable[str | Path], reader: LogReader) -> list[Alert]:
+    def scan_paths(self, paths: Iterable[str | Path], reader: LogReader, workers: LineWorkers | None = None,
+                   ) -> list[Alert]:
         """Scan every file in ``paths`` (Parquet files too); the alerts of the whole input, windows
-        closed."""
+        closed. The JSON-lines files ``workers`` takes (``engine/batch_workers.py``) are matched
+        by the streaming engine's worker processes, forked here before DuckDB runs."""
         alerts: list[Alert] = []
         items = list(inputs(paths, reader))
+        # Only the DuckDB engine: an engine matching elsewhere (Spark) sees every line itself.
+        if workers is not None and type(self).match_rows is not BatchEngine.match_rows:
+            workers = None
+        big = {str(item) for item in items if workers is not None and workers.takes(item)}
+        if workers is not None and big:
+            workers.start(next(str(item) for item in items if str(item) in big))
         self.parquet.plan_datasets([item for item in items if str(item).endswith(PARQUET)])
         for item in items:
             name = str(item)
             if name.endswith(PARQUET):
                 alerts.extend(self._scan_parquet(reader, item))
+                continue
+            if workers is not None and name in big:
+                alerts.extend(workers.scan_file(item))
                 continue
             if not raw_jsonl(item):
                 for numbers, lines in self._records(reader, item):
@@ -842,7 +855,8 @@ def _stamp_columns(digests: Mapping[str, TypeDigest]) -> tuple[str, ...]:
 def scan_batch(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, *, state: StateStore | None = None,
                on_match: Callable[[Match], None] | None = None, on_alert: Callable[[Alert], None] | None = None,
                strict: bool = False, limits: ReadLimits | None = None, memory_limit: str = DEFAULT_MEMORY_LIMIT,
-               dead_letter: IO[bytes] | None = None, keep_duplicates: bool = False) -> ScanResult:
+               dead_letter: IO[bytes] | None = None, keep_duplicates: bool = False, workers: int = 0,
+               min_parallel_bytes: int | None = None) -> ScanResult:
     """Scan log files with the DuckDB engine: the same ``ScanResult`` as ``api.scan`` gives.
 
     ``memory_limit`` is the most memory the whole process should take (a DuckDB size such as
@@ -852,6 +866,11 @@ def scan_batch(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, 
     ``keep_duplicates`` mean what they mean in ``api.scan`` — except that a duplicate is dropped
     only when it matched a rule (SQL does not key the events it finds no match in), so
     ``stats.events`` can count a duplicate that matched nothing.
+
+    ``workers`` and ``min_parallel_bytes`` (default ``parallel.MIN_PARALLEL_BYTES``) mean what they
+    mean in ``api.scan``: plain JSON-lines files of at least that size are matched by the streaming engine's worker processes, which
+    key every event as a streaming scan does (``stream_workers`` of the result says what they
+    matched); a rule set with Python rules runs in one process.
     """
     load_errors: list[Any] = []
     if isinstance(rules, LoadResult):
@@ -863,7 +882,12 @@ def scan_batch(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, 
     with scan_session(state, keep_duplicates, DEFAULT_MEMORY_IDS) as seen:
         engine = BatchEngine(rules, state=state, on_match=on_match, memory_limit=memory_limit, strict=strict,
                              on_unknown=unknown_keeper(dead_letter), seen=seen)
-        gate(engine.scan_paths(paths, reader))
+        pool = LineWorkers(engine.stream, reader, workers, min_parallel_bytes)
+        try:
+            gate(engine.scan_paths(paths, reader, pool))
+        finally:
+            pool.close()
     result = scan_result(kept, gate, engine.stream, reader, load_errors, rules)
     result.memory_note = engine.budget.over(peak_rss())
+    result.stream_workers = pool.summary()
     return result

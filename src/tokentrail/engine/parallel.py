@@ -222,6 +222,10 @@ class ParallelFileScanner:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the workers (each has exited when this returns) and let go of the engine."""
         global _ENGINE
         self._stop_pool()
         _ENGINE = None  # the workers are gone; let the engine (and its state store) go too
@@ -241,6 +245,14 @@ class ParallelFileScanner:
                 _ENGINE, _LIMITS = self.engine, self.reader.limits
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
         return self._pool
+
+    def start(self, path: str) -> None:
+        """Fork the workers now, warmed on ``path``'s first lines, rather than at the first task
+        (before the caller's other work: the batch engine forks before DuckDB runs)."""
+        try:
+            self._start_pool(path).submit(os.getpid).result()
+        except BrokenProcessPool:
+            self._stop_pool()  # a worker died already: the first task starts a new pool
 
     def scan_file(self, path: str | Path) -> Iterator[Alert]:
         """Alerts completed while scanning ``path``, in file order."""
