@@ -75,12 +75,13 @@ class DigestedRows:
 
 class DigestedBatch:
     """A typed result's digested rows with their events' values: time, id and log type of
-    each event (``event_times``, ``event_ids``), the digests' texts as Arrow arrays (turned
-    into Python values only where a run or a match reads them) and their output fields.
+    each event (``event_times``, ``event_ids``), the digests' texts (dictionary codes into
+    their distinct values, picked where a run reads them; the whole lists as Arrow, for a match
+    routed alone) and their output fields.
 
     Texts and output fields are handed on as one Python object per distinct value of the batch
-    (``shared_values``): an actor's matches repeat its key and fields, and alerting looks each up
-    in dicts, where an equal object already seen is found by identity and its hash is cached."""
+    (``dictionary_codes``, ``shared_values``): an actor's matches repeat its key and fields, and
+    alerting looks each up in dicts, where an equal object is found by identity, its hash cached."""
 
     def __init__(self, result: pa.Table, where: DigestedRows) -> None:
         self.where = where
