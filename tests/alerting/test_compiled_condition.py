@@ -146,3 +146,29 @@ def test_aggregates_over_subgroups_compiled_are_their_fold(aggregates, rows):
         state.add(float(n), {read_label(k): v for k, v in row.items()})
     envs = {key: program.values_of(accs) for key, accs in state.subgroups.items()}
     assert _outcome(state.values) == _outcome(over_subgroups, query, envs)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(outer_aggregates, min_size=WIDTH, max_size=WIDTH).map(lambda lists: [a[0] for a in lists]),
+       conditions, sub_rows, st.booleans())
+@example([Aggregate("min", of=Ref(2)), Aggregate("count"), Aggregate("max", of=Arith("%", Ref(1), Num(2)))],
+         Compare(">=", Ref(1), Num(1)), [{"kind": "a", "flag": True, "n": math.inf}], True)
+@example([Aggregate("distinct", ("kind",)), Aggregate("count"), Aggregate("min", of=Ref(2))],
+         Compare(">=", Ref(1), Num(2)), [{"kind": "a", "flag": True}, {"kind": "b", "flag": True}], True)
+def test_holds_is_the_condition_of_the_values(aggregates, cond, rows, sub):
+    """``holds`` (one generated function: over sub-groups only what the condition reads of what
+    cannot raise) is the condition over every aggregate's value being true, raised errors alike."""
+    if sub:
+        query = AggregateQuery(aggregates=tuple(aggregates), condition=cond, sub_keys=("kind", "flag"), inner=INNER)
+    else:
+        query = AggregateQuery(aggregates=INNER, condition=cond)
+    program = QueryProgram(query)
+    state = program.new_state()
+    for n, row in enumerate(rows):
+        state.add(float(n), {read_label(k): v for k, v in row.items()})
+    if sub:
+        envs = {key: program.values_of(accs) for key, accs in state.subgroups.items()}
+        expected = _outcome(lambda: truth(cond, over_subgroups(query, envs)) is True)
+    else:
+        expected = _outcome(lambda: truth(cond, program.values_of(state.accs)) is True)
+    assert _outcome(state.holds) == expected

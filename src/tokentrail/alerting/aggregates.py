@@ -168,6 +168,7 @@ class QueryProgram:
         # theirs; the condition and the shown values compiled once, not walked per close.
         self.outer = _outer_function(query, self.values_of) if query.sub_keys else None
         self.condition = compile_condition(query.condition)
+        self.holds = _holds_function(query, self.values_of)
         self.shown = [(name, compile_value(value), name in query.times) for name, value in query.shown]
 
     def key_of(self, fields: Mapping[str, Any]) -> tuple[str, ...]:
@@ -211,7 +212,7 @@ class QueryState:
 
     def holds(self) -> bool:
         """Whether the query's condition is true for the group."""
-        return self.program.condition(self.values()) is True
+        return self.program.holds(self)
 
     def shown(self) -> dict[str, Any]:
         """The named values the alert reports (times as ISO-8601)."""
@@ -496,13 +497,19 @@ class _Emitter:
         return self._local(f"{{name}} = {decisive} if {decisive} in {items} else None if None in {items} "
                            f"else {not decisive}")
 
-    def over_subgroups(self, query: AggregateQuery) -> str:
+    def over_subgroups(self, query: AggregateQuery, read: frozenset[int] | None = None) -> str:
         """The list of the query's aggregates over its sub-groups' (``subgroups``: sub-key ->
-        flat list) values (``envs``), each folded over them in turn as ``_Acc.add`` folds."""
+        flat list) values (``envs``), each folded over them in turn as ``_Acc.add`` folds. With
+        ``read``, a COUNT_DISTINCT, or a MIN or MAX of a sub-group's aggregate, not among those
+        indices is left null: nothing reads it, and (unlike a sum's addition or arithmetic) its
+        fold cannot raise."""
         self.lines.append("    envs = [values_of(accs) for accs in subgroups.values()]")
         results = []
         for n, a in enumerate(query.aggregates):
-            if a.kind == "count" and a.when is None:
+            if read is not None and n not in read and (a.kind == "distinct" or
+                                                       a.kind in ("min", "max") and isinstance(a.of, Ref)):
+                results.append("None")
+            elif a.kind == "count" and a.when is None:
                 results.append("len(envs)")
             elif a.kind == "distinct":
                 at = "".join(f"key[{query.sub_keys.index(f)}], " for f in a.fields)
@@ -551,6 +558,39 @@ def compile_condition(cond: Condition) -> Callable[[Sequence[Number | None]], bo
     ``env``, as a function of ``env`` (every item of an and/or is evaluated)."""
     emitter = _Emitter()
     return emitter.function(emitter.condition(cond))
+
+
+def _holds_function(query: AggregateQuery, values_of: Callable[[list[Any]], list[Number | None]]) -> Callable[
+        [QueryState], bool]:
+    """Whether the query's condition is true for a group (``QueryState.holds``), as one
+    function of its state: its aggregates read (or folded over its sub-groups) and the condition
+    judged in one call, at each of a rule's closes; over sub-groups only what the condition reads
+    of the aggregates that cannot raise."""
+    emitter = _Emitter()
+    emitter.namespace["values_of"] = values_of
+    if query.sub_keys:
+        emitter.lines.append("    subgroups = state.subgroups")
+        emitter.lines.append(f"    env = {emitter.over_subgroups(query, _refs(query.condition))}")
+    else:
+        emitter.lines.append("    env = values_of(state.accs)")
+    return emitter.function(f"{emitter.condition(query.condition)} is True", "state")
+
+
+def _refs(node: Condition | Value) -> frozenset[int]:
+    """The aggregates a condition or value reads (their indices)."""
+    if isinstance(node, Ref):
+        return frozenset({int(node.index)})
+    if isinstance(node, Num):
+        return frozenset()
+    if isinstance(node, Arith | Compare):
+        return _refs(node.left) | _refs(node.right)
+    if isinstance(node, DateDiff):
+        return _refs(node.start) | _refs(node.end)
+    if isinstance(node, Negate):
+        return _refs(node.item)
+    if isinstance(node, IsNull):
+        return _refs(node.value)
+    return frozenset().union(*(_refs(item) for item in node.items))
 
 
 def _outer_function(query: AggregateQuery, values_of: Callable[[list[Any]], list[Number | None]]) -> Callable[

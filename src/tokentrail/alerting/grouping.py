@@ -358,7 +358,7 @@ class GroupingAlerter:
         if remove:
             del self.groups[key]
         if group.query is not None:
-            if not group.query.holds():
+            if not self.program.holds(group.query):  # type: ignore[union-attr]
                 return None
         elif len(group.event_ids) < self.threshold or len(group.distinct) < self.distinct_threshold:
             return None

@@ -538,8 +538,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         for code, run in bulk_runs(rows, unit, rule_of):
             # A rule's units share the digest's layout (``_bulk_codes``).
             k0, k1, distinct = digests[int(unit[run[0]])].parts  # type: ignore[misc]
-            parts = [batch.texts_at(run, k) for k in range(k0, k1)]
-            keys = list(zip(*parts, strict=True)) if parts else [()] * len(run)
+            keys = batch.keys_at(run, k0, k1)
             at = where.event_at[run] - e0
             alerts.extend(stream.route_many(
                 rules[code], run_log_types(unit[run], lambda index: units[index].log_type), whens[at].tolist(),

@@ -75,8 +75,13 @@ class DigestedRows:
 
 class DigestedBatch:
     """A typed result's digested rows with their events' values: time, id and log type of
-    each event (``event_times``, ``event_ids``), the digests' texts as Arrow arrays (turned
-    into Python values only where a run or a match reads them) and their output fields."""
+    each event (``event_times``, ``event_ids``), the digests' texts (dictionary codes into
+    their distinct values, picked where a run reads them; the whole lists as Arrow, for a match
+    routed alone) and their output fields.
+
+    Texts and output fields are handed on as one Python object per distinct value of the batch
+    (``dictionary_codes``, ``shared_values``): an actor's matches repeat its key and fields, and
+    alerting looks each up in dicts, where an equal object is found by identity, its hash cached."""
 
     def __init__(self, result: pa.Table, where: DigestedRows) -> None:
         self.where = where
@@ -85,18 +90,35 @@ class DigestedBatch:
         self.idents = event_ids(result.column(IDS).take(firsts))
         self.log_types: list[str] = result.column(LOG_TYPE).take(firsts).to_pylist()
         texts = result.column(TEXTS).combine_chunks()
-        self.texts = texts.flatten()
-        # Offsets from the first row's, so that ``text_at[row] + k`` is a place in ``texts``.
+        self.text_codes, self.text_values = dictionary_codes(texts.flatten())
+        # Offsets from the first row's, so that ``text_at[row] + k`` is a place in the texts.
         self.text_at = np.asarray(pc.subtract(texts.offsets, texts.offsets[0]), np.int64) if len(texts) else \
             np.zeros(1, np.int64)
-        # Read in order once: runs pick a rule's rows from all over the batch, and Arrow's take
+        # Made in order once: runs pick a rule's rows from all over the batch, and Arrow's take
         # of text at scattered rows costs several times this one pass.
-        self.outputs = np.array(result.column(OUTPUTS).to_pylist(), dtype=object)
+        self.outputs = shared_values(result.column(OUTPUTS).combine_chunks())
         self.texts_list = texts
 
     def texts_at(self, rows: np.ndarray, k: int) -> list[Any]:
         """The ``k``-th text of each of these rows' digests."""
-        return self.texts.take(pa.array(self.text_at[rows] + k, pa.int64())).to_pylist()
+        return self.text_values[self.text_codes[self.text_at[rows] + k]].tolist()
+
+    def keys_at(self, rows: np.ndarray, k0: int, k1: int) -> list[tuple[Any, ...]]:
+        """The texts ``k0`` to ``k1`` of each of these rows' digests as a tuple, one tuple
+        object per distinct key among them."""
+        if k0 == k1:
+            return [()] * len(rows)
+        at = self.text_at[rows]
+        if k1 - k0 == 1:  # the usual one key: its codes are the key's
+            distinct, inverse = np.unique(self.text_codes[at + k0], return_inverse=True)
+            made = [(v,) for v in self.text_values[distinct].tolist()]
+        else:
+            codes = np.stack([self.text_codes[at + k] for k in range(k0, k1)], axis=1)
+            distinct, inverse = np.unique(codes, axis=0, return_inverse=True)
+            made = [tuple(v) for v in self.text_values[distinct].tolist()]
+        keys = np.empty(len(made), object)
+        keys[:] = made
+        return keys[inverse.reshape(-1)].tolist()
 
     def row_texts(self, rows: np.ndarray) -> list[list[str]]:
         """Each of these rows' digest texts, as a list."""
@@ -105,6 +127,20 @@ class DigestedBatch:
     def row_outputs(self, rows: np.ndarray) -> list[Any]:
         """Each of these rows' output fields (JSON text, or None)."""
         return self.outputs[rows].tolist()
+
+
+def dictionary_codes(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's code and, by code, the distinct values as Python objects (a null one too)."""
+    encoded = pc.dictionary_encode(array, null_encoding="encode")
+    values = np.empty(len(encoded.dictionary), object)
+    values[:] = encoded.dictionary.to_pylist()
+    return np.asarray(encoded.indices, np.int64), values
+
+
+def shared_values(array: pa.Array) -> np.ndarray:
+    """The values of ``array`` as Python objects, equal values one object (an object array)."""
+    codes, values = dictionary_codes(array)
+    return values[codes]
 
 
 def bulk_runs(rows: np.ndarray, unit: np.ndarray, rule_of: np.ndarray) -> list[tuple[int, np.ndarray]]:
