@@ -5,6 +5,8 @@ with anchors shared and not, several values per unit, unanchored units, unsure r
 
 from __future__ import annotations
 
+from functools import partial
+
 import pyarrow as pa
 import sqlglot
 import sqlglot.expressions as sx
@@ -14,8 +16,8 @@ from hypothesis import strategies as st
 from batch.test_batch_engine import OKTA
 from batch.test_typed_parquet import as_parquet, assert_same
 from batch.test_typed_plan import four_ways
-from tokentrail.compile.sql_typed import TypedFieldTable
-from tokentrail.engine.batch import BatchEngine
+from tokentrail.compile.sql_typed import TypedFieldTable, compile_typed
+from tokentrail.engine.batch import BatchEngine, _settled
 from tokentrail.engine.batch_buckets import BUCKET_COLUMN, bucket_field
 from tokentrail.engine.batch_guard import GuardedLeaves
 from tokentrail.rules.ir import All, Any, Cmp, Not
@@ -158,3 +160,14 @@ def test_a_bucketed_statement_reads_the_bucket_where_it_runs(tmp_path):
     plan = engine._typed_statement(engine._open_parquet(LogReader(), parquet).schema)
     (name,) = plan.statements
     assert f"AS {BUCKET_COLUMN}" in engine._texts[name]
+
+
+def test_a_guarded_comparison_of_a_missing_field_is_a_constant_column():
+    leaves = GuardedLeaves("__tt_l")
+    fields = TypedFieldTable(SCHEMA)
+    compiled = partial(compile_typed, fields=fields, leaves=leaves)
+    held = leaves.read(compiled, _kind("zone.update"), None)
+    leaves.read(compiled, Cmp("no.such.field", "eq", ("x",)), held)  # FALSE wherever it is read
+    leaves.read(compiled, FAILED, held)
+    settled = [c.sql("duckdb") for c in leaves.guarded_columns(partial(_settled, dotted=False))]
+    assert settled[0] == "FALSE AS __tt_l1" and settled[1].startswith("CASE WHEN COALESCE(__tt_l0, TRUE)")

@@ -359,11 +359,12 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
 
         def typed(condition: sx.Expression) -> str:
             # Each condition is built for this query alone: rewritten in place.
-            return fold(with_dotted(condition, fields.has_dotted_keys, copy=False), copy=False).sql("duckdb")
+            return _settled(condition, fields.has_dotted_keys).sql("duckdb")
 
         detect = typed(detection_sql(fields))
+        settle = partial(_settled, dotted=fields.has_dotted_keys)
         lowered_cols, leaf_cols, guarded_cols = ("".join(", " + typed(c) for c in cols) for cols in (
-            fields.lowered_columns(), leaves.columns(), leaves.guarded_columns()))
+            fields.lowered_columns(), leaves.columns(), leaves.guarded_columns(settle)))
         carried = _carried_columns(digests)
         carry = "".join(f", {quoted(c)} AS {quoted(_carried(c))}" for c in carried)
         if used is not None:
@@ -852,6 +853,11 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         hits = [u for u, code in zip(self.by_type.get(lt, ()), codes or (), strict=False) if code == 1]
         hits.sort(key=lambda u: u.index)
         return stream.accept(event, lt, hits or None, source, lineno)
+
+
+def _settled(condition: sx.Expression, dotted: bool) -> sx.Expression:
+    """A typed query's condition as the query writes it (rewritten in place)."""
+    return fold(with_dotted(condition, dotted, copy=False), copy=False)
 
 
 def _bucket_carried(codes: TypedCodes) -> str:
