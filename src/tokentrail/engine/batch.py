@@ -33,6 +33,7 @@ merged (``engine/batch_parts.py``).
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 import uuid
@@ -58,6 +59,17 @@ from tokentrail.compile.sql_fold import fold
 from tokentrail.compile.sql_typed import TypedFieldTable, compile_typed, with_dotted
 from tokentrail.engine import ScanResult, batch_parts
 from tokentrail.engine.arrow_events import add_leaves, events_of, is_nested
+from tokentrail.engine.batch_buckets import (
+    BUCKET_COLUMN,
+    TypedCodes,
+    TypeLayout,
+    bucket_field,
+    bucket_sql,
+    bucketed_codes,
+    dense_layouts,
+    dense_sql,
+    zeros_sql,
+)
 from tokentrail.engine.batch_digest import (
     TypeDigest,
     UnitDigest,
@@ -236,40 +248,62 @@ class BatchEngine:
         return sx.Case(ifs=branches, default=sx.null()).sql("duckdb") if branches else "NULL"
 
     def _typed_codes(self, fields: TypedFieldTable, leaves: GuardedLeaves, by_type: Mapping[str, Sequence[Unit]],
-                     part: bool) -> str:
+                     part: bool) -> TypedCodes:
         """``_codes`` over typed columns for the units of ``by_type`` (all, or a ``part``'s), each
-        comparison a shared column (``leaves``), and each anchored unit's residual tested only on
-        the rows its anchor holds for: a ``CASE`` evaluates its branch on the rows it selects
-        alone. A column only anchored residuals read is computed under their anchors (see
-        ``engine/batch_guard.py``). A part gives an empty list for a log type whose units are
-        all in other parts, so that the parts' lists join into the whole one."""
+        comparison a shared column (``leaves``). A log type whose rows hold one anchor value
+        each gets sparse lists: per row the codes of its unanchored units and of the units
+        anchored on its value alone (``engine/batch_buckets.py``), each residual read under
+        its value's column. Any other log type's list has every unit's code, each anchored
+        unit's residual tested only on the rows its anchor holds for: a ``CASE`` evaluates its
+        branch on the rows it selects alone. A column only anchored residuals read is computed
+        under their anchors (see ``engine/batch_guard.py``). A part gives an empty list for a
+        log type whose units are all in other parts, so that the parts' lists join into the
+        whole one."""
         branches = []
+        picks: dict[str, sx.Expression] = {}
+        layouts: dict[str, TypeLayout] = {}
+        numbers = itertools.count(1)
         for lt, units in by_type.items():
             index = self.stream.plan.indexes[lt]
             anchors = _anchors(index)
             compiled = partial(compile_typed, fields=fields, ci_fields=index.ci, leaves=leaves)
-            codes = []
-            for unit in units:
-                residual = unit.expr if unit.expr is not None else Const(False)
-                anchor = anchors.get(id(unit))
+
+            def condition(unit: Unit, guard: sx.Expression | None, index: LogTypeIndex = index,
+                          anchors: dict[int, tuple[str, list[str]]] = anchors,
+                          compiled: Callable[[Expr], sx.Expression] = compiled) -> sx.Expression:
+                """A unit's condition where ``guard`` (its anchor's column, else None) holds."""
                 if unit.python is not None:  # a lifted Python rule: its condition, made sound
                     expr, ci = unit_condition(unit, anchors, index.ci)
-                    codes.append(_code(leaves.read(partial(compile_typed, fields=fields, ci_fields=ci, leaves=leaves),
-                                                   expr, None)))
-                elif anchor is None:
-                    codes.append(_code(leaves.read(compiled, residual, None)))
-                else:
-                    field, values = anchor
-                    held = leaves.read(compiled, Cmp(field, "eq", tuple(sorted(values))), None)
-                    codes.append(_code_under(held, leaves.read(compiled, residual, held)))
-            listed: sx.Expression = sx.Array(expressions=codes)
-            if not codes and part and self.by_type[lt]:
-                listed = sx.Cast(this=listed, to=sx.DataType.build("TINYINT[]", dialect="duckdb"))
-            elif not codes:
-                continue
+                    return leaves.read(partial(compile_typed, fields=fields, ci_fields=ci, leaves=leaves), expr, None)
+                return leaves.read(compiled, unit.expr if unit.expr is not None else Const(False), guard)
+
+            field = bucket_field(index, fields.schema, fields.has_dotted_keys)
+            if units and field is not None and any(id(u) in anchors for u in units):
+                found = bucketed_codes(lt, units, field, {k: v for k, (_f, v) in anchors.items()},
+                                       lambda cmp, compiled=compiled: leaves.read(compiled, cmp, None),
+                                       lambda unit, guard, condition=condition: _code(condition(unit, guard)),
+                                       numbers)
+                layouts[lt], picks[lt], listed = found.layout, found.bucket, found.codes
+            else:
+                codes = []
+                for unit in units:
+                    anchor = anchors.get(id(unit))
+                    if anchor is None:
+                        codes.append(_code(condition(unit, None)))
+                        continue
+                    field_name, values = anchor
+                    held = leaves.read(compiled, Cmp(field_name, "eq", tuple(sorted(values))), None)
+                    codes.append(_code_under(held, condition(unit, held)))
+                if not codes and not (part and self.by_type[lt]):
+                    continue
+                listed = sx.Array(expressions=codes)
+                if not codes:
+                    listed = sx.Cast(this=listed, to=sx.DataType.build("TINYINT[]", dialect="duckdb"))
+                layouts[lt] = TypeLayout(lt, len(units), tuple(range(1, len(units) + 1)))
             branches.append(sx.If(this=sx.EQ(this=sx.column("__tt_lt"), expression=sx.Literal.string(lt)),
                                   true=listed))
-        return sx.Case(ifs=branches, default=sx.null()).sql("duckdb") if branches else "NULL"
+        sql = sx.Case(ifs=branches, default=sx.null()).sql("duckdb") if branches else "NULL"
+        return TypedCodes(sql, bucket_sql(picks), layouts)
 
     def _python_types_sql(self) -> str:
         return sql_strings(self.python_types)
@@ -310,69 +344,88 @@ UNION ALL SELECT line, NULL, NULL, 1 FROM d WHERE lt IS NULL
         ``engine/batch_digest.py``) comes back as one row per (event, matched unit) holding that
         digest's values instead (``u``: the unit's index; ``tv``, ``iv``: the time and id fields;
         ``xv``: the texts the digest reads; ``ov``: its output fields as JSON). Rows come in
-        input order, a row's units in unit order.
+        input order, a row's units in unit order. Codes come back as dense lists, in the order
+        of ``self.by_type[log type]`` (``engine/batch_buckets.py``).
 
         For a ``part`` of the units (``engine/batch_parts.py``; ``digests`` then positioned in the
         part's code lists), one row per input row in input order: its log type ``lt``, the part's
-        codes ``h`` and the digests ``o`` of the part's units it matched (see ``_merge_sql``).
-        ``used`` gathers the top-level columns the query reads."""
+        codes ``h`` (dense; NULL where the part matched no unit and was unsure of none, and the
+        row's log type has no Python rule: its codes are then all 0), whether they hold a match
+        or an unsure one ``f``, and the digests ``o`` of the part's units it matched (see
+        ``_merge_sql``). ``used`` gathers the top-level columns the query reads."""
         # Beside the event's own columns: names of ours.
         fields = TypedFieldTable(schema, lowered_prefix="__tt_lw")
         leaves = GuardedLeaves("__tt_l")
         by_type = self.by_type if part is None else {lt: part[lt][1] if lt in part else [] for lt in self.by_type}
-        codes_sql = self._typed_codes(fields, leaves, by_type, part is not None)
+        codes = self._typed_codes(fields, leaves, by_type, part is not None)
 
         def typed(condition: sx.Expression) -> str:
             # Each condition is built for this query alone: rewritten in place.
-            return fold(with_dotted(condition, fields.has_dotted_keys, copy=False), copy=False).sql("duckdb")
+            return _settled(condition, fields.has_dotted_keys).sql("duckdb")
 
         detect = typed(detection_sql(fields))
+        settle = partial(_settled, dotted=fields.has_dotted_keys)
         lowered_cols, leaf_cols, guarded_cols = ("".join(", " + typed(c) for c in cols) for cols in (
-            fields.lowered_columns(), leaves.columns(), leaves.guarded_columns()))
+            fields.lowered_columns(), leaves.columns(), leaves.guarded_columns(settle)))
         carried = _carried_columns(digests)
         carry = "".join(f", {quoted(c)} AS {quoted(_carried(c))}" for c in carried)
         if used is not None:
             used.update(fields.used, carried)
+        # The bucket number reads the anchor columns, computed every row in ``a``.
+        bucket = "" if codes.bucket is None else f", {codes.bucket} AS {BUCKET_COLUMN}"
         # Only ``c`` is read more than once, and it holds no event column: the event's columns
         # flow through the projections below it and are never copied.
         head = f"""
 WITH d AS (SELECT *, {detect} AS __tt_lt FROM {table}),
 w AS (SELECT *{lowered_cols} FROM d),
 a AS (SELECT *{leaf_cols} FROM w),
-g AS (SELECT *{guarded_cols} FROM a),
-m AS (SELECT {LINE_COLUMN} AS line, __tt_lt AS lt, {codes_sql} AS h{carry} FROM g)"""
+g AS (SELECT *{guarded_cols}{bucket} FROM a),
+m AS (SELECT {LINE_COLUMN} AS line, __tt_lt AS lt, {codes.sql} AS h{_bucket_carried(codes)}{carry} FROM g)"""
         if part is not None:
-            outs = digest_columns(by_type, digests)[2] if digests else f"NULL::{_DIGESTS_TYPE}"
+            outs = digest_columns(codes.layouts, digests)[2] if digests else f"NULL::{_DIGESTS_TYPE}"
             said = "coalesce(list_contains(h, 1) OR list_contains(h, -1), FALSE)"
-            return head + f"\nSELECT lt, h, {said} AS f, {outs} AS o FROM m ORDER BY line\n"
-        return head + self._typed_tail(digests, digest_columns(self.by_type, digests)[2] if digests else None)
+            return head + f""",
+p AS (SELECT line, lt, h{_bucket_carried(codes)}, {said} AS f, {outs} AS o FROM m)
+SELECT lt, CASE WHEN f OR lt IN ({self._python_types_sql()}) THEN {dense_sql(codes.layouts)} END AS h, f, o
+FROM p ORDER BY line
+"""
+        return head + self._typed_tail(digests, digest_columns(codes.layouts, digests)[2] if digests else None,
+                                       codes.layouts)
 
-    def _merge_sql(self, table: str, parts: int, digests: Mapping[str, TypeDigest]) -> str:
-        """The query joining ``parts`` parts' rows (``table``: see ``batch_parts.merge_input``)
+    def _merge_sql(self, table: str, parts: Sequence[Part], digests: Mapping[str, TypeDigest]) -> str:
+        """The query joining the ``parts``' rows (``table``: see ``batch_parts.merge_input``)
         into ``_typed_sql``'s result over all units: a row's codes are its parts' lists joined
-        (NULL when its log type has no units: the first part's is NULL then), its digests
-        likewise; the rest is the single query's. Most rows no unit matched or was unsure of
-        (no part's ``f``) and of no log type with Python rules: those come back only as counts,
-        which a NULL list gives as well, so their lists are not joined."""
+        (a part's NULL list: all 0; NULL when its log type has no units), its digests likewise;
+        the rest is the single query's. Most rows no unit matched or was unsure of (no part's
+        ``f``) and of no log type with Python rules: those come back only as counts, which a
+        NULL list gives as well, so their lists are not joined."""
 
         def joined(column: Callable[[int], str]) -> str:
-            return f"list_concat({', '.join(column(k) for k in range(parts))})"
+            return f"list_concat({', '.join(column(k) for k in range(len(parts)))})"
+
+        def filled(k: int) -> str:
+            part = {lt: part_units for lt, (_start, part_units) in parts[k].items()}
+            sizes = dense_layouts({lt: part.get(lt, []) for lt, units in self.by_type.items() if units})
+            return f"coalesce({codes_column(k)}, {zeros_sql(sizes)})"
 
         carry = "".join(f", {quoted(c)} AS {quoted(_carried(c))}" for c in _stamp_columns(digests))
-        said = " OR ".join(said_column(k) for k in range(parts))
+        said = " OR ".join(said_column(k) for k in range(len(parts)))
+        with_units = sql_strings([lt for lt, units in self.by_type.items() if units])
         head = f"""
 WITH m AS (SELECT {LINE_COLUMN} AS line, {PART_LOG_TYPE} AS lt,
-    CASE WHEN {codes_column(0)} IS NOT NULL AND ({said} OR {PART_LOG_TYPE} IN ({self._python_types_sql()}))
-        THEN {joined(codes_column)} END AS h,
+    CASE WHEN {PART_LOG_TYPE} IN ({with_units}) AND ({said} OR {PART_LOG_TYPE} IN ({self._python_types_sql()}))
+        THEN {joined(filled)} END AS h,
     {joined(digests_column)} AS __tt_o{carry} FROM {table})"""
-        return head + self._typed_tail(digests, "__tt_o" if digests else None)
+        return head + self._typed_tail(digests, "__tt_o" if digests else None, dense_layouts(self.by_type))
 
-    def _typed_tail(self, digests: Mapping[str, TypeDigest], outs: str | None) -> str:
-        """The end of the typed query, over ``m`` (line, log type, codes ``h``, the carried event
-        columns): which rows come back, digested (``outs``: their digests) or not, and the counts.
-        Whether a row comes back is decided once per row (``__tt_w``), and ``c`` keeps the codes
-        of the rows that come back with them alone: a list per row and unit, materialised and
-        scanned again for every row, cost more than the matching of a large rule set."""
+    def _typed_tail(self, digests: Mapping[str, TypeDigest], outs: str | None,
+                    layouts: Mapping[str, TypeLayout]) -> str:
+        """The end of the typed query, over ``m`` (line, log type, codes ``h`` laid out as
+        ``layouts`` say, the carried event columns): which rows come back, digested (``outs``:
+        their digests) or not, and the counts. Whether a row comes back is decided once per
+        row (``__tt_w``), and ``c`` keeps the codes of the rows that come back with them alone,
+        as dense lists: a list per row and unit, materialised and scanned again for every row,
+        cost more than the matching of a large rule set."""
         python = self._python_types_sql()
         want = f"lt IN ({python}) OR coalesce(list_contains(h, 1) OR list_contains(h, -1), FALSE)"
         pad = ", NULL::INTEGER, NULL::VARCHAR[], NULL::VARCHAR[], NULL::VARCHAR[], NULL::VARCHAR"
@@ -380,17 +433,19 @@ WITH m AS (SELECT {LINE_COLUMN} AS line, {PART_LOG_TYPE} AS lt,
         digest_rows = ""
         if digests:
             # The time and id fields alone: the digests are ``outs``.
-            tv, iv, _ = digest_columns(self.by_type, {lt: replace(p, units={}) for lt, p in digests.items()})
+            tv, iv, _ = digest_columns(layouts, {lt: replace(p, units={}) for lt, p in digests.items()})
             digest_cols = f", CASE WHEN __tt_d THEN {tv} END AS tv, CASE WHEN __tt_d THEN {iv} END AS iv, " \
                           f"CASE WHEN __tt_d THEN {outs} END AS outs"
             digest_rows = """
 UNION ALL SELECT line, lt, NULL, 1, o.u, tv, iv, o.xv, o.ov FROM (
     SELECT line, lt, tv, iv, unnest(outs) AS o FROM c WHERE outs IS NOT NULL)"""
-        dig = digest_condition(self.by_type, digests).sql("duckdb") if digests else "FALSE"
+        dig = digest_condition(layouts, digests).sql("duckdb") if digests else "FALSE"
+        bucket = f", {BUCKET_COLUMN}" if any(layout.buckets for layout in layouts.values()) else ""
         return f""",
 k AS (SELECT *, {want} AS __tt_w, {dig} AS __tt_d FROM m),
-q AS (SELECT line, lt, h, __tt_w{digest_cols} FROM k),
-c AS MATERIALIZED (SELECT line, lt, __tt_w, CASE WHEN __tt_w AND outs IS NULL THEN h END AS h, tv, iv, outs FROM q)
+q AS (SELECT line, lt, h{bucket}, __tt_w{digest_cols} FROM k),
+c AS MATERIALIZED (SELECT line, lt, __tt_w, CASE WHEN __tt_w AND outs IS NULL THEN {dense_sql(layouts)} END AS h,
+    tv, iv, outs FROM q)
 SELECT line, lt, h, 1 AS n{pad.replace("::INTEGER", "::INTEGER AS u", 1)} FROM c
     WHERE lt IS NOT NULL AND __tt_w AND outs IS NULL
 UNION ALL SELECT NULL, lt, NULL, count(*){pad} FROM c WHERE lt IS NOT NULL AND NOT __tt_w GROUP BY lt
@@ -678,7 +733,7 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
             merge = f"match_typed_{len(self._typed)}_merge"
             con.register(PARTS_INPUT, merge_input(empty, (LINE_COLUMN, *carried), samples))
             try:
-                con.execute(f"PREPARE {merge} AS " + self._merge_sql(PARTS_INPUT, len(names), plans))
+                con.execute(f"PREPARE {merge} AS " + self._merge_sql(PARTS_INPUT, parts, plans))
             finally:
                 con.unregister(PARTS_INPUT)
         found = self._typed[key] = TypedPlan(names, merge, {d.unit.index: d for p in plans.values()
@@ -816,6 +871,16 @@ ORDER BY line NULLS FIRST, u NULLS FIRST
         hits = [u for u, code in zip(self.by_type.get(lt, ()), codes or (), strict=False) if code == 1]
         hits.sort(key=lambda u: u.index)
         return stream.accept(event, lt, hits or None, source, lineno)
+
+
+def _settled(condition: sx.Expression, dotted: bool) -> sx.Expression:
+    """A typed query's condition as the query writes it (rewritten in place)."""
+    return fold(with_dotted(condition, dotted, copy=False), copy=False)
+
+
+def _bucket_carried(codes: TypedCodes) -> str:
+    """The bucket number column, carried on where the statement has one."""
+    return "" if codes.bucket is None else f", {BUCKET_COLUMN}"
 
 
 def _code(condition: sx.Expression) -> sx.Expression:

@@ -28,6 +28,7 @@ import sqlglot.expressions as sx
 
 from tokentrail import schemas
 from tokentrail.compile.fields import split_field
+from tokentrail.engine.batch_buckets import TypeLayout, lt_is
 from tokentrail.engine.digest import Digest, SignalPart
 from tokentrail.engine.plan import Unit
 from tokentrail.rules.model import Correlation, Rule
@@ -438,22 +439,26 @@ def _matched(items: Iterable[str]) -> str:
     return f"list_filter([{', '.join(items)}], __tt_o -> __tt_o IS NOT NULL)"
 
 
-def _lt_is(name: str) -> sx.Expression:
-    return sx.EQ(this=sx.column("lt"), expression=sx.Literal.string(name))
-
-
-def digest_condition(by_type: Mapping[str, Sequence[Unit]], digests: Mapping[str, TypeDigest]) -> sx.Expression:
-    """Over the query's rows (``lt``, codes ``h``): TRUE for a row SQL digests — certain,
-    matched, of a log type with SQL digests (never one with Python rules) and matched by units
-    that all have one."""
+def digest_condition(layouts: Mapping[str, TypeLayout], digests: Mapping[str, TypeDigest]) -> sx.Expression:
+    """Over the query's rows (``lt``, codes ``h`` laid out as ``layouts`` say): TRUE for a row
+    SQL digests — certain, matched, of a log type with SQL digests (never one with Python
+    rules) and matched by units that all have one."""
     branches = []
     for lt, plan in digests.items():
-        others = [sx.Literal.number(p) for p in range(1, len(by_type[lt]) + 1) if p not in plan.units]
-        clean: sx.Expression = sx.true()
-        if others:
-            picked = sx.Anonymous(this="list_select", expressions=[sx.column("h"), sx.Array(expressions=others)])
-            clean = sx.not_(sx.Anonymous(this="list_contains", expressions=[picked, sx.Literal.number(1)]))
-        branches.append(sx.If(this=_lt_is(lt), true=clean))
+        cleans = []
+        for selects, places in layouts[lt].lists(decided=True):
+            others = [sx.Literal.number(j) for j, p in enumerate(places, 1) if p not in plan.units]
+            clean: sx.Expression = sx.true()
+            if others:
+                picked = sx.Anonymous(this="list_select", expressions=[sx.column("h"), sx.Array(expressions=others)])
+                clean = sx.not_(sx.Anonymous(this="list_contains", expressions=[picked, sx.Literal.number(1)]))
+            cleans.append(sx.If(this=selects, true=clean))
+        if all(isinstance(c.args["true"], sx.Boolean) for c in cleans):
+            branches.append(sx.If(this=lt_is(lt), true=sx.true()))  # every unit has a digest
+        elif len(cleans) == 1:
+            branches.append(cleans[0])
+        else:
+            branches.append(sx.If(this=lt_is(lt), true=sx.Case(ifs=cleans, default=sx.false())))
     if not branches:
         return sx.false()
     h = sx.column("h")
@@ -463,23 +468,30 @@ def digest_condition(by_type: Mapping[str, Sequence[Unit]], digests: Mapping[str
     return sx.Coalesce(this=body, expressions=[sx.false()])
 
 
-def digest_columns(by_type: Mapping[str, Sequence[Unit]], digests: Mapping[str, TypeDigest]) -> tuple[str, str, str]:
-    """SQL over the query's rows (``lt``, codes ``h``, the event's columns as carried): the
-    time and id field values of the row's log type, and its digests — a list with one
-    ``{u, xv, ov}`` per matched unit (its index, its texts, its output fields as JSON text), in
-    unit order. Each unit's values are computed only on the rows it matched."""
+def digest_columns(layouts: Mapping[str, TypeLayout], digests: Mapping[str, TypeDigest]) -> tuple[str, str, str]:
+    """SQL over the query's rows (``lt``, codes ``h`` laid out as ``layouts`` say, the event's
+    columns as carried): the time and id field values of the row's log type, and its digests —
+    a list with one ``{u, xv, ov}`` per matched unit (its index, its texts, its output fields as
+    JSON text); the tail orders them by unit. Each unit's values are computed only on the rows
+    it matched."""
 
     def per_type(value: Callable[[str, TypeDigest], str]) -> str:
-        ifs = " ".join(f"WHEN {_lt_is(lt).sql('duckdb')} THEN {value(lt, plan)}" for lt, plan in digests.items())
+        ifs = " ".join(f"WHEN {lt_is(lt).sql('duckdb')} THEN {value(lt, plan)}" for lt, plan in digests.items())
         return f"CASE {ifs} ELSE NULL END"
 
-    def outs(lt: str, plan: TypeDigest) -> str:
+    def matched(plan: TypeDigest, places: Sequence[tuple[int, int]]) -> str | None:
+        """The digests of the units at ``places`` ((place in the row's list, in the dense one))."""
         items = []
-        for position, d in plan.units.items():
+        for j, position in places:
+            d = plan.units.get(position)
+            if d is None:
+                continue
             texts = _list(d.texts).sql("duckdb")
             output = "NULL" if d.outputs is None else d.outputs.sql("duckdb")
-            items.append((position, f"CASE WHEN h[{position}] = 1 THEN {{'u': CAST({d.unit.index} AS INTEGER), "
-                                    f"'xv': {texts}, 'ov': CAST({output} AS VARCHAR)}} END"))
+            items.append((j, f"CASE WHEN h[{j}] = 1 THEN {{'u': CAST({d.unit.index} AS INTEGER), "
+                             f"'xv': {texts}, 'ov': CAST({output} AS VARCHAR)}} END"))
+        if not items:
+            return None
         blocks = [items[k:k + DIGEST_BLOCK] for k in range(0, len(items), DIGEST_BLOCK)]
         if len(blocks) == 1:
             return _matched(item for _, item in items)
@@ -488,6 +500,19 @@ def digest_columns(by_type: Mapping[str, Sequence[Unit]], digests: Mapping[str, 
         return "list_concat(" + ", ".join(
             f"CASE WHEN {' OR '.join(f'h[{p}] = 1' for p, _ in block)} THEN {_matched(i for _, i in block)} END"
             for block in blocks) + ")"
+
+    def outs(lt: str, plan: TypeDigest) -> str:
+        layout = layouts[lt]
+        shared = matched(plan, list(enumerate(layout.shared, 1)))
+        if not layout.buckets:
+            return shared or "NULL"
+        # A bucket's own codes follow the shared ones: its digests are chosen by its number.
+        start = len(layout.shared) + 1
+        own = [f"WHEN {selects.sql('duckdb')} THEN {found}" for selects, places in layout.lists(decided=True)
+               if (found := matched(plan, list(enumerate(places[start - 1:], start)))) is not None]
+        chosen = f"CASE {' '.join(own)} END" if own else None
+        listed = [x for x in (shared, chosen) if x is not None]
+        return (listed[0] if len(listed) == 1 else f"list_concat({', '.join(listed)})") if listed else "NULL"
 
     return (per_type(lambda lt, plan: _list(plan.times).sql("duckdb")),
             per_type(lambda lt, plan: _list(plan.ids).sql("duckdb")),

@@ -57,14 +57,22 @@ class GuardedLeaves(LeafTable):
         own expressions (not copies: a query is built from them once)."""
         return [sx.alias_(expr, name, copy=False) for name, expr in self.leaves.values() if self._guards.get(name) is None]
 
-    def guarded_columns(self) -> list[sx.Expression]:
+    def guarded_columns(self, settle: Callable[[sx.Expression], sx.Expression] | None = None) -> list[sx.Expression]:
         """The columns computed only where one of their readers' guards is not FALSE (NULL elsewhere),
-        to select where ``columns()`` are in scope."""
+        to select where ``columns()`` are in scope. A column that ``settle`` (the query's own
+        rewriting, in place) makes a constant is that constant on every row: its readers read
+        it only where their guards are not FALSE, and a constant costs no test per row (a
+        large pack has a hundred such, of fields the file lacks)."""
         out = []
         for name, expr in self.leaves.values():
             guards = self._guards.get(name)
             if guards is None:
                 continue
+            if settle is not None:
+                expr = settle(expr)
+                if isinstance(expr, sx.Boolean | sx.Null):
+                    out.append(sx.alias_(expr, name, copy=False))
+                    continue
             needed = sx.or_(*(sx.Coalesce(this=g.copy(), expressions=[sx.true()]) for g in guards.values()))
             out.append(sx.alias_(sx.Case(ifs=[sx.If(this=needed, true=expr)], default=sx.null()), name, copy=False))
         return out

@@ -115,7 +115,9 @@ class LogTypeIndex:
         if field_name not in self.getters:
             self.getters[field_name] = make_getter(field_name, ci_fields=ci)
         bucket = self.anchored[field_name]
-        for value in values:
+        # Sorted: the buckets' order is the units' order in both engines, and a set's would
+        # follow the hash seed.
+        for value in sorted(values):
             bucket.setdefault(value, []).append(unit)
 
     def seal(self, ci: bool = False, anchor_field: str | None = None) -> None:
