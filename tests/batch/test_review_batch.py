@@ -135,6 +135,15 @@ def target_rules(draw):
          [pa.Table.from_pylist([{"eventType": "user.session.start", "uuid": f"e{i}", "published": f"2026-01-01T00:00:0{i}Z",
                                  "actor": {"alternateId": "a@x.io"}, "target": [{key: "AppInstance"}]}])
           for i, key in enumerate(["type", "Type"])], False)
+# Found in a fresh clone's run: ``target`` a list of lists; the SQL digest of ``target.id`` read no value
+# (as if missing) where the streaming readers read through both lists: now such a path is Python's.
+@example([Rule(id="t0", title="t0", format="sigma", logsource=OKTA, logic=Cmp("actor.alternateId", "regex", ("\\.",)),
+               grouping=Grouping(group_by=("actor.alternateId",), window=600, distinct_field="target.id",
+                                 distinct_threshold=2))],
+         [pa.Table.from_pylist([{"eventType": "user.session.start", "uuid": f"e{i}", "published": f"2026-01-01T00:00:0{i}Z",
+                                 "actor": {"alternateId": actor}, "target": [[{"id": x} for x in ids]]}
+                                for i, (actor, ids) in enumerate([("b@x.io", [None, "a.b"]), ("a@x.io", []),
+                                                                  ("b@x.io", ["AppInstance", None])])])], False)
 def test_files_disagreeing_on_a_fields_shape_give_the_streaming_engines_alerts(tmp_path_factory, rule_list, tables,
                                                                                 python):
     rule_list = [*rule_list, PYTHON, KEYWORDS] if python else rule_list

@@ -123,8 +123,8 @@ class _Resolver:
         path_in_list: list[str] = []
         for key in keys[1:]:
             if _is_list(kind):
-                if crossed:
-                    raise _Unsupported(".".join(keys))  # lists in lists: Python's order
+                if crossed or _is_list(kind.value_type):
+                    raise _Unsupported(".".join(keys))  # lists in lists: Python reads through them, in its order
                 crossed = True
                 kind = kind.value_type
             if not pa.types.is_struct(kind):
