@@ -15,7 +15,6 @@ from tokentrail.engine.gcpolicy import scan_gc
 from tokentrail.engine.parallel import (
     MIN_PARALLEL_BYTES,
     ParallelFileScanner,
-    parallel_worth_it,
     worker_count,
 )
 from tokentrail.engine.session import scan_result, scan_session, unknown_keeper
@@ -24,7 +23,7 @@ from tokentrail.rules.loader import load_rules as _load_rules
 from tokentrail.rules.model import Rule
 from tokentrail.schemas.access import event_time
 from tokentrail.schemas.detect import recognise
-from tokentrail.sources.files import LogReader, ReadLimits, splittable
+from tokentrail.sources.files import LogReader, ReadLimits
 from tokentrail.state import StateStore
 
 if TYPE_CHECKING:
@@ -97,7 +96,7 @@ def scan(paths: Iterable[str | Path], rules: Sequence[Rule] | LoadResult, *, str
         process = engine.process
         with scan_gc(), ParallelFileScanner(engine, reader, workers) as parallel:
             for path in reader.paths(paths):
-                if workers > 1 and splittable(path) and parallel_worth_it(path, min_parallel_bytes):
+                if parallel.takes(path, min_parallel_bytes):
                     gate(parallel.scan_file(path))
                     continue
                 for event, source, line in reader.read_file(path):

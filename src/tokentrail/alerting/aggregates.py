@@ -165,9 +165,8 @@ class QueryProgram:
         self.fold, self.prepare, self.apply = made["fold"], made["prepare"], made["apply"]
         self.fresh, self.values_of = made["fresh"], made["values_of"]
         # At a close: each aggregate read from its state, or (with sub-groups) folded over
-        # theirs; the condition and the shown values compiled once, not walked per close.
+        # theirs; the condition (in ``holds``) and the shown values compiled once, not walked per close.
         self.outer = _outer_function(query, self.values_of) if query.sub_keys else None
-        self.condition = compile_condition(query.condition)
         self.holds = _holds_function(query, self.values_of)
         self.shown = [(name, compile_value(value), name in query.times) for name, value in query.shown]
 

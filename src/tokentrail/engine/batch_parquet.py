@@ -167,6 +167,7 @@ class ParquetScan:
         layout): one log type's plan would only grow with another's fields. A file that cannot
         be read is left out (its scan reports it)."""
         self.footers = {}  # read again by each scan: a file may have changed since the last
+        self.clashing = {}
         groups: dict[str, dict[str, pa.Schema]] = {}
         for path in paths:
             footer = self._footer(path)
@@ -449,8 +450,11 @@ class ParquetScan:
         (read by pyarrow, its names as written)."""
         batches: Iterable[pa.RecordBatch] | None
         if self.clashes(path):
-            batches = None if self.opened(reader, path) is None else pq.ParquetFile(path).iter_batches(
-                batch_size=rows, columns=[n for n in pq.read_schema(path).names if n not in PARTITION_COLUMNS])
+            batches = None
+            if self.opened(reader, path) is not None:
+                file = pq.ParquetFile(path)
+                batches = file.iter_batches(batch_size=rows, columns=[
+                    n for n in file.schema_arrow.names if n not in PARTITION_COLUMNS])
         else:
             batches = self.batches(reader, path, rows)
         if batches is None:

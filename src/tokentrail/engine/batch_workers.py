@@ -23,9 +23,9 @@ from pathlib import Path
 from tokentrail.alerting.models import Alert
 from tokentrail.engine import parallel
 from tokentrail.engine.gcpolicy import scan_gc
-from tokentrail.engine.parallel import ParallelFileScanner, parallel_worth_it, worker_count
+from tokentrail.engine.parallel import ParallelFileScanner, worker_count
 from tokentrail.engine.stream import StreamingEngine
-from tokentrail.sources.files import LogReader, splittable
+from tokentrail.sources.files import LogReader
 
 
 class LineWorkers:
@@ -38,7 +38,6 @@ class LineWorkers:
         self.workers = worker_count(requested, stream)
         # None: the parallel scan's own threshold, read now (a test lowers it there).
         self.min_bytes = parallel.MIN_PARALLEL_BYTES if min_bytes is None else min_bytes
-        self.reader = reader
         self.scanner = ParallelFileScanner(stream, reader, self.workers)
         self.files = 0
         self.events = 0
@@ -46,7 +45,7 @@ class LineWorkers:
     def takes(self, path: str | Path) -> bool:
         """Whether ``path`` goes to the workers: more than one of them, a plain JSON-lines file
         (not compressed, not ``-``) of at least ``min_bytes`` (default ``MIN_PARALLEL_BYTES``)."""
-        return self.workers > 1 and splittable(path) and parallel_worth_it(path, self.min_bytes)
+        return self.scanner.takes(path, self.min_bytes)
 
     def start(self, first: str | Path) -> None:
         """Fork the workers now (warmed on the first file they will take), before DuckDB runs."""

@@ -40,7 +40,7 @@ from tokentrail.engine.keybatch import KeyBatch, pack_batch
 from tokentrail.engine.plan import UNKNOWN
 from tokentrail.engine.stream import StreamingEngine, unknown_event_error
 from tokentrail.errors import ConfigError, LogParseError, TokenTrailError
-from tokentrail.sources.files import LogReader, ReadLimits, line_ranges
+from tokentrail.sources.files import LogReader, ReadLimits, line_ranges, splittable
 
 CHUNK_BYTES = 8 << 20  # one task: big enough to amortise IPC, small enough to bound memory
 MIN_PARALLEL_BYTES = 32 << 20  # smaller files are not worth starting workers for
@@ -245,6 +245,11 @@ class ParallelFileScanner:
                 _ENGINE, _LIMITS = self.engine, self.reader.limits
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
         return self._pool
+
+    def takes(self, path: str | Path, min_bytes: int) -> bool:
+        """Whether ``path`` goes to this pool: more than one worker, and a plain JSON-lines file
+        (not compressed, not ``-``) of at least ``min_bytes``."""
+        return self.workers > 1 and splittable(path) and parallel_worth_it(path, min_bytes)
 
     def start(self, path: str) -> None:
         """Fork the workers now, warmed on ``path``'s first lines, rather than at the first task
