@@ -4,6 +4,7 @@ a small collector for it (the vendor collectors are tested in tests/sources)."""
 from __future__ import annotations
 
 import http.server
+import socket
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -191,7 +192,9 @@ def wait_listening(url: str, proc, timeout: float = 30.0) -> None:
 class HookReceiver:
     """A webhook receiver on 127.0.0.1 that records each POST's headers and JSON body."""
 
-    def __init__(self, fail_first: int = 0, port: int = 0) -> None:
+    def __init__(self, fail_first: int = 0, sock: socket.socket | None = None) -> None:
+        """``sock``: a socket bound (not listening) that the receiver takes over, so a test can
+        hold a port that nobody answers on and then answer on it, with no moment it is free."""
         self.received: list[tuple[Any, bytes]] = []
         self.fail_first = fail_first
         outer = self
@@ -211,7 +214,13 @@ class HookReceiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        if sock is None:
+            self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        else:
+            self.httpd = http.server.ThreadingHTTPServer(sock.getsockname(), Handler, bind_and_activate=False)
+            self.httpd.socket.close()
+            self.httpd.socket = sock
+            self.httpd.server_activate()
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hooks/secret-path"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 

@@ -79,30 +79,30 @@ def test_a_full_outbox_holds_the_caller_back_until_stopped(state):
 
 
 def test_the_outbox_a_run_left_is_sent_by_the_next(tmp_path):
-    # The port is held bound but not listening while the first run delivers: connections are
-    # refused, and no other test's server can take the port in the meantime (a free port that was
-    # let go once received one of the four deliveries: flaky).
+    # The port is held bound but not listening until the receiver takes that very socket over:
+    # nothing can accept an alert before the test says so, and no other test can take the port.
+    # (Two flakes came from giving the port up between the runs, and from the second sink's
+    # thread sending an alert before its outbox was counted.)
     held = socket.socket()
     held.bind(("127.0.0.1", 0))
-    port = held.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/hooks/secret-path"
+    url = f"http://127.0.0.1:{held.getsockname()[1]}/hooks/secret-path"
     store = StateStore(tmp_path / "state.sqlite")
     store.hold()
     sink = WebhookSink(url, store, max_backoff=0.1, timeout=0.5)  # nobody listens yet
     sink.deliver(records(4))
     sink.close()
-    held.close()
     store.commit()
     store.close()
     store = StateStore(tmp_path / "state.sqlite")
     store.hold()
-    with HookReceiver(port=port) as hook:
-        again = WebhookSink(url, store)
-        assert again.pending == 4
+    again = WebhookSink(url, store, max_backoff=0.2, timeout=0.5)
+    assert again.pending == 4  # the first run's outbox: nothing can accept it yet
+    with HookReceiver(sock=held) as hook:
         wait_for(lambda: len(hook.received) == 4)
         again.close()
     store.close()
     assert hook.keys() == [f"alert-{i}" for i in range(4)]
+    assert again.pending == 0
 
 
 def test_the_url_is_shown_without_its_path():
