@@ -35,7 +35,7 @@ are the process's, all threads; wall seconds beside them):
    1–3, which are cut with no state grown yet, the table says so).
 
 A Markdown table per pack follows (the median of the rounds): each part's CPU and wall seconds,
-the threads it can use (DuckDB 2, Python 1), the events/s it alone allows (events × threads /
+the threads it can use (DuckDB 2, Python 1) and those it kept busy (CPU ÷ wall), the events/s it alone allows (events × threads /
 CPU-s) and its share of the budget (2 CPU-s per 1M events; 1 CPU-s per 1M for a one-thread
 part), and the sums ``routing + alerting`` (one thread: the main thread's least wall time
 whatever DuckDB does), ``statements + routing + alerting`` and, with the rows read for the
@@ -413,10 +413,10 @@ def run_child(stage: str, path: Path, spec: str, run: Path, work: Path, memory_l
 
 
 def one_round(path: Path, spec: str, run: Path, work: Path, memory_limit: str, events: int,
-              stage: Callable[..., list[dict[str, Any]]] = run_child) -> dict[str, dict[str, Any]]:
+              stage: Callable[..., list[dict[str, Any]]] = run_child, keep: bool = False) -> dict[str, dict[str, Any]]:
     """Every stage of one round, in order (``stage`` runs one: a child process by default),
     each with the load average it ended at; checked against the file's rows and the whole
-    scan (stops if any check fails). The saved batches are removed at the end."""
+    scan (stops if any check fails). The saved batches are removed at the end unless ``keep``."""
     run.mkdir(parents=True, exist_ok=True)
     entries: dict[str, dict[str, Any]] = {}
     for name in STAGES:
@@ -424,7 +424,7 @@ def one_round(path: Path, spec: str, run: Path, work: Path, memory_limit: str, e
         for entry in stage(name, path, spec, run, work, memory_limit):
             entries[entry["stage"]] = {**entry, "load": os.getloadavg()[0]}
     check(entries, events, read_json(run / "alerts_replay.json"), read_json(run / "alerts_whole.json"))
-    for saved in run.iterdir():
+    for saved in [] if keep else run.iterdir():
         if saved.suffix in (".arrow", ".pkl"):
             saved.unlink()
     return entries
@@ -487,12 +487,13 @@ def markdown(spec: str, rows: list[dict[str, Any]], rounds: list[dict[str, dict[
              f"{statements['batches']} batches ({statements['result_rows']:,} result rows, "
              f"{rounds[0]['rows read']['rows']:,} rows read for the router); whole scan's ranges the same: "
              f"{', '.join(str(r['whole']['same_ranges']) for r in rounds)}; median of {len(rounds)} rounds\n",
-             "| part | CPU s (rounds) | wall s | threads | events/s it alone allows | share of budget |",
-             "|---|---:|---:|---:|---:|---:|"]
+             "| part | CPU s (rounds) | wall s | threads | CPU ÷ wall | events/s it alone allows | share of budget |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         each = " / ".join(f"{c:.2f}" for c in row["cpus"])
+        # CPU over wall: the threads the part kept busy, against those it could use.
         lines.append(f"| {row['label']} | {row['cpu']:.2f} ({each}) | {row['wall']:.2f} | {row['threads']} | "
-                     f"{row['events_per_s']:,.0f} | {row['share']:.0%} |")
+                     f"{row['cpu'] / max(row['wall'], 1e-9):.2f} | {row['events_per_s']:,.0f} | {row['share']:.0%} |")
     return "\n".join(lines)
 
 
