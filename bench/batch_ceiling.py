@@ -27,7 +27,8 @@ are the process's, all threads; wall seconds beside them):
    unit as its index in the plan, ``route_many``'s decoder as its name). Checked: the events
    counted are the file's, the matches the calls carry are the whole scan's.
 4. ``alerting``: the saved calls replayed in order into a fresh engine's ``route`` and
-   ``route_many`` on one thread, then its end-of-scan ``finish`` and the alert gate, as
+   ``route_many`` on one thread (each batch's with the garbage collector off, as under
+   ``_route_typed``), then its end-of-scan ``finish`` and the alert gate, as
    ``scan_batch`` runs them; only that is timed. Checked: the alerts (ids, event ids) and
    matches are the whole scan's.
 5. ``whole``: the real scan (``scan_batch``, as ``batch_throughput.child_pass`` runs it, planning
@@ -64,9 +65,11 @@ sys.path.insert(0, str(HERE))
 
 from batch_throughput import progress, rule_paths  # noqa: E402
 
+from tokentrail.engine.gcpolicy import collector_paused  # noqa: E402
+
 STAGES = ("read", "statements", "routing", "alerting", "whole")
 BUDGET_PER_MILLION = 2.0  # CPU-seconds per 1M events on 2 cores at 1M events/s; one thread: half
-DECODERS = {"orjson.loads": "orjson.loads"}  # route_many's decoders by name (the router hands on orjson.loads)
+REPLAYABLE = frozenset({"orjson.loads"})  # route_many's decoders this tool replays (the router hands on orjson.loads)
 
 
 @dataclass
@@ -98,7 +101,6 @@ class Setup:
     those as planned), and the row ranges the scan cuts with no state grown."""
 
     engine: Any
-    rules: Any
     path: str
     footer: Any
     plan: Any
@@ -134,7 +136,7 @@ def setup(path: Path, spec: str, work: Path, memory_limit: str, seen: Any = None
         statements = scan._direct_statements(plan, footer.schema, planned)
     own = [c for c in footer.schema.names if c in (plan.columns or ())]
     read = pa.schema([planned.field(c) for c in plan.columns or ()])
-    return Setup(engine, loaded, name, footer, plan, statements, own, read, batch_ranges(scan, footer, own), planning)
+    return Setup(engine, name, footer, plan, statements, own, read, batch_ranges(scan, footer, own), planning)
 
 
 def batch_ranges(scan: Any, footer: Any, own: list[str]) -> list[tuple[int, int]]:
@@ -271,7 +273,7 @@ def decoder_name(decode: Callable | None) -> str | None:
     if decode is None:
         return None
     name = f"{decode.__module__}.{decode.__name__}"
-    if name not in DECODERS:
+    if name not in REPLAYABLE:
         raise SystemExit(f"route_many was handed a decoder this tool cannot replay: {name}")
     return name
 
@@ -289,9 +291,10 @@ def recorded_matches(calls: list[tuple], units: list[Any]) -> int:
 
 
 def stage_alerting(path: Path, spec: str, run: Path, work: Path, memory_limit: str) -> list[dict[str, Any]]:
-    """The recorded calls replayed in order into a fresh engine's ``route`` / ``route_many``,
-    then ``finish``, the alert gate and the sort by time, as ``scan_batch`` ends; only those are timed (each
-    batch's calls are unpickled untimed). The alerts go to ``run/alerts_replay.json``."""
+    """The recorded calls replayed in order into a fresh engine's ``route`` / ``route_many``
+    (``replayed``), then ``finish``, the alert gate and the sort by time, as ``scan_batch`` ends;
+    only those are timed (each batch's calls are unpickled untimed). The alerts go to
+    ``run/alerts_replay.json``."""
     import orjson
 
     from tokentrail import api
@@ -305,14 +308,7 @@ def stage_alerting(path: Path, spec: str, run: Path, work: Path, memory_limit: s
     alerts: list = []
     for calls in pickled_batches(run / "calls.pkl"):
         with clock.timing():
-            for call in calls:
-                if call[0] == "route":
-                    _, index, digest, event, source, line = call
-                    alerts.extend(stream.route(units[index], digest, event, source, line))
-                else:
-                    _, rule_id, log_types, times, ids, keys, distinct, fields, decode = call
-                    alerts.extend(stream.route_many(rule_id, log_types, times, ids, keys, distinct, fields,
-                                                    None if decode is None else decoders[decode]))
+            alerts.extend(replayed(stream, units, calls, decoders))
     kept: list = []
     with clock.timing():
         alerts.extend(stream.finish())
@@ -320,6 +316,22 @@ def stage_alerting(path: Path, spec: str, run: Path, work: Path, memory_limit: s
         kept.sort(key=lambda a: (a.first_time or 0.0, a.rule_id, a.id))  # as ``scan_result`` hands them back
     write_json(run / "alerts_replay.json", alert_ids(kept))
     return [clock.entry("alerting", matches=stream.stats.matches, alerts=len(kept))]
+
+
+@collector_paused  # as the router calls them: within ``_route_typed``, the collector off
+def replayed(stream: Any, units: list[Any], calls: list[tuple], decoders: dict[str, Callable]) -> list:
+    """One batch's recorded calls made, in order, to ``stream``'s ``route`` and ``route_many``:
+    the alerts they give."""
+    alerts: list = []
+    for call in calls:
+        if call[0] == "route":
+            _, index, digest, event, source, line = call
+            alerts.extend(stream.route(units[index], digest, event, source, line))
+        else:
+            _, rule_id, log_types, times, ids, keys, distinct, fields, decode = call
+            alerts.extend(stream.route_many(rule_id, log_types, times, ids, keys, distinct, fields,
+                                            None if decode is None else decoders[decode]))
+    return alerts
 
 
 def stage_whole(path: Path, spec: str, run: Path, work: Path, memory_limit: str) -> list[dict[str, Any]]:
