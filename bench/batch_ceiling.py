@@ -40,8 +40,9 @@ the threads it can use (DuckDB 2, Python 1) and those it kept busy (CPU ÷ wall)
 CPU-s) and its share of the budget (2 CPU-s per 1M events; 1 CPU-s per 1M for a one-thread
 part), and the sums ``routing + alerting`` (one thread: the main thread's least wall time
 whatever DuckDB does), ``statements + routing + alerting`` and, with the rows read for the
-router, every part. ``--json OUT`` writes every number. Progress on stderr. The saved batches go
-under ``--work`` (default: beside the file) and are removed after each round.
+router, every part. ``--json OUT`` writes every number. Progress on stderr. Synthetic packs and
+the saved batches go under ``--work`` (default: ``batch_ceiling`` in the system's temporary
+directory, never beside a shared input); the batches are removed after each round.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ import pickle
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -521,14 +523,15 @@ def main() -> None:
     parser.add_argument("--file", type=Path, required=True, help="a plain Parquet file of Okta events")
     parser.add_argument("--packs", default="bundled,bundled+200")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--work", type=Path, help="where synthetic packs and the saved batches go (default: beside the file)")
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "batch_ceiling",
+                        help="where synthetic packs and the saved batches go")
     parser.add_argument("--json", type=Path, help="write every number here")
     parser.add_argument("--memory-limit", default="2GB")
     parser.add_argument("--child", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--rules", help=argparse.SUPPRESS)
     parser.add_argument("--run", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    work = args.work or args.file.parent
+    work = args.work
     if args.child:
         import orjson
 
