@@ -209,8 +209,10 @@ def scan(
 
 
 def memory_size(text: str) -> str:
-    """``--memory-limit`` checked here, so a typo is one clear line rather than DuckDB's error."""
-    if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", text, re.IGNORECASE):
+    """``--memory-limit`` checked here, so a typo (or a size of nothing, which no budget can be
+    cut from) is one clear line rather than DuckDB's error."""
+    found = re.fullmatch(r"\s*(\d+(\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", text, re.IGNORECASE)
+    if found is None or float(found.group(1)) == 0:
         fail(f"--memory-limit {text!r}: give a size such as 2GB or 500MB")
     return text.strip()
 
