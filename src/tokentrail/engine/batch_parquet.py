@@ -462,26 +462,27 @@ class ParquetScan:
     def as_json(self, reader: LogReader, path: str | Path, rows: int) -> Iterable[tuple[list[int], list[bytes]]]:
         """A Parquet file's rows as JSON text batches of at most ``rows`` rows (row numbers for
         lines), for an engine that matches JSON text (Spark), and for a file whose names clash
-        (read by pyarrow, its names as written)."""
-        batches: Iterable[pa.RecordBatch] | None
-        if self.clashes(path):
-            batches = None
-            if self.opened(reader, path) is not None:
-                file = pq.ParquetFile(path)
-                batches = file.iter_batches(batch_size=rows, columns=[
-                    n for n in file.schema_arrow.names if n not in PARTITION_COLUMNS])
-        else:
-            batches = self.batches(reader, path, rows)
-        if batches is None:
-            return
+        (read by pyarrow, its names as written). A damaged file ends where its damage is read
+        (``broke_off``; DuckDB's reader meets it already when it starts)."""
         row = 0
         try:
-            for record_batch in batches:
+            for record_batch in self._event_batches(reader, path, rows):
                 events = events_of(pa.Table.from_batches([record_batch]))
                 yield list(range(row + 1, row + 1 + len(events))), [orjson.dumps(e) for e in events]
                 row += len(events)
         except READ_ERRORS as exc:
             broke_off(reader, path, row, exc)
+
+    def _event_batches(self, reader: LogReader, path: str | Path, rows: int) -> Iterable[pa.RecordBatch]:
+        """``as_json``'s Arrow batches: pyarrow's read of a file whose names clash, else DuckDB's
+        (``batches``); none when the footer cannot be read (reported)."""
+        if not self.clashes(path):
+            return self.batches(reader, path, rows) or ()
+        if self.opened(reader, path) is None:
+            return ()
+        file = pq.ParquetFile(path)
+        return file.iter_batches(batch_size=rows, columns=[n for n in file.schema_arrow.names
+                                                           if n not in PARTITION_COLUMNS])
 
 
 class CoreShare:
