@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 
 from tokentrail import api
 from tokentrail.cli import app
-from tokentrail.engine.batch import scan_batch
+from tokentrail.engine.batch import BatchEngine, scan_batch
 from tokentrail.simulate import generate
+from tokentrail.sources.files import LogReader
 
 
 def scan(*args: str) -> tuple[int, dict | None, str]:
@@ -91,3 +92,29 @@ def test_memory_limit_that_is_no_size_is_one_line(okta_files, size):
     assert code == 2 and out is None and "Traceback" not in err
     assert err.strip().splitlines() == [f"error: --memory-limit {size!r}: give a size such as 2GB or 500MB"]
 
+
+
+def test_the_engine_that_matched_is_said(okta_files, tmp_path):
+    jsonl = tmp_path / "okta.jsonl"
+    jsonl.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in pq.read_table(okta_files[0]).to_pylist()))
+    picked = CliRunner().invoke(app, ["scan", str(okta_files[0])], env={"COLUMNS": "200"})
+    assert picked.stderr.splitlines()[-1] == "engine: duckdb (picked for Parquet input)"
+    said = {engine: scan(str(jsonl), "--engine", engine) for engine in ("stream", "duckdb")}
+    assert {engine: out["summary"]["engine"] for engine, (_, out, _) in said.items()} == \
+        {"stream": "stream", "duckdb": "duckdb"}
+    assert "engine:" not in said["stream"][2] and said["duckdb"][2].splitlines()[-1] == "engine: duckdb"
+
+
+def test_a_spark_setting_without_equals_is_an_option_error(okta_files):
+    code, out, err = scan(str(okta_files[0]), "--engine", "spark", "--spark-conf", "spark.executor.memory")
+    assert (code, out) == (2, None)
+    assert err.strip().splitlines() == ["error: --spark-conf wants KEY=VALUE, not 'spark.executor.memory'"]
+
+
+def test_a_damaged_file_read_as_json_text_is_one_error(okta_files, tmp_path):
+    # Spark's driver reads a file its executors could not read this way.
+    damaged = damaged_copy(okta_files[0], tmp_path / "damaged.parquet")
+    reader = LogReader()
+    assert list(BatchEngine(api.load_rules().rules).parquet.as_json(reader, damaged, 100)) == []
+    assert [str(e).split(": ")[:2] for e in reader.stats.errors] == [[str(damaged), "unreadable after 0 rows"]]
+    assert reader.stats.skipped == 1
