@@ -118,3 +118,18 @@ def test_a_damaged_file_read_as_json_text_is_one_error(okta_files, tmp_path):
     assert list(BatchEngine(api.load_rules().rules).parquet.as_json(reader, damaged, 100)) == []
     assert [str(e).split(": ")[:2] for e in reader.stats.errors] == [[str(damaged), "unreadable after 0 rows"]]
     assert reader.stats.skipped == 1
+
+
+def test_logs_to_parquet_refuses_a_parquet_file_and_lists_what_it_skips(okta_files, tmp_path):
+    runner = CliRunner()
+    refused = runner.invoke(app, ["logs", "to-parquet", str(okta_files[0]), str(tmp_path / "lake")],
+                            env={"COLUMNS": "200"})
+    assert refused.exit_code == 2 and not (tmp_path / "lake").exists()
+    assert refused.stderr.splitlines() == [f"error: {okta_files[0]}: already Parquet; logs to-parquet reads JSON "
+                                           "and CSV logs (tokentrail scan reads Parquet as it is)"]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "notes.txt").write_text("not a log\n")
+    done = runner.invoke(app, ["logs", "to-parquet", str(logs), str(tmp_path / "lake")], env={"COLUMNS": "200"})
+    assert done.exit_code == 0
+    assert f"skipped: {logs / 'notes.txt'}: not a log file" in done.stderr.splitlines()
