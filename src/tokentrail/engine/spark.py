@@ -106,7 +106,8 @@ def spark_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None =
     try:
         return builder.getOrCreate()
     except Exception as exc:  # PySpark's and Py4J's errors (no Java, a bad master or setting): one line
-        raise ConfigError(f"Spark did not start on master {master}: {java_summary(exc)} "
+        given = f" with {len(conf)} --spark-conf setting(s)" if conf else ""
+        raise ConfigError(f"Spark did not start on master {master}{given}: {java_summary(exc)} "
                           "(Spark's log above says why)") from None
 
 
