@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from tokentrail import api
 from tokentrail.cli import app
 from tokentrail.engine.batch import BatchEngine, scan_batch
-from tokentrail.simulate import generate
+from tokentrail.simulate import generate, write_logs
 from tokentrail.sources.files import LogReader
 
 
@@ -133,3 +133,27 @@ def test_logs_to_parquet_refuses_a_parquet_file_and_lists_what_it_skips(okta_fil
     done = runner.invoke(app, ["logs", "to-parquet", str(logs), str(tmp_path / "lake")], env={"COLUMNS": "200"})
     assert done.exit_code == 0
     assert f"skipped: {logs / 'notes.txt'}: not a log file" in done.stderr.splitlines()
+
+
+def test_a_json_array_and_a_ragged_csv_give_the_streaming_results(tmp_path):
+    paths = write_logs(tmp_path / "day", ["all"], 1200, 5, salesforce_csv=True)
+    okta = [orjson.loads(line) for line in paths["okta"].read_bytes().splitlines()]
+    array = tmp_path / "okta.json"
+    # A bad element and a non-object among them: each one error, the rest read.
+    array.write_bytes(b"[" + b", ".join([*map(orjson.dumps, okta[:200]), b"{oops}", b"7",
+                                         *map(orjson.dumps, okta[200:])]) + b"]")
+    rows = paths["salesforce_csv"].read_text(encoding="utf-8").splitlines()
+    ragged = tmp_path / "salesforce.csv"
+    ragged.write_text("\n".join([*rows[:5], rows[5] + ',"extra"', *rows[6:]]) + "\n", encoding="utf-8")
+    inputs, rules = [str(array), str(ragged)], api.load_rules()
+    seen_stream: list = []
+    seen_batch: list = []
+    stream = api.scan(inputs, rules, workers=1, on_match=seen_stream.append)
+    batch = scan_batch(inputs, rules, on_match=seen_batch.append)
+    assert [(a.id, a.event_ids) for a in batch.alerts] == [(a.id, a.event_ids) for a in stream.alerts] != []
+    assert batch.stats == stream.stats and batch.stats.events == len(okta) + len(rows) - 2
+    assert [str(e) for e in batch.read_errors] == [str(e) for e in stream.read_errors]
+    assert batch.events_skipped == 3 and {e.file for e in batch.read_errors} == set(inputs)
+    # The same matches; the rules of one event come in another order off the JSON-text query.
+    assert sorted((m.rule_id, m.source, m.line) for m in seen_batch) == \
+        sorted((m.rule_id, m.source, m.line) for m in seen_stream)
