@@ -148,6 +148,7 @@ def test_the_cli_says_the_streaming_engines_workers_matched_the_lines(log_file, 
     assert code == stream_code == 1  # the malformed lines
     workers = duck["summary"].pop("stream_workers")
     assert workers == {"files": 1, "events": stream["summary"]["events_read"], "workers": 2}
+    assert (duck["summary"].pop("engine"), stream["summary"].pop("engine")) == ("duckdb", "stream")
     assert duck == stream and "stream_workers" not in stream["summary"]
     assert f"{workers['events']} events of 1 JSON-lines file(s) matched by the streaming engine in 2 worker" in err
     _, alone, err = cli_scan(log_file, "--engine", "duckdb", "-j", "1")

@@ -60,7 +60,7 @@ def test_json_document_with_summary(cli, logs):
         "alerts": 3, "rules_loaded": 3, "rules_alerting": 3, "rules_correlation_stages": 0,
         "rules_failed": 0, "rules_not_run": 0, "rule_load_errors": 0, "rule_errors": 0,
         "files_skipped": 0, "skipped_files": [], "unknown_events": 0, "unknown_by_file": {},
-        "no_rule_events": {},
+        "no_rule_events": {}, "engine": "stream",
     }
     assert sorted(e for a in doc["alerts"] for e in a["event_ids"]) == ["a0-5", "okta-2", "okta-4"]
 

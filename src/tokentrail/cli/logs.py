@@ -22,6 +22,7 @@ from tokentrail.cli.common import (
     write_json_stdout,
 )
 from tokentrail.cli.help import Command, Group
+from tokentrail.engine.batch_input import PARQUET
 from tokentrail.errors import TokenTrailError
 
 app = typer.Typer(help="Convert log files (e.g. to a Parquet dataset).", no_args_is_help=True, cls=Group)
@@ -44,6 +45,12 @@ def to_parquet(
         fail("give at least one input and the output directory")
     *inputs, out = paths
     require_stdin(inputs)
+    # A named file is read whatever its suffix: Parquet would be a "malformed JSON" line per
+    # line of its bytes (a directory's Parquet files are skipped, and listed, as not log files).
+    named = [p for p in inputs if p.endswith(PARQUET) and not Path(p).is_dir()]
+    if named:
+        fail(f"{named[0]}: already Parquet; logs to-parquet reads JSON and CSV logs "
+             "(tokentrail scan reads Parquet as it is)")
     with contextlib.ExitStack() as stack:
         dead = stack.enter_context(open_write(dead_letter, "--dead-letter")) if dead_letter else None
         progress = None
@@ -59,6 +66,8 @@ def to_parquet(
             fail(str(exc), 1)
     for error in result.read.errors:
         report("skipped", "yellow", error)
+    for path, reason in result.read.skipped_files:
+        report("skipped", "yellow", f"{path}: {reason}")
     for column in result.text_columns:
         note(f"{column.file}: {column.column} stored as JSON text: {column.reason}")
     if fmt is OutputFormat.json:

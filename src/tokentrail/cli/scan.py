@@ -6,6 +6,7 @@ import contextlib
 import enum
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -127,6 +128,7 @@ def scan(
     limits = read_limits(max_line_size=max_line_size, max_cell_size=max_cell_size,
                          max_document_size=max_document_size, max_expanded_size=max_expanded_size)
     duckdb_memory = memory_size(memory_limit)
+    settings = spark_settings(spark_conf or ()) if engine is Engine.spark else {}
     loaded = load(rules, helpers, sigma_config, data_models=data_models)
     collected: list = []
     with contextlib.ExitStack() as stack:
@@ -161,14 +163,15 @@ def scan(
             # Its readers take text: each row group would be thousands of "malformed JSON" lines.
             fail("--engine stream reads JSON and CSV, not Parquet: use --engine duckdb or spark "
                  "(without --engine, Parquet input picks duckdb)")
+        used = engine or (Engine.duckdb if wants_batch(paths) else Engine.stream)
         try:
-            if engine is Engine.spark:
-                from tokentrail.engine.spark import parse_conf, scan_spark
+            if used is Engine.spark:
+                from tokentrail.engine.spark import scan_spark
 
-                result = scan_spark(paths, loaded, master=spark_master, conf=parse_conf(spark_conf or ()),
+                result = scan_spark(paths, loaded, master=spark_master, conf=settings,
                                     strict=strict, dead_letter=dead, state=store, on_match=on_match,
                                     on_alert=on_alert, limits=limits, keep_duplicates=keep_duplicates)
-            elif engine is Engine.duckdb or (engine is None and wants_batch(paths)):
+            elif used is Engine.duckdb:
                 from tokentrail.engine.batch import scan_batch
 
                 result = scan_batch(paths, loaded, strict=strict, dead_letter=dead, state=store,
@@ -184,7 +187,8 @@ def scan(
         report_problems(result, loaded)
         collected.sort(key=lambda a: (a.first_time or 0.0, a.rule_id, a.id))
         if fmt is OutputFormat.json:
-            write_json({"summary": scan_summary(result), "alerts": [a.to_dict() for a in collected]}, out)
+            write_json({"summary": {**scan_summary(result), "engine": used.value},
+                        "alerts": [a.to_dict() for a in collected]}, out)
         elif fmt is OutputFormat.table:
             console = Console(file=TextSink(out)) if output else ui.out
             console.print(alerts_table(collected))
@@ -200,6 +204,8 @@ def scan(
         note(result.memory_note)
     for line in summary_lines(result):
         note(line)
+    if used is not Engine.stream:
+        note(engine_line(used, picked=engine is None, master=spark_master))
     if report_dir is not None:
         write_health_report(report_dir, health.report(result, loaded.rules, paths))
     if matches:
@@ -209,10 +215,31 @@ def scan(
 
 
 def memory_size(text: str) -> str:
-    """``--memory-limit`` checked here, so a typo is one clear line rather than DuckDB's error."""
-    if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", text, re.IGNORECASE):
+    """``--memory-limit`` checked here, so a typo (or a size of nothing, which no budget can be
+    cut from) is one clear line rather than DuckDB's error."""
+    found = re.fullmatch(r"\s*(\d+(\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", text, re.IGNORECASE)
+    if found is None or float(found.group(1)) == 0:
         fail(f"--memory-limit {text!r}: give a size such as 2GB or 500MB")
     return text.strip()
+
+
+def spark_settings(items: Iterable[str]) -> dict[str, str]:
+    """``--spark-conf`` checked before the scan: a setting without ``=`` is an option error."""
+    from tokentrail.engine.spark import parse_conf
+
+    try:
+        return parse_conf(items)
+    except TokenTrailError as exc:
+        fail(str(exc))
+
+
+def engine_line(used: Engine, *, picked: bool, master: str) -> str:
+    """The summary's line naming the engine that matched the rules, when it is not the default
+    (``--format json`` gives ``engine`` always): a Parquet scan without ``--engine`` is on DuckDB
+    by choice of the input, which a user should not have to guess."""
+    why = " (picked for Parquet input)" if picked else ""
+    where = f" (master {master})" if used is Engine.spark else ""
+    return f"engine: {used.value}{why}{where}"
 
 
 def write_health_report(out: Path, health) -> None:

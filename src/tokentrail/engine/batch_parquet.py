@@ -36,6 +36,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -79,6 +80,11 @@ DIRECT_PARQUET = True  # read plain files in the statement (``ParquetScan._scan_
 # text column is a few bits a row in the file, and a full text entry (16 bytes in DuckDB) in a batch.
 VALUE_BYTES = 16
 ROW_NUMBER_BYTES = 8  # each batch row's number beside its columns
+# What reading a damaged file past its footer raises (DuckDB's reader, pyarrow's for ``as_json``),
+# and among them what says a statement of ours is wrong, never the file.
+READ_ERRORS = (duckdb.Error, pa.ArrowException, OSError)
+STATEMENT_ERRORS = (duckdb.BinderException, duckdb.ParserException, duckdb.CatalogException,
+                    duckdb.OutOfMemoryException)
 OVERLAP = True  # the next batch's statement runs in a worker thread while this one is routed
 
 Done = TypeVar("Done")
@@ -158,6 +164,7 @@ class ParquetScan:
         self.planned: dict[str, pa.Schema] = {}  # a file's dataset schema, by path
         self.direct: dict[tuple[str, str], tuple[str, ...]] = {}  # direct statements, by plan and file schema
         self.clashing: dict[str, bool] = {}  # whether a file holds names DuckDB cannot tell apart, by path
+        self.rows_routed = 0  # rows of the file being scanned routed so far (``scan``)
         con.execute("LOAD parquet")  # its settings exist once it is loaded
         con.execute("SET parquet_metadata_cache = true")
 
@@ -207,10 +214,7 @@ class ParquetScan:
         the readers report a file)."""
         footer = self._footer(path)
         if isinstance(footer, LogParseError):
-            if reader.strict:
-                raise footer
-            reader.stats.errors.append(footer)
-            reader.stats.skipped += 1
+            reported(reader, footer)
             return None
         reader.stats.files += 1
         return footer
@@ -218,25 +222,35 @@ class ParquetScan:
     def scan(self, reader: LogReader, path: str | Path) -> list[Alert]:
         """A Parquet file matched over its own typed columns, batch by batch; only the columns
         the plan reads are read for every row, the rows Python reads whole get their other
-        columns from a second read of those rows alone (``_with_whole_rows``)."""
+        columns from a second read of those rows alone (``_with_whole_rows``). A file damaged
+        past its footer ends where the damage is read (``broke_off``): the batches before it
+        are matched and their alerts kept."""
         threads = int(self.con.execute("SELECT current_setting('threads')").fetchall()[0][0])
         share = CoreShare(self.con, threads, max(1, min(threads, (os.cpu_count() or 1) - 1)) if OVERLAP else threads)
+        alerts: list[Alert] = []
+        self.rows_routed = 0
         try:
-            return self._scan(reader, path, share)
+            self._scan(reader, path, share, alerts)
+        except READ_ERRORS as exc:
+            broke_off(reader, path, self.rows_routed, exc)
         finally:
             share.restore()
+        return alerts
 
-    def _scan(self, reader: LogReader, path: str | Path, share: CoreShare) -> list[Alert]:
-        """``scan``, DuckDB's threads shared with the routing by ``share``."""
+    def _scan(self, reader: LogReader, path: str | Path, share: CoreShare, alerts: list[Alert]) -> None:
+        """``scan``, DuckDB's threads shared with the routing by ``share``, the alerts added to
+        ``alerts`` batch by batch and the rows routed counted in ``rows_routed`` (what a read
+        that breaks off keeps and says)."""
         footer = self.opened(reader, path)
         if footer is None:
-            return []
+            return
         schema = footer.schema
         # Planned as its dataset's schema (``engine/batch_schema.py``), each batch padded to it.
         planned = self.planned.get(str(path), schema)
         plan = self.statement(planned)
         if DIRECT_PARQUET and reads_direct(schema, planned, plan):
-            return self._scan_direct(reader, path, footer, planned, plan, share)
+            self._scan_direct(reader, path, footer, planned, plan, share, alerts)
+            return
         read = schema.names
         if plan.columns is not None:
             read = [c for c in schema.names if c in plan.columns]
@@ -250,18 +264,18 @@ class ParquetScan:
                 yield partial(share.run, partial(self._matched, plan, table, numbered))
 
         source = str(path)
-        alerts: list[Alert] = []
         first = 1
-        for table, result in one_ahead(matched()):
-            routing = perf_counter()
-            rows_in = table.num_rows
-            if plan.columns is not None:
-                table = self._with_whole_rows(result, table, schema, path, first)
-            alerts.extend(self.route(result, table, plan.digests, first, source, reader))
-            self.growth.after_batch()
-            first += rows_in
-            share.routed(perf_counter() - routing)
-        return alerts
+        with closing(one_ahead(matched())) as results:
+            for table, result in results:
+                routing = perf_counter()
+                rows_in = table.num_rows
+                if plan.columns is not None:
+                    table = self._with_whole_rows(result, table, schema, path, first)
+                alerts.extend(self.route(result, table, plan.digests, first, source, reader))
+                self.growth.after_batch()
+                first += rows_in
+                self.rows_routed = first - 1
+                share.routed(perf_counter() - routing)
 
     def _matched(self, plan: TypedPlan, table: pa.Table, numbered: pa.Table) -> tuple[pa.Table, pa.Table]:
         """An Arrow batch (``table``; ``numbered``: with its row numbers) and its typed result."""
@@ -283,7 +297,7 @@ class ParquetScan:
         return run()
 
     def _scan_direct(self, reader: LogReader, path: str | Path, footer: Footer, planned: pa.Schema,
-                     plan: TypedPlan, share: CoreShare) -> list[Alert]:
+                     plan: TypedPlan, share: CoreShare, alerts: list[Alert]) -> None:
         """``scan`` with the statement reading the file (``footer.schema``) itself, padded to its
         plan's schema (``planned``) in SQL, a range of row numbers per batch (cut at row groups
         where they fit, so that none is decoded twice, and sized by the footer's column sizes);
@@ -308,19 +322,20 @@ class ParquetScan:
                 start = stop
 
         source = str(path)
-        alerts: list[Alert] = []
-        for start, stop, result in one_ahead(matched()):
-            routing = perf_counter()
-            positions = self._rows_wanted(result, every=True)
-            if positions:
-                table = self._rows_read(positions, schema, path, start + 1, stop - start)
-                table = overlaid(table, padded(table.select(own), read))
-            else:  # the router reads no row: the batch's length, no column (no buffer either)
-                table = pa.table({"__tt_none": pa.nulls(stop - start)})
-            alerts.extend(self.route(result, table, plan.digests, start + 1, source, reader))
-            self.growth.after_batch()
-            share.routed(perf_counter() - routing)
-        return alerts
+        # Closed on the way out, so a batch still running ahead ends before the next file's.
+        with closing(one_ahead(matched())) as results:
+            for start, stop, result in results:
+                routing = perf_counter()
+                positions = self._rows_wanted(result, every=True)
+                if positions:
+                    table = self._rows_read(positions, schema, path, start + 1, stop - start)
+                    table = overlaid(table, padded(table.select(own), read))
+                else:  # the router reads no row: the batch's length, no column (no buffer either)
+                    table = pa.table({"__tt_none": pa.nulls(stop - start)})
+                alerts.extend(self.route(result, table, plan.digests, start + 1, source, reader))
+                self.growth.after_batch()
+                self.rows_routed = stop
+                share.routed(perf_counter() - routing)
 
     def _matched_rows(self, plan: TypedPlan, statements: Sequence[str], start: int,
                       stop: int) -> tuple[int, int, pa.Table]:
@@ -447,23 +462,27 @@ class ParquetScan:
     def as_json(self, reader: LogReader, path: str | Path, rows: int) -> Iterable[tuple[list[int], list[bytes]]]:
         """A Parquet file's rows as JSON text batches of at most ``rows`` rows (row numbers for
         lines), for an engine that matches JSON text (Spark), and for a file whose names clash
-        (read by pyarrow, its names as written)."""
-        batches: Iterable[pa.RecordBatch] | None
-        if self.clashes(path):
-            batches = None
-            if self.opened(reader, path) is not None:
-                file = pq.ParquetFile(path)
-                batches = file.iter_batches(batch_size=rows, columns=[
-                    n for n in file.schema_arrow.names if n not in PARTITION_COLUMNS])
-        else:
-            batches = self.batches(reader, path, rows)
-        if batches is None:
-            return
+        (read by pyarrow, its names as written). A damaged file ends where its damage is read
+        (``broke_off``; DuckDB's reader meets it already when it starts)."""
         row = 0
-        for record_batch in batches:
-            events = events_of(pa.Table.from_batches([record_batch]))
-            yield list(range(row + 1, row + 1 + len(events))), [orjson.dumps(e) for e in events]
-            row += len(events)
+        try:
+            for record_batch in self._event_batches(reader, path, rows):
+                events = events_of(pa.Table.from_batches([record_batch]))
+                yield list(range(row + 1, row + 1 + len(events))), [orjson.dumps(e) for e in events]
+                row += len(events)
+        except READ_ERRORS as exc:
+            broke_off(reader, path, row, exc)
+
+    def _event_batches(self, reader: LogReader, path: str | Path, rows: int) -> Iterable[pa.RecordBatch]:
+        """``as_json``'s Arrow batches: pyarrow's read of a file whose names clash, else DuckDB's
+        (``batches``); none when the footer cannot be read (reported)."""
+        if not self.clashes(path):
+            return self.batches(reader, path, rows) or ()
+        if self.opened(reader, path) is None:
+            return ()
+        file = pq.ParquetFile(path)
+        return file.iter_batches(batch_size=rows, columns=[n for n in file.schema_arrow.names
+                                                           if n not in PARTITION_COLUMNS])
 
 
 class CoreShare:
@@ -504,6 +523,26 @@ class CoreShare:
         if self.current != self.threads:
             self.con.execute(f"SET threads = {self.threads}")
             self.current = self.threads
+
+
+def reported(reader: LogReader, error: LogParseError) -> None:
+    """``error`` counted and kept as the readers keep a file's error (raised when strict)."""
+    if reader.strict:
+        raise error
+    reader.stats.errors.append(error)
+    reader.stats.skipped += 1
+
+
+def broke_off(reader: LogReader, path: str | Path, rows: int, exc: Exception) -> None:
+    """A Parquet file whose read failed past its footer (a damaged page), reported as the
+    readers report a compressed file cut short: one error naming the file and the rows read
+    before it. DuckDB's errors for such pages are of several classes (its base class for the
+    Thrift ones), so each is taken but those that say the statement itself is wrong."""
+    if isinstance(exc, STATEMENT_ERRORS):
+        raise exc
+    lines = str(exc).strip().splitlines()
+    why = f"{type(exc).__name__}: {lines[0] if lines else ''}"
+    reported(reader, LogParseError(f"unreadable after {rows} rows: {why}", file=str(path)))
 
 
 def one_ahead(jobs: Iterator[Callable[[], Done]]) -> Iterator[Done]:

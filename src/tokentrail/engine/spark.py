@@ -103,7 +103,20 @@ def spark_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None =
     builder = SparkSession.builder.master(master).appName("tokentrail")
     for key, value in (settings | dict(conf or {})).items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    try:
+        return builder.getOrCreate()
+    except Exception as exc:  # PySpark's and Py4J's errors (no Java, a bad master or setting): one line
+        given = f" with {len(conf)} --spark-conf setting(s)" if conf else ""
+        raise ConfigError(f"Spark did not start on master {master}{given}: {java_summary(exc)} "
+                          "(Spark's log above says why)") from None
+
+
+def java_summary(exc: BaseException) -> str:
+    """The first line of a PySpark error, or of the Java exception behind a Py4J one (whose own
+    text is the whole Java stack)."""
+    java = getattr(exc, "java_exception", None)
+    text = str(java) if java is not None else str(exc)
+    return " ".join(text.strip().split("\n")[0].split()) or type(exc).__name__
 
 
 def parse_conf(items: Iterable[str]) -> dict[str, str]:
