@@ -236,6 +236,22 @@ def test_a_ctrl_c_the_rule_turns_into_an_exit_still_stops(counted_ctrl_c):
         call_guarded(exits, limit=1.0, what="rule()")
 
 
+def test_an_interrupt_no_handler_could_count_is_taken_for_a_ctrl_c(counted_ctrl_c):
+    """Python's own handler put back after the guard's was installed: a KeyboardInterrupt can no
+    longer be told from a real Ctrl-C, and stopping is the safe side."""
+    def interrupts():
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            call_guarded(interrupts, limit=1.0, what="rule()", interrupt=False)
+    finally:
+        signal.signal(signal.SIGINT, guard._on_sigint)
+    with pytest.raises(RuleCodeExit, match="raised KeyboardInterrupt"):  # counted again: the rule's
+        call_guarded(interrupts, limit=1.0, what="rule()", interrupt=False)
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_ctrl_c_lost_between_rule_calls_stops_the_next_one(counted_ctrl_c):
     calls = []

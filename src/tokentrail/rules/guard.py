@@ -145,8 +145,7 @@ def call_guarded(func: Callable[..., T], *args: Any, limit: float | None, what: 
             signal.setitimer(signal.ITIMER_REAL, limit)
         result = func(*args)
     except BaseException as exc:
-        # First, with no Python call before it where a signal could be handled: the alarm must
-        # not outlive the call, nor stdout stay on stderr.
+        # First of all: the alarm must not outlive the call, nor stdout stay on stderr.
         if armed:
             signal.setitimer(signal.ITIMER_REAL, 0)
         sys.stdout = saved
