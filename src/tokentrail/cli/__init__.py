@@ -29,6 +29,7 @@ from tokentrail.cli import (
 from tokentrail.cli.common import ui
 from tokentrail.cli.help import Group
 from tokentrail.cli.streams import guard_closed_streams, output_failed
+from tokentrail.rules.guard import ctrl_c_stops
 
 app = typer.Typer(help="Find application-access-token theft and abuse in SaaS identity logs.",
                   no_args_is_help=True, add_completion=True, cls=Group)
@@ -74,7 +75,10 @@ def main() -> None:
     code: int | str | None = 0
     try:
         try:
-            app()
+            # Ctrl-Cs are counted from here, so one whose interrupt Python dropped while the
+            # command loaded (the import system ignores errors of its own callbacks) still stops it.
+            with ctrl_c_stops():
+                app()
         except SystemExit as stop:
             code = stop.code
         sys.stdout.flush()  # here, not at exit, so a full disk is reported like any other failure

@@ -1,6 +1,7 @@
 """What every engine's scan does around its matching: hold the state for the scan and commit it
-only when the scan ends well, keep the duplicate filter for the scan, keep events of no known
-log type in the dead-letter file, and gather the result."""
+only when the scan ends well, stop on a Ctrl-C even if its interrupt got lost, keep the
+duplicate filter for the scan, keep events of no known log type in the dead-letter file, and
+gather the result."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tokentrail.alerting.models import Alert
 from tokentrail.engine import RuleCounts, ScanResult
 from tokentrail.engine.dedup import SeenEvents
 from tokentrail.engine.stream import StreamingEngine
+from tokentrail.rules.guard import ctrl_c_stops
 from tokentrail.rules.model import Rule
 from tokentrail.sources.files import LogReader
 from tokentrail.state import StateStore
@@ -24,13 +26,16 @@ from tokentrail.state import StateStore
 def scan_session(state: StateStore | None, keep_duplicates: bool, memory_ids: int) -> Iterator[SeenEvents | None]:
     """The scan's duplicate filter (None with ``keep_duplicates``). A state the caller does not
     hold already is held for the scan and committed only if the scan ends without an error, so a
-    scan that dies changes nothing in it; a state the caller holds is left for it to commit."""
+    scan that dies changes nothing in it; a state the caller holds is left for it to commit.
+    A Ctrl-C during the scan ends it in ``KeyboardInterrupt`` (``rules.guard.ctrl_c_stops``),
+    before the commit, even when the interrupt it raised was swallowed on the way."""
     owns_state = state is not None and not state.held
     if owns_state:
         state.hold()
     seen = None if keep_duplicates else SeenEvents(memory_ids)
     try:
-        yield seen
+        with ctrl_c_stops():
+            yield seen
         if owns_state:
             state.commit()
     finally:
