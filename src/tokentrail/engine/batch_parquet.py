@@ -214,7 +214,7 @@ class ParquetScan:
         the readers report a file)."""
         footer = self._footer(path)
         if isinstance(footer, LogParseError):
-            reported(reader, footer)
+            reader.report(footer)
             return None
         reader.stats.files += 1
         return footer
@@ -525,14 +525,6 @@ class CoreShare:
             self.current = self.threads
 
 
-def reported(reader: LogReader, error: LogParseError) -> None:
-    """``error`` counted and kept as the readers keep a file's error (raised when strict)."""
-    if reader.strict:
-        raise error
-    reader.stats.errors.append(error)
-    reader.stats.skipped += 1
-
-
 def broke_off(reader: LogReader, path: str | Path, rows: int, exc: Exception) -> None:
     """A Parquet file whose read failed past its footer (a damaged page), reported as the
     readers report a compressed file cut short: one error naming the file and the rows read
@@ -542,7 +534,7 @@ def broke_off(reader: LogReader, path: str | Path, rows: int, exc: Exception) ->
         raise exc
     lines = str(exc).strip().splitlines()
     why = f"{type(exc).__name__}: {lines[0] if lines else ''}"
-    reported(reader, LogParseError(f"unreadable after {rows} rows: {why}", file=str(path)))
+    reader.report(LogParseError(f"unreadable after {rows} rows: {why}", file=str(path)))
 
 
 def one_ahead(jobs: Iterator[Callable[[], Done]]) -> Iterator[Done]:

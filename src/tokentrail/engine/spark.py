@@ -61,7 +61,6 @@ from tokentrail.engine.spark_read import (
     merge_whole_read,
     pieces_of,
     read_pieces,
-    report_error,
 )
 from tokentrail.engine.stream import StreamingEngine
 from tokentrail.errors import ConfigError, LogParseError
@@ -434,8 +433,8 @@ SELECT piece, line, n, note, lt, h, raw AS j, lt IS NULL OR coalesce(array_conta
             upto = bisect_left(keys, key, lo=at)
             alerts.extend(self.route_lines(rows[at:upto], numbers, texts, piece.name, reader, counts_reads=counts_reads))
             at = upto
-            report_error(reader, LogParseError(message, file=piece.name + label,
-                                               line=None if line is None else base + line))
+            reader.report(LogParseError(message, file=piece.name + label,
+                                        line=None if line is None else base + line))
             if i < len(summary.spans) and reader.dead_letter is not None:
                 copy_line(piece.path, *summary.spans[i], reader.dead_letter)
         alerts.extend(self.route_lines(rows[at:], numbers, texts, piece.name, reader, counts_reads=counts_reads))

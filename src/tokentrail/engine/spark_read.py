@@ -33,7 +33,6 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tokentrail.errors import LogParseError
 from tokentrail.sources.files import MAX_KEPT_ERRORS, LogReader, ReadLimits, line_ranges, splittable
 
 PIECE_SCHEMA = "piece int, path string, start long, end long, whole boolean"
@@ -239,16 +238,6 @@ class PieceRows:
         start), log types, codes and texts."""
         lo, hi = self._spans.get(piece, (0, 0))
         return tuple(column[lo:hi] for column in self._columns)
-
-
-def report_error(reader: LogReader, error: LogParseError) -> None:
-    """Count and keep an error an executor's read reported, as the driver's reader keeps its
-    own (raised in strict mode)."""
-    if reader.strict:
-        raise error
-    reader.stats.skipped += 1
-    if len(reader.stats.errors) < MAX_KEPT_ERRORS:
-        reader.stats.errors.append(error)
 
 
 def merge_whole_read(reader: LogReader, summary: Summary, piece: Piece, shift: int) -> int:

@@ -362,6 +362,11 @@ class LogReader:
             return self._reject(LogParseError(message, file=name, line=line))
         return reject
 
+    def report(self, error: LogParseError) -> None:
+        """Count and keep ``error``, one with no bytes of its own to keep (a file that cannot be
+        read, a record an engine read elsewhere); raised when strict."""
+        self._reject(error)
+
     def _reject(self, error: LogParseError) -> KeptRecord | None:
         """Count and keep ``error`` (raise it when strict); where the record's bytes go."""
         if self.strict:
