@@ -58,7 +58,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -99,16 +98,14 @@ class Clock:
 @dataclass
 class Setup:
     """A planned direct scan of one file, as ``ParquetScan._scan_direct`` sets it up: the engine,
-    the plan and its direct statements, the file's columns they read (``own``, and ``read``:
-    those as planned), and the row ranges the scan cuts with no state grown."""
+    the plan, its direct read (statements and columns) and the row ranges the scan cuts with no
+    state grown."""
 
     engine: Any
     path: str
     footer: Any
     plan: Any
-    statements: tuple[str, ...]
-    own: list[str]
-    read: Any
+    direct: Any
     ranges: list[tuple[int, int]]
     planning: Clock = field(default_factory=Clock)
 
@@ -116,8 +113,6 @@ class Setup:
 def setup(path: Path, spec: str, work: Path, memory_limit: str, seen: Any = None) -> Setup:
     """Load the pack's rules (untimed) and plan the file's direct scan as ``scan_batch`` would
     (its engine built alike, with ``seen`` for its duplicate filter), the planning timed."""
-    import pyarrow as pa
-
     from tokentrail import api
     from tokentrail.engine import batch_parquet as BP
     from tokentrail.engine.batch import BatchEngine
@@ -133,30 +128,8 @@ def setup(path: Path, spec: str, work: Path, memory_limit: str, seen: Any = None
         plan = engine._typed_statement(planned)
         if not BP.reads_direct(footer.schema, planned, plan):
             raise SystemExit(f"{name}: the scan would not read it directly (reads_direct); this tool times only that")
-        scan.con.execute(f"CREATE OR REPLACE TEMP VIEW {BP.DIRECT_INPUT} AS SELECT * FROM read_parquet("
-                         f"'{name.replace(chr(39), chr(39) * 2)}', file_row_number = true)")
-        statements = scan._direct_statements(plan, footer.schema, planned)
-    own = [c for c in footer.schema.names if c in (plan.columns or ())]
-    read = pa.schema([planned.field(c) for c in plan.columns or ()])
-    return Setup(engine, name, footer, plan, statements, own, read, batch_ranges(scan, footer, own), planning)
-
-
-def batch_ranges(scan: Any, footer: Any, own: list[str]) -> list[tuple[int, int]]:
-    """The row ranges ``_scan_direct`` cuts the file into (at row groups where they fit, as many
-    rows as the memory budget gives a row of these columns), asked of a scan with no state grown."""
-    import numpy as np
-
-    width = footer.row_bytes(own)
-    groups = np.cumsum([0, *footer.rows])
-    ranges: list[tuple[int, int]] = []
-    start, total = 0, int(groups[-1])
-    while start < total:
-        most = scan._rows_fitting(width)
-        ends = groups[(groups > start) & (groups <= start + most)]
-        stop = int(ends[-1]) if len(ends) else min(start + most, total)
-        ranges.append((start, stop))
-        start = stop
-    return ranges
+        direct = scan.direct_read(name, footer, planned, plan)
+    return Setup(engine, name, footer, plan, direct, list(scan.row_ranges(footer, direct.own)), planning)
 
 
 def stage_read(path: Path, spec: str, run: Path, work: Path, memory_limit: str) -> list[dict[str, Any]]:
@@ -166,33 +139,30 @@ def stage_read(path: Path, spec: str, run: Path, work: Path, memory_limit: str) 
     from tokentrail.engine.batch_schema import quoted
 
     s = setup(path, spec, work, memory_limit)
-    con = s.engine.con
-    folds = ", ".join(f"bit_xor(hash({quoted(c)}))" for c in s.own)
+    con, own = s.engine.con, s.direct.own
+    folds = ", ".join(f"bit_xor(hash({quoted(c)}))" for c in own)
     where = "FROM read_parquet($1, file_row_number = true) WHERE file_row_number BETWEEN $2 AND $3"
     duck, arrow = Clock(), Clock()
     rows = {"duck": 0, "arrow": 0}
     for start, stop in s.ranges:
         with duck.timing():
             rows["duck"] += con.execute(f"SELECT count(*), {folds} {where}", [s.path, start, stop - 1]).fetchall()[0][0]
-    names = ", ".join(quoted(c) for c in s.own)
+    names = ", ".join(quoted(c) for c in own)
     for start, stop in s.ranges:
         with arrow.timing():
             rows["arrow"] += con.sql(f"SELECT {names} {where}", params=[s.path, start, stop - 1]).to_arrow_table().num_rows
-    return [duck.entry("read→DuckDB", events=rows["duck"], columns=len(s.own), batches=len(s.ranges)),
-            arrow.entry("read→Arrow", events=rows["arrow"], columns=len(s.own), batches=len(s.ranges))]
+    return [duck.entry("read→DuckDB", events=rows["duck"], columns=len(own), batches=len(s.ranges)),
+            arrow.entry("read→Arrow", events=rows["arrow"], columns=len(own), batches=len(s.ranges))]
 
 
 def stage_statements(path: Path, spec: str, run: Path, work: Path, memory_limit: str) -> list[dict[str, Any]]:
     """The engine's own statements over every range (``_run_direct`` within the memory budget,
     as the scan's worker calls it), then, timed apart, the rows the main thread reads for the
-    router (``_rows_wanted``, ``_rows_read``, padded as ``_scan_direct`` pads them). Each
-    range's result and rows are written to ``run`` (untimed) for ``stage_routing``."""
-    import pyarrow as pa
+    router (``ParquetScan.router_rows``, as ``_scan_direct`` reads them). Each range's result
+    and rows are written to ``run`` (untimed) for ``stage_routing``."""
     import pyarrow.compute as pc
 
-    from tokentrail.engine.batch_parquet import overlaid
     from tokentrail.engine.batch_route import COUNT, LINE, UNIT
-    from tokentrail.engine.batch_schema import padded
 
     s = setup(path, spec, work, memory_limit)
     scan, plan = s.engine.parquet, s.plan
@@ -200,14 +170,9 @@ def stage_statements(path: Path, spec: str, run: Path, work: Path, memory_limit:
     counts = {"result_rows": 0, "digested_rows": 0, "taken_rows": 0, "events": 0, "rows_read": 0}
     for k, (start, stop) in enumerate(s.ranges):
         with statements.timing():
-            result = scan._run_in_budget(partial(scan._run_direct, plan, s.statements, start, stop))
+            result = scan._matched_rows(plan, s.direct.statements, start, stop)[2]
         with rows_read.timing():
-            positions = scan._rows_wanted(result, every=True)
-            if positions:
-                table = scan._rows_read(positions, s.footer.schema, s.path, start + 1, stop - start)
-                table = overlaid(table, padded(table.select(s.own), s.read))
-            else:
-                table = pa.table({"__tt_none": pa.nulls(stop - start)})
+            table = scan.router_rows(result, s.footer, s.path, start, stop, s.direct)
         write_arrow(run / f"result_{k}.arrow", result)
         write_arrow(run / f"rows_{k}.arrow", table)
         line, unit = result.column(LINE), result.column(UNIT)
@@ -216,7 +181,7 @@ def stage_statements(path: Path, spec: str, run: Path, work: Path, memory_limit:
         counts["taken_rows"] += pc.sum(pc.and_(line.is_valid(), unit.is_null())).as_py() or 0
         counted = pc.sum(pc.filter(result.column(COUNT), line.is_null())).as_py() or 0
         counts["events"] += counted + pc.count_distinct(line).as_py()
-        counts["rows_read"] += len(positions)
+        counts["rows_read"] += len(scan._rows_wanted(result, every=True))  # untimed: a count for the table
     if not counts["result_rows"]:
         raise SystemExit(f"{path}: the statements gave no rows")
     write_json(run / "ranges.json", s.ranges)

@@ -96,6 +96,17 @@ RouteTyped = Callable[[pa.Table, pa.Table, Mapping[int, UnitDigest], int, str, L
 
 
 @dataclass(frozen=True, slots=True)
+class DirectRead:
+    """How a file is read by the statements themselves (``ParquetScan.direct_read``): the
+    prepared statements, the file's columns they read (``own``) and those columns as planned
+    (``read``, the types the rows the router reads are padded to)."""
+
+    statements: tuple[str, ...]
+    own: tuple[str, ...]
+    read: pa.Schema
+
+
+@dataclass(frozen=True, slots=True)
 class Footer:
     """What a Parquet file's footer says that a scan needs: its event columns as DuckDB reads
     them (our dataset writer's partition columns left out) and, per row group, its rows and the
@@ -303,39 +314,56 @@ class ParquetScan:
         where they fit, so that none is decoded twice, and sized by the footer's column sizes);
         the rows the router reads (``_rows_read``, padded as the Arrow batches are) are the
         only ones turned into Arrow."""
-        schema = footer.schema
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {DIRECT_INPUT} AS SELECT * FROM read_parquet("
-                         f"'{str(path).replace(chr(39), chr(39) * 2)}', file_row_number = true)")
-        statements = self._direct_statements(plan, schema, planned)
-        own = [c for c in schema.names if c in (plan.columns or ())]
-        read = pa.schema([planned.field(c) for c in plan.columns or ()])
-        width = footer.row_bytes(own)
-        groups = np.cumsum([0, *footer.rows])
+        direct = self.direct_read(path, footer, planned, plan)
 
         def matched() -> Iterator[Callable[[], tuple[int, int, pa.Table]]]:
-            start, total = 0, int(groups[-1])
-            while start < total:
-                most = self._rows_fitting(width)
-                ends = groups[(groups > start) & (groups <= start + most)]
-                stop = int(ends[-1]) if len(ends) else min(start + most, total)
-                yield partial(share.run, partial(self._matched_rows, plan, statements, start, stop))
-                start = stop
+            for start, stop in self.row_ranges(footer, direct.own):
+                yield partial(share.run, partial(self._matched_rows, plan, direct.statements, start, stop))
 
         source = str(path)
         # Closed on the way out, so a batch still running ahead ends before the next file's.
         with closing(one_ahead(matched())) as results:
             for start, stop, result in results:
                 routing = perf_counter()
-                positions = self._rows_wanted(result, every=True)
-                if positions:
-                    table = self._rows_read(positions, schema, path, start + 1, stop - start)
-                    table = overlaid(table, padded(table.select(own), read))
-                else:  # the router reads no row: the batch's length, no column (no buffer either)
-                    table = pa.table({"__tt_none": pa.nulls(stop - start)})
+                table = self.router_rows(result, footer, path, start, stop, direct)
                 alerts.extend(self.route(result, table, plan.digests, start + 1, source, reader))
                 self.growth.after_batch()
                 self.rows_routed = stop
                 share.routed(perf_counter() - routing)
+
+    def direct_read(self, path: str | Path, footer: Footer, planned: pa.Schema, plan: TypedPlan) -> DirectRead:
+        """The direct read of ``path`` (its footer read, planned as ``planned``): the view its
+        statements read (``DIRECT_INPUT``, the file with its row numbers) made, and the statements."""
+        schema = footer.schema
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {DIRECT_INPUT} AS SELECT * FROM read_parquet("
+                         f"'{str(path).replace(chr(39), chr(39) * 2)}', file_row_number = true)")
+        return DirectRead(self._direct_statements(plan, schema, planned),
+                          tuple(c for c in schema.names if c in (plan.columns or ())),
+                          pa.schema([planned.field(c) for c in plan.columns or ()]))
+
+    def row_ranges(self, footer: Footer, own: Sequence[str]) -> Iterator[tuple[int, int]]:
+        """The file's batches as row ranges ``[start, stop)`` (0-based): cut at row groups where
+        they fit, so that none is decoded twice, each as many rows of the columns ``own`` as the
+        memory budget gives when it is asked for (the state routing grows shrinks later ones)."""
+        width = footer.row_bytes(own)
+        groups = np.cumsum([0, *footer.rows])
+        start, total = 0, int(groups[-1])
+        while start < total:
+            most = self._rows_fitting(width)
+            ends = groups[(groups > start) & (groups <= start + most)]
+            stop = int(ends[-1]) if len(ends) else min(start + most, total)
+            yield start, stop
+            start = stop
+
+    def router_rows(self, result: pa.Table, footer: Footer, path: str | Path, start: int, stop: int,
+                    direct: DirectRead) -> pa.Table:
+        """The rows ``[start, stop)`` the router reads, for the batch's typed ``result``
+        (``_rows_read``, padded as the Arrow batches are); NULL elsewhere."""
+        positions = self._rows_wanted(result, every=True)
+        if not positions:  # the router reads no row: the batch's length, no column (no buffer either)
+            return pa.table({"__tt_none": pa.nulls(stop - start)})
+        table = self._rows_read(positions, footer.schema, path, start + 1, stop - start)
+        return overlaid(table, padded(table.select(list(direct.own)), direct.read))
 
     def _matched_rows(self, plan: TypedPlan, statements: Sequence[str], start: int,
                       stop: int) -> tuple[int, int, pa.Table]:
